@@ -1,0 +1,63 @@
+# The README's two commands: `make demo` and `make test`. Both work on a fresh clone.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+# The suite runs on the real thing: PostgreSQL and Redis on localhost.
+TEST_DATABASE_URL ?= postgres://localhost/console
+TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
+DEMO_DIR ?= var/demo
+DEMO_SCALE ?= 0.3
+
+.PHONY: install demo test lint services worker beat serve e2e bench clean
+
+install: $(VENV)/.installed .env
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install -q -e . --group dev
+	touch $@
+
+# A development .env: DEBUG on and a random secret key. Production sets real variables.
+.env:
+	@echo "DEBUG=true" > $@
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> $@
+	@echo "wrote .env (DEBUG=true, random SECRET_KEY) for local development"
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	test -f $(DEMO_DIR)/exchanges.jsonl.gz || $(BIN)/python manage.py generate_traffic $(DEMO_DIR) --seed 7 --scale $(DEMO_SCALE)
+	$(BIN)/python manage.py ingest $(DEMO_DIR)
+	$(BIN)/python manage.py detect
+	$(BIN)/python manage.py demo_users
+	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+
+serve: install
+	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+
+# Start local PostgreSQL and Redis if they are installed but down.
+services:
+	@pg_isready -q -h localhost || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+	@for i in $$(seq 1 30); do pg_isready -q -h localhost && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
+	@pg_isready -q -h localhost || { echo "PostgreSQL did not come up" >&2; exit 1; }
+	@psql "$(TEST_DATABASE_URL)" -c "select 1" >/dev/null 2>&1 || createdb -h localhost "$$(basename $(TEST_DATABASE_URL))"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install services
+	$(BIN)/ruff check .
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+worker: install
+	$(BIN)/celery -A dashboard worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A dashboard beat --loglevel=INFO --schedule var/celerybeat-schedule
+
+clean:
+	rm -rf $(VENV) .pytest_cache staticfiles var db.sqlite3*

@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from cases.models import AuditEvent, Case, EnforcementAction, Tag
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "status", "priority", "assignee", "risk_score", "opened_at"]
+    list_filter = ["status", "priority", "kind"]
+    search_fields = ["title", "=subject_key"]
+    raw_id_fields = ["assignee", "campaign", "last_run", "merged_into"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(EnforcementAction)
+class EnforcementActionAdmin(admin.ModelAdmin):
+    list_display = ["id", "case", "kind", "status", "proposed_by", "decided_by", "proposed_at"]
+    list_filter = ["kind", "status"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log cannot be edited or deleted through the admin."""
+
+    list_display = ["at", "verb", "actor", "case", "target_type", "target_id"]
+    list_filter = ["verb"]
+    search_fields = ["verb", "target_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,239 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status__in=Case.CLOSED_STATUSES)
+
+    def closed(self):
+        return self.filter(status__in=Case.CLOSED_STATUSES)
+
+    def assigned_to(self, user):
+        return self.filter(assignee=user)
+
+    def unassigned(self):
+        return self.filter(assignee__isnull=True)
+
+    def overdue(self, now=None):
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+
+class Case(models.Model):
+    """An investigation: one campaign, or one lone high-risk account.
+
+    Detection opens and updates cases through ``dashboard.pipeline``, keyed by
+    ``subject_key`` so that a second run finds the same case instead of opening another.
+    Detection only ever refreshes the detection-owned fields (risk, counts, explanation);
+    what analysts set (status, priority, assignee, tags, notes) is theirs.
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        TRIAGE = "triage", "Triage"
+        INVESTIGATING = "investigating", "Investigating"
+        PENDING_APPROVAL = "pending_approval", "Pending approval"
+        ACTIONED = "actioned", "Actioned"
+        DISMISSED = "dismissed", "Dismissed"
+
+    class Priority(models.IntegerChoices):
+        CRITICAL = 1, "P1 critical"
+        HIGH = 2, "P2 high"
+        MEDIUM = 3, "P3 medium"
+        LOW = 4, "P4 low"
+
+    class Kind(models.TextChoices):
+        CAMPAIGN = "campaign", "Campaign"
+        ACCOUNT = "account", "Single account"
+
+    class Resolution(models.TextChoices):
+        NONE = "", "—"
+        ACTIONED = "actioned", "Action taken"
+        FALSE_POSITIVE = "false_positive", "False positive"
+        LEGITIMATE = "legitimate", "Legitimate look-alike"
+        INSUFFICIENT = "insufficient_evidence", "Insufficient evidence"
+        DUPLICATE = "duplicate", "Duplicate (merged)"
+
+    CLOSED_STATUSES = (Status.ACTIONED, Status.DISMISSED)
+    # Hours to the due date from opening, by priority.
+    SLA_HOURS = {
+        Priority.CRITICAL: 24,
+        Priority.HIGH: 72,
+        Priority.MEDIUM: 7 * 24,
+        Priority.LOW: 14 * 24,
+    }
+
+    title = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CAMPAIGN)
+    # "campaign:<id>" or "account:<account_id>": the natural key that makes sync idempotent.
+    subject_key = models.CharField(max_length=300)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.NEW)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.MEDIUM)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    campaign = models.ForeignKey(
+        "detection.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="cases")
+    # Detection-owned, refreshed by each run that still flags the subject.
+    risk_score = models.FloatField(default=0)
+    account_count = models.PositiveIntegerField(default=0)
+    exchange_count = models.BigIntegerField(default=0)
+    traffic_share = models.FloatField(default=0, help_text="Share of all exchanges in the window.")
+    explanation = models.JSONField(default=dict, blank=True)
+    last_run = models.ForeignKey(
+        "detection.DetectionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Analyst-owned.
+    resolution = models.CharField(
+        max_length=32, choices=Resolution.choices, blank=True, default=Resolution.NONE
+    )
+    resolution_reason = models.TextField(blank=True, default="")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_cases"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-risk_score", "-id"]
+        permissions = [
+            ("work_case", "Can triage, annotate and assign cases"),
+            ("propose_action", "Can propose enforcement actions"),
+            ("approve_action", "Can approve, reject and reverse enforcement actions"),
+            ("export_cases", "Can export case summaries and reports"),
+            ("view_prompt_text", "Can view full prompt text"),
+        ]
+        constraints = [
+            # One live case per subject; a merged-away case gives up its key.
+            models.UniqueConstraint(
+                fields=["subject_key"],
+                condition=models.Q(merged_into__isnull=True),
+                name="case_subject_key_live_uniq",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-risk_score"], name="case_status_risk_idx"),
+            models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
+            models.Index(fields=["-opened_at"], name="case_opened_idx"),
+            models.Index(fields=["due_at"], name="case_due_idx"),
+            models.Index(fields=["-risk_score", "-id"], name="case_risk_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("cases:case_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+    def sla_due(self, start=None):
+        return (start or self.opened_at) + timedelta(hours=self.SLA_HOURS[self.priority])
+
+
+class CaseAccount(models.Model):
+    """An account on a case. Removal is soft, with who, when and why, so history survives."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_accounts")
+    account = models.ForeignKey(
+        "detection.Account", on_delete=models.CASCADE, related_name="case_links"
+    )
+    risk_score = models.FloatField(default=0)
+    added_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_reason = models.TextField(blank=True, default="")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "account"], name="caseaccount_case_account_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["account"], name="caseaccount_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on case {self.case_id}"
+
+
+class Note(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on case {self.case_id}"
+
+
+class NoteRevision(models.Model):
+    """The text a note had before an edit."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"revision of note {self.note_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    """In-app notice, e.g. an @mention in a note."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE)
+    message = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_read_idx")]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,55 @@
+"""``/healthz``: 200 when the database and (if configured) the broker answer, 503 otherwise."""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        logger.warning("health: database check failed: %s", exc)
+        return f"{type(exc).__name__}"
+    return None
+
+
+def check_broker() -> str | None:
+    if not settings.CELERY_BROKER_URL:
+        return None
+    from dashboard.celery import app
+
+    try:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        logger.warning("health: broker check failed: %s", exc)
+        return f"{type(exc).__name__}"
+    return None
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": check_database(), "broker": check_broker()}
+    ok = all(problem is None for problem in checks.values())
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {
+            name: ("ok" if problem is None else f"failing: {problem}")
+            for name, problem in checks.items()
+        },
+    }
+    if not settings.CELERY_BROKER_URL:
+        body["checks"]["broker"] = "not configured (tasks run in-process)"
+    return JsonResponse(body, status=200 if ok else 503)

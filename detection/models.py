@@ -1,0 +1,229 @@
+"""Telemetry (accounts and their exchanges) and the detector's own records.
+
+``Account`` and ``Exchange`` are named in the public contract: outside tools count rows
+through them, so their table names and the meaning of their columns are stable.
+
+``Exchange`` is shaped for tens of millions of rows: it carries one unique index (the
+contract's ``exchange_id``, which is what makes re-ingest a no-op), one btree on
+``(account, ts)`` that every per-account feature reads through, and a BRIN index on ``ts``
+that makes windowed scans and pruning cheap at a fraction of a btree's size. Nothing else is
+indexed: every extra index costs ingest throughput (see DESIGN.md, "Measured"). The account
+foreign key has no database constraint: a per-row FK trigger would halve ``COPY`` speed, and
+ingest creates placeholder accounts before it loads their exchanges.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
+from django.db import models
+from django.utils import timezone
+
+
+class PortableBrinIndex(BrinIndex):
+    """BRIN on PostgreSQL; a plain index elsewhere, so the embedded SQLite default migrates."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return models.Index.create_sql(self, model, schema_editor, using=using, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
+
+
+class Account(models.Model):
+    class PlatformStatus(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RATE_LIMITED = "rate_limited", "Rate-limited"
+        SUSPENDED = "suspended", "Suspended"
+        BANNED = "banned", "Banned"
+
+    account_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(null=True, blank=True, help_text="Registration time.")
+    email_domain = models.CharField(max_length=255, blank=True, default="")
+    org_id = models.CharField(max_length=255, blank=True, default="")
+    payment_fingerprint = models.CharField(max_length=255, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")
+    plan = models.CharField(max_length=64, blank=True, default="")
+    # An exchange named an account we had no record of; its details arrive later (or never).
+    is_placeholder = models.BooleanField(default=False)
+    # Mirrors the account platform. Changed only when delivery of an action is confirmed.
+    platform_status = models.CharField(
+        max_length=16, choices=PlatformStatus.choices, default=PlatformStatus.ACTIVE
+    )
+    first_ingested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["payment_fingerprint"], name="account_payment_idx"),
+            models.Index(fields=["org_id"], name="account_org_idx"),
+            models.Index(fields=["created_at"], name="account_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.account_id
+
+
+class Exchange(models.Model):
+    """One API request and its response, as the gateway logged it."""
+
+    exchange_id = models.CharField(max_length=255, unique=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="exchanges"
+    )
+    ts = models.DateTimeField()
+    ip = models.GenericIPAddressField(unpack_ipv4=False)
+    asn = models.BigIntegerField(null=True, blank=True)
+    user_agent = models.TextField(blank=True, default="")
+    model = models.CharField(max_length=255)
+    prompt = models.TextField(blank=True, default="")
+    # 64-bit hash of the prompt after normalisation (case, digits, whitespace): exact repeats
+    # and fill-in-the-blank templates collapse to one value without re-reading the text.
+    prompt_hash = models.BigIntegerField(null=True, blank=True)
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    tool_use = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "ts"], name="exchange_account_ts_idx"),
+            PortableBrinIndex(fields=["ts"], name="exchange_ts_brin", autosummarize=True),
+        ]
+
+    def __str__(self) -> str:
+        return self.exchange_id
+
+
+class IngestReport(models.Model):
+    """One ingest of one file: what loaded, what was skipped, what was rejected and why.
+
+    The command line and the staff upload task both write one, so a file's fate can be
+    looked up later; the rejects themselves are in ``reject_path`` (JSON Lines).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    path = models.CharField(max_length=1024)
+    kind = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_read = models.BigIntegerField(default=0)
+    loaded = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    placeholders = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    reject_path = models.CharField(max_length=1024, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path}"
+
+
+class DetectionConfig(models.Model):
+    """Thresholds, weights and patterns for a detection run, versioned.
+
+    Rows are never edited: saving a change in the admin writes a new version with its author
+    and reason, and each run records the version it used, so a flag can always be explained
+    by the exact configuration that raised it.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    params = models.JSONField(default=dict)
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        get_latest_by = "version"
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class DetectionRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    config = models.ForeignKey(DetectionConfig, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=64, blank=True, default="")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class Campaign(models.Model):
+    """A fleet of accounts the clustering found; keeps its identity across runs."""
+
+    label = models.CharField(max_length=128)
+    first_run = models.ForeignKey(
+        DetectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_run = models.ForeignKey(
+        DetectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    member_count = models.PositiveIntegerField(default=0)
+    exchange_count = models.BigIntegerField(default=0)
+    risk_score = models.FloatField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-risk_score"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class AccountScore(models.Model):
+    """One account's signals and risk in one run: the explanation behind every flag."""
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="scores")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="scores")
+    risk_score = models.FloatField()
+    flagged = models.BooleanField(default=False)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="scores"
+    )
+    # [{"name", "value", "threshold", "norm", "contribution", "reason"}, ...], strongest first.
+    signals = models.JSONField(default=list)
+    exchange_count = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "account"], name="accountscore_run_account_uniq")
+        ]
+        indexes = [models.Index(fields=["run", "flagged"], name="accountscore_run_flagged_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}@{self.run_id}: {self.risk_score:.2f}"

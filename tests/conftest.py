@@ -1,0 +1,183 @@
+"""Personas (one logged-in client per role) and the real-parts fixtures the suite shares."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from dashboard.roles import ANALYST, APPROVER, MANAGER, ensure_roles
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def roles(db):
+    """The role groups; recreated per test because transactional tests flush them."""
+    ensure_roles()
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def analyst(roles):
+    return UserFactory(username="ana", roles=[ANALYST])
+
+
+@pytest.fixture
+def analyst2(roles):
+    return UserFactory(username="alex", roles=[ANALYST])
+
+
+@pytest.fixture
+def approver(roles):
+    return UserFactory(username="april", roles=[APPROVER])
+
+
+@pytest.fixture
+def approver2(roles):
+    return UserFactory(username="aaron", roles=[APPROVER])
+
+
+@pytest.fixture
+def manager(roles):
+    return UserFactory(username="mona", roles=[MANAGER])
+
+
+@pytest.fixture
+def admin_user(roles):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def outsider(roles):
+    """Logged in, but in no role group: sees nothing."""
+    return UserFactory(username="otto")
+
+
+@pytest.fixture
+def analyst_client(analyst):
+    return _client_for(analyst)
+
+
+@pytest.fixture
+def approver_client(approver):
+    return _client_for(approver)
+
+
+@pytest.fixture
+def manager_client(manager):
+    return _client_for(manager)
+
+
+@pytest.fixture
+def admin_client_(admin_user):
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def htmx_headers():
+    """Headers of an htmx request that is not boosted: the view returns the fragment."""
+    return {"HX-Request": "true"}
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL (run through `make test`)")
+    host = db.get("HOST") or "localhost"
+    port = db.get("PORT") or 5432
+    user = db.get("USER") or ""
+    auth = f"{user}@" if user else ""
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process against Redis and this test's PostgreSQL database.
+
+    Yields a handle with ``stop(sig)`` so a test can kill the worker mid-task. Tests that use
+    it must commit their data (``transactional_db``): the worker is another connection.
+    """
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("needs CELERY_BROKER_URL (run through `make test`)")
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "DEBUG": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = ROOT / "var" / f"test-worker-{os.getpid()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+
+    class Worker:
+        def __init__(self):
+            self.proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "dashboard",
+                    "worker",
+                    "--pool=solo",
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._wait_ready()
+
+        def _wait_ready(self, timeout=30.0):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"worker exited early; see {log_path}")
+                if "ready." in log_path.read_text(errors="replace"):
+                    return
+                time.sleep(0.2)
+            raise RuntimeError(f"worker not ready after {timeout}s; see {log_path}")
+
+        def stop(self, sig=signal.SIGTERM):
+            if self.proc and self.proc.poll() is None:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(timeout=30)
+
+        @property
+        def log(self) -> str:
+            return log_path.read_text(errors="replace")
+
+    worker = Worker()
+    worker.start()
+    yield worker
+    worker.stop()
+    log.close()
