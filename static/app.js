@@ -23,3 +23,183 @@
     }
   });
 })();
+
+// ---- Case console (queue and case page): modals, messages, keyboard flow --------------------
+// Modals are <dialog>s that htmx swaps into #modal-root; a saved form answers 204 with the
+// HX-Trigger events "caseChanged" (sections reload), "closeModal" and "showMessage".
+// Keys (listed by "?"): j/k move, Enter open, x select, a assign to me, n note, / search,
+// u back to the queue. Keys never fire while typing in a field or with a dialog open.
+(function () {
+  "use strict";
+
+  function modalRoot() { return document.getElementById("modal-root"); }
+
+  function closeModal() {
+    var root = modalRoot();
+    if (!root) return;
+    var dialog = root.querySelector("dialog");
+    if (dialog && dialog.open) dialog.close();
+    root.innerHTML = "";
+  }
+
+  function showMessage(text) {
+    var box = document.getElementById("messages");
+    if (!box || !text) return;
+    var div = document.createElement("div");
+    div.className = "message success";
+    div.textContent = text;
+    box.replaceChildren(div);
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var root = modalRoot();
+    if (!root || event.detail.target !== root) return;
+    var dialog = root.querySelector("dialog");
+    if (!dialog) return;
+    if (!dialog.open) dialog.showModal();
+    dialog.addEventListener("close", function () { root.innerHTML = ""; }, { once: true });
+    var first = dialog.querySelector(
+      ".has-error input, .has-error select, .has-error textarea, " +
+      "input:not([type=hidden]), select, textarea, button[type=submit]"
+    );
+    if (first) first.focus();
+  });
+  document.addEventListener("closeModal", closeModal);
+  document.addEventListener("showMessage", function (event) { showMessage(event.detail.value); });
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("[data-close-modal]");
+    if (close && close.closest("#modal-root")) { event.preventDefault(); closeModal(); }
+    var help = event.target.closest("[data-keys-help]");
+    if (help) { event.preventDefault(); openHelp(); }
+  });
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    document.querySelectorAll("input[name='" + all.dataset.selectAll + "']").forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
+  function openHelp() {
+    var help = document.getElementById("keys-help");
+    if (help && !help.open) help.showModal();
+  }
+
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr[data-row]")); }
+  function currentRow() { return document.querySelector("tr[data-row].current"); }
+
+  function setCurrent(row) {
+    rows().forEach(function (r) { r.classList.remove("current"); r.removeAttribute("aria-current"); });
+    if (!row) return;
+    row.classList.add("current");
+    row.setAttribute("aria-current", "true");
+    var link = row.querySelector("a.row-link") || row.querySelector("a");
+    if (link) link.focus();
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var at = all.indexOf(currentRow());
+    if (at === -1) {
+      var focused = document.activeElement && document.activeElement.closest("tr[data-row]");
+      at = focused ? all.indexOf(focused) : (step > 0 ? -1 : all.length);
+    }
+    setCurrent(all[Math.max(0, Math.min(all.length - 1, at + step))]);
+  }
+
+  function typing(target) {
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+  }
+
+  function assignToMe() {
+    var row = currentRow() || (document.activeElement && document.activeElement.closest("tr[data-row]"));
+    if (row && row.dataset.assignUrl && window.htmx) {
+      window.htmx.ajax("POST", row.dataset.assignUrl, {
+        source: row, values: { assignee: "me" }, swap: "none"
+      });
+      return;
+    }
+    var button = document.getElementById("assign-me");
+    if (button && !button.disabled) button.click();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && target.tagName === "TEXTAREA" && target.form) {
+      event.preventDefault();
+      target.form.requestSubmit();
+      return;
+    }
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || typing(target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    var handled = true;
+    switch (event.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "Enter": {
+        var row = currentRow();
+        if (row && !target.closest("a, button")) window.location.assign(row.dataset.href);
+        else handled = false;
+        break;
+      }
+      case "x": {
+        var box = currentRow() && currentRow().querySelector("input[name='cases']");
+        if (box) box.checked = !box.checked; else handled = false;
+        break;
+      }
+      case "a": assignToMe(); break;
+      case "n": {
+        var note = document.getElementById("note-body");
+        if (note) { note.scrollIntoView({ block: "center" }); note.focus(); } else handled = false;
+        break;
+      }
+      case "/": {
+        var search = document.getElementById("id_q");
+        if (search) search.focus(); else handled = false;
+        break;
+      }
+      case "u": {
+        var back = document.querySelector("a[data-queue-link]");
+        if (back) window.location.assign(back.href); else handled = false;
+        break;
+      }
+      case "?": openHelp(); break;
+      default: handled = false;
+    }
+    if (handled) event.preventDefault();
+  });
+})();
+// ---- end of case console block ---------------------------------------------------------------
+
+// ---- Overview and exports (issue 7) ---------------------------------------------------------
+// Charts marked [data-chart-links] carry a queue URL per bar (customdata): a click opens it.
+// Queue export links follow the filter as it is now (htmx changes the URL, not the toolbar).
+(function () {
+  "use strict";
+
+  function linkCharts(root) {
+    root.querySelectorAll("[data-chart-links]").forEach(function (el) {
+      if (el.dataset.linked || typeof el.on !== "function") return;
+      el.dataset.linked = "1";
+      el.on("plotly_click", function (data) {
+        var point = data && data.points && data.points[0];
+        var url = point && point.customdata;
+        if (typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/") {
+          window.location.assign(url);
+        }
+      });
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-export-base]");
+    if (link) link.href = link.dataset.exportBase + window.location.search;
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) window.htmx.onLoad(linkCharts); else linkCharts(document);
+  });
+})();
+// ---- end of overview and exports block -------------------------------------------------------

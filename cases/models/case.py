@@ -141,10 +141,23 @@ class Case(models.Model):
             models.Index(fields=["-opened_at"], name="case_opened_idx"),
             models.Index(fields=["due_at"], name="case_due_idx"),
             models.Index(fields=["-risk_score", "-id"], name="case_risk_id_idx"),
+            # The queue sorts by these too; without an index each sort reads every open case.
+            models.Index(fields=["-exchange_count", "-id"], name="case_exchanges_id_idx"),
+            models.Index(fields=["-account_count", "-id"], name="case_accounts_id_idx"),
+            models.Index(fields=["-decided_at", "-id"], name="case_decided_id_idx"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def save(self, *args, **kwargs):
+        # Every open case has a due date, whoever opened it: the SLA of its priority.
+        if self.due_at is None and self.is_open and self.opened_at is not None:
+            self.due_at = self.sla_due()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "due_at"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("cases:case_detail", args=[self.pk])
@@ -179,6 +192,9 @@ class CaseAccount(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     removed_reason = models.TextField(blank=True, default="")
+    # Detection-owned: set when a later run no longer finds the account in the campaign
+    # (the row stays, so the analyst sees who left); cleared if it comes back.
+    detection_dropped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

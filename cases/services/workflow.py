@@ -1,4 +1,4 @@
-"""The case workflow: status transitions by role, assignment, priority.
+"""The case workflow: status transitions by role, assignment, priority, tags.
 
     new → triage → investigating → pending approval → actioned
       ↘────────────↘──────────────→ dismissed (with a resolution and a reason)
@@ -13,9 +13,10 @@ templates only mirror it.
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from cases import audit
-from cases.models import Case
+from cases.models import Case, Tag
 
 S = Case.Status
 
@@ -117,6 +118,8 @@ def case_assign(*, case: Case, to, by) -> Case:
     if to is not None and not to.has_perm("cases.work_case"):
         raise ValidationError(f"{to.get_username()} cannot work cases")
     case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.assignee_id == (to.pk if to else None):
+        return case
     before = case.assignee.get_username() if case.assignee else None
     case.assignee = to
     case.save(update_fields=["assignee", "updated_at"])
@@ -138,6 +141,8 @@ def case_set_priority(*, case: Case, priority: int, by) -> Case:
     if priority not in Case.Priority.values:
         raise ValidationError(f"unknown priority {priority!r}")
     case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.priority == priority and case.due_at is not None:
+        return case
     before = case.priority
     case.priority = priority
     case.due_at = case.sla_due()
@@ -150,3 +155,40 @@ def case_set_priority(*, case: Case, priority: int, by) -> Case:
         data={"from": before, "to": priority},
     )
     return case
+
+
+def _require_work(by) -> None:
+    if by is None or not by.has_perm("cases.work_case"):
+        raise PermissionDenied("your role cannot change cases")
+
+
+def _clean_tag(name: str) -> str:
+    clean = slugify(name)[:64]
+    if not clean:
+        raise ValidationError("a tag needs letters or digits")
+    return clean
+
+
+@transaction.atomic
+def case_add_tag(*, case: Case, name: str, by) -> Tag | None:
+    """Tag ``case`` (tags are slugs, created on first use). Returns None if already tagged."""
+    _require_work(by)
+    tag, _ = Tag.objects.get_or_create(name=_clean_tag(name))
+    if case.tags.filter(pk=tag.pk).exists():
+        return None
+    case.tags.add(tag)
+    Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
+    audit.record("case.tagged", actor=by, case=case, target=case, data={"tag": tag.name})
+    return tag
+
+
+@transaction.atomic
+def case_remove_tag(*, case: Case, name: str, by) -> bool:
+    _require_work(by)
+    tag = Tag.objects.filter(name=name).first()
+    if tag is None or not case.tags.filter(pk=tag.pk).exists():
+        return False
+    case.tags.remove(tag)
+    Case.objects.filter(pk=case.pk).update(updated_at=timezone.now())
+    audit.record("case.untagged", actor=by, case=case, target=case, data={"tag": tag.name})
+    return True

@@ -1,15 +1,140 @@
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+"""The case page and its sections. Each section is a URL of its own that the page loads with
+htmx; requested without htmx it is a page of its own, so everything works without JS."""
 
-from cases.selectors import cases_visible_to
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from cases.models import Case
+from cases.selectors import (
+    case_accounts_table_rows,
+    case_for_page,
+    case_removed_account_count,
+    case_timeline,
+    cases_mergeable_into,
+)
+from cases.services.workflow import allowed_transitions
+from cases.tables import CaseAccountTable, paginate
+from cases.views.common import get_case_for_user, is_fragment
+
+SECTION_PAGE = "cases/case_section.html"
+ACTION_LABELS = {
+    Case.Status.TRIAGE: "Move to Triage",
+    Case.Status.INVESTIGATING: "Move to Investigating",
+    Case.Status.DISMISSED: "Dismiss",
+}
+TIMELINE_PAGE_SIZE = 50
+
+
+def _section(request: HttpRequest, case: Case, name: str, title: str, context: dict):
+    """The section's fragment for htmx, or the section on a page of its own."""
+    context = {"case": case, "section_title": title, **context}
+    template = f"cases/_partials/case_{name}.html"
+    if is_fragment(request):
+        return render(request, template, context)
+    return render(request, SECTION_PAGE, {**context, "section_template": template})
 
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    case = get_object_or_404(
-        cases_visible_to(request.user).select_related("assignee", "campaign"), pk=pk
+    """The case page; for htmx, its header (refreshed after each change)."""
+    try:
+        case = case_for_page(request.user, pk)
+    except Case.DoesNotExist:
+        raise Http404("No such case") from None
+    can_work = request.user.has_perm("cases.work_case")
+    context = {
+        "case": case,
+        "can_work": can_work,
+        "transitions": [
+            (s, ACTION_LABELS.get(s, Case.Status(s).label))
+            for s in allowed_transitions(case, request.user)
+        ]
+        if can_work
+        else [],
+        "can_merge": can_work
+        and case.merged_into_id is None
+        and cases_mergeable_into(case, request.user).exists(),
+        "tags": list(case.tags.all()),
+    }
+    template = "cases/case_detail.html"
+    if is_fragment(request):
+        template += "#header"
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def case_why(request: HttpRequest, pk: int) -> HttpResponse:
+    """Why flagged: the detection explanation, signal by signal, against norms."""
+    case = get_case_for_user(request, pk)
+    explanation = case.explanation if isinstance(case.explanation, dict) else {}
+    signals = [s for s in explanation.get("signals") or [] if isinstance(s, dict)]
+    top = max((abs(float(s.get("contribution") or 0)) for s in signals), default=1.0) or 1.0
+    return _section(
+        request,
+        case,
+        "why",
+        "Why flagged",
+        {"summary": explanation.get("summary") or "", "signals": signals, "top": top},
     )
-    return render(request, "cases/case_detail.html", {"case": case})
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
+    """The accounts on the case (or, with ``?removed=1``, those taken off it)."""
+    case = get_case_for_user(request, pk)
+    removed = request.GET.get("removed") == "1"
+    can_work = request.user.has_perm("cases.work_case")
+    table = CaseAccountTable(
+        case_accounts_table_rows(case, removed=removed),
+        exclude=() if can_work and not removed else ("actions",),
+    )
+    paginate(request, table, per_page=25)
+    table.hx_target = "#case-accounts"
+    table.push_url = False
+    table.base_url = reverse("cases:case_accounts", args=[case.pk])
+    return _section(
+        request,
+        case,
+        "accounts",
+        "Accounts",
+        {
+            "table": table,
+            "removed": removed,
+            "removed_count": case_removed_account_count(case),
+            "can_work": can_work,
+        },
+    )
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
+def case_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every audit event of the case (and of cases merged into it), newest first."""
+    case = get_case_for_user(request, pk)
+    try:
+        limit = max(TIMELINE_PAGE_SIZE, min(int(request.GET.get("limit", 0)), 2000))
+    except ValueError:
+        limit = TIMELINE_PAGE_SIZE
+    events = list(case_timeline(case)[: limit + 1])
+    return _section(
+        request,
+        case,
+        "timeline",
+        "Timeline",
+        {
+            "events": events[:limit],
+            "more": len(events) > limit,
+            "next_limit": limit + TIMELINE_PAGE_SIZE * 4,
+        },
+    )

@@ -1,13 +1,122 @@
+"""The queue: filters, saved views, the sortable table, bulk actions."""
+
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from cases.selectors import cases_visible_to
+from cases.filters import SAVED_VIEWS, CaseFilter
+from cases.forms import BulkForm
+from cases.models import Case
+from cases.selectors import cases_for_queue, tags_in_use, users_who_work_cases
+from cases.services.bulk import cases_bulk_apply
+from cases.tables import CaseTable, paginate
+from cases.views.common import action_done, is_fragment, render_action
+
+CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
+
+
+def _saved_views(request: HttpRequest) -> list[dict]:
+    base = reverse("cases:case_queue")
+    current = {k: v for k, v in request.GET.items() if k not in ("page", "per_page")}
+    return [
+        {
+            "key": key,
+            "label": label,
+            "url": f"{base}?{urlencode(params)}",
+            "active": current == params,
+        }
+        for key, label, params in SAVED_VIEWS
+    ]
 
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
+@vary_on_headers("HX-Request")
 def case_queue(request: HttpRequest) -> HttpResponse:
-    cases = cases_visible_to(request.user).select_related("assignee", "campaign")[:50]
-    return render(request, "cases/case_queue.html", {"cases": cases})
+    workers = SimpleLazyObject(lambda: list(users_who_work_cases()))
+    tags = SimpleLazyObject(lambda: list(tags_in_use()))
+    filterset = CaseFilter(
+        request.GET,
+        queryset=cases_for_queue(request.user),
+        user=request.user,
+        workers=workers,
+        tags=tags,
+    )
+    rows = filterset.qs if not filterset.errors else filterset.queryset.none()
+    can_work = request.user.has_perm("cases.work_case")
+    exclude = []
+    if filterset.status_value not in CLOSED_VIEWS:
+        exclude.append("closed")
+    if not can_work:
+        exclude.append("select")
+    table = CaseTable(rows, exclude=exclude)
+    paginate(request, table)
+    table.hx_target = "#queue-results"
+    table.push_url = True
+    table.base_url = reverse("cases:case_queue")
+    context = {
+        "filter": filterset,
+        "table": table,
+        "saved_views": _saved_views(request),
+        "can_work": can_work,
+        "bulk_actions": BulkForm.ACTION_CHOICES,
+        "workers": workers,
+        "tags": tags,
+        "priorities": Case.Priority.choices,
+        "bulk_statuses": BulkForm.base_fields["status"].choices[1:],
+        "resolutions": BulkForm.base_fields["resolution"].choices[1:],
+        "sort": request.GET.get("sort", ""),
+    }
+    template = "cases/case_queue.html"
+    if is_fragment(request):
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required("cases.work_case", raise_exception=True)
+def case_bulk(request: HttpRequest) -> HttpResponse:
+    """Bulk action on the selected cases: first a confirmation, then one change per case."""
+    form = BulkForm(request.POST, user=request.user)
+    action_url = reverse("cases:case_bulk")
+    if not form.is_valid():
+        return render_action(
+            request,
+            case=None,
+            form=form,
+            title="Bulk action",
+            action_url=action_url,
+            submit="Apply",
+            extra={"bulk": True},
+        )
+    cases = list(form.cleaned_data["cases"])
+    if not form.cleaned_data.get("confirm"):
+        return render_action(
+            request,
+            case=None,
+            form=form,
+            title="Confirm bulk action",
+            action_url=action_url,
+            submit=f"Yes, {form.describe()} for {len(cases)} case{'s' if len(cases) != 1 else ''}",
+            intro=f"{form.describe().capitalize()}: {len(cases)} selected case(s).",
+            extra={"bulk": True, "bulk_cases": cases, "confirming": True},
+        )
+    result = cases_bulk_apply(
+        cases=cases,
+        action=form.cleaned_data["action"],
+        by=request.user,
+        value=form.cleaned_data["value"],
+        reason=form.cleaned_data.get("reason") or "",
+        resolution=form.cleaned_data.get("resolution") or "",
+    )
+    message = f"{form.describe().capitalize()}: {result.summary}."
+    if result.skipped:
+        message += " Skipped: " + "; ".join(
+            f"#{pk} ({why})" for pk, why in sorted(result.skipped.items())
+        )
+    return action_done(request, None, message, to=request.POST.get("next") or "")

@@ -1,0 +1,314 @@
+"""Server time of the analyst's pages at scale: the queue and the case page.
+
+    .venv/bin/python bench/pages.py [--cases 100000] [--exchanges 3000000] [--runs 60] [--rebuild]
+
+Builds (once) a scratch PostgreSQL database, ``console_bench_pages`` by default (override with
+``BENCH_DATABASE_URL``), with the schema made straight from the models and the rows made by
+``INSERT ... SELECT generate_series`` on the server: 100,000 cases, 200,000 accounts, three
+million exchanges, scores, notes and audit history. Then it requests each page through
+Django's test client (middleware, views, templates: everything but the network) and prints
+p50 and p95 server time and the number of SQL queries per page, beside the login page as
+the baseline. Nothing here asserts a time; the figures go in docs/benchmarks.md.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DB = "postgres://localhost/console_bench_pages"
+
+
+def setup_django(db_url: str) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
+    os.environ.setdefault("DEBUG", "false")
+    os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
+    os.environ["CELERY_BROKER_URL"] = ""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    from django.conf import settings
+
+    # The schema straight from the models (no migration history needed for a scratch DB).
+    apps = ("auth", "contenttypes", "sessions", "admin", "dashboard", "detection", "cases")
+    settings.MIGRATION_MODULES = dict.fromkeys(apps)
+    settings.LOGGING = {"version": 1, "disable_existing_loggers": False}
+    # No collectstatic for a scratch run: plain static storage (URL lookup costs the same).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    import django
+
+    django.setup()
+
+
+def ensure_database(db_url: str) -> None:
+    name = db_url.rsplit("/", 1)[1]
+    exists = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "localhost",
+            "-Atc",
+            f"select 1 from pg_database where datname='{name}'",
+            "postgres",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if exists != "1":
+        subprocess.run(["createdb", "-h", "localhost", name], check=True)
+
+
+def timed(label: str, sql: str, cursor, params=None) -> None:
+    start = time.perf_counter()
+    cursor.execute(sql, params)
+    print(f"  {label:<28} {time.perf_counter() - start:6.1f} s", flush=True)
+
+
+def build(cases: int, exchanges: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from dashboard.roles import ANALYST, ensure_roles
+    from detection.models import DetectionConfig, DetectionRun
+
+    print("building the scratch database", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    ensure_roles()
+    # The rows below are written in SQL naming only the columns the pages read; give every
+    # other NOT NULL column its model default in the database, so a field someone adds to a
+    # model does not break the build.
+    from django.apps import apps
+
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if field.null or field.primary_key or not field.has_default():
+                    continue
+                value = field.get_db_prep_save(field.get_default(), connection)
+                cursor.execute(
+                    f'ALTER TABLE "{model._meta.db_table}" ALTER COLUMN "{field.column}" '
+                    "SET DEFAULT %s",
+                    [value],
+                )
+    User = get_user_model()
+    from django.contrib.auth.models import Group
+
+    analysts = []
+    for i in range(10):
+        user = User.objects.create_user(f"analyst{i}", password=None)  # force_login only
+        user.groups.add(Group.objects.get(name=ANALYST))
+        analysts.append(user.pk)
+    run = DetectionRun.objects.create(
+        config=DetectionConfig.objects.create(version=1), status="succeeded"
+    )
+    accounts = cases * 2
+    lo, hi = min(analysts), max(analysts)
+    signals = (
+        '[{"name": "reasoning_elicitation", "value": 0.62, "threshold": 0.25, "norm": 0.03,'
+        ' "contribution": 0.4, "reason": "62% of prompts ask for step-by-step reasoning"},'
+        ' {"name": "sync_shifts", "value": 0.81, "threshold": 0.5, "norm": 0.1,'
+        ' "contribution": 0.3, "reason": "activity starts and stops with the fleet"}]'
+    )
+    with connection.cursor() as cursor:
+        n_campaigns = max(1, cases // 50)
+        timed(
+            "campaigns",
+            f"""
+            INSERT INTO detection_campaign (label, member_count, exchange_count, risk_score,
+                is_active, created_at)
+            SELECT 'campaign ' || g, 50, 10000, random(), true, now()
+            FROM generate_series(1, {n_campaigns}) g""",
+            cursor,
+        )
+        timed(
+            "accounts",
+            f"""
+            INSERT INTO detection_account (account_id, created_at, email_domain, org_id,
+                payment_fingerprint, country, plan, is_placeholder, platform_status,
+                first_ingested_at)
+            SELECT 'acct-' || lpad(g::text, 8, '0'), now() - (g % 400) * interval '1 day',
+                'd' || (g % 5000) || '.example', 'org-' || (g % 20000), 'card-' || (g % 50000),
+                'GB', (ARRAY['free','pro','team','api'])[1 + g % 4], false, 'active', now()
+            FROM generate_series(1, {accounts}) g""",
+            cursor,
+        )
+        timed(
+            "cases",
+            f"""
+            INSERT INTO cases_case (title, kind, subject_key, status, priority, assignee_id,
+                campaign_id, risk_score, account_count, exchange_count, traffic_share,
+                explanation, last_run_id, resolution, resolution_reason, opened_at, due_at,
+                decided_at, updated_at)
+            SELECT 'Campaign case ' || g, 'campaign', 'campaign:' || g,
+                (ARRAY['new','triage','investigating','pending_approval','actioned',
+                       'dismissed'])[1 + g % 6],
+                1 + g % 4,
+                CASE WHEN g % 3 = 0 THEN NULL ELSE {lo} + g % ({hi - lo + 1}) END,
+                1 + g % {n_campaigns}, random(), 2 + g % 3, 1000 + g % 100000, random() / 1000,
+                '{{"summary": "fleet", "signals": {signals}}}'::jsonb, {run.pk},
+                '', '', now() - (g % 90) * interval '1 day',
+                now() - (g % 90) * interval '1 day' + interval '7 days',
+                CASE WHEN g % 6 >= 4 THEN now() - (g % 60) * interval '1 day' END, now()
+            FROM generate_series(1, {cases}) g""",
+            cursor,
+        )
+        timed(
+            "case accounts",
+            f"""
+            INSERT INTO cases_caseaccount (case_id, account_id, risk_score, added_at,
+                added_reason, removed_reason)
+            SELECT c.id, a.id, random(), now(), '', ''
+            FROM cases_case c
+            CROSS JOIN LATERAL generate_series(0, c.account_count - 1) k
+            JOIN detection_account a ON a.id = 1 + ((c.id * 2 + k) % {accounts})
+            ON CONFLICT DO NOTHING""",
+            cursor,
+        )
+        timed(
+            "account scores",
+            f"""
+            INSERT INTO detection_accountscore (run_id, account_id, risk_score, flagged, signals,
+                exchange_count, output_tokens)
+            SELECT {run.pk}, id, random(), true, '{signals}'::jsonb, 10 + id % 500, 4000
+            FROM detection_account""",
+            cursor,
+        )
+        timed(
+            "notes",
+            f"""
+            INSERT INTO cases_note (case_id, author_id, body, created_at)
+            SELECT 1 + g % {cases}, {lo}, 'Same card on many keys, residential proxy ' || g,
+                now()
+            FROM generate_series(1, {cases // 2}) g""",
+            cursor,
+        )
+        timed(
+            "audit events",
+            f"""
+            INSERT INTO cases_auditevent (at, actor_id, verb, case_id, target_type, target_id,
+                data)
+            SELECT now() - g * interval '1 second', {lo}, 'case.status_changed', 1 + g % {cases},
+                'cases.case', (1 + g % {cases})::text, '{{"from": "new", "to": "triage"}}'::jsonb
+            FROM generate_series(1, {cases * 3}) g""",
+            cursor,
+        )
+        timed(
+            "exchanges",
+            f"""
+            INSERT INTO detection_exchange (exchange_id, account_id, ts, ip, asn, user_agent,
+                model, prompt, prompt_hash, input_tokens, output_tokens, tool_use)
+            SELECT 'ex-' || g, 1 + g % {accounts}, now() - (g % 2592000) * interval '1 second',
+                ('10.' || (g % 250) || '.' || (g / 250 % 250) || '.1')::inet, 64500,
+                'python-requests/2.32', 'model-large-2', 'Think step by step about ' || g,
+                g % 100000, 100, 400, false
+            FROM generate_series(1, {exchanges}) g""",
+            cursor,
+        )
+        timed("analyze", "ANALYZE", cursor)
+
+
+def measure(runs: int) -> list[tuple[str, float, float, int]]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.models import Case
+
+    analyst = Case.objects.exclude(assignee=None).values_list("assignee", flat=True).first()
+    big = Case.objects.filter(status="investigating").order_by("-risk_score").first()
+    from django.contrib.auth import get_user_model
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(pk=analyst))
+    anonymous = Client()
+    htmx = {"HX-Request": "true"}
+    pages = [
+        ("login page (baseline)", anonymous, "/accounts/login/", {}),
+        ("queue: default", client, "/cases/", {}),
+        ("queue: filter (my open, P2)", client, "/cases/?assignee=me&status=open&priority=2", {}),
+        ("queue: search account id", client, "/cases/?q=acct-00012345&status=any", {}),
+        ("queue: sort by exchanges", client, "/cases/?sort=-exchanges", {}),
+        ("queue: deep page (1000)", client, "/cases/?page=1000", {}),
+        ("queue: fragment (htmx)", client, "/cases/?status=triage&sort=due", htmx),
+        ("case page", client, f"/cases/{big.pk}/", {}),
+        ("case: accounts section", client, f"/cases/{big.pk}/accounts/", htmx),
+        ("case: why-flagged section", client, f"/cases/{big.pk}/why/", htmx),
+        ("case: notes section", client, f"/cases/{big.pk}/notes/", htmx),
+        ("case: timeline section", client, f"/cases/{big.pk}/timeline/", htmx),
+    ]
+    results = []
+    for label, who, url, headers in pages:
+        for _ in range(3):
+            assert who.get(url, headers=headers).status_code == 200, url
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            who.get(url, headers=headers)
+            times.append((time.perf_counter() - start) * 1000)
+        with CaptureQueriesContext(connection) as ctx:
+            who.get(url, headers=headers)
+        times.sort()
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        results.append((label, statistics.median(times), p95, len(ctx.captured_queries)))
+        print(
+            f"  {label:<30} p50 {results[-1][1]:7.1f} ms  p95 {p95:7.1f} ms  "
+            f"{results[-1][3]:3d} queries",
+            flush=True,
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--exchanges", type=int, default=3_000_000)
+    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    ensure_database(db_url)
+    setup_django(db_url)
+    from django.db.utils import ProgrammingError
+
+    try:
+        from cases.models import AuditEvent, Case, CaseAccount, Note
+        from detection.models import AccountScore, Exchange
+
+        # Touch every table the pages read: a model changed since the build means rebuild.
+        list(Case.objects.select_related("campaign", "assignee", "last_run")[:1])
+        for model in (CaseAccount, Note, AuditEvent, AccountScore):
+            list(model.objects.all()[:1])
+        have = Case.objects.count()
+        have_exchanges = Exchange.objects.count()
+    except ProgrammingError:
+        have, have_exchanges = 0, 0
+    if args.rebuild or have != args.cases or have_exchanges != args.exchanges:
+        build(args.cases, args.exchanges)
+    from detection.models import Exchange
+
+    print(
+        f"\n{Case.objects.count():,} cases, {Exchange.objects.count():,} exchanges; "
+        f"{args.runs} requests per page after 3 warm-ups\n",
+        flush=True,
+    )
+    results = measure(args.runs)
+    base = results[0][2]
+    print("\n| page | p50 ms | p95 ms | p95 / login p95 | queries |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, p50, p95, queries in results:
+        print(f"| {label} | {p50:.1f} | {p95:.1f} | {p95 / base:.1f}x | {queries} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The queue's filters. Saved views are just links to a set of these parameters."""
+
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from cases.models import Case, CaseAccount, Note, Tag
+from cases.selectors import account_has_cases, users_who_work_cases
+
+S = Case.Status
+
+STATUS_CHOICES = [
+    ("open", "Open (any)"),
+    *S.choices,
+    ("closed", "Closed (any)"),
+    ("any", "Any status"),
+]
+ASSIGNEE_CHOICES = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]
+
+# The saved views of the toolbar: label → query string parameters.
+SAVED_VIEWS = [
+    ("mine", "My open cases", {"assignee": "me", "status": "open"}),
+    ("unassigned", "Unassigned", {"assignee": "none", "status": "open"}),
+    ("pending", "Pending approval", {"status": S.PENDING_APPROVAL}),
+    ("closed", "Recently closed", {"status": "closed", "closed_within": "30", "sort": "-closed"}),
+]
+DEFAULT_STATUS = "open"
+
+
+class CaseFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text",
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "title, #id, account id, note text"}
+        ),
+    )
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="filter_status", empty_label=None
+    )
+    priority = django_filters.ChoiceFilter(choices=Case.Priority.choices, empty_label="Any")
+    assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee")
+    campaign = django_filters.CharFilter(
+        method="filter_campaign",
+        label="Campaign",
+        widget=forms.TextInput(attrs={"placeholder": "id or label", "size": 12}),
+    )
+    risk_min = django_filters.NumberFilter(
+        field_name="risk_score",
+        lookup_expr="gte",
+        label="Risk ≥",
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
+    )
+    risk_max = django_filters.NumberFilter(
+        field_name="risk_score",
+        lookup_expr="lte",
+        label="Risk ≤",
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
+    )
+    tag = django_filters.CharFilter(method="filter_tag", label="Tag")
+    account = django_filters.CharFilter(method="filter_account", label="Account id")
+    closed_within = django_filters.NumberFilter(
+        method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput
+    )
+
+    class Meta:
+        model = Case
+        fields = ["q", "status", "priority", "assignee", "campaign", "tag"]
+
+    def __init__(self, data=None, *args, user=None, workers=None, tags=None, **kwargs):
+        if data is not None and not data.get("status"):
+            data = data.copy()
+            data["status"] = DEFAULT_STATUS
+        super().__init__(data, *args, **kwargs)
+        self.user = user
+        # Selects built from lists the view loads once (and shares with the bulk toolbar),
+        # evaluated only when the form is drawn.
+        self._workers = workers
+        self._tags = tags
+
+    @property
+    def form(self):
+        form = super().form
+        if not getattr(form, "_choices_set", False):
+            workers = self._workers if self._workers is not None else users_who_work_cases()
+            tags = self._tags if self._tags is not None else Tag.objects.order_by("name")
+            form.fields["assignee"].widget = forms.Select(
+                choices=lambda: (
+                    ASSIGNEE_CHOICES + [(u.get_username(), u.get_username()) for u in workers]
+                )
+            )
+            form.fields["tag"].widget = forms.Select(
+                choices=lambda: [("", "Any")] + [(t.name, t.name) for t in tags]
+            )
+            form._choices_set = True
+        return form
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "open":
+            return queryset.open()
+        if value == "closed":
+            return queryset.closed()
+        if value == "any":
+            return queryset
+        return queryset.filter(status=value)
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "me":
+            return queryset.assigned_to(self.user)
+        if value == "none":
+            return queryset.unassigned()
+        return queryset.filter(assignee__username=value)
+
+    def filter_campaign(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if value.isdigit():
+            return queryset.filter(campaign_id=int(value))
+        return queryset.filter(campaign__label__icontains=value)
+
+    def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(
+            Exists(Case.tags.through.objects.filter(case=OuterRef("pk"), tag__name=value))
+        )
+
+    def filter_account(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(account_has_cases(value.strip()))
+
+    def filter_closed_within(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        since = timezone.now() - timedelta(days=float(value))
+        return queryset.filter(decided_at__gte=since)
+
+    def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Title words, a case number (``#12`` or ``12``), an exact account id, note text."""
+        value = value.strip()
+        if not value:
+            return queryset
+        match = Q(title__icontains=value)
+        number = value.removeprefix("#")
+        if number.isdigit() and len(number) < 18:
+            match |= Q(pk=int(number))
+        match |= Exists(CaseAccount.objects.filter(case=OuterRef("pk"), account__account_id=value))
+        match |= Exists(Note.objects.filter(case=OuterRef("pk"), body__icontains=value))
+        return queryset.filter(match)
+
+    @property
+    def status_value(self) -> str:
+        if self.is_bound and self.form.is_valid():
+            return self.form.cleaned_data.get("status") or DEFAULT_STATUS
+        return DEFAULT_STATUS

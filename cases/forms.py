@@ -1,0 +1,170 @@
+"""Forms at the edge: they validate input; the services in ``cases.services`` apply rules."""
+
+from django import forms
+
+from cases.models import Case
+from cases.selectors import cases_mergeable_into, cases_visible_to, users_who_work_cases
+from cases.services.notes import MAX_NOTE_CHARS
+from cases.services.workflow import allowed_transitions
+
+S = Case.Status
+REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
+# What an analyst may pick when dismissing; "duplicate" comes from a merge and "actioned"
+# from an approved enforcement action.
+DISMISS_RESOLUTIONS = [
+    c for c in Case.Resolution.choices if c[0] not in ("", "duplicate", "actioned")
+]
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return obj.get_username()
+
+
+class AssignForm(forms.Form):
+    assignee = UserChoiceField(
+        queryset=users_who_work_cases(),
+        required=False,
+        empty_label="— nobody (unassign) —",
+        to_field_name="username",
+    )
+
+
+class PriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(choices=Case.Priority.choices, coerce=int)
+
+
+class TagForm(forms.Form):
+    name = forms.SlugField(max_length=64, label="Tag", help_text="letters, digits, - and _")
+
+
+class StatusForm(forms.Form):
+    to = forms.ChoiceField(label="New status")
+    resolution = forms.ChoiceField(
+        choices=[("", "—"), *DISMISS_RESOLUTIONS], required=False, help_text="Needed to dismiss."
+    )
+    reason = forms.CharField(
+        widget=REASON_WIDGET, required=False, help_text="Needed to dismiss or reopen."
+    )
+
+    def __init__(self, *args, case: Case, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].choices = [(s, S(s).label) for s in allowed_transitions(case, user)]
+        self.case = case
+
+    def clean(self):
+        data = super().clean()
+        to = data.get("to")
+        if to == S.DISMISSED and not data.get("resolution"):
+            self.add_error("resolution", "Pick why the case is dismissed.")
+        reopening = self.case.status in Case.CLOSED_STATUSES
+        if (to == S.DISMISSED or reopening) and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Give a reason.")
+        return data
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(
+        label="Note",
+        max_length=MAX_NOTE_CHARS,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "Markdown; @username notifies a colleague"}
+        ),
+    )
+
+
+class AccountAddForm(forms.Form):
+    account_id = forms.CharField(max_length=255, label="Account id")
+    reason = forms.CharField(widget=REASON_WIDGET, max_length=2000)
+
+
+class AccountRemoveForm(forms.Form):
+    reason = forms.CharField(widget=REASON_WIDGET, max_length=2000)
+
+
+class MergeForm(forms.Form):
+    other = forms.ModelChoiceField(
+        queryset=Case.objects.none(), label="Merge this case into this one"
+    )
+    reason = forms.CharField(widget=REASON_WIDGET, max_length=2000)
+
+    def __init__(self, *args, case: Case, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["other"].queryset = cases_mergeable_into(case, user)
+        self.fields["other"].label_from_instance = lambda c: f"#{c.pk} {c.title} ({c.status})"
+
+
+class BulkForm(forms.Form):
+    ACTION_CHOICES = [
+        ("assign", "Assign to"),
+        ("priority", "Set priority"),
+        ("tag", "Add tag"),
+        ("status", "Change status"),
+    ]
+    cases = forms.ModelMultipleChoiceField(
+        queryset=Case.objects.none(), error_messages={"required": "Select at least one case."}
+    )
+    action = forms.ChoiceField(choices=ACTION_CHOICES)
+    assignee = forms.CharField(required=False)
+    priority = forms.TypedChoiceField(
+        choices=[("", "—"), *Case.Priority.choices], coerce=int, required=False, empty_value=None
+    )
+    tag = forms.SlugField(max_length=64, required=False)
+    status = forms.ChoiceField(
+        choices=[("", "—")] + [(s, S(s).label) for s in (S.TRIAGE, S.INVESTIGATING, S.DISMISSED)],
+        required=False,
+    )
+    resolution = forms.ChoiceField(choices=[("", "—"), *DISMISS_RESOLUTIONS], required=False)
+    reason = forms.CharField(required=False, max_length=2000)
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["cases"].queryset = cases_visible_to(user).select_related("assignee")
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action == "assign":
+            name = (data.get("assignee") or "").strip()
+            if name in ("", "none"):
+                data["value"] = None
+            elif name == "me":
+                data["value"] = self.user
+            else:
+                user = users_who_work_cases().filter(username=name).first()
+                if user is None:
+                    self.add_error("assignee", f"{name} cannot work cases.")
+                data["value"] = user
+        elif action == "priority":
+            if data.get("priority") is None:
+                self.add_error("priority", "Pick a priority.")
+            data["value"] = data.get("priority")
+        elif action == "tag":
+            if not data.get("tag"):
+                self.add_error("tag", "Name the tag.")
+            data["value"] = data.get("tag")
+        elif action == "status":
+            to = data.get("status")
+            if not to:
+                self.add_error("status", "Pick a status.")
+            elif to == S.DISMISSED:
+                if not data.get("resolution"):
+                    self.add_error("resolution", "Pick why the cases are dismissed.")
+                if not (data.get("reason") or "").strip():
+                    self.add_error("reason", "Give a reason.")
+            data["value"] = to
+        return data
+
+    def describe(self) -> str:
+        data = self.cleaned_data
+        action = data["action"]
+        value = data.get("value")
+        if action == "assign":
+            return f"assign to {value.get_username()}" if value else "unassign"
+        if action == "priority":
+            return f"set priority to {Case.Priority(value).label}"
+        if action == "tag":
+            return f"add tag “{value}”"
+        return f"move to {S(value).label.lower()}"

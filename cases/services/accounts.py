@@ -1,0 +1,94 @@
+"""Adding accounts to a case and taking them off, each with a reason and an audit event.
+
+Removal is soft (``CaseAccount.removed_*``) so the history of who was on a case survives;
+adding a removed account back restores its row. Either change asks the evidence service
+for a fresh snapshot, since what the evidence describes has changed.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import audit
+from cases.models import Case, CaseAccount
+from detection.models import Account
+
+
+def _require_work(by) -> None:
+    if not by.has_perm("cases.work_case"):
+        raise PermissionDenied("your role cannot change the accounts on a case")
+
+
+def _refresh_count(case: Case) -> None:
+    count = CaseAccount.objects.filter(case=case, removed_at__isnull=True).count()
+    Case.objects.filter(pk=case.pk).update(account_count=count, updated_at=timezone.now())
+    case.account_count = count
+
+
+def _request_evidence(case: Case, by) -> None:
+    try:
+        from cases.services.evidence import evidence_snapshot_request
+    except ImportError:  # the evidence service is optional until it ships
+        return
+    evidence_snapshot_request(case=case, requested_by=by, reason="accounts_changed")
+
+
+@transaction.atomic
+def case_account_add(*, case: Case, account_id: str, by, reason: str) -> CaseAccount:
+    _require_work(by)
+    account_id = account_id.strip()
+    if not reason.strip():
+        raise ValidationError("adding an account needs a reason")
+    account = Account.objects.filter(account_id=account_id).first()
+    if account is None:
+        raise ValidationError(f"no account with id {account_id!r}")
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    link = CaseAccount.objects.filter(case=case, account=account).first()
+    if link is not None and link.removed_at is None:
+        raise ValidationError(f"{account_id} is already on this case")
+    if link is None:
+        link = CaseAccount.objects.create(
+            case=case, account=account, added_by=by, added_reason=reason
+        )
+    else:
+        link.removed_at = None
+        link.removed_by = None
+        link.removed_reason = ""
+        link.added_at = timezone.now()
+        link.added_by = by
+        link.added_reason = reason
+        link.save()
+    _refresh_count(case)
+    audit.record(
+        "case.account_added",
+        actor=by,
+        case=case,
+        target=account,
+        data={"account": account.account_id, "reason": reason},
+    )
+    _request_evidence(case, by)
+    return link
+
+
+@transaction.atomic
+def case_account_remove(*, link: CaseAccount, by, reason: str) -> CaseAccount:
+    _require_work(by)
+    if not reason.strip():
+        raise ValidationError("removing an account needs a reason")
+    link = CaseAccount.objects.select_for_update().select_related("account", "case").get(pk=link.pk)
+    if link.removed_at is not None:
+        raise ValidationError(f"{link.account.account_id} is not on this case")
+    link.removed_at = timezone.now()
+    link.removed_by = by
+    link.removed_reason = reason
+    link.save(update_fields=["removed_at", "removed_by", "removed_reason"])
+    _refresh_count(link.case)
+    audit.record(
+        "case.account_removed",
+        actor=by,
+        case=link.case,
+        target=link.account,
+        data={"account": link.account.account_id, "reason": reason},
+    )
+    _request_evidence(link.case, by)
+    return link

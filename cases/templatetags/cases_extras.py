@@ -1,0 +1,160 @@
+"""Template helpers for the console: safe note markdown, clipped hostile text, timeline lines."""
+
+import markdown
+import nh3
+from django import template
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince, timeuntil
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
+
+from cases.models import Case
+
+register = template.Library()
+
+# What a rendered note may contain. Raw HTML in a note is never passed through (the
+# Markdown extension below turns it into text); nh3 then cleans the output as a second line.
+NOTE_TAGS = {
+    "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li",
+    "a", "h3", "h4", "h5", "h6", "span",
+}  # fmt: skip
+NOTE_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}}
+
+
+class _Mention(InlineProcessor):
+    def handleMatch(self, m, data):
+        import xml.etree.ElementTree as ET
+
+        el = ET.Element("span")
+        el.set("class", "mention")
+        el.text = "@" + m.group(1)
+        return el, m.start(0), m.end(0)
+
+
+class _ConsoleMarkdown(Extension):
+    def extendMarkdown(self, md):
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.inlinePatterns.register(_Mention(r"(?<![\w@])@([\w.+-]*\w)", md), "mention", 65)
+
+
+def render_note_markdown(text: str) -> str:
+    html = markdown.markdown(text, extensions=[_ConsoleMarkdown(), "sane_lists"])
+    return nh3.clean(
+        html,
+        tags=NOTE_TAGS,
+        attributes=NOTE_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+@register.filter
+def note_markdown(text: str) -> str:
+    # Safe to mark: the text went through Markdown without raw HTML, then nh3's allow-list.
+    return mark_safe(render_note_markdown(text or ""))  # noqa: S308
+
+
+@register.inclusion_tag("cases/_partials/clip.html")
+def clip(value, length: int = 60):
+    """Hostile text, escaped, cut to ``length`` characters with a control to see all of it."""
+    text = "" if value is None else str(value)
+    return {"text": text, "short": text[: length - 1] + "…", "long": len(text) > length}
+
+
+@register.filter
+def percent(value, digits: int = 1) -> str:
+    try:
+        return f"{float(value) * 100:.{int(digits)}f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def number(value) -> str:
+    """A signal's value: small fractions with three figures, big ones with separators."""
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+@register.filter
+def bar_width(value, maximum=1.0) -> int:
+    """0-100, for a CSS width; the value is clamped, so bad data cannot break the layout."""
+    try:
+        share = float(value) / float(maximum or 1)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 0
+    return max(0, min(100, round(share * 100)))
+
+
+STATUS_LABELS = dict(Case.Status.choices)
+PRIORITY_LABELS = {str(k): v for k, v in Case.Priority.choices}
+
+
+def _status(value) -> str:
+    return STATUS_LABELS.get(value, str(value))
+
+
+def describe_event(event) -> str:
+    """One plain-text line for the timeline (autoescaped where it is shown)."""
+    d = event.data or {}
+    verb = event.verb
+    if verb in ("case.status_changed", "case.reopened"):
+        line = f"{'reopened' if verb == 'case.reopened' else 'moved'} from {_status(d.get('from'))}"
+        line += f" to {_status(d.get('to'))}"
+        if d.get("resolution"):
+            line += f" ({Case.Resolution(d['resolution']).label.lower()})"
+        return line
+    if verb == "case.assigned":
+        return f"assigned to {d['to']}" if d.get("to") else f"unassigned (was {d.get('from')})"
+    if verb == "case.priority_changed":
+        frm = PRIORITY_LABELS.get(str(d.get("from")), d.get("from"))
+        return f"priority {frm} → {PRIORITY_LABELS.get(str(d.get('to')), d.get('to'))}"
+    if verb == "case.tagged":
+        return f"tagged {d.get('tag')}"
+    if verb == "case.untagged":
+        return f"removed tag {d.get('tag')}"
+    if verb == "case.account_added":
+        return f"added account {d.get('account')}"
+    if verb == "case.account_removed":
+        return f"removed account {d.get('account')}"
+    if verb == "note.added":
+        return "added a note" + (
+            f", mentioning {', '.join(d['mentions'])}" if d.get("mentions") else ""
+        )
+    if verb == "note.edited":
+        return "edited a note"
+    if verb == "case.merged":
+        return f"merged case #{d.get('from_case')} into this one"
+    if verb == "case.merged_away":
+        return f"merged into case #{d.get('into')}"
+    return verb.replace("_", " ").replace(".", ": ", 1)
+
+
+@register.filter
+def event_line(event) -> str:
+    return describe_event(event)
+
+
+@register.filter
+def event_reason(event) -> str:
+    return (event.data or {}).get("reason") or ""
+
+
+@register.filter
+def age(value) -> str:
+    """How long ago (or until), to the largest unit: "3 days", "5 hours"."""
+    if not value:
+        return ""
+    now = timezone.now()
+    return (timesince(value, now) if value <= now else timeuntil(value, now)).split(",")[0]

@@ -1,0 +1,328 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cases.models import AuditEvent, Case, CaseAccount
+from cases.services import workflow
+from tests.cases.conftest import HOSTILE, signal
+from tests.factories import (
+    AccountFactory,
+    AccountScoreFactory,
+    CaseAccountFactory,
+    CaseFactory,
+    NoteFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+READ_URLS = ["", "why/", "accounts/", "accounts/?removed=1", "notes/", "timeline/"]
+WRITE_URLS = ["assign/", "status/", "priority/", "tags/add/", "merge/", "accounts/add/"]
+
+
+def url(case, suffix=""):
+    return f"/cases/{case.pk}/{suffix}"
+
+
+@pytest.mark.parametrize("who", ["analyst_client", "approver_client", "manager_client"])
+@pytest.mark.parametrize("suffix", READ_URLS)
+def test_readers_get_each_page_and_its_fragment(request, who, suffix, make_case, htmx_headers):
+    client = request.getfixturevalue(who)
+    case = make_case()
+    page = client.get(url(case, suffix))
+    assert page.status_code == 200
+    assert b"<html" in page.content and f"Case #{case.pk}".encode() in page.content
+    fragment = client.get(url(case, suffix), headers=htmx_headers)
+    assert fragment.status_code == 200
+    assert b"<html" not in fragment.content
+
+
+@pytest.mark.parametrize("suffix", READ_URLS + WRITE_URLS + ["notes/1/edit/", "notes/1/history/"])
+def test_no_role_means_403_on_every_case_url_and_fragment(outsider_client, suffix, htmx_headers):
+    case = CaseFactory()
+    NoteFactory(case=case, pk=1)
+    assert outsider_client.get(url(case, suffix)).status_code == 403
+    assert outsider_client.get(url(case, suffix), headers=htmx_headers).status_code == 403
+    assert outsider_client.post(url(case, suffix), {"assignee": "me"}).status_code in (403, 405)
+
+
+def test_no_role_means_403_on_removing_an_account_and_tags(outsider_client):
+    link = CaseAccountFactory()
+    case = link.case
+    assert (
+        outsider_client.post(url(case, f"accounts/{link.pk}/remove/"), {"reason": "x"}).status_code
+        == 403
+    )
+    assert outsider_client.post(url(case, "tags/x/remove/")).status_code == 403
+    assert outsider_client.get("/cases/notifications/").status_code == 403
+    assert CaseAccount.objects.get(pk=link.pk).removed_at is None
+
+
+@pytest.mark.parametrize("suffix", WRITE_URLS)
+def test_managers_read_but_cannot_act(manager_client, suffix):
+    case = CaseFactory()
+    assert manager_client.get(url(case, suffix)).status_code == 403
+    assert (
+        manager_client.post(url(case, suffix), {"assignee": "me", "to": "triage"}).status_code
+        == 403
+    )
+    assert manager_client.post(url(case, "notes/"), {"body": "hi"}).status_code == 403
+    case.refresh_from_db()
+    assert case.assignee is None and case.status == Case.Status.NEW and not case.notes.exists()
+
+
+def test_managers_see_no_action_buttons(manager_client, analyst_client):
+    case = CaseFactory()
+    assert b"Assign to me" not in manager_client.get(url(case)).content
+    assert b"Assign to me" in analyst_client.get(url(case)).content
+
+
+def test_a_missing_case_is_404(analyst_client):
+    assert analyst_client.get("/cases/999999/").status_code == 404
+    assert analyst_client.get("/cases/999999/accounts/").status_code == 404
+
+
+def test_the_page_has_the_header_facts_and_the_other_engineers_sections(analyst_client, make_case):
+    case = make_case(
+        accounts=3, traffic_share=0.0123, priority=1, opened_at=timezone.now() - timedelta(days=3)
+    )
+    content = analyst_client.get(url(case)).content.decode()
+    for fact in ("P1 critical", "unassigned", "0.85", case.campaign.label, "1.23%", "overdue"):
+        assert fact in content
+    for section in (
+        "case-why",
+        "case-accounts",
+        "case-evidence",
+        "case-charts",
+        "case-enforcement",
+        "case-notes",
+        "case-timeline",
+    ):
+        assert f'id="{section}"' in content
+
+
+def test_the_htmx_header_is_the_fragment_that_refreshes_on_case_changed(
+    analyst_client, htmx_headers
+):
+    case = CaseFactory()
+    content = analyst_client.get(url(case), headers=htmx_headers).content.decode()
+    assert content.lstrip().startswith('<header id="case-header"')
+    assert 'hx-trigger="caseChanged from:body"' in content
+
+
+def test_why_flagged_shows_each_signal_against_its_norm(analyst_client):
+    case = CaseFactory(
+        explanation={
+            "summary": "Chain-of-thought harvesting",
+            "signals": [
+                signal("reasoning_elicitation", 0.62, 0.03),
+                signal("sync_shifts", 0.9, 0.1),
+            ],
+        }
+    )
+    content = analyst_client.get(url(case, "why/")).content.decode()
+    assert "Chain-of-thought harvesting" in content
+    assert content.index("reasoning_elicitation") < content.index("sync_shifts")
+    assert "0.62" in content and "0.03" in content
+
+
+def test_why_flagged_copes_with_no_or_odd_explanation(analyst_client):
+    case = CaseFactory(explanation={"signals": [{"name": "x", "value": "n/a"}, "junk"]})
+    assert analyst_client.get(url(case, "why/")).status_code == 200
+    empty = CaseFactory(explanation={})
+    assert b"no explanation" in analyst_client.get(url(empty, "why/")).content
+
+
+def test_accounts_show_signals_volume_and_other_cases(analyst_client):
+    case = CaseFactory()
+    shared = AccountFactory(account_id="acct-shared", plan="team")
+    CaseAccountFactory(case=case, account=shared)
+    AccountScoreFactory(account=shared, exchange_count=4321, signals=[signal("tool_use", 0.7)])
+    other = CaseFactory()
+    CaseAccountFactory(case=other, account=shared)
+    content = analyst_client.get(url(case, "accounts/")).content.decode()
+    assert "acct-shared" in content and "4,321" in content and "tool_use" in content
+    assert "team" in content
+    assert "1 other case" in content and "/cases/?account=acct-shared&amp;status=any" in content
+
+
+def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client):
+    case = CaseFactory(title=HOSTILE)
+    account = AccountFactory(email_domain=HOSTILE, org_id="x" * 200)
+    CaseAccountFactory(case=case, account=account)
+    for suffix in ("", "accounts/"):
+        content = analyst_client.get(url(case, suffix)).content.decode()
+        assert "<script>alert" not in content and "<img src=x" not in content
+        assert "&lt;script&gt;" in content
+    content = analyst_client.get(url(case, "accounts/")).content.decode()
+    assert '<details class="clip">' in content and "x" * 200 in content
+
+
+@pytest.mark.parametrize("size", [2, 30])
+def test_case_page_and_sections_query_counts_do_not_grow_with_the_data(
+    analyst_client, analyst, make_case, django_assert_max_num_queries, size, htmx_headers
+):
+    case = make_case(accounts=size, author=analyst, notes=size)
+    for i in range(size):
+        workflow.case_set_priority(case=case, priority=1 + i % 4, by=analyst)
+    for suffix, bound in [
+        ("", 14),
+        ("accounts/", 12),
+        ("notes/", 10),
+        ("timeline/", 10),
+        ("why/", 9),
+    ]:
+        with django_assert_max_num_queries(bound):
+            response = analyst_client.get(url(case, suffix), headers=htmx_headers if suffix else {})
+        assert response.status_code == 200
+
+
+def test_assign_to_me_answers_204_with_case_changed(analyst_client, analyst, htmx_headers):
+    case = CaseFactory()
+    response = analyst_client.post(url(case, "assign/"), {"assignee": "me"}, headers=htmx_headers)
+    assert response.status_code == 204
+    triggers = json.loads(response["HX-Trigger"])
+    assert "caseChanged" in triggers and triggers["closeModal"]
+    case.refresh_from_db()
+    assert case.assignee == analyst
+
+
+def test_assign_without_js_redirects_to_the_case(analyst_client, analyst2):
+    case = CaseFactory()
+    response = analyst_client.post(url(case, "assign/"), {"assignee": "alex"})
+    assert response.status_code == 302 and response["Location"] == url(case)
+    case.refresh_from_db()
+    assert case.assignee == analyst2
+
+
+def test_the_assign_modal_is_a_dialog_and_rejects_people_who_cannot_work(
+    analyst_client, manager, htmx_headers
+):
+    case = CaseFactory()
+    modal = analyst_client.get(url(case, "assign/"), headers=htmx_headers)
+    assert modal.content.lstrip().startswith(b"<dialog")
+    bad = analyst_client.post(
+        url(case, "assign/"), {"assignee": manager.username}, headers=htmx_headers
+    )
+    assert bad.status_code == 200 and b"<dialog" in bad.content
+    case.refresh_from_db()
+    assert case.assignee is None
+
+
+def test_move_to_investigating_then_dismiss_with_reason(analyst_client, htmx_headers):
+    case = CaseFactory()
+    response = analyst_client.post(
+        url(case, "status/"), {"to": "investigating"}, headers=htmx_headers
+    )
+    assert response.status_code == 204
+    assert Case.objects.get(pk=case.pk).status == "investigating"
+    missing = analyst_client.post(url(case, "status/"), {"to": "dismissed"}, headers=htmx_headers)
+    assert missing.status_code == 200 and b"Give a reason" in missing.content
+    assert Case.objects.get(pk=case.pk).status == "investigating"
+    done = analyst_client.post(
+        url(case, "status/"),
+        {"to": "dismissed", "resolution": "legitimate", "reason": "University lab"},
+        headers=htmx_headers,
+    )
+    assert done.status_code == 204
+    case.refresh_from_db()
+    assert (case.status, case.resolution, case.resolution_reason) == (
+        "dismissed",
+        "legitimate",
+        "University lab",
+    )
+
+
+def test_the_server_refuses_transitions_the_buttons_do_not_offer(analyst_client, htmx_headers):
+    case = CaseFactory()
+    response = analyst_client.post(url(case, "status/"), {"to": "actioned"}, headers=htmx_headers)
+    assert response.status_code == 200
+    assert Case.objects.get(pk=case.pk).status == "new"
+    actioned = CaseFactory(status=Case.Status.ACTIONED)
+    # Reopening an actioned case is an approver's call.
+    response = analyst_client.post(
+        url(actioned, "status/"), {"to": "investigating", "reason": "appeal"}, headers=htmx_headers
+    )
+    assert response.status_code == 200
+    assert Case.objects.get(pk=actioned.pk).status == "actioned"
+
+
+def test_priority_moves_the_due_date(analyst_client, htmx_headers):
+    case = CaseFactory(priority=4)
+    before = Case.objects.get(pk=case.pk).due_at
+    analyst_client.post(url(case, "priority/"), {"priority": "1"}, headers=htmx_headers)
+    case.refresh_from_db()
+    assert case.priority == 1 and case.due_at < before
+    assert case.due_at == case.opened_at + timedelta(hours=24)
+
+
+def test_tags_are_added_and_removed(analyst_client, htmx_headers):
+    case = CaseFactory()
+    analyst_client.post(url(case, "tags/add/"), {"name": "resi-proxy"}, headers=htmx_headers)
+    assert list(case.tags.values_list("name", flat=True)) == ["resi-proxy"]
+    bad = analyst_client.post(url(case, "tags/add/"), {"name": "<b>"}, headers=htmx_headers)
+    assert bad.status_code == 200 and b"<dialog" in bad.content
+    analyst_client.post(url(case, "tags/resi-proxy/remove/"), headers=htmx_headers)
+    assert not case.tags.exists()
+    verbs = list(AuditEvent.objects.filter(case=case).values_list("verb", flat=True))
+    assert sorted(verbs) == ["case.tagged", "case.untagged"]
+
+
+def test_add_and_remove_an_account_with_a_reason(analyst_client, htmx_headers):
+    case = CaseFactory(account_count=1)
+    link = CaseAccountFactory(case=case)
+    AccountFactory(account_id="acct-extra")
+    no_reason = analyst_client.post(
+        url(case, "accounts/add/"), {"account_id": "acct-extra"}, headers=htmx_headers
+    )
+    assert (
+        no_reason.status_code == 200
+        and not case.case_accounts.filter(account__account_id="acct-extra").exists()
+    )
+    unknown = analyst_client.post(
+        url(case, "accounts/add/"),
+        {"account_id": "nope", "reason": "same card"},
+        headers=htmx_headers,
+    )
+    assert b"no account with id" in unknown.content
+    added = analyst_client.post(
+        url(case, "accounts/add/"),
+        {"account_id": "acct-extra", "reason": "same card"},
+        headers=htmx_headers,
+    )
+    assert added.status_code == 204
+    assert Case.objects.get(pk=case.pk).account_count == 2
+    removed = analyst_client.post(
+        url(case, f"accounts/{link.pk}/remove/"),
+        {"reason": "a real customer"},
+        headers=htmx_headers,
+    )
+    assert removed.status_code == 204
+    link.refresh_from_db()
+    assert link.removed_at is not None and link.removed_reason == "a real customer"
+    assert Case.objects.get(pk=case.pk).account_count == 1
+    listed = analyst_client.get(url(case, "accounts/?removed=1")).content.decode()
+    assert link.account.account_id in listed and "a real customer" in listed
+
+
+def test_timeline_is_newest_first_and_includes_merged_cases(analyst_client, analyst, htmx_headers):
+    case = CaseFactory()
+    workflow.case_change_status(case=case, to="triage", by=analyst)
+    workflow.case_assign(case=case, to=analyst, by=analyst)
+    content = analyst_client.get(url(case, "timeline/"), headers=htmx_headers).content.decode()
+    assert content.index("assigned to ana") < content.index("moved from New to Triage")
+
+
+def test_merge_from_the_case_page(analyst_client, analyst, make_case, htmx_headers):
+    keep = make_case(accounts=1)
+    other = make_case(accounts=2, campaign=keep.campaign, author=analyst)
+    modal = analyst_client.get(url(keep, "merge/"), headers=htmx_headers).content.decode()
+    assert f"#{other.pk}" in modal
+    response = analyst_client.post(
+        url(keep, "merge/"), {"other": other.pk, "reason": "same fleet"}, headers=htmx_headers
+    )
+    assert response.status_code == 204
+    other.refresh_from_db()
+    assert other.merged_into == keep and other.resolution == "duplicate"
+    assert keep.notes.count() == 1

@@ -1,0 +1,295 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cases.models import AuditEvent, Case, Tag
+from tests.cases.conftest import HOSTILE
+from tests.factories import (
+    AccountFactory,
+    CampaignFactory,
+    CaseAccountFactory,
+    CaseFactory,
+    NoteFactory,
+)
+
+pytestmark = pytest.mark.django_db
+QUEUE = "/cases/"
+
+
+def titles(response) -> list[str]:
+    return [row.record.title for row in response.context["table"].paginated_rows]
+
+
+@pytest.mark.parametrize("who", ["analyst_client", "approver_client", "manager_client"])
+def test_every_role_that_reads_cases_gets_the_page_and_the_fragment(request, who, htmx_headers):
+    client = request.getfixturevalue(who)
+    CaseFactory(title="Visible case")
+    page = client.get(QUEUE)
+    assert page.status_code == 200
+    assert b"<html" in page.content and b"Visible case" in page.content
+    fragment = client.get(QUEUE, headers=htmx_headers)
+    assert fragment.status_code == 200
+    assert b"<html" not in fragment.content
+    assert b'id="queue-results"' in fragment.content and b"Visible case" in fragment.content
+    assert "HX-Request" in page["Vary"]
+
+
+def test_a_boosted_request_gets_the_whole_page(analyst_client):
+    response = analyst_client.get(QUEUE, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert b"<html" in response.content
+
+
+def test_no_role_means_403_on_the_page_the_fragment_and_bulk(outsider_client, htmx_headers):
+    case = CaseFactory()
+    assert outsider_client.get(QUEUE).status_code == 403
+    assert outsider_client.get(QUEUE, headers=htmx_headers).status_code == 403
+    response = outsider_client.post(
+        "/cases/bulk/", {"cases": [case.pk], "action": "priority", "priority": 1, "confirm": 1}
+    )
+    assert response.status_code == 403
+    assert Case.objects.get(pk=case.pk).priority == Case.Priority.MEDIUM
+
+
+def test_anonymous_is_sent_to_log_in(client):
+    response = client.get(QUEUE)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_by_default_the_queue_shows_open_cases_highest_risk_first(analyst_client):
+    CaseFactory(title="low", risk_score=0.2)
+    CaseFactory(title="high", risk_score=0.95)
+    CaseFactory(title="closed", status=Case.Status.DISMISSED, risk_score=0.99)
+    assert titles(analyst_client.get(QUEUE)) == ["high", "low"]
+    assert "closed" in titles(analyst_client.get(QUEUE + "?status=any"))
+
+
+def test_saved_views(analyst_client, analyst, analyst2):
+    CaseFactory(title="mine", assignee=analyst)
+    CaseFactory(title="theirs", assignee=analyst2)
+    CaseFactory(title="nobody")
+    CaseFactory(title="pending", status=Case.Status.PENDING_APPROVAL, assignee=analyst2)
+    CaseFactory(
+        title="closed recently",
+        status=Case.Status.ACTIONED,
+        decided_at=timezone.now() - timedelta(days=2),
+    )
+    CaseFactory(
+        title="closed long ago",
+        status=Case.Status.DISMISSED,
+        decided_at=timezone.now() - timedelta(days=90),
+    )
+    page = analyst_client.get(QUEUE)
+    views = {v["key"]: v["url"] for v in page.context["saved_views"]}
+    assert titles(analyst_client.get(views["mine"])) == ["mine"]
+    assert titles(analyst_client.get(views["unassigned"])) == ["nobody"]
+    assert titles(analyst_client.get(views["pending"])) == ["pending"]
+    closed = analyst_client.get(views["closed"])
+    assert titles(closed) == ["closed recently"]
+    assert "closed" in closed.context["table"].columns.names()
+    assert b'aria-current="page"' in closed.content
+
+
+def test_the_queue_never_counts_the_whole_table(analyst_client):
+    CaseFactory.create_batch(3)
+    with CaptureQueriesContext(connection) as ctx:
+        analyst_client.get(QUEUE)
+    case_counts = [
+        q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"] and "cases_case" in q["sql"]
+    ]
+    assert case_counts == []
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_queue_queries_are_bounded_whatever_the_data_size(
+    analyst_client, analyst, htmx_headers, django_assert_max_num_queries, size
+):
+    campaign = CampaignFactory()
+    tag = Tag.objects.create(name="fleet")
+    for i in range(size):
+        case = CaseFactory(campaign=campaign if i % 2 else CampaignFactory(), assignee=analyst)
+        case.tags.add(tag)
+    with django_assert_max_num_queries(12):
+        response = analyst_client.get(QUEUE + "?status=any&tag=fleet&q=case")
+    assert len(titles(response)) == min(size, 50)
+    with django_assert_max_num_queries(12):
+        analyst_client.get(QUEUE + "?sort=-assignee&page=1", headers=htmx_headers)
+
+
+def test_pages_without_counting(analyst_client):
+    for i in range(55):
+        CaseFactory(risk_score=1 - i / 100)
+    first = analyst_client.get(QUEUE)
+    assert len(titles(first)) == 50
+    assert b'rel="next"' in first.content
+    second = analyst_client.get(QUEUE + "?page=2")
+    assert len(titles(second)) == 5
+    assert b'rel="next"' not in second.content and b'rel="prev"' in second.content
+    # A page past the end falls back to the first rather than erroring.
+    assert analyst_client.get(QUEUE + "?page=999").status_code == 200
+
+
+def test_sort_and_pager_links_are_real_hrefs_with_htmx_and_push_url(analyst_client):
+    for _ in range(51):
+        CaseFactory()
+    content = analyst_client.get(QUEUE + "?priority=3").content.decode()
+    assert 'href="/cases/?priority=3&amp;sort=risk"' in content
+    assert 'hx-get="/cases/?priority=3&amp;sort=risk"' in content
+    assert 'hx-push-url="true"' in content
+    assert 'href="/cases/?priority=3&amp;page=2"' in content
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("priority=1", {"urgent one"}),
+        ("risk_min=0.9", {"urgent one"}),
+        ("risk_max=0.5", {"quiet one"}),
+        ("tag=proxy", {"tagged one"}),
+        ("q=URGENT", {"urgent one"}),
+        ("q=acct-special", {"quiet one"}),
+        ("account=acct-special", {"quiet one"}),
+        ("q=mentions+residential", {"tagged one"}),
+    ],
+)
+def test_filters(analyst_client, analyst, query, expected):
+    CaseFactory(title="urgent one", priority=1, risk_score=0.95)
+    quiet = CaseFactory(title="quiet one", risk_score=0.3)
+    tagged = CaseFactory(title="tagged one", risk_score=0.7)
+    tagged.tags.add(Tag.objects.create(name="proxy"))
+    CaseAccountFactory(case=quiet, account=AccountFactory(account_id="acct-special"))
+    NoteFactory(case=tagged, author=analyst, body="This one mentions residential proxies")
+    assert set(titles(analyst_client.get(f"{QUEUE}?{query}"))) == expected
+
+
+def test_campaign_filter_by_id_or_label(analyst_client):
+    north = CampaignFactory(label="Northwind fleet")
+    CaseFactory(title="a", campaign=north)
+    CaseFactory(title="b", campaign=CampaignFactory(label="Other"))
+    assert titles(analyst_client.get(f"{QUEUE}?campaign={north.pk}")) == ["a"]
+    assert titles(analyst_client.get(f"{QUEUE}?campaign=northwind")) == ["a"]
+
+
+def test_case_number_search(analyst_client):
+    case = CaseFactory(title="find me")
+    CaseFactory(title="not me")
+    assert titles(analyst_client.get(f"{QUEUE}?q=%23{case.pk}")) == ["find me"]
+
+
+def test_a_bad_filter_value_says_so_and_shows_nothing(analyst_client):
+    CaseFactory()
+    response = analyst_client.get(QUEUE + "?risk_min=lots")
+    assert response.status_code == 200
+    assert titles(response) == []
+    assert b'role="alert"' in response.content
+
+
+def test_overdue_cases_are_highlighted(analyst_client):
+    CaseFactory(title="late", opened_at=timezone.now() - timedelta(days=30))
+    CaseFactory(title="fresh")
+    content = analyst_client.get(QUEUE).content.decode()
+    assert content.count("overdue-row") == 1
+    assert "overdue" in content
+
+
+def test_hostile_titles_stay_text(analyst_client):
+    CaseFactory(title=HOSTILE)
+    content = analyst_client.get(QUEUE).content.decode()
+    assert "<script>alert" not in content and "onerror=alert(1)>" not in content
+    assert "&lt;script&gt;" in content
+
+
+def test_managers_get_no_bulk_controls(manager_client, analyst_client):
+    CaseFactory()
+    assert b'id="bulk-form"' not in manager_client.get(QUEUE).content
+    assert b'name="cases"' not in manager_client.get(QUEUE).content
+    assert b'id="bulk-form"' in analyst_client.get(QUEUE).content
+
+
+def test_bulk_asks_once_then_changes_each_case_with_one_audit_event(
+    analyst_client, analyst, htmx_headers
+):
+    cases = CaseFactory.create_batch(3)
+    data = {"cases": [c.pk for c in cases], "action": "assign", "assignee": "me"}
+    confirm = analyst_client.post("/cases/bulk/", data, headers=htmx_headers)
+    assert confirm.status_code == 200
+    assert b"<dialog" in confirm.content and b"for 3 cases" in confirm.content
+    assert not Case.objects.filter(assignee=analyst).exists()
+
+    done = analyst_client.post("/cases/bulk/", {**data, "confirm": "1"}, headers=htmx_headers)
+    assert done.status_code == 204
+    assert "caseChanged" in json.loads(done["HX-Trigger"])
+    assert Case.objects.filter(assignee=analyst).count() == 3
+    for case in cases:
+        assert AuditEvent.objects.filter(case=case, verb="case.assigned").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "check"),
+    [
+        ({"action": "priority", "priority": "1"}, lambda c: c.priority == 1),
+        (
+            {"action": "tag", "tag": "residential-proxy"},
+            lambda c: c.tags.get().name == "residential-proxy",
+        ),
+        ({"action": "status", "status": "triage"}, lambda c: c.status == "triage"),
+        (
+            {
+                "action": "status",
+                "status": "dismissed",
+                "resolution": "legitimate",
+                "reason": "a lab",
+            },
+            lambda c: c.status == "dismissed" and c.resolution == "legitimate",
+        ),
+    ],
+)
+def test_bulk_actions(approver_client, data, check):
+    cases = CaseFactory.create_batch(2)
+    response = approver_client.post(
+        "/cases/bulk/", {"cases": [c.pk for c in cases], "confirm": "1", **data}
+    )
+    assert response.status_code == 302
+    for case in cases:
+        assert check(Case.objects.get(pk=case.pk))
+        assert AuditEvent.objects.filter(case=case).count() == 1
+
+
+def test_bulk_skips_cases_the_rules_refuse_and_says_which(analyst_client, htmx_headers):
+    ok = CaseFactory()
+    pending = CaseFactory(status=Case.Status.PENDING_APPROVAL)
+    response = analyst_client.post(
+        "/cases/bulk/",
+        {"cases": [ok.pk, pending.pk], "action": "status", "status": "triage", "confirm": "1"},
+        headers=htmx_headers,
+    )
+    assert response.status_code == 204
+    message = json.loads(response["HX-Trigger"])["showMessage"]
+    assert "1 changed" in message and f"#{pending.pk}" in message
+    assert Case.objects.get(pk=pending.pk).status == Case.Status.PENDING_APPROVAL
+    assert Case.objects.get(pk=ok.pk).status == Case.Status.TRIAGE
+
+
+def test_bulk_without_a_selection_or_reason_is_shown_again_with_200(analyst_client, htmx_headers):
+    case = CaseFactory()
+    nothing = analyst_client.post("/cases/bulk/", {"action": "priority", "priority": "1"})
+    assert nothing.status_code == 200 and b"Select at least one case" in nothing.content
+    no_reason = analyst_client.post(
+        "/cases/bulk/",
+        {"cases": [case.pk], "action": "status", "status": "dismissed", "confirm": "1"},
+        headers=htmx_headers,
+    )
+    assert no_reason.status_code == 200 and b"Give a reason" in no_reason.content
+    assert Case.objects.get(pk=case.pk).status == Case.Status.NEW
+
+
+def test_managers_cannot_bulk(manager_client):
+    case = CaseFactory()
+    response = manager_client.post(
+        "/cases/bulk/", {"cases": [case.pk], "action": "priority", "priority": "1", "confirm": "1"}
+    )
+    assert response.status_code == 403
+    assert Case.objects.get(pk=case.pk).priority == Case.Priority.MEDIUM
