@@ -1,6 +1,61 @@
 """Case views, one module per screen area; ``cases/urls.py`` names them all."""
 
-from cases.views.case import case_detail
-from cases.views.queue import case_queue
+from cases.views.accounts import case_account_add_view, case_account_remove_view
+from cases.views.actions import (
+    case_assign,
+    case_merge,
+    case_priority,
+    case_status,
+    case_tag_add,
+    case_tag_remove,
+)
+from cases.views.case import case_accounts, case_detail, case_timeline_view, case_why
+from cases.views.evidence import (
+    case_charts,
+    case_evidence,
+    evidence_refresh,
+    evidence_retry,
+    prompt_text,
+    snapshot_status,
+)
+from cases.views.exports import case_export, export_detail, export_download, queue_export
+from cases.views.notes import (
+    case_notes,
+    note_edit_view,
+    note_history,
+    notification_list,
+    notification_mark_read,
+)
+from cases.views.queue import case_bulk, case_queue
 
-__all__ = ["case_detail", "case_queue"]
+__all__ = [
+    "case_export",
+    "export_detail",
+    "export_download",
+    "queue_export",
+    "case_account_add_view",
+    "case_account_remove_view",
+    "case_accounts",
+    "case_assign",
+    "case_bulk",
+    "case_charts",
+    "case_detail",
+    "case_evidence",
+    "case_merge",
+    "case_notes",
+    "case_priority",
+    "case_queue",
+    "case_status",
+    "case_tag_add",
+    "case_tag_remove",
+    "case_timeline_view",
+    "case_why",
+    "evidence_refresh",
+    "evidence_retry",
+    "note_edit_view",
+    "note_history",
+    "notification_list",
+    "notification_mark_read",
+    "prompt_text",
+    "snapshot_status",
+]

@@ -1,0 +1,129 @@
+"""Evidence data → cached chart figures: the adapter between snapshot sections and the pure
+builders in ``detection.charts``. Runs in the snapshot task; the page only reads the result.
+
+Figures are stored as plain JSON (``fig.to_json()`` parsed back) on the Evidence row they are
+drawn from, keyed by chart name. The order of ``CHARTS`` is the order on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import plotly.graph_objects as go
+
+from detection import charts
+from detection.charts import ActivityBands, NetAccount, Share, SharedKey
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    kind: str  # the evidence kind it is drawn from
+    title: str  # heading on the page
+    build: Callable[[dict], go.Figure | None]
+
+
+def _network(data: dict) -> go.Figure | None:
+    if not data.get("accounts"):
+        return None
+    return charts.network_figure(
+        [NetAccount(a, float(r), c) for a, r, c in data["accounts"]],
+        [SharedKey(k, v, n) for k, v, n in data.get("keys", [])],
+        [(a, k) for a, k in data.get("memberships", [])],
+    )
+
+
+def _heatmap(data: dict) -> go.Figure | None:
+    heat = data.get("heatmap") or {}
+    if not heat.get("labels"):
+        return None
+    bands = ActivityBands(heat["labels"], heat["sizes"], heat["z"], heat["n_accounts"])
+    return charts.activity_heatmap_figure(
+        bands, heat["bucket_starts"], bucket_hours=heat.get("bucket_hours", 1)
+    )
+
+
+def _volume(data: dict) -> go.Figure | None:
+    if not data.get("bucket_starts") or not data.get("exchanges_by_model"):
+        return None
+    models = data.get("models", [])
+    return charts.volume_figure(
+        data["bucket_starts"],
+        data["exchanges_by_model"],
+        data["output_tokens"],
+        model_first_use={m["model"]: m["first_use"] for m in models if m.get("first_use")},
+        population_first_seen={
+            m["model"]: m["first_seen_anywhere"] for m in models if m.get("first_seen_anywhere")
+        },
+        bucket_label=data.get("bucket", "day"),
+    )
+
+
+def _registrations(data: dict) -> go.Figure | None:
+    if not data.get("bucket_starts"):
+        return None
+    return charts.registrations_figure(
+        data["bucket_starts"],
+        data.get("counts_by_plan", {}),
+        bursts=data.get("bursts", []),
+        bucket_label=data.get("bucket", "day"),
+    )
+
+
+def shares_from(signals: dict, traffic: dict | None) -> list[Share]:
+    """Share-valued signals (values and norms in 0..1) plus tool use read from traffic."""
+    shares = [
+        Share(s["name"], s["mean"], s.get("norm"), s.get("threshold"), s["accounts"])
+        for s in signals.get("signals", [])
+        if s.get("is_share") and s.get("mean") is not None
+    ]
+    names = {s.name for s in shares}
+    totals = (traffic or {}).get("totals") or {}
+    if "tool_use" not in names and totals.get("exchanges"):
+        shares.append(
+            Share(
+                "tool_use", totals.get("tool_use_share", 0.0), None, None, totals["active_accounts"]
+            )
+        )
+    return shares
+
+
+def _shares(data: dict, traffic: dict | None = None) -> go.Figure | None:
+    shares = shares_from(data, traffic)
+    return charts.shares_figure(shares) if shares else None
+
+
+CHARTS = [
+    Chart("network", "network", "Account network", _network),
+    Chart("activity", "traffic", "Activity heatmap", _heatmap),
+    Chart("volume", "traffic", "Volume and output over time", _volume),
+    Chart("registrations", "registrations", "Registrations over time", _registrations),
+    Chart("shares", "signals", "Shares against the norm", _shares),
+]
+
+
+def _plain(fig: go.Figure) -> dict:
+    # to_json gives plotly's own encoding (dates, numpy); parse it back to store as JSON.
+    return orjson.loads(fig.to_json())
+
+
+def build_figures(sections: dict[str, dict]) -> dict[str, dict[str, dict]]:
+    """``{kind: {chart name: figure JSON}}`` for the built-in sections present."""
+    out: dict[str, dict[str, dict]] = {}
+    for chart in CHARTS:
+        data = sections.get(chart.kind)
+        if data is None:
+            continue
+        if chart.name == "shares":
+            fig = _shares(data, sections.get("traffic"))
+        else:
+            fig = chart.build(data)
+        if fig is not None:
+            out.setdefault(chart.kind, {})[chart.name] = _plain(fig)
+    return out
+
+
+def figures_size(figures: dict) -> int:
+    return len(orjson.dumps(figures))

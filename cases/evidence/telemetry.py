@@ -1,0 +1,330 @@
+"""The built-in evidence source: our own telemetry tables (Account, Exchange, AccountScore).
+
+Every query aggregates in the database and returns a capped list, so a 3,000-account
+campaign with millions of exchanges costs a few grouped scans through the
+``(account, ts)`` index, never a pull of raw rows. "Outside the case" counts scan the window
+once per kind for the handful of values shown. Texts are stored as the accounts sent them
+(truncated); they are escaped where they are shown (templates autoescape, figures go
+through ``detection.charts.safe_text``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, timedelta
+
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import Trunc
+
+from cases.evidence.infrastructure import infrastructure, network
+from cases.evidence.registrations import bucket_starts, iso, registrations
+from cases.evidence.sources import CaseAccounts, Window
+from detection.charts import activity_bands
+from detection.models import AccountScore, Exchange
+
+TOP_TEMPLATES = 15
+SAMPLES_PER_TEMPLATE = 3
+SAMPLE_CHARS = 280
+TOP_ACCOUNTS = 25
+TOP_MODELS = 20
+HEATMAP_DAYS = 14
+HEATMAP_MAX_ROWS = 150
+
+
+def case_exchanges(ca: CaseAccounts, window: Window):
+    return Exchange.objects.filter(account_id__in=ca.pks, ts__gte=window.start, ts__lt=window.end)
+
+
+class TelemetrySource:
+    """Prompt templates, traffic, infrastructure, registrations, signals and the network."""
+
+    name = "telemetry"
+
+    def collect(self, case_accounts: CaseAccounts, window: Window) -> dict[str, dict]:
+        scores = latest_scores(case_accounts)
+        return {
+            "templates": templates(case_accounts, window),
+            "traffic": traffic(case_accounts, window),
+            "infrastructure": infrastructure(case_accounts, window),
+            "registrations": registrations(case_accounts),
+            "signals": signals_section(case_accounts, scores),
+            "network": network(case_accounts, window, scores),
+        }
+
+
+# ------------------------------------------------------------------------------ templates
+
+
+def templates(ca: CaseAccounts, window: Window) -> dict:
+    ex = case_exchanges(ca, window)
+    totals = ex.aggregate(
+        exchanges=Count("id"),
+        hashed=Count("prompt_hash"),
+        distinct=Count("prompt_hash", distinct=True),
+    )
+    rows = list(
+        ex.exclude(prompt_hash=None)
+        .values("prompt_hash")
+        .annotate(
+            exchanges=Count("id"),
+            accounts=Count("account_id", distinct=True),
+            first=Min("ts"),
+            last=Max("ts"),
+        )
+        .order_by("-accounts", "-exchanges", "prompt_hash")[:TOP_TEMPLATES]
+    )
+    hashes = [r["prompt_hash"] for r in rows]
+    everyone = dict(
+        Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end, prompt_hash__in=hashes)
+        .values("prompt_hash")
+        .annotate(n=Count("account_id", distinct=True))
+        .values_list("prompt_hash", "n")
+    )
+    items = []
+    for r in rows:
+        samples, seen = [], set()
+        candidates = (
+            ex.filter(prompt_hash=r["prompt_hash"])
+            .order_by()
+            .values("pk", "prompt", "ts", "account__account_id")[:20]
+        )
+        for c in candidates:
+            if c["prompt"] in seen:
+                continue
+            seen.add(c["prompt"])
+            samples.append(
+                {
+                    "exchange": c["pk"],
+                    "account_id": c["account__account_id"],
+                    "ts": iso(c["ts"]),
+                    "text": c["prompt"][:SAMPLE_CHARS],
+                    "truncated": len(c["prompt"]) > SAMPLE_CHARS,
+                    "length": len(c["prompt"]),
+                }
+            )
+            if len(samples) >= SAMPLES_PER_TEMPLATE:
+                break
+        items.append(
+            {
+                "hash": str(r["prompt_hash"]),
+                "exchanges": r["exchanges"],
+                "accounts": r["accounts"],
+                "outside_accounts": max(everyone.get(r["prompt_hash"], 0) - r["accounts"], 0),
+                "first": iso(r["first"]),
+                "last": iso(r["last"]),
+                "samples": samples,
+            }
+        )
+    return {
+        "exchanges": totals["exchanges"],
+        "with_prompt": totals["hashed"],
+        "distinct_templates": totals["distinct"],
+        "top_share": (sum(i["exchanges"] for i in items) / totals["exchanges"])
+        if totals["exchanges"]
+        else 0.0,
+        "templates": items,
+    }
+
+
+# -------------------------------------------------------------------------------- traffic
+
+
+def _bucket_kind(window: Window) -> str:
+    return "hour" if window.hours <= 72 else "day"
+
+
+def traffic(ca: CaseAccounts, window: Window) -> dict:
+    ex = case_exchanges(ca, window)
+    totals = ex.aggregate(
+        exchanges=Count("id"),
+        output_tokens=Sum("output_tokens"),
+        input_tokens=Sum("input_tokens"),
+        tool_use=Count("id", filter=Q(tool_use=True)),
+        active_accounts=Count("account_id", distinct=True),
+    )
+    kind = _bucket_kind(window)
+    buckets = bucket_starts(window.start, window.end, kind)
+    index = {b: i for i, b in enumerate(buckets)}
+    by_model: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
+    output = [0] * len(buckets)
+    for row in (
+        ex.annotate(b=Trunc("ts", kind, tzinfo=UTC))
+        .values("b", "model")
+        .annotate(n=Count("id"), out=Sum("output_tokens"))
+        .order_by()
+    ):
+        i = index.get(row["b"].astimezone(UTC))
+        if i is None:
+            continue
+        by_model[row["model"]][i] += row["n"]
+        output[i] += row["out"] or 0
+    models = list(
+        ex.values("model")
+        .annotate(
+            exchanges=Count("id"), accounts=Count("account_id", distinct=True), first=Min("ts")
+        )
+        .order_by("-exchanges")[:TOP_MODELS]
+    )
+    late = [m["model"] for m in models if m["first"] >= window.start + timedelta(days=1)]
+    first_seen = dict(
+        Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end, model__in=late)
+        .values("model")
+        .annotate(first=Min("ts"))
+        .values_list("model", "first")
+    )
+    per_account = list(
+        ex.values("account_id", "account__account_id")
+        .annotate(exchanges=Count("id"), output_tokens=Sum("output_tokens"))
+        .order_by("-exchanges")
+    )
+    volumes = [a["exchanges"] for a in per_account]
+    return {
+        "totals": {**totals, "tool_use_share": _share(totals["tool_use"], totals["exchanges"])},
+        "bucket": kind,
+        "bucket_starts": [iso(b) for b in buckets],
+        "exchanges_by_model": dict(by_model),
+        "output_tokens": output,
+        "models": [
+            {
+                "model": m["model"],
+                "exchanges": m["exchanges"],
+                "accounts": m["accounts"],
+                "first_use": iso(m["first"]),
+                "first_seen_anywhere": iso(first_seen.get(m["model"])),
+            }
+            for m in models
+        ],
+        "per_account": {
+            "median": statistics.median(volumes) if volumes else 0,
+            "max": max(volumes) if volumes else 0,
+            "top": [
+                {
+                    "account_id": a["account__account_id"],
+                    "exchanges": a["exchanges"],
+                    "output_tokens": a["output_tokens"] or 0,
+                }
+                for a in per_account[:TOP_ACCOUNTS]
+            ],
+        },
+        "heatmap": heatmap(ca, window),
+    }
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def heatmap(ca: CaseAccounts, window: Window) -> dict:
+    """Hourly exchanges per account over the window's last days, reduced to bands."""
+    start = max(window.start, window.end - timedelta(days=HEATMAP_DAYS))
+    buckets = bucket_starts(start, window.end, "hour")
+    index = {b: i for i, b in enumerate(buckets)}
+    row_of = {pk: i for i, pk in enumerate(ca.pks)}
+    matrix = np.zeros((len(ca.pks), len(buckets)), dtype=np.float32)
+    rows = (
+        Exchange.objects.filter(account_id__in=ca.pks, ts__gte=start, ts__lt=window.end)
+        .annotate(b=Trunc("ts", "hour", tzinfo=UTC))
+        .values_list("account_id", "b")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for account_pk, bucket, n in rows:
+        i = index.get(bucket.astimezone(UTC))
+        if i is not None:
+            matrix[row_of[account_pk], i] = n
+    first_hour = buckets[0].hour if buckets else 0
+    bands = activity_bands(
+        matrix, ca.account_ids, first_hour=first_hour, bucket_hours=1, max_rows=HEATMAP_MAX_ROWS
+    )
+    return {"bucket_starts": [iso(b) for b in buckets], "bucket_hours": 1, **bands.as_dict()}
+
+
+# -------------------------------------------------------------------------------- signals
+
+
+def latest_scores(ca: CaseAccounts) -> dict[int, dict]:
+    """Each account's latest AccountScore (the last run that looked at it), by account pk."""
+    qs = AccountScore.objects.filter(account_id__in=ca.pks).values(
+        "account_id", "run_id", "risk_score", "flagged", "signals", "campaign__label"
+    )
+    latest: dict[int, dict] = {}
+    if connection.vendor == "postgresql":
+        for row in qs.order_by("account_id", "-run_id").distinct("account_id"):
+            latest[row["account_id"]] = row
+        return latest
+    for row in qs.order_by("account_id", "-run_id"):
+        latest.setdefault(row["account_id"], row)
+    return latest
+
+
+def signals_section(ca: CaseAccounts, scores: dict[int, dict]) -> dict:
+    by_name: dict[str, list[dict]] = defaultdict(list)
+    for row in scores.values():
+        for sig in row["signals"] or []:
+            if isinstance(sig, dict) and sig.get("name"):
+                by_name[str(sig["name"])].append(sig)
+    summary = []
+    for name, sigs in by_name.items():
+        values = [float(s["value"]) for s in sigs if _is_number(s.get("value"))]
+        norms = [float(s["norm"]) for s in sigs if _is_number(s.get("norm"))]
+        thresholds = [float(s["threshold"]) for s in sigs if _is_number(s.get("threshold"))]
+        threshold = Counter(thresholds).most_common(1)[0][0] if thresholds else None
+        strongest = max(sigs, key=lambda s: _num(s.get("contribution")))
+        summary.append(
+            {
+                "name": name,
+                "accounts": len(sigs),
+                "mean": round(statistics.fmean(values), 4) if values else None,
+                "median": round(statistics.median(values), 4) if values else None,
+                "norm": round(statistics.fmean(norms), 4) if norms else None,
+                "threshold": threshold,
+                "above_threshold": sum(
+                    1 for v in values if threshold is not None and v >= threshold
+                ),
+                "mean_contribution": round(
+                    statistics.fmean(_num(s.get("contribution")) for s in sigs), 4
+                ),
+                "is_share": bool(values) and all(0 <= v <= 1 for v in values + norms),
+                "example_reason": str(strongest.get("reason", ""))[:300],
+            }
+        )
+    summary.sort(key=lambda s: -s["mean_contribution"])
+    ranked = sorted(scores.values(), key=lambda r: -r["risk_score"])
+    id_of = dict(zip(ca.pks, ca.account_ids, strict=True))
+    risks = [r["risk_score"] for r in scores.values()]
+    return {
+        "scored_accounts": len(scores),
+        "flagged_accounts": sum(1 for r in scores.values() if r["flagged"]),
+        "runs": sorted({r["run_id"] for r in scores.values()}),
+        "mean_risk": round(statistics.fmean(risks), 4) if risks else None,
+        "signals": summary,
+        "top_accounts": [
+            {
+                "account_id": id_of.get(r["account_id"], str(r["account_id"])),
+                "risk": round(r["risk_score"], 4),
+                "flagged": r["flagged"],
+                "campaign": r["campaign__label"] or "",
+                "signals": [
+                    {
+                        "name": str(s.get("name", "")),
+                        "value": s.get("value"),
+                        "reason": str(s.get("reason", ""))[:300],
+                    }
+                    for s in (r["signals"] or [])[:3]
+                    if isinstance(s, dict)
+                ],
+            }
+            for r in ranked[:TOP_ACCOUNTS]
+        ],
+    }
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _num(value) -> float:
+    return float(value) if _is_number(value) else 0.0

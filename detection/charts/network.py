@@ -1,0 +1,263 @@
+"""The account network: accounts linked through the things they share."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import igraph
+import numpy as np
+import plotly.graph_objects as go
+
+from detection.charts.base import CAMPAIGN_COLOURS, KEY_KIND_LABELS, chart_layout, safe_text
+
+
+@dataclass(frozen=True)
+class NetAccount:
+    account_id: str
+    risk: float = 0.0
+    campaign: str = ""
+
+
+@dataclass(frozen=True)
+class SharedKey:
+    """Something several accounts share: an IP, ASN, user agent, payment fingerprint, ..."""
+
+    kind: str
+    value: str
+    note: str = ""  # e.g. "hosting" for an ASN in a hosting range
+
+
+@contextmanager
+def _seeded(seed: int = 7):
+    """igraph's layouts and communities draw random numbers: seed them, so a snapshot's
+    figure is the same every time it is computed from the same evidence."""
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        yield
+    finally:
+        igraph.set_random_number_generator(random)
+
+
+def _positions(n_nodes: int, edges: list[tuple[int, int]], weights: list[float]) -> np.ndarray:
+    """Force layout computed on the server with igraph, deterministic for the same input."""
+    if n_nodes == 0:
+        return np.zeros((0, 2))
+    graph = igraph.Graph(n=n_nodes, edges=edges)
+    seed = np.random.default_rng(7).random((n_nodes, 2)).tolist()
+    niter = 500 if n_nodes <= 1500 else 200
+    with _seeded():
+        layout = graph.layout_fruchterman_reingold(
+            weights=weights or None, seed=seed, niter=niter, grid="auto"
+        )
+    coords = np.asarray(layout.coords, dtype=float)
+    span = np.ptp(coords, axis=0)
+    span[span == 0] = 1
+    return np.round((coords - coords.min(axis=0)) / span, 4)
+
+
+def _edge_trace(pos: np.ndarray, edges: list[tuple[int, int]], gl: bool):
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for a, b in edges:
+        xs += [float(pos[a, 0]), float(pos[b, 0]), None]
+        ys += [float(pos[a, 1]), float(pos[b, 1]), None]
+    cls = go.Scattergl if gl else go.Scatter
+    return cls(
+        x=xs,
+        y=ys,
+        mode="lines",
+        line={"width": 0.6, "color": "rgba(90,100,115,0.35)"},
+        hoverinfo="skip",
+        name="shared link",
+        showlegend=False,
+    )
+
+
+def _key_label(key: SharedKey) -> str:
+    kind = KEY_KIND_LABELS.get(key.kind, key.kind)
+    note = f" ({safe_text(key.note, 20)})" if key.note else ""
+    return f"{safe_text(kind, 30)}: {safe_text(key.value, 60)}{note}"
+
+
+def network_figure(
+    accounts: list[NetAccount],
+    keys: list[SharedKey],
+    memberships: list[tuple[int, int]],
+    *,
+    summarise_above: int = 400,
+    webgl_above: int = 2000,
+) -> go.Figure:
+    """Accounts linked through what they share, as a bipartite account-thing graph.
+
+    Small fleets draw each account (coloured by campaign, or by risk when there is one
+    campaign) and each shared thing as a grey diamond; an account's links go to the things it
+    uses. Above ``summarise_above`` accounts, accounts are grouped into communities of the same
+    graph (igraph's multilevel modularity) and each group is one node sized by its members, so
+    a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise between
+    accounts: one IP shared by thousands of accounts would be millions of links.
+    """
+    n_acc = len(accounts)
+    summarised = n_acc > summarise_above
+    used_keys = sorted({k for _, k in memberships if 0 <= k < len(keys)})
+    members_of: dict[int, set[int]] = defaultdict(set)
+    for a, k in memberships:
+        if 0 <= a < n_acc and 0 <= k < len(keys):
+            members_of[k].add(a)
+
+    groups = _account_groups(n_acc, members_of) if summarised else [[i] for i in range(n_acc)]
+    group_of = {a: g for g, members in enumerate(groups) for a in members}
+
+    # Nodes: groups (or accounts) first, then the shared things.
+    key_node = {k: len(groups) + i for i, k in enumerate(used_keys)}
+    edge_weight: Counter = Counter()
+    for k, members in members_of.items():
+        for a in members:
+            edge_weight[(group_of[a], key_node[k])] += 1
+    edges = list(edge_weight)
+    weights = [float(np.log1p(w)) for w in edge_weight.values()]
+    pos = _positions(len(groups) + len(used_keys), edges, weights)
+    gl = (len(groups) + len(used_keys) + 3 * len(edges)) > webgl_above
+    scatter = go.Scattergl if gl else go.Scatter
+
+    traces = [_edge_trace(pos, edges, gl)]
+    key_hover = [
+        f"{_key_label(keys[k])}<br>{len(members_of[k])} accounts in this case" for k in used_keys
+    ]
+    key_xy = pos[[key_node[k] for k in used_keys]] if used_keys else np.zeros((0, 2))
+    traces.append(
+        scatter(
+            x=key_xy[:, 0].tolist(),
+            y=key_xy[:, 1].tolist(),
+            mode="markers",
+            marker={"symbol": "diamond", "size": 8, "color": "#8d96a0"},
+            text=key_hover,
+            hovertemplate="%{text}<extra></extra>",
+            name="shared infrastructure",
+        )
+    )
+    campaigns = sorted({a.campaign for a in accounts if a.campaign})
+    by_campaign = len(campaigns) > 1
+    if summarised:
+        traces += _group_traces(accounts, groups, pos, members_of, keys, scatter)
+    elif by_campaign:
+        for i, label in enumerate(campaigns + [""]):
+            idx = [j for j, a in enumerate(accounts) if a.campaign == label]
+            if idx:
+                traces.append(_account_trace(accounts, idx, pos, scatter, label, i))
+    else:
+        traces.append(_account_trace(accounts, list(range(n_acc)), pos, scatter, None, 0))
+
+    shown = f"{len(groups)} groups of {n_acc} accounts" if summarised else f"{n_acc} accounts"
+    fig = go.Figure(traces)
+    fig.update_layout(
+        chart_layout(
+            f"Account network: {shown}, {len(used_keys)} shared things",
+            "Look for dense clusters of accounts hanging off the same IPs, ASNs, cards or "
+            "templates: unrelated customers rarely share them.",
+            "layout x (no units)",
+            "layout y (no units)",
+            height=520,
+            showlegend=True,
+            legend={"orientation": "h", "y": -0.08},
+        )
+    )
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    return fig
+
+
+def _account_groups(n_acc: int, members_of: dict[int, set[int]]) -> list[list[int]]:
+    """Communities of the account-thing graph; accounts sharing nothing form one group."""
+    key_ids = sorted(members_of)
+    offset = {k: n_acc + i for i, k in enumerate(key_ids)}
+    edges = [(a, offset[k]) for k in key_ids for a in members_of[k]]
+    graph = igraph.Graph(n=n_acc + len(key_ids), edges=edges)
+    with _seeded():
+        membership = graph.community_multilevel().membership if edges else [0] * graph.vcount()
+    linked = {a for members in members_of.values() for a in members}
+    by_comm: dict[int, list[int]] = defaultdict(list)
+    lonely: list[int] = []
+    for a in range(n_acc):
+        (by_comm[membership[a]] if a in linked else lonely).append(a)
+    groups = sorted(by_comm.values(), key=len, reverse=True)
+    return groups + ([lonely] if lonely else [])
+
+
+def _account_trace(accounts, idx, pos, scatter, campaign, colour_index):
+    risk = [round(float(accounts[j].risk), 3) for j in idx]
+    hover = [
+        f"account {safe_text(accounts[j].account_id, 60)}<br>risk {accounts[j].risk:.2f}"
+        + (f"<br>campaign {safe_text(accounts[j].campaign, 60)}" if accounts[j].campaign else "")
+        for j in idx
+    ]
+    if campaign is None:
+        marker = {
+            "size": 9,
+            "color": risk,
+            "colorscale": "YlOrRd",
+            "cmin": 0,
+            "cmax": 1,
+            "colorbar": {"title": {"text": "risk"}, "thickness": 12},
+            "line": {"width": 0.5, "color": "#333"},
+        }
+        name = "accounts (colour: risk)"
+    else:
+        marker = {
+            "size": 9,
+            "color": CAMPAIGN_COLOURS[colour_index % len(CAMPAIGN_COLOURS)],
+            "line": {"width": 0.5, "color": "#333"},
+        }
+        name = safe_text(campaign, 40) if campaign else "no campaign"
+    return scatter(
+        x=pos[idx, 0].tolist(),
+        y=pos[idx, 1].tolist(),
+        mode="markers",
+        marker=marker,
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+        name=name,
+    )
+
+
+def _group_traces(accounts, groups, pos, members_of, keys, scatter):
+    n = len(groups)
+    sizes, colours, hover = [], [], []
+    keys_of: dict[int, list[int]] = defaultdict(list)
+    for k, members in members_of.items():
+        for a in members:
+            keys_of[a].append(k)
+    for members in groups:
+        risk = float(np.mean([accounts[a].risk for a in members]))
+        shared = Counter(k for a in members for k in keys_of[a]).most_common(4)
+        campaigns = Counter(accounts[a].campaign for a in members if accounts[a].campaign)
+        lines = [f"{len(members)} accounts, mean risk {risk:.2f}"]
+        if campaigns:
+            lines.append(f"campaign {safe_text(campaigns.most_common(1)[0][0], 60)}")
+        lines += [f"{_key_label(keys[k])} (x{c})" for k, c in shared]
+        if not shared:
+            lines.append("share nothing with the rest of the case")
+        hover.append("<br>".join(lines))
+        sizes.append(round(8 + 4 * float(np.sqrt(len(members))), 1))
+        colours.append(round(risk, 3))
+    return [
+        scatter(
+            x=pos[:n, 0].tolist(),
+            y=pos[:n, 1].tolist(),
+            mode="markers",
+            marker={
+                "size": sizes,
+                "color": colours,
+                "colorscale": "YlOrRd",
+                "cmin": 0,
+                "cmax": 1,
+                "colorbar": {"title": {"text": "mean risk"}, "thickness": 12},
+                "line": {"width": 0.5, "color": "#333"},
+            },
+            text=hover,
+            hovertemplate="%{text}<extra></extra>",
+            name="groups of accounts (size: members)",
+        )
+    ]

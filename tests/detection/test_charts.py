@@ -1,0 +1,217 @@
+"""Chart builders are pure: plain data in, a figure out; hostile text is escaped in every label."""
+
+import json
+
+import numpy as np
+import pytest
+
+from detection.charts import (
+    NetAccount,
+    Share,
+    SharedKey,
+    activity_bands,
+    activity_heatmap_figure,
+    network_figure,
+    registrations_figure,
+    safe_text,
+    shares_figure,
+    shift_order,
+    volume_figure,
+)
+
+EVIL = '<img src=x onerror="alert(1)">'
+ESCAPED = '&lt;img src=x onerror="alert(1)"&gt;'
+
+
+def as_json(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+def strings(value):
+    """Every string anywhere in a figure's JSON (plotly's to_json hides "<" as \\u003c)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
+
+
+def assert_no_raw_markup(fig):
+    texts = list(strings(as_json(fig)))
+    assert not [t for t in texts if "<img" in t or "<script" in t]
+    return "\n".join(texts)
+
+
+def assert_chart_basics(spec: dict):
+    layout = spec["layout"]
+    assert layout["title"]["text"]
+    assert layout["xaxis"]["title"]["text"]
+    assert layout["meta"]["caption"].startswith("Look for")
+    assert all(t.get("hovertemplate") or t.get("hoverinfo") == "skip" for t in spec["data"])
+
+
+def test_safe_text_truncates_then_escapes():
+    assert safe_text(EVIL) == ESCAPED
+    assert safe_text("a" * 100, 10) == "a" * 9 + "…"
+    assert safe_text(None) == ""
+
+
+def small_network():
+    accounts = [NetAccount(f"acct-{i}{EVIL if i == 0 else ''}", 0.1 * i, "") for i in range(6)]
+    keys = [
+        SharedKey("ip", "203.0.113.1"),
+        SharedKey("user_agent", EVIL),
+        SharedKey("asn", "14061", "hosting"),
+    ]
+    memberships = [(i, 0) for i in range(4)] + [(i, 1) for i in range(3)] + [(5, 2)]
+    return accounts, keys, memberships
+
+
+def test_network_draws_accounts_and_what_they_share():
+    spec = as_json(network_figure(*small_network()))
+    assert_chart_basics(spec)
+    edges, keys, accounts = spec["data"]
+    assert edges["mode"] == "lines"
+    # One link per membership: start, end, gap.
+    assert len(edges["x"]) == 8 * 3 and edges["x"][2] is None
+    assert len(keys["x"]) == 3 and keys["marker"]["symbol"] == "diamond"
+    assert len(accounts["x"]) == 6 and accounts["marker"]["color"][5] == 0.5
+    assert "4 accounts in this case" in keys["text"][0]
+    assert spec["data"][0]["type"] == "scatter"
+
+
+def test_network_colours_by_campaign_when_there_are_several():
+    accounts = [NetAccount(f"a{i}", 0.5, f"Campaign {i % 2}{EVIL}") for i in range(4)]
+    spec = as_json(network_figure(accounts, [SharedKey("ip", "1.2.3.4")], [(0, 0), (1, 0)]))
+    names = [t["name"] for t in spec["data"][2:]]
+    assert names == [f"Campaign 0{ESCAPED}", f"Campaign 1{ESCAPED}"]
+
+
+def test_network_is_deterministic():
+    assert network_figure(*small_network()).to_json() == network_figure(*small_network()).to_json()
+
+
+def test_big_fleets_are_summarised_into_groups_and_stay_light():
+    n = 3000
+    accounts = [NetAccount(f"fleet-{i}", 0.9, "Fleet") for i in range(n)]
+    keys = [SharedKey("ip", f"10.0.{i // 250}.{i % 250}") for i in range(200)]
+    keys += [SharedKey("payment", f"card-{j}") for j in range(5)]
+    memberships = [(i, i % 200) for i in range(n)] + [(i, 200 + i % 5) for i in range(n)]
+    fig = network_figure(accounts, keys, memberships)
+    spec = as_json(fig)
+    groups = spec["data"][-1]
+    assert groups["name"].startswith("groups of accounts")
+    assert len(groups["x"]) < 200
+    assert sum(int(t.split(" accounts")[0]) for t in groups["text"]) == n
+    assert "groups of 3000 accounts" in spec["layout"]["title"]["text"]
+    assert len(fig.to_json()) < 400_000
+
+
+def test_network_escapes_every_telemetry_string():
+    text = assert_no_raw_markup(network_figure(*small_network()))
+    assert ESCAPED in text
+
+
+def test_shift_order_puts_synchronised_accounts_together():
+    m = np.zeros((6, 48))
+    for row in (0, 2, 4):  # night shift 02:00-06:00
+        m[row, [2, 3, 4, 5, 26, 27, 28, 29]] = 5
+    for row in (1, 3, 5):  # day shift 14:00-18:00
+        m[row, [14, 15, 16, 17, 38, 39, 40, 41]] = 5
+    order = shift_order(m, first_hour=0, bucket_hours=1).tolist()
+    assert sorted(order[:3]) == [0, 2, 4] and sorted(order[3:]) == [1, 3, 5]
+
+
+def test_round_the_clock_accounts_go_last():
+    m = np.zeros((3, 24))
+    m[0, :] = 3  # busy all day: no phase
+    m[1, 9:12] = 4
+    m[2, 10:13] = 4
+    assert shift_order(m, 0, 1).tolist()[-1] == 0
+
+
+def test_heatmap_groups_big_fleets_into_bands():
+    rng = np.random.default_rng(1)
+    m = rng.poisson(1, (1000, 48)).astype(float)
+    bands = activity_bands(m, [f"a{i}" for i in range(1000)], max_rows=100)
+    assert len(bands.labels) == 100 and sum(bands.sizes) == 1000
+    spec = as_json(
+        activity_heatmap_figure(bands, [f"2026-10-01T{h % 24:02d}:00" for h in range(48)])
+    )
+    assert_chart_basics(spec)
+    heat = spec["data"][0]
+    assert heat["type"] == "heatmap" and len(heat["z"]) == 100 and len(heat["z"][0]) == 48
+    assert "mean exchanges per account" in heat["hovertemplate"]
+
+
+def test_heatmap_rows_are_single_accounts_when_few_and_escaped():
+    m = np.ones((2, 3))
+    bands = activity_bands(m, [EVIL, "b"], max_rows=10)
+    fig = activity_heatmap_figure(bands, ["t0", "t1", "t2"])
+    spec = as_json(fig)
+    assert spec["data"][0]["z"] == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    assert ESCAPED in spec["data"][0]["y"]
+    assert_no_raw_markup(fig)
+
+
+def test_volume_marks_the_pivot_to_a_new_model():
+    buckets = ["2026-10-01", "2026-10-02", "2026-10-03"]
+    fig = volume_figure(
+        buckets,
+        {"old": [10, 10, 0], EVIL: [0, 0, 12]},
+        [100, 100, 120],
+        model_first_use={"old": "2026-10-01", EVIL: "2026-10-03"},
+        population_first_seen={EVIL: "2026-10-02T22:00:00+00:00"},
+    )
+    spec = as_json(fig)
+    assert_chart_basics(spec)
+    bars = [t for t in spec["data"] if t["type"] == "bar"]
+    assert [b["y"] for b in bars] == [[0, 0, 12], [10, 10, 0]] or [b["y"] for b in bars] == [
+        [10, 10, 0],
+        [0, 0, 12],
+    ]
+    assert spec["data"][-1]["yaxis"] == "y2"
+    (line,) = spec["layout"]["shapes"]
+    assert line["x0"] == "2026-10-03"
+    (note,) = spec["layout"]["annotations"]
+    assert ESCAPED in note["text"] and "first seen anywhere 2026-10-02T22:00" in note["hovertext"]
+    assert_no_raw_markup(fig)
+
+
+def test_registrations_shade_bursts_and_stack_plans():
+    fig = registrations_figure(
+        ["2026-09-28T00:00", "2026-09-28T01:00"],
+        {"free": [8, 0], EVIL: [4, 1]},
+        bursts=[{"start": "2026-09-28T00:00", "end": "2026-09-28T00:11", "count": 12}],
+        bucket_label="hour",
+    )
+    spec = as_json(fig)
+    assert_chart_basics(spec)
+    assert spec["layout"]["shapes"][0]["x0"] == "2026-09-28T00:00"
+    assert "1 bursts shaded" in spec["layout"]["title"]["text"]
+    assert sorted(sum(t["y"]) for t in spec["data"]) == [5, 8]
+    assert_no_raw_markup(fig)
+
+
+def test_shares_compare_the_case_with_the_norm():
+    fig = shares_figure(
+        [Share("reasoning_elicitation", 0.5, 0.03, 0.25, 12), Share(EVIL, 0.2, None, None, 3)]
+    )
+    spec = as_json(fig)
+    assert_chart_basics(spec)
+    case, norm = spec["data"]
+    assert case["x"] == [50.0, 20.0] and norm["x"] == [3.0, None]
+    assert case["y"][0] == "reasoning elicitation"
+    assert "population norm: 3.0%" in case["text"][0]
+    assert_no_raw_markup(fig)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_builders_cope_with_tiny_inputs(n):
+    accounts = [NetAccount("solo", 0.5)] * n
+    assert as_json(network_figure(accounts, [], []))["data"]
+    bands = activity_bands(np.zeros((n, 4)), ["solo"] * n)
+    assert as_json(activity_heatmap_figure(bands, ["a", "b", "c", "d"]))["data"]

@@ -1,0 +1,83 @@
+"""An analyst opens a campaign case and sees its evidence and every chart drawn by plotly.js."""
+
+import pytest
+from playwright.sync_api import expect
+
+from cases.models import EvidenceSnapshot
+from cases.services.evidence import evidence_snapshot_collect
+from tests.cases.test_evidence_fixtures import make_campaign
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHARTS = ["network", "activity", "volume", "registrations", "shares"]
+
+
+@pytest.fixture
+def analyst_user():
+    from dashboard.roles import ANALYST, ensure_roles
+
+    ensure_roles()
+    return UserFactory(username="erin", roles=[ANALYST])
+
+
+def test_the_case_page_shows_evidence_and_draws_every_chart(
+    page, live_server, login, console_errors, analyst_user
+):
+    case, _, _ = make_campaign(12)
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == "done"
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+
+    evidence = page.locator("#case-evidence")
+    expect(evidence.get_by_role("heading", name="Shared prompt templates")).to_be_visible()
+    expect(evidence.get_by_text(f"#{snapshot.pk}", exact=True).first).to_be_visible()
+    # Hostile prompt text shows as text, never as markup.
+    expect(evidence.locator(".sample").first).to_contain_text("<script>alert('x')</script>")
+    for name in CHARTS:
+        chart = page.locator(f'[data-chart="fig-{snapshot.pk}-{name}"]')
+        expect(chart.locator(".plot-container svg").first).to_be_attached(timeout=15_000)
+        expect(chart.locator(".gtitle")).not_to_be_empty()
+    page.locator("#case-charts").screenshot(path="var/evidence-journey-charts.png")
+    page.locator("#case-evidence").screenshot(path="var/evidence-journey-evidence.png")
+    assert dialogs == []
+    assert console_errors == []
+
+
+def test_full_prompt_text_opens_in_place(page, live_server, login, console_errors, analyst_user):
+    case, _, _ = make_campaign(3, days=2)
+    snapshot = EvidenceSnapshot.objects.create(case=case)
+    evidence_snapshot_collect(snapshot.pk)
+
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    page.locator("#case-evidence").get_by_role("link", name="Full text").first.click()
+    expect(page.locator(".prompt-full").first).to_contain_text("recorded in the audit log")
+    assert console_errors == []
+
+
+def test_refresh_shows_progress_then_the_new_snapshot(
+    page, live_server, login, console_errors, analyst_user, celery_worker_process
+):
+    case, _, _ = make_campaign(4, days=2)
+    first = EvidenceSnapshot.objects.create(case=case)
+    evidence_snapshot_collect(first.pk)
+
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    expect(page.locator(".snapshot-meta")).to_contain_text(f"#{first.pk}")
+    page.get_by_role("button", name="Refresh evidence").click()
+
+    # The real worker collects it; the section polls and reloads with the new snapshot.
+    newest = f"#{first.pk + 1}"
+    expect(page.locator(".snapshot-meta")).to_contain_text(newest, timeout=30_000)
+    expect(
+        page.locator(f'[data-chart="fig-{first.pk + 1}-volume"] .plot-container')
+    ).to_be_attached(timeout=15_000)
+    page.locator(".snapshot-history summary").click()
+    expect(page.locator(".snapshot-history tbody tr")).to_have_count(2)
+    assert console_errors == []
