@@ -193,6 +193,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Evidence: extra sources (dotted paths, comma-separated) beside the built-in telemetry one,
+# the telemetry window a snapshot reads, when a running snapshot counts as stalled, and ASNs
+# to mark as hosting or proxy ranges (comma-separated integers).
+EVIDENCE_SOURCES = env_list("EVIDENCE_SOURCES", "cases.evidence.telemetry.TelemetrySource")
+EVIDENCE_WINDOW_DAYS = int(os.environ.get("EVIDENCE_WINDOW_DAYS", "30"))
+EVIDENCE_STALE_MINUTES = int(os.environ.get("EVIDENCE_STALE_MINUTES", "30"))
+EVIDENCE_HOSTING_ASNS = [int(v) for v in env_list("EVIDENCE_HOSTING_ASNS")]
+EVIDENCE_PROXY_ASNS = [int(v) for v in env_list("EVIDENCE_PROXY_ASNS")]
+# Exports with more rows than this run as a task with a download link.
+EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "5000"))
+
 # Enforcement delivery (the account platform's webhook); the ban list is always available.
 ENFORCEMENT_WEBHOOK_URL = os.environ.get("ENFORCEMENT_WEBHOOK_URL", "")
 ENFORCEMENT_WEBHOOK_SECRET = os.environ.get("ENFORCEMENT_WEBHOOK_SECRET", "")
