@@ -62,6 +62,21 @@ class CaseFilter(django_filters.FilterSet):
     )
     tag = django_filters.CharFilter(method="filter_tag", label="Tag")
     account = django_filters.CharFilter(method="filter_account", label="Account id")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue", label="Overdue only", widget=forms.HiddenInput
+    )
+    # Inclusive calendar-date ranges: ``opened_after`` / ``opened_before`` and
+    # ``decided_after`` / ``decided_before`` (the overview's links use them).
+    opened = django_filters.DateFromToRangeFilter(
+        field_name="opened_at__date",
+        label="Opened",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
+    decided = django_filters.DateFromToRangeFilter(
+        field_name="decided_at__date",
+        label="Decided",
+        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+    )
     closed_within = django_filters.NumberFilter(
         method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput
     )
@@ -127,6 +142,9 @@ class CaseFilter(django_filters.FilterSet):
 
     def filter_account(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(account_has_cases(value.strip()))
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.overdue() if value else queryset
 
     def filter_closed_within(self, queryset: QuerySet, name: str, value) -> QuerySet:
         since = timezone.now() - timedelta(days=float(value))

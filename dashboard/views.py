@@ -1,23 +1,213 @@
+"""The managers' overview: the state of the work now, and what happened in a date range.
+
+Figures come from ``dashboard.selectors`` (a bounded number of aggregate queries), charts
+from ``dashboard.charts``; every number on the page is a link to the queue filtered to the
+cases it counts, using the queue's own parameters (``status``, ``priority``, ``assignee``,
+``campaign``, ``overdue``, ``opened_after``/``opened_before``,
+``decided_after``/``decided_before``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import orjson
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
-from detection.models import Account, DetectionRun, Exchange
+from dashboard import charts, selectors
+from dashboard.selectors import Period
+
+MAX_DAYS = 3 * 366
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    end = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean(self):
+        data = super().clean()
+        default = Period.default(self.today)
+        start, end = data.get("start") or default.start, data.get("end") or default.end
+        if start > end:
+            raise forms.ValidationError("The start date is after the end date.")
+        if (end - start).days >= MAX_DAYS:
+            raise forms.ValidationError("Choose a range of at most three years.")
+        data["period"] = Period(start, end)
+        return data
+
+
+def queue_url(**params) -> str:
+    """The queue filtered by ``params`` (``None`` values left out, dates as ISO days)."""
+    query = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+    query = {k: v for k, v in query.items() if v is not None}
+    return f"{reverse('cases:case_queue')}?{urlencode(query)}"
+
+
+def _figure(fig) -> dict:
+    # Plotly's own encoder handles numpy and dates; parse back for json_script.
+    return orjson.loads(fig.to_json())
+
+
+def _overview_context(user, period: Period, now) -> dict:
+    cases = cases_visible_to(user)
+    backlog = selectors.backlog(cases, now=now)
+    flow = selectors.flow(cases, period)
+    open_statuses = [
+        (s, label) for s, label in Case.Status.choices if s not in Case.CLOSED_STATUSES
+    ]
+    priorities = list(Case.Priority.choices)
+    matrix_urls = {
+        (s, p): queue_url(status=s, priority=p) for s, _ in open_statuses for p, _ in priorities
+    }
+    status_rows = [
+        {
+            "status": s,
+            "label": label,
+            "url": queue_url(status=s),
+            "total": sum(backlog.matrix.get((s, p), 0) for p, _ in priorities),
+            "cells": [
+                {"n": backlog.matrix.get((s, p), 0), "url": matrix_urls[(s, p)]}
+                for p, _ in priorities
+            ],
+        }
+        for s, label in open_statuses
+    ]
+    priority_totals = [
+        {
+            "label": label,
+            "url": queue_url(status="open", priority=p),
+            "n": sum(backlog.matrix.get((s, p), 0) for s, _ in open_statuses),
+        }
+        for p, label in priorities
+    ]
+    bands = [
+        {
+            "label": band.label,
+            "n": band.count,
+            "url": queue_url(
+                status="open", opened_after=band.opened_after, opened_before=band.opened_before
+            ),
+        }
+        for band in backlog.bands
+    ]
+    weeks = [
+        {
+            "week": w,
+            "opened_url": queue_url(
+                status="any", opened_after=w.first_day, opened_before=w.last_day
+            ),
+            "closed_url": queue_url(
+                status="any", decided_after=w.first_day, decided_before=w.last_day
+            ),
+        }
+        for w in flow.weeks
+    ]
+    decided_url = queue_url(status="any", decided_after=period.start, decided_before=period.end)
+    campaigns = selectors.campaigns()
+    campaign_rows = [
+        {
+            "campaign": c,
+            "share": c.share or 0.0,
+            "url": queue_url(campaign=c.pk, status="any"),
+            "open_url": queue_url(campaign=c.pk, status="open"),
+        }
+        for c in campaigns.top
+    ]
+    figures = {
+        "status": charts.open_by_status_priority(
+            open_statuses, priorities, backlog.matrix, matrix_urls
+        ),
+        "age": charts.backlog_age(
+            [b["label"] for b in bands], [b["n"] for b in bands], [b["url"] for b in bands]
+        ),
+        "flow": charts.weekly_flow(
+            [f"{w['week'].start:%d %b}" for w in weeks],
+            [w["week"].opened for w in weeks],
+            [w["week"].closed for w in weeks],
+            [w["opened_url"] for w in weeks],
+            [w["closed_url"] for w in weeks],
+        ),
+    }
+    if campaign_rows:
+        figures["campaigns"] = charts.campaign_share(
+            [r["campaign"].label for r in campaign_rows],
+            [r["share"] for r in campaign_rows],
+            [r["campaign"].member_count for r in campaign_rows],
+            [r["url"] for r in campaign_rows],
+        )
+    return {
+        "period": period,
+        "backlog": backlog,
+        "status_rows": status_rows,
+        "priority_totals": priority_totals,
+        "priorities": priorities,
+        "bands": bands,
+        "flow": flow,
+        "weeks": weeks,
+        "median_days": flow.median_to_decision / timedelta(days=1)
+        if flow.median_to_decision is not None
+        else None,
+        "enforcement": selectors.enforcement(period),
+        "campaigns": campaigns,
+        "campaign_rows": campaign_rows,
+        "run": selectors.detection_health(now=now),
+        "telemetry": selectors.telemetry_size(),
+        "chart_map": {
+            key: {
+                "id": f"chart-{key}",
+                "data_id": f"chart-{key}-data",
+                "figure": _figure(fig),
+                "caption": fig.layout.meta["caption"],
+            }
+            for key, fig in figures.items()
+        },
+        "urls": {
+            "open": queue_url(status="open"),
+            "unassigned": queue_url(status="open", assignee="none"),
+            "overdue": queue_url(status="open", overdue=1),
+            "opened": queue_url(status="any", opened_after=period.start, opened_before=period.end),
+            "decided": decided_url,
+            "actioned": queue_url(
+                status="actioned", decided_after=period.start, decided_before=period.end
+            ),
+            "pending_approval": queue_url(status=Case.Status.PENDING_APPROVAL),
+        },
+    }
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def overview(request: HttpRequest) -> HttpResponse:
-    cases = cases_visible_to(request.user)
-    context = {
-        "can_view": request.user.has_perm("cases.view_case"),
-        "open_cases": cases.open().count(),
-        "unassigned": cases.open().unassigned().count(),
-        "overdue": cases.overdue().count(),
-        "pending_approval": cases.filter(status=Case.Status.PENDING_APPROVAL).count(),
-        "accounts": Account.objects.count(),
-        "exchanges": Exchange.objects.count(),
-        "latest_run": DetectionRun.objects.select_related("config").first(),
-    }
-    return render(request, "dashboard/overview.html", context)
+    """The overview page; for htmx (the date range form), just its body."""
+    now = timezone.now()
+    today = timezone.localdate(now)
+    period = Period.default(today)
+    form = PeriodForm(
+        request.GET or None, today=today, initial={"start": period.start, "end": period.end}
+    )
+    if form.is_bound and form.is_valid():
+        period = form.cleaned_data["period"]
+    context = {"form": form, "can_view": request.user.has_perm("cases.view_case")}
+    if context["can_view"]:
+        context.update(_overview_context(request.user, period, now))
+    template = "dashboard/overview.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#body"
+    return render(request, template, context)

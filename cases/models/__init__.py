@@ -7,6 +7,7 @@ from cases.models.audit import AuditEvent
 from cases.models.case import Case, CaseAccount, Note, NoteRevision, Notification, Tag
 from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.models.evidence import Evidence, EvidenceSnapshot
+from cases.models.exports import Export
 
 __all__ = [
     "AuditEvent",
@@ -16,6 +17,7 @@ __all__ = [
     "EnforcementAction",
     "Evidence",
     "EvidenceSnapshot",
+    "Export",
     "Note",
     "NoteRevision",
     "Notification",

@@ -29,10 +29,6 @@ from cases.views.notes import (
 from cases.views.queue import case_bulk, case_queue
 
 __all__ = [
-    "case_export",
-    "export_detail",
-    "export_download",
-    "queue_export",
     "case_account_add_view",
     "case_account_remove_view",
     "case_accounts",
@@ -41,6 +37,7 @@ __all__ = [
     "case_charts",
     "case_detail",
     "case_evidence",
+    "case_export",
     "case_merge",
     "case_notes",
     "case_priority",
@@ -52,10 +49,13 @@ __all__ = [
     "case_why",
     "evidence_refresh",
     "evidence_retry",
+    "export_detail",
+    "export_download",
     "note_edit_view",
     "note_history",
     "notification_list",
     "notification_mark_read",
     "prompt_text",
+    "queue_export",
     "snapshot_status",
 ]

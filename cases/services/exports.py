@@ -1,0 +1,229 @@
+"""Exports for managers: the queue's current filter as CSV or XLSX, one case as a PDF report.
+
+Every export writes an ``export.created`` audit event (who, what format, which filter or
+case, how many rows). A CSV streams whatever its size; a spreadsheet of more than
+``EXPORT_SYNC_MAX_ROWS`` rows is built by ``cases.tasks.export_build_task`` into a file the
+owner downloads from the export's page when it is ready (the row carries its progress).
+The task claims its row with a compare-and-set ``UPDATE``, so a redelivered task does
+nothing, and a failed build leaves the row ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import QueryDict
+from django.utils import timezone
+
+from cases import audit
+from cases.exports import CaseSummary, summaries
+from cases.exports.spreadsheets import write_xlsx
+from cases.filters import CaseFilter
+from cases.models import Case, CaseAccount, EnforcementAction, Export, Note
+from cases.selectors import cases_for_queue
+
+log = logging.getLogger(__name__)
+A = EnforcementAction.Status
+# Actions whose decider approved them (later delivery or reversal does not change that).
+APPROVED_STATUSES = [A.APPROVED, A.EXECUTED, A.FAILED, A.REVERSED]
+# Query-string keys that never change what is exported.
+IGNORED_KEYS = {"page", "per_page"}
+# An identical request within this time reuses the export already queued or built.
+REUSE_WITHIN = timedelta(minutes=5)
+STALE_AFTER = timedelta(hours=1)
+
+
+def sync_max_rows() -> int:
+    """Spreadsheets up to this many rows are sent straight back; longer ones run as a task."""
+    return int(getattr(settings, "EXPORT_SYNC_MAX_ROWS", 5000))
+
+
+class ExportFilterError(ValueError):
+    """The queue filter in the request is invalid; nothing was exported."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+def with_export_fields(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """Join and annotate what a summary row shows, in the one query that lists the cases."""
+    live = EnforcementAction.objects.filter(case=OuterRef("pk")).exclude(status=A.SUPERSEDED)
+    latest = live.order_by("-proposed_at", "-id")
+    approved = live.filter(status__in=APPROVED_STATUSES, decided_by__isnull=False).order_by(
+        "-decided_at", "-id"
+    )
+    return cases.select_related("assignee", "campaign").annotate(
+        action_kind=Subquery(latest.values("kind")[:1]),
+        action_status=Subquery(latest.values("status")[:1]),
+        approver_name=Subquery(approved.values("decided_by__username")[:1]),
+    )
+
+
+def clean_query(query: QueryDict) -> QueryDict:
+    cleaned = query.copy()
+    for key in IGNORED_KEYS:
+        cleaned.pop(key, None)
+    return cleaned
+
+
+def queue_cases(user, query: QueryDict) -> QuerySet[Case]:
+    """The queue's cases for ``query`` (its filters and ``sort``), in the queue's order.
+
+    Raises :class:`ExportFilterError` for a filter the queue would reject too.
+    """
+    from cases.tables import CaseTable
+
+    filterset = CaseFilter(query, queryset=cases_for_queue(user), user=user)
+    if filterset.errors:
+        raise ExportFilterError(filterset.errors)
+    table = CaseTable(filterset.qs)
+    # The table resolves a column name (``risk``, ``-age``) to its ordering, and ignores
+    # names it does not know, exactly as the queue does; its default is highest risk first.
+    table.order_by = query.get("sort") or table._meta.order_by
+    return with_export_fields(table.data.data)
+
+
+def summary_rows(cases: QuerySet[Case]):
+    """The summaries, fetched in chunks so a long export never holds every case at once."""
+    return summaries(cases.iterator(chunk_size=2000), site_url=settings.SITE_URL)
+
+
+def one_case_summary(case: Case) -> CaseSummary:
+    row = with_export_fields(Case.objects.filter(pk=case.pk)).get()
+    return next(summaries([row], site_url=settings.SITE_URL))
+
+
+def case_sheets(case: Case) -> list[tuple[str, list[str], object]]:
+    """The extra sheets of a case's workbook: its accounts and its notes (streamed rows)."""
+    accounts = (
+        CaseAccount.objects.filter(case=case, removed_at__isnull=True)
+        .select_related("account")
+        .order_by("-risk_score", "id")
+    )
+    notes = Note.objects.filter(case=case).select_related("author").order_by("created_at", "id")
+    return [
+        (
+            "Accounts",
+            ["account", "risk", "organisation", "email domain", "country", "plan",
+             "created (UTC)", "platform status"],
+            (
+                [link.account.account_id, round(link.risk_score, 4), link.account.org_id,
+                 link.account.email_domain, link.account.country, link.account.plan,
+                 link.account.created_at, link.account.get_platform_status_display()]
+                for link in accounts.iterator(chunk_size=2000)
+            ),
+        ),
+        (
+            "Notes",
+            ["written (UTC)", "author", "note", "edited (UTC)"],
+            (
+                [n.created_at, n.author.get_username(), n.body, n.edited_at]
+                for n in notes.iterator(chunk_size=500)
+            ),
+        ),
+    ]  # fmt: skip
+
+
+def export_record(
+    *,
+    user,
+    fmt: str,
+    scope: str,
+    rows: int,
+    query: QueryDict | None = None,
+    case: Case | None = None,
+    export: Export | None = None,
+) -> None:
+    """The ``export.created`` audit event: who exported what, from which filter or case."""
+    data = {"format": fmt, "scope": scope, "rows": rows}
+    if query is not None:
+        data["filters"] = {key: query.getlist(key) for key in sorted(query)}
+    if export is not None:
+        data["export"] = export.pk
+    audit.record("export.created", actor=user, case=case, target=export or case, data=data)
+
+
+@transaction.atomic
+def export_queue_start(*, user, query: QueryDict, fmt: str, total: int) -> Export:
+    """Queue a long spreadsheet of the queue for ``query``; the task runs after commit.
+
+    The same person asking for the same export again while it is queued, or within a few
+    minutes of it finishing, gets that export back instead of a second build.
+    """
+    from cases.tasks import export_build_task
+
+    query = clean_query(query)
+    encoded = query.urlencode()
+    recent = (
+        Export.objects.select_for_update()
+        .filter(
+            created_by=user,
+            format=fmt,
+            query=encoded,
+            case__isnull=True,
+            created_at__gte=timezone.now() - REUSE_WITHIN,
+        )
+        .exclude(status=Export.Status.FAILED)
+        .first()
+    )
+    if recent is not None:
+        return recent
+    export = Export.objects.create(created_by=user, format=fmt, query=encoded, total=total)
+    export_record(user=user, fmt=fmt, scope="queue", rows=total, query=query, export=export)
+    export_build_task.delay_on_commit(export.pk)
+    return export
+
+
+def export_build(export_id: int) -> str:
+    """Build a queued export's file (the task's body). Idempotent: claims the row first."""
+    now = timezone.now()
+    # A running row untouched for an hour lost its worker (the broker redelivers the task).
+    claimable = Q(status=Export.Status.PENDING) | Q(
+        status=Export.Status.RUNNING, started_at__lt=now - STALE_AFTER
+    )
+    claimed = Export.objects.filter(claimable, pk=export_id).update(
+        status=Export.Status.RUNNING, started_at=now, rows=0
+    )
+    if not claimed:
+        return "not pending"
+    export = Export.objects.select_related("created_by").get(pk=export_id)
+    User = get_user_model()
+    try:
+        user = User.objects.get(pk=export.created_by_id)
+        # The exporter may have lost the role since asking: the file follows today's rights.
+        if not user.is_active or not user.has_perm("cases.export_cases"):
+            raise PermissionError("the requester may no longer export cases")
+        cases = queue_cases(user, QueryDict(export.query))
+        export.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = export.path.with_suffix(".part")
+
+        def progress(n: int) -> None:
+            Export.objects.filter(pk=export_id).update(rows=n)
+
+        rows = write_xlsx(summary_rows(cases), str(partial), progress=progress)
+        partial.replace(export.path)
+    except Exception as exc:
+        log.exception("export %s failed", export_id)
+        Export.objects.filter(pk=export_id).update(
+            status=Export.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        return "failed"
+    stamp = timezone.now()
+    Export.objects.filter(pk=export_id).update(
+        status=Export.Status.DONE,
+        rows=rows,
+        file_name=f"cases-{stamp:%Y%m%d-%H%M}.{export.format}",
+        finished_at=stamp,
+    )
+    return "done"
+
+
+def exports_of(user) -> QuerySet[Export]:
+    """A person's own recent exports; nobody downloads another person's file."""
+    return Export.objects.filter(created_by=user).select_related("case")

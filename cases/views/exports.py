@@ -1,0 +1,143 @@
+"""Exports for managers and approvers: the queue as CSV/XLSX, a case as CSV/XLSX/PDF.
+
+Every view requires ``cases.export_cases`` (403 otherwise, whatever the template showed)
+and scopes cases through ``cases_visible_to``. The queue exports take the queue's own query
+string, so the file holds exactly the cases the filter shows, in the same order.
+"""
+
+import io
+
+from django.contrib.auth.decorators import permission_required
+from django.db import transaction
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from cases.exports import report
+from cases.exports.spreadsheets import csv_lines, write_xlsx
+from cases.models import Export
+from cases.services.exports import (
+    ExportFilterError,
+    case_sheets,
+    clean_query,
+    export_queue_start,
+    export_record,
+    exports_of,
+    one_case_summary,
+    queue_cases,
+    summary_rows,
+    sync_max_rows,
+)
+from cases.views.common import get_case_for_user, is_fragment
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PDF_TYPE = "application/pdf"
+FORMATS = ("csv", "xlsx")
+
+
+def _stamp() -> str:
+    return f"{timezone.now():%Y%m%d-%H%M}"
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@permission_required("cases.export_cases", raise_exception=True)
+def queue_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The queue's current filter as CSV (streamed) or XLSX (direct, or a task when long)."""
+    if fmt not in FORMATS:
+        raise Http404("No such export format")
+    query = clean_query(request.GET)
+    try:
+        cases = queue_cases(request.user, query)
+    except ExportFilterError as exc:
+        return HttpResponseBadRequest(f"Invalid queue filter, nothing exported: {exc}")
+    total = cases.count()
+    if fmt == "xlsx" and total > sync_max_rows():
+        export = export_queue_start(user=request.user, query=query, fmt=fmt, total=total)
+        return redirect(export)
+    with transaction.atomic():
+        export_record(user=request.user, fmt=fmt, scope="queue", rows=total, query=query)
+    filename = f"cases-{_stamp()}.{fmt}"
+    if fmt == "csv":
+        # Streamed: rows are fetched in chunks and written as they go, whatever the size.
+        response = StreamingHttpResponse(csv_lines(summary_rows(cases)), content_type=CSV_TYPE)
+        return _attachment(response, filename)
+    buffer = io.BytesIO()
+    write_xlsx(summary_rows(cases), buffer)
+    return _attachment(HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE), filename)
+
+
+@require_GET
+@permission_required("cases.export_cases", raise_exception=True)
+def case_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """One case: its summary row as CSV or XLSX, or the full PDF report."""
+    if fmt not in (*FORMATS, "pdf"):
+        raise Http404("No such export format")
+    case = get_case_for_user(request, pk, related=("assignee", "campaign", "last_run"))
+    filename = f"case-{case.pk}-{_stamp()}.{fmt}"
+    if fmt == "pdf":
+        context = report.case_report_data(case)
+        context.update(
+            generated_at=timezone.now(),
+            generated_by=request.user.get_username(),
+            case_link=one_case_summary(case).link,
+        )
+        content = report.render_pdf(context)
+        response = HttpResponse(content, content_type=PDF_TYPE)
+    else:
+        row = one_case_summary(case)
+        if fmt == "csv":
+            response = HttpResponse("".join(csv_lines([row])), content_type=CSV_TYPE)
+        else:
+            buffer = io.BytesIO()
+            write_xlsx([row], buffer, title=f"Case {case.pk}", extra_sheets=case_sheets(case))
+            response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
+    with transaction.atomic():
+        export_record(user=request.user, fmt=fmt, scope="case", rows=1, case=case)
+    return _attachment(response, filename)
+
+
+@require_GET
+@permission_required("cases.export_cases", raise_exception=True)
+@vary_on_headers("HX-Request")
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background export's progress (polled by htmx), then its download link."""
+    export = get_object_or_404(exports_of(request.user), pk=pk)
+    context = {"export": export, "recent": exports_of(request.user)[:10]}
+    template = "cases/export_detail.html"
+    if is_fragment(request):
+        template += "#status"
+    return render(request, template, context)
+
+
+@require_GET
+@permission_required("cases.export_cases", raise_exception=True)
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The finished file, to the person who asked for it only."""
+    export = get_object_or_404(exports_of(request.user), pk=pk, status=Export.Status.DONE)
+    if not export.path.exists():
+        raise Http404("The file is gone; make the export again.")
+    content_type = XLSX_TYPE if export.format == "xlsx" else CSV_TYPE
+    response = FileResponse(
+        export.path.open("rb"),
+        as_attachment=True,
+        filename=export.file_name or export.path.name,
+        content_type=content_type,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
