@@ -1,5 +1,13 @@
-from django.contrib import admin
+import json
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from detection.config import config_new_version, effective_params, validate_params
 from detection.models import (
     Account,
     AccountScore,
@@ -49,13 +57,85 @@ class IngestReportAdmin(admin.ModelAdmin):
 
 @admin.register(DetectionRun)
 class DetectionRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "stage", "progress", "config", "created_at", "finished_at"]
+    """Runs, newest first, and a button to start one now.
+
+    ``start_run`` starts detection alone; the dashboard re-registers this admin with a
+    ``start_run`` that also syncs cases afterwards (detection knows nothing of cases).
+    """
+
+    list_display = [
+        "id",
+        "status",
+        "stage",
+        "progress",
+        "config",
+        "flagged",
+        "campaigns",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status"]
+    readonly_fields = [f.name for f in DetectionRun._meta.fields]
+    actions = ["run_detection_now"]
+    change_list_template = "admin/detection/detectionrun/change_list.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="flagged")
+    def flagged(self, run):
+        return (run.counts or {}).get("flagged", "")
+
+    @admin.display(description="campaigns")
+    def campaigns(self, run):
+        return (run.counts or {}).get("campaigns", "")
+
+    def start_run(self, request) -> DetectionRun:
+        from detection.services import detection_run_start
+
+        return detection_run_start(triggered_by=request.user)
+
+    def get_urls(self):
+        return [
+            path(
+                "run-now/",
+                self.admin_site.admin_view(self.run_now_view),
+                name="detection_detectionrun_run_now",
+            ),
+            *super().get_urls(),
+        ]
+
+    def run_now_view(self, request):
+        if request.method != "POST" or not request.user.has_perm("detection.add_detectionrun"):
+            raise PermissionDenied
+        run = self.start_run(request)
+        self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:detection_detectionrun_changelist"))
+
+    @admin.action(description="Start a new detection run now", permissions=["start"])
+    def run_detection_now(self, request, queryset):
+        run = self.start_run(request)
+        self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
+
+    def has_start_permission(self, request):
+        return request.user.has_perm("detection.add_detectionrun")
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["label", "member_count", "risk_score", "is_active", "last_run"]
+    list_display = [
+        "label",
+        "member_count",
+        "exchange_count",
+        "risk_score",
+        "is_active",
+        "last_run",
+    ]
+    list_filter = ["is_active"]
+    readonly_fields = ["first_run", "last_run", "evidence"]
 
 
 @admin.register(AccountScore)
@@ -66,6 +146,102 @@ class AccountScoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class DetectionConfigForm(forms.ModelForm):
+    """Edit a version's parameters; saving always writes a new version."""
+
+    reasoning_patterns = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 100}),
+        help_text="One regular expression per line, matched case-insensitively against "
+        "prompts: what counts as asking for chain of thought or full working.",
+    )
+    params_json = forms.CharField(
+        label="Other parameters",
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "class": "vLargeTextField"}),
+        help_text='JSON. Signal weights, thresholds and saturations under "signals"; '
+        "see docs/detection.md for every key.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why this change (kept with it)."
+    )
+
+    class Meta:
+        model = DetectionConfig
+        fields = ["reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        params = effective_params(self.instance.params if self.instance.pk else {})
+        self.fields["reasoning_patterns"].initial = "\n".join(params.pop("reasoning_patterns"))
+        self.fields["params_json"].initial = json.dumps(params, indent=2)
+        self.fields["reason"].initial = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            params = json.loads(cleaned.get("params_json") or "{}")
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Other parameters are not valid JSON: {exc}") from exc
+        if not isinstance(params, dict):
+            raise forms.ValidationError("Other parameters must be a JSON object.")
+        patterns = [
+            line.strip()
+            for line in (cleaned.get("reasoning_patterns") or "").splitlines()
+            if line.strip()
+        ]
+        params["reasoning_patterns"] = patterns
+        problems = validate_params(params)
+        if problems:
+            raise forms.ValidationError(problems)
+        cleaned["params"] = params
+        return cleaned
+
+
 @admin.register(DetectionConfig)
 class DetectionConfigAdmin(admin.ModelAdmin):
-    list_display = ["version", "created_by", "created_at", "reason"]
+    """Versions are immutable: "Save" on any version writes the next one (author, reason)."""
+
+    form = DetectionConfigForm
+    list_display = ["version", "created_by", "created_at", "reason", "runs_count"]
+    readonly_fields = ["version", "created_by", "created_at"]
+    fields = ["version", "created_by", "created_at", "reasoning_patterns", "params_json", "reason"]
+    change_form_template = "admin/detection/detectionconfig/change_form.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="runs")
+    def runs_count(self, config):
+        return config.runs.count()
+
+    def save_model(self, request, obj, form, change):
+        new = config_new_version(
+            params=form.cleaned_data["params"],
+            reason=form.cleaned_data["reason"],
+            author=request.user,
+        )
+        # The admin goes on to log and redirect to ``obj``: make it the new version.
+        obj.pk, obj.version, obj.params, obj.reason = new.pk, new.version, new.params, new.reason
+        obj.created_by, obj.created_at = new.created_by, new.created_at
+        obj._state.adding = False
+
+    def get_urls(self):
+        return [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="detection_detectionconfig_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request):
+        """What the posted parameters would flag on the latest run, before saving them."""
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DetectionConfigForm(request.POST)
+        context = {**self.admin_site.each_context(request), "title": "Preview", "form": form}
+        if form.is_valid():
+            from detection.preview import preview_params
+
+            context["preview"] = preview_params(form.cleaned_data["params"])
+        return TemplateResponse(request, "admin/detection/detectionconfig/preview.html", context)

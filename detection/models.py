@@ -94,7 +94,10 @@ class IngestReport(models.Model):
     """One ingest of one file: what loaded, what was skipped, what was rejected and why.
 
     The command line and the staff upload task both write one, so a file's fate can be
-    looked up later; the rejects themselves are in ``reject_path`` (JSON Lines).
+    looked up later; the rejects (and notices) themselves are in ``reject_path`` (JSON Lines).
+    The counts are saved in the same transaction as each batch of rows, so they always
+    describe exactly what is committed, and ``lines_done`` lets a redelivered upload task
+    carry on after the last committed batch instead of starting again.
     """
 
     class Status(models.TextChoices):
@@ -103,13 +106,26 @@ class IngestReport(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        ACCOUNTS = "accounts", "Accounts"
+        EXCHANGES = "exchanges", "Exchanges"
+
     path = models.CharField(max_length=1024)
-    kind = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    loader = models.CharField(max_length=16, blank=True, default="", help_text="copy or portable")
+    size = models.BigIntegerField(default=0, help_text="File size in bytes.")
+    bytes_read = models.BigIntegerField(default=0)
+    lines_done = models.BigIntegerField(
+        default=0, help_text="Last line whose record is committed (or rejected)."
+    )
     rows_read = models.BigIntegerField(default=0)
     loaded = models.BigIntegerField(default=0)
     duplicates = models.BigIntegerField(default=0)
-    placeholders = models.BigIntegerField(default=0)
+    placeholders = models.BigIntegerField(default=0, help_text="Placeholder accounts created.")
+    placeholders_filled = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0, help_text="Known accounts whose details changed.")
+    nul_replaced = models.BigIntegerField(default=0, help_text="Rows loaded with NULs replaced.")
     rejected = models.BigIntegerField(default=0)
     reject_path = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")
@@ -117,6 +133,7 @@ class IngestReport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -166,6 +183,10 @@ class DetectionRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    # Fan-out bookkeeping: the chunk task that brings ``chunks_done`` to ``chunks_total``
+    # enqueues the finalise step, so no task ever waits on another.
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -179,6 +200,41 @@ class DetectionRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+
+class DetectionChunk(models.Model):
+    """One shard of accounts in one run, and the features computed from its exchanges.
+
+    ``payload`` is the chunk's feature frames (Arrow IPC), kept so the finalise step can run on
+    any worker and an admin preview can re-score the latest run under another configuration.
+    A chunk is done at most once (compare-and-set on ``status``), so a redelivered task
+    neither double-counts nor loses work.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    account_from = models.BigIntegerField(help_text="First account pk (inclusive).")
+    account_to = models.BigIntegerField(help_text="Last account pk (inclusive).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    exchange_count = models.BigIntegerField(default=0)
+    payload = models.BinaryField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    seconds = models.FloatField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="detectionchunk_run_index_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} chunk {self.index}"
 
 
 class Campaign(models.Model):
@@ -195,6 +251,9 @@ class Campaign(models.Model):
     exchange_count = models.BigIntegerField(default=0)
     risk_score = models.FloatField(default=0)
     is_active = models.BooleanField(default=True)
+    # What holds the fleet together in its last run: kinds of shared evidence, organisations,
+    # the signals most of its members share (shown on the case as the campaign explanation).
+    evidence = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,104 @@
+"""Shared by the detection benches: a scratch database, data sets, labels."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_database(name: str) -> str:
+    """A fresh database built straight from the models; returns its URL."""
+    import psycopg
+
+    with psycopg.connect("postgres://localhost/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgres://localhost/{name}"
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ["CELERY_BROKER_URL"] = ""  # the embedded default: tasks in-process
+    import django
+
+    django.setup()
+    from django.apps import apps
+    from django.db import connection
+
+    with connection.schema_editor() as editor:
+        for model in apps.get_models():
+            if model._meta.managed and not model._meta.proxy:
+                editor.create_model(model)
+    return url
+
+
+def truncate_all() -> None:
+    from django.apps import apps
+    from django.db import connection
+
+    tables = [m._meta.db_table for m in apps.get_models() if m._meta.managed]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        )
+
+
+def have_generator() -> bool:
+    return (ROOT / "detection/management/commands/generate_traffic.py").exists() and (
+        ROOT / "detection/management/commands/ingest.py"
+    ).exists()
+
+
+def load_generated(out_dir: Path, seed: int, scale: float) -> dict[str, dict]:
+    """generate_traffic -> ingest; returns labels by account_id."""
+    from django.core.management import call_command
+
+    call_command("generate_traffic", str(out_dir), "--seed", str(seed), "--scale", str(scale))
+    call_command("ingest", str(out_dir))
+    labels = {}
+    with (out_dir / "labels.jsonl").open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            labels[row["account_id"]] = row
+    return labels
+
+
+def load_cohorts(seed: int, fleets: int = 4, scale: int = 1) -> dict[str, dict]:
+    """The hand-made cohorts of tests/detection/cohorts.py, several fleets, written directly."""
+    import random
+
+    from tests.detection.cohorts import Cohort
+
+    rng = random.Random(seed)
+    cohort = Cohort(seed=seed)
+    for k in range(fleets * scale):
+        cohort.fleet(n=rng.randint(8, 40), per_account=rng.randint(60, 150), name=f"fleet{k}")
+    for _ in range(scale):
+        cohort.organisation(rng.randint(5, 20))
+        cohort.campus(rng.randint(30, 120))
+        cohort.benchmark_runner()
+        cohort.coding_agent()
+        cohort.vpn_users(rng.randint(5, 20))
+        cohort.small_team()
+        cohort.ordinary(rng.randint(200, 400))
+    cohort.save()
+    return {
+        a: {
+            "account_id": a,
+            "cohort": label,
+            "campaign": label if label.startswith("fleet") else None,
+            "malicious": label.startswith("fleet"),
+        }
+        for a, label in cohort.labels.items()
+    }
+
+
+def read_export(path: Path) -> dict[str, dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        return {row["account_id"]: row for row in map(json.loads, fh)}

@@ -1,0 +1,82 @@
+"""Detection run time and peak memory at two data sizes, and the growth ratio.
+
+Loads a data set (``generate_traffic`` at ``--scale`` and twice that, or with ``--generator
+cohorts`` the tests' hand-made cohorts repeated), then times ``python manage.py detect`` in a
+child process (wall time and the child's peak RSS, so the loader's memory is not counted).
+
+    .venv/bin/python bench/detection_scale.py [--scale 0.5] [--generator traffic|cohorts]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from detection_common import (
+    ROOT,
+    have_generator,
+    load_cohorts,
+    load_generated,
+    setup_database,
+    truncate_all,
+)
+
+
+def measure(url: str) -> tuple[float, float]:
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": "", "DEBUG": "true"}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "detect"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.5)
+    parser.add_argument("--generator", choices=["traffic", "cohorts"], default="traffic")
+    parser.add_argument("--seed", type=int, default=404)
+    args = parser.parse_args()
+    if args.generator == "traffic" and not have_generator():
+        raise SystemExit("generate_traffic / ingest are not available; try --generator cohorts")
+    url = setup_database("console_bench_detection_scale")
+    from detection.models import Account, Exchange
+
+    rows = []
+    for factor in (1, 2):
+        truncate_all()
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.generator == "traffic":
+                load_generated(Path(tmp) / "data", args.seed, args.scale * factor)
+            else:
+                load_cohorts(args.seed, fleets=4, scale=int(max(1, args.scale * 8)) * factor)
+        exchanges, accounts = Exchange.objects.count(), Account.objects.count()
+        seconds, peak = measure(url)
+        from detection.models import DetectionRun
+
+        run = DetectionRun.objects.latest()
+        wall = run.timings["wall_seconds"]
+        rows.append((exchanges, wall, seconds))
+        print(
+            f"{exchanges:>10,} exchanges {accounts:>7,} accounts: detection run {wall:6.1f} s "
+            f"(features {run.timings['features_seconds']:.1f} s, finalise "
+            f"{run.timings['finalise_seconds']:.1f} s); whole command incl. case sync and "
+            f"in-process evidence snapshots {seconds:6.1f} s; peak RSS {peak:7.0f} MB"
+        )
+    (e1, t1, c1), (e2, t2, c2) = rows
+    print(
+        f"data x{e2 / e1:.2f} -> detection run x{t2 / t1:.2f}, whole command x{c2 / c1:.2f} "
+        "(target: doubling data <= 2.3x time)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""One run's analysis from its chunks' features: signals, scores, communities, flags. Pure.
+
+``analyse`` is what the run's finalise step and the admin preview both call: the first
+persists the result, the second only shows what a configuration would flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from detection import clustering, scoring
+from detection import signals as sig
+from detection.features import LINK_SCHEMA
+
+ACCOUNT_SCHEMA = {
+    "account": pl.Int64,
+    "account_id": pl.Utf8,
+    "plan": pl.Utf8,
+    "org_id": pl.Utf8,
+    "email_domain": pl.Utf8,
+    "payment_fingerprint": pl.Utf8,
+    "created_at": pl.Datetime("us", "UTC"),
+}
+# How much one shared key of each kind weighs in the campaign graph.
+LINK_WEIGHTS = {"ip": 1.0, "ua": 0.3, "payment": 2.0, "template": 0.25, "activity": 1.0}
+
+
+@dataclass
+class Analysis:
+    frame: pl.DataFrame  # one row per account, features and derived columns
+    scores: scoring.Scores
+    decision: scoring.Decision
+    membership: np.ndarray  # community per row, -1 for none
+    pairs: pl.DataFrame
+    sync: pl.DataFrame
+
+    @property
+    def accounts(self) -> np.ndarray:
+        return self.frame["account"].to_numpy()
+
+
+def analyse(
+    *,
+    features: pl.DataFrame,
+    links: pl.DataFrame,
+    models: pl.DataFrame,
+    accounts: pl.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    params: dict,
+) -> Analysis:
+    accounts = accounts.cast(ACCOUNT_SCHEMA)
+    frame = accounts.join(features, on="account", how="inner").sort("account")
+    groups = clustering.relatedness_groups(frame, params["free_mail_domains"])
+    payment = frame.filter(pl.col("payment_fingerprint").fill_null("") != "").select(
+        "account",
+        pl.lit("payment").alias("kind"),
+        pl.col("payment_fingerprint").alias("key"),
+        pl.lit(0, pl.Int64).alias("item"),
+    )
+    all_links = pl.concat([links.cast(LINK_SCHEMA), payment.cast(LINK_SCHEMA)])
+    pairs = clustering.key_pairs(
+        all_links,
+        groups,
+        hub_cap=params["hub_cap"],
+        ring=params["hub_ring_neighbours"],
+        kind_weights=LINK_WEIGHTS,
+    )
+    window_buckets = int(
+        (window_end - window_start).total_seconds() // (60 * params["sync_bucket_minutes"])
+    )
+    sync = clustering.sync_pairs(
+        frame.select("account", "active_buckets", "bucket_sig"),
+        pairs.filter(pl.col("kind") != "template"),
+        groups,
+        window_buckets=window_buckets,
+        bands=params["minhash_bands"],
+        min_lift=params["sync_min_lift"],
+        min_jaccard=params["sync_min_jaccard"],
+    )
+    frame = sig.derive(
+        frame,
+        pairs=pairs,
+        sync=sync,
+        template_links=links.filter(pl.col("kind") == "template"),
+        groups=groups,
+        models=models,
+        window_start=window_start,
+        window_end=window_end,
+        params=params,
+    ).sort("account")
+    scores = scoring.score(sig.compute_all(frame, params), params)
+    # Shared templates are a signal, not a link: honest strangers and rival fleets ask alike,
+    # and content links would merge distinct fleets; fleets are told apart by infrastructure,
+    # cards and shifts.
+    edges = pl.concat(
+        [
+            pairs.filter(pl.col("kind") != "template").select("a", "b", "kind", "w"),
+            sync.select(
+                "a",
+                "b",
+                pl.lit("activity").alias("kind"),
+                (pl.col("jaccard") * LINK_WEIGHTS["activity"]).alias("w"),
+            ),
+        ],
+        how="vertical_relaxed",
+    )
+    community = clustering.communities(
+        edges.select("a", "b", "w"),
+        min_weight=params["link_min_weight"],
+        resolution=params["leiden_resolution"],
+        objective=params["leiden_objective"],
+    )
+    ids = frame["account"].to_list()
+    membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
+    decision = scoring.decide(scores, membership, _evidence_kinds(edges, community), params)
+    return Analysis(frame, scores, decision, membership, pairs, sync)
+
+
+def _evidence_kinds(edges: pl.DataFrame, community: dict[int, int]) -> dict[int, set[str]]:
+    """Kinds of link found inside each community (both ends in it)."""
+    if not community or edges.is_empty():
+        return {}
+    cmap = pl.DataFrame(
+        {"acct": list(community), "c": list(community.values())},
+        schema={"acct": pl.Int64, "c": pl.Int64},
+    )
+    inside = (
+        edges.join(cmap.rename({"acct": "a", "c": "ca"}), on="a")
+        .join(cmap.rename({"acct": "b", "c": "cb"}), on="b")
+        .filter(pl.col("ca") == pl.col("cb"))
+        .group_by("ca")
+        .agg(pl.col("kind").unique())
+    )
+    return {int(c): set(kinds) for c, kinds in inside.iter_rows()}
+
+
+def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
+    """What a campaign's members share, in numbers and words, for its case."""
+    frame = analysis.frame[rows.tolist()]
+    members = set(frame["account"].to_list())
+    inside = analysis.pairs.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members))
+    kinds = {k: int(n) for k, n in inside.group_by("kind").len().iter_rows()}
+    sync_inside = analysis.sync.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members))
+    if sync_inside.height:
+        kinds["activity"] = sync_inside.height
+    groups = frame["group"].n_unique()
+    signal_share = []
+    for j, s in enumerate(analysis.scores.signals):
+        on = float((analysis.scores.strengths[rows, j] > 0).mean()) if len(rows) else 0.0
+        if on > 0:
+            signal_share.append(
+                {
+                    "name": s.name,
+                    "share_of_members": round(on, 3),
+                    "median_value": round(float(np.median(s.value[rows])), 4),
+                    "norm": round(float(np.median(s.norm[rows])), 4),
+                }
+            )
+    signal_share.sort(key=lambda d: -d["share_of_members"])
+    words = {
+        "ip": "IP-address pairs",
+        "ua": "user-agent pairs",
+        "payment": "shared-card pairs",
+        "template": "shared-template pairs",
+        "activity": "synchronised pairs",
+    }
+    summary = f"{len(rows)} accounts of {groups} unrelated organisations linked by " + ", ".join(
+        f"{n} {words.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda x: -x[1])
+    )
+    return {"links": kinds, "organisations": groups, "signals": signal_share, "summary": summary}

@@ -1,0 +1,249 @@
+"""Campaign clustering: link unrelated accounts that share things, then find communities.
+
+Pure: frames and dicts in, frames and dicts out. Links come from shared keys (IP addresses,
+user agents, payment fingerprints, prompt-template LSH bands) and from synchronised activity.
+Accounts of one organisation (same ``org_id``, or the same non-free-mail email domain) are
+*related*: what they share is expected and never links them.
+
+A key shared by many accounts (a campus NAT, a VPN exit, a stock client string, a stock
+phrase) is a *hub*. Linking all its pairs would cost O(n^2) links and drown the graph, so a hub
+links each member to a few ring neighbours only, and every key's weight is spread over its
+members (1 / (accounts - 1) per link), so one busy key never outweighs many quiet ones. Leiden
+(igraph's built-in ``community_leiden``) then finds the communities.
+"""
+
+from __future__ import annotations
+
+import random
+
+import igraph as ig
+import numpy as np
+import polars as pl
+
+PAIR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "kind": pl.Utf8, "w": pl.Float64, "hub": pl.Boolean}
+
+
+def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: list[str]) -> pl.DataFrame:
+    """(account, group): the organisation an account belongs to, or itself alone.
+
+    ``org_id`` wins; otherwise a corporate email domain (not a free-mail provider) groups its
+    accounts; otherwise the account is its own group.
+    """
+    free = [d.lower() for d in free_mail_domains]
+    domain = pl.col("email_domain").fill_null("").str.to_lowercase()
+    return accounts.select(
+        "account",
+        pl.when(pl.col("org_id").fill_null("") != "")
+        .then(pl.lit("org:") + pl.col("org_id"))
+        .when((domain != "") & ~domain.is_in(free))
+        .then(pl.lit("dom:") + domain)
+        .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
+        .alias("group"),
+    )
+
+
+def key_pairs(
+    links: pl.DataFrame, groups: pl.DataFrame, *, hub_cap: int, ring: int, kind_weights: dict
+) -> pl.DataFrame:
+    """Pairs of unrelated accounts sharing a key: (a, b, kind, w, hub), a < b, summed per kind.
+
+    ``links`` is (account, kind, key). A key with more than ``hub_cap`` accounts links each
+    to its ``ring`` successors in a fixed pseudo-random order (so members stay connected
+    without n^2 links) and is marked ``hub``.
+    """
+    members = (
+        links.select("account", "kind", "key")
+        .unique()
+        .join(groups, on="account", how="left")
+        .with_columns(
+            pl.len().over("kind", "key").alias("deg"),
+            pl.col("group").n_unique().over("kind", "key").alias("groups"),
+        )
+        .filter((pl.col("deg") > 1) & (pl.col("groups") > 1))
+    )
+    if members.is_empty():
+        return pl.DataFrame(schema=PAIR_SCHEMA)
+    small = members.filter(pl.col("deg") <= hub_cap)
+    clique = (
+        small.join(small.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b")
+        .filter((pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b")))
+        .select(
+            pl.col("account").alias("a"),
+            pl.col("account_b").alias("b"),
+            "kind",
+            (1.0 / (pl.col("deg") - 1)).alias("w"),
+            pl.lit(False).alias("hub"),
+        )
+    )
+    big = (
+        members.filter(pl.col("deg") > hub_cap)
+        .with_columns(pl.col("account").hash(seed=3).alias("order"))
+        .sort("kind", "key", "order")
+        .with_columns(pl.int_range(pl.len()).over("kind", "key").alias("pos"))
+    )
+    rings = []
+    for step in range(1, ring + 1):
+        shifted = big.select(
+            "kind",
+            "key",
+            ((pl.col("pos") + step) % pl.col("deg")).alias("pos"),
+            pl.col("account").alias("account_b"),
+            pl.col("group").alias("group_b"),
+        )
+        rings.append(
+            big.join(shifted, on=["kind", "key", "pos"])
+            .filter(pl.col("group") != pl.col("group_b"))
+            .select(
+                pl.min_horizontal("account", "account_b").alias("a"),
+                pl.max_horizontal("account", "account_b").alias("b"),
+                "kind",
+                pl.lit(1.0 / (2 * ring)).alias("w"),
+                pl.lit(True).alias("hub"),
+            )
+        )
+    pairs = pl.concat([clique, *rings], how="vertical_relaxed")
+    weights = pl.DataFrame(
+        {"kind": list(kind_weights), "kw": [float(v) for v in kind_weights.values()]}
+    )
+    return (
+        pairs.join(weights, on="kind", how="left")
+        .group_by("a", "b", "kind")
+        .agg((pl.col("w") * pl.col("kw").fill_null(1.0)).sum().alias("w"), pl.col("hub").all())
+        .cast(PAIR_SCHEMA)
+    )
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
+    """Row-wise MinHash Jaccard estimate of two (n, num_perm) signature arrays."""
+    if len(sig_a) == 0:
+        return np.zeros(0)
+    return (sig_a == sig_b).mean(axis=1)
+
+
+def sync_pairs(
+    activity: pl.DataFrame,
+    candidates: pl.DataFrame,
+    groups: pl.DataFrame,
+    *,
+    window_buckets: int,
+    bands: int,
+    min_lift: float,
+    min_jaccard: float,
+    min_buckets: int = 12,
+) -> pl.DataFrame:
+    """Synchronised pairs of unrelated accounts: (a, b, jaccard, lift).
+
+    ``activity`` is (account, active_buckets, bucket_sig). Candidates are the given pairs plus
+    pairs whose activity signatures collide in an LSH band. Two independent accounts active in
+    shares p and q of the window's buckets overlap with expected Jaccard pq / (p + q - pq);
+    ``lift`` is how many times that the observed overlap is, so two always-on accounts (a
+    coding agent and a benchmark runner) are not "synchronised" just for being busy.
+    """
+    from detection.features import band_keys
+
+    active = activity.filter(pl.col("active_buckets") >= min_buckets)
+    if active.height < 2:
+        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "jaccard": pl.Float64})
+    sigs = np.vstack(active["bucket_sig"].to_list()).astype(np.uint64)
+    keys = band_keys(sigs, bands)
+    banded = pl.DataFrame(
+        {
+            "account": np.repeat(active["account"].to_numpy(), keys.shape[1]),
+            "kind": "activity",
+            "key": keys.reshape(-1).astype(str),
+        }
+    )
+    lsh = key_pairs(banded, groups, hub_cap=50, ring=3, kind_weights={"activity": 1.0})
+    pairs = (
+        pl.concat([candidates.select("a", "b"), lsh.select("a", "b")], how="vertical_relaxed")
+        .unique()
+        .join(groups.rename({"account": "a", "group": "ga"}), on="a")
+        .join(groups.rename({"account": "b", "group": "gb"}), on="b")
+        .filter(pl.col("ga") != pl.col("gb"))
+    )
+    index = {acct: i for i, acct in enumerate(active["account"].to_list())}
+    a_idx = np.array([index.get(a, -1) for a in pairs["a"].to_list()], dtype=np.int64)
+    b_idx = np.array([index.get(b, -1) for b in pairs["b"].to_list()], dtype=np.int64)
+    ok = (a_idx >= 0) & (b_idx >= 0)
+    a_idx, b_idx = a_idx[ok], b_idx[ok]
+    jac = estimated_jaccard(sigs[a_idx], sigs[b_idx])
+    buckets = active["active_buckets"].to_numpy().astype(float)
+    p = np.clip(buckets[a_idx] / max(window_buckets, 1), 1e-6, 1)
+    q = np.clip(buckets[b_idx] / max(window_buckets, 1), 1e-6, 1)
+    expected = p * q / (p + q - p * q)
+    lift = jac / expected
+    keep = (jac >= min_jaccard) & (lift >= min_lift)
+    return pl.DataFrame(
+        {
+            "a": pairs["a"].to_numpy()[ok][keep],
+            "b": pairs["b"].to_numpy()[ok][keep],
+            "jaccard": jac[keep],
+            "lift": lift[keep],
+        },
+        schema={"a": pl.Int64, "b": pl.Int64, "jaccard": pl.Float64, "lift": pl.Float64},
+    )
+
+
+def communities(
+    edges: pl.DataFrame,
+    *,
+    min_weight: float,
+    resolution: float,
+    objective: str = "CPM",
+    seed: int = 7,
+) -> dict[int, int]:
+    """account -> community index, by Leiden over links of at least ``min_weight``.
+
+    ``edges`` is (a, b, w). Accounts with no link get no community. The default objective is
+    the Constant Potts Model: a group stays together while its members' links average more
+    than ``resolution`` per pair. Unlike modularity, CPM does not split a graph that is one
+    dense fleet, and it has no resolution limit hiding small fleets inside big components.
+    Link weights are capped at 1 so that one pair sharing a great deal cannot hold a group.
+    """
+    strong = edges.group_by("a", "b").agg(pl.col("w").sum()).filter(pl.col("w") >= min_weight)
+    if strong.is_empty():
+        return {}
+    nodes = np.unique(np.concatenate([strong["a"].to_numpy(), strong["b"].to_numpy()]))
+    position = {int(n): i for i, n in enumerate(nodes)}
+    pairs = [
+        (position[a], position[b])
+        for a, b in zip(strong["a"].to_list(), strong["b"].to_list(), strict=True)
+    ]
+    graph = ig.Graph(n=len(nodes), edges=pairs)
+    graph.es["weight"] = strong["w"].clip(upper_bound=1.0).to_list()
+    # igraph draws from Python's ``random``; a fixed seed makes a run reproducible.
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        parts = graph.community_leiden(
+            objective_function=objective,
+            weights="weight",
+            resolution=resolution,
+            n_iterations=-1,
+        )
+    finally:
+        ig.set_random_number_generator(random)
+    return {int(nodes[v]): int(c) for v, c in enumerate(parts.membership)}
+
+
+def match_campaigns(
+    new: dict[int, set[int]], old: dict[int, set[int]], *, min_overlap: float
+) -> dict[int, int]:
+    """new community -> earlier campaign it continues, by member overlap, one to one.
+
+    A pair qualifies when their shared members are at least ``min_overlap`` of the smaller
+    one; the largest overlaps are matched first, so a fleet that grows, shrinks or loses a
+    splinter keeps its identity, and a splinter becomes a new campaign.
+    """
+    candidates = []
+    for n_key, n_members in new.items():
+        for o_key, o_members in old.items():
+            shared = len(n_members & o_members)
+            if shared and shared >= min_overlap * min(len(n_members), len(o_members)):
+                candidates.append((shared, n_key, o_key))
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for _shared, n_key, o_key in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+        if n_key not in matched and o_key not in used:
+            matched[n_key] = o_key
+            used.add(o_key)
+    return matched

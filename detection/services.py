@@ -1,0 +1,324 @@
+"""Detection runs: load telemetry, call the pure detector, persist scores and campaigns.
+
+A run is three steps, each safe to repeat:
+
+1. ``detection_run_prepare``: pick the configuration and window, split accounts into chunks.
+2. ``detection_chunk_compute`` (once per chunk, on any worker): read the chunk's exchanges,
+   compute features, store them on the chunk. The chunk that completes the set says so.
+3. ``detection_run_finalise``: combine the chunks, score, cluster, match campaigns to earlier
+   ones and write ``AccountScore`` rows, all in one transaction.
+
+``detection_run_execute`` does all three in this process (the ``detect`` command); the Celery
+tasks in ``detection.tasks`` do the same steps fanned out across workers.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from datetime import datetime
+
+import polars as pl
+from django.db import connection, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from detection import features as feat
+from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
+from detection.clustering import match_campaigns
+from detection.config import current_config, effective_params
+from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
+from detection.scoring import explain
+
+log = logging.getLogger(__name__)
+R = DetectionRun.Status
+# Chunk payloads older than this many runs are dropped (the preview only needs the latest).
+KEEP_CHUNK_PAYLOADS = 3
+
+
+def detection_run_create(*, triggered_by=None, config=None) -> DetectionRun:
+    """A queued run with the current configuration (or ``config``)."""
+    user = triggered_by if triggered_by is not None and triggered_by.is_authenticated else None
+    return DetectionRun.objects.create(config=config or current_config(), triggered_by=user)
+
+
+def _progress(run_id: int, **fields) -> None:
+    DetectionRun.objects.filter(pk=run_id).update(**fields)
+
+
+@transaction.atomic
+def detection_run_prepare(*, run_id: int) -> list[int]:
+    """Claim a queued run, fix its window and create its chunks; returns chunk indexes.
+
+    A run that is already past this step returns its pending chunks again (a redelivered
+    start task re-enqueues only what is not done).
+    """
+    run = DetectionRun.objects.select_for_update().get(pk=run_id)
+    if run.status != R.QUEUED:
+        if run.status != R.RUNNING:
+            return []
+        return list(
+            run.chunks.filter(status=DetectionChunk.Status.PENDING).values_list("index", flat=True)
+        )
+    params = effective_params(run.config.params)
+    newest = Exchange.objects.aggregate(newest=Max("ts"))["newest"]
+    start, end = feat.window_bounds(newest, params["window_days"])
+    pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    size = max(1, int(params["chunk_size"]))
+    chunks = [
+        DetectionChunk(run=run, index=i, account_from=part[0], account_to=part[-1])
+        for i, part in enumerate(pks[j : j + size] for j in range(0, len(pks), size))
+    ]
+    DetectionChunk.objects.bulk_create(chunks)
+    run.status = R.RUNNING
+    run.stage = "features"
+    run.progress = 5
+    run.started_at = timezone.now()
+    run.window_start, run.window_end = start, end
+    run.chunks_total, run.chunks_done = len(chunks), 0
+    run.counts = {"accounts": len(pks)}
+    run.save()
+    return [c.index for c in chunks]
+
+
+def load_exchanges(lo: int, hi: int, start: datetime, end: datetime) -> pl.DataFrame:
+    """The chunk's exchanges in the window as a polars frame (``features.EXCHANGE_SCHEMA``)."""
+    table = Exchange._meta.db_table
+    ip = "host(ip)" if connection.vendor == "postgresql" else "ip"
+    sql = (
+        f"SELECT account_id, ts, {ip}, asn, user_agent, model, prompt, prompt_hash, "  # noqa: S608
+        f"input_tokens, output_tokens, tool_use FROM {table} "
+        "WHERE account_id BETWEEN %s AND %s AND ts >= %s AND ts < %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [lo, hi, start, end])
+        rows = cursor.fetchall()
+    return pl.DataFrame(rows, schema=list(feat.EXCHANGE_SCHEMA), orient="row").cast(
+        feat.EXCHANGE_SCHEMA
+    )
+
+
+def _pack(chunk: feat.ChunkFeatures) -> bytes:
+    buf = io.BytesIO()
+    frames = {"features": chunk.features, "links": chunk.links, "models": chunk.models}
+    for name, frame in frames.items():
+        part = io.BytesIO()
+        frame.write_ipc(part, compression="zstd")
+        data = part.getvalue()
+        buf.write(name.encode().ljust(16, b" ") + len(data).to_bytes(8, "big") + data)
+    return buf.getvalue()
+
+
+def _unpack(payload: bytes) -> feat.ChunkFeatures:
+    frames, view, pos = {}, memoryview(payload), 0
+    while pos < len(view):
+        name = bytes(view[pos : pos + 16]).decode().strip()
+        size = int.from_bytes(view[pos + 16 : pos + 24], "big")
+        frames[name] = pl.read_ipc(io.BytesIO(view[pos + 24 : pos + 24 + size]))
+        pos += 24 + size
+    return feat.ChunkFeatures(**frames)
+
+
+def detection_chunk_compute(*, run_id: int, index: int) -> bool:
+    """Compute one chunk. True when this call completed the run's last outstanding chunk."""
+    chunk = DetectionChunk.objects.select_related("run__config").get(run_id=run_id, index=index)
+    run = chunk.run
+    if chunk.status == DetectionChunk.Status.DONE or run.status != R.RUNNING:
+        return False
+    started = time.monotonic()
+    params = effective_params(run.config.params)
+    if run.window_start is None:
+        result = feat.ChunkFeatures.empty()
+        exchanges = 0
+    else:
+        ex = load_exchanges(chunk.account_from, chunk.account_to, run.window_start, run.window_end)
+        exchanges = ex.height
+        result = feat.chunk_features(ex, params)
+    payload = _pack(result)
+    with transaction.atomic():
+        claimed = DetectionChunk.objects.filter(
+            pk=chunk.pk, status=DetectionChunk.Status.PENDING
+        ).update(
+            status=DetectionChunk.Status.DONE,
+            payload=payload,
+            exchange_count=exchanges,
+            seconds=time.monotonic() - started,
+            finished_at=timezone.now(),
+        )
+        if not claimed:
+            return False
+        run = DetectionRun.objects.select_for_update().get(pk=run_id)
+        run.chunks_done = F("chunks_done") + 1
+        run.save(update_fields=["chunks_done"])
+        run.refresh_from_db(fields=["chunks_done", "chunks_total"])
+        run.progress = 5 + int(75 * run.chunks_done / max(run.chunks_total, 1))
+        run.save(update_fields=["progress"])
+        return run.chunks_done >= run.chunks_total
+
+
+def detection_run_fail(*, run_id: int, error: str) -> None:
+    DetectionRun.objects.filter(pk=run_id).exclude(status=R.SUCCEEDED).update(
+        status=R.FAILED, error=error[:4000], finished_at=timezone.now()
+    )
+
+
+def run_analysis(run: DetectionRun, params: dict | None = None) -> Analysis | None:
+    """Re-analyse ``run``'s stored chunk features, under ``params`` or the run's own config."""
+    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    chunks = [_unpack(bytes(p)) for p in payloads]
+    features = pl.concat([c.features for c in chunks]) if chunks else None
+    if features is None or features.is_empty():
+        return None
+    accounts = pl.DataFrame(
+        list(
+            Account.objects.filter(pk__in=features["account"].to_list()).values_list(
+                "pk",
+                "account_id",
+                "plan",
+                "org_id",
+                "email_domain",
+                "payment_fingerprint",
+                "created_at",
+            )
+        ),
+        schema=list(ACCOUNT_SCHEMA),
+        orient="row",
+    )
+    return analyse(
+        features=features,
+        links=pl.concat([c.links for c in chunks]),
+        models=pl.concat([c.models for c in chunks]),
+        accounts=accounts,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        params=params or effective_params(run.config.params),
+    )
+
+
+def detection_run_finalise(*, run_id: int) -> DetectionRun:
+    """Combine the chunks, score and cluster, persist. A finished run is left as it is."""
+    run = DetectionRun.objects.select_related("config").get(pk=run_id)
+    if run.status != R.RUNNING:
+        return run
+    _progress(run_id, stage="scoring", progress=82)
+    started = time.monotonic()
+    analysis = run_analysis(run)
+    seconds = time.monotonic() - started
+    with transaction.atomic():
+        run = DetectionRun.objects.select_for_update().get(pk=run_id)
+        if run.status != R.RUNNING:
+            return run
+        counts = _persist(run, analysis)
+        run.status = R.SUCCEEDED
+        run.stage = "done"
+        run.progress = 100
+        run.finished_at = timezone.now()
+        run.counts = {**run.counts, **counts}
+        chunk_seconds = sum(run.chunks.values_list("seconds", flat=True))
+        run.timings = {
+            "features_seconds": round(chunk_seconds, 2),
+            "finalise_seconds": round(seconds, 2),
+            "wall_seconds": round((run.finished_at - run.started_at).total_seconds(), 2),
+        }
+        run.save()
+        old = DetectionRun.objects.filter(pk__lt=run.pk).order_by("-pk")[KEEP_CHUNK_PAYLOADS - 1 :]
+        DetectionChunk.objects.filter(run__in=list(old.values_list("pk", flat=True))).exclude(
+            payload=None
+        ).update(payload=None)
+    return run
+
+
+def _previous_members() -> dict[int, set[int]]:
+    members: dict[int, set[int]] = {}
+    for campaign in Campaign.objects.filter(is_active=True, last_run__isnull=False):
+        members[campaign.pk] = set(
+            AccountScore.objects.filter(run=campaign.last_run_id, campaign=campaign).values_list(
+                "account_id", flat=True
+            )
+        )
+    return members
+
+
+def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
+    """Write scores and campaigns for ``run`` (replacing any from an interrupted attempt)."""
+    AccountScore.objects.filter(run=run).delete()
+    if analysis is None:
+        Campaign.objects.filter(is_active=True).update(is_active=False)
+        return {"scored": 0, "flagged": 0, "campaigns": 0, "exchanges": 0}
+    decision, frame = analysis.decision, analysis.frame
+    ids = frame["account"].to_list()
+    exchanges = frame["exchanges"].to_list()
+    tokens = frame["output_tokens"].to_list()
+    total_exchanges = int(sum(exchanges))
+    new = {c: {ids[i] for i in info["members"]} for c, info in decision.campaigns.items()}
+    params = effective_params(run.config.params)
+    matched = match_campaigns(new, _previous_members(), min_overlap=params["campaign_min_overlap"])
+    campaign_for: dict[int, Campaign] = {}
+    for community, info in decision.campaigns.items():
+        rows = info["members"]
+        fields = {
+            "last_run": run,
+            "member_count": len(rows),
+            "exchange_count": int(sum(exchanges[i] for i in rows)),
+            "risk_score": round(info["risk"], 4),
+            "is_active": True,
+            "evidence": campaign_evidence(analysis, rows),
+        }
+        if community in matched:
+            campaign = Campaign.objects.get(pk=matched[community])
+            for name, value in fields.items():
+                setattr(campaign, name, value)
+            campaign.save()
+        else:
+            campaign = Campaign.objects.create(label="", first_run=run, **fields)
+            campaign.label = f"Campaign {campaign.pk}"
+            campaign.save(update_fields=["label"])
+        campaign_for[community] = campaign
+    Campaign.objects.filter(is_active=True).exclude(
+        pk__in=[c.pk for c in campaign_for.values()]
+    ).update(is_active=False)
+    scores = []
+    for i, account in enumerate(ids):
+        community = int(decision.campaign_of[i])
+        scores.append(
+            AccountScore(
+                run=run,
+                account_id=account,
+                risk_score=round(float(analysis.scores.risk[i]), 4),
+                flagged=bool(decision.flagged[i]),
+                campaign=campaign_for.get(community),
+                signals=explain(analysis.scores, i),
+                exchange_count=exchanges[i],
+                output_tokens=tokens[i],
+            )
+        )
+    AccountScore.objects.bulk_create(scores, batch_size=2000)
+    return {
+        "scored": len(ids),
+        "flagged": int(decision.flagged.sum()),
+        "campaigns": len(campaign_for),
+        "lone": int((decision.flagged & (decision.campaign_of < 0)).sum()),
+        "exchanges": total_exchanges,
+    }
+
+
+def detection_run_execute(*, run: DetectionRun) -> DetectionRun:
+    """The whole run in this process: prepare, every chunk, finalise (the ``detect`` command)."""
+    try:
+        for index in detection_run_prepare(run_id=run.pk):
+            detection_chunk_compute(run_id=run.pk, index=index)
+        return detection_run_finalise(run_id=run.pk)
+    except Exception as exc:
+        log.exception("detection run %s failed", run.pk)
+        detection_run_fail(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def detection_run_start(*, triggered_by=None, then: dict | None = None) -> DetectionRun:
+    """Create a run and enqueue it (after commit). ``then``: a signature to run on success."""
+    from detection.tasks import detection_run_task
+
+    run = detection_run_create(triggered_by=triggered_by)
+    detection_run_task.delay_on_commit(run.pk, then)
+    return run

@@ -1,0 +1,447 @@
+"""Detection signals: small named functions, each a value per account with a norm and a reason.
+
+Every signal takes the run's account frame (features from ``detection.features`` plus the
+cross-account columns ``derive`` adds) and returns a ``Signal``: the value per account, what
+is typical for the account's plan (the plan median), and a sentence template an analyst can
+read. Thresholds and weights are not here: they come from the ``DetectionConfig`` version and
+``detection.scoring`` applies them, so an admin can retune without a release.
+
+Families matter for flagging (``scoring``): *content* (what is asked), *coordination* (what is
+shared with unrelated accounts), *volume* and *rhythm*. Legitimate look-alikes light one family
+(a benchmark runner: content; a campus NAT or a VPN: part of coordination; a coding agent:
+content and rhythm); a fleet lights several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+CONTENT, COORDINATION, VOLUME, RHYTHM = "content", "coordination", "volume", "rhythm"
+
+
+@dataclass
+class Signal:
+    name: str
+    family: str
+    value: np.ndarray
+    norm: np.ndarray
+    # Formatted with value, norm and the extras (one value per account) for the explanation.
+    reason: str
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def explain(self, i: int) -> str:
+        values = {k: v[i] for k, v in self.extras.items()}
+        return self.reason.format(value=self.value[i], norm=self.norm[i], **values)
+
+
+SIGNALS: list[Callable[[pl.DataFrame, dict], Signal]] = []
+
+
+def signal(fn: Callable[[pl.DataFrame, dict], Signal]) -> Callable[[pl.DataFrame, dict], Signal]:
+    SIGNALS.append(fn)
+    return fn
+
+
+# Below this many accounts a plan's median says little; the median of everyone stands in.
+MIN_PLAN_ACCOUNTS = 20
+
+
+def plan_norm(f: pl.DataFrame, column: str) -> np.ndarray:
+    """The median of ``column`` among accounts on the same plan: "typical for this plan"."""
+    plan = pl.col("plan").fill_null("")
+    value = pl.col(column).fill_null(0)
+    return (
+        f.select(
+            pl.when(pl.len().over(plan) >= MIN_PLAN_ACCOUNTS)
+            .then(value.median().over(plan))
+            .otherwise(value.median())
+        )
+        .to_series()
+        .to_numpy()
+        .astype(float)
+    )
+
+
+def _col(f: pl.DataFrame, name: str) -> np.ndarray:
+    return f.get_column(name).fill_null(0).to_numpy().astype(float)
+
+
+# ------------------------------------------------------------------------------ content
+
+
+@signal
+def reasoning_elicitation(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of prompts asking for chain of thought, full working or reasoning in tags.
+
+    The patterns are ``reasoning_patterns`` in the configuration (admin-editable).
+    """
+    return Signal(
+        "reasoning_elicitation",
+        CONTENT,
+        _col(f, "reasoning_share"),
+        plan_norm(f, "reasoning_share"),
+        "{value:.0%} of prompts ask for full step-by-step reasoning; typical for this plan: "
+        "{norm:.0%}",
+    )
+
+
+@signal
+def capability_targeting(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of prompts on coding, agentic/tool-use and hard-reasoning tasks, or using tools."""
+    return Signal(
+        "capability_targeting",
+        CONTENT,
+        _col(f, "capability_share"),
+        plan_norm(f, "capability_share"),
+        "{value:.0%} of prompts target coding ({coding:.0%}), agents/tools ({tools:.0%}) or "
+        "hard reasoning ({maths:.0%}); typical for this plan: {norm:.0%}",
+        {
+            "coding": _col(f, "coding_share"),
+            "tools": np.maximum(_col(f, "agentic_share"), _col(f, "tool_share")),
+            "maths": _col(f, "reasoning_task_share"),
+        },
+    )
+
+
+@signal
+def prompt_templating(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of prompts that repeat or are near-duplicates (MinHash) of the account's own."""
+    return Signal(
+        "prompt_templating",
+        CONTENT,
+        _col(f, "template_share"),
+        plan_norm(f, "template_share"),
+        "{value:.0%} of prompts are copies or fill-in variants of a template; typical for this "
+        "plan: {norm:.0%}",
+    )
+
+
+# ------------------------------------------------------------------------- coordination
+
+
+@signal
+def shared_templates(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of the account's sampled prompts that near-duplicate an unrelated account's."""
+    return Signal(
+        "shared_templates",
+        COORDINATION,
+        _col(f, "template_shared_share"),
+        plan_norm(f, "template_shared_share"),
+        "{value:.0%} of sampled prompts match templates used by {partners:.0f} accounts of "
+        "other organisations; typical for this plan: {norm:.0%}",
+        {"partners": _col(f, "template_partners")},
+    )
+
+
+@signal
+def shared_infrastructure(f: pl.DataFrame, p: dict) -> Signal:
+    """Unrelated accounts using the same IP addresses (hubs such as NATs and VPN exits excluded)."""
+    return Signal(
+        "shared_infrastructure",
+        COORDINATION,
+        _col(f, "ip_partners"),
+        plan_norm(f, "ip_partners"),
+        "shares IP addresses with {value:.0f} accounts of no common organisation (addresses "
+        "used by more than {hub:.0f} accounts are not counted); typical for this plan: "
+        "{norm:.0f}",
+        {"hub": np.full(f.height, float(p["hub_cap"]))},
+    )
+
+
+@signal
+def hosting_network(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of traffic from hosting, cloud, proxy or VPN networks (``hosting_asns``)."""
+    return Signal(
+        "hosting_network",
+        COORDINATION,
+        _col(f, "hosting_share"),
+        plan_norm(f, "hosting_share"),
+        "{value:.0%} of traffic comes from hosting, proxy or VPN networks; typical for this "
+        "plan: {norm:.0%}",
+    )
+
+
+@signal
+def user_agent_reuse(f: pl.DataFrame, p: dict) -> Signal:
+    """Unrelated accounts sending the same uncommon user-agent string."""
+    return Signal(
+        "user_agent_reuse",
+        COORDINATION,
+        _col(f, "ua_partners"),
+        plan_norm(f, "ua_partners"),
+        "sends the same uncommon user agent as {value:.0f} accounts of other organisations; "
+        "typical for this plan: {norm:.0f}",
+    )
+
+
+@signal
+def shared_payment(f: pl.DataFrame, p: dict) -> Signal:
+    """Unrelated accounts paying with the same payment instrument."""
+    return Signal(
+        "shared_payment",
+        COORDINATION,
+        _col(f, "payment_partners"),
+        plan_norm(f, "payment_partners"),
+        "pays with the same card as {value:.0f} accounts of other organisations; typical for "
+        "this plan: {norm:.0f}",
+    )
+
+
+@signal
+def registration_burst(f: pl.DataFrame, p: dict) -> Signal:
+    """Unrelated registrations around this account's, as a multiple of the usual rate."""
+    return Signal(
+        "registration_burst",
+        COORDINATION,
+        _col(f, "burst_lift"),
+        np.ones(f.height),
+        "{count:.0f} unrelated accounts registered within {minutes} minutes of this one, "
+        "{value:.1f}x the usual rate",
+        {
+            "count": _col(f, "burst_count"),
+            "minutes": np.full(f.height, p["burst_minutes"]),
+        },
+    )
+
+
+@signal
+def synchronised_activity(f: pl.DataFrame, p: dict) -> Signal:
+    """Unrelated accounts active in the same time buckets far more often than chance."""
+    return Signal(
+        "synchronised_activity",
+        COORDINATION,
+        _col(f, "sync_partners"),
+        plan_norm(f, "sync_partners"),
+        "active in the same {minutes}-minute windows as {value:.0f} unrelated accounts, at "
+        "least {lift:.0f}x more often than chance; typical for this plan: {norm:.0f}",
+        {
+            "minutes": np.full(f.height, p["sync_bucket_minutes"]),
+            "lift": np.full(f.height, p["sync_min_lift"]),
+        },
+    )
+
+
+@signal
+def model_pivot(f: pl.DataFrame, p: dict) -> Signal:
+    """Share of traffic moved to a newly released model within a day of its release."""
+    return Signal(
+        "model_pivot",
+        COORDINATION,
+        _col(f, "pivot_share"),
+        plan_norm(f, "pivot_share"),
+        "moved {value:.0%} of its traffic to a newly released model within {hours:.0f} hours "
+        "of its first use anywhere; typical for this plan: {norm:.0%}",
+        {"hours": _col(f, "pivot_hours")},
+    )
+
+
+# ------------------------------------------------------------------------ volume, rhythm
+
+
+@signal
+def output_harvesting(f: pl.DataFrame, p: dict) -> Signal:
+    """Output tokens received, as a multiple of the plan's median account."""
+    tokens = _col(f, "output_tokens")
+    norm = plan_norm(f, "output_tokens")
+    return Signal(
+        "output_harvesting",
+        VOLUME,
+        tokens / np.maximum(norm, 1),
+        np.ones(f.height),
+        "received {tokens:,.0f} output tokens over {exchanges:,.0f} exchanges, {value:.1f}x the "
+        "median for this plan",
+        {"tokens": tokens, "exchanges": _col(f, "exchanges")},
+    )
+
+
+@signal
+def new_account_ramp(f: pl.DataFrame, p: dict) -> Signal:
+    """A young account's daily traffic as a multiple of the plan's median daily traffic."""
+    age_days = _col(f, "age_days")
+    daily = _col(f, "daily_exchanges")
+    norm = plan_norm(f, "daily_exchanges")
+    young = age_days < p["window_days"]
+    return Signal(
+        "new_account_ramp",
+        VOLUME,
+        np.where(young, daily / np.maximum(norm, 0.1), 0.0),
+        np.ones(f.height),
+        "registered {age:.0f} days ago and already sends {daily:.0f} exchanges a day, {value:.1f}x "
+        "the median for this plan",
+        {"age": age_days, "daily": daily},
+    )
+
+
+@signal
+def round_the_clock(f: pl.DataFrame, p: dict) -> Signal:
+    """How evenly activity spreads over the 24 hours (1 = no daily rhythm at all)."""
+    entropy = np.where(_col(f, "exchanges") >= 48, _col(f, "hour_entropy"), 0.0)
+    return Signal(
+        "round_the_clock",
+        RHYTHM,
+        entropy,
+        plan_norm(f, "hour_entropy"),
+        "active {hours:.0f} hours of the day with no human daily rhythm (evenness {value:.2f}; "
+        "typical for this plan: {norm:.2f})",
+        {"hours": _col(f, "active_hours")},
+    )
+
+
+# ---------------------------------------------------------------- cross-account columns
+
+
+def _partner_counts(pairs: pl.DataFrame, name: str) -> pl.DataFrame:
+    both = pl.concat(
+        [
+            pairs.select(pl.col("a").alias("account"), "b"),
+            pairs.select(pl.col("b").alias("account"), pl.col("a").alias("b")),
+        ]
+    )
+    return both.group_by("account").agg(pl.col("b").n_unique().alias(name))
+
+
+def derive(
+    f: pl.DataFrame,
+    *,
+    pairs: pl.DataFrame,
+    sync: pl.DataFrame,
+    template_links: pl.DataFrame,
+    groups: pl.DataFrame,
+    models: pl.DataFrame,
+    window_start: datetime,
+    window_end: datetime,
+    params: dict,
+) -> pl.DataFrame:
+    """Add the cross-account columns the coordination and volume signals read."""
+    ip = pairs.filter((pl.col("kind") == "ip") & ~pl.col("hub"))
+    ua = pairs.filter((pl.col("kind") == "ua") & ~pl.col("hub"))
+    pay = pairs.filter(pl.col("kind") == "payment")
+    tpl = pairs.filter(pl.col("kind") == "template")
+    # Which sampled prompts (items) have a template band also used by another organisation.
+    # Bands used by more than ``hub_cap`` accounts are stock phrases, not a fleet's template
+    # (a big fleet still links through the graph and its other signals).
+    shared_items = (
+        template_links.join(groups, on="account")
+        .with_columns(
+            pl.col("group").n_unique().over("key").alias("groups"),
+            pl.len().over("key").alias("deg"),
+        )
+        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params["hub_cap"]))
+        .group_by("account")
+        .agg(pl.col("item").n_unique().alias("shared_items"))
+    )
+    out = f.join(groups, on="account", how="left")
+    for frame, name in (
+        (ip, "ip_partners"),
+        (ua, "ua_partners"),
+        (pay, "payment_partners"),
+        (tpl, "template_partners"),
+        (sync, "sync_partners"),
+    ):
+        out = out.join(_partner_counts(frame, name), on="account", how="left")
+    out = out.join(shared_items, on="account", how="left").with_columns(
+        (pl.col("shared_items").fill_null(0) / pl.col("signed_prompts").clip(1, None))
+        .clip(0, 1)
+        .alias("template_shared_share")
+    )
+    out = _bursts(out, params["burst_minutes"])
+    out = out.join(_pivots(models, window_start, params), on="account", how="left")
+    span_days = max((window_end - window_start).total_seconds() / 86400, 1.0)
+    active_from = pl.max_horizontal(
+        pl.col("created_at").fill_null(pl.col("first_ts")), pl.lit(window_start)
+    )
+    return out.with_columns(
+        (
+            (
+                pl.lit(window_end) - pl.col("created_at").fill_null(pl.col("first_ts"))
+            ).dt.total_seconds()
+            / 86400
+        )
+        .clip(0, None)
+        .alias("age_days"),
+        (
+            pl.col("exchanges")
+            / ((pl.lit(window_end) - active_from).dt.total_seconds() / 86400).clip(1, span_days)
+        ).alias("daily_exchanges"),
+    ).fill_null(0)
+
+
+def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
+    """burst_count: unrelated accounts registered within ``minutes``; burst_lift vs the rate."""
+    reg = f.select("account", "group", "created_at").filter(pl.col("created_at").is_not_null())
+    if reg.height < 2:
+        return f.with_columns(pl.lit(0.0).alias("burst_count"), pl.lit(0.0).alias("burst_lift"))
+    reg = reg.sort("created_at")
+    ts = reg["created_at"].dt.epoch("s").to_numpy()
+    window = minutes * 60
+    lo = np.searchsorted(ts, ts - window, side="left")
+    hi = np.searchsorted(ts, ts + window, side="right")
+    total = hi - lo - 1
+    # Same-organisation registrations in the window do not count (an org onboarding keys).
+    same = (
+        reg.with_columns(pl.col("created_at").dt.epoch("s").alias("t"))
+        .join(
+            reg.with_columns(pl.col("created_at").dt.epoch("s").alias("t2")).select("group", "t2"),
+            on="group",
+        )
+        .filter((pl.col("t2") - pl.col("t")).abs() <= window)
+        .group_by("account")
+        .agg((pl.len() - 1).alias("same"))
+    )
+    span = max(ts[-1] - ts[0], window * 2)
+    expected = max(len(ts) * (2 * window) / span, 0.5)
+    counts = (
+        reg.select("account")
+        .with_columns(pl.Series("total", total))
+        .join(same, on="account", how="left")
+    )
+    counts = counts.with_columns(
+        (pl.col("total") - pl.col("same").fill_null(0))
+        .clip(0, None)
+        .cast(pl.Float64)
+        .alias("burst_count")
+    ).with_columns((pl.col("burst_count") / expected).alias("burst_lift"))
+    return f.join(counts.select("account", "burst_count", "burst_lift"), on="account", how="left")
+
+
+def _pivots(models: pl.DataFrame, window_start: datetime, params: dict) -> pl.DataFrame:
+    """pivot_share / pivot_hours: traffic moved to a model first seen late in the window."""
+    empty = pl.DataFrame(
+        schema={"account": pl.Int64, "pivot_share": pl.Float64, "pivot_hours": pl.Float64}
+    )
+    if models.is_empty():
+        return empty
+    release = models.group_by("model").agg(pl.col("first_ts").min().alias("released"))
+    cutoff = window_start + timedelta(days=params["new_model_min_age_days"])
+    new = release.filter(pl.col("released") >= cutoff)
+    if new.is_empty():
+        return empty
+    rows = []
+    for model, released in new.iter_rows():
+        since = models.filter(pl.col("day") >= released.date())
+        per = since.group_by("account").agg(
+            pl.col("n").sum().alias("total"),
+            pl.col("n").filter(pl.col("model") == model).sum().alias("on_new"),
+            pl.col("first_ts").filter(pl.col("model") == model).min().alias("adopted"),
+        )
+        rows.append(
+            per.filter(pl.col("adopted").is_not_null()).select(
+                "account",
+                (pl.col("on_new") / pl.col("total")).alias("share"),
+                ((pl.col("adopted") - pl.lit(released)).dt.total_seconds() / 3600).alias("hours"),
+            )
+        )
+    moved = pl.concat(rows).filter(pl.col("hours") <= 24)
+    return moved.group_by("account").agg(
+        pl.col("share").max().alias("pivot_share"), pl.col("hours").min().alias("pivot_hours")
+    )
+
+
+def compute_all(f: pl.DataFrame, params: dict) -> list[Signal]:
+    """Every registered signal over the derived frame, in registration order."""
+    return [fn(f, params) for fn in SIGNALS]

@@ -1,0 +1,62 @@
+"""Celery tasks for detection: thin adapters that take ids and call one service each."""
+
+from celery import shared_task, signature
+from django.db import InterfaceError, OperationalError
+
+from detection import services
+
+# Transient database trouble (a restart, a dropped connection) is worth a retry; anything
+# else is a bug or bad data, and fails the run with its message instead of looping.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def detection_run_task(run_id: int, then: dict | None = None) -> None:
+    """Start a run: fix its window, split it into chunks, enqueue one task per chunk.
+
+    ``then`` is a Celery signature (as a dict) to enqueue once the run has succeeded: the
+    caller's follow-up (the dashboard's case sync), so detection needs to know nothing of it.
+    """
+    try:
+        indexes = services.detection_run_prepare(run_id=run_id)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        services.detection_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    if not indexes:
+        # Nothing to compute (no accounts, or every chunk already done): finish now.
+        detection_finalise_task.delay_on_commit(run_id, then)
+        return
+    for index in indexes:
+        detection_chunk_task.delay_on_commit(run_id, index, then)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def detection_chunk_task(run_id: int, index: int, then: dict | None = None) -> None:
+    """Features of one chunk of accounts; the chunk that completes the set enqueues finalise."""
+    try:
+        last = services.detection_chunk_compute(run_id=run_id, index=index)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        services.detection_run_fail(
+            run_id=run_id, error=f"chunk {index}: {type(exc).__name__}: {exc}"
+        )
+        raise
+    if last:
+        detection_finalise_task.delay_on_commit(run_id, then)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def detection_finalise_task(run_id: int, then: dict | None = None) -> None:
+    """Score, cluster and persist the run; then enqueue the caller's follow-up, if any."""
+    try:
+        run = services.detection_run_finalise(run_id=run_id)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        services.detection_run_fail(run_id=run_id, error=f"finalise: {type(exc).__name__}: {exc}")
+        raise
+    if then and run.status == run.Status.SUCCEEDED:
+        signature(then).delay()

@@ -1,0 +1,369 @@
+"""Hand-made cohorts for detection tests: one fleet and each legitimate look-alike.
+
+Each builder returns (accounts, exchanges) as lists of dicts in the ingest contract's shape,
+small enough to reason about by hand. ``to_frames`` gives the pure modules their frames;
+``save`` writes rows for the services.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from detection.text import prompt_fingerprint
+
+START = datetime(2026, 9, 1, tzinfo=UTC)
+DAYS = 20
+TOPICS = [
+    "graphs",
+    "queues",
+    "matrices",
+    "poems",
+    "recipes",
+    "taxes",
+    "gardens",
+    "history",
+    "travel",
+    "music",
+    "football",
+    "weather",
+    "movies",
+    "cars",
+    "birds",
+    "coffee",
+]
+VOCABULARY = [
+    "how",
+    "why",
+    "what",
+    "could",
+    "should",
+    "would",
+    "please",
+    "tell",
+    "me",
+    "about",
+    "my",
+    "the",
+    "a",
+    "an",
+    "best",
+    "way",
+    "to",
+    "make",
+    "cook",
+    "learn",
+    "plan",
+    "visit",
+    "fix",
+    "write",
+    "improve",
+    "explain",
+    "compare",
+    "choose",
+    "buy",
+    "sell",
+    "grow",
+    "paint",
+    "clean",
+    "build",
+    "garden",
+    "kitchen",
+    "holiday",
+    "budget",
+    "letter",
+    "essay",
+    "poem",
+    "song",
+    "bike",
+    "car",
+    "dog",
+    "cat",
+    "friend",
+    "family",
+    "job",
+    "interview",
+    "meeting",
+    "email",
+    "party",
+    "trip",
+    "recipe",
+    "bread",
+    "soup",
+    "cake",
+    "plant",
+    "window",
+    "roof",
+    "chair",
+    "table",
+]
+COT = [
+    "Solve this step by step and show your full reasoning before the final answer: {a} {t}",
+    "Think carefully and explain your reasoning in <think> tags, then answer: {t} problem {a}",
+    "Write a python function for {t} with unit tests; walk me through your reasoning: case {a}",
+]
+
+
+class Cohort:
+    def __init__(self, seed: int = 1):
+        self.rng = random.Random(seed)
+        self.accounts: list[dict] = []
+        self.exchanges: list[dict] = []
+        self.labels: dict[str, str] = {}
+
+    def account(self, cohort: str, **fields) -> str:
+        account_id = f"{cohort}-{len(self.accounts):04d}"
+        row = {
+            "account_id": account_id,
+            "created_at": START
+            - timedelta(days=self.rng.randint(60, 400), minutes=self.rng.randint(0, 1439)),
+            "email_domain": "gmail.com",
+            "org_id": "",
+            "payment_fingerprint": f"card-{account_id}",
+            "country": "GB",
+            "plan": "pro",
+        }
+        row.update(fields)
+        self.accounts.append(row)
+        self.labels[account_id] = cohort
+        return account_id
+
+    def exchange(self, account_id: str, ts: datetime, prompt: str, **fields) -> None:
+        row = {
+            "exchange_id": f"x{len(self.exchanges):07d}",
+            "account_id": account_id,
+            "ts": ts,
+            "ip": "81." + ".".join(str(self.rng.randint(1, 250)) for _ in range(3)),
+            "asn": 2856,
+            "user_agent": "Mozilla/5.0 (Macintosh) Chrome/130",
+            "model": "model-large-2",
+            "prompt": prompt,
+            "input_tokens": 120,
+            "output_tokens": 350,
+            "tool_use": False,
+        }
+        row.update(fields)
+        self.exchanges.append(row)
+
+    def human_times(self, n: int, tz_offset: int = 0) -> list[datetime]:
+        """Office-hours timestamps spread over the window (a human daily rhythm)."""
+        out = []
+        for _ in range(n):
+            day = self.rng.randint(0, DAYS - 1)
+            hour = (self.rng.randint(9, 18) - tz_offset) % 24
+            out.append(START + timedelta(days=day, hours=hour, minutes=self.rng.randint(0, 59)))
+        return out
+
+    def chat(self) -> str:
+        """A person's question: free word order and vocabulary, nothing templated."""
+        words = self.rng.sample(VOCABULARY, self.rng.randint(6, 14))
+        return " ".join(words).capitalize() + "?"
+
+    # ------------------------------------------------------------------------ cohorts
+
+    def fleet(self, n: int = 12, per_account: int = 120, name: str = "fleet") -> list[str]:
+        """Unrelated-looking accounts: free mail, a burst of registrations, shared proxies,
+        a shared uncommon client, chain-of-thought templates, the same shifts."""
+        # Each fleet has its own proxies and client; the first one's are fixed so tests can
+        # grow "the same" fleet from another Cohort.
+        first = not any(label.startswith("fleet") for label in self.labels.values())
+        net = 14 if first else self.rng.randint(15, 250)
+        proxies = [f"45.{net}.{i}.{i * 3 % 250 + 1}" for i in range(8)]
+        client = "harvest-client/0.3.1" if first else f"client-{self.rng.randint(1, 10**6)}/1.0"
+        born = START + timedelta(days=2 if first else self.rng.randint(0, DAYS - 1))
+        ids = []
+        shifts = [(self.rng.randint(0, DAYS - 1), self.rng.randint(0, 23)) for _ in range(24)]
+        for k in range(n):
+            acct = self.account(
+                name,
+                created_at=born + timedelta(minutes=3 * k),
+                email_domain=self.rng.choice(["gmail.com", "outlook.com", "proton.me"]),
+                plan="free",
+            )
+            ids.append(acct)
+            for j in range(per_account):
+                day, hour = shifts[j % len(shifts)]
+                ts = START + timedelta(days=day, hours=hour, minutes=self.rng.randint(0, 50))
+                template = COT[j % len(COT)]
+                self.exchange(
+                    acct,
+                    ts,
+                    template.format(a=self.rng.randint(1, 10**6), t=self.rng.choice(TOPICS)),
+                    ip=self.rng.choice(proxies),
+                    asn=9009,
+                    user_agent=client,
+                    output_tokens=1800,
+                )
+        return ids
+
+    def organisation(self, n: int = 8) -> list[str]:
+        """One company's many keys: one org, one card, one egress, one prompt template."""
+        ids = []
+        for _ in range(n):
+            acct = self.account(
+                "org",
+                org_id="acme",
+                email_domain="acme.example",
+                payment_fingerprint="card-acme",
+                plan="enterprise",
+            )
+            ids.append(acct)
+            for ts in self.human_times(80):
+                self.exchange(
+                    acct,
+                    ts,
+                    f"Summarise support ticket {self.rng.randint(1, 10**6)} about "
+                    f"{self.rng.choice(TOPICS)} step by step",
+                    ip="203.0.113.10",
+                    user_agent="acme-internal/2.1",
+                    output_tokens=600,
+                )
+        return ids
+
+    def campus(self, n: int = 60) -> list[str]:
+        """Students behind one NAT address: shared IP, human rhythm, varied prompts."""
+        ids = []
+        for _ in range(n):
+            acct = self.account("campus", email_domain="gmail.com", plan="free")
+            ids.append(acct)
+            for ts in self.human_times(25):
+                self.exchange(acct, ts, self.chat(), ip="192.0.2.1", asn=786)
+        return ids
+
+    def benchmark_runner(self) -> str:
+        """A researcher's benchmark suite: "let's think step by step", templated, all day."""
+        acct = self.account("benchmark", org_id="uni-lab", email_domain="lab.example", plan="api")
+        for j in range(900):
+            ts = START + timedelta(minutes=30 * j)
+            self.exchange(
+                acct,
+                ts,
+                f"Question {j % 300}: solve step by step. Let's think step by step about "
+                f"{TOPICS[j % 16]}.",
+                ip="198.51.100.7",
+                asn=16509,
+                user_agent="lm-eval-harness/0.4",
+                output_tokens=900,
+            )
+        return acct
+
+    def coding_agent(self) -> str:
+        """A developer's coding agent: tools all day and night, code prompts."""
+        acct = self.account("agent", email_domain="devshop.example", plan="pro")
+        for j in range(700):
+            ts = START + timedelta(minutes=40 * j + self.rng.randint(0, 20))
+            self.exchange(
+                acct,
+                ts,
+                f"Refactor the python function in src/mod{j % 40}.py and fix the failing unit "
+                "test; call the tool to run pytest",
+                ip="198.51.100.20",
+                asn=16509,
+                user_agent="code-agent/1.9",
+                tool_use=True,
+                output_tokens=1200,
+            )
+        return acct
+
+    def vpn_users(self, n: int = 10) -> list[str]:
+        """Privacy-minded people on one VPN provider's exits."""
+        ids = []
+        exits = [f"185.220.1.{i}" for i in range(1, 4)]
+        for _ in range(n):
+            acct = self.account("vpn", email_domain="proton.me")
+            ids.append(acct)
+            for ts in self.human_times(30):
+                self.exchange(acct, ts, self.chat(), ip=self.rng.choice(exits), asn=9009)
+        return ids
+
+    def small_team(self) -> list[str]:
+        """Three friends sharing one card, no organisation declared."""
+        ids = []
+        for _ in range(3):
+            acct = self.account("team", payment_fingerprint="card-team", email_domain="gmail.com")
+            ids.append(acct)
+            for ts in self.human_times(40):
+                self.exchange(acct, ts, self.chat())
+        return ids
+
+    def ordinary(self, n: int = 40) -> list[str]:
+        ids = []
+        for _ in range(n):
+            acct = self.account(
+                "ordinary", email_domain=self.rng.choice(["gmail.com", "corp.example"])
+            )
+            ids.append(acct)
+            for ts in self.human_times(self.rng.randint(10, 60)):
+                self.exchange(acct, ts, self.chat())
+        return ids
+
+    def everyone(self) -> Cohort:
+        self.fleet()
+        self.organisation()
+        self.campus()
+        self.benchmark_runner()
+        self.coding_agent()
+        self.vpn_users()
+        self.small_team()
+        self.ordinary()
+        return self
+
+    # ------------------------------------------------------------------------ outputs
+
+    def pks(self) -> dict[str, int]:
+        return {a["account_id"]: i + 1 for i, a in enumerate(self.accounts)}
+
+    def to_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(accounts, exchanges) frames as the services would load them (pk = position + 1)."""
+        pks = self.pks()
+        accounts = pl.DataFrame(
+            [
+                {
+                    "account": pks[a["account_id"]],
+                    **{
+                        k: a[k]
+                        for k in (
+                            "account_id",
+                            "plan",
+                            "org_id",
+                            "email_domain",
+                            "payment_fingerprint",
+                            "created_at",
+                        )
+                    },
+                }
+                for a in self.accounts
+            ]
+        )
+        exchanges = pl.DataFrame(
+            [
+                {
+                    "account": pks[e["account_id"]],
+                    **{k: v for k, v in e.items() if k not in ("exchange_id", "account_id")},
+                    "prompt_hash": prompt_fingerprint(e["prompt"]),
+                }
+                for e in self.exchanges
+            ]
+        )
+        return accounts, exchanges
+
+    def save(self) -> dict[str, int]:
+        """Write the cohort to the database; returns account_id -> pk."""
+        from detection.models import Account, Exchange
+
+        created = Account.objects.bulk_create([Account(**a) for a in self.accounts])
+        pks = {a.account_id: a.pk for a in created}
+        Exchange.objects.bulk_create(
+            [
+                Exchange(
+                    **{k: v for k, v in e.items() if k != "account_id"},
+                    account_id=pks[e["account_id"]],
+                    prompt_hash=prompt_fingerprint(e["prompt"]),
+                )
+                for e in self.exchanges
+            ],
+            batch_size=5000,
+        )
+        return pks

@@ -1,0 +1,64 @@
+"""Link building, hubs, communities and campaign identity, on plain frames."""
+
+import polars as pl
+
+from detection.clustering import communities, key_pairs, match_campaigns, relatedness_groups
+
+WEIGHTS = {"ip": 1.0, "payment": 2.0}
+
+
+def _groups(rows):
+    return relatedness_groups(
+        pl.DataFrame(rows, schema=["account", "org_id", "email_domain"], orient="row"),
+        ["gmail.com"],
+    )
+
+
+def test_related_accounts_share_a_group():
+    groups = _groups(
+        [
+            (1, "acme", ""),
+            (2, "acme", "x.com"),
+            (3, "", "corp.example"),
+            (4, "", "corp.example"),
+            (5, "", "gmail.com"),
+            (6, "", "gmail.com"),
+        ]
+    )
+    g = dict(groups.iter_rows())
+    assert g[1] == g[2] and g[3] == g[4]
+    assert g[5] != g[6]  # free mail says nothing about an organisation
+
+
+def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
+    groups = _groups([(i, "acme" if i < 3 else "", "") for i in range(1, 101)])
+    links = pl.DataFrame(
+        {
+            "account": [1, 2, 3, 4] + list(range(1, 101)),
+            "kind": ["ip"] * 104,
+            "key": ["10.0.0.1"] * 2 + ["10.0.0.2"] * 2 + ["nat"] * 100,
+        },
+    )
+    pairs = key_pairs(links, groups, hub_cap=40, ring=3, kind_weights=WEIGHTS)
+    small = pairs.filter(~pl.col("hub"))
+    assert small.select("a", "b").rows() == [(3, 4)]  # 1 and 2 are one organisation
+    hub = pairs.filter(pl.col("hub"))
+    assert 0 < hub.height <= 100 * 3  # not 100 * 99 / 2
+    assert hub["w"].max() < 1
+
+
+def test_communities_keep_a_dense_fleet_whole_and_apart_from_strangers():
+    fleet = [(a, b, 1.0) for a in range(10) for b in range(a + 1, 10)]
+    other = [(a, b, 1.0) for a in range(20, 26) for b in range(a + 1, 26)]
+    bridge = [(9, 20, 0.3)]
+    edges = pl.DataFrame(fleet + other + bridge, schema=["a", "b", "w"], orient="row")
+    found = communities(edges, min_weight=0.15, resolution=0.05)
+    assert len({found[i] for i in range(10)}) == 1
+    assert len({found[i] for i in range(20, 26)}) == 1
+    assert found[0] != found[20]
+
+
+def test_match_campaigns_by_member_overlap():
+    old = {100: {1, 2, 3, 4}, 200: {10, 11, 12}}
+    new = {0: {1, 2, 3, 4, 5, 6}, 1: {10, 50, 51, 52}, 2: {12, 11}}
+    assert match_campaigns(new, old, min_overlap=0.5) == {0: 100, 2: 200}

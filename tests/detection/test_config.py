@@ -1,0 +1,138 @@
+"""Configuration versions: defaults, validation, and the admin writing a new version per save."""
+
+import pytest
+from django.urls import reverse
+
+from detection.config import (
+    DEFAULTS,
+    config_new_version,
+    current_config,
+    effective_params,
+    validate_params,
+)
+from detection.models import DetectionConfig, DetectionRun
+from detection.services import detection_run_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_current_config_creates_version_one_from_defaults_once():
+    first = current_config()
+    assert first.version == 1 and first.params == DEFAULTS
+    assert current_config() == first
+    assert DetectionConfig.objects.count() == 1
+
+
+def test_new_version_is_the_next_number_and_runs_record_theirs(admin_user):
+    current_config()
+    new = config_new_version(
+        params={**DEFAULTS, "lone_threshold": 0.9}, reason="fewer lone flags", author=admin_user
+    )
+    assert new.version == 2 and new.created_by == admin_user and new.reason == "fewer lone flags"
+    assert current_config() == new
+    assert detection_run_create().config == new
+    assert DetectionConfig.objects.get(version=1).params["lone_threshold"] == 0.85
+
+
+def test_new_version_needs_a_reason_and_valid_params():
+    with pytest.raises(ValueError, match="reason"):
+        config_new_version(params=DEFAULTS, reason=" ")
+    with pytest.raises(ValueError, match="does not compile"):
+        config_new_version(params={**DEFAULTS, "reasoning_patterns": ["(unclosed"]}, reason="x")
+    assert DetectionConfig.objects.count() == 0
+
+
+def test_validation_names_each_problem():
+    params = {
+        **DEFAULTS,
+        "typo_key": 1,
+        "lone_threshold": 2,
+        "signals": {
+            **DEFAULTS["signals"],
+            "model_pivot": {"weight": 3, "threshold": 1, "saturation": 0.5},
+        },
+    }
+    problems = validate_params(params)
+    assert "unknown parameter 'typo_key'" in problems
+    assert "lone_threshold must be a number in (0, 1]" in problems
+    assert "model_pivot: weight must be between 0 and 1" in problems
+    assert "model_pivot: saturation must be above the threshold" in problems
+
+
+def test_old_versions_read_new_parameters_from_defaults():
+    params = effective_params({"signals": {"model_pivot": {"weight": 0.5}}})
+    assert params["signals"]["model_pivot"] == {**DEFAULTS["signals"]["model_pivot"], "weight": 0.5}
+    assert params["hub_cap"] == DEFAULTS["hub_cap"]
+
+
+def _form_data(config, **changes):
+    import json
+
+    params = effective_params(config.params)
+    patterns = params.pop("reasoning_patterns")
+    params.update(changes)
+    return {
+        "reasoning_patterns": "\n".join(patterns + [r"narrate your cogitation"]),
+        "params_json": json.dumps(params),
+        "reason": "catch a new phrasing",
+    }
+
+
+def test_admin_save_writes_a_new_version_and_never_edits(admin_client_, admin_user):
+    v1 = current_config()
+    url = reverse("admin:detection_detectionconfig_change", args=[v1.pk])
+    assert admin_client_.get(url).status_code == 200
+    response = admin_client_.post(url, _form_data(v1, lone_threshold=0.9))
+    assert response.status_code == 302
+    v1.refresh_from_db()
+    assert v1.params == DEFAULTS  # untouched
+    v2 = DetectionConfig.objects.get(version=2)
+    assert v2.created_by == admin_user and v2.reason == "catch a new phrasing"
+    assert v2.params["lone_threshold"] == 0.9
+    assert "narrate your cogitation" in v2.params["reasoning_patterns"]
+
+
+def test_admin_rejects_bad_patterns_without_saving(admin_client_):
+    v1 = current_config()
+    data = _form_data(v1)
+    data["reasoning_patterns"] += "\n(unclosed"
+    response = admin_client_.post(
+        reverse("admin:detection_detectionconfig_change", args=[v1.pk]), data
+    )
+    assert response.status_code == 200
+    assert "does not compile" in response.content.decode()
+    assert DetectionConfig.objects.count() == 1
+
+
+def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
+    from detection.services import detection_run_execute
+    from tests.detection.cohorts import Cohort
+
+    cohort = Cohort(seed=31)
+    cohort.fleet(n=6)
+    cohort.ordinary(20)
+    cohort.save()
+    run = detection_run_execute(run=detection_run_create())
+    assert run.counts["flagged"] == 6
+    data = _form_data(run.config, lone_threshold=0.01, lone_min_families=0)
+    response = admin_client_.post(reverse("admin:detection_detectionconfig_preview"), data)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Newly flagged (20)" in body
+    assert DetectionConfig.objects.count() == 1  # preview saves nothing
+
+
+def test_admin_run_now_starts_a_run(admin_client_, monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        "dashboard.pipeline.detection_start",
+        lambda **kw: started.append(kw) or DetectionRun(pk=99),
+    )
+    response = admin_client_.post(reverse("admin:detection_detectionrun_run_now"))
+    assert response.status_code == 302 and len(started) == 1
+    assert admin_client_.get(reverse("admin:detection_detectionrun_changelist")).status_code == 200
+
+
+def test_analyst_cannot_use_the_admin_preview(analyst_client):
+    response = analyst_client.post(reverse("admin:detection_detectionconfig_preview"), {})
+    assert response.status_code in (302, 403)

@@ -1,0 +1,69 @@
+"""Per-account features from one chunk of exchanges (pure: frames in, frames out)."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from detection.config import effective_params
+from detection.features import band_keys, chunk_features, window_bounds
+from tests.detection.cohorts import Cohort
+
+
+def _features(cohort):
+    _, exchanges = cohort.to_frames()
+    chunk = chunk_features(exchanges, effective_params({}))
+    ids = {v: k for k, v in cohort.pks().items()}
+    return chunk, chunk.features.with_columns(
+        pl.col("account").replace_strict(ids, return_dtype=pl.Utf8).alias("account_id")
+    )
+
+
+def test_shares_counts_and_rhythm_per_account():
+    cohort = Cohort(seed=61)
+    fleet = cohort.fleet(n=3, per_account=90)
+    agent = cohort.coding_agent()
+    person = cohort.ordinary(1)[0]
+    _chunk, f = _features(cohort)
+    row = {r["account_id"]: r for r in f.iter_rows(named=True)}
+    assert row[fleet[0]]["exchanges"] == 90
+    assert row[fleet[0]]["reasoning_share"] == 1.0
+    assert row[fleet[0]]["output_tokens"] == 90 * 1800
+    assert row[agent]["tool_share"] == 1.0 and row[agent]["coding_share"] == 1.0
+    assert row[agent]["hour_entropy"] > 0.95 > row[person]["hour_entropy"]
+    assert row[fleet[0]]["hosting_share"] == 1.0 and row[person]["hosting_share"] == 0.0
+    assert row[fleet[0]]["template_share"] > 0.6 and row[person]["template_share"] < 0.2
+    assert len(row[fleet[0]]["bucket_sig"]) == 64
+
+
+def test_links_carry_addresses_clients_and_template_bands():
+    cohort = Cohort(seed=62)
+    cohort.fleet(n=2, per_account=40)
+    chunk, _ = _features(cohort)
+    kinds = set(chunk.links["kind"].unique())
+    assert kinds == {"ip", "ua", "template"}
+    assert set(chunk.models.columns) == {"account", "model", "first_ts", "day", "n"}
+
+
+def test_near_duplicates_share_band_keys_and_strangers_do_not():
+    from detection.features import _minhash_signatures
+
+    a = np.arange(100, 140)
+    b = np.concatenate([np.arange(100, 136), [9001, 9002, 9003, 9004]])  # Jaccard ~0.82
+    c = np.arange(5000, 5040)
+    keys = band_keys(_minhash_signatures([a, b, c], 64), 16)
+    assert len(set(keys[0]) & set(keys[1])) > 0
+    assert len(set(keys[0]) & set(keys[2])) == 0
+
+
+def test_empty_chunk_gives_empty_frames():
+    empty = pl.DataFrame(schema={"account": pl.Int64})
+    chunk = chunk_features(empty, effective_params({}))
+    assert chunk.features.is_empty() and chunk.links.is_empty()
+
+
+def test_window_is_the_days_before_the_newest_exchange():
+    newest = datetime(2026, 10, 1, tzinfo=UTC)
+    start, end = window_bounds(newest, 30)
+    assert start == newest - timedelta(days=30) and end > newest
+    assert window_bounds(None, 30) == (None, None)

@@ -1,0 +1,194 @@
+"""Detection runs against the database: the synchronous path, the task path, campaign identity."""
+
+from datetime import timedelta
+
+import pytest
+
+from detection import services
+from detection.models import AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
+from detection.tasks import detection_chunk_task, detection_finalise_task, detection_run_task
+from tests.detection.cohorts import START, Cohort
+
+pytestmark = pytest.mark.django_db
+
+
+def _flagged_labels(run, cohort):
+    rows = AccountScore.objects.filter(run=run, flagged=True).values_list(
+        "account__account_id", flat=True
+    )
+    return sorted({cohort.labels[a] for a in rows})
+
+
+def _run(**kwargs):
+    run = services.detection_run_create(**kwargs)
+    return services.detection_run_execute(run=run)
+
+
+def test_run_flags_the_fleet_as_one_campaign_and_no_look_alike():
+    cohort = Cohort().everyone()
+    cohort.save()
+    run = _run()
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    assert run.config.version == 1
+    assert _flagged_labels(run, cohort) == ["fleet"]
+    campaign = Campaign.objects.get(is_active=True)
+    members = AccountScore.objects.filter(run=run, campaign=campaign)
+    assert {cohort.labels[a] for a in members.values_list("account__account_id", flat=True)} == {
+        "fleet"
+    }
+    assert members.count() == 12
+    assert run.counts["flagged"] == 12 and run.counts["campaigns"] == 1
+    assert run.progress == 100 and run.stage == "done"
+    assert {"ip", "activity"} <= set(campaign.evidence["links"])
+    score = members.first()
+    assert score.signals[0]["reason"]
+    assert score.signals[0]["contribution"] >= score.signals[-1]["contribution"]
+
+
+def test_campaign_keeps_its_identity_when_the_fleet_grows():
+    cohort = Cohort(seed=2)
+    cohort.fleet(n=10)
+    cohort.ordinary(20)
+    cohort.save()
+    first = _run()
+    campaign = Campaign.objects.get(is_active=True)
+    assert campaign.first_run == first and campaign.member_count == 10
+
+    more = Cohort(seed=3)
+    more.fleet(n=14, name="fleet")  # the same proxies, client and templates: the fleet grows
+    for row in more.accounts:
+        row["account_id"] = "late-" + row["account_id"]
+    for row in more.exchanges:
+        row["account_id"] = "late-" + row["account_id"]
+        row["exchange_id"] = "late-" + row["exchange_id"]
+    # Let the newcomers work the same shifts as the original fleet.
+    old_times = list(Exchange.objects.order_by("pk").values_list("ts", flat=True)[:1200])
+    for row, ts in zip(more.exchanges, old_times * 2, strict=False):
+        row["ts"] = ts
+    more.save()
+    second = _run()
+    assert Campaign.objects.filter(is_active=True).count() == 1
+    campaign.refresh_from_db()
+    assert campaign.last_run == second and campaign.first_run == first
+    assert campaign.member_count == 24
+
+
+def test_campaign_that_disappears_is_marked_inactive():
+    cohort = Cohort(seed=4)
+    cohort.fleet(n=8)
+    cohort.ordinary(10)
+    cohort.save()
+    _run()
+    assert Campaign.objects.filter(is_active=True).count() == 1
+    Exchange.objects.filter(account__account_id__startswith="fleet").delete()
+    _run()
+    assert Campaign.objects.filter(is_active=True).count() == 0
+
+
+def test_empty_database_gives_an_empty_successful_run():
+    run = _run()
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    assert run.counts["scored"] == 0 and run.window_start is None
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record what the detection tasks enqueue instead of sending it to the broker."""
+    calls = []
+    for task in (detection_run_task, detection_chunk_task, detection_finalise_task):
+        monkeypatch.setattr(
+            task, "delay_on_commit", lambda *args, _name=task.name: calls.append((_name, args))
+        )
+    return calls
+
+
+def test_task_path_fans_out_in_chunks_and_finalises_once(enqueued):
+    cohort = Cohort(seed=5)
+    cohort.fleet(n=8)
+    cohort.ordinary(30)
+    cohort.save()
+    from detection.config import DEFAULTS, config_new_version, current_config
+
+    current_config()
+    config_new_version(params={**DEFAULTS, "chunk_size": 10}, reason="small chunks")
+    run = services.detection_run_create()
+    assert run.config.version == 2
+    detection_run_task(run.pk, {"task": "follow.up"})
+    assert [name for name, _ in enqueued] == [detection_chunk_task.name] * 4  # 38 accounts / 10
+    chunk_args = [args for _, args in enqueued]
+    assert all(args[2] == {"task": "follow.up"} for args in chunk_args)
+    enqueued.clear()
+    for args in chunk_args[:-1]:
+        detection_chunk_task(*args)
+    run.refresh_from_db()
+    assert run.status == DetectionRun.Status.RUNNING and run.chunks_done == 3
+    assert 5 < run.progress < 100
+    assert enqueued == []  # nothing waits: finalise is enqueued only by the last chunk
+    detection_chunk_task(*chunk_args[0])  # a redelivered chunk counts once
+    run.refresh_from_db()
+    assert run.chunks_done == 3 and enqueued == []
+    detection_chunk_task(*chunk_args[-1])
+    assert enqueued == [(detection_finalise_task.name, (run.pk, {"task": "follow.up"}))]
+    detection_finalise_task(run.pk)
+    run.refresh_from_db()
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    assert run.counts["flagged"] == 8 and run.chunks_done == run.chunks_total == 4
+    # Finalising again (a redelivered task) changes nothing.
+    detection_finalise_task(run.pk)
+    assert AccountScore.objects.filter(run=run).count() == 38
+    assert Campaign.objects.count() == 1
+
+
+def test_run_task_with_nothing_to_compute_goes_straight_to_finalise(enqueued):
+    run = services.detection_run_create()
+    detection_run_task(run.pk)
+    assert enqueued == [(detection_finalise_task.name, (run.pk, None))]
+
+
+def test_embedded_default_runs_the_same_tasks_in_process(django_capture_on_commit_callbacks):
+    """With no broker Celery runs tasks eagerly: the fan-out path must finish on its own."""
+    from dashboard.celery import app
+
+    cohort = Cohort(seed=6)
+    cohort.fleet(n=6)
+    cohort.ordinary(5)
+    cohort.save()
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = services.detection_run_start()
+    finally:
+        app.conf.task_always_eager = False
+    run.refresh_from_db()
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    assert DetectionChunk.objects.filter(run=run, status="done").count() == run.chunks_total
+    assert run.counts["flagged"] == 6
+
+
+def test_a_failing_chunk_fails_the_run_with_its_message(monkeypatch):
+    cohort = Cohort(seed=7)
+    cohort.ordinary(3)
+    cohort.save()
+    run = services.detection_run_create()
+    [index] = services.detection_run_prepare(run_id=run.pk)
+
+    def boom(*args, **kwargs):
+        raise ValueError("bad frame")
+
+    monkeypatch.setattr(services.feat, "chunk_features", boom)
+    with pytest.raises(ValueError):
+        detection_chunk_task(run.pk, index)
+    run.refresh_from_db()
+    assert run.status == DetectionRun.Status.FAILED
+    assert "bad frame" in run.error
+
+
+def test_window_is_the_days_before_the_newest_exchange():
+    cohort = Cohort(seed=8)
+    cohort.ordinary(3)
+    cohort.save()
+    newest = max(e["ts"] for e in cohort.exchanges)
+    run = _run()
+    assert run.window_end > newest >= run.window_start
+    assert run.window_end - run.window_start == timedelta(days=30, microseconds=1)
+    assert run.window_start > START - timedelta(days=30)

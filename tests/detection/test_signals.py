@@ -1,0 +1,196 @@
+"""Each signal on hand-made cohorts: it fires on the behaviour and not on the look-alikes."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from detection.analysis import analyse
+from detection.config import effective_params
+from detection.features import chunk_features
+from tests.detection.cohorts import DAYS, START, Cohort
+
+
+@pytest.fixture(scope="module")
+def world():
+    cohort = Cohort(seed=21).everyone()
+    accounts, exchanges = cohort.to_frames()
+    params = effective_params({})
+    chunk = chunk_features(exchanges, params)
+    analysis = analyse(
+        features=chunk.features,
+        links=chunk.links,
+        models=chunk.models,
+        accounts=accounts,
+        window_start=START,
+        window_end=START + timedelta(days=DAYS),
+        params=params,
+    )
+    labels = np.array([cohort.labels[a] for a in analysis.frame["account_id"].to_list()])
+    signals = {s.name: s for s in analysis.scores.signals}
+    return analysis, labels, signals
+
+
+def values(world, name, label):
+    _, labels, signals = world
+    return signals[name].value[labels == label]
+
+
+def fires(world, name, label):
+    """Share of the cohort's accounts on which the signal is at or over its threshold."""
+    threshold = effective_params({})["signals"][name]["threshold"]
+    return float((values(world, name, label) >= threshold).mean())
+
+
+def test_reasoning_elicitation(world):
+    assert fires(world, "reasoning_elicitation", "fleet") == 1
+    assert fires(world, "reasoning_elicitation", "ordinary") == 0
+    assert fires(world, "reasoning_elicitation", "campus") == 0
+
+
+def test_capability_targeting(world):
+    assert fires(world, "capability_targeting", "agent") == 1
+    assert fires(world, "capability_targeting", "ordinary") == 0
+
+
+def test_prompt_templating(world):
+    assert fires(world, "prompt_templating", "fleet") == 1
+    assert fires(world, "prompt_templating", "benchmark") == 1
+    assert fires(world, "prompt_templating", "ordinary") == 0
+
+
+def test_shared_templates_count_only_unrelated_accounts(world):
+    assert fires(world, "shared_templates", "fleet") == 1
+    # The company's keys share one template, but they are one organisation.
+    assert fires(world, "shared_templates", "org") == 0
+    assert fires(world, "shared_templates", "benchmark") == 0
+
+
+def test_shared_infrastructure_ignores_hubs_and_one_organisation(world):
+    assert fires(world, "shared_infrastructure", "fleet") == 1
+    assert fires(world, "shared_infrastructure", "campus") == 0  # one NAT address = a hub
+    assert fires(world, "shared_infrastructure", "org") == 0  # its own egress
+
+
+def test_hosting_network(world):
+    assert fires(world, "hosting_network", "fleet") == 1
+    assert fires(world, "hosting_network", "vpn") == 1  # a look-alike: one family only
+    assert fires(world, "hosting_network", "ordinary") == 0
+
+
+def test_user_agent_reuse(world):
+    assert fires(world, "user_agent_reuse", "fleet") == 1
+    assert fires(world, "user_agent_reuse", "org") == 0
+    assert fires(world, "user_agent_reuse", "ordinary") == 0  # a stock browser is a hub
+
+
+def test_shared_payment_only_across_organisations(world):
+    assert values(world, "shared_payment", "org").max() == 0
+    assert values(world, "shared_payment", "team").max() == 2  # friends: counted, but alone
+    assert fires(world, "shared_payment", "ordinary") == 0
+
+
+def test_registration_burst(world):
+    assert fires(world, "registration_burst", "fleet") == 1
+    assert fires(world, "registration_burst", "org") == 0
+    assert fires(world, "registration_burst", "ordinary") == 0
+
+
+def test_synchronised_activity(world):
+    assert fires(world, "synchronised_activity", "fleet") == 1
+    # Always-on accounts overlap with everyone; lift against chance keeps them apart.
+    assert fires(world, "synchronised_activity", "agent") == 0
+    assert fires(world, "synchronised_activity", "benchmark") == 0
+    assert fires(world, "synchronised_activity", "campus") == 0
+
+
+def test_round_the_clock(world):
+    assert fires(world, "round_the_clock", "agent") == 1
+    assert fires(world, "round_the_clock", "benchmark") == 1
+    assert fires(world, "round_the_clock", "ordinary") == 0
+
+
+def test_output_harvesting(world):
+    assert fires(world, "output_harvesting", "fleet") == 1
+    assert fires(world, "output_harvesting", "ordinary") == 0
+
+
+def test_new_account_ramp():
+    cohort = Cohort(seed=22)
+    cohort.ordinary(25)
+    fresh = cohort.account("fresh", created_at=START + timedelta(days=DAYS - 3))
+    for k in range(600):
+        cohort.exchange(fresh, START + timedelta(days=DAYS - 3, minutes=6 * k), cohort.chat())
+    _analysis, labels, signals = _analyse(cohort)
+    assert signals["new_account_ramp"].value[labels == "fresh"][0] >= 4
+    assert signals["new_account_ramp"].value[labels == "ordinary"].max() < 4
+
+
+def test_model_pivot():
+    cohort = Cohort(seed=23)
+    cohort.ordinary(25)
+    release = START + timedelta(days=12)
+    fleet = cohort.fleet(n=6)
+    for row in cohort.exchanges:
+        if row["account_id"] in fleet and row["ts"] >= release + timedelta(hours=2):
+            row["model"] = "model-next-1"
+    early = [r for r in cohort.exchanges if r["model"] == "model-next-1"]
+    early.sort(key=lambda r: r["ts"])
+    _analysis, labels, signals = _analyse(cohort)
+    assert signals["model_pivot"].value[labels == "fleet"].min() >= 0.5
+    assert signals["model_pivot"].value[labels == "ordinary"].max() == 0
+
+
+def _analyse(cohort):
+    accounts, exchanges = cohort.to_frames()
+    params = effective_params({})
+    chunk = chunk_features(exchanges, params)
+    analysis = analyse(
+        features=chunk.features,
+        links=chunk.links,
+        models=chunk.models,
+        accounts=accounts,
+        window_start=START,
+        window_end=START + timedelta(days=DAYS),
+        params=params,
+    )
+    labels = np.array([cohort.labels[a] for a in analysis.frame["account_id"].to_list()])
+    return analysis, labels, {s.name: s for s in analysis.scores.signals}
+
+
+@pytest.mark.parametrize(
+    "cohort", ["org", "campus", "benchmark", "agent", "vpn", "team", "ordinary"]
+)
+def test_no_look_alike_is_flagged(world, cohort):
+    analysis, labels, _ = world
+    assert not analysis.decision.flagged[labels == cohort].any()
+
+
+def test_the_fleet_is_flagged_as_one_campaign(world):
+    analysis, labels, _ = world
+    fleet = labels == "fleet"
+    assert analysis.decision.flagged[fleet].all()
+    assert len(set(analysis.decision.campaign_of[fleet])) == 1
+    assert len(analysis.decision.campaigns) == 1
+
+
+def test_reasons_read_as_sentences_with_the_plan_norm(world):
+    _analysis, labels, signals = world
+    i = int(np.flatnonzero(labels == "fleet")[0])
+    reason = signals["reasoning_elicitation"].explain(i)
+    assert reason.startswith("100% of prompts ask for full step-by-step reasoning")
+    assert "typical for this plan: 0%" in reason
+
+
+def test_reasoning_patterns_come_from_the_configuration():
+    cohort = Cohort(seed=24)
+    cohort.ordinary(25)
+    for row in cohort.exchanges[:200]:
+        row["prompt"] = "Please narrate your cogitation in full " + row["prompt"]
+    _accounts, exchanges = cohort.to_frames()
+    default = chunk_features(exchanges, effective_params({}))
+    custom = chunk_features(
+        exchanges, effective_params({"reasoning_patterns": [r"narrate your cogitation"]})
+    )
+    assert default.features["reasoning_share"].max() == 0
+    assert custom.features["reasoning_share"].max() > 0.5
