@@ -1,0 +1,183 @@
+"""Plan a labelled data set for a seed and scale, then stream it to disk.
+
+Outputs in ``out_dir``: ``accounts.jsonl.gz`` and ``exchanges.jsonl.gz`` in the ingest format
+(``.csv.gz`` with ``fmt="csv"``), ``labels.jsonl`` (one line per account: account_id, cohort,
+campaign, malicious) and ``manifest.json`` (seed, scale, window, models, counts).
+
+Accounts are written in a shuffled order under random-looking ids, and exchanges are written
+in chunks of accounts, time-ordered within each chunk, with ids from a seeded permutation:
+nothing in an id or a row's position tells a cohort apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from detection.synthetic.base import (
+    NEW_MODEL,
+    OLD_MODELS,
+    AccountSpec,
+    World,
+    render,
+    rfc3339,
+    rfc3339_many,
+)
+from detection.synthetic.campaigns import campaign_kinds, plan_campaign
+from detection.synthetic.cohorts import BENIGN
+from detection.synthetic.writer import ACCOUNT_FIELDS, EXCHANGE_FIELDS, RowWriter, file_name
+
+CHUNK_ACCOUNTS = 64
+# Odd multiplier: counter * K mod 2**64 is a bijection, so ids are unique and look random.
+_ID_MULT = np.uint64(0x9E3779B97F4A7C15)
+COHORT_OF_KIND = {
+    "reasoning": "reasoning_harvest",
+    "capability": "capability_harvest",
+    "agentic": "agentic_harvest",
+    "evasive": "evasive_fleet",
+}
+
+
+def plan(seed: int, scale: float) -> tuple[World, list[AccountSpec], dict[str, dict]]:
+    """Every account of the data set (shuffled) and a description of each campaign."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    world = World(seed=seed, scale=scale)
+    specs: list[AccountSpec] = []
+    for planner in BENIGN.values():
+        specs += planner(world)
+    campaigns: dict[str, dict] = {}
+    for k, kind in enumerate(campaign_kinds(world), start=1):
+        campaign_id = f"campaign-{k}"
+        fleet, info = plan_campaign(world, kind, campaign_id)
+        for spec in fleet:
+            spec.cohort = COHORT_OF_KIND[kind]
+        info["first_active"] = rfc3339(info["first_active"])
+        campaigns[campaign_id] = info
+        specs += fleet
+    world.rng.shuffle(specs)
+    return world, specs, campaigns
+
+
+def generate(
+    out_dir: Path | str,
+    *,
+    seed: int = 1,
+    scale: float = 1.0,
+    fmt: str = "jsonl",
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Write the data set and return its manifest. ``progress`` gets exchanges written so far."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    world, specs, campaigns = plan(seed, scale)
+    accounts_path = out / file_name("accounts", fmt)
+    exchanges_path = out / file_name("exchanges", fmt)
+    with RowWriter(accounts_path, ACCOUNT_FIELDS, fmt) as writer:
+        writer.write([s.account_row() for s in specs])
+    with (out / "labels.jsonl").open("wb") as fh:
+        for s in specs:
+            label = {
+                "account_id": s.account_id,
+                "cohort": s.cohort,
+                "campaign": s.campaign,
+                "malicious": s.campaign is not None,
+            }
+            fh.write(orjson.dumps(label, option=orjson.OPT_APPEND_NEWLINE))
+
+    per_account: list[int] = []
+    first_ts, last_ts = None, None
+    salt = np.uint64((seed * 0xD1B54A32D192ED03) % 2**64)
+    with RowWriter(exchanges_path, EXCHANGE_FIELDS, fmt) as writer:
+        for start in range(0, len(specs), CHUNK_ACCOUNTS):
+            chunk = specs[start : start + CHUNK_ACCOUNTS]
+            blocks = [render(s, seed, start + i) for i, s in enumerate(chunk)]
+            per_account += [len(b["ts"]) for b in blocks]
+            rows = _rows(blocks, writer.rows, salt)
+            if rows:
+                first_ts = min(first_ts or rows[0]["ts"], rows[0]["ts"])
+                last_ts = max(last_ts or rows[-1]["ts"], rows[-1]["ts"])
+            writer.write(rows)
+            if progress:
+                progress(writer.rows)
+        total = writer.rows
+
+    manifest = _manifest(world, specs, campaigns, per_account, fmt, total)
+    manifest["window"]["first_exchange"], manifest["window"]["last_exchange"] = first_ts, last_ts
+    manifest["files"] = {p.name: p.stat().st_size for p in (accounts_path, exchanges_path)}
+    (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
+
+
+def _rows(blocks: list[dict], written: int, salt: np.uint64) -> list[dict]:
+    """One chunk's exchanges as row dicts, in time order, with their ids."""
+    if not blocks:
+        return []
+    ts = np.concatenate([b["ts"] for b in blocks])
+    order = np.argsort(ts, kind="stable")
+    owner = np.repeat(np.arange(len(blocks)), [len(b["ts"]) for b in blocks])[order]
+    offsets = np.cumsum([0] + [len(b["ts"]) for b in blocks])
+    local = (np.arange(len(ts)) - np.repeat(offsets[:-1], [len(b["ts"]) for b in blocks]))[order]
+    counter = np.arange(written, written + len(ts), dtype=np.uint64)
+    ids = (counter * _ID_MULT + salt).tolist()  # wraps modulo 2**64 by design
+    stamps = rfc3339_many(ts[order])
+    rows = []
+    for k, (who, i) in enumerate(zip(owner.tolist(), local.tolist(), strict=True)):
+        b = blocks[who]
+        ip, asn = b["ip"][i]
+        rows.append(
+            {
+                "exchange_id": f"ex_{ids[k]:016x}",
+                "account_id": b["account_id"],
+                "ts": stamps[k],
+                "ip": ip,
+                "asn": asn,
+                "user_agent": b["user_agent"][i],
+                "model": b["model"][i],
+                "prompt": b["prompt"][i],
+                "input_tokens": int(b["input_tokens"][i]),
+                "output_tokens": int(b["output_tokens"][i]),
+                "tool_use": bool(b["tool_use"][i]),
+            }
+        )
+    return rows
+
+
+def _manifest(world, specs, campaigns, per_account, fmt, total) -> dict:
+    cohorts: dict[str, dict] = defaultdict(
+        lambda: {"accounts": 0, "exchanges": 0, "malicious": False}
+    )
+    for spec, n in zip(specs, per_account, strict=True):
+        c = cohorts[spec.cohort]
+        c["accounts"] += 1
+        c["exchanges"] += n
+        c["malicious"] = spec.campaign is not None
+        if spec.campaign:
+            campaigns[spec.campaign]["accounts"] = campaigns[spec.campaign].get("accounts", 0) + 1
+            campaigns[spec.campaign]["exchanges"] = campaigns[spec.campaign].get("exchanges", 0) + n
+            campaigns[spec.campaign]["cohort"] = spec.cohort
+    malicious = [n for s, n in zip(specs, per_account, strict=True) if s.campaign]
+    return {
+        "generator": "detection.synthetic",
+        "seed": world.seed,
+        "scale": world.scale,
+        "format": fmt,
+        "window": {"start": rfc3339(world.start), "end": rfc3339(world.end)},
+        "models": {
+            **{name: {"released": day} for name, day in OLD_MODELS.items()},
+            NEW_MODEL: {"released": rfc3339(world.release)},
+        },
+        "new_model": NEW_MODEL,
+        "totals": {
+            "accounts": len(specs),
+            "exchanges": total,
+            "malicious_accounts": len(malicious),
+            "malicious_exchanges": sum(malicious),
+        },
+        "cohorts": dict(sorted(cohorts.items())),
+        "campaigns": campaigns,
+    }

@@ -1,0 +1,288 @@
+"""The synthetic data generator (detection/synthetic, ``generate_traffic``).
+
+The data set is a contract for the demo, the detection tests and the benches: every row valid
+in the ingest format, every account labelled, every cohort present, the same bytes for the same
+seed, and counts that grow with the scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import ipaddress
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from django.core.management import CommandError, call_command
+
+from detection.synthetic import generate, plan
+from detection.synthetic.cohorts import BENIGN
+from detection.synthetic.generate import COHORT_OF_KIND
+
+SEED, SCALE = 3, 0.05
+ACCOUNT_FIELDS = {"account_id", "created_at", "email_domain", "org_id", "payment_fingerprint",
+                  "country", "plan"}  # fmt: skip
+EXCHANGE_FIELDS = {"exchange_id", "account_id", "ts", "ip", "asn", "user_agent", "model",
+                   "prompt", "input_tokens", "output_tokens", "tool_use"}  # fmt: skip
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        return [orjson.loads(line) for line in fh]
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic")
+    generate(out, seed=SEED, scale=SCALE)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rows(dataset):
+    return {
+        "accounts": read_jsonl(dataset / "accounts.jsonl.gz"),
+        "exchanges": read_jsonl(dataset / "exchanges.jsonl.gz"),
+        "labels": read_jsonl(dataset / "labels.jsonl"),
+        "manifest": orjson.loads((dataset / "manifest.json").read_bytes()),
+    }
+
+
+def parse_ts(value) -> datetime:
+    assert isinstance(value, str) and RFC3339.fullmatch(value), value
+    return datetime.fromisoformat(value)
+
+
+def check_account(row: dict) -> None:
+    """The contract's accounts table, field by field."""
+    assert set(row) <= ACCOUNT_FIELDS, row
+    assert isinstance(row["account_id"], str) and row["account_id"]
+    parse_ts(row["created_at"])
+    for name in ("email_domain", "org_id", "payment_fingerprint", "plan"):
+        assert name not in row or (isinstance(row[name], str) and row[name]), row
+    if "country" in row:
+        assert re.fullmatch(r"[A-Z]{2}", row["country"]), row
+
+
+def check_exchange(row: dict) -> None:
+    """The contract's exchanges table, field by field."""
+    assert set(row) <= EXCHANGE_FIELDS, row
+    for name in ("exchange_id", "account_id", "model"):
+        assert isinstance(row[name], str) and row[name], row
+    parse_ts(row["ts"])
+    ipaddress.ip_address(row["ip"])
+    assert ipaddress.ip_address(row["ip"]).is_global, row["ip"]
+    for name in ("asn", "input_tokens", "output_tokens"):
+        if name in row:
+            assert type(row[name]) is int and row[name] >= 0, row
+    assert type(row.get("tool_use", False)) is bool
+    assert isinstance(row.get("prompt", ""), str) and isinstance(row.get("user_agent", ""), str)
+
+
+def test_every_row_is_valid_against_the_contract(rows):
+    for row in rows["accounts"]:
+        check_account(row)
+    for row in rows["exchanges"]:
+        check_exchange(row)
+    # Every field of the contract is used somewhere.
+    assert set().union(*rows["accounts"]) == ACCOUNT_FIELDS
+    assert set().union(*(set(r) for r in rows["exchanges"][:5000])) == EXCHANGE_FIELDS
+
+
+def test_ids_unique_references_resolve_and_times_make_sense(rows):
+    accounts = {r["account_id"]: r for r in rows["accounts"]}
+    assert len(accounts) == len(rows["accounts"])
+    ids = [r["exchange_id"] for r in rows["exchanges"]]
+    assert len(set(ids)) == len(ids)
+    window = rows["manifest"]["window"]
+    start, end = parse_ts(window["start"]), parse_ts(window["end"])
+    for row in rows["exchanges"]:
+        ts = parse_ts(row["ts"])
+        assert start <= ts < end
+        # No account talks before it registered.
+        assert ts >= parse_ts(accounts[row["account_id"]]["created_at"]), row
+    # Every account has traffic.
+    assert set(accounts) == {r["account_id"] for r in rows["exchanges"]}
+
+
+def test_rows_pass_the_ingest_parser(rows):
+    parse = pytest.importorskip("detection.ingest.parse")
+    notes: list[str] = []
+    for row in rows["accounts"]:
+        parse.parse_account(row, notes)
+    for row in rows["exchanges"]:
+        parse.parse_exchange(row, notes)
+    assert notes == []
+
+
+def test_labels_cover_every_account_once(rows):
+    labels = rows["labels"]
+    assert Counter(r["account_id"] for r in labels) == Counter(
+        r["account_id"] for r in rows["accounts"]
+    )
+    for label in labels:
+        assert set(label) == {"account_id", "cohort", "campaign", "malicious"}
+        assert label["malicious"] is (label["campaign"] is not None)
+        if label["campaign"] is not None:
+            assert isinstance(label["campaign"], str)
+
+
+def test_every_cohort_and_campaign_is_present(rows):
+    labels = rows["labels"]
+    cohorts = Counter(r["cohort"] for r in labels)
+    for name in BENIGN:
+        assert cohorts[name] >= 1, name
+    for name in ("reasoning_harvest", "capability_harvest", "evasive_fleet"):
+        assert cohorts[name] >= 8, name
+    campaigns = Counter(r["campaign"] for r in labels if r["campaign"])
+    assert 3 <= len(campaigns) <= 5
+    assert min(campaigns.values()) >= 8
+    manifest = rows["manifest"]
+    assert set(manifest["campaigns"]) == set(campaigns)
+    for campaign_id, info in manifest["campaigns"].items():
+        assert info["accounts"] == campaigns[campaign_id]
+    # Ordinary customers are most accounts; the small scale is still a usable set.
+    assert cohorts["ordinary"] > len(labels) / 2
+    assert len(labels) >= 150 and len(rows["exchanges"]) >= 20_000
+
+
+def test_manifest_counts_match_the_files(rows):
+    manifest = rows["manifest"]
+    assert manifest["seed"] == SEED and manifest["scale"] == SCALE
+    assert manifest["totals"]["accounts"] == len(rows["accounts"])
+    assert manifest["totals"]["exchanges"] == len(rows["exchanges"])
+    cohort_of = {r["account_id"]: r["cohort"] for r in rows["labels"]}
+    per_cohort = Counter(cohort_of[r["account_id"]] for r in rows["exchanges"])
+    assert {k: v["exchanges"] for k, v in manifest["cohorts"].items()} == dict(per_cohort)
+
+
+def test_pivoting_campaign_moves_to_the_new_model_within_a_day(rows):
+    manifest = rows["manifest"]
+    new = manifest["new_model"]
+    release = parse_ts(manifest["models"][new]["released"])
+    pivot = {r["account_id"] for r in rows["labels"] if r["cohort"] == "capability_harvest"}
+    before = [
+        r for r in rows["exchanges"] if r["account_id"] in pivot and parse_ts(r["ts"]) < release
+    ]
+    after = [
+        r for r in rows["exchanges"]
+        if r["account_id"] in pivot and parse_ts(r["ts"]) >= release + timedelta(days=1)
+    ]  # fmt: skip
+    assert before and after
+    assert not any(r["model"] == new for r in before)
+    assert sum(r["model"] == new for r in after) / len(after) > 0.85
+
+
+def test_same_seed_gives_the_same_bytes(dataset, tmp_path):
+    generate(tmp_path, seed=SEED, scale=SCALE)
+    for name in ("accounts.jsonl.gz", "exchanges.jsonl.gz", "labels.jsonl", "manifest.json"):
+        assert (tmp_path / name).read_bytes() == (dataset / name).read_bytes(), name
+
+
+def test_different_seeds_differ():
+    plans = {seed: plan(seed, 0.3) for seed in range(1, 9)}
+    campaign_counts = {len(campaigns) for _, _, campaigns in plans.values()}
+    assert campaign_counts <= {3, 4, 5} and len(campaign_counts) >= 2
+    sizes = set()
+    for _, specs, _ in plans.values():
+        sizes.add(tuple(sorted(Counter(s.cohort for s in specs).items())))
+    assert len(sizes) == len(plans)  # cohort sizes vary with the seed
+    ids = [{s.account_id for s in specs} for _, specs, _ in plans.values()]
+    assert not ids[0] & ids[1]
+    releases = {world.release for world, _, _ in plans.values()}
+    assert len(releases) >= 2
+
+
+def test_counts_grow_linearly_with_scale():
+    totals = {}
+    for scale in (0.25, 0.5, 1.0):
+        _, specs, _ = plan(11, scale)
+        totals[scale] = (len(specs), sum(s.n for s in specs))
+    assert totals[1.0][1] >= 500_000
+    assert 2_000 <= totals[1.0][0] <= 6_000
+    for scale in (0.25, 0.5):
+        for k in (0, 1):
+            assert totals[scale][k] / totals[1.0][k] == pytest.approx(scale, rel=0.25)
+
+
+def test_csv_format_writes_the_same_data_with_a_header(tmp_path, rows):
+    generate(tmp_path, seed=SEED, scale=SCALE, fmt="csv")
+    header, accounts = read_csv(tmp_path / "accounts.csv.gz")
+    assert header == ["account_id", "created_at", "email_domain", "org_id",
+                      "payment_fingerprint", "country", "plan"]  # fmt: skip
+    header, exchanges = read_csv(tmp_path / "exchanges.csv.gz")
+    assert set(header) == EXCHANGE_FIELDS
+    assert [a["account_id"] for a in accounts] == [a["account_id"] for a in rows["accounts"]]
+    assert len(exchanges) == len(rows["exchanges"])
+    # The same rows: prompts with newlines, quotes and non-Latin text survive CSV quoting.
+    for as_csv, as_json in zip(exchanges[::97], rows["exchanges"][::97], strict=True):
+        assert as_csv["prompt"] == as_json["prompt"]
+        assert as_csv["tool_use"] == ("true" if as_json["tool_use"] else "false")
+        assert int(as_csv["input_tokens"]) == as_json["input_tokens"]
+    parse = pytest.importorskip("detection.ingest.parse")
+    notes: list[str] = []
+    for row in exchanges:
+        parse.parse_exchange(parse.csv_record(row), notes)
+    for row in accounts:
+        parse.parse_account(parse.csv_record(row), notes)
+
+
+def test_campaign_cohort_names_are_labelled(rows):
+    kinds = {r["cohort"] for r in rows["labels"] if r["malicious"]}
+    assert kinds <= set(COHORT_OF_KIND.values())
+    assert not kinds & set(BENIGN)
+
+
+def test_command_writes_the_files_and_a_summary(tmp_path):
+    out = io.StringIO()
+    call_command("generate_traffic", str(tmp_path / "set"), "--seed", "5", "--scale", "0.02",
+                 "--format", "csv", stdout=out)  # fmt: skip
+    names = {p.name for p in (tmp_path / "set").iterdir()}
+    assert names == {"accounts.csv.gz", "exchanges.csv.gz", "labels.jsonl", "manifest.json"}
+    manifest = orjson.loads((tmp_path / "set" / "manifest.json").read_bytes())
+    assert f"{manifest['totals']['exchanges']:,} exchanges" in out.getvalue()
+
+
+@pytest.mark.parametrize("args", [["--scale", "0"], ["--scale", "-1"], ["--seed", "-3"]])
+def test_command_refuses_bad_arguments(tmp_path, args):
+    with pytest.raises(CommandError):
+        call_command("generate_traffic", str(tmp_path), *args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_refuses_a_file_as_out_dir(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("keep me")
+    with pytest.raises(CommandError, match="not a folder"):
+        call_command("generate_traffic", str(target), "--scale", "0.02")
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.django_db
+def test_ingest_loads_every_generated_row(dataset, tmp_path):
+    from detection.models import Account, Exchange
+
+    if not (Path(__file__).parents[2] / "detection/management/commands/ingest.py").exists():
+        pytest.skip("ingest command not present")
+    try:
+        call_command("ingest", str(dataset), "--rejects-dir", str(tmp_path), stdout=io.StringIO(),
+                     stderr=io.StringIO())  # fmt: skip
+    except SystemExit as exc:  # ingest exits 1 when rows were rejected
+        pytest.fail(f"ingest exited {exc.code}")
+    manifest = orjson.loads((dataset / "manifest.json").read_bytes())
+    assert Account.objects.count() == manifest["totals"]["accounts"]
+    assert Account.objects.filter(is_placeholder=True).count() == 0
+    assert Exchange.objects.count() == manifest["totals"]["exchanges"]
