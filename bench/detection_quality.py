@@ -74,10 +74,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303])
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--generator", choices=["traffic", "cohorts"], default="traffic")
+    parser.add_argument(
+        "--database", default="console_bench_detection", help="scratch database (dropped)"
+    )
     args = parser.parse_args()
     if args.generator == "traffic" and not have_generator():
         raise SystemExit("generate_traffic / ingest are not available; try --generator cohorts")
-    setup_database("console_bench_detection")
+    setup_database(args.database)
     from django.core.management import call_command
 
     results = []

@@ -43,11 +43,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--generator", choices=["traffic", "cohorts"], default="traffic")
+    parser.add_argument(
+        "--database", default="console_bench_detection_scale", help="scratch database (dropped)"
+    )
     parser.add_argument("--seed", type=int, default=404)
     args = parser.parse_args()
     if args.generator == "traffic" and not have_generator():
         raise SystemExit("generate_traffic / ingest are not available; try --generator cohorts")
-    url = setup_database("console_bench_detection_scale")
+    url = setup_database(args.database)
     from detection.models import Account, Exchange
 
     rows = []

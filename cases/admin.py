@@ -21,6 +21,10 @@ class EnforcementActionAdmin(admin.ModelAdmin):
     list_display = ["id", "case", "kind", "status", "proposed_by", "decided_by", "proposed_at"]
     list_filter = ["kind", "status"]
 
+    # Actions are made only through the four-eyes services, never typed into the admin.
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
         return False
 

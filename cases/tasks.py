@@ -34,3 +34,24 @@ def export_build_task(export_id: int) -> str:
     from cases.services.exports import export_build
 
     return export_build(export_id)
+
+
+# --- enforcement outbox (issue 6) ----------------------------------------------------------------
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_outbox_message_task(message_id: int) -> str:
+    """Deliver one outbox message. Idempotent: the service claims the message with a
+    compare-and-set update, so a redelivered or duplicate task does nothing; retries are
+    scheduled by the service (exponential backoff) and by the sweeper, not by Celery."""
+    from cases.services.enforcement import outbox_deliver
+
+    return outbox_deliver(message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox_task() -> dict:
+    """Every minute (celery beat): recover deliveries whose worker died, enqueue due ones."""
+    from cases.services.enforcement import outbox_sweep
+
+    return outbox_sweep()

@@ -47,4 +47,23 @@ urlpatterns = [
     path("<int:pk>/export/<str:fmt>/", views.case_export, name="case_export"),
     path("exports/<int:pk>/", views.export_detail, name="export_detail"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
+    # Enforcement (issue 6): proposals, four-eyes decisions, delivery, reversal, ban list.
+    path("approvals/", views.approval_queue, name="approval_queue"),
+    path("ban-list.<str:fmt>", views.ban_list, name="ban_list"),
+    path("<int:pk>/enforcement/", views.case_enforcement, name="case_enforcement"),
+    path("<int:pk>/enforcement/propose/", views.action_propose, name="action_propose"),
+    path("<int:pk>/enforcement/<int:action_pk>/", views.action_detail, name="action_detail"),
+    path(
+        "<int:pk>/enforcement/<int:action_pk>/decide/", views.action_decide, name="action_decide"
+    ),
+    path(
+        "<int:pk>/enforcement/<int:action_pk>/reverse/",
+        views.action_reverse,
+        name="action_reverse",
+    ),
+    path(
+        "<int:pk>/enforcement/deliveries/<int:message_pk>/retry/",
+        views.outbox_retry,
+        name="outbox_retry",
+    ),
 ]

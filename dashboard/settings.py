@@ -191,6 +191,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "detection.tasks.prune_telemetry_task",
         "schedule": 24 * 60 * 60,
     },
+    # Enforcement outbox safety net: re-enqueue due deliveries, recover lost workers' leases.
+    "enforcement-outbox-sweep": {
+        "task": "cases.tasks.sweep_outbox_task",
+        "schedule": 60,
+    },
 }
 
 # Evidence: extra sources (dotted paths, comma-separated) beside the built-in telemetry one,
@@ -207,6 +212,16 @@ EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "5000"))
 # Enforcement delivery (the account platform's webhook); the ban list is always available.
 ENFORCEMENT_WEBHOOK_URL = os.environ.get("ENFORCEMENT_WEBHOOK_URL", "")
 ENFORCEMENT_WEBHOOK_SECRET = os.environ.get("ENFORCEMENT_WEBHOOK_SECRET", "")
+# Seconds per webhook request; attempts before a message is dead-lettered; the retry backoff
+# (base doubling up to max); how long a worker holds a claimed message before the sweeper
+# takes it back (must exceed the timeout). See docs/enforcement.md.
+ENFORCEMENT_WEBHOOK_TIMEOUT = float(os.environ.get("ENFORCEMENT_WEBHOOK_TIMEOUT", "10"))
+ENFORCEMENT_MAX_ATTEMPTS = int(os.environ.get("ENFORCEMENT_MAX_ATTEMPTS", "8"))
+ENFORCEMENT_RETRY_BASE_SECONDS = int(os.environ.get("ENFORCEMENT_RETRY_BASE_SECONDS", "30"))
+ENFORCEMENT_RETRY_MAX_SECONDS = int(os.environ.get("ENFORCEMENT_RETRY_MAX_SECONDS", "3600"))
+ENFORCEMENT_LEASE_SECONDS = int(os.environ.get("ENFORCEMENT_LEASE_SECONDS", "120"))
+# A bearer token that lets the account platform download the ban list without a login.
+ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
 
 LOGGING = {
     "version": 1,

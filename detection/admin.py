@@ -1,11 +1,14 @@
 import json
+from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from detection.config import config_new_version, effective_params, validate_params
 from detection.models import (
@@ -40,19 +43,133 @@ class ExchangeAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("account")
 
 
+class TelemetryUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="JSON Lines or CSV with a header row, optionally gzipped (.jsonl, .csv, .gz)."
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "From the file name (accounts*, exchanges*)")]
+        + list(IngestReport.Kind.choices),
+        required=False,
+    )
+
+    def clean(self):
+        from detection.ingest.uploads import upload_kind
+
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is not None:
+            try:
+                cleaned["kind"] = upload_kind(upload.name, cleaned.get("kind") or None)
+            except ValueError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
 @admin.register(IngestReport)
 class IngestReportAdmin(admin.ModelAdmin):
+    """Every ingest (command line or upload), its counts and status; staff upload files here.
+
+    Reports are records, so nothing on them is editable; a new one comes from "Upload
+    telemetry", which saves the file under DATA_DIR/uploads and ingests it in a task.
+    """
+
+    change_list_template = "admin/detection/ingestreport/change_list.html"
     list_display = [
-        "path",
+        "file_name",
         "kind",
         "status",
+        "progress",
         "loaded",
+        "rejected",
         "duplicates",
         "placeholders",
-        "rejected",
         "created_at",
     ]
-    list_filter = ["status", "kind"]
+    list_filter = ["status", "kind", "loader"]
+    search_fields = ["path"]
+    readonly_fields = [f.name for f in IngestReport._meta.fields if f.name != "id"] + [
+        "progress",
+        "reject_file",
+    ]
+
+    @admin.display(description="file")
+    def file_name(self, obj: IngestReport) -> str:
+        return obj.path.rsplit("/", 1)[-1]
+
+    @admin.display(description="read")
+    def progress(self, obj: IngestReport) -> str:
+        if obj.status == IngestReport.Status.DONE or not obj.size:
+            return "100%" if obj.status == IngestReport.Status.DONE else "-"
+        return f"{min(100, 100 * obj.bytes_read // obj.size)}%"
+
+    @admin.display(description="reject file")
+    def reject_file(self, obj: IngestReport) -> str:
+        if not obj.reject_path:
+            return "-"
+        url = reverse("admin:detection_ingestreport_rejects", args=[obj.pk])
+        return format_html('<a href="{}">download</a> ({})', url, obj.reject_path)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reports come from uploads and the command, never typed in
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        urls = [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="detection_ingestreport_upload",
+            ),
+            path(
+                "<int:pk>/rejects/",
+                self.admin_site.admin_view(self.rejects_view),
+                name="detection_ingestreport_rejects",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def upload_view(self, request):
+        from detection.ingest.uploads import upload_create
+
+        if not request.user.has_perm("detection.add_ingestreport"):
+            raise PermissionDenied
+        form = TelemetryUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            report = upload_create(
+                upload=form.cleaned_data["file"], kind=form.cleaned_data["kind"], user=request.user
+            )
+            self.message_user(
+                request,
+                f"Uploaded {form.cleaned_data['file'].name}: ingest queued as report "
+                f"{report.pk}. Its status and counts update here as it runs.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:detection_ingestreport_change", args=[report.pk])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload telemetry",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/detection/ingestreport/upload.html", context)
+
+    def rejects_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = get_object_or_404(IngestReport, pk=pk)
+        if not report.reject_path or not Path(report.reject_path).is_file():
+            raise Http404("this ingest has no reject file")
+        return FileResponse(
+            open(report.reject_path, "rb"),  # FileResponse closes it
+            as_attachment=True,
+            filename=Path(report.reject_path).name,
+            content_type="application/x-ndjson",
+        )
 
 
 @admin.register(DetectionRun)

@@ -136,6 +136,10 @@ DEFAULTS: dict[str, Any] = {
     "member_threshold": 0.35,
     "lone_threshold": 0.85,
     "lone_min_families": 3,
+    # A community is a distillation campaign only if at least this share of its members also
+    # show harvesting behaviour (a content, volume or rhythm signal over its threshold):
+    # strangers behind one VPN exit or campus NAT share addresses but not the behaviour.
+    "campaign_min_behaviour_share": 0.5,
     # Leiden over the link graph: CPM keeps a group while its links average more than the
     # resolution per pair of members ("modularity" is the alternative objective).
     "leiden_objective": "CPM",
@@ -201,6 +205,9 @@ def validate_params(params: dict[str, Any]) -> list[str]:
         thr, sat = spec.get("threshold"), spec.get("saturation")
         if isinstance(thr, int | float) and isinstance(sat, int | float) and sat <= thr:
             problems.append(f"{name}: saturation must be above the threshold")
+    share = params.get("campaign_min_behaviour_share", DEFAULTS["campaign_min_behaviour_share"])
+    if not isinstance(share, int | float) or not 0 <= share <= 1:
+        problems.append("campaign_min_behaviour_share must be a number in [0, 1]")
     for key in ("campaign_threshold", "member_threshold", "lone_threshold"):
         value = params.get(key)
         if not isinstance(value, int | float) or not 0 < value <= 1:

@@ -63,9 +63,16 @@ class Account(models.Model):
 class Exchange(models.Model):
     """One API request and its response, as the gateway logged it."""
 
-    exchange_id = models.CharField(max_length=255, unique=True)
+    # Unique through the named constraint below (a plain unique=True would add a second,
+    # LIKE-pattern index on PostgreSQL that nothing here uses).
+    exchange_id = models.CharField(max_length=255)
+    # No index of its own: exchange_account_ts_idx leads with the account.
     account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, db_constraint=False, related_name="exchanges"
+        Account,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="exchanges",
     )
     ts = models.DateTimeField()
     ip = models.GenericIPAddressField(unpack_ipv4=False)
@@ -81,6 +88,9 @@ class Exchange(models.Model):
     tool_use = models.BooleanField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange_id"], name="exchange_exchange_id_uniq")
+        ]
         indexes = [
             models.Index(fields=["account", "ts"], name="exchange_account_ts_idx"),
             PortableBrinIndex(fields=["ts"], name="exchange_ts_brin", autosummarize=True),
@@ -94,7 +104,9 @@ class IngestReport(models.Model):
     """One ingest of one file: what loaded, what was skipped, what was rejected and why.
 
     The command line and the staff upload task both write one, so a file's fate can be
-    looked up later; the rejects (and notices) themselves are in ``reject_path`` (JSON Lines).
+    looked up later; the rejects (and notices: placeholders created, accounts that differ) are
+    in ``reject_path`` (JSON Lines). A staff upload is saved under ``DATA_DIR/uploads`` and
+    has ``created_by`` set.
     The counts are saved in the same transaction as each batch of rows, so they always
     describe exactly what is committed, and ``lines_done`` lets a redelivered upload task
     carry on after the last committed batch instead of starting again.
@@ -123,9 +135,13 @@ class IngestReport(models.Model):
     loaded = models.BigIntegerField(default=0)
     duplicates = models.BigIntegerField(default=0)
     placeholders = models.BigIntegerField(default=0, help_text="Placeholder accounts created.")
-    placeholders_filled = models.BigIntegerField(default=0)
-    updated = models.BigIntegerField(default=0, help_text="Known accounts whose details changed.")
-    nul_replaced = models.BigIntegerField(default=0, help_text="Rows loaded with NULs replaced.")
+    placeholders_filled = models.BigIntegerField(
+        default=0, help_text="Placeholder accounts filled in by this accounts file."
+    )
+    differing = models.BigIntegerField(
+        default=0,
+        help_text="Known accounts whose row differed from the stored values (kept; see notices).",
+    )
     rejected = models.BigIntegerField(default=0)
     reject_path = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")

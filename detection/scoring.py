@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detection.signals import Signal
+from detection.signals import COORDINATION, Signal
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Scores:
     contributions: np.ndarray  # (n, S)
     risk: np.ndarray  # (n,)
     families: np.ndarray  # (n,) number of families with a signal over threshold
+    behaviour: np.ndarray  # (n,) bool: a content, volume or rhythm signal over threshold
 
 
 def strength(value: np.ndarray, threshold: float, saturation: float) -> np.ndarray:
@@ -52,10 +53,13 @@ def score(signals: list[Signal], params: dict) -> Scores:
     risk = 1 - np.prod(1 - contributions, axis=1) if n else np.zeros(0)
     family_names = sorted({s.family for s in signals})
     hit = np.zeros((n, len(family_names)), dtype=bool)
+    behaviour = np.zeros(n, dtype=bool)
     for j, sig in enumerate(signals):
         if weights[j] > 0:
             hit[:, family_names.index(sig.family)] |= strengths[:, j] > 0
-    return Scores(signals, thresholds, strengths, contributions, risk, hit.sum(axis=1))
+            if sig.family != COORDINATION:
+                behaviour |= strengths[:, j] > 0
+    return Scores(signals, thresholds, strengths, contributions, risk, hit.sum(axis=1), behaviour)
 
 
 def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
@@ -103,7 +107,9 @@ def decide(
     kinds of link (ip, ua, payment, template, activity) found inside each community. A
     community becomes a campaign when it has ``campaign_min_accounts`` members, its median
     member risk reaches ``campaign_threshold`` and it holds at least two kinds of evidence
-    (templates alone are what unrelated researchers running one public benchmark share).
+    (templates alone are what unrelated researchers running one public benchmark share), and
+    at least ``campaign_min_behaviour_share`` of its members show a content, volume or rhythm
+    signal (coordination alone is what strangers behind one VPN or NAT show).
     """
     n = len(scores.risk)
     flagged = np.zeros(n, dtype=bool)
@@ -119,7 +125,16 @@ def decide(
         # addresses, cards or shifts.
         if median < params["campaign_threshold"] or len(kinds) < 2 or not kinds & STRONG:
             continue
-        members = idx[scores.risk[idx] >= params["member_threshold"]]
+        # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
+        # distillation campaign: enough members must also behave like harvesters.
+        if scores.behaviour[idx].mean() < params.get("campaign_min_behaviour_share", 0.5):
+            continue
+        # A member needs ``member_threshold``; one with no harvesting behaviour of its own
+        # (only shared addresses, clients, popular prompts) needs ``campaign_threshold``.
+        bar = np.where(
+            scores.behaviour[idx], params["member_threshold"], params["campaign_threshold"]
+        )
+        members = idx[scores.risk[idx] >= bar]
         if len(members) < params["campaign_min_accounts"]:
             continue
         flagged[members] = True

@@ -1,13 +1,19 @@
 """Celery tasks for detection: thin adapters that take ids and call one service each."""
 
+import logging
+
 from celery import shared_task, signature
 from django.db import InterfaceError, OperationalError
 
 from detection import services
+from detection.ingest.uploads import upload_ingest
+from detection.models import IngestReport
+from detection.retention import telemetry_prune
 
 # Transient database trouble (a restart, a dropped connection) is worth a retry; anything
 # else is a bug or bad data, and fails the run with its message instead of looping.
 TRANSIENT = (OperationalError, InterfaceError)
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
@@ -60,3 +66,28 @@ def detection_finalise_task(run_id: int, then: dict | None = None) -> None:
         raise
     if then and run.status == run.Status.SUCCEEDED:
         signature(then).delay()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def ingest_file_task(report_id: int) -> None:
+    """Ingest one staff-uploaded file; a retry resumes after the last committed batch.
+
+    Anything but a transient database error fails the report with its message (shown in the
+    admin) instead of raising: with no broker the task runs inside the upload request, and
+    the staff member should land on the failed report, not on an error page.
+    """
+    try:
+        upload_ingest(report_id=report_id)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        logger.exception("ingest of upload report %s failed", report_id)
+        IngestReport.objects.filter(pk=report_id).update(
+            status=IngestReport.Status.FAILED, error=f"{type(exc).__name__}: {exc}"
+        )
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def prune_telemetry_task(older_than_days: int | None = None) -> int:
+    """Delete exchanges past the retention period (daily, from the beat schedule)."""
+    return telemetry_prune(older_than_days=older_than_days).deleted

@@ -10,6 +10,16 @@ from cases.views.actions import (
     case_tag_remove,
 )
 from cases.views.case import case_accounts, case_detail, case_timeline_view, case_why
+from cases.views.enforcement import (
+    action_decide,
+    action_detail,
+    action_propose,
+    action_reverse,
+    approval_queue,
+    ban_list,
+    case_enforcement,
+    outbox_retry,
+)
 from cases.views.evidence import (
     case_charts,
     case_evidence,
@@ -29,6 +39,12 @@ from cases.views.notes import (
 from cases.views.queue import case_bulk, case_queue
 
 __all__ = [
+    "action_decide",
+    "action_detail",
+    "action_propose",
+    "action_reverse",
+    "approval_queue",
+    "ban_list",
     "case_account_add_view",
     "case_account_remove_view",
     "case_accounts",
@@ -36,6 +52,7 @@ __all__ = [
     "case_bulk",
     "case_charts",
     "case_detail",
+    "case_enforcement",
     "case_evidence",
     "case_export",
     "case_merge",
@@ -55,6 +72,7 @@ __all__ = [
     "note_history",
     "notification_list",
     "notification_mark_read",
+    "outbox_retry",
     "prompt_text",
     "queue_export",
     "snapshot_status",

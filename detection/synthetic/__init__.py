@@ -8,7 +8,8 @@ cohort and campaign, what it imitates and which signals it should and should not
 
 Modules: ``base`` (the plan's data classes and per-account rendering), ``timing`` (request
 rhythms), ``pools`` (networks, user agents, domains), ``prompts_benign`` and
-``prompts_harvest`` (prompt pools and templates), ``cohorts`` and ``campaigns`` (planners),
+``prompts_harvest`` (prompt pools and templates), ``cohorts`` (individuals),
+``organisations`` (companies, labs, teams) and ``campaigns`` (planners),
 ``writer`` (streaming JSONL/CSV) and ``generate`` (the entry point).
 """
 

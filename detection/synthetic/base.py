@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from detection.synthetic import pools
 from detection.synthetic.timing import DAY, HOUR
 
 WINDOW_START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -103,6 +104,12 @@ class World:
     start: int = field(init=False)
     end: int = field(init=False)
     release: int = field(init=False)
+    # Infrastructure that unrelated cohorts meet on: carrier-grade NAT addresses (phones of
+    # strangers, and residential-proxy exits running on phones), a commercial VPN's exits, and
+    # the home addresses of ordinary customers (some host residential-proxy SDKs).
+    carrier_nat: list[tuple[str, int]] = field(init=False)
+    vpn_exits: list[tuple[str, int]] = field(init=False)
+    homes: list[tuple[str, int]] = field(default_factory=list, init=False)
     _ids: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self):
@@ -112,6 +119,16 @@ class World:
         # The new model ships on a weekday in the second half of the window, mid-morning UTC.
         day = self.rng.choice([d for d in range(14, 22) if (d + 1) % 7 not in (5, 6)])
         self.release = self.start + day * DAY + self.rng.randint(14, 18) * HOUR
+        self.carrier_nat = pools.addresses(self.rng, pools.CARRIER_NAT, self.size(50, 70, 12))
+        self.vpn_exits = pools.addresses(self.rng, pools.VPN, self.size(80, 120, 30))
+
+    def reseed(self, part: str) -> None:
+        """Give one part of the plan (a cohort, a campaign) its own random stream.
+
+        Each part then draws the same choices for a seed whatever the scale and whatever the
+        other parts drew, so a seed keeps its shape (cohort sizes, campaigns) across scales.
+        """
+        self.rng = random.Random(f"{self.seed}:{part}")
 
     def size(self, low: int, high: int, minimum: int = 1) -> int:
         """A cohort size drawn from [low, high] at scale 1, scaled, never below ``minimum``."""

@@ -72,14 +72,27 @@ def _emails(w: World, count: int) -> list[str]:
 
 
 def _proxy_pool(w: World, size: int, hosting_share: float) -> list[tuple[str, int]]:
-    """A rented proxy pool: residential exits plus hosting ranges, shared by the whole fleet."""
+    """A rented proxy pool: residential exits plus hosting ranges, shared by the whole fleet.
+
+    Residential proxies run on real people's devices, so some exits are addresses ordinary
+    customers use too: phones behind carrier NAT and, rarely, a customer's own home router.
+    Some hosting exits are the same commercial VPN's that privacy-minded customers use.
+    """
+    rng = w.rng
     hosting = int(size * hosting_share)
+    residential = size - hosting
+    nat = [rng.choice(w.carrier_nat) for _ in range(round(residential * 0.1))]
+    homes = rng.sample(w.homes, min(len(w.homes), round(residential * 0.02)))
+    # Half the operators also buy a commercial VPN, a small share of their hosting exits.
+    vpn = rng.sample(w.vpn_exits, min(len(w.vpn_exits), round(hosting * 0.1)))
+    vpn = vpn if rng.random() < 0.5 else []
     ranges = []
     for _ in range(max(1, hosting // 16)):
-        ranges += pools.egress_range(w.rng, pools.HOSTING + pools.VPN, 16)
-    return (
-        pools.addresses(w.rng, pools.RESIDENTIAL + pools.MOBILE, size - hosting) + ranges[:hosting]
+        ranges += pools.egress_range(rng, pools.HOSTING + pools.VPN, 16)
+    fresh = pools.addresses(
+        rng, pools.RESIDENTIAL + pools.MOBILE, residential - len(nat) - len(homes)
     )
+    return fresh + nat + homes + vpn + ranges[: hosting - len(vpn)]
 
 
 def plan_campaign(w: World, kind: str, campaign_id: str) -> tuple[list[AccountSpec], dict]:
@@ -141,6 +154,7 @@ def plan_campaign(w: World, kind: str, campaign_id: str) -> tuple[list[AccountSp
             output_tokens=(6.8, 0.45),
         )
         code, _ = pools.country(rng)
+        plan = rng.choice(["pro", "pro", "api", "free"])
         out.append(
             AccountSpec(
                 account_id=w.account_id(),
@@ -152,9 +166,10 @@ def plan_campaign(w: World, kind: str, campaign_id: str) -> tuple[list[AccountSp
                 hi=w.end,
                 behaviour=behaviour,
                 email_domain=emails[i],
-                payment_fingerprint=cards[i],
+                # A free account needs no card, but a card-verified one gets higher limits.
+                payment_fingerprint=cards[i] if plan != "free" or rng.random() < 0.5 else "",
                 country=code,
-                plan=rng.choice(["pro", "pro", "api", "free"]),
+                plan=plan,
                 org_id=f"org_{rng.getrandbits(48):012x}"
                 if kind == "capability" and rng.random() < 0.4
                 else "",
@@ -183,7 +198,9 @@ def _house_prompt(r, *, style, mix):
 def _plan_evasive(w: World, count: int, total: int, campaign_id: str):
     """Aged accounts with human hours, reworded prompts, sticky residential exits, own cards."""
     rng = w.rng
-    pool = pools.addresses(rng, pools.RESIDENTIAL + pools.MOBILE, rng.randint(2 * count, 4 * count))
+    size = rng.randint(2 * count, 4 * count)
+    pool = pools.addresses(rng, pools.RESIDENTIAL + pools.MOBILE, size - size // 7)
+    pool += [rng.choice(w.carrier_nat) for _ in range(size // 7)]  # phones behind carrier NAT
     begin = w.start + rng.randint(0, 4) * DAY
     out = []
     for n in w.split(total, count, sigma=0.5):

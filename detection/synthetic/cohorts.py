@@ -1,20 +1,20 @@
-"""The legitimate cohorts: ordinary customers and the look-alikes that must never be banned.
+"""The legitimate cohorts of individuals: ordinary customers, students, developers, VPN users.
 
-Each ``plan_*`` function returns the cohort's ``AccountSpec`` list for a ``World``. Sizes and
-volumes are drawn per seed from ranges given at scale 1 and multiplied by the scale. The
-look-alikes each share one or more traits with the campaigns on purpose (docs/synthetic-data.md
-lists which): a detector that bans on any single trait bans customers.
+``organisations.py`` has the cohorts of organisations (enterprise, benchmark labs, small
+teams) and reuses ``person`` from here. Each ``plan_*`` function returns the cohort's
+``AccountSpec`` list for a ``World``. Sizes and volumes are drawn per seed from ranges given
+at scale 1 and multiplied by the scale. The look-alikes each share one or more traits with the
+campaigns on purpose (docs/synthetic-data.md lists which): a detector that bans on any single
+trait bans customers.
 """
 
 from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from detection.synthetic import pools, timing
 from detection.synthetic import prompts_benign as pb
-from detection.synthetic.base import OLD_MODELS, AccountSpec, Behaviour, ModelPolicy, World
+from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
 from detection.synthetic.timing import DAY, HOUR
 
 
@@ -26,7 +26,7 @@ def _models(w: World, *, adopt: float, delay_days: tuple[float, float], ramp_day
     return ModelPolicy(base, w.release, share, delay, w.rng.uniform(0.2, 1.0) * ramp_days * DAY)
 
 
-def _person(
+def person(
     w: World,
     cohort: str,
     n: int,
@@ -56,7 +56,12 @@ def _person(
         user_agents=uas
         or [pools.user_agent(rng, pools.BROWSERS + pools.APPS) for _ in range(rng.randint(1, 3))],
         prompt=prompt
-        or functools.partial(pb.ordinary_prompt, topics=rng.sample(pb.TOPICS, rng.randint(4, 10))),
+        or functools.partial(
+            pb.ordinary_prompt,
+            topics=rng.sample(pb.TOPICS, rng.randint(4, 10)),
+            # One in ten has read a prompting guide and often asks for the reasoning too.
+            reasoning=rng.uniform(0.2, 0.6) if rng.random() < 0.1 else 0.0,
+        ),
         models=_models(w, adopt=0.4, delay_days=(0.5, 6), ramp_days=5),
         tool_rate=rng.choice([0.0, 0.0, 0.01, 0.03]),
     )
@@ -86,12 +91,21 @@ def plan_ordinary(w: World) -> list[AccountSpec]:
     out = []
     for plan, n in zip(plans, counts, strict=True):
         code, tz = pools.country(rng)
-        ips = pools.home_networks(rng, code)
+        ips = pools.home_networks(rng, code, w.carrier_nat)
+        w.homes.append(ips[0])
         weights = [6.0] + [rng.uniform(0.5, 3.0) for _ in ips[1:]]
-        domain = rng.choice(pools.FREE_MAIL) if rng.random() < 0.85 else pools.company_domain(rng)
+        r = rng.random()
+        # A few privacy-minded people sign up with a throwaway address, as fleets do.
+        domain = (
+            rng.choice(pools.DISPOSABLE_MAIL)
+            if r < 0.015
+            else rng.choice(pools.FREE_MAIL)
+            if r < 0.85
+            else pools.company_domain(rng)
+        )
         uas = [pools.user_agent(rng, pools.SDKS)] if plan == "api" else None
         out.append(
-            _person(
+            person(
                 w,
                 "ordinary",
                 n,
@@ -102,66 +116,10 @@ def plan_ordinary(w: World) -> list[AccountSpec]:
                 uas=uas,
                 email_domain=domain,
                 country=code,
-                payment_fingerprint="" if plan == "free" else w.card(),
+                # Some free users put a card on file (verification, a lapsed subscription).
+                payment_fingerprint=w.card() if plan != "free" or rng.random() < 0.12 else "",
             )
         )
-    return out
-
-
-def plan_enterprise(w: World) -> list[AccountSpec]:
-    """Companies' integrations: many keys, one org, one card, one egress range, one template."""
-    rng = w.rng
-    out = []
-    for _ in range(max(1, rng.randint(1, 3) if w.scale >= 0.2 else 1)):
-        keys = w.size(10, 40, minimum=3)
-        company = pools.company_domain(rng)
-        org, card = f"org_{rng.getrandbits(48):012x}", w.card()
-        code, tz = pools.country(rng)
-        egress = pools.egress_range(rng, pools.HOSTING[:5], rng.randint(2, 8))
-        uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(1, 2))]
-        templates = rng.sample(pb.ENTERPRISE_TEMPLATES, rng.randint(1, 2))
-        name = company.split(".")[0].title()
-        tools, pinned = rng.uniform(0.0, 0.4), rng.choice(list(OLD_MODELS))
-        # The integration team moves every key to the new model on one day, a few days after
-        # release, once it passed their evaluation: a pivot, but a slow one.
-        switch = rng.uniform(3, 9) * DAY if rng.random() < 0.6 else None
-        provisioned = w.registered_before(20, 500)
-        for i, n in enumerate(w.split(w.volume(18_000, 35_000), keys, sigma=0.6)):
-            behaviour = Behaviour(
-                times=functools.partial(
-                    timing.round_the_clock, tz_hours=tz, business_bump=rng.uniform(0.3, 2)
-                ),
-                ips=egress,
-                user_agents=uas,
-                prompt=functools.partial(
-                    pb.enterprise_prompt, template=rng.choice(templates), company=name
-                ),
-                models=ModelPolicy(
-                    {pinned: 1.0}, w.release, 1.0 if switch else 0.0, switch or 0.0, HOUR
-                ),
-                tool_rate=tools,
-                context_tokens=(5.5, 0.6),
-                output_tokens=(5.0, 0.5),
-            )
-            # Keys come in provisioning batches: a script creates a dozen within minutes.
-            created = provisioned + (i // 12) * rng.randint(2, 60) * DAY + i * rng.randint(5, 90)
-            out.append(
-                AccountSpec(
-                    account_id=w.account_id(),
-                    created_at=min(created, w.start - HOUR),
-                    cohort="enterprise",
-                    campaign=None,
-                    n=n,
-                    lo=w.start,
-                    hi=w.end,
-                    behaviour=behaviour,
-                    email_domain=company,
-                    org_id=org,
-                    payment_fingerprint=card,
-                    country=code,
-                    plan=rng.choice(["enterprise", "api"]),
-                )
-            )
     return out
 
 
@@ -176,9 +134,9 @@ def plan_campus(w: World) -> list[AccountSpec]:
         nat = pools.egress_range(rng, pools.EDUCATION, rng.randint(1, 3))
         term = w.start - rng.randint(5, 25) * DAY + 9 * HOUR - tz * HOUR
         for n in w.split(w.volume(8_000, 16_000), students, sigma=0.9):
-            home = pools.home_networks(rng, code) if rng.random() < 0.4 else []
+            home = pools.home_networks(rng, code, w.carrier_nat) if rng.random() < 0.4 else []
             weights = [5.0] * len(nat) + [2.0] * len(home)
-            spec = _person(
+            spec = person(
                 w,
                 "campus",
                 n,
@@ -195,63 +153,8 @@ def plan_campus(w: World) -> list[AccountSpec]:
                 spec.created_at = term + rng.randint(0, 3600)
             else:
                 spec.created_at = term + rng.randint(-200 * DAY, 7 * DAY)
-            spec.payment_fingerprint = w.card() if spec.plan == "pro" else ""
+            spec.payment_fingerprint = w.card() if spec.plan == "pro" or rng.random() < 0.08 else ""
             out.append(spec)
-    return out
-
-
-def plan_benchmark(w: World) -> list[AccountSpec]:
-    """Research labs running benchmark suites: 'let's think step by step', templated, in bursts."""
-    rng = w.rng
-    out = []
-    for _ in range(rng.randint(1, 2)):
-        accounts = w.size(2, 4, minimum=2)
-        domain = rng.choice(pools.UNIVERSITIES)
-        org, card = f"org_{rng.getrandbits(48):012x}", w.card()
-        ips = pools.egress_range(
-            rng, rng.choice([pools.EDUCATION, pools.HOSTING]), rng.randint(1, 3)
-        )
-        suffix = rng.choice(pb.BENCH_SUFFIXES)
-        shots = (
-            ""
-            if rng.random() < 0.5
-            else "Q: There are 15 trees. They plant 6 more. How many?\nA: 21.\n\n"
-        )
-        ua = pools.user_agent(rng, pools.SDKS)
-        for n in w.split(w.volume(12_000, 25_000), accounts, sigma=0.4):
-            runs = []
-            for _ in range(rng.randint(3, 6)):
-                start = w.start + rng.randint(0, (timing.DAY * 27))
-                runs.append((start, start + rng.randint(1, 5) * HOUR))
-            windows = np.array(runs, dtype=np.int64)
-            behaviour = Behaviour(
-                times=lambda g, k, lo, hi, win=windows: timing.in_windows(g, k, win, lo, hi),
-                ips=ips,
-                user_agents=[ua],
-                prompt=functools.partial(pb.benchmark_prompt, suffix=suffix, few_shot=shots),
-                models=ModelPolicy(
-                    {rng.choice(list(OLD_MODELS)): 1.0}, w.release, 0.5, 2 * DAY, HOUR
-                ),
-                context_tokens=(2.0, 0.5),
-                output_tokens=(6.3, 0.4),
-            )
-            out.append(
-                AccountSpec(
-                    account_id=w.account_id(),
-                    created_at=w.registered_before(10, 300),
-                    cohort="benchmark",
-                    campaign=None,
-                    n=n,
-                    lo=w.start,
-                    hi=w.end,
-                    behaviour=behaviour,
-                    email_domain=domain,
-                    org_id=org,
-                    payment_fingerprint=card,
-                    country=rng.choice(["US", "GB", "DE"]),
-                    plan="api",
-                )
-            )
     return out
 
 
@@ -262,8 +165,8 @@ def plan_developers(w: World) -> list[AccountSpec]:
     out = []
     for n in w.split(w.volume(45_000, 70_000), count, sigma=0.7):
         code, tz = pools.country(rng)
-        ips = pools.home_networks(rng, code) + pools.addresses(rng, pools.HOSTING, 1)
-        spec = _person(
+        ips = pools.home_networks(rng, code, w.carrier_nat) + pools.addresses(rng, pools.HOSTING, 1)
+        spec = person(
             w,
             "developer",
             n,
@@ -311,13 +214,13 @@ def _dev_times(g, n, lo, hi, *, tz, active):
 def plan_vpn(w: World) -> list[AccountSpec]:
     """Unrelated privacy-minded users who share a commercial VPN's exits (hosting ASNs)."""
     rng = w.rng
-    exits = pools.addresses(rng, pools.VPN, rng.randint(8, 20))
+    exits = w.vpn_exits
     out = []
     count = w.size(50, 90, minimum=5)
     for n in w.split(w.volume(5_000, 9_000), count, sigma=0.8):
         code, tz = pools.country(rng)
         mine = rng.sample(exits, rng.randint(3, min(8, len(exits))))
-        spec = _person(
+        spec = person(
             w,
             "vpn",
             n,
@@ -328,53 +231,6 @@ def plan_vpn(w: World) -> list[AccountSpec]:
             email_domain=rng.choice(pools.FREE_MAIL),
         )
         spec.behaviour.sticky = HOUR
-        spec.payment_fingerprint = w.card() if spec.plan == "pro" else ""
+        spec.payment_fingerprint = w.card() if spec.plan == "pro" or rng.random() < 0.1 else ""
         out.append(spec)
     return out
-
-
-def plan_small_teams(w: World) -> list[AccountSpec]:
-    """Small companies whose few seats share one card, one domain and an office address."""
-    rng = w.rng
-    out = []
-    for _ in range(w.size(6, 12, minimum=2)):
-        domain, card = pools.company_domain(rng), w.card()
-        org = f"org_{rng.getrandbits(48):012x}" if rng.random() < 0.5 else ""
-        code, tz = pools.country(rng)
-        office = pools.egress_range(rng, pools.BUSINESS, rng.randint(1, 2))
-        founded = w.registered_before(30, 600)
-        members = rng.randint(2, 6)
-        for i, n in enumerate(w.split(w.volume(600, 1500), members, sigma=0.5)):
-            home = pools.home_networks(rng, code)
-            prompt = pb.developer_prompt if rng.random() < 0.3 else None
-            spec = _person(
-                w,
-                "small_team",
-                n,
-                plan="team",
-                tz=tz,
-                ips=office + home,
-                ip_weights=[4.0] * len(office) + [1.0] * len(home),
-                prompt=prompt,
-                email_domain=domain,
-                org_id=org,
-                payment_fingerprint=card,
-                country=code,
-            )
-            spec.behaviour.times = functools.partial(
-                timing.human, tz_hours=tz, profile=timing.OFFICE, weekend=0.2, active_share=0.6
-            )
-            spec.created_at = founded + i * rng.randint(60, 3 * DAY)
-            out.append(spec)
-    return out
-
-
-BENIGN = {
-    "ordinary": plan_ordinary,
-    "enterprise": plan_enterprise,
-    "campus": plan_campus,
-    "benchmark": plan_benchmark,
-    "developer": plan_developers,
-    "vpn": plan_vpn,
-    "small_team": plan_small_teams,
-}

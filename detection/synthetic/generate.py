@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from detection.synthetic import cohorts, organisations
 from detection.synthetic.base import (
     NEW_MODEL,
     OLD_MODELS,
@@ -28,12 +29,22 @@ from detection.synthetic.base import (
     rfc3339_many,
 )
 from detection.synthetic.campaigns import campaign_kinds, plan_campaign
-from detection.synthetic.cohorts import BENIGN
 from detection.synthetic.writer import ACCOUNT_FIELDS, EXCHANGE_FIELDS, RowWriter, file_name
 
 CHUNK_ACCOUNTS = 64
 # Odd multiplier: counter * K mod 2**64 is a bijection, so ids are unique and look random.
 _ID_MULT = np.uint64(0x9E3779B97F4A7C15)
+# The legitimate cohorts in planning order (ordinary customers first: their home addresses are
+# what residential-proxy pools later borrow).
+BENIGN = {
+    "ordinary": cohorts.plan_ordinary,
+    "enterprise": organisations.plan_enterprise,
+    "campus": cohorts.plan_campus,
+    "benchmark": organisations.plan_benchmark,
+    "developer": cohorts.plan_developers,
+    "vpn": cohorts.plan_vpn,
+    "small_team": organisations.plan_small_teams,
+}
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",
     "capability": "capability_harvest",
@@ -47,18 +58,23 @@ def plan(seed: int, scale: float) -> tuple[World, list[AccountSpec], dict[str, d
     if scale <= 0:
         raise ValueError("scale must be positive")
     world = World(seed=seed, scale=scale)
+    world.reseed("campaigns")
+    kinds = campaign_kinds(world)
     specs: list[AccountSpec] = []
-    for planner in BENIGN.values():
+    for name, planner in BENIGN.items():
+        world.reseed(name)
         specs += planner(world)
     campaigns: dict[str, dict] = {}
-    for k, kind in enumerate(campaign_kinds(world), start=1):
+    for k, kind in enumerate(kinds, start=1):
         campaign_id = f"campaign-{k}"
+        world.reseed(campaign_id)
         fleet, info = plan_campaign(world, kind, campaign_id)
         for spec in fleet:
             spec.cohort = COHORT_OF_KIND[kind]
         info["first_active"] = rfc3339(info["first_active"])
         campaigns[campaign_id] = info
         specs += fleet
+    world.reseed("order")
     world.rng.shuffle(specs)
     return world, specs, campaigns
 
@@ -148,11 +164,11 @@ def _rows(blocks: list[dict], written: int, salt: np.uint64) -> list[dict]:
 
 
 def _manifest(world, specs, campaigns, per_account, fmt, total) -> dict:
-    cohorts: dict[str, dict] = defaultdict(
+    per_cohort: dict[str, dict] = defaultdict(
         lambda: {"accounts": 0, "exchanges": 0, "malicious": False}
     )
     for spec, n in zip(specs, per_account, strict=True):
-        c = cohorts[spec.cohort]
+        c = per_cohort[spec.cohort]
         c["accounts"] += 1
         c["exchanges"] += n
         c["malicious"] = spec.campaign is not None
@@ -178,6 +194,6 @@ def _manifest(world, specs, campaigns, per_account, fmt, total) -> dict:
             "malicious_accounts": len(malicious),
             "malicious_exchanges": sum(malicious),
         },
-        "cohorts": dict(sorted(cohorts.items())),
+        "cohorts": dict(sorted(per_cohort.items())),
         "campaigns": campaigns,
     }

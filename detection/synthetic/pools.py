@@ -43,6 +43,17 @@ MOBILE = [
     (45609, "2401:4900::/32"),  # Bharti mobile
     (9808, "2409:8a00::/24"),  # China Mobile
 ]
+# Carrier-grade NAT pools (IPv4): a few thousand phones leave through each of these addresses,
+# so strangers, and residential-proxy exits running on phones, share them.
+CARRIER_NAT = [
+    (21928, "172.56.0.0/14"),  # T-Mobile US
+    (22394, "174.192.0.0/10"),  # Verizon Wireless
+    (3209, "109.40.0.0/13"),  # Vodafone DE
+    (12430, "37.11.0.0/16"),  # Vodafone ES
+    (45609, "223.176.0.0/12"),  # Bharti mobile
+    (9808, "117.136.0.0/13"),  # China Mobile
+    (2856, "31.94.0.0/16"),  # BT / EE mobile
+]
 # Cloud and hosting: enterprise egress, developer boxes, proxy and VPN exits.
 HOSTING = [
     (16509, "3.0.0.0/9"),  # Amazon
@@ -307,7 +318,14 @@ RESIDENTIAL_BY_COUNTRY = {
     "ID": [9498],
     "VN": [4134],
 }
-MOBILE_BY_COUNTRY = {"US": [21928, 22394], "DE": [3209], "ES": [12430], "IN": [45609], "CN": [9808]}
+MOBILE_BY_COUNTRY = {
+    "US": [21928, 22394],
+    "DE": [3209],
+    "ES": [12430],
+    "IN": [45609],
+    "CN": [9808],
+    "GB": [2856],
+}
 
 
 def country(rng: random.Random) -> tuple[str, int]:
@@ -316,12 +334,22 @@ def country(rng: random.Random) -> tuple[str, int]:
     return code, offset
 
 
-def home_networks(rng: random.Random, code: str) -> list[tuple[str, int]]:
-    """A household's addresses: one or two broadband addresses and often a phone's."""
+def home_networks(
+    rng: random.Random, code: str, carrier_nat: list[tuple[str, int]] | None = None
+) -> list[tuple[str, int]]:
+    """A household's addresses: one or two broadband addresses and often a phone's.
+
+    With ``carrier_nat`` (the data set's shared CGNAT addresses), a phone on a carrier of the
+    customer's country is often behind one of them, so unrelated customers share addresses.
+    """
     asns = set(RESIDENTIAL_BY_COUNTRY.get(code, [7922]))
     home = [n for n in RESIDENTIAL if n[0] in asns] or RESIDENTIAL
     out = addresses(rng, home, rng.choice([1, 1, 1, 2]))
     if rng.random() < 0.6:
-        mob = [n for n in MOBILE if n[0] in set(MOBILE_BY_COUNTRY.get(code, []))] or home
-        out += addresses(rng, mob, 1)
+        carriers = set(MOBILE_BY_COUNTRY.get(code, []))
+        shared = [a for a in carrier_nat or [] if a[1] in carriers]
+        if shared and rng.random() < 0.6:
+            out.append(rng.choice(shared))
+        else:
+            out += addresses(rng, [n for n in MOBILE if n[0] in carriers] or home, 1)
     return out

@@ -92,7 +92,24 @@ TASKS = [
     "what's a good budget for {t}?",
     "outline an essay on {t}",
     "is it worth it: {t}?",
+    "my {who} asked me about {t} and I had no idea what to say. what should I tell them?",
+    "rewrite this so it sounds less stiff: 'we are writing regarding {t}'",
+    "I keep putting off {t}. how do I actually get started",
+    "compare two options for {t} in a table",
+    "what questions should I ask before committing to {t}?",
+    "draft a text message to my {who} about {t}",
+    "is there a cheaper way to handle {t}?",
+    "give me a reading list on {t}",
+    "what would a total beginner get wrong about {t}",
+    "turn my notes on {t} into a one-page summary",
+    "brainstorm names for a project about {t}",
+    "how long does {t} usually take?",
+    "what's the history behind {t}",
+    "{t}: what do experts disagree about?",
+    "write a limerick about {t}",
 ]
+WHO = ["mum", "boss", "flatmate", "brother", "neighbour", "teacher", "partner", "grandad", "kid"]
+PLACES = ["Leeds", "Austin", "Pune", "Lyon", "Osaka", "Porto", "Calgary", "Krakow", "Recife"]
 OPENERS = [
     "",
     "",
@@ -138,7 +155,13 @@ DETAILS = [
     " My friend Sam disagrees.",
     " Last time it went badly.",
     " I live in a small flat.",
+    " We're in {place}.",
+    " It has to be done by {day}.",
+    " My {who} will read it.",
+    " I tried the obvious thing and it didn't work.",
+    " Context: I'm {n} and not very technical.",
 ]
+DAYS = ["Monday", "Friday", "the weekend", "tonight", "next week", "the 14th"]
 FOREIGN = [
     "¿Puedes ayudarme a escribir un correo sobre {t}?",
     "Kannst du mir {t} kurz erklären?",
@@ -156,8 +179,27 @@ HOMEWORK = [
 ]
 
 
-def ordinary_prompt(rng: random.Random, topics: list[str] | None = None) -> str:
-    """A consumer prompt: a task about a topic the person cares about, in their own words."""
+# How people who have read a prompting guide ask for reasoning. Some are word for word what a
+# harvesting fleet sends (prompts_harvest.ELICITATIONS): the phrase alone is not the behaviour.
+REASONING_ASKS = [
+    " Think step by step.",
+    " Explain your reasoning.",
+    " Show your working.",
+    " Let's think step by step.",
+    "\n\nThink step by step inside <thinking> tags, then give the answer.",
+    "\n\nShow your full reasoning before the final answer.",
+    " walk me through your thinking",
+    " Explain every step of your working before answering.",
+]
+
+
+def ordinary_prompt(
+    rng: random.Random, topics: list[str] | None = None, reasoning: float = 0.0
+) -> str:
+    """A consumer prompt: a task about a topic the person cares about, in their own words.
+
+    ``reasoning`` is how often this person asks for the reasoning too (most never do).
+    """
     topic = rng.choice(topics or TOPICS)
     r = rng.random()
     if r < 0.05:
@@ -166,11 +208,22 @@ def ordinary_prompt(rng: random.Random, topics: list[str] | None = None) -> str:
         return rng.choice(HOMEWORK).format(
             a=rng.randint(2, 9), b=rng.randint(1, 40), c=rng.randint(10, 99)
         )
-    task = rng.choice(TASKS).format(t=topic)
-    detail = rng.choice(DETAILS).format(n=rng.randint(2, 40))
+    task = rng.choice(TASKS).format(t=topic, who=rng.choice(WHO))
+    detail = rng.choice(DETAILS).format(
+        n=rng.randint(2, 70), place=rng.choice(PLACES), day=rng.choice(DAYS), who=rng.choice(WHO)
+    )
+    if rng.random() < 0.25:  # a second detail, as people ramble
+        detail += rng.choice(DETAILS).format(
+            n=rng.randint(2, 70),
+            place=rng.choice(PLACES),
+            day=rng.choice(DAYS),
+            who=rng.choice(WHO),
+        )
     text = rng.choice(OPENERS) + task + detail + rng.choice(TAILS)
     if rng.random() < 0.15:
         text = text.lower()
+    if reasoning and rng.random() < reasoning:
+        text += rng.choice(REASONING_ASKS)
     return text
 
 
@@ -267,6 +320,8 @@ DEV = [
     "search the repo for usages of the old config loader and update them",
     "rename `get_user` to `fetch_user` everywhere and keep the tests green",
     "open {f} and add type hints",
+    "think step by step about why {f} fails before you edit anything",
+    "plan the change first and explain your reasoning, then edit {f}",
 ]
 
 
@@ -321,6 +376,9 @@ BENCH_SUFFIXES = [
     "Let's think step by step.",
     "Answer: Let's work this out in a step by step way to be sure we have the right answer.",
     "Think step by step, then give the final answer after '####'.",
+    # Chain-of-thought harness prompts, word for word what some fleets send.
+    "Think step by step inside <thinking> tags, then give the final answer after 'Answer:'.",
+    "Show your full reasoning before the final answer.",
 ]
 NAMES = ["Natalia", "Weng", "Betty", "James", "Tina", "Mark", "Olga", "Raj", "Ken", "Julie"]
 ITEMS = ["clips", "apples", "pencils", "books", "cupcakes", "marbles", "stamps", "tickets"]

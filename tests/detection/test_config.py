@@ -136,3 +136,9 @@ def test_admin_run_now_starts_a_run(admin_client_, monkeypatch):
 def test_analyst_cannot_use_the_admin_preview(analyst_client):
     response = analyst_client.post(reverse("admin:detection_detectionconfig_preview"), {})
     assert response.status_code in (302, 403)
+
+
+def test_behaviour_share_may_be_zero_but_not_above_one():
+    assert validate_params({**DEFAULTS, "campaign_min_behaviour_share": 0}) == []
+    problems = validate_params({**DEFAULTS, "campaign_min_behaviour_share": 1.5})
+    assert problems == ["campaign_min_behaviour_share must be a number in [0, 1]"]

@@ -82,3 +82,43 @@ def test_lone_account_needs_high_risk_from_several_families():
     decision = decide(scores, np.array([-1, -1]), {}, params)
     assert scores.risk[0] >= params["lone_threshold"]
     assert decision.flagged.tolist() == [True, False]
+
+
+def test_shared_network_without_harvesting_behaviour_is_not_a_campaign():
+    # Strangers behind one VPN exit asking everyday questions: they share addresses, hosting
+    # networks and popular prompts (coordination signals) but none of them harvests.
+    params = effective_params({})
+    signals = [
+        _signal("shared_templates", COORDINATION, [0.9] * 8),
+        _signal("shared_infrastructure", COORDINATION, [10] * 8),
+        _signal("hosting_network", COORDINATION, [1.0] * 8),
+        _signal("reasoning_elicitation", CONTENT, [0.0] * 4 + [0.9] * 4),
+    ]
+    scores = score(signals, params)
+    assert scores.behaviour.tolist() == [False] * 4 + [True] * 4
+    membership = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    decision = decide(scores, membership, {0: {"ip", "ua"}, 1: {"ip", "ua"}}, params)
+    assert np.median(scores.risk[:4]) >= params["campaign_threshold"]  # risky enough alone
+    assert decision.flagged.tolist() == [False] * 4 + [True] * 4
+    assert list(decision.campaigns) == [1]
+    # The share is configurable: with no behaviour required, the network would be flagged.
+    lax = decide(scores, membership, {0: {"ip", "ua"}, 1: {"ip", "ua"}},
+                 {**params, "campaign_min_behaviour_share": 0.0})  # fmt: skip
+    assert lax.flagged.all()
+
+
+def test_member_without_harvesting_behaviour_needs_campaign_level_risk():
+    # A fleet of harvesters, plus two strangers caught in its proxy pool: the one with only
+    # coordination signals (shared exits, clients) rides below campaign_threshold and stays out.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9] * 5 + [0.0, 0.0]),
+        _signal("shared_infrastructure", COORDINATION, [10] * 5 + [4, 15]),
+        _signal("shared_templates", COORDINATION, [0.9] * 5 + [0.4, 0.9]),
+        _signal("synchronised_activity", COORDINATION, [8] * 5 + [0, 8]),
+    ]
+    scores = score(signals, params)
+    assert params["member_threshold"] <= scores.risk[5] < params["campaign_threshold"]
+    assert scores.risk[6] >= params["campaign_threshold"]
+    decision = decide(scores, np.zeros(7, dtype=int), {0: {"ip", "activity"}}, params)
+    assert decision.flagged.tolist() == [True] * 5 + [False, True]

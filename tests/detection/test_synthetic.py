@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import ipaddress
+import itertools
 import re
 from collections import Counter
 from datetime import datetime, timedelta
@@ -21,8 +22,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from detection.synthetic import generate, plan
-from detection.synthetic.cohorts import BENIGN
-from detection.synthetic.generate import COHORT_OF_KIND
+from detection.synthetic.generate import BENIGN, COHORT_OF_KIND
 
 SEED, SCALE = 3, 0.05
 ACCOUNT_FIELDS = {"account_id", "created_at", "email_domain", "org_id", "payment_fingerprint",
@@ -207,15 +207,18 @@ def test_different_seeds_differ():
 
 
 def test_counts_grow_linearly_with_scale():
-    totals = {}
+    totals, shapes = {}, set()
     for scale in (0.25, 0.5, 1.0):
-        _, specs, _ = plan(11, scale)
+        _, specs, campaigns = plan(11, scale)
         totals[scale] = (len(specs), sum(s.n for s in specs))
+        shapes.add(tuple(info["kind"] for info in campaigns.values()))
     assert totals[1.0][1] >= 500_000
     assert 2_000 <= totals[1.0][0] <= 6_000
     for scale in (0.25, 0.5):
         for k in (0, 1):
-            assert totals[scale][k] / totals[1.0][k] == pytest.approx(scale, rel=0.25)
+            assert totals[scale][k] / totals[1.0][k] == pytest.approx(scale, rel=0.1)
+    # A seed keeps its shape across scales: the same campaigns, only smaller.
+    assert len(shapes) == 1
 
 
 def test_csv_format_writes_the_same_data_with_a_header(tmp_path, rows):
@@ -286,3 +289,69 @@ def test_ingest_loads_every_generated_row(dataset, tmp_path):
     assert Account.objects.count() == manifest["totals"]["accounts"]
     assert Account.objects.filter(is_placeholder=True).count() == 0
     assert Exchange.objects.count() == manifest["totals"]["exchanges"]
+
+
+def _account_traits(rows) -> dict[str, dict[str, bool]]:
+    """Single traits a naive rule might ban on, per account."""
+    from detection.synthetic import pools
+    from detection.synthetic.prompts_harvest import ELICITATIONS
+
+    hosting = {asn for asn, _ in pools.HOSTING + pools.VPN}
+    cards = Counter(r.get("payment_fingerprint") for r in rows["accounts"])
+    by_ip: dict[str, set[str]] = {}
+    traits: dict[str, dict[str, bool]] = {r["account_id"]: {} for r in rows["accounts"]}
+    for r in rows["exchanges"]:
+        by_ip.setdefault(r["ip"], set()).add(r["account_id"])
+        t = traits[r["account_id"]]
+        t["hosting_asn"] = t.get("hosting_asn", False) or r["asn"] in hosting
+        t["elicitation_phrase"] = t.get("elicitation_phrase", False) or any(
+            phrase in r["prompt"] for phrase in ELICITATIONS
+        )
+        t["tool_use"] = t.get("tool_use", False) or r["tool_use"]
+    shared_ip = {a for accounts in by_ip.values() if len(accounts) > 1 for a in accounts}
+    for r in rows["accounts"]:
+        t = traits[r["account_id"]]
+        card = r.get("payment_fingerprint")
+        t["shared_card"] = card is not None and cards[card] > 1
+        t["disposable_mail"] = r.get("email_domain") in pools.DISPOSABLE_MAIL
+        t["free_with_card"] = r.get("plan") == "free" and card is not None
+        t["shared_ip"] = r["account_id"] in shared_ip
+    return traits
+
+
+def test_no_single_trait_separates_fleets_from_customers(tmp_path):
+    """Every trait a naive rule would ban on is shown by customers too (and by fleets)."""
+    generate(tmp_path, seed=SEED, scale=0.3)
+    data = {
+        "accounts": read_jsonl(tmp_path / "accounts.jsonl.gz"),
+        "exchanges": read_jsonl(tmp_path / "exchanges.jsonl.gz"),
+    }
+    malicious = {r["account_id"]: r["malicious"] for r in read_jsonl(tmp_path / "labels.jsonl")}
+    traits = _account_traits(data)
+    names = {name for t in traits.values() for name in t}
+    assert len(names) == 7
+    for name in names:
+        shown_by = Counter(malicious[a] for a, t in traits.items() if t.get(name))
+        assert shown_by[True] > 0 and shown_by[False] > 0, (name, shown_by)
+
+
+def test_fleets_register_in_bursts_and_work_shifts_but_the_evasive_one_does_not(rows):
+    labels = {r["account_id"]: r for r in rows["labels"]}
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    hours: dict[str, Counter] = {}
+    for r in rows["exchanges"]:
+        campaign = labels[r["account_id"]]["campaign"]
+        if campaign:
+            hours.setdefault(campaign, Counter())[parse_ts(r["ts"]).hour] += 1
+    for campaign_id, info in rows["manifest"]["campaigns"].items():
+        members = sorted(created[a] for a, lab in labels.items() if lab["campaign"] == campaign_id)
+        # Share of members registered within 30 minutes of the previous member.
+        close = sum(b - a <= timedelta(minutes=30) for a, b in itertools.pairwise(members))
+        busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
+        if info["kind"] == "evasive":
+            assert close / len(members) < 0.5, campaign_id
+        else:
+            assert close / len(members) > 0.6, campaign_id
+            if info["crews"] == 1:
+                # One crew: (nearly) all traffic in the 12 busiest UTC hours of the day.
+                assert busy > 0.95, campaign_id

@@ -2,7 +2,9 @@
 
 Exit status: 0 when every row loaded (or was a duplicate), 1 when some rows were rejected
 (the rest loaded), 2 when the arguments are unusable (missing path, unknown kind, unreadable
-file); in that case nothing is loaded. See docs/ingest.md.
+or corrupt file); in that case nothing is loaded. A file that turns out to be damaged part-way
+(a truncated gzip) keeps the rows before the damage, and the command also exits 2, after
+loading the other files. See docs/ingest.md.
 """
 
 import sys
@@ -66,7 +68,10 @@ class Command(BaseCommand):
         except SourceError as exc:
             raise CommandError(str(exc), returncode=2) from None
         for path in skipped:
-            self.stderr.write(f"skipped {path}: not a data file, or no kind in its name")
+            self.stderr.write(
+                f"note: ignored {path}: not a data file (.jsonl, .csv, optionally .gz) "
+                "whose name starts with accounts or exchanges"
+            )
         if not sources:
             raise CommandError("no data files found in the given paths", returncode=2)
 
@@ -107,6 +112,15 @@ class Command(BaseCommand):
                     report.status, report.error = IngestReport.Status.FAILED, str(exc)
                     report.save()
                     raise CommandError(str(exc), returncode=2) from None
+                except KeyboardInterrupt:
+                    # Committed batches stay; say so, rather than leave the report "running".
+                    report.status = IngestReport.Status.FAILED
+                    report.error = (
+                        f"interrupted after line {report.lines_done:,}; run the same command "
+                        "again to load the rest (rows already loaded count as duplicates)"
+                    )
+                    report.save(update_fields=["status", "error"])
+                    raise
             reports.append(report)
             self.stdout.write(self._line(report))
 
@@ -119,6 +133,12 @@ class Command(BaseCommand):
             f"{total['loaded']:,} loaded, {total['duplicates']:,} duplicates skipped, "
             f"{total['placeholders']:,} placeholders created, {total['rejected']:,} rejected"
         )
+        failed = [r for r in reports if r.status == IngestReport.Status.FAILED]
+        if failed:
+            raise CommandError(
+                "could not read to the end: " + "; ".join(f"{r.path}: {r.error}" for r in failed),
+                returncode=2,
+            )
         if total["rejected"]:
             sys.exit(1)
 
@@ -132,13 +152,12 @@ class Command(BaseCommand):
             parts.append(f"{report.placeholders:,} placeholders created")
         else:
             parts.append(f"{report.placeholders_filled:,} placeholders filled")
-            parts.append(f"{report.updated:,} updated")
-        if report.nul_replaced:
-            parts.append(f"{report.nul_replaced:,} with NULs replaced")
+            if report.differing:
+                parts.append(f"{report.differing:,} differing from the stored account (kept)")
         parts.append(f"{report.rejected:,} rejected")
         line = ", ".join(parts)
         if report.error:
             line += f"; FAILED: {report.error}"
         if report.reject_path:
-            line += f"\n  rejects and notices: {report.reject_path}"
+            line += f"\n  reject file (rejects and notices): {report.reject_path}"
         return line

@@ -1,0 +1,95 @@
+"""Forms at the edge of enforcement: they validate input; the services apply the rules."""
+
+import re
+
+from django import forms
+
+from cases.models.enforcement import EnforcementAction
+
+REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
+# Up to this many accounts the proposal form lists them as checkboxes; past it, paste ids.
+CHECKBOX_LIMIT = 200
+
+
+class ProposeForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Action",
+        choices=[(k.value, k.label) for k in EnforcementAction.PROPOSABLE_KINDS],
+        initial=EnforcementAction.Kind.BAN,
+        widget=forms.RadioSelect,
+    )
+    scope = forms.ChoiceField(
+        label="Accounts",
+        choices=[("all", "All accounts on the case"), ("selected", "Only the accounts I pick")],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        widget=REASON_WIDGET,
+        max_length=5000,
+        help_text="What the approver should know: why these accounts, and why this action.",
+    )
+
+    def __init__(self, *args, accounts: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.by_name = {name: pk for pk, name in accounts}
+        if len(accounts) <= CHECKBOX_LIMIT:
+            self.fields["picked"] = forms.TypedMultipleChoiceField(
+                label="Pick accounts",
+                choices=[(pk, name) for pk, name in accounts],
+                coerce=int,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+        else:
+            self.fields["pasted"] = forms.CharField(
+                label="Account ids",
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 4}),
+                help_text="One per line (or separated by commas or spaces).",
+            )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("scope") != "selected":
+            data["account_ids"] = None
+            return data
+        if "picked" in self.fields:
+            ids = data.get("picked") or []
+        else:
+            names = [n for n in re.split(r"[\s,]+", data.get("pasted") or "") if n]
+            unknown = [n for n in names if n not in self.by_name]
+            if unknown:
+                shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+                self.add_error("pasted", f"Not on this case: {shown}")
+            ids = [self.by_name[n] for n in names if n in self.by_name]
+        if not ids and not self.errors:
+            self.add_error(None, "Pick at least one account, or choose all accounts.")
+        data["account_ids"] = ids
+        return data
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        widget=REASON_WIDGET,
+        required=False,
+        max_length=5000,
+        help_text="Needed to reject; recorded with the decision either way.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "reject" and not (data.get("comment") or "").strip():
+            self.add_error("comment", "Say why you reject it.")
+        return data
+
+
+class ReversalForm(forms.Form):
+    reason = forms.CharField(
+        widget=REASON_WIDGET,
+        max_length=5000,
+        help_text="Why the action should be undone. Another approver decides.",
+    )

@@ -1,0 +1,242 @@
+"""Finding telemetry files and streaming records out of them.
+
+A file's format comes from its extension (``.jsonl`` or ``.csv``, either optionally ``.gz``)
+and its kind from the start of its name (``accounts*``, ``exchanges*``) unless the operator
+names the kind. Readers stream: one line (or one CSV record) at a time from the possibly
+gzipped file, so memory does not grow with the file.
+
+Each reader yields ``(line, record, raw)``: the 1-based line the record starts on, a dict
+(or a :class:`~detection.ingest.parse.RowError` when the line itself is unusable), and the
+original text for the reject file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from detection.ingest.parse import REQUIRED, RowError, csv_record
+
+KINDS = ("accounts", "exchanges")
+SUFFIXES = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
+_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A 200 KB prompt is valid; the csv module's default cell limit (128 KiB) is not enough.
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class SourceError(Exception):
+    """The file cannot be ingested at all (unreadable, unknown kind, unusable header)."""
+
+
+def data_suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((s for s in SUFFIXES if name.endswith(s)), None)
+
+
+def kind_from_name(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((kind for kind in KINDS if name.startswith(kind)), None)
+
+
+@dataclass
+class Source:
+    """One file to ingest: where it is, which kind of record, which format."""
+
+    path: Path
+    kind: str
+
+    @property
+    def is_csv(self) -> bool:
+        return ".csv" in (data_suffix(self.path) or "")
+
+    @property
+    def is_gzip(self) -> bool:
+        return self.path.name.lower().endswith(".gz")
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def open(self) -> Reader:
+        return Reader(self)
+
+    def check(self) -> None:
+        """Open the file and read its start, so unusable files fail before anything loads."""
+        try:
+            with self.open() as reader:
+                reader.header()
+        except SourceError:
+            raise
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+            raise SourceError(f"{self.path}: cannot read: {exc}") from None
+
+
+def resolve(paths: list[str], kind: str | None = None) -> tuple[list[Source], list[Path]]:
+    """Expand files and folders into Sources, accounts before exchanges.
+
+    Returns the sources and the files inside folders that were passed over (not a data file,
+    or a name that says no kind). A file named explicitly must be usable, or SourceError.
+    """
+    sources: list[Source] = []
+    skipped: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                child_kind = kind or kind_from_name(child)
+                if data_suffix(child) and child_kind:
+                    sources.append(Source(child, child_kind))
+                else:
+                    skipped.append(child)
+            continue
+        if not path.exists():
+            raise SourceError(f"{path}: no such file or folder")
+        if not path.is_file():
+            raise SourceError(f"{path}: not a regular file")
+        if not os.access(path, os.R_OK):
+            raise SourceError(f"{path}: not readable (permission denied)")
+        if not data_suffix(path):
+            raise SourceError(f"{path}: unknown format; expected one of {', '.join(SUFFIXES)}")
+        file_kind = kind or kind_from_name(path)
+        if not file_kind:
+            raise SourceError(
+                f"{path}: cannot tell the kind from the name (accounts*, exchanges*); "
+                "pass --kind accounts|exchanges"
+            )
+        sources.append(Source(path, file_kind))
+    # Accounts first, so exchanges find their accounts instead of making placeholders.
+    ordered = [s for s in sources if s.kind == "accounts"] + [
+        s for s in sources if s.kind == "exchanges"
+    ]
+    return ordered, skipped
+
+
+class Reader:
+    """A context manager streaming records from one Source."""
+
+    def __init__(self, source: Source):
+        self.source = source
+        self._raw: BinaryIO = source.path.open("rb")
+        self._stream: BinaryIO = (
+            gzip.GzipFile(fileobj=self._raw, mode="rb") if source.is_gzip else self._raw
+        )
+        self._text: io.TextIOWrapper | None = None
+        self._csv: Any = None
+        self._columns: list[str] | None = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+
+    def position(self) -> int:
+        """Bytes of the file on disk consumed so far (compressed bytes for gzip)."""
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def header(self) -> list[str] | None:
+        """CSV: read and check the header row. JSON Lines: read the first bytes (gzip check)."""
+        if not self.source.is_csv:
+            self._stream.peek(1)  # reads (and for gzip checks) the start of the file
+            return None
+        if self._columns is None:
+            self._text = io.TextIOWrapper(
+                self._stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+            )
+            self._csv = csv.reader(self._text, strict=True)
+            first = next(self._csv, None)
+            self._columns = [c.strip() for c in first] if first else []
+            if self._columns:
+                missing = [f for f in REQUIRED[self.source.kind] if f not in self._columns]
+                if missing:
+                    raise SourceError(
+                        f"{self.source.path}: the header row lacks required column(s) "
+                        f"{', '.join(missing)} for {self.source.kind}"
+                    )
+        return self._columns
+
+    def records(self, after_line: int = 0) -> Iterator[tuple[int, dict | RowError, Any]]:
+        """Every record, skipping those that start on or before ``after_line`` (a resume)."""
+        if self.source.is_csv:
+            yield from self._csv_records(after_line)
+        else:
+            yield from self._jsonl_records(after_line)
+
+    def _jsonl_records(self, after_line: int) -> Iterator[tuple[int, dict | RowError, Any]]:
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        for line, raw in enumerate(self._stream, 1):
+            if line <= after_line:
+                continue
+            if line == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            try:
+                record = loads(raw)
+            except decode_error as exc:
+                if not raw.strip():
+                    continue  # a blank line is not a record
+                yield line, RowError(f"malformed JSON: {exc}"), raw
+                continue
+            if type(record) is not dict:
+                yield line, RowError(f"not a JSON object (a {_json_type(record)})"), raw
+                continue
+            yield line, record, raw
+
+    def _csv_records(self, after_line: int) -> Iterator[tuple[int, dict | RowError, Any]]:
+        columns = self.header()
+        if not columns:
+            return
+        reader = self._csv
+        width = len(columns)
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if start > after_line:
+                    yield start, RowError(f"malformed CSV: {exc}"), None
+                continue
+            if start <= after_line:
+                continue
+            if not cells or cells == [""]:
+                continue  # a blank line is not a record
+            if len(cells) != width:
+                yield (
+                    start,
+                    RowError(f"malformed CSV: {len(cells)} cells, the header has {width}"),
+                    cells,
+                )
+                continue
+            if any(_SURROGATE.search(c) for c in cells):
+                yield start, RowError("not valid UTF-8"), _printable(cells)
+                continue
+            yield start, csv_record(dict(zip(columns, cells, strict=True))), cells
+
+
+def _json_type(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _printable(cells: list[str]) -> list[str]:
+    """Cells with undecodable bytes shown as \\xNN, so the reject file is valid UTF-8."""
+    return [c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for c in cells]

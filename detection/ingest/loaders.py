@@ -1,0 +1,286 @@
+"""Writing validated rows: one batch per call, inside the caller's transaction.
+
+Two exchange loaders with the same behaviour, checked by the same tests:
+
+- :class:`CopyLoader` (PostgreSQL, psycopg 3): a batch first goes by binary ``COPY`` straight
+  into ``detection_exchange``, inside a savepoint. New telemetry (the common case) loads at
+  the speed of COPY into the indexed table. If any exchange_id in the batch is already
+  stored, the unique index stops that COPY; the savepoint is rolled back and the batch goes
+  the careful way: binary ``COPY`` into a TEMP staging table, then ``INSERT ... SELECT ...
+  ON CONFLICT (exchange_id) DO NOTHING``, whose row count is what "loaded" reports. Either
+  way a row is counted as loaded only if this statement wrote it, so a concurrent ingest of
+  the same file cannot make us count a row twice or claim one we did not write.
+- :class:`PortableLoader` (any database Django supports, SQLite by default):
+  ``executemany`` of ``INSERT ... ON CONFLICT (exchange_id) DO NOTHING``, counting the rows
+  it wrote.
+
+Both resolve account ids the same way (:class:`AccountResolver`): a cache of account_id ->
+primary key, one query per batch for names not seen yet, and a placeholder account for each
+name that does not exist (``bulk_create(ignore_conflicts=True)``, so two ingests racing to
+create the same placeholder both succeed).
+
+Accounts are few (tens of thousands against millions of exchanges), so both use
+:func:`load_accounts`, an ORM upsert. Its rule for an account we already know:
+
+- a placeholder (created by an exchange that named an unknown account) is filled in from the
+  row and stops being a placeholder;
+- a real account keeps its stored values and the row counts as a duplicate, even when the
+  row differs. Loading a file must never change what is stored once it has been loaded
+  (re-ingest is a no-op whatever order files arrive in), and the stored values are what
+  cases and evidence were built on. A row that differs is listed in the notices file with
+  the stored and the offered values, so a replaced payment fingerprint is not lost as
+  evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from django.db import connection, transaction
+
+from detection.models import Account
+
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "created_at",
+    "email_domain",
+    "org_id",
+    "payment_fingerprint",
+    "country",
+    "plan",
+)
+EXCHANGE_COLUMNS = (
+    "exchange_id",
+    "account_id",
+    "ts",
+    "ip",
+    "asn",
+    "user_agent",
+    "model",
+    "prompt",
+    "prompt_hash",
+    "input_tokens",
+    "output_tokens",
+    "tool_use",
+)
+STAGE_TYPES = (
+    "text",
+    "int8",
+    "timestamptz",
+    "inet",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "int8",
+    "int8",
+    "int8",
+    "bool",
+)
+STAGE = "ingest_exchange_stage"
+_LOOKUP_CHUNK = 500  # stays under SQLite's bound-parameter limit
+
+
+@dataclass
+class AccountCounts:
+    inserted: int = 0
+    filled: int = 0
+    unchanged: int = 0  # real accounts already stored: duplicates, whether or not they differ
+    # (account_id, {field: [stored, offered]}) for each real account the row disagrees with.
+    differences: list[tuple[str, dict]] = field(default_factory=list)
+
+
+def _chunks(items: list, size: int = _LOOKUP_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def account_ids(names: list[str]) -> dict[str, int]:
+    """account_id -> pk for those that exist."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(names):
+        found.update(Account.objects.filter(account_id__in=chunk).values_list("account_id", "pk"))
+    return found
+
+
+def load_accounts(rows: list[tuple]) -> AccountCounts:
+    """Upsert one batch of parsed account rows (no two with the same account_id)."""
+    counts = AccountCounts()
+    existing: dict[str, Account] = {}
+    for chunk in _chunks([row[0] for row in rows]):
+        existing.update(
+            (a.account_id, a)
+            for a in Account.objects.filter(account_id__in=chunk).only(
+                *ACCOUNT_COLUMNS, "is_placeholder"
+            )
+        )
+    writes: list[Account] = []
+    for row in rows:
+        values = dict(zip(ACCOUNT_COLUMNS, row, strict=True))
+        current = existing.get(values["account_id"])
+        if current is None:
+            writes.append(Account(**values, is_placeholder=False))
+            counts.inserted += 1
+            continue
+        if current.is_placeholder:
+            for name, value in values.items():
+                setattr(current, name, value)
+            current.is_placeholder = False
+            writes.append(current)
+            counts.filled += 1
+            continue
+        differs = {}
+        for name, value in values.items():
+            old = getattr(current, name)
+            if value not in ("", None) and value != old:
+                differs[name] = [_plain(old), _plain(value)]
+        counts.unchanged += 1
+        if differs:
+            counts.differences.append((values["account_id"], differs))
+    if writes:
+        # One upsert for new and filled accounts alike: a placeholder that another ingest
+        # creates meanwhile is filled in, not left behind by a skipped insert.
+        Account.objects.bulk_create(
+            writes,
+            update_conflicts=True,
+            unique_fields=["account_id"],
+            update_fields=[*ACCOUNT_COLUMNS[1:], "is_placeholder"],
+        )
+    return counts
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class AccountResolver:
+    """account_id -> Account pk for one ingest, creating placeholders for unknown names."""
+
+    def __init__(self):
+        self.pks: dict[str, int] = {}
+
+    def resolve(self, names: set[str]) -> list[str]:
+        """Make sure every name has a pk in ``self.pks``; returns the placeholders created."""
+        unknown = [name for name in names if name not in self.pks]
+        if not unknown:
+            return []
+        self.pks.update(account_ids(unknown))
+        missing = [name for name in unknown if name not in self.pks]
+        if missing:
+            Account.objects.bulk_create(
+                [Account(account_id=name, is_placeholder=True) for name in missing],
+                ignore_conflicts=True,
+            )
+            self.pks.update(account_ids(missing))
+        return missing
+
+    def forget(self) -> None:
+        """After a rollback: placeholders created in it are gone, so look names up again."""
+        self.pks.clear()
+
+
+class PortableLoader:
+    """Exchanges through ``executemany``: any database, SQLite by default."""
+
+    name = "portable"
+
+    def __init__(self):
+        columns = ", ".join(EXCHANGE_COLUMNS)  # the foreign key's column is account_id too
+        marks = ", ".join(["%s"] * len(EXCHANGE_COLUMNS))
+        self.sql = (
+            # Only constant column names are interpolated; the values are bound parameters.
+            f"INSERT INTO detection_exchange ({columns}) VALUES ({marks}) "  # noqa: S608
+            "ON CONFLICT (exchange_id) DO NOTHING"
+        )
+        self.accounts = AccountResolver()
+
+    def close(self) -> None:
+        pass
+
+    def load_exchanges(self, rows: list[tuple]) -> tuple[int, list[str]]:
+        """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
+        placeholders = self.accounts.resolve({row[1] for row in rows})
+        pks = self.accounts.pks
+        ops = connection.ops
+        params = [
+            (
+                r[0],
+                pks[r[1]],
+                ops.adapt_datetimefield_value(r[2]),
+                ops.adapt_ipaddressfield_value(str(r[3])),
+                *r[4:],
+            )
+            for r in rows
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(self.sql, params)
+            inserted = cursor.rowcount
+        return inserted, placeholders
+
+
+class CopyLoader:
+    """Exchanges through binary ``COPY`` (PostgreSQL, psycopg 3); see the module docstring."""
+
+    name = "copy"
+
+    def __init__(self, direct: bool = True):
+        # ``direct=False`` always takes the staging path (tests exercise both).
+        self.direct = direct
+        self.accounts = AccountResolver()
+        self.columns = ", ".join(EXCHANGE_COLUMNS)
+        with connection.cursor() as cursor:
+            columns = ", ".join(
+                f"{name} {kind}" for name, kind in zip(EXCHANGE_COLUMNS, STAGE_TYPES, strict=True)
+            )
+            # TEMP: private to this session, never WAL-logged, dropped with the connection.
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns})")
+            cursor.execute(f"TRUNCATE {STAGE}")
+
+    def close(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+
+    def _copy(self, cursor, table: str, rows: list[tuple]) -> None:
+        pks = self.accounts.pks
+        with cursor.cursor.copy(
+            f"COPY {table} ({self.columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(STAGE_TYPES)
+            write = copy.write_row
+            for r in rows:
+                write((r[0], pks[r[1]], *r[2:]))
+
+    def load_exchanges(self, rows: list[tuple]) -> tuple[int, list[str]]:
+        """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
+        placeholders = self.accounts.resolve({row[1] for row in rows})
+        with connection.cursor() as cursor:
+            if self.direct:
+                try:
+                    with transaction.atomic():
+                        self._copy(cursor, "detection_exchange", rows)
+                    return len(rows), placeholders
+                except psycopg.errors.UniqueViolation:
+                    pass  # some rows are stored already: take the staging path
+            self._copy(cursor, STAGE, rows)
+            cursor.execute(
+                f"INSERT INTO detection_exchange ({self.columns}) "  # noqa: S608 (constants)
+                f"SELECT {self.columns} FROM {STAGE} ON CONFLICT (exchange_id) DO NOTHING"
+            )
+            inserted = cursor.rowcount
+            cursor.execute(f"TRUNCATE {STAGE}")
+        return inserted, placeholders
+
+
+def make_loader(method: str = "auto"):
+    """``copy`` (PostgreSQL only), ``staging`` (COPY, always through the staging table),
+    ``portable``, or ``auto``: COPY where it exists."""
+    if method == "auto":
+        method = "copy" if connection.vendor == "postgresql" else "portable"
+    if method in ("copy", "staging"):
+        if connection.vendor != "postgresql":
+            raise ValueError("the COPY loader needs PostgreSQL; use the portable loader")
+        return CopyLoader(direct=method == "copy")
+    if method == "portable":
+        return PortableLoader()
+    raise ValueError(f"unknown loader {method!r} (auto, copy, staging, portable)")

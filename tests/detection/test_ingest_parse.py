@@ -1,0 +1,351 @@
+"""The record parser on its own: every rule of the ingest contract, no database."""
+
+import ipaddress
+from datetime import UTC, datetime, timedelta, timezone
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detection.ingest.parse import (
+    RowError,
+    csv_record,
+    parse_account,
+    parse_exchange,
+    parse_timestamp,
+)
+from detection.text import prompt_fingerprint
+
+EXCHANGE = {
+    "exchange_id": "ex-1",
+    "account_id": "acct-1",
+    "ts": "2026-03-01T12:30:00Z",
+    "ip": "203.0.113.7",
+    "asn": 64500,
+    "user_agent": "curl/8.5.0",
+    "model": "atlas-large-2",
+    "prompt": "Explain step by step.",
+    "input_tokens": 12,
+    "output_tokens": 340,
+    "tool_use": True,
+}
+ACCOUNT = {
+    "account_id": "acct-1",
+    "created_at": "2026-01-01T00:00:00+01:00",
+    "email_domain": "example.com",
+    "org_id": "org-9",
+    "payment_fingerprint": "pf-abc",
+    "country": "GB",
+    "plan": "pro",
+}
+
+
+def exchange(**changes):
+    record = {**EXCHANGE, **changes}
+    return {k: v for k, v in record.items() if v is not ...}
+
+
+def account(**changes):
+    record = {**ACCOUNT, **changes}
+    return {k: v for k, v in record.items() if v is not ...}
+
+
+def reason(parser, record) -> str:
+    with pytest.raises(RowError) as caught:
+        parser(record, [])
+    return str(caught.value)
+
+
+def test_a_valid_exchange_becomes_a_typed_row():
+    row = parse_exchange(exchange(), [])
+    assert row == (
+        "ex-1",
+        "acct-1",
+        datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        ipaddress.ip_address("203.0.113.7"),
+        64500,
+        "curl/8.5.0",
+        "atlas-large-2",
+        "Explain step by step.",
+        prompt_fingerprint("Explain step by step."),
+        12,
+        340,
+        True,
+    )
+
+
+def test_optional_exchange_fields_may_be_absent_or_null():
+    record = exchange(asn=..., user_agent=None, prompt=..., input_tokens=None, tool_use=...)
+    row = parse_exchange(record, [])
+    assert row[4] is None and row[5] == "" and row[7] == "" and row[8] is None
+    assert row[9] is None and row[11] is None
+
+
+def test_unknown_extra_fields_are_ignored():
+    assert parse_exchange(exchange(region="eu", extra={"a": 1}), []) == parse_exchange(
+        exchange(), []
+    )
+
+
+def test_a_valid_account_becomes_a_typed_row():
+    row = parse_account(account(country="gb"), [])
+    assert row[0] == "acct-1"
+    assert row[1] == datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert row[5] == "GB"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-01T12:30:00Z",
+        "2026-03-01t12:30:00z",
+        "2026-03-01 12:30:00+05:30",
+        "2026-03-01T12:30:00.123456789-08:00",
+    ],
+)
+def test_rfc3339_forms_are_accepted(value):
+    assert parse_timestamp(value, "ts").tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"ts": "2026-03-01T12:30:00"}, "ts: timestamp has no time zone"),
+        ({"ts": "2026-03-01 12:30"}, "ts: timestamp has no time zone"),
+        ({"ts": "yesterday"}, "ts: not an RFC 3339 timestamp"),
+        ({"ts": "2026-02-30T00:00:00Z"}, "ts: impossible date or time"),
+        ({"ts": 1767225600}, "ts: must be an RFC 3339 timestamp string"),
+        ({"ts": ...}, "ts: missing required field"),
+        ({"ip": "300.1.2.3"}, "ip: not an IPv4 or IPv6 address"),
+        ({"ip": "example.com"}, "ip: not an IPv4 or IPv6 address"),
+        ({"ip": 2130706433}, "ip: must be a string"),
+        ({"ip": ...}, "ip: missing required field"),
+        ({"input_tokens": -1}, "input_tokens: must be 0 or more"),
+        ({"output_tokens": 1.5}, "output_tokens: must be an integer"),
+        ({"output_tokens": 2.0}, "output_tokens: must be an integer"),
+        ({"input_tokens": "12"}, "input_tokens: must be an integer"),
+        ({"input_tokens": True}, "input_tokens: must be an integer"),
+        ({"input_tokens": 2**63}, "input_tokens: too large"),
+        ({"asn": -5}, "asn: must be 0 or more"),
+        ({"asn": "AS64500"}, "asn: must be an integer"),
+        ({"tool_use": "yes"}, "tool_use: must be true or false"),
+        ({"tool_use": 1}, "tool_use: must be true or false"),
+        ({"exchange_id": ...}, "exchange_id: missing required field"),
+        ({"exchange_id": ""}, "exchange_id: empty"),
+        ({"exchange_id": 17}, "exchange_id: must be a string"),
+        ({"exchange_id": "x" * 256}, "exchange_id: longer than 255 characters"),
+        ({"account_id": ...}, "account_id: missing required field"),
+        ({"account_id": "a" * 300}, "account_id: longer than 255 characters"),
+        ({"model": ...}, "model: missing required field"),
+        ({"model": ""}, "model: empty"),
+        ({"prompt": ["a", "list"]}, "prompt: must be a string"),
+        ({"prompt": "before\x00after"}, "prompt: contains a NUL character (U+0000)"),
+        ({"user_agent": "\x00"}, "user_agent: contains a NUL character"),
+        ({"exchange_id": "ex\x001"}, "exchange_id: contains a NUL character"),
+    ],
+)
+def test_each_broken_exchange_field_has_its_reason(changes, expected):
+    assert reason(parse_exchange, exchange(**changes)).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"created_at": "2026-01-01T00:00:00"}, "created_at: timestamp has no time zone"),
+        ({"created_at": ...}, "created_at: missing required field"),
+        ({"account_id": ""}, "account_id: empty"),
+        ({"country": "GBR"}, "country: not an ISO 3166-1 alpha-2 code"),
+        ({"country": "ZZ"}, "country: not an ISO 3166-1 alpha-2 code"),
+        ({"country": 44}, "country: must be a string"),
+        ({"plan": "p" * 65}, "plan: longer than 64 characters"),
+        ({"org_id": "o" * 256}, "org_id: longer than 255 characters"),
+        ({"org_id": "org\x00"}, "org_id: contains a NUL character"),
+    ],
+)
+def test_each_broken_account_field_has_its_reason(changes, expected):
+    assert reason(parse_account, account(**changes)).startswith(expected)
+
+
+def test_csv_cells_convert_to_the_json_types():
+    cells = {**{k: str(v) for k, v in EXCHANGE.items()}, "tool_use": "1", "asn": "", "prompt": ""}
+    row = parse_exchange(csv_record(cells), [])
+    assert row[4] is None and row[7] == "" and row[9] == 12 and row[11] is True
+    for cell, expected in [("true", True), ("FALSE", False), ("0", False), ("", None)]:
+        assert parse_exchange(csv_record({**cells, "tool_use": cell}), [])[11] is expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ({"input_tokens": "1.5"}, "input_tokens: must be an integer"),
+        ({"input_tokens": "-3"}, "input_tokens: must be 0 or more"),
+        ({"output_tokens": "1e3"}, "output_tokens: must be an integer"),
+        ({"tool_use": "yes"}, "tool_use: must be true or false"),
+        ({"ts": ""}, "ts: missing required field"),
+        ({"model": ""}, "model: missing required field"),
+    ],
+)
+def test_bad_csv_cells_are_rejected_with_the_json_reasons(cells, expected):
+    record = csv_record({**{k: str(v) for k, v in EXCHANGE.items()}, **cells})
+    assert reason(parse_exchange, record).startswith(expected)
+
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '=HYPERLINK("http://evil.example","click")',
+    "+cmd|' /C calc'!A0",
+    "Объясни шаг за шагом 解释一下 اشرح خطوة بخطوة 🧪",
+    'line one\r\nline two\ttabbed \\ backslash "quoted"',
+    "x" * 200_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_but_valid_text_is_kept_exactly(text):
+    row = parse_exchange(exchange(prompt=text, user_agent=text[:1000]), [])
+    assert row[7] == text
+    assert row[5] == text[:1000]
+
+
+# --- properties -----------------------------------------------------------------------------
+
+identifiers = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=1,
+    max_size=255,
+)
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+timestamps = st.datetimes(
+    min_value=datetime(1971, 1, 1),
+    max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from(
+        [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+    ),
+)
+addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
+counts = st.none() | st.integers(min_value=0, max_value=2**63 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    exchange_id=identifiers,
+    account_id=identifiers,
+    ts=timestamps,
+    ip=addresses,
+    asn=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
+    user_agent=texts,
+    model=identifiers,
+    prompt=texts,
+    input_tokens=counts,
+    output_tokens=counts,
+    tool_use=st.none() | st.booleans(),
+)
+def test_valid_exchanges_round_trip_through_json(**fields):
+    record = {**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])}
+    row = parse_exchange(orjson.loads(orjson.dumps(record)), [])
+    assert row[0] == fields["exchange_id"] and row[1] == fields["account_id"]
+    assert row[2] == fields["ts"]
+    assert row[3] == fields["ip"]
+    assert row[4:8] == (fields["asn"], fields["user_agent"], fields["model"], fields["prompt"])
+    assert row[8] == prompt_fingerprint(fields["prompt"])
+    assert row[9:] == (fields["input_tokens"], fields["output_tokens"], fields["tool_use"])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+field_names = st.sampled_from(list(EXCHANGE) + ["created_at", "country", "plan", "other"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=st.dictionaries(field_names, json_values | st.text()))
+def test_arbitrary_records_parse_or_give_a_reason(record):
+    for parser in (parse_exchange, parse_account):
+        try:
+            parser(record, [])
+        except RowError as exc:
+            assert str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.dictionaries(field_names, st.text()))
+def test_arbitrary_csv_cells_parse_or_give_a_reason(cells):
+    for parser in (parse_exchange, parse_account):
+        try:
+            parser(csv_record(cells), [])
+        except RowError as exc:
+            assert str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text())
+def test_arbitrary_timestamps_parse_with_a_zone_or_give_a_reason(value):
+    try:
+        parsed = parse_timestamp(value, "ts")
+    except RowError as exc:
+        assert str(exc).startswith("ts: ")
+    else:
+        assert parsed.tzinfo is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.binary(max_size=200) | st.text(max_size=200).map(str.encode), max_size=8))
+def test_arbitrary_bytes_in_a_jsonl_file_read_as_records_or_reasons(tmp_path_factory, lines):
+    from detection.ingest.formats import Source
+
+    path = tmp_path_factory.mktemp("fuzz") / "exchanges.jsonl"
+    path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
+    with Source(path, "exchanges").open() as reader:
+        reader.header()
+        for line, record, _raw in reader.records():
+            assert line >= 1
+            if isinstance(record, dict):
+                try:
+                    parse_exchange(record, [])
+                except RowError as exc:
+                    assert str(exc)
+            else:
+                assert isinstance(record, RowError) and str(record)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "exchange_id": identifiers,
+                "account_id": identifiers,
+                "ts": timestamps,
+                "ip": addresses,
+                "user_agent": texts,
+                "model": identifiers,
+                "prompt": texts,
+                "input_tokens": counts,
+                "tool_use": st.none() | st.booleans(),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_valid_rows_read_the_same_from_csv_as_from_json(tmp_path_factory, rows):
+    """Quoting, newlines, commas and any script survive the CSV path unchanged."""
+    from detection.ingest.formats import Source
+    from tests.detection.test_ingest_support import write_csv, write_jsonl
+
+    records = [{**r, "ts": r["ts"].isoformat(), "ip": str(r["ip"])} for r in rows]
+    folder = tmp_path_factory.mktemp("roundtrip")
+    fields = list(records[0])
+    parsed = {}
+    for path in (
+        write_csv(folder / "exchanges.csv.gz", records, fields),
+        write_jsonl(folder / "exchanges.jsonl", records),
+    ):
+        with Source(path, "exchanges").open() as reader:
+            reader.header()
+            parsed[path.suffix] = [parse_exchange(rec, []) for _, rec, _ in reader.records()]
+    assert parsed[".gz"] == parsed[".jsonl"]
+    assert [row[7] for row in parsed[".jsonl"]] == [r["prompt"] for r in rows]

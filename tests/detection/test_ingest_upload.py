@@ -1,0 +1,243 @@
+"""Staff uploads through the IngestReport admin, and the task that ingests them."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from detection.models import Account, Exchange, IngestReport
+from detection.tasks import ingest_file_task
+from tests.detection.test_ingest_support import (
+    account_row,
+    exchange_row,
+    read_rejects,
+    write_rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "data"
+    return settings.DATA_DIR
+
+
+def upload(name: str, path: Path) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, path.read_bytes(), content_type="application/octet-stream")
+
+
+def test_an_upload_is_saved_recorded_and_enqueued_after_commit(
+    client, admin_user, tmp_path, data_dir, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+    rows = [exchange_row(n, account=3) for n in range(3)] + [exchange_row(9, ip="nope")]
+    source = write_rows(tmp_path / "exchanges.jsonl.gz", rows)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            reverse("admin:detection_ingestreport_upload"),
+            {"file": upload("../../etc/exchanges.jsonl.gz", source), "kind": ""},
+        )
+
+    report = IngestReport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:detection_ingestreport_change", args=[report.pk])
+    assert (report.kind, report.status, report.created_by) == ("exchanges", "queued", admin_user)
+    saved = Path(report.path)
+    assert saved.parent == data_dir / "uploads"  # the client's "../.." is not a path
+    assert saved.read_bytes() == source.read_bytes()
+    assert len(callbacks) == 1
+    assert not Exchange.objects.exists()  # nothing ingested until the task runs
+
+    ingest_file_task(report.pk)  # what the worker does with the enqueued id
+
+    report.refresh_from_db()
+    assert (report.status, report.loaded, report.rejected, report.placeholders) == (
+        "done",
+        3,
+        1,
+        1,
+    )
+    assert Exchange.objects.count() == 3
+    assert Account.objects.get().is_placeholder
+    page = client.get(reverse("admin:detection_ingestreport_change", args=[report.pk]))
+    assert page.status_code == 200
+    assert b"Done" in page.content
+    rejects = client.get(reverse("admin:detection_ingestreport_rejects", args=[report.pk]))
+    assert rejects.status_code == 200
+    body = b"".join(rejects.streaming_content)
+    assert b"ip: not an IPv4 or IPv6 address" in body
+
+
+def test_the_kind_can_be_chosen_and_a_second_delivery_does_nothing(client, admin_user, tmp_path):
+    client.force_login(admin_user)
+    # An accounts CSV whose name says no kind: the form's choice decides.
+    source = write_rows(tmp_path / "accounts.csv", [account_row(1)])
+    client.post(
+        reverse("admin:detection_ingestreport_upload"),
+        {"file": upload("export.csv", source), "kind": "accounts"},
+    )
+    report = IngestReport.objects.get()
+
+    ingest_file_task(report.pk)
+    ingest_file_task(report.pk)  # redelivered after it finished
+
+    report.refresh_from_db()
+    assert (report.kind, report.status, report.loaded, report.duplicates) == (
+        "accounts",
+        "done",
+        1,
+        0,
+    )
+    assert Account.objects.get().account_id == "acct-1"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("export.csv", "", "choose the kind"),
+        ("exchanges.xlsx", "", "must be .jsonl or .csv"),
+    ],
+)
+def test_an_upload_without_a_usable_kind_or_format_is_refused(
+    client, admin_user, tmp_path, name, kind, message
+):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:detection_ingestreport_upload"),
+        {"file": SimpleUploadedFile(name, b"{}\n"), "kind": kind},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not IngestReport.objects.exists()
+
+
+def test_the_upload_page_needs_the_add_permission(client, roles, tmp_path):
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="viewer", is_staff=True)
+    client.force_login(staff)
+    response = client.get(reverse("admin:detection_ingestreport_upload"))
+    assert response.status_code == 403
+    response = client.post(
+        reverse("admin:detection_ingestreport_upload"),
+        {"file": SimpleUploadedFile("accounts.jsonl", b"{}\n")},
+    )
+    assert response.status_code == 403
+    assert not IngestReport.objects.exists()
+
+
+def test_the_changelist_offers_the_upload(client, admin_user):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:detection_ingestreport_changelist"))
+    assert response.status_code == 200
+    assert reverse("admin:detection_ingestreport_upload").encode() in response.content
+    form = client.get(reverse("admin:detection_ingestreport_upload"))
+    assert form.status_code == 200 and b'enctype="multipart/form-data"' in form.content
+
+
+def test_a_vanished_upload_fails_with_its_reason(tmp_path):
+    report = IngestReport.objects.create(path=str(tmp_path / "gone.jsonl"), kind="accounts")
+    ingest_file_task(report.pk)
+    report.refresh_from_db()
+    assert report.status == "failed"
+    assert "gone.jsonl" in report.error
+
+
+def test_a_redelivered_task_resumes_after_the_last_committed_line(tmp_path):
+    path = write_rows(tmp_path / "accounts.jsonl", [account_row(n) for n in range(5)])
+    report = IngestReport.objects.create(path=str(path), kind="accounts")
+    # A worker died after committing the first three lines.
+    for n in range(3):
+        Account.objects.create(account_id=f"acct-{n}", created_at="2026-01-01T00:00:00Z")
+    IngestReport.objects.filter(pk=report.pk).update(
+        status="running", lines_done=3, rows_read=3, loaded=3
+    )
+
+    ingest_file_task(report.pk)
+
+    report.refresh_from_db()
+    assert (report.status, report.rows_read, report.loaded, report.duplicates) == (
+        "done",
+        5,
+        5,
+        0,
+    )
+    assert Account.objects.count() == 5
+    assert report.reject_path == "" or read_rejects(report.reject_path) == []
+
+
+def test_an_unexpected_error_fails_the_report_without_raising(tmp_path, monkeypatch):
+    import detection.tasks
+
+    path = write_rows(tmp_path / "accounts.jsonl", [account_row(1)])
+    report = IngestReport.objects.create(path=str(path), kind="accounts")
+
+    def broken(**kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(detection.tasks, "upload_ingest", broken)
+    ingest_file_task(report.pk)
+
+    report.refresh_from_db()
+    assert (report.status, report.error) == ("failed", "RuntimeError: disk on fire")
+
+
+def test_with_no_broker_the_upload_is_ingested_when_saved(
+    client, admin_user, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The embedded default: tasks run in-process, so the report is done on the redirect."""
+    from dashboard.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    client.force_login(admin_user)
+    source = write_rows(tmp_path / "accounts.csv.gz", [account_row(n) for n in range(4)])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:detection_ingestreport_upload"),
+            {"file": upload("accounts.csv.gz", source)},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    report = IngestReport.objects.get()
+    assert (report.status, report.loaded) == ("done", 4)
+    assert Account.objects.count() == 4
+    assert b"ingest queued as report" in response.content
+
+
+def test_a_delivery_while_another_worker_holds_the_report_does_nothing(tmp_path):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the worker lock is a PostgreSQL advisory lock")
+    import psycopg
+
+    from detection.ingest.uploads import _LOCK_NAMESPACE
+
+    path = write_rows(tmp_path / "accounts.jsonl", [account_row(1)])
+    report = IngestReport.objects.create(path=str(path), kind="accounts", status="running")
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        host=db["HOST"] or "localhost",
+        port=db["PORT"] or None,
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        autocommit=True,
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, report.pk])
+        ingest_file_task(report.pk)  # Redis redelivered it while the first worker runs
+        report.refresh_from_db()
+        assert (report.status, report.rows_read) == ("running", 0)
+        assert not Account.objects.exists()
+    finally:
+        other.close()  # the first worker's connection goes: its lock with it
+
+    ingest_file_task(report.pk)
+    report.refresh_from_db()
+    assert (report.status, report.loaded) == ("done", 1)
