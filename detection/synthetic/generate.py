@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from detection.ingest.parse import ACCOUNT_FIELDS, EXCHANGE_FIELDS
 from detection.synthetic import cohorts, organisations
 from detection.synthetic.base import (
     NEW_MODEL,
@@ -29,7 +30,7 @@ from detection.synthetic.base import (
     rfc3339_many,
 )
 from detection.synthetic.campaigns import campaign_kinds, plan_campaign
-from detection.synthetic.writer import ACCOUNT_FIELDS, EXCHANGE_FIELDS, RowWriter, file_name
+from detection.synthetic.writer import RowWriter, file_name
 
 CHUNK_ACCOUNTS = 64
 # Odd multiplier: counter * K mod 2**64 is a bijection, so ids are unique and look random.

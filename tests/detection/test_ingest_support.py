@@ -8,28 +8,7 @@ from pathlib import Path
 import orjson
 from django.core.management import CommandError, call_command
 
-ACCOUNT_FIELDS = [
-    "account_id",
-    "created_at",
-    "email_domain",
-    "org_id",
-    "payment_fingerprint",
-    "country",
-    "plan",
-]
-EXCHANGE_FIELDS = [
-    "exchange_id",
-    "account_id",
-    "ts",
-    "ip",
-    "asn",
-    "user_agent",
-    "model",
-    "prompt",
-    "input_tokens",
-    "output_tokens",
-    "tool_use",
-]
+from detection.ingest.parse import ACCOUNT_FIELDS, EXCHANGE_FIELDS
 
 
 def account_row(n: int, **changes) -> dict:
