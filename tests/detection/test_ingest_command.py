@@ -22,51 +22,16 @@ from detection.text import prompt_fingerprint
 from tests.detection.test_ingest_support import (
     account_row,
     exchange_row,
+    ingest,
     read_rejects,
     run_ingest,
+    stored_exchanges,
     write_csv,
     write_jsonl,
     write_rows,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-    return settings.DATA_DIR
-
-
-@pytest.fixture(params=["copy", "portable"])
-def loader(request):
-    if request.param == "copy" and connection.vendor != "postgresql":
-        pytest.skip("the COPY loader needs PostgreSQL")
-    return request.param
-
-
-def ingest(loader, *args):
-    return run_ingest(*args, "--loader", loader)
-
-
-def stored_exchanges() -> dict[str, dict]:
-    return {
-        e["exchange_id"]: e
-        for e in Exchange.objects.values(
-            "exchange_id",
-            "account__account_id",
-            "ts",
-            "ip",
-            "asn",
-            "user_agent",
-            "model",
-            "prompt",
-            "prompt_hash",
-            "input_tokens",
-            "output_tokens",
-            "tool_use",
-        )
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".csv", ".csv.gz"])

@@ -105,3 +105,31 @@ def run_ingest(*args) -> tuple[int, str, str]:
 
 def read_rejects(path: str | Path) -> list[dict]:
     return [orjson.loads(line) for line in Path(path).read_bytes().splitlines()]
+
+
+def ingest(loader: str, *args):
+    """Run the ingest command with the given loader (see the ``loader`` fixture)."""
+    return run_ingest(*args, "--loader", loader)
+
+
+def stored_exchanges() -> dict[str, dict]:
+    """Every stored exchange's contract fields, by exchange_id."""
+    from detection.models import Exchange
+
+    return {
+        e["exchange_id"]: e
+        for e in Exchange.objects.values(
+            "exchange_id",
+            "account__account_id",
+            "ts",
+            "ip",
+            "asn",
+            "user_agent",
+            "model",
+            "prompt",
+            "prompt_hash",
+            "input_tokens",
+            "output_tokens",
+            "tool_use",
+        )
+    }

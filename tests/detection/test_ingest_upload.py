@@ -15,13 +15,7 @@ from tests.detection.test_ingest_support import (
     write_rows,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-    return settings.DATA_DIR
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("data_dir")]
 
 
 def upload(name: str, path: Path) -> SimpleUploadedFile:
