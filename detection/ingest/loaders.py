@@ -10,6 +10,11 @@ Two exchange loaders with the same behaviour, checked by the same tests:
   ON CONFLICT (exchange_id) DO NOTHING``, whose row count is what "loaded" reports. Either
   way a row is counted as loaded only if this statement wrote it, so a concurrent ingest of
   the same file cannot make us count a row twice or claim one we did not write.
+  Once a batch has met stored ids (a re-ingest, or a file overlapping an earlier one), the
+  next batches first look their ids up in the unique index (``= ANY``) and COPY only the
+  rows not found, so a re-ingest reads the index instead of writing every row twice and
+  throwing it away; the first batch that finds none of its ids stored goes back to the
+  direct COPY.
 - :class:`PortableLoader` (any database Django supports, SQLite by default):
   ``executemany`` of ``INSERT ... ON CONFLICT (exchange_id) DO NOTHING``, counting the rows
   it wrote.
@@ -227,6 +232,8 @@ class CopyLoader:
     def __init__(self, direct: bool = True):
         # ``direct=False`` always takes the staging path (tests exercise both).
         self.direct = direct
+        # Set once a batch meets stored ids; cleared by a batch that finds none.
+        self.overlapping = False
         self.accounts = AccountResolver()
         self.columns = ", ".join(EXCHANGE_COLUMNS)
         with connection.cursor() as cursor:
@@ -255,13 +262,25 @@ class CopyLoader:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
         placeholders = self.accounts.resolve({row[1] for row in rows})
         with connection.cursor() as cursor:
+            if self.direct and self.overlapping:
+                cursor.execute(
+                    "SELECT exchange_id FROM detection_exchange WHERE exchange_id = ANY(%s)",
+                    [[row[0] for row in rows]],
+                )
+                known = {exchange_id for (exchange_id,) in cursor.fetchall()}
+                self.overlapping = bool(known)
+                rows = [row for row in rows if row[0] not in known]
+                if not rows:
+                    return 0, placeholders
             if self.direct:
                 try:
                     with transaction.atomic():
                         self._copy(cursor, "detection_exchange", rows)
                     return len(rows), placeholders
                 except psycopg.errors.UniqueViolation:
-                    pass  # some rows are stored already: take the staging path
+                    # Some rows are stored already (or were stored since the lookup, by a
+                    # concurrent ingest): take the staging path, and look ids up from now on.
+                    self.overlapping = True
             self._copy(cursor, STAGE, rows)
             cursor.execute(
                 f"INSERT INTO detection_exchange ({self.columns}) "  # noqa: S608 (constants)

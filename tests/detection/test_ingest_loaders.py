@@ -103,6 +103,29 @@ def test_every_method_stores_the_same_thing(method):
     assert sorted(stored()) == sorted(f"ex-{n}" for n in range(9))
 
 
+def test_a_loader_meeting_stored_ids_looks_them_up_then_goes_back_to_copy(method):
+    """One loader over several batches, as in a re-ingest of a file that overlaps stored data."""
+    load(method, rows_for(range(10), prompt="first"))
+    loader = make_loader(method)
+    try:
+        counts = []
+        for ids in ([8, 9, 10, 11], [0, 1, 2, 3], [4, 5], [12, 13], [14, 1]):
+            with transaction.atomic():
+                counts.append(loader.load_exchanges(rows_for(ids, prompt="again"))[0])
+            if method == "copy":
+                # A batch that met stored ids, or found some by lookup, keeps the lookup on;
+                # a batch with none stored turns it off again.
+                assert loader.overlapping == (ids != [12, 13])
+    finally:
+        loader.close()
+
+    assert counts == [2, 0, 0, 2, 1]
+    after = stored()
+    assert len(after) == 15
+    assert after["ex-1"][3] == "first 1"
+    assert after["ex-14"][3] == "again 14"
+
+
 def test_an_unknown_method_is_refused(db):
     with pytest.raises(ValueError, match="unknown loader"):
         make_loader("fastest")
