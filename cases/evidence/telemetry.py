@@ -27,6 +27,7 @@ from detection.models import AccountScore, Exchange
 
 TOP_TEMPLATES = 15
 SAMPLES_PER_TEMPLATE = 3
+SAMPLE_CANDIDATES = 60  # newest uses of a template looked at to pick the samples
 SAMPLE_CHARS = 280
 TOP_ACCOUNTS = 25
 TOP_MODELS = 20
@@ -58,6 +59,33 @@ class TelemetrySource:
 # ------------------------------------------------------------------------------ templates
 
 
+def _samples(candidates: list[dict]) -> list[dict]:
+    """Up to SAMPLES_PER_TEMPLATE distinct prompts, one per account first, then any."""
+    picked: list[dict] = []
+    texts: set[str] = set()
+    for one_per_account in (True, False):
+        accounts = {c["account__account_id"] for c in picked}
+        for c in candidates:
+            if len(picked) >= SAMPLES_PER_TEMPLATE:
+                break
+            if c["prompt"] in texts or (one_per_account and c["account__account_id"] in accounts):
+                continue
+            texts.add(c["prompt"])
+            accounts.add(c["account__account_id"])
+            picked.append(c)
+    return [
+        {
+            "exchange": c["pk"],
+            "account_id": c["account__account_id"],
+            "ts": iso(c["ts"]),
+            "text": c["prompt"][:SAMPLE_CHARS],
+            "truncated": len(c["prompt"]) > SAMPLE_CHARS,
+            "length": len(c["prompt"]),
+        }
+        for c in picked
+    ]
+
+
 def templates(ca: CaseAccounts, window: Window) -> dict:
     ex = case_exchanges(ca, window)
     totals = ex.aggregate(
@@ -85,28 +113,15 @@ def templates(ca: CaseAccounts, window: Window) -> dict:
     )
     items = []
     for r in rows:
-        samples, seen = [], set()
-        candidates = (
+        # The newest uses of the template interleave the accounts that send it, so the
+        # samples show different accounts (what makes a shared template evidence) and
+        # different wordings; a template one account sends gives that account's samples.
+        candidates = list(
             ex.filter(prompt_hash=r["prompt_hash"])
-            .order_by()
-            .values("pk", "prompt", "ts", "account__account_id")[:20]
+            .order_by("-ts", "-pk")
+            .values("pk", "prompt", "ts", "account__account_id")[:SAMPLE_CANDIDATES]
         )
-        for c in candidates:
-            if c["prompt"] in seen:
-                continue
-            seen.add(c["prompt"])
-            samples.append(
-                {
-                    "exchange": c["pk"],
-                    "account_id": c["account__account_id"],
-                    "ts": iso(c["ts"]),
-                    "text": c["prompt"][:SAMPLE_CHARS],
-                    "truncated": len(c["prompt"]) > SAMPLE_CHARS,
-                    "length": len(c["prompt"]),
-                }
-            )
-            if len(samples) >= SAMPLES_PER_TEMPLATE:
-                break
+        samples = _samples(candidates)
         items.append(
             {
                 "hash": str(r["prompt_hash"]),

@@ -71,8 +71,11 @@ def test_collect_freezes_every_section_and_its_charts(django_assert_max_num_quer
     templates = items["templates"].data
     top = templates["templates"][0]
     assert top["accounts"] == 12 and top["outside_accounts"] == 0
-    assert 1 <= len(top["samples"]) <= 3
+    assert len(top["samples"]) == 3
     assert all(len(s["text"]) <= 280 for s in top["samples"])
+    # A template twelve accounts send is shown from three of them, in three wordings.
+    assert len({s["account_id"] for s in top["samples"]}) == 3
+    assert len({s["text"] for s in top["samples"]}) == 3
 
     infra = items["infrastructure"].data
     ip = next(i for i in infra["ips"] if i["value"] == "203.0.113.1")
