@@ -324,6 +324,20 @@ class RunHealth:
     message: str
     duration: timedelta | None
 
+    @property
+    def took(self) -> str:
+        """The latest run's duration as people say it: "9.7 s", "4 min 05 s", "1 h 02 min"."""
+        if self.duration is None:
+            return ""
+        seconds = self.duration.total_seconds()
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, seconds = divmod(round(seconds), 60)
+        if minutes < 60:
+            return f"{minutes} min {seconds:02d} s"
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes:02d} min"
+
 
 def detection_health(*, now: datetime) -> RunHealth:
     """The latest detection run and whether detection is keeping up. One or two queries.

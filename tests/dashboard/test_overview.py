@@ -168,6 +168,15 @@ def test_detection_health(world):
     assert health.state == "failed" and health.last_success.status == "succeeded"
 
 
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(9.712528, "9.7 s"), (245, "4 min 05 s"), (3720, "1 h 02 min"), (59.96, "60.0 s")],
+)
+def test_a_run_duration_reads_as_people_say_it(seconds, said):
+    health = selectors.RunHealth(None, None, "ok", "", timedelta(seconds=seconds))
+    assert health.took == said
+
+
 def test_telemetry_size_is_an_estimate_on_postgresql(world):
     size = selectors.telemetry_size()
     if connection.vendor == "postgresql":
