@@ -35,7 +35,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from cases.models import Case, EnforcementAction
-from detection.models import Account, Campaign, DetectionRun, Exchange
+from detection.models import Account, Campaign, DetectionRun, Exchange, say_duration
 
 A = EnforcementAction.Status
 K = EnforcementAction.Kind
@@ -326,17 +326,7 @@ class RunHealth:
 
     @property
     def took(self) -> str:
-        """The latest run's duration as people say it: "9.7 s", "4 min 05 s", "1 h 02 min"."""
-        if self.duration is None:
-            return ""
-        seconds = self.duration.total_seconds()
-        if seconds < 60:
-            return f"{seconds:.1f} s"
-        minutes, seconds = divmod(round(seconds), 60)
-        if minutes < 60:
-            return f"{minutes} min {seconds:02d} s"
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours} h {minutes:02d} min"
+        return say_duration(self.duration)
 
 
 def detection_health(*, now: datetime) -> RunHealth:

@@ -12,6 +12,8 @@ foreign key has no database constraint: a per-row FK trigger would halve ``COPY`
 ingest creates placeholder accounts before it loads their exchanges.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
@@ -216,6 +218,30 @@ class DetectionRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def took(self) -> str:
+        return say_duration(self.duration)
+
+
+def say_duration(delta: timedelta | None) -> str:
+    """A duration as people say it: "9.7 s", "4 min 05 s", "1 h 02 min"; "" for none."""
+    if delta is None:
+        return ""
+    seconds = delta.total_seconds()
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 class DetectionChunk(models.Model):

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,5 +10,16 @@ from detection.models import DetectionRun
 @require_GET
 @permission_required("detection.view_detectionrun", raise_exception=True)
 def run_list(request: HttpRequest) -> HttpResponse:
-    runs = DetectionRun.objects.select_related("config", "triggered_by")[:50]
-    return render(request, "detection/run_list.html", {"runs": runs})
+    runs = list(DetectionRun.objects.select_related("config", "triggered_by")[:50])
+    S = DetectionRun.Status
+    health = {S.SUCCEEDED: "ok", S.FAILED: "failed", S.RUNNING: "running", S.QUEUED: "running"}
+    for run in runs:
+        run.health = health.get(run.status, "none")
+        counts = run.counts or {}
+        run.figures = {
+            key: counts.get(key) for key in ("scored", "exchanges", "flagged", "campaigns", "lone")
+        }
+        if run.figures["scored"] is None:  # a run still computing knows its accounts only
+            run.figures["scored"] = counts.get("accounts")
+    context = {"runs": runs, "schedule_minutes": settings.DETECTION_SCHEDULE_MINUTES}
+    return render(request, "detection/run_list.html", context)
