@@ -66,16 +66,25 @@ def test_old_versions_read_new_parameters_from_defaults():
 
 
 def _form_data(config, **changes):
+    """What the admin's change form posts for ``config``, with ``changes`` applied."""
     import json
+
+    from detection.admin import FLAG_FIELDS, SIGNAL_PARTS, signal_field
 
     params = effective_params(config.params)
     patterns = params.pop("reasoning_patterns")
     params.update(changes)
-    return {
+    data = {
         "reasoning_patterns": "\n".join(patterns + [r"narrate your cogitation"]),
-        "params_json": json.dumps(params),
         "reason": "catch a new phrasing",
     }
+    for key in FLAG_FIELDS:
+        data[key] = params.pop(key)
+    for name, spec in params.pop("signals").items():
+        for part in SIGNAL_PARTS:
+            data[signal_field(name, part)] = spec[part]
+    data["params_json"] = json.dumps(params)
+    return data
 
 
 def test_admin_save_writes_a_new_version_and_never_edits(admin_client_, admin_user):
@@ -90,6 +99,53 @@ def test_admin_save_writes_a_new_version_and_never_edits(admin_client_, admin_us
     assert v2.created_by == admin_user and v2.reason == "catch a new phrasing"
     assert v2.params["lone_threshold"] == 0.9
     assert "narrate your cogitation" in v2.params["reasoning_patterns"]
+
+
+def test_admin_edits_signals_and_thresholds_as_numbers(admin_client_):
+    v1 = current_config()
+    url = reverse("admin:detection_detectionconfig_change", args=[v1.pk])
+    page = admin_client_.get(url).content.decode()
+    # Every signal's three numbers are fields of their own, with the signal's description.
+    for name in DEFAULTS["signals"]:
+        for part in ("weight", "threshold", "saturation"):
+            assert f'name="signal__{name}__{part}"' in page
+    assert "Share of prompts asking for chain of thought" in page
+    assert 'name="lone_threshold"' in page and '"signals"' not in page
+
+    data = _form_data(v1)
+    data["signal__model_pivot__weight"] = "0.3"
+    data["campaign_threshold"] = "0.6"
+    assert admin_client_.post(url, data).status_code == 302
+
+    v2 = DetectionConfig.objects.get(version=2)
+    assert v2.params["signals"]["model_pivot"] == {
+        **DEFAULTS["signals"]["model_pivot"],
+        "weight": 0.3,
+    }
+    assert v2.params["campaign_threshold"] == 0.6
+
+
+def test_admin_refuses_bad_numbers_and_doubled_keys_without_saving(admin_client_):
+    import json
+
+    v1 = current_config()
+    url = reverse("admin:detection_detectionconfig_change", args=[v1.pk])
+    data = _form_data(v1)
+    data["signal__model_pivot__saturation"] = "0.1"  # below its threshold
+    data["signal__shared_payment__weight"] = "heavy"
+    body = admin_client_.post(url, data).content.decode()
+    assert "Enter a number." in body
+
+    data = _form_data(v1)
+    data["signal__model_pivot__saturation"] = "0.1"
+    body = admin_client_.post(url, data).content.decode()
+    assert "model_pivot: saturation must be above the threshold" in body
+
+    data = _form_data(v1)
+    data["params_json"] = json.dumps({**json.loads(data["params_json"]), "lone_threshold": 0.1})
+    body = admin_client_.post(url, data).content.decode()
+    assert "edit lone_threshold in the fields above" in body
+    assert DetectionConfig.objects.count() == 1
 
 
 def test_admin_rejects_bad_patterns_without_saving(admin_client_):
