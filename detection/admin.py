@@ -281,7 +281,9 @@ SIGNAL_PARTS = ("weight", "threshold", "saturation")
 def _signal_help() -> dict[str, str]:
     from detection.signals import SIGNALS
 
-    return {fn.__name__: (fn.__doc__ or "").strip().split("\n")[0] for fn in SIGNALS}
+    return {
+        fn.__name__: (fn.__doc__ or "").strip().split("\n")[0].replace("``", "") for fn in SIGNALS
+    }
 
 
 def signal_field(name: str, part: str) -> str:
@@ -325,7 +327,8 @@ class DetectionConfigForm(forms.ModelForm):
             for part in SIGNAL_PARTS:
                 self.fields[signal_field(name, part)].initial = spec.get(part)
         self.fields["params_json"].initial = json.dumps(params, indent=2)
-        self.fields["reason"].initial = ""
+        # A new version needs its own reason: never offer the previous version's.
+        self.initial["reason"] = ""
 
     def clean(self):
         cleaned = super().clean()
@@ -378,9 +381,11 @@ def _add_number_fields() -> None:
     for name in DEFAULTS["signals"]:
         for part in SIGNAL_PARTS:
             fields[signal_field(name, part)] = forms.FloatField(
-                label=f"{name}: {part}" if part == "weight" else part.capitalize(),
+                # The weight's label is the signal's name: the Signals fieldset is drawn as a
+                # table (change_form.html), one row per signal, headed by that label.
+                label=name if part == "weight" else part.capitalize(),
                 help_text=help_texts.get(name, "") if part == "weight" else "",
-                widget=forms.NumberInput(attrs={"step": "any", "style": "width: 7em"}),
+                widget=forms.NumberInput(attrs={"step": "any", "aria-label": f"{name} {part}"}),
             )
     DetectionConfigForm.base_fields.update(fields)
     DetectionConfigForm.declared_fields.update(fields)

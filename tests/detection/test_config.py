@@ -111,6 +111,7 @@ def test_admin_edits_signals_and_thresholds_as_numbers(admin_client_):
             assert f'name="signal__{name}__{part}"' in page
     assert "Share of prompts asking for chain of thought" in page
     assert 'name="lone_threshold"' in page and '"signals"' not in page
+    assert "Defaults from the code." not in page  # the new version's reason starts empty
 
     data = _form_data(v1)
     data["signal__model_pivot__weight"] = "0.3"
