@@ -1,14 +1,17 @@
 """The queue's filters. Saved views are just links to a set of these parameters."""
 
+import copy
 from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
-from cases.models import Case, CaseAccount, Note, Tag
-from cases.selectors import account_has_cases, users_who_work_cases
+from cases.models import Case, Tag
+from cases.selectors import account_has_cases, case_text_match, users_who_work_cases
 
 S = Case.Status
 
@@ -30,55 +33,128 @@ SAVED_VIEWS = [
 DEFAULT_STATUS = "open"
 
 
+# The filter bar's widgets write their markup here rather than through Django's widget
+# templates, which render a template per widget, per option and per attribute set: 6-8 ms
+# for this form of thirteen fields, a quarter of the queue page (docs/benchmarks.md,
+# "Pages"). The markup is what those templates write; every value goes through format_html.
+
+
+def _attributes(attrs: dict) -> SafeString:
+    """`` name="value"`` per attribute, `` name`` for True, nothing for False or None."""
+    return mark_safe(  # noqa: S308 - built from format_html pieces only
+        "".join(
+            format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value)
+            for name, value in attrs.items()
+            if value is not False and value is not None
+        )
+    )
+
+
+def _input(input_type: str, name: str, value, attrs: dict) -> SafeString:
+    shown = format_html(' value="{}"', value) if value is not None else ""
+    return format_html(
+        '<input type="{}" name="{}"{}{}>', input_type, name, shown, _attributes(attrs)
+    )
+
+
+class _DirectInput:
+    def render(self, name, value, attrs=None, renderer=None):
+        return _input(
+            self.input_type, name, self.format_value(value), self.build_attrs(self.attrs, attrs)
+        )
+
+
+class TextInput(_DirectInput, forms.TextInput):
+    pass
+
+
+class NumberInput(_DirectInput, forms.NumberInput):
+    pass
+
+
+class HiddenInput(_DirectInput, forms.HiddenInput):
+    pass
+
+
+class Select(forms.Select):
+    """A single select of flat choices (no groups), the first matching option selected."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        wanted = self.format_value(value)
+        options, found = [], False
+        for option, label in self.choices:
+            selected = not found and str(option) in wanted
+            found = found or selected
+            options.append((option, " selected" if selected else "", label))
+        return format_html(
+            '<select name="{}"{}>\n{}\n</select>',
+            name,
+            _attributes(self.build_attrs(self.attrs, attrs)),
+            format_html_join("\n", '<option value="{}"{}>{}</option>', options),
+        )
+
+
+class DateRangeWidget(django_filters.widgets.DateRangeWidget):
+    def render(self, name, value, attrs=None, renderer=None):
+        parts = self.get_context(name, value, attrs)["widget"]["subwidgets"]
+        return mark_safe(  # noqa: S308 - joins two format_html results
+            "-".join(_input(w["type"], w["name"], w["value"], w["attrs"]) for w in parts)
+        )
+
+
 class CaseFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_text",
         label="Search",
-        widget=forms.TextInput(
+        widget=TextInput(
             attrs={"type": "search", "placeholder": "title, #id, account id, note text"}
         ),
     )
     status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES, method="filter_status", empty_label=None
+        choices=STATUS_CHOICES, method="filter_status", empty_label=None, widget=Select
     )
-    priority = django_filters.ChoiceFilter(choices=Case.Priority.choices, empty_label="Any")
+    priority = django_filters.ChoiceFilter(
+        choices=Case.Priority.choices, empty_label="Any", widget=Select
+    )
     assignee = django_filters.CharFilter(method="filter_assignee", label="Assignee")
     campaign = django_filters.CharFilter(
         method="filter_campaign",
         label="Campaign",
-        widget=forms.TextInput(attrs={"placeholder": "id or label", "size": 12}),
+        widget=TextInput(attrs={"placeholder": "id or label", "size": 12}),
     )
     risk_min = django_filters.NumberFilter(
         field_name="risk_score",
         lookup_expr="gte",
         label="Risk ≥",
-        widget=forms.NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
+        widget=NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
     )
     risk_max = django_filters.NumberFilter(
         field_name="risk_score",
         lookup_expr="lte",
         label="Risk ≤",
-        widget=forms.NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
+        widget=NumberInput(attrs={"step": "0.05", "min": 0, "max": 1, "size": 5}),
     )
     tag = django_filters.CharFilter(method="filter_tag", label="Tag")
-    account = django_filters.CharFilter(method="filter_account", label="Account id")
+    account = django_filters.CharFilter(
+        method="filter_account", label="Account id", widget=TextInput
+    )
     overdue = django_filters.BooleanFilter(
-        method="filter_overdue", label="Overdue only", widget=forms.HiddenInput
+        method="filter_overdue", label="Overdue only", widget=HiddenInput
     )
     # Inclusive calendar-date ranges: ``opened_after`` / ``opened_before`` and
     # ``decided_after`` / ``decided_before`` (the overview's links use them).
     opened = django_filters.DateFromToRangeFilter(
         field_name="opened_at__date",
         label="Opened",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=DateRangeWidget(attrs={"type": "date"}),
     )
     decided = django_filters.DateFromToRangeFilter(
         field_name="decided_at__date",
         label="Decided",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=DateRangeWidget(attrs={"type": "date"}),
     )
     closed_within = django_filters.NumberFilter(
-        method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput
+        method="filter_closed_within", label="Closed in last N days", widget=HiddenInput
     )
 
     class Meta:
@@ -96,18 +172,31 @@ class CaseFilter(django_filters.FilterSet):
         self._workers = workers
         self._tags = tags
 
+    @classmethod
+    def _form_class(cls):
+        # django-filter builds a new form class, and its thirteen fields, for every request;
+        # this one never varies (the choices that do are set on each form below).
+        if "_built_form_class" not in cls.__dict__:
+            filters = copy.deepcopy(cls.base_filters)
+            fields = {name: filter_.field for name, filter_ in filters.items()}
+            cls._built_form_class = type(f"{cls.__name__}Form", (cls._meta.form,), fields)
+        return cls._built_form_class
+
+    def get_form_class(self):
+        return self._form_class()
+
     @property
     def form(self):
         form = super().form
         if not getattr(form, "_choices_set", False):
             workers = self._workers if self._workers is not None else users_who_work_cases()
             tags = self._tags if self._tags is not None else Tag.objects.order_by("name")
-            form.fields["assignee"].widget = forms.Select(
+            form.fields["assignee"].widget = Select(
                 choices=lambda: (
                     ASSIGNEE_CHOICES + [(u.get_username(), u.get_username()) for u in workers]
                 )
             )
-            form.fields["tag"].widget = forms.Select(
+            form.fields["tag"].widget = Select(
                 choices=lambda: [("", "Any")] + [(t.name, t.name) for t in tags]
             )
             form._choices_set = True
@@ -153,15 +242,7 @@ class CaseFilter(django_filters.FilterSet):
     def filter_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Title words, a case number (``#12`` or ``12``), an exact account id, note text."""
         value = value.strip()
-        if not value:
-            return queryset
-        match = Q(title__icontains=value)
-        number = value.removeprefix("#")
-        if number.isdigit() and len(number) < 18:
-            match |= Q(pk=int(number))
-        match |= Exists(CaseAccount.objects.filter(case=OuterRef("pk"), account__account_id=value))
-        match |= Exists(Note.objects.filter(case=OuterRef("pk"), body__icontains=value))
-        return queryset.filter(match)
+        return queryset.filter(case_text_match(value)) if value else queryset
 
     @property
     def status_value(self) -> str:

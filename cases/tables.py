@@ -1,17 +1,135 @@
 """The console's tables. Every orderable column ends its ordering with the primary key, so
-paging through a sorted listing is stable; ``tests/cases/test_tables.py`` sorts each one."""
+paging through a sorted listing is stable (and can page by cursor, ``cases/paging.py``);
+``tests/cases/test_tables.py`` sorts each one.
+
+The tables own their columns, their order, sorting and paging, but not the drawing of their
+cells: django-tables2's per-cell renderers cost about 50 ms for 50 rows (a signature
+inspection per cell, and a ``Template`` compiled from source per ``TemplateColumn`` cell).
+The queue's rows are written by ``CaseTable.rows_html``, the accounts' by their template
+from ``CaseAccountTable.display_rows``; the sort and pager links are built once per page
+(``LinkedTable``). The templates are included in the page's own context, not through
+``{% render_table %}``, which renders with a fresh request context and so runs every context
+processor (and its queries) a second time. See docs/benchmarks.md, "Pages".
+"""
+
+from functools import cached_property
 
 import django_tables2 as tables
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
 from cases.models import Case, CaseAccount
+from cases.paging import AFTER, BEFORE, CURSOR_PARAMS, KeysetPaginator
+from cases.templatetags.cases_extras import age
 
-TABLE_TEMPLATE = "cases/_partials/htmx_table.html"
+STATUS_LABELS = dict(Case.Status.choices)
+PRIORITY_LABELS = dict(Case.Priority.choices)
+
+# The queue's row. It is written here with format_html (which escapes every value) rather
+# than in a template: a template spends several microseconds a variable, 30 variables a row, 50
+# rows a page, which was half the queue page's time; this is the same markup for a tenth of
+# it (docs/benchmarks.md, "Pages"). Keep the cells in the order of CaseTable.Meta.sequence;
+# static/app.js reads data-href and data-assign-url, and .row-link takes the focus.
+QUEUE_ROW = (
+    '<tr data-row="case" data-href="{url}" data-assign-url="{url}assign/"{row_class}>{select}'
+    '<td><a class="row-link" href="{url}">#{pk} {title}</a></td>'
+    '<td><span class="risk">{risk}</span></td>'
+    "<td>{campaign}</td>"
+    "<td>{accounts}</td>"
+    "<td>{exchanges}</td>"
+    '<td><span class="badge status-{status}">{status_label}</span></td>'
+    '<td><span class="badge prio-{priority}">{priority_label}</span></td>'
+    "<td>{assignee}</td>"
+    '<td><time datetime="{opened}" title="{opened_title}">{age}</time></td>'
+    "<td>{due}</td>{closed}</tr>\n"
+)
+QUEUE_SELECT = (
+    '<td><input type="checkbox" name="cases" value="{pk}" form="bulk-form"'
+    ' aria-label="Select case #{pk}"></td>'
+)
+QUEUE_DUE = '<time{overdue} datetime="{iso}" title="{title}">{text}</time>'
+QUEUE_CLOSED = '<td><time datetime="{iso}">{text}</time></td>'
+EMPTY = '<span class="muted">—</span>'
+QUEUE_CAMPAIGN = '<a href="{url}?campaign={pk}&amp;status=any">{label}</a>'
 
 
-class CaseTable(tables.Table):
+class LinkedTable(tables.Table):
+    """A table whose sort and pager links keep a real href (no JS needed) and, with htmx,
+    swap only the listing (``hx_target``), pushing the URL when the listing is a page of its
+    own (``push_url``). ``base_url`` prefixes the query string, so a table loaded as a section
+    of another page still links to its own URL. The view sets the three."""
+
+    hx_target = ""
+    push_url = False
+    base_url = ""
+
+    def _link(self, **params) -> str:
+        """This listing's URL with ``params`` set and any page position dropped."""
+        drop = {self.prefixed_page_field, *CURSOR_PARAMS}
+        query = {k: v for k, v in self.request.GET.lists() if k not in drop}
+        query.update(params)
+        return f"{self.base_url}?{urlencode(query, doseq=True)}"
+
+    @cached_property
+    def header_cells(self) -> list[dict]:
+        """Per column: its header and, if it sorts, the link that sorts by it."""
+        cells = []
+        for column in self.columns:
+            cell = {"name": column.name, "header": column.header, "href": ""}
+            if column.orderable:
+                cell["href"] = self._link(
+                    **{self.prefixed_order_by_field: column.order_by_alias.next}
+                )
+                if column.is_ordered:
+                    cell["sorted"] = "desc" if column.order_by_alias.is_descending else "asc"
+            cells.append(cell)
+        return cells
+
+    @cached_property
+    def pager(self) -> dict | None:
+        """First, Previous and Next links (by cursor when the ordering allows), or None."""
+        page = getattr(self, "page", None)
+        if page is None or not (page.has_previous() or page.has_next()):
+            return None
+        field = self.prefixed_page_field
+        cursor_of = getattr(self.paginator, "cursor_of", lambda row: None)
+        rows = page.object_list
+        links = {"number": page.number}
+        if page.has_previous():
+            links["first"] = self._link(**{field: 1})
+            cursor = cursor_of(rows[0]) if rows and page.number > 2 else None
+            links["previous"] = (
+                self._link(**{field: page.number - 1, BEFORE: cursor})
+                if cursor
+                else self._link(**{field: page.number - 1})
+            )
+        if page.has_next():
+            cursor = cursor_of(rows[-1]) if rows else None
+            links["next"] = (
+                self._link(**{field: page.number + 1, AFTER: cursor})
+                if cursor
+                else self._link(**{field: page.number + 1})
+            )
+        return links
+
+
+def _clock():
+    """The current time and a converter to the current time zone (what ``|date`` shows)."""
+    zone = timezone.get_current_timezone()
+    return timezone.now(), lambda value: value.astimezone(zone)
+
+
+def _clipped(text: str, length: int) -> str:
+    """``|truncatechars``: at most ``length`` characters, the last an ellipsis if cut."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+class CaseTable(LinkedTable):
     select = tables.CheckBoxColumn(
         accessor="pk",
         attrs={
@@ -60,35 +178,113 @@ class CaseTable(tables.Table):
             "due",
             "closed",
         )
-        template_name = "cases/_partials/queue_table.html"  # rows written out, see there
+        template_name = "cases/_partials/queue_table.html"
         order_by = "-risk"
         empty_text = "No cases match these filters."
         attrs = {"class": "table queue-table", "id": "queue-table"}
+
+    # The columns the rows and their sort keys read; the view loads only these (a queue row
+    # needs neither the detection explanation nor the users' password hashes).
+    loads = (
+        "title",
+        "status",
+        "priority",
+        "risk_score",
+        "account_count",
+        "exchange_count",
+        "opened_at",
+        "due_at",
+        "decided_at",
+        "campaign__label",
+        "assignee__username",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.show_select = "select" in self.columns.names()
         self.show_closed = "closed" in self.columns.names()
 
+    @cached_property
+    def rows_html(self) -> SafeString:
+        """The page's rows, written here: see ``QUEUE_ROW``. ``format_html`` escapes every
+        value that is not already safe markup, so a title or label can never become HTML."""
+        now, local = _clock()
+        months = {n: str(name).title() for n, name in MONTHS_3.items()}
+        base = self.base_url
+        empty = mark_safe(EMPTY)  # noqa: S308 (a constant of this module)
+        overdue_class = mark_safe(' class="overdue"')
+        overdue_row = mark_safe(' class="overdue-row"')
+        rows = []
+        for row in self.paginated_rows:
+            case = row.record
+            opened = local(case.opened_at)
+            overdue = case.is_open and case.due_at is not None and case.due_at < now
+            due = empty
+            if case.due_at is not None:
+                due_at = local(case.due_at)
+                due = format_html(
+                    QUEUE_DUE,
+                    overdue=overdue_class if overdue else "",
+                    iso=due_at.isoformat(),
+                    title=f"{due_at:%Y-%m-%d %H:%M}",
+                    text=f"overdue {age(case.due_at, now)}"
+                    if overdue
+                    else f"{due_at.day} {months[due_at.month]}",
+                )
+            closed = ""
+            if self.show_closed:
+                closed = mark_safe("<td></td>")
+                if case.decided_at is not None:
+                    decided = local(case.decided_at)
+                    closed = format_html(
+                        QUEUE_CLOSED,
+                        iso=decided.isoformat(),
+                        text=f"{decided.day} {months[decided.month]} {decided.year}",
+                    )
+            rows.append(
+                format_html(
+                    QUEUE_ROW,
+                    url=f"{base}{case.pk}/",
+                    row_class=overdue_row if overdue else "",
+                    select=format_html(QUEUE_SELECT, pk=case.pk) if self.show_select else "",
+                    pk=case.pk,
+                    title=_clipped(case.title, 120),
+                    risk=f"{case.risk_score:.2f}",
+                    campaign=format_html(
+                        QUEUE_CAMPAIGN,
+                        url=base,
+                        pk=case.campaign_id,
+                        label=_clipped(case.campaign.label, 40),
+                    )
+                    if case.campaign_id
+                    else empty,
+                    accounts=f"{int(case.account_count):,}",
+                    exchanges=f"{int(case.exchange_count):,}",
+                    status=case.status,
+                    status_label=str(STATUS_LABELS.get(case.status, case.status)),
+                    priority=int(case.priority),
+                    priority_label=str(PRIORITY_LABELS.get(case.priority, "")),
+                    assignee=case.assignee.get_username() if case.assignee_id else empty,
+                    opened=opened.isoformat(),
+                    opened_title=f"{opened:%Y-%m-%d %H:%M}",
+                    age=age(case.opened_at, now),
+                    due=due,
+                    closed=closed,
+                )
+            )
+        return mark_safe("".join(rows))  # noqa: S308 (each row is format_html output)
 
-class CaseAccountTable(tables.Table):
-    """The accounts on one case, with their latest signals and their other open cases.
 
-    Cells are ``template_code`` includes, not ``template_name``: django-tables2 renders a
-    ``template_name`` cell with the request, which runs every context processor (and its
-    queries) once per cell.
-    """
+class CaseAccountTable(LinkedTable):
+    """The accounts on one case, with their latest signals and their other open cases."""
 
-    account_id = tables.TemplateColumn(
-        template_code='{% include "cases/_partials/cell_account.html" %}',
+    account_id = tables.Column(
         accessor="account__account_id",
         verbose_name="Account",
         order_by=("account__account_id", "id"),
     )
     risk = tables.Column(accessor="risk_score", verbose_name="Risk", order_by=("risk_score", "id"))
-    signals = tables.TemplateColumn(
-        template_code='{% include "cases/_partials/cell_signals.html" %}', orderable=False
-    )
+    signals = tables.Column(orderable=False)
     created = tables.Column(
         accessor="account__created_at",
         verbose_name="Created",
@@ -97,23 +293,14 @@ class CaseAccountTable(tables.Table):
     plan = tables.Column(
         accessor="account__plan", verbose_name="Plan", order_by=("account__plan", "id")
     )
-    domain = tables.TemplateColumn(
-        template_code='{% include "cases/_partials/cell_domain.html" %}',
+    domain = tables.Column(
         accessor="account__email_domain",
         verbose_name="Email domain / org",
         order_by=("account__email_domain", "id"),
     )
     volume = tables.Column(verbose_name="Exchanges", order_by=("volume", "id"))
-    other_cases = tables.TemplateColumn(
-        template_code='{% include "cases/_partials/cell_other_cases.html" %}',
-        verbose_name="Other cases",
-        order_by=("other_cases", "id"),
-    )
-    actions = tables.TemplateColumn(
-        template_code='{% include "cases/_partials/cell_account_actions.html" %}',
-        verbose_name="",
-        orderable=False,
-    )
+    other_cases = tables.Column(verbose_name="Other cases", order_by=("other_cases", "id"))
+    actions = tables.Column(verbose_name="", orderable=False)
 
     class Meta:
         model = CaseAccount
@@ -129,36 +316,51 @@ class CaseAccountTable(tables.Table):
             "other_cases",
             "actions",
         )
-        template_name = TABLE_TEMPLATE
+        template_name = "cases/_partials/accounts_table.html"
         order_by = "-risk"
         empty_text = "No accounts on this case."
         attrs = {"class": "table accounts-table", "id": "accounts-table"}
 
-    def render_risk(self, value: float):
-        return f"{value:.2f}"
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.show_actions = "actions" in self.columns.names()
 
-    def render_created(self, value):
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), f"{value:%Y-%m-%d}")
-
-    def render_volume(self, value: int):
-        return f"{value:,}"
-
-
-class BoundedLazyPaginator(LazyPaginator):
-    """django-tables2's paginator that never counts the table, with a cap on ``per_page``.
-
-    The default paginator runs ``COUNT(*)`` over the whole filtered table on every page view
-    (1.15 s at 16M rows, DESIGN.md "Measured"); this one fetches one row past the page to
-    know whether there is a next one. ``?per_page=`` is honoured up to ``MAX_PER_PAGE``.
-    """
-
-    MAX_PER_PAGE = 200
-
-    def __init__(self, object_list, per_page, **kwargs):
-        super().__init__(object_list, max(1, min(int(per_page), self.MAX_PER_PAGE)), **kwargs)
+    @cached_property
+    def display_rows(self) -> list[dict]:
+        """The page's accounts as the values each cell shows (escaped by the template)."""
+        _, local = _clock()
+        queue = reverse("cases:case_queue")
+        rows = []
+        for row in self.paginated_rows:
+            link = row.record
+            account = link.account
+            signals = link.signals if isinstance(link.signals, list) else []
+            created = local(account.created_at)
+            cells = {
+                "link": link,
+                "account": account,
+                "risk": f"{link.risk_score:.2f}",
+                "signals": [s for s in signals[:3] if isinstance(s, dict)],
+                "created": created.isoformat(),
+                "created_text": f"{created:%Y-%m-%d}",
+                "volume": f"{link.volume:,}",
+                "other_cases": link.other_cases,
+                "other_cases_url": (
+                    f"{queue}?{urlencode({'account': account.account_id, 'status': 'any'})}"
+                ),
+                # /cases/<pk>/accounts/<link>/remove/, from the table's own URL.
+                "remove_url": f"{self.base_url}{link.pk}/remove/",
+            }
+            rows.append(cells)
+        return rows
 
 
 def paginate(request, table, *, per_page: int = 50) -> None:
+    """Sort ``table`` by ``?sort=`` and page it by ``?page=`` and a cursor, never counting."""
+    cursor = next(
+        ((param, request.GET[param]) for param in CURSOR_PARAMS if request.GET.get(param)), None
+    )
     RequestConfig(
-        request, paginate={"paginator_class": BoundedLazyPaginator, "per_page": per_page}
+        request,
+        paginate={"paginator_class": KeysetPaginator, "per_page": per_page, "cursor": cursor},
     ).configure(table)

@@ -53,9 +53,7 @@ urlpatterns = [
     path("<int:pk>/enforcement/", views.case_enforcement, name="case_enforcement"),
     path("<int:pk>/enforcement/propose/", views.action_propose, name="action_propose"),
     path("<int:pk>/enforcement/<int:action_pk>/", views.action_detail, name="action_detail"),
-    path(
-        "<int:pk>/enforcement/<int:action_pk>/decide/", views.action_decide, name="action_decide"
-    ),
+    path("<int:pk>/enforcement/<int:action_pk>/decide/", views.action_decide, name="action_decide"),
     path(
         "<int:pk>/enforcement/<int:action_pk>/reverse/",
         views.action_reverse,

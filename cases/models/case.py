@@ -138,13 +138,19 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["status", "-risk_score"], name="case_status_risk_idx"),
             models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
-            models.Index(fields=["-opened_at"], name="case_opened_idx"),
-            models.Index(fields=["due_at"], name="case_due_idx"),
             models.Index(fields=["-risk_score", "-id"], name="case_risk_id_idx"),
             # The queue sorts by these too; without an index each sort reads every open case.
+            # Each ends with the id, as the sort does, so a page's cursor (cases/paging.py)
+            # starts an index scan where the last page ended.
             models.Index(fields=["-exchange_count", "-id"], name="case_exchanges_id_idx"),
             models.Index(fields=["-account_count", "-id"], name="case_accounts_id_idx"),
             models.Index(fields=["-decided_at", "-id"], name="case_decided_id_idx"),
+            models.Index(fields=["-opened_at", "-id"], name="case_opened_id_idx"),
+            models.Index(fields=["due_at", "id"], name="case_due_id_idx"),
+            models.Index(fields=["priority", "id"], name="case_priority_id_idx"),
+            models.Index(fields=["title", "id"], name="case_title_id_idx"),
+            # "My open cases" and any assignee filter, in the queue's default order.
+            models.Index(fields=["assignee", "-risk_score", "-id"], name="case_assignee_risk_idx"),
         ]
 
     def __str__(self) -> str:

@@ -32,7 +32,7 @@ A = EnforcementAction.Status
 # Actions whose decider approved them (later delivery or reversal does not change that).
 APPROVED_STATUSES = [A.APPROVED, A.EXECUTED, A.FAILED, A.REVERSED]
 # Query-string keys that never change what is exported.
-IGNORED_KEYS = {"page", "per_page"}
+IGNORED_KEYS = {"page", "per_page", "after", "before"}  # after, before: cases/paging.py
 # An identical request within this time reuses the export already queued or built.
 REUSE_WITHIN = timedelta(minutes=5)
 STALE_AFTER = timedelta(hours=1)

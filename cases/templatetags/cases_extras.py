@@ -1,11 +1,15 @@
 """Template helpers for the console: safe note markdown, clipped hostile text, timeline lines."""
 
+import functools
+
 import markdown
 import nh3
 from django import template
 from django.utils import timezone
+from django.utils.html import avoid_wrapping, format_html
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince, timeuntil
+from django.utils.timesince import TIME_STRINGS
+from django.utils.translation import get_language
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 
@@ -56,11 +60,24 @@ def note_markdown(text: str) -> str:
     return mark_safe(render_note_markdown(text or ""))  # noqa: S308
 
 
-@register.inclusion_tag("cases/_partials/clip.html")
-def clip(value, length: int = 60):
-    """Hostile text, escaped, cut to ``length`` characters with a control to see all of it."""
+@register.simple_tag
+def clip(value, length: int = 60) -> str:
+    """Hostile text, escaped, cut to ``length`` characters with a control to see all of it.
+
+    Built with ``format_html`` (which escapes every argument) rather than an inclusion
+    template: lists call it several times a row, and a template render each time showed up
+    in the pages' profiles."""
     text = "" if value is None else str(value)
-    return {"text": text, "short": text[: length - 1] + "…", "long": len(text) > length}
+    if len(text) <= length:
+        return format_html('<span class="clip">{}</span>', text)
+    return format_html(
+        '<details class="clip"><summary title="Show all {} characters">'
+        '<span class="clip-short">{}</span><span class="clip-less">Show less</span></summary>'
+        '<span class="clip-full">{}</span></details>',
+        len(text),
+        text[: length - 1] + "…",
+        text,
+    )
 
 
 @register.filter
@@ -152,9 +169,37 @@ def event_reason(event) -> str:
 
 
 @register.filter
-def age(value) -> str:
-    """How long ago (or until), to the largest unit: "3 days", "5 hours"."""
+def age(value, now=None) -> str:
+    """How long ago (or until), in the largest unit: "3 days", "5 hours".
+
+    What ``timesince(value, now, depth=1)`` (or ``timeuntil``) says, with calendar months and
+    years as Django counts them, but without building the lazy translated strings each time:
+    the queue shows two ages a row.
+    """
     if not value:
         return ""
-    now = timezone.now()
-    return (timesince(value, now) if value <= now else timeuntil(value, now)).split(",")[0]
+    now = now or timezone.now()
+    start, end = (value, now) if value <= now else (now, value)
+    return _age_text(*_largest_unit(start, end.astimezone(start.tzinfo)), get_language())
+
+
+def _largest_unit(start, end) -> tuple[str, int]:
+    since = (end - start).days * 86400 + (end - start).seconds
+    if since <= 0:
+        return "minute", 0
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if start.day > end.day or (start.day == end.day and start.time() > end.time()):
+        months -= 1
+    if months >= 12:
+        return "year", months // 12
+    if months:
+        return "month", months
+    for unit, seconds in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if since >= seconds:
+            return unit, since // seconds
+    return "minute", 0
+
+
+@functools.lru_cache(maxsize=1024)
+def _age_text(unit: str, count: int, language: str) -> str:
+    return avoid_wrapping(TIME_STRINGS[unit] % {"num": count})

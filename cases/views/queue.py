@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
 from cases.models import Case
+from cases.paging import CURSOR_PARAMS
 from cases.selectors import cases_for_queue, tags_in_use, users_who_work_cases
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
@@ -22,7 +23,8 @@ CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
 
 def _saved_views(request: HttpRequest) -> list[dict]:
     base = reverse("cases:case_queue")
-    current = {k: v for k, v in request.GET.items() if k not in ("page", "per_page")}
+    position = ("page", "per_page", *CURSOR_PARAMS)
+    current = {k: v for k, v in request.GET.items() if k not in position}
     return [
         {
             "key": key,
@@ -42,7 +44,7 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     tags = SimpleLazyObject(lambda: list(tags_in_use()))
     filterset = CaseFilter(
         request.GET,
-        queryset=cases_for_queue(request.user),
+        queryset=cases_for_queue(request.user).only(*CaseTable.loads),
         user=request.user,
         workers=workers,
         tags=tags,

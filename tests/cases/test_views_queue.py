@@ -112,10 +112,13 @@ def test_queue_queries_are_bounded_whatever_the_data_size(
     for i in range(size):
         case = CaseFactory(campaign=campaign if i % 2 else CampaignFactory(), assignee=analyst)
         case.tags.add(tag)
-    with django_assert_max_num_queries(12):
+    # Session, user, two permission reads, the search's lookup, the rows, the top bar's
+    # roles and unread count, the assignee and tag choices.
+    with django_assert_max_num_queries(10):
         response = analyst_client.get(QUEUE + "?status=any&tag=fleet&q=case")
     assert len(titles(response)) == min(size, 50)
-    with django_assert_max_num_queries(12):
+    # The fragment has no top bar and no filter form.
+    with django_assert_max_num_queries(5):
         analyst_client.get(QUEUE + "?sort=-assignee&page=1", headers=htmx_headers)
 
 
@@ -139,7 +142,11 @@ def test_sort_and_pager_links_are_real_hrefs_with_htmx_and_push_url(analyst_clie
     assert 'href="/cases/?priority=3&amp;sort=risk"' in content
     assert 'hx-get="/cases/?priority=3&amp;sort=risk"' in content
     assert 'hx-push-url="true"' in content
-    assert 'href="/cases/?priority=3&amp;page=2"' in content
+    # Next carries the page number and a cursor: the sort key of the page's last row.
+    last = Case.objects.filter(priority=3).order_by("-risk_score", "-id")[49]
+    assert f'href="/cases/?priority=3&amp;page=2&amp;after={last.risk_score!r}~{last.pk}"' in (
+        content
+    )
 
 
 @pytest.mark.parametrize(
@@ -163,6 +170,36 @@ def test_filters(analyst_client, analyst, query, expected):
     CaseAccountFactory(case=quiet, account=AccountFactory(account_id="acct-special"))
     NoteFactory(case=tagged, author=analyst, body="This one mentions residential proxies")
     assert set(titles(analyst_client.get(f"{QUEUE}?{query}"))) == expected
+
+
+@pytest.mark.parametrize("matches", ["few", "many"])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("ONE", {"urgent one", "quiet one", "tagged one"}),
+        ("acct-special", {"quiet one"}),
+        ("mentions residential", {"tagged one"}),
+        ("nowhere at all", set()),
+    ],
+)
+def test_text_search_finds_the_same_cases_by_either_route(
+    analyst_client, analyst, monkeypatch, matches, term, expected
+):
+    # A term found in few places is looked up by its matches; one found in many is matched
+    # while walking the queue. Forcing the second route must not change what is found.
+    from cases import selectors
+
+    if matches == "many":
+        monkeypatch.setattr(selectors, "TEXT_SEARCH_FEW", 0)
+    CaseFactory(title="urgent one", risk_score=0.95)
+    quiet = CaseFactory(title="quiet one", risk_score=0.3)
+    tagged = CaseFactory(title="tagged one", risk_score=0.7)
+    CaseFactory(title="unrelated", risk_score=0.5)
+    CaseAccountFactory(case=quiet, account=AccountFactory(account_id="acct-special"))
+    NoteFactory(case=tagged, author=analyst, body="This one mentions residential proxies")
+    NoteFactory(case=tagged, author=analyst, body="And mentions residential again")
+    response = analyst_client.get(QUEUE, {"q": term, "status": "any"})
+    assert titles(response) == sorted(expected, key=lambda t: -Case.objects.get(title=t).risk_score)
 
 
 def test_campaign_filter_by_id_or_label(analyst_client):
@@ -195,11 +232,20 @@ def test_overdue_cases_are_highlighted(analyst_client):
     assert "overdue" in content
 
 
-def test_hostile_titles_stay_text(analyst_client):
-    CaseFactory(title=HOSTILE)
+def test_hostile_titles_and_campaign_labels_stay_text(analyst_client):
+    CaseFactory(
+        title=HOSTILE, campaign=CampaignFactory(label=f'x" onmouseover="alert(2) {HOSTILE}')
+    )
     content = analyst_client.get(QUEUE).content.decode()
     assert "<script>alert" not in content and "onerror=alert(1)>" not in content
+    assert 'x" onmouseover' not in content
     assert "&lt;script&gt;" in content
+
+
+def test_counts_read_with_thousands_separators(analyst_client):
+    CaseFactory(account_count=3_120, exchange_count=1_234_567)
+    content = analyst_client.get(QUEUE).content.decode()
+    assert "<td>3,120</td>" in content and "<td>1,234,567</td>" in content
 
 
 def test_managers_get_no_bulk_controls(manager_client, analyst_client):

@@ -135,3 +135,26 @@ def test_the_queue_works_from_the_keyboard(page, live_server, login, console_err
     expect(page).to_have_url(f"{live_server.url}/cases/")
     page.screenshot(path="var/screenshots/queue.png", full_page=True)
     assert console_errors == []
+
+
+def test_paging_the_queue_pushes_the_url_and_back_returns(
+    page, live_server, login, console_errors, analyst_user
+):
+    for i in range(53):
+        CaseFactory(title=f"Paged case {i:02d}", risk_score=1 - i / 100)
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/")
+    rows = page.locator("#queue-table tbody tr[data-row]")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Paged case 00")
+
+    page.locator("a[rel=next]").click()  # htmx swaps the rows and pushes the URL
+    expect(rows).to_have_count(3)
+    expect(rows.first).to_contain_text("Paged case 50")
+    expect(page).to_have_url(re.compile(r"/cases/\?page=2&after=[^&]+~\d+$"))
+    expect(page.get_by_text("Page 2")).to_be_visible()
+
+    page.go_back()
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("Paged case 00")
+    assert console_errors == []
