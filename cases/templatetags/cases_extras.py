@@ -5,6 +5,7 @@ import functools
 import markdown
 import nh3
 from django import template
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.html import avoid_wrapping, format_html
 from django.utils.safestring import mark_safe
@@ -13,7 +14,7 @@ from django.utils.translation import get_language
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 
-from cases.models import Case
+from cases.models import Case, EnforcementAction
 
 register = template.Library()
 
@@ -116,6 +117,7 @@ def bar_width(value, maximum=1.0) -> int:
 
 STATUS_LABELS = dict(Case.Status.choices)
 PRIORITY_LABELS = {str(k): v for k, v in Case.Priority.choices}
+KIND_LABELS = dict(EnforcementAction.Kind.choices)
 
 
 def _status(value) -> str:
@@ -155,7 +157,41 @@ def describe_event(event) -> str:
         return f"merged case #{d.get('from_case')} into this one"
     if verb == "case.merged_away":
         return f"merged into case #{d.get('into')}"
+    if verb.startswith("action."):
+        return _describe_action(verb, d)
     return verb.replace("_", " ").replace(".", ": ", 1)
+
+
+def _describe_action(verb: str, d: dict) -> str:
+    """Enforcement steps: what happened to which action, in the analyst's words."""
+    action = f"#{d.get('action')}"
+    kind = str(KIND_LABELS.get(d.get("kind"), d.get("kind") or "action")).lower()
+    accounts = d.get("accounts")
+    count = f" on {accounts} account{pluralize(accounts)}" if accounts is not None else ""
+    reverses = f" of #{d['reverses']}" if d.get("reverses") else ""
+    backend = f" to {d['backend']}" if d.get("backend") else ""
+    lines = {
+        "action.proposed": f"proposed {kind} {action}{count}"
+        + (f", replacing #{d['supersedes']}" if d.get("supersedes") else ""),
+        "action.superseded": f"{kind} {action} replaced by #{d.get('by_action')}",
+        "action.approved": f"approved {kind} {action}",
+        "action.rejected": f"rejected {kind} {action}",
+        "action.reversal_requested": f"asked to reverse {kind} #{d.get('reverses')} "
+        f"(reversal {action})",
+        "action.reversal_approved": f"approved reversal {action}{reverses}",
+        "action.reversal_rejected": f"rejected reversal {action}{reverses}",
+        "action.executed": f"{kind} {action} in force{count}",
+        "action.reversed": f"{kind} #{d.get('reverses')} reversed{count} (by {action})",
+        "action.delivered": f"{action} delivered{backend}"
+        + (f" (HTTP {d['status_code']})" if d.get("status_code") else ""),
+        "action.delivery_failed": f"delivery of {action}{backend} failed"
+        + (f", attempt {d['attempt']}" if d.get("attempt") else "")
+        + (", will retry" if d.get("next_attempt_at") else ""),
+        "action.delivery_dead_lettered": f"delivery of {action}{backend} gave up after "
+        f"{d.get('attempts')} attempts",
+        "action.delivery_retried": f"delivery of {action}{backend} retried by hand",
+    }
+    return lines.get(verb) or verb.replace("_", " ").replace(".", ": ", 1)
 
 
 @register.filter

@@ -93,16 +93,17 @@ def test_ban_and_its_reversal_reach_the_receiver_signed_once_each_and_show_on_th
     client = Client()
     client.force_login(manager)
     html = client.get(reverse("cases:case_timeline", args=[case.pk])).content.decode()
+    b, r = ban.pk, reversal.pk
     steps = [
-        "action: proposed",
+        f"proposed ban #{b} on 3 accounts",
         "to Pending approval",
-        "action: approved",
-        "action: delivered",
-        "action: executed",
+        f"approved ban #{b}",
+        f"#{b} delivered to webhook (HTTP 200)",
+        f"ban #{b} in force on 3 accounts",
         "moved from Pending approval to Actioned",
-        "action: reversal requested",
-        "action: reversal approved",
-        "action: reversed",
+        f"asked to reverse ban #{b} (reversal #{r})",
+        f"approved reversal #{r} of #{b}",
+        f"ban #{b} reversed on 3 accounts (by #{r})",
         "reopened from Actioned to Investigating",
     ]
     positions = [html.rfind(step) for step in steps]
@@ -111,3 +112,41 @@ def test_ban_and_its_reversal_reach_the_receiver_signed_once_each_and_show_on_th
     for who in ("ana", "april", "aaron"):
         assert f'<span class="actor">{who}</span>' in html
     assert "Customer proved identity" in html
+
+
+WEBHOOK = {"action": 7, "backend": "webhook"}
+NEXT = "2026-11-30T03:00:00+00:00"
+STEPS = [
+    (
+        "action.superseded",
+        {"action": 4, "by_action": 7, "kind": "suspend"},
+        "suspend #4 replaced by #7",
+    ),
+    (
+        "action.proposed",
+        {"action": 7, "kind": "rate_limit", "accounts": 1, "supersedes": 4},
+        "proposed rate-limit #7 on 1 account, replacing #4",
+    ),
+    ("action.rejected", {"action": 7, "kind": "ban", "reason": "weak"}, "rejected ban #7"),
+    (
+        "action.delivery_failed",
+        {**WEBHOOK, "attempt": 2, "next_attempt_at": NEXT},
+        "delivery of #7 to webhook failed, attempt 2, will retry",
+    ),
+    (
+        "action.delivery_dead_lettered",
+        {**WEBHOOK, "attempts": 8},
+        "delivery of #7 to webhook gave up after 8 attempts",
+    ),
+    ("action.delivery_retried", WEBHOOK, "delivery of #7 to webhook retried by hand"),
+    ("action.something_new", {"action": 7}, "action: something new"),
+]
+
+
+@pytest.mark.parametrize(("verb", "data", "line"), STEPS)
+def test_each_enforcement_step_reads_as_a_sentence_on_the_timeline(verb, data, line):
+    from types import SimpleNamespace
+
+    from cases.templatetags.cases_extras import describe_event
+
+    assert describe_event(SimpleNamespace(verb=verb, data=data)) == line
