@@ -26,7 +26,7 @@ ACCOUNT_SCHEMA = {
     "created_at": pl.Datetime("us", "UTC"),
 }
 # How much one shared key of each kind weighs in the campaign graph.
-LINK_WEIGHTS = {"ip": 1.0, "ua": 0.3, "payment": 2.0, "template": 0.25, "activity": 1.0}
+LINK_WEIGHTS = {"ip": 1.0, "ua": 0.3, "payment": 2.0, "activity": 1.0}
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Analysis:
     membership: np.ndarray  # community per row, -1 for none
     pairs: pl.DataFrame
     sync: pl.DataFrame
+    templates: pl.DataFrame  # (account, kind, key, item, group): sampled prompts' LSH bands
 
     @property
     def accounts(self) -> np.ndarray:
@@ -62,7 +63,13 @@ def analyse(
         pl.col("payment_fingerprint").alias("key"),
         pl.lit(0, pl.Int64).alias("item"),
     )
-    all_links = pl.concat([links.cast(LINK_SCHEMA), payment.cast(LINK_SCHEMA)])
+    links = links.cast(LINK_SCHEMA)
+    templates = links.filter(pl.col("kind") == "template")
+    # Shared templates are a signal, not a link: honest strangers and rival fleets ask alike,
+    # and content links would merge distinct fleets; fleets are told apart by infrastructure,
+    # cards and shifts. So template bands never become pairs (a fleet's template is shared by
+    # all its members: its pairs would grow with the square of the fleet).
+    all_links = pl.concat([links.filter(pl.col("kind") != "template"), payment.cast(LINK_SCHEMA)])
     pairs = clustering.key_pairs(
         all_links,
         groups,
@@ -75,7 +82,7 @@ def analyse(
     )
     sync = clustering.sync_pairs(
         frame.select("account", "active_buckets", "bucket_sig"),
-        pairs.filter(pl.col("kind") != "template"),
+        pairs,
         groups,
         window_buckets=window_buckets,
         bands=params["minhash_bands"],
@@ -86,7 +93,7 @@ def analyse(
         frame,
         pairs=pairs,
         sync=sync,
-        template_links=links.filter(pl.col("kind") == "template"),
+        template_links=templates,
         groups=groups,
         models=models,
         window_start=window_start,
@@ -94,21 +101,17 @@ def analyse(
         params=params,
     ).sort("account")
     scores = scoring.score(sig.compute_all(frame, params), params)
-    # Shared templates are a signal, not a link: honest strangers and rival fleets ask alike,
-    # and content links would merge distinct fleets; fleets are told apart by infrastructure,
-    # cards and shifts.
-    edges = pl.concat(
-        [
-            pairs.filter(pl.col("kind") != "template").select("a", "b", "kind", "w"),
-            sync.select(
-                "a",
-                "b",
-                pl.lit("activity").alias("kind"),
-                (pl.col("jaccard") * LINK_WEIGHTS["activity"]).alias("w"),
-            ),
-        ],
-        how="vertical_relaxed",
+    # Working the same hours strengthens a link between accounts that also
+    # share an address, a client or a card, but does not link strangers on its own: every crew
+    # (and every office) on the same clock shares its hours.
+    infra = pairs.select("a", "b", "kind", "w")
+    shifts = sync.join(infra.select("a", "b").unique(), on=["a", "b"], how="semi").select(
+        "a",
+        "b",
+        pl.lit("activity").alias("kind"),
+        (pl.col("jaccard") * LINK_WEIGHTS["activity"]).alias("w"),
     )
+    edges = pl.concat([infra, shifts], how="vertical_relaxed")
     community = clustering.communities(
         edges.select("a", "b", "w"),
         min_weight=params["link_min_weight"],
@@ -116,9 +119,34 @@ def analyse(
         objective=params["leiden_objective"],
     )
     ids = frame["account"].to_list()
+    organisation = (frame["group"].rank("dense") - 1).cast(pl.Int64).to_numpy()
     membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
-    decision = scoring.decide(scores, membership, _evidence_kinds(edges, community), params)
-    return Analysis(frame, scores, decision, membership, pairs, sync)
+    community = clustering.merge_communities(
+        edges.select("a", "b", "w"),
+        community,
+        eligible=_harvesting(membership, scores.behaviour, organisation, params),
+        min_lift=params["campaign_merge_min_lift"],
+        min_weight=params["link_min_weight"],
+    )
+    membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
+    decision = scoring.decide(
+        scores, membership, _evidence_kinds(edges, community), params, organisation
+    )
+    templates = templates.join(groups, on="account", how="left")
+    return Analysis(frame, scores, decision, membership, pairs, sync, templates)
+
+
+def _harvesting(
+    membership: np.ndarray, behaviour: np.ndarray, organisation: np.ndarray, params: dict
+) -> set[int]:
+    """Communities enough of whose organisations harvest to be a campaign (``scoring.decide``)."""
+    share = params.get("campaign_min_behaviour_share", 0.5)
+    found = set()
+    for rows in scoring.community_rows(membership):
+        total, harvesting = scoring.harvesting_organisations(behaviour, rows, organisation)
+        if harvesting >= share * total:
+            found.add(int(membership[rows[0]]))
+    return found
 
 
 def _evidence_kinds(edges: pl.DataFrame, community: dict[int, int]) -> dict[int, set[str]]:
@@ -148,6 +176,14 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
     sync_inside = analysis.sync.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members))
     if sync_inside.height:
         kinds["activity"] = sync_inside.height
+    shared = (
+        analysis.templates.filter(pl.col("account").is_in(members))
+        .filter(pl.col("group").n_unique().over("key") > 1)
+        .select(pl.col("account").n_unique())
+        .item()
+    )
+    if shared:
+        kinds["template"] = int(shared)
     groups = frame["group"].n_unique()
     signal_share = []
     for j, s in enumerate(analysis.scores.signals):
@@ -166,7 +202,7 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "ip": "IP-address pairs",
         "ua": "user-agent pairs",
         "payment": "shared-card pairs",
-        "template": "shared-template pairs",
+        "template": "accounts sharing prompt templates",
         "activity": "synchronised pairs",
     }
     summary = f"{len(rows)} accounts of {groups} unrelated organisations linked by " + ", ".join(

@@ -184,6 +184,19 @@ def sync_pairs(
     )
 
 
+def graph_edges(edges: pl.DataFrame, *, min_weight: float) -> pl.DataFrame:
+    """(a, b, w) summed per pair, pairs under ``min_weight`` dropped, weights capped at 1.
+
+    The cap keeps one pair that shares a great deal from holding a group together alone.
+    """
+    return (
+        edges.group_by("a", "b")
+        .agg(pl.col("w").sum())
+        .filter(pl.col("w") >= min_weight)
+        .with_columns(pl.col("w").clip(upper_bound=1.0))
+    )
+
+
 def communities(
     edges: pl.DataFrame,
     *,
@@ -198,9 +211,9 @@ def communities(
     the Constant Potts Model: a group stays together while its members' links average more
     than ``resolution`` per pair. Unlike modularity, CPM does not split a graph that is one
     dense fleet, and it has no resolution limit hiding small fleets inside big components.
-    Link weights are capped at 1 so that one pair sharing a great deal cannot hold a group.
+    (It does cut a large *sparse* fleet into pieces; ``merge_communities`` joins them again.)
     """
-    strong = edges.group_by("a", "b").agg(pl.col("w").sum()).filter(pl.col("w") >= min_weight)
+    strong = graph_edges(edges, min_weight=min_weight)
     if strong.is_empty():
         return {}
     nodes = np.unique(np.concatenate([strong["a"].to_numpy(), strong["b"].to_numpy()]))
@@ -210,7 +223,7 @@ def communities(
         for a, b in zip(strong["a"].to_list(), strong["b"].to_list(), strict=True)
     ]
     graph = ig.Graph(n=len(nodes), edges=pairs)
-    graph.es["weight"] = strong["w"].clip(upper_bound=1.0).to_list()
+    graph.es["weight"] = strong["w"].to_list()
     # igraph draws from Python's ``random``; a fixed seed makes a run reproducible.
     ig.set_random_number_generator(random.Random(seed))
     try:
@@ -223,6 +236,80 @@ def communities(
     finally:
         ig.set_random_number_generator(random)
     return {int(nodes[v]): int(c) for v, c in enumerate(parts.membership)}
+
+
+def merge_communities(
+    edges: pl.DataFrame,
+    community: dict[int, int],
+    *,
+    eligible: set[int],
+    min_lift: float,
+    min_weight: float,
+) -> dict[int, int]:
+    """``community`` with eligible communities of one sparse fleet joined again.
+
+    CPM keeps a group while its links average more than the resolution per pair, so a large
+    fleet whose accounts each share only a few proxy exits (a sparse graph: a few partners
+    each, however big the fleet) comes out in pieces. Two eligible communities are joined
+    when the links between them are at least ``min_lift`` times what chance would give two
+    groups with their numbers of links (``d_A d_B / 2m``, the comparison modularity makes):
+    pieces of one fleet share far more with each other than with anyone else, while distinct
+    fleets, or a fleet and its bystanders, meet only on the odd common exit. ``edges`` are
+    the links the communities were found on (``graph_edges`` applies the same filter).
+    """
+    if len(eligible) < 2:
+        return community
+    strong = graph_edges(edges, min_weight=min_weight)
+    cmap = pl.DataFrame(
+        {"acct": list(community), "c": list(community.values())},
+        schema={"acct": pl.Int64, "c": pl.Int64},
+    )
+    tagged = strong.join(cmap.rename({"acct": "a", "c": "ca"}), on="a").join(
+        cmap.rename({"acct": "b", "c": "cb"}), on="b"
+    )
+    total = 2 * float(tagged["w"].sum())
+    degree = (
+        pl.concat(
+            [
+                tagged.select(pl.col("ca").alias("c"), "w"),
+                tagged.select(pl.col("cb").alias("c"), "w"),
+            ]
+        )
+        .group_by("c")
+        .agg(pl.col("w").sum().alias("d"))
+    )
+    cut = (
+        tagged.filter(
+            (pl.col("ca") != pl.col("cb"))
+            & pl.col("ca").is_in(list(eligible))
+            & pl.col("cb").is_in(list(eligible))
+        )
+        .select(
+            pl.min_horizontal("ca", "cb").alias("c1"),
+            pl.max_horizontal("ca", "cb").alias("c2"),
+            "w",
+        )
+        .group_by("c1", "c2")
+        .agg(pl.col("w").sum().alias("cut"))
+        .join(degree.rename({"c": "c1", "d": "d1"}), on="c1")
+        .join(degree.rename({"c": "c2", "d": "d2"}), on="c2")
+        .with_columns((pl.col("cut") * total / (pl.col("d1") * pl.col("d2"))).alias("lift"))
+        .filter(pl.col("lift") >= min_lift)
+        .sort("lift", "c1", "c2", descending=[True, False, False])
+    )
+    parent = {c: c for c in eligible}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    for c1, c2 in cut.select("c1", "c2").iter_rows():
+        r1, r2 = root(c1), root(c2)
+        if r1 != r2:
+            parent[max(r1, r2)] = min(r1, r2)
+    return {acct: root(c) if c in parent else c for acct, c in community.items()}
 
 
 def match_campaigns(

@@ -18,18 +18,28 @@ from django.db import IntegrityError, transaction
 
 # Patterns are regular expressions matched case-insensitively against the prompt text
 # (Rust ``regex`` syntax as polars runs them; no look-around or back-references).
+# They name the request for the working in the ways people write it, formal ("show your full
+# reasoning") and casual ("break down your logic", "don't skip steps"): reworded asks are still
+# asks for the reasoning.
 REASONING_PATTERNS = [
     r"step[- ]by[- ]step",
     r"chain[- ]of[- ]thought",
-    r"show (all |your |the )?(full |complete |entire )?(work|working|reasoning|derivation)",
-    r"(explain|walk (me )?through|write out|spell out) (all |each |every )?(of )?(your|the) "
-    r"(reasoning|thinking|thought process|steps)",
-    r"think (it )?(through )?(carefully|aloud|out loud)",
-    r"(full|complete|detailed|entire|internal) (reasoning|derivation|thought process|rationale)",
+    r"show (me )?(all |your |the )?(full |complete |entire |whole )?"
+    r"(work|working|reasoning|derivation|steps|logic)",
+    r"(show|explain|list|write( out)?|give|include|justify|go through) (me )?(all|each|every)"
+    r"( (of )?(the|your))?( intermediate| single)? steps?",
+    r"(explain|walk (me |us )?through|talk (me |us )?through|go through|write out|spell out|"
+    r"lay out|break down) (all |each |every )?(of )?(your|the) "
+    r"(reasoning|thinking|thought process|logic|steps|working)",
+    r"(walk|talk|take) (me |us )?through how you",
+    r"explain how you (got|get|arrived|arrive|reached|reach|came|come) (to|at|there)",
+    r"think(ing)? (it )?(through )?(carefully|aloud|out loud)",
+    r"(full|complete|detailed|entire|whole|internal) "
+    r"(reasoning|derivation|thought process|rationale|working|logic|chain of reasoning)",
     r"reason(ing)? (before|then) (answer|respond)",
     r"<\s*(think|thinking|reasoning|scratchpad|thought)\s*>",
     r"(before|prior to) (giving|stating) (the|your) (final )?answer",
-    r"do not skip (any )?steps",
+    r"(do not|don'?t|never) skip (any )?(of the )?steps",
 ]
 CAPABILITY_PATTERNS = {
     "coding": [
@@ -49,12 +59,19 @@ CAPABILITY_PATTERNS = {
         r"\b(solve|calculate|compute) (for|the|this)\b",
     ],
 }
-# Free-mail providers: a shared email domain among these says nothing about an organisation.
+# Free-mail and throwaway-mail providers: a shared email domain among these says nothing about
+# an organisation (and a throwaway address even less: strangers, and fleets, sign up with them).
 FREE_MAIL_DOMAINS = [
     "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
     "icloud.com", "proton.me", "protonmail.com", "aol.com", "gmx.com", "gmx.de", "mail.ru",
     "yandex.ru", "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "naver.com",
     "tutanota.com", "mail.com", "zoho.com", "fastmail.com",
+    # throwaway
+    "mailinator.com", "guerrillamail.com", "guerrillamail.net", "sharklasers.com",
+    "10minutemail.com", "10minutemail.net", "yopmail.com", "temp-mail.org", "tempmail.lol",
+    "trashmail.com", "trashmail.de", "dropmail.me", "getnada.com", "maildrop.cc", "mohmal.com",
+    "emailondeck.com", "throwawaymail.com", "dispostable.com", "fakeinbox.com",
+    "burnermail.io", "mintemail.com", "spamgourmet.com", "mailnesia.com",
 ]  # fmt: skip
 # Hosting, cloud and proxy/VPN networks (ASNs). Operators extend this from their own feeds.
 HOSTING_ASNS = [
@@ -92,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
     "minhash_prompts_per_account": 24,
     "minhash_num_perm": 64,
     "minhash_bands": 16,
+    # Share signals (of prompts or traffic) need this many exchanges in the window: one
+    # step-by-step question out of four is not a habit.
+    "share_min_exchanges": 20,
     # Synchronisation: activity in buckets of this many minutes.
     "sync_bucket_minutes": 10,
     # An IP / user agent / template shared by more accounts than this is a hub (NAT, VPN exit,
@@ -145,6 +165,9 @@ DEFAULTS: dict[str, Any] = {
     "leiden_objective": "CPM",
     "leiden_resolution": 0.02,
     "link_min_weight": 0.15,
+    # Pieces of one sparse fleet that CPM cut apart are joined again when both harvest and the
+    # links between them are at least this many times what chance would give (``d_A d_B / 2m``).
+    "campaign_merge_min_lift": 2.0,
     # Campaign identity: a new community continues an earlier campaign when they share at
     # least this share of the smaller one's members.
     "campaign_min_overlap": 0.5,
@@ -208,6 +231,12 @@ def validate_params(params: dict[str, Any]) -> list[str]:
     share = params.get("campaign_min_behaviour_share", DEFAULTS["campaign_min_behaviour_share"])
     if not isinstance(share, int | float) or not 0 <= share <= 1:
         problems.append("campaign_min_behaviour_share must be a number in [0, 1]")
+    minimum = params.get("share_min_exchanges", DEFAULTS["share_min_exchanges"])
+    if not isinstance(minimum, int) or minimum < 0:
+        problems.append("share_min_exchanges must be a whole number, 0 or more")
+    lift = params.get("campaign_merge_min_lift", DEFAULTS["campaign_merge_min_lift"])
+    if not isinstance(lift, int | float) or lift <= 0:
+        problems.append("campaign_merge_min_lift must be a positive number")
     for key in ("campaign_threshold", "member_threshold", "lone_threshold"):
         value = params.get(key)
         if not isinstance(value, int | float) or not 0 < value <= 1:

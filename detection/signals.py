@@ -22,6 +22,22 @@ import numpy as np
 import polars as pl
 
 CONTENT, COORDINATION, VOLUME, RHYTHM = "content", "coordination", "volume", "rhythm"
+# Content signals that say *what* an account asks for: the kind of output a fleet harvests.
+# (Templating says how prompts are made, which every automated client shares.)
+TARGETS = frozenset({"reasoning_elicitation", "capability_targeting"})
+# Coordination signals that tie an account to particular other accounts (the same addresses,
+# card, uncommon client, shifts or sign-up minutes). The rest of the family is circumstantial
+# on its own: a cloud egress, an early move to a new model, prompts that strangers also ask (a
+# public benchmark) are what honest customers show too.
+TIES = frozenset(
+    {
+        "shared_infrastructure",
+        "shared_payment",
+        "user_agent_reuse",
+        "registration_burst",
+        "synchronised_activity",
+    }
+)
 
 
 @dataclass
@@ -33,6 +49,9 @@ class Signal:
     # Formatted with value, norm and the extras (one value per account) for the explanation.
     reason: str
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # A value at least three quarters of all accounts reach (``compute_all`` sets it); when
+    # that reaches the threshold, the signal is no evidence (``scoring``).
+    common: np.ndarray | None = None
 
     def explain(self, i: int) -> str:
         values = {k: v[i] for k, v in self.extras.items()}
@@ -51,17 +70,23 @@ def signal(fn: Callable[[pl.DataFrame, dict], Signal]) -> Callable[[pl.DataFrame
 MIN_PLAN_ACCOUNTS = 20
 
 
-def plan_norm(f: pl.DataFrame, column: str) -> np.ndarray:
-    """The median of ``column`` among accounts on the same plan: "typical for this plan"."""
+def plan_norm(f: pl.DataFrame, column: str, among: pl.Expr | None = None) -> np.ndarray:
+    """The median of ``column`` among accounts on the same plan: "typical for this plan".
+
+    ``among`` limits the accounts that define "typical" (those with enough traffic to judge).
+    """
     plan = pl.col("plan").fill_null("")
     value = pl.col(column).fill_null(0)
+    if among is not None:
+        value = pl.when(among).then(value)
     return (
         f.select(
-            pl.when(pl.len().over(plan) >= MIN_PLAN_ACCOUNTS)
+            pl.when(value.count().over(plan) >= MIN_PLAN_ACCOUNTS)
             .then(value.median().over(plan))
             .otherwise(value.median())
         )
         .to_series()
+        .fill_null(0)
         .to_numpy()
         .astype(float)
     )
@@ -69,6 +94,17 @@ def plan_norm(f: pl.DataFrame, column: str) -> np.ndarray:
 
 def _col(f: pl.DataFrame, name: str) -> np.ndarray:
     return f.get_column(name).fill_null(0).to_numpy().astype(float)
+
+
+def _share(f: pl.DataFrame, p: dict, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A share column and its plan norm, both over accounts with enough traffic to judge.
+
+    Below ``share_min_exchanges`` exchanges a share is noise (one step-by-step question out of
+    four prompts is not a habit), so it counts as 0.
+    """
+    enough = pl.col("exchanges").fill_null(0) >= p.get("share_min_exchanges", 0)
+    value = f.select(pl.when(enough).then(pl.col(column).fill_null(0)).otherwise(0.0))
+    return value.to_series().to_numpy().astype(float), plan_norm(f, column, among=enough)
 
 
 # ------------------------------------------------------------------------------ content
@@ -83,8 +119,7 @@ def reasoning_elicitation(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "reasoning_elicitation",
         CONTENT,
-        _col(f, "reasoning_share"),
-        plan_norm(f, "reasoning_share"),
+        *_share(f, p, "reasoning_share"),
         "{value:.0%} of prompts ask for full step-by-step reasoning; typical for this plan: "
         "{norm:.0%}",
     )
@@ -96,8 +131,7 @@ def capability_targeting(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "capability_targeting",
         CONTENT,
-        _col(f, "capability_share"),
-        plan_norm(f, "capability_share"),
+        *_share(f, p, "capability_share"),
         "{value:.0%} of prompts target coding ({coding:.0%}), agents/tools ({tools:.0%}) or "
         "hard reasoning ({maths:.0%}); typical for this plan: {norm:.0%}",
         {
@@ -114,8 +148,7 @@ def prompt_templating(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "prompt_templating",
         CONTENT,
-        _col(f, "template_share"),
-        plan_norm(f, "template_share"),
+        *_share(f, p, "template_share"),
         "{value:.0%} of prompts are copies or fill-in variants of a template; typical for this "
         "plan: {norm:.0%}",
     )
@@ -130,10 +163,9 @@ def shared_templates(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "shared_templates",
         COORDINATION,
-        _col(f, "template_shared_share"),
-        plan_norm(f, "template_shared_share"),
-        "{value:.0%} of sampled prompts match templates used by {partners:.0f} accounts of "
-        "other organisations; typical for this plan: {norm:.0%}",
+        *_share(f, p, "template_shared_share"),
+        "{value:.0%} of sampled prompts match templates that as many as {partners:.0f} accounts "
+        "of other organisations also use; typical for this plan: {norm:.0%}",
         {"partners": _col(f, "template_partners")},
     )
 
@@ -159,8 +191,7 @@ def hosting_network(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "hosting_network",
         COORDINATION,
-        _col(f, "hosting_share"),
-        plan_norm(f, "hosting_share"),
+        *_share(f, p, "hosting_share"),
         "{value:.0%} of traffic comes from hosting, proxy or VPN networks; typical for this "
         "plan: {norm:.0%}",
     )
@@ -232,8 +263,7 @@ def model_pivot(f: pl.DataFrame, p: dict) -> Signal:
     return Signal(
         "model_pivot",
         COORDINATION,
-        _col(f, "pivot_share"),
-        plan_norm(f, "pivot_share"),
+        *_share(f, p, "pivot_share"),
         "moved {value:.0%} of its traffic to a newly released model within {hours:.0f} hours "
         "of its first use anywhere; typical for this plan: {norm:.0%}",
         {"hours": _col(f, "pivot_hours")},
@@ -321,26 +351,29 @@ def derive(
     ip = pairs.filter((pl.col("kind") == "ip") & ~pl.col("hub"))
     ua = pairs.filter((pl.col("kind") == "ua") & ~pl.col("hub"))
     pay = pairs.filter(pl.col("kind") == "payment")
-    tpl = pairs.filter(pl.col("kind") == "template")
-    # Which sampled prompts (items) have a template band also used by another organisation.
-    # Bands used by more than ``hub_cap`` accounts are stock phrases, not a fleet's template
-    # (a big fleet still links through the graph and its other signals).
-    shared_items = (
+    # Which sampled prompts (items) have a template band also used by another organisation,
+    # and how many accounts of other organisations use the most shared of them. Bands used by
+    # more than ``hub_cap`` accounts are stock phrases, not a fleet's template. Counted per
+    # band, not per pair of accounts: a fleet's template is shared by all its members, and
+    # listing their pairs would grow with the square of the fleet.
+    bands = (
         template_links.join(groups, on="account")
         .with_columns(
             pl.col("group").n_unique().over("key").alias("groups"),
             pl.len().over("key").alias("deg"),
+            pl.len().over("key", "group").alias("own"),
         )
         .filter((pl.col("groups") > 1) & (pl.col("deg") <= params["hub_cap"]))
-        .group_by("account")
-        .agg(pl.col("item").n_unique().alias("shared_items"))
+    )
+    shared_items = bands.group_by("account").agg(
+        pl.col("item").n_unique().alias("shared_items"),
+        (pl.col("deg") - pl.col("own")).max().cast(pl.Float64).alias("template_partners"),
     )
     out = f.join(groups, on="account", how="left")
     for frame, name in (
         (ip, "ip_partners"),
         (ua, "ua_partners"),
         (pay, "payment_partners"),
-        (tpl, "template_partners"),
         (sync, "sync_partners"),
     ):
         out = out.join(_partner_counts(frame, name), on="account", how="left")
@@ -443,5 +476,16 @@ def _pivots(models: pl.DataFrame, window_start: datetime, params: dict) -> pl.Da
 
 
 def compute_all(f: pl.DataFrame, params: dict) -> list[Signal]:
-    """Every registered signal over the derived frame, in registration order."""
-    return [fn(f, params) for fn in SIGNALS]
+    """Every registered signal over the derived frame, in registration order.
+
+    Each gets ``common``: the lower quartile of its value over all accounts, what three
+    quarters of the customers reach. A lower quartile rather than the median, and over
+    everyone rather than per plan, so that a fleet would have to be three quarters of all
+    accounts to make its own behaviour look common (a fleet can fill a plan of its own).
+    """
+    signals = [fn(f, params) for fn in SIGNALS]
+    for sig in signals:
+        value = np.nan_to_num(np.asarray(sig.value, dtype=float))
+        quartile = float(np.quantile(value, 0.25)) if len(value) else 0.0
+        sig.common = np.full(len(value), quartile)
+    return signals

@@ -105,6 +105,25 @@ COT = [
     "Write a python function for {t} with unit tests; walk me through your reasoning: case {a}",
 ]
 
+# The evasive fleet's casual rewording: a maths or coding task and an ask for the working in
+# everyday words (written for these tests, not taken from the data generator).
+OPENERS = ["hey", "quick q:", "ok so", "hi,", "need help:", "can u help"]
+TASKS = [
+    "how many ways can {a} people sit around a round table?",
+    "is {a}1 a prime number?",
+    "write a python function that merges {a} sorted lists",
+    "what is the sum of the first {a} odd numbers?",
+    "find x if {a}x + 3 = 2x - 7",
+]
+ASKS = [
+    "break down your logic fully",
+    "don't skip steps pls",
+    "show me every step",
+    "walk me through how you get there",
+    "explain your thinking out loud",
+    "what's the whole thought process?",
+]
+
 
 class Cohort:
     def __init__(self, seed: int = 1):
@@ -297,6 +316,111 @@ class Cohort:
             ids.append(acct)
             for ts in self.human_times(self.rng.randint(10, 60)):
                 self.exchange(acct, ts, self.chat())
+        return ids
+
+    def sparse_fleet(self, n: int = 40, per_account: int = 80, name: str = "sparse") -> list[str]:
+        """An evasive fleet: each account on a few residential exits of a shared pool (so any
+        two members rarely share one), human hours, casual rewordings of "show the working"
+        on maths and coding tasks, its own card and a stock browser."""
+        pool = [f"92.{self.rng.randint(1, 250)}.{i // 250}.{i % 250 + 1}" for i in range(2 * n)]
+        ids = []
+        for _ in range(n):
+            acct = self.account(name, email_domain=self.rng.choice(["gmail.com", "outlook.com"]))
+            ids.append(acct)
+            mine = self.rng.sample(pool, self.rng.randint(3, 6))
+            for ts in self.human_times(per_account, tz_offset=self.rng.randint(-3, 3)):
+                task = self.rng.choice(TASKS).format(a=self.rng.randint(2, 99))
+                self.exchange(
+                    acct,
+                    ts,
+                    f"{self.rng.choice(OPENERS)} {task} {self.rng.choice(ASKS)}",
+                    ip=self.rng.choice(mine),
+                    asn=3320,
+                    output_tokens=1400,
+                )
+        return ids
+
+    def lab(self, keys: int = 3, ip: str = "198.51.100.50", name: str = "lab") -> list[str]:
+        """A research lab's benchmark keys: one organisation, one card, its cloud egress, a
+        public benchmark's fixed harness ("Let's think step by step") in a few long runs."""
+        ids = []
+        for _ in range(keys):
+            acct = self.account(
+                name,
+                org_id=f"{name}-org",
+                email_domain=f"{name}.example.edu",
+                payment_fingerprint=f"card-{name}",
+                plan="api",
+            )
+            ids.append(acct)
+            for run in range(4):
+                begin = START + timedelta(days=self.rng.randint(0, DAYS - 2), hours=run)
+                for j in range(150):
+                    self.exchange(
+                        acct,
+                        begin + timedelta(seconds=40 * j),
+                        f"Q: Tom has {j % 50} {TOPICS[j % 16]}. He buys {j % 7} more. How many "
+                        "does he have?\nA: Let's think step by step.",
+                        ip=ip,
+                        asn=16509,
+                        user_agent="lm-eval-harness/0.4",
+                        output_tokens=1500,
+                    )
+        return ids
+
+    def developer(self, ip: str, name: str = "developer") -> str:
+        """A heavy developer whose phone shares a carrier address with strangers."""
+        acct = self.account(name, plan="pro")
+        for k, ts in enumerate(self.human_times(300)):
+            self.exchange(
+                acct,
+                ts,
+                f"refactor the python function in src/app{k % 30}.py and fix the failing unit "
+                "test; call the tool to run pytest",
+                ip=ip if k % 3 == 0 else "81.2.69.160",
+                user_agent="code-agent/1.9",
+                tool_use=True,
+                output_tokens=1600,
+            )
+        return acct
+
+    def company_keys(self, n: int, ip: str, name: str = "company") -> list[str]:
+        """One company's integration keys on its cloud egress; the first key's exits include
+        ``ip`` (an address in a cloud range a fleet also rents)."""
+        ids = []
+        for k in range(n):
+            acct = self.account(
+                name,
+                org_id=f"{name}-org",
+                email_domain=f"{name}.example",
+                payment_fingerprint=f"card-{name}",
+                plan="enterprise",
+            )
+            ids.append(acct)
+            for j in range(240):
+                self.exchange(
+                    acct,
+                    START + timedelta(hours=2 * j, minutes=self.rng.randint(0, 59)),
+                    f"Summarise support ticket {self.rng.randint(1, 10**6)} in three bullet points "
+                    "and pick one category",
+                    ip=ip if k == 0 and j % 2 else "203.0.113.77",
+                    asn=16509,
+                    user_agent=f"{name}-integration/2.0",
+                    output_tokens=300,
+                )
+        return ids
+
+    def carrier(self, n: int = 200) -> list[str]:
+        """People on phones behind a mobile carrier's NAT: a pool of addresses each shared by a
+        few strangers (the background of loose links every real population has)."""
+        pool = [f"100.64.{i // 250}.{i % 250 + 1}" for i in range(max(1, n // 3))]
+        ids = []
+        for _ in range(n):
+            acct = self.account("carrier", plan="free")
+            ids.append(acct)
+            mine = self.rng.sample(pool, min(2, len(pool)))
+            for ts in self.human_times(self.rng.randint(10, 40)):
+                self.exchange(acct, ts, self.chat(), ip=self.rng.choice(mine), asn=21928)
         return ids
 
     def everyone(self) -> Cohort:

@@ -2,7 +2,14 @@
 
 import polars as pl
 
-from detection.clustering import communities, key_pairs, match_campaigns, relatedness_groups
+from detection.clustering import (
+    communities,
+    key_pairs,
+    match_campaigns,
+    merge_communities,
+    relatedness_groups,
+)
+from detection.config import FREE_MAIL_DOMAINS
 
 WEIGHTS = {"ip": 1.0, "payment": 2.0}
 
@@ -62,3 +69,46 @@ def test_match_campaigns_by_member_overlap():
     old = {100: {1, 2, 3, 4}, 200: {10, 11, 12}}
     new = {0: {1, 2, 3, 4, 5, 6}, 1: {10, 50, 51, 52}, 2: {12, 11}}
     assert match_campaigns(new, old, min_overlap=0.5) == {0: 100, 2: 200}
+
+
+def test_throwaway_mail_is_not_an_organisation():
+    groups = relatedness_groups(
+        pl.DataFrame(
+            [(1, "", "mailinator.com"), (2, "", "Mailinator.com"), (3, "", "lab.example.edu"),
+             (4, "", "lab.example.edu")],
+            schema=["account", "org_id", "email_domain"],
+            orient="row",
+        ),
+        FREE_MAIL_DOMAINS,
+    )  # fmt: skip
+    g = dict(groups.iter_rows())
+    assert g[1] != g[2]  # strangers (and fleets) sign up with throwaway addresses
+    assert g[3] == g[4]
+
+
+def _clique(nodes, w=1.0):
+    return [(a, b, w) for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
+
+
+def _background(first, pairs):
+    """Loose pairs of strangers (shared home or carrier addresses): the rest of the graph."""
+    return [(first + 2 * k, first + 2 * k + 1, 1.0) for k in range(pairs)]
+
+
+def test_merge_joins_the_pieces_of_one_sparse_fleet_and_not_distinct_fleets():
+    piece_a, piece_b = list(range(0, 12)), list(range(12, 24))
+    other = list(range(30, 42))
+    bridge = [(a, b, 1.0) for a, b in zip(piece_a[:6], piece_b[:6], strict=True)]
+    stray = [(piece_a[-1], other[0], 1.0)]  # distinct fleets meet on one common exit
+    rows = _clique(piece_a) + _clique(piece_b) + _clique(other) + bridge + stray
+    edges = pl.DataFrame(rows + _background(1000, 3000), schema=["a", "b", "w"], orient="row")
+    found = communities(edges, min_weight=0.15, resolution=0.1)
+    # Six links between two groups of twelve are fewer than CPM asks (0.1 per pair): pieces.
+    assert found[0] != found[12]
+    pieces = {found[0], found[12], found[30]}
+    merged = merge_communities(edges, found, eligible=pieces, min_lift=2.0, min_weight=0.15)
+    assert len({merged[n] for n in piece_a + piece_b}) == 1
+    assert merged[30] != merged[0]
+    # Only communities that harvest are joined.
+    kept = merge_communities(edges, found, eligible={found[0]}, min_lift=2.0, min_weight=0.15)
+    assert kept == found

@@ -167,15 +167,19 @@ def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
 
     cohort = Cohort(seed=31)
     cohort.fleet(n=6)
+    cohort.benchmark_runner()
+    cohort.coding_agent()
     cohort.ordinary(20)
     cohort.save()
     run = detection_run_execute(run=detection_run_create())
     assert run.counts["flagged"] == 6
-    data = _form_data(run.config, lone_threshold=0.01, lone_min_families=0)
+    # A much lower bar for lone accounts would flag the two busy look-alikes.
+    data = _form_data(run.config, lone_threshold=0.3, lone_min_families=1)
     response = admin_client_.post(reverse("admin:detection_detectionconfig_preview"), data)
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Newly flagged (20)" in body
+    assert "Newly flagged (2)" in body
+    assert "benchmark-" in body and "agent-" in body
     assert DetectionConfig.objects.count() == 1  # preview saves nothing
 
 
@@ -199,3 +203,17 @@ def test_behaviour_share_may_be_zero_but_not_above_one():
     assert validate_params({**DEFAULTS, "campaign_min_behaviour_share": 0}) == []
     problems = validate_params({**DEFAULTS, "campaign_min_behaviour_share": 1.5})
     assert problems == ["campaign_min_behaviour_share must be a number in [0, 1]"]
+
+
+def test_new_parameters_are_validated():
+    assert validate_params({**DEFAULTS, "share_min_exchanges": 0}) == []
+    problems = validate_params(
+        {**DEFAULTS, "share_min_exchanges": -1, "campaign_merge_min_lift": 0}
+    )
+    assert "share_min_exchanges must be a whole number, 0 or more" in problems
+    assert "campaign_merge_min_lift must be a positive number" in problems
+
+
+def test_a_version_stored_before_a_parameter_reads_it_from_the_defaults():
+    old = {k: v for k, v in DEFAULTS.items() if k not in ("share_min_exchanges",)}
+    assert effective_params(old)["share_min_exchanges"] == DEFAULTS["share_min_exchanges"]

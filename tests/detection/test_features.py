@@ -67,3 +67,20 @@ def test_window_is_the_days_before_the_newest_exchange():
     start, end = window_bounds(newest, 30)
     assert start == newest - timedelta(days=30) and end > newest
     assert window_bounds(None, 30) == (None, None)
+
+
+def test_minhash_signatures_are_datasketch_values():
+    from datasketch import MinHash
+
+    from detection.features import _minhash_signatures
+
+    rng = np.random.default_rng(5)
+    sets = [rng.integers(0, 2**32, size, dtype=np.int64) for size in (0, 1, 7, 40, 300)]
+    permutations = MinHash(num_perm=64, seed=1).permutations
+    expected = []
+    for tokens in sets:
+        m = MinHash(num_perm=64, hashfunc=int, permutations=permutations, scheme="affine32")
+        if len(tokens):
+            m.update_batch(tokens.tolist())
+        expected.append(m.hashvalues)
+    assert (_minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()

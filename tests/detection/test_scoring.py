@@ -122,3 +122,119 @@ def test_member_without_harvesting_behaviour_needs_campaign_level_risk():
     assert scores.risk[6] >= params["campaign_threshold"]
     decision = decide(scores, np.zeros(7, dtype=int), {0: {"ip", "activity"}}, params)
     assert decision.flagged.tolist() == [True] * 5 + [False, True]
+
+
+def _with_common(signals, common):
+    """Signals as ``compute_all`` would leave them, with ``common`` (a lower quartile) set."""
+    for sig in signals:
+        sig.common = np.full(len(sig.value), common.get(sig.name, 0.0))
+    return signals
+
+
+def test_a_signal_three_quarters_of_accounts_show_is_no_evidence():
+    # Everyday prompts that many strangers ask alike, a stock browser string: when three
+    # quarters of all accounts reach the threshold, reaching it says nothing.
+    params = effective_params({})
+    signals = _with_common(
+        [
+            _signal("shared_templates", COORDINATION, [0.96, 0.99, 0.0]),
+            _signal("reasoning_elicitation", CONTENT, [0.9, 0.0, 0.0]),
+        ],
+        {"shared_templates": 0.9, "reasoning_elicitation": 0.0},
+    )
+    result = score(signals, params)
+    assert result.contributions[:, 0].tolist() == [0.0, 0.0, 0.0]
+    assert result.contributions[0, 1] > 0
+    # Where the same sharing is rare, it counts.
+    rare = score(_with_common(signals, {"shared_templates": 0.05}), params)
+    assert rare.contributions[:2, 0].min() > 0
+
+
+def test_lone_benchmark_runner_is_not_flagged_on_circumstantial_coordination():
+    # A lab's benchmark key: reasoning-heavy, templated, high volume, from a cloud, sharing a
+    # public benchmark's prompts with another lab and trying a new model the day it ships.
+    # Its risk passes the lone bar, but nothing ties it to other accounts.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [1.0, 1.0]),
+        _signal("prompt_templating", CONTENT, [0.7, 0.7]),
+        _signal("shared_templates", COORDINATION, [0.9, 0.9]),
+        _signal("hosting_network", COORDINATION, [1.0, 1.0]),
+        _signal("model_pivot", COORDINATION, [0.85, 0.85]),
+        _signal("shared_payment", COORDINATION, [0, 6]),  # the second pays with a pooled card
+        _signal("output_harvesting", VOLUME, [15.0, 15.0]),
+    ]
+    scores = score(signals, params)
+    assert scores.risk.min() >= params["lone_threshold"]
+    assert scores.families.tolist() == [3, 3]
+    assert scores.tied_families.tolist() == [2, 3]
+    decision = decide(scores, np.array([-1, -1]), {}, params)
+    assert decision.flagged.tolist() == [False, True]
+
+
+def test_a_campaign_is_counted_in_organisations_not_keys():
+    # A lab's four keys (one organisation) and one stranger linked to them by an address:
+    # however alike the keys behave, that is two customers, not a fleet of five.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9] * 4 + [0.0]),
+        _signal("shared_infrastructure", COORDINATION, [10] * 5),
+        _signal("output_harvesting", VOLUME, [15] * 4 + [1]),
+    ]
+    scores = score(signals, params)
+    membership = np.zeros(5, dtype=int)
+    kinds = {0: {"ip", "activity"}}
+    lab = decide(scores, membership, kinds, params, organisation=np.array([7, 7, 7, 7, 8]))
+    assert not lab.flagged.any() and not lab.campaigns
+    strangers = decide(scores, membership, kinds, params, organisation=np.arange(5))
+    assert strangers.flagged[:4].all()
+
+
+def test_member_that_harvests_something_else_is_a_bystander():
+    # A reasoning fleet and, in its community through one phone carrier's addresses, a
+    # developer whose coding agent sends tool calls all day: risky enough on its own numbers,
+    # but it does not do what the fleet does.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.8] * 6 + [0.1]),
+        _signal("capability_targeting", CONTENT, [0.2] * 6 + [0.95]),
+        _signal("prompt_templating", CONTENT, [0.7] * 7),
+        _signal("shared_infrastructure", COORDINATION, [8] * 6 + [6]),
+        _signal("output_harvesting", VOLUME, [6] * 6 + [30]),
+    ]
+    scores = score(signals, params)
+    assert scores.risk[6] >= params["campaign_threshold"]
+    decision = decide(scores, np.zeros(7, dtype=int), {0: {"ip", "ua"}}, params)
+    assert decision.flagged.tolist() == [True] * 6 + [False]
+    assert decision.campaigns[0]["signature"] == ["reasoning_elicitation"]
+
+
+def test_key_of_an_organisation_that_is_mostly_elsewhere_is_not_a_member():
+    # One of a company's five integration keys exits through a cloud address a fleet also
+    # rents; its four sibling keys are nowhere near the fleet.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.8] * 6 + [0.3] + [0.3] * 4),
+        _signal("shared_infrastructure", COORDINATION, [8] * 7 + [0] * 4),
+    ]
+    scores = score(signals, params)
+    membership = np.array([0] * 7 + [-1] * 4)
+    organisation = np.array([0, 1, 2, 3, 4, 5, 9, 9, 9, 9, 9])
+    decision = decide(scores, membership, {0: {"ip", "ua"}}, params, organisation=organisation)
+    assert scores.risk[6] >= params["member_threshold"]
+    assert decision.flagged.tolist() == [True] * 6 + [False] * 5
+
+
+def test_bystanders_do_not_dilute_the_campaign_median():
+    # Six harvesters at 0.6 and six strangers on their proxy exits at 0.2: the campaign is
+    # judged on its harvesters.
+    params = effective_params({})
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.5] * 6 + [0.0] * 6),
+        _signal("shared_infrastructure", COORDINATION, [8] * 6 + [3] * 6),
+        _signal("output_harvesting", VOLUME, [6] * 6 + [1] * 6),
+    ]
+    scores = score(signals, params)
+    assert np.median(scores.risk) < params["campaign_threshold"]
+    decision = decide(scores, np.zeros(12, dtype=int), {0: {"ip", "ua"}}, params)
+    assert decision.flagged.tolist() == [True] * 6 + [False] * 6

@@ -40,6 +40,7 @@ def test_run_flags_the_fleet_as_one_campaign_and_no_look_alike():
     assert run.counts["flagged"] == 12 and run.counts["campaigns"] == 1
     assert run.progress == 100 and run.stage == "done"
     assert {"ip", "activity"} <= set(campaign.evidence["links"])
+    assert "reasoning_elicitation" in campaign.evidence["signature"]
     score = members.first()
     assert score.signals[0]["reason"]
     assert score.signals[0]["contribution"] >= score.signals[-1]["contribution"]
@@ -192,3 +193,24 @@ def test_window_is_the_days_before_the_newest_exchange():
     assert run.window_end > newest >= run.window_start
     assert run.window_end - run.window_start == timedelta(days=30, microseconds=1)
     assert run.window_start > START - timedelta(days=30)
+
+
+def test_chunk_loader_reads_every_field_as_stored():
+    from django.db import connection
+
+    cohort = Cohort(seed=81)
+    cohort.fleet(n=3, per_account=20)
+    cohort.ordinary(3)
+    cohort.exchanges[0].update(user_agent="", prompt='quote " comma, new\nline', asn=None)
+    cohort.save()
+    first, last = START - timedelta(days=1), START + timedelta(days=40)
+    frame = services.load_exchanges(0, 10**9, first, last).sort("ts", "account")
+    assert frame.schema == services.feat.EXCHANGE_SCHEMA
+    columns = "account_id, ts, {}, asn, user_agent, model, prompt, prompt_hash, input_tokens, "
+    columns += "output_tokens, tool_use"
+    ip = "host(ip)" if connection.vendor == "postgresql" else "ip"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns.format(ip)} FROM detection_exchange")  # noqa: S608
+        rows = sorted(cursor.fetchall(), key=lambda r: (r[1], r[0]))
+    assert frame.rows() == rows
+    assert frame.filter(frame["prompt"].str.contains("comma"))["user_agent"].to_list() == [""]

@@ -194,3 +194,96 @@ def test_reasoning_patterns_come_from_the_configuration():
     )
     assert default.features["reasoning_share"].max() == 0
     assert custom.features["reasoning_share"].max() > 0.5
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    """A sparse evasive fleet, a dense fleet, and the look-alikes that share their addresses,
+    in a population with the loose links every real one has (phones behind carrier NAT)."""
+    cohort = Cohort(seed=71)
+    sparse = cohort.sparse_fleet(40)
+    cohort.fleet(n=10)
+    exits = {e["account_id"]: e["ip"] for e in cohort.exchanges}
+    cohort.developer(ip=exits[sparse[0]])
+    cohort.company_keys(6, ip=exits[sparse[1]])
+    cohort.lab(3)
+    cohort.lab(2, ip="198.51.100.51", name="lab2")  # a second lab on the same public benchmark
+    cohort.ordinary(200)
+    cohort.carrier(300)
+    analysis, labels, _signals = _analyse(cohort)
+    return analysis, labels
+
+
+def test_a_sparse_fleet_is_one_campaign(crowd):
+    analysis, labels = crowd
+    sparse = labels == "sparse"
+    flagged = analysis.decision.flagged[sparse]
+    assert flagged.mean() >= 0.9
+    assert len(set(analysis.decision.campaign_of[sparse][flagged])) == 1
+    assert len(analysis.decision.campaigns) == 2  # the sparse fleet and the dense one
+
+
+@pytest.mark.parametrize("cohort", ["developer", "company", "lab", "lab2", "ordinary", "carrier"])
+def test_look_alikes_beside_fleets_are_not_flagged(crowd, cohort):
+    analysis, labels = crowd
+    assert not analysis.decision.flagged[labels == cohort].any()
+
+
+def test_casual_asks_for_the_working_count_as_reasoning_elicitation():
+    cohort = Cohort(seed=72)
+    [acct] = cohort.ordinary(1)
+    asks = [
+        "break down your logic fully",
+        "don't skip steps pls",
+        "show me every step",
+        "walk me through how you get there",
+        "explain your thinking out loud",
+        "what's the whole thought process?",
+        "pls explain how you got there",
+    ]
+    for k, row in enumerate(r for r in cohort.exchanges if r["account_id"] == acct):
+        row["prompt"] = f"is {k}1 prime? {asks[k % len(asks)]}"
+    _accounts, exchanges = cohort.to_frames()
+    features = chunk_features(exchanges, effective_params({})).features
+    assert features["reasoning_share"].to_list() == [1.0]
+
+
+def test_share_signals_need_enough_exchanges():
+    # One step-by-step question out of four prompts is not a habit; one in four of forty is.
+    cohort = Cohort(seed=73)
+    cohort.ordinary(25)
+    few, many = cohort.account("few"), cohort.account("many")
+    for acct, n in ((few, 4), (many, 40)):
+        for k, ts in enumerate(cohort.human_times(n)):
+            prompt = "solve x + 1 = 3 step by step" if k % 4 == 0 else cohort.chat()
+            cohort.exchange(acct, ts, prompt)
+    _analysis, labels, signals = _analyse(cohort)
+    reasoning = signals["reasoning_elicitation"].value
+    assert reasoning[labels == "few"][0] == 0
+    assert reasoning[labels == "many"][0] == 0.25
+
+
+def test_shifts_alone_do_not_join_two_fleets_on_the_same_clock():
+    # Two fleets with their own proxies and clients that happen to work the same hours: the
+    # hours are shared, but nothing else, so they stay two campaigns.
+    cohort = Cohort(seed=74)
+    first = set(cohort.fleet(n=10, name="fleet"))
+    second = set(cohort.fleet(n=10, name="other"))
+    cohort.ordinary(40)
+    clock = [r["ts"] for r in cohort.exchanges if r["account_id"] in first]
+    rows = [r for r in cohort.exchanges if r["account_id"] in second]
+    for row, ts in zip(rows, clock, strict=False):
+        row["ts"] = ts
+    analysis, labels, signals = _analyse(cohort)
+    assert signals["synchronised_activity"].value[labels == "other"].min() >= 10
+    assert len(analysis.decision.campaigns) == 2
+    fleet_camp = set(analysis.decision.campaign_of[labels == "fleet"])
+    other_camp = set(analysis.decision.campaign_of[labels == "other"])
+    assert len(fleet_camp) == len(other_camp) == 1 and fleet_camp != other_camp
+
+
+def test_compute_all_marks_what_most_accounts_show(world):
+    analysis, _labels, signals = world
+    ua = signals["user_agent_reuse"]
+    assert ua.common is not None and len(ua.common) == analysis.frame.height
+    assert ua.common[0] == np.quantile(ua.value, 0.25)
