@@ -8,7 +8,7 @@ import pytest
 from detection.analysis import analyse
 from detection.config import effective_params
 from detection.features import chunk_features
-from tests.detection.cohorts import DAYS, START, Cohort
+from tests.detection.cohorts import ASKS, DAYS, START, Cohort
 
 
 @pytest.fixture(scope="module")
@@ -232,15 +232,7 @@ def test_look_alikes_beside_fleets_are_not_flagged(crowd, cohort):
 def test_casual_asks_for_the_working_count_as_reasoning_elicitation():
     cohort = Cohort(seed=72)
     [acct] = cohort.ordinary(1)
-    asks = [
-        "break down your logic fully",
-        "don't skip steps pls",
-        "show me every step",
-        "walk me through how you get there",
-        "explain your thinking out loud",
-        "what's the whole thought process?",
-        "pls explain how you got there",
-    ]
+    asks = [*ASKS, "pls explain how you got there"]
     for k, row in enumerate(r for r in cohort.exchanges if r["account_id"] == acct):
         row["prompt"] = f"is {k}1 prime? {asks[k % len(asks)]}"
     _accounts, exchanges = cohort.to_frames()
