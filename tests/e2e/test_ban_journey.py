@@ -107,7 +107,8 @@ def test_analyst_proposes_approver_approves_case_actioned(
     expect(page.locator("#case-header .badge.status-actioned")).to_be_visible()
     expect(section.locator(".delivery-delivered")).to_have_count(2)
     timeline = page.locator("#case-timeline")
-    for line in ("action: proposed", "action: approved", "action: executed"):
+    n = action.pk
+    for line in (f"proposed ban #{n} on 6 accounts", f"approved ban #{n}", f"ban #{n} in force"):
         expect(timeline.get_by_text(line).first).to_be_visible()
     _shot(section, "ban-executed")
 
