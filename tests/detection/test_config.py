@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from detection.config import (
     DEFAULTS,
@@ -147,6 +148,19 @@ def test_admin_refuses_bad_numbers_and_doubled_keys_without_saving(admin_client_
     body = admin_client_.post(url, data).content.decode()
     assert "edit lone_threshold in the fields above" in body
     assert DetectionConfig.objects.count() == 1
+
+
+def test_a_new_version_can_start_from_the_code_defaults(admin_client_):
+    """A stored version keeps its own lists; the add form offers this release's defaults."""
+    old = DetectionConfig.objects.create(
+        version=1, params={**DEFAULTS, "reasoning_patterns": ["step by step"]}, reason="old"
+    )
+    change = admin_client_.get(reverse("admin:detection_detectionconfig_change", args=[old.pk]))
+    add_url = reverse("admin:detection_detectionconfig_add")
+    assert f'href="{add_url}"' in change.content.decode()
+
+    page = admin_client_.get(add_url).content.decode()
+    assert escape(DEFAULTS["reasoning_patterns"][-1]) in page
 
 
 def test_admin_rejects_bad_patterns_without_saving(admin_client_):
