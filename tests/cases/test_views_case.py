@@ -167,11 +167,11 @@ def test_case_page_and_sections_query_counts_do_not_grow_with_the_data(
     for i in range(size):
         workflow.case_set_priority(case=case, priority=1 + i % 4, by=analyst)
     for suffix, bound in [
-        ("", 9),
-        ("accounts/", 7),
-        ("notes/", 6),
-        ("timeline/", 7),
-        ("why/", 5),
+        ("", 7),
+        ("accounts/", 6),
+        ("notes/", 5),
+        ("timeline/", 6),
+        ("why/", 4),
     ]:
         with django_assert_max_num_queries(bound):
             response = analyst_client.get(url(case, suffix), headers=htmx_headers if suffix else {})
