@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -14,6 +15,7 @@ from cases.models import Case, Tag
 from cases.selectors import account_has_cases, case_text_match, users_who_work_cases
 
 S = Case.Status
+User = get_user_model()
 
 STATUS_CHOICES = [
     ("open", "Open (any)"),
@@ -167,8 +169,8 @@ class CaseFilter(django_filters.FilterSet):
             data["status"] = DEFAULT_STATUS
         super().__init__(data, *args, **kwargs)
         self.user = user
-        # Selects built from lists the view loads once (and shares with the bulk toolbar),
-        # evaluated only when the form is drawn.
+        # Selects built from the usernames and tag names the view loads once (and shares with
+        # the bulk toolbar), evaluated only when the form is drawn.
         self._workers = workers
         self._tags = tags
 
@@ -189,15 +191,17 @@ class CaseFilter(django_filters.FilterSet):
     def form(self):
         form = super().form
         if not getattr(form, "_choices_set", False):
-            workers = self._workers if self._workers is not None else users_who_work_cases()
-            tags = self._tags if self._tags is not None else Tag.objects.order_by("name")
+            workers = self._workers
+            if workers is None:
+                workers = users_who_work_cases().values_list(User.USERNAME_FIELD, flat=True)
+            tags = self._tags
+            if tags is None:
+                tags = Tag.objects.order_by("name").values_list("name", flat=True)
             form.fields["assignee"].widget = Select(
-                choices=lambda: (
-                    ASSIGNEE_CHOICES + [(u.get_username(), u.get_username()) for u in workers]
-                )
+                choices=lambda: ASSIGNEE_CHOICES + [(name, name) for name in workers]
             )
             form.fields["tag"].widget = Select(
-                choices=lambda: [("", "Any")] + [(t.name, t.name) for t in tags]
+                choices=lambda: [("", "Any")] + [(name, name) for name in tags]
             )
             form._choices_set = True
         return form

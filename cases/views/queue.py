@@ -1,5 +1,6 @@
 """The queue: filters, saved views, the sortable table, bulk actions."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,6 +19,7 @@ from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, is_fragment, render_action
 
+User = get_user_model()
 CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
 
 
@@ -40,8 +42,11 @@ def _saved_views(request: HttpRequest) -> list[dict]:
 @permission_required("cases.view_case", raise_exception=True)
 @vary_on_headers("HX-Request")
 def case_queue(request: HttpRequest) -> HttpResponse:
-    workers = SimpleLazyObject(lambda: list(users_who_work_cases()))
-    tags = SimpleLazyObject(lambda: list(tags_in_use()))
+    # Names only, read once for the filter bar and the bulk toolbar, and only if drawn.
+    workers = SimpleLazyObject(
+        lambda: list(users_who_work_cases().values_list(User.USERNAME_FIELD, flat=True))
+    )
+    tags = SimpleLazyObject(lambda: list(tags_in_use().values_list("name", flat=True)))
     filterset = CaseFilter(
         request.GET,
         queryset=cases_for_queue(request.user).only(*CaseTable.loads),
