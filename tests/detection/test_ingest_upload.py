@@ -1,5 +1,6 @@
 """Staff uploads through the IngestReport admin, and the task that ingests them."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -231,7 +232,26 @@ def test_a_delivery_while_another_worker_holds_the_report_does_nothing(tmp_path)
         assert not Account.objects.exists()
     finally:
         other.close()  # the first worker's connection goes: its lock with it
+    _wait_until_released(connection, report.pk)
 
     ingest_file_task(report.pk)
     report.refresh_from_db()
     assert (report.status, report.loaded) == ("done", 1)
+
+
+def _wait_until_released(connection, report_id: int) -> None:
+    """The server drops a closed session's locks when its backend notices the close, a moment
+    after the client's ``close()`` returns: wait for that (a condition, not a timing)."""
+    from detection.ingest.uploads import _LOCK_NAMESPACE
+
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = %s AND objid = %s",
+                [_LOCK_NAMESPACE, report_id],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the closed session's advisory lock was never released")
