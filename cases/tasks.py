@@ -36,6 +36,15 @@ def export_build_task(export_id: int) -> str:
     return export_build(export_id)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def prune_exports_task(older_than_days: int | None = None) -> int:
+    """Daily (celery beat): delete export files past ``EXPORT_RETENTION_DAYS``. Idempotent:
+    a file already gone is not counted again."""
+    from cases.services.exports import export_files_prune
+
+    return export_files_prune(older_than_days=older_than_days)
+
+
 # --- enforcement outbox (issue 6) ----------------------------------------------------------------
 
 

@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "detection.tasks.prune_telemetry_task",
         "schedule": 24 * 60 * 60,
     },
+    "prune-exports": {
+        "task": "cases.tasks.prune_exports_task",
+        "schedule": 24 * 60 * 60,
+    },
     # Enforcement outbox safety net: re-enqueue due deliveries, recover lost workers' leases.
     "enforcement-outbox-sweep": {
         "task": "cases.tasks.sweep_outbox_task",
@@ -212,6 +216,8 @@ EVIDENCE_HOSTING_ASNS = [int(v) for v in env_list("EVIDENCE_HOSTING_ASNS")]
 EVIDENCE_PROXY_ASNS = [int(v) for v in env_list("EVIDENCE_PROXY_ASNS")]
 # Exports with more rows than this run as a task with a download link.
 EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "5000"))
+# Built export files are deleted this many days after they were written (celery beat).
+EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "30"))
 
 # Enforcement delivery (the account platform's webhook); the ban list is always available.
 ENFORCEMENT_WEBHOOK_URL = os.environ.get("ENFORCEMENT_WEBHOOK_URL", "")

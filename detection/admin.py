@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -20,6 +21,14 @@ from detection.models import (
     Exchange,
     IngestReport,
 )
+
+
+def _rejects_pruned() -> str:
+    # Reject files hold raw lines (prompts), so they go with the telemetry they describe.
+    return (
+        f"reject files are deleted {settings.TELEMETRY_RETENTION_DAYS} days after they were "
+        "written (TELEMETRY_RETENTION_DAYS), like the exchanges; the report's counts remain."
+    )
 
 
 @admin.register(Account)
@@ -107,6 +116,8 @@ class IngestReportAdmin(admin.ModelAdmin):
     def reject_file(self, obj: IngestReport) -> str:
         if not obj.reject_path:
             return "-"
+        if not Path(obj.reject_path).is_file():
+            return f"pruned ({obj.reject_path}): {_rejects_pruned()}"
         url = reverse("admin:detection_ingestreport_rejects", args=[obj.pk])
         return format_html('<a href="{}">download</a> ({})', url, obj.reject_path)
 
@@ -162,8 +173,17 @@ class IngestReportAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         report = get_object_or_404(IngestReport, pk=pk)
-        if not report.reject_path or not Path(report.reject_path).is_file():
+        if not report.reject_path:
             raise Http404("this ingest has no reject file")
+        if not Path(report.reject_path).is_file():
+            self.message_user(
+                request,
+                f"The reject file of report {report.pk} was pruned: {_rejects_pruned()}",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:detection_ingestreport_change", args=[report.pk])
+            )
         return FileResponse(
             open(report.reject_path, "rb"),  # FileResponse closes it
             as_attachment=True,

@@ -11,20 +11,28 @@ the oldest exchange that is left). A time window is what the BRIN index on ``ts`
 cheaply; a ``LIMIT``ed ``DELETE`` would have to scan from the start of the table every time.
 The window widens while windows are sparse and narrows when one holds more than a batch, so
 each transaction deletes roughly ``batch_size`` rows whatever the traffic density.
+
+The files that hold the same telemetry go on the same schedule: staff uploads under
+``DATA_DIR/uploads`` and reject files (raw lines, so raw prompts) under ``DATA_DIR/rejects``,
+by modification time. Their ``IngestReport`` rows stay, as the exchanges' accounts do.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatch
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from detection.models import Exchange
+from detection.models import Exchange, IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +40,10 @@ BATCH_SIZE = 50_000
 FIRST_WINDOW = timedelta(hours=1)
 MIN_WINDOW = timedelta(seconds=1)
 MAX_WINDOW = timedelta(days=30)
+# The names the app gives the files it writes (detection.ingest.uploads.upload_create and
+# detection.ingest.service._write_entries): anything else in the folder is not ours to delete.
+UPLOAD_NAMES = "????????T??????Z-????????-*"
+REJECT_NAMES = "????????T??????Z-*.rejects.jsonl"
 
 
 @dataclass
@@ -39,6 +51,14 @@ class PruneResult:
     cutoff: datetime
     deleted: int = 0
     batches: int = 0
+    dry_run: bool = False
+
+
+@dataclass
+class FilesPruneResult:
+    cutoff: datetime
+    uploads: int = 0
+    rejects: int = 0
     dry_run: bool = False
 
 
@@ -98,4 +118,69 @@ def telemetry_prune(
         cutoff.isoformat(),
         result.batches,
     )
+    return result
+
+
+def old_files_prune(
+    directory: Path,
+    pattern: str,
+    cutoff: datetime,
+    *,
+    keep: Collection[str] = (),
+    dry_run: bool = False,
+) -> list[Path]:
+    """Delete (or, with ``dry_run``, list) the files in ``directory`` named like ``pattern``
+    whose modification time is before ``cutoff``, except the real paths in ``keep``.
+
+    Only regular files directly in the folder: symlinks and subfolders are never followed,
+    so nothing outside it is touched. A missing folder has nothing to prune.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    kept = {os.path.realpath(p) for p in keep}
+    limit = cutoff.timestamp()
+    pruned = []
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False) or not fnmatch(entry.name, pattern):
+            continue
+        if entry.stat(follow_symlinks=False).st_mtime >= limit:
+            continue
+        if os.path.realpath(entry.path) in kept:
+            continue
+        if not dry_run:
+            Path(entry.path).unlink(missing_ok=True)
+        pruned.append(Path(entry.path))
+    return pruned
+
+
+def telemetry_files_prune(
+    *, older_than_days: int | None = None, dry_run: bool = False, now: datetime | None = None
+) -> FilesPruneResult:
+    """Delete (or count) uploads and reject files written before the telemetry cutoff.
+
+    An upload whose ingest is still queued or running is kept, and so is its reject file:
+    the worker (or its redelivery) still reads the one and appends to the other.
+    """
+    cutoff = retention_cutoff(older_than_days, now=now)
+    in_flight = IngestReport.objects.filter(
+        status__in=[IngestReport.Status.QUEUED, IngestReport.Status.RUNNING]
+    ).values_list("path", "reject_path")
+    keep = [p for paths in in_flight for p in paths if p]
+    data = Path(settings.DATA_DIR)
+    result = FilesPruneResult(cutoff=cutoff, dry_run=dry_run)
+    result.uploads = len(
+        old_files_prune(data / "uploads", UPLOAD_NAMES, cutoff, keep=keep, dry_run=dry_run)
+    )
+    result.rejects = len(
+        old_files_prune(data / "rejects", REJECT_NAMES, cutoff, keep=keep, dry_run=dry_run)
+    )
+    if not dry_run:
+        logger.info(
+            "pruned %d upload files and %d reject files older than %s",
+            result.uploads,
+            result.rejects,
+            cutoff.isoformat(),
+        )
     return result

@@ -8,7 +8,7 @@ from django.db import InterfaceError, OperationalError
 from detection import services
 from detection.ingest.uploads import upload_ingest
 from detection.models import IngestReport
-from detection.retention import telemetry_prune
+from detection.retention import telemetry_files_prune, telemetry_prune
 
 # Transient database trouble (a restart, a dropped connection) is worth a retry; anything
 # else is a bug or bad data, and fails the run with its message instead of looping.
@@ -89,5 +89,8 @@ def ingest_file_task(report_id: int) -> None:
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
 def prune_telemetry_task(older_than_days: int | None = None) -> int:
-    """Delete exchanges past the retention period (daily, from the beat schedule)."""
-    return telemetry_prune(older_than_days=older_than_days).deleted
+    """Delete exchanges, uploads and reject files past the retention period (daily, from the
+    beat schedule); returns the number of exchanges deleted."""
+    deleted = telemetry_prune(older_than_days=older_than_days).deleted
+    telemetry_files_prune(older_than_days=older_than_days)
+    return deleted

@@ -3,7 +3,7 @@
 Short exports (every CSV, which streams, and small spreadsheets and case reports) are sent
 straight back and leave only their audit event. A long spreadsheet is written by a Celery
 task into ``settings.DATA_DIR / "exports"``; this row carries its progress for the page that
-polls it and the file the owner downloads when it is ready.
+polls it and the file the owner downloads when it is ready, until the file expires.
 """
 
 import uuid
@@ -68,6 +68,11 @@ class Export(models.Model):
         if not self.total:
             return 0
         return min(99, int(self.rows * 100 / self.total))
+
+    @property
+    def is_expired(self) -> bool:
+        """Built, but its file is gone: deleted ``EXPORT_RETENTION_DAYS`` after it was made."""
+        return self.status == self.Status.DONE and not self.path.is_file()
 
     @property
     def is_finished(self) -> bool:

@@ -5,13 +5,16 @@ case, how many rows). A CSV streams whatever its size; a spreadsheet of more tha
 ``EXPORT_SYNC_MAX_ROWS`` rows is built by ``cases.tasks.export_build_task`` into a file the
 owner downloads from the export's page when it is ready (the row carries its progress).
 The task claims its row with a compare-and-set ``UPDATE``, so a redelivered task does
-nothing, and a failed build leaves the row ``failed`` with the reason.
+nothing, and a failed build leaves the row ``failed`` with the reason. Built files are
+deleted ``EXPORT_RETENTION_DAYS`` after they were written (daily, ``prune_exports_task``);
+the row and its audit event stay, and the page says the file expired.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +29,7 @@ from cases.exports.spreadsheets import write_xlsx
 from cases.filters import CaseFilter
 from cases.models import Case, CaseAccount, EnforcementAction, Export, Note
 from cases.selectors import cases_for_queue
+from detection.retention import old_files_prune
 
 log = logging.getLogger(__name__)
 A = EnforcementAction.Status
@@ -36,6 +40,8 @@ IGNORED_KEYS = {"page", "per_page", "after", "before"}  # after, before: cases/p
 # An identical request within this time reuses the export already queued or built.
 REUSE_WITHIN = timedelta(minutes=5)
 STALE_AFTER = timedelta(hours=1)
+# The names export_build gives its files (``<token>.<format>``, ``<token>.part`` meanwhile).
+EXPORT_NAMES = "????????-????-????-????-????????????.*"
 
 
 def sync_max_rows() -> int:
@@ -172,7 +178,7 @@ def export_queue_start(*, user, query: QueryDict, fmt: str, total: int) -> Expor
         .exclude(status=Export.Status.FAILED)
         .first()
     )
-    if recent is not None:
+    if recent is not None and not recent.is_expired:
         return recent
     export = Export.objects.create(created_by=user, format=fmt, query=encoded, total=total)
     export_record(user=user, fmt=fmt, scope="queue", rows=total, query=query, export=export)
@@ -227,3 +233,24 @@ def export_build(export_id: int) -> str:
 def exports_of(user) -> QuerySet[Export]:
     """A person's own recent exports; nobody downloads another person's file."""
     return Export.objects.filter(created_by=user).select_related("case")
+
+
+def export_files_prune(
+    *, older_than_days: int | None = None, dry_run: bool = False, now: datetime | None = None
+) -> int:
+    """Delete (or, with ``dry_run``, count) export files written before the cutoff
+    (``EXPORT_RETENTION_DAYS`` by default); files of exports still queued or building stay."""
+    days = settings.EXPORT_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days < 0:
+        raise ValueError("the retention period cannot be negative")
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    keep = []
+    for export in Export.objects.filter(
+        status__in=[Export.Status.PENDING, Export.Status.RUNNING]
+    ).only("token", "format"):
+        keep += [str(export.path), str(export.path.with_suffix(".part"))]
+    directory = Path(settings.DATA_DIR) / "exports"
+    pruned = old_files_prune(directory, EXPORT_NAMES, cutoff, keep=keep, dry_run=dry_run)
+    if not dry_run:
+        log.info("pruned %d export files older than %s", len(pruned), cutoff.isoformat())
+    return len(pruned)

@@ -7,6 +7,7 @@ string, so the file holds exactly the cases the filter shows, in the same order.
 
 import io
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import (
@@ -118,11 +119,19 @@ def case_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A background export's progress (polled by htmx), then its download link."""
     export = get_object_or_404(exports_of(request.user), pk=pk)
-    context = {"export": export, "recent": exports_of(request.user)[:10]}
+    return _export_page(request, export)
+
+
+def _export_page(request: HttpRequest, export: Export, status: int = 200) -> HttpResponse:
+    context = {
+        "export": export,
+        "recent": exports_of(request.user)[:10],
+        "retention_days": settings.EXPORT_RETENTION_DAYS,
+    }
     template = "cases/export_detail.html"
     if is_fragment(request):
         template += "#status"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @require_GET
@@ -130,8 +139,9 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     """The finished file, to the person who asked for it only."""
     export = get_object_or_404(exports_of(request.user), pk=pk, status=Export.Status.DONE)
-    if not export.path.exists():
-        raise Http404("The file is gone; make the export again.")
+    if export.is_expired:
+        # 410 Gone, with the page that says so and links to the queue to make it again.
+        return _export_page(request, export, status=410)
     content_type = XLSX_TYPE if export.format == "xlsx" else CSV_TYPE
     response = FileResponse(
         export.path.open("rb"),

@@ -1,4 +1,5 @@
-"""``python manage.py prune_telemetry``: delete exchanges past the retention period.
+"""``python manage.py prune_telemetry``: delete exchanges, uploads and reject files past the
+retention period.
 
 The beat schedule runs the same service daily (``detection.tasks.prune_telemetry_task``).
 """
@@ -6,13 +7,14 @@ The beat schedule runs the same service daily (``detection.tasks.prune_telemetry
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detection.retention import telemetry_prune
+from detection.retention import telemetry_files_prune, telemetry_prune
 
 
 class Command(BaseCommand):
     help = (
         "Delete exchanges older than TELEMETRY_RETENTION_DAYS (or --older-than-days), in "
-        "batches by time. Accounts, cases, evidence and the audit log are kept."
+        "batches by time, and uploads and reject files under DATA_DIR written before then. "
+        "Accounts, cases, evidence and the audit log are kept."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +35,7 @@ class Command(BaseCommand):
         if days is not None and days < 0:
             raise CommandError("--older-than-days cannot be negative", returncode=2)
         result = telemetry_prune(older_than_days=days, dry_run=options["dry_run"])
+        files = telemetry_files_prune(older_than_days=days, dry_run=options["dry_run"])
         when = result.cutoff.isoformat(timespec="seconds")
         if result.dry_run:
             self.stdout.write(
@@ -43,3 +46,8 @@ class Command(BaseCommand):
                 f"deleted {result.deleted:,} exchanges older than {when} "
                 f"in {result.batches:,} batches"
             )
+        counted = f"{files.uploads:,} upload files and {files.rejects:,} reject files"
+        if files.dry_run:
+            self.stdout.write(f"dry run: {counted} older than {when} would be deleted")
+        else:
+            self.stdout.write(f"deleted {counted} older than {when}")
