@@ -3,10 +3,10 @@
 The beat schedule runs the same service daily (``cases.tasks.prune_exports_task``).
 """
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from cases.services.exports import export_files_prune
+from detection.management.retention import add_retention_arguments, older_than_days
 
 
 class Command(BaseCommand):
@@ -16,22 +16,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--older-than-days",
-            type=int,
-            default=None,
-            metavar="N",
-            help=f"retention in days (default: EXPORT_RETENTION_DAYS, now "
-            f"{settings.EXPORT_RETENTION_DAYS})",
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
-        )
+        add_retention_arguments(parser, "EXPORT_RETENTION_DAYS")
 
     def handle(self, *args, **options):
-        days = options["older_than_days"]
-        if days is not None and days < 0:
-            raise CommandError("--older-than-days cannot be negative", returncode=2)
+        days = older_than_days(options)
         pruned = export_files_prune(older_than_days=days, dry_run=options["dry_run"])
         if options["dry_run"]:
             self.stdout.write(f"dry run: {pruned:,} export files would be deleted")

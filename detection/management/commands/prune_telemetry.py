@@ -4,9 +4,9 @@ retention period.
 The beat schedule runs the same service daily (``detection.tasks.prune_telemetry_task``).
 """
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from detection.management.retention import add_retention_arguments, older_than_days
 from detection.retention import telemetry_files_prune, telemetry_prune
 
 
@@ -18,22 +18,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--older-than-days",
-            type=int,
-            default=None,
-            metavar="N",
-            help=f"retention in days (default: TELEMETRY_RETENTION_DAYS, now "
-            f"{settings.TELEMETRY_RETENTION_DAYS})",
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
-        )
+        add_retention_arguments(parser, "TELEMETRY_RETENTION_DAYS")
 
     def handle(self, *args, **options):
-        days = options["older_than_days"]
-        if days is not None and days < 0:
-            raise CommandError("--older-than-days cannot be negative", returncode=2)
+        days = older_than_days(options)
         result = telemetry_prune(older_than_days=days, dry_run=options["dry_run"])
         files = telemetry_files_prune(older_than_days=days, dry_run=options["dry_run"])
         when = result.cutoff.isoformat(timespec="seconds")
