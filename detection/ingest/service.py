@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from detection.ingest.formats import Source
 from detection.ingest.loaders import load_accounts, make_loader
-from detection.ingest.parse import PARSERS, RowError
+from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
 from detection.models import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -80,45 +80,66 @@ def read_batches(
     source: Source, after_line: int, batch_rows: int, batch_bytes: int
 ) -> Iterator[Batch]:
     """Parse the file into batches (pure: no database). Damage ends the stream with a batch
-    whose ``error`` is set; rows before it are still yielded."""
+    whose ``error`` is set; rows before it are still yielded.
+
+    This loop runs once per row of files of millions of rows, so the batch being filled is
+    kept in local names and written to its ``Batch`` when it is handed over."""
     parse = PARSERS[source.kind]
+    fast = JSON_FAST_PATHS.get(source.kind)
     batch = Batch()
+    rows, lines, index = batch.rows, batch.lines, batch.index
+    read = size = last = 0
     with source.open() as reader:
         try:
             reader.header()
-            for line, record, raw in reader.records(after_line=after_line):
-                batch.last_line = line
-                batch.rows_read += 1
-                if type(record) is not dict:
-                    batch.rejected += 1
-                    batch.entries.append(_entry("rejected", line, str(record), raw=_raw_text(raw)))
-                    continue
-                notes: list[str] = []
-                try:
-                    row = parse(record, notes)
-                except RowError as exc:
-                    batch.rejected += 1
-                    batch.entries.append(_entry("rejected", line, str(exc), raw=_raw_text(raw)))
-                    continue
-                for note in notes:
-                    batch.entries.append(_entry("notice", line, note))
+            for line, record, raw in reader.records(after_line=after_line, fast=fast):
+                last = line
+                read += 1
+                if type(record) is tuple:  # accepted by the fast path
+                    row = record
+                else:
+                    row = _checked(batch, parse, line, record, raw)
+                    if row is None:
+                        continue
                 key = row[0]
-                if key in batch.index:
+                if key in index:
                     batch.duplicates += 1
                     continue
-                batch.index[key] = len(batch.rows)
-                batch.rows.append(row)
-                batch.lines.append(line)
-                batch.size += len(raw) if isinstance(raw, bytes) else sum(map(len, raw))
-                if len(batch.rows) >= batch_rows or batch.size >= batch_bytes:
+                index[key] = len(rows)
+                rows.append(row)
+                lines.append(line)
+                size += len(raw) if type(raw) is bytes else sum(map(len, raw))
+                if len(rows) >= batch_rows or size >= batch_bytes:
+                    batch.rows_read, batch.size, batch.last_line = read, size, last
                     batch.position = reader.position()
                     yield batch
                     batch = Batch()
+                    rows, lines, index = batch.rows, batch.lines, batch.index
+                    read = size = 0
         except (OSError, EOFError) as exc:
             # A truncated or corrupt gzip, an I/O error: what came before still loads.
             batch.error = exc
+        batch.rows_read, batch.size, batch.last_line = read, size, last
         batch.position = reader.position()
         yield batch
+
+
+def _checked(batch: Batch, parse, line: int, record: Any, raw: Any) -> tuple | None:
+    """The full checks for one record: its row, or None with the reject noted on ``batch``."""
+    if type(record) is not dict:  # a RowError: the line itself is unusable
+        batch.rejected += 1
+        batch.entries.append(_entry("rejected", line, str(record), raw=_raw_text(raw)))
+        return None
+    notes: list[str] = []
+    try:
+        row = parse(record, notes)
+    except RowError as exc:
+        batch.rejected += 1
+        batch.entries.append(_entry("rejected", line, str(exc), raw=_raw_text(raw)))
+        return None
+    for note in notes:
+        batch.entries.append(_entry("notice", line, note))
+    return row
 
 
 def _entry(kind: str, line: int, reason: str, **extra: Any) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detection.ingest import Source, ingest_source, report_for
@@ -138,6 +138,13 @@ def test_the_fast_prompt_hash_is_the_shared_fingerprint(text):
 
 @given(st.text(alphabet=st.sampled_from("aZ 09\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028é٣")))
 def test_the_fast_prompt_hash_agrees_on_white_space_and_digits(text):
+    assert prompt_hash(text) == prompt_fingerprint(text)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from("aZ !0129\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")))
+def test_the_fast_prompt_hash_folds_ascii_runs_like_the_shared_fingerprint(text):
+    """The ASCII path's byte translation and run halving, on runs of digits and spaces."""
     assert prompt_hash(text) == prompt_fingerprint(text)
 
 

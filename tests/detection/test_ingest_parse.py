@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detection.ingest.formats import _lines
 from detection.ingest.parse import (
     RowError,
     csv_record,
+    exchange_from_json,
     parse_account,
     parse_exchange,
     parse_timestamp,
@@ -349,3 +351,128 @@ def test_valid_rows_read_the_same_from_csv_as_from_json(tmp_path_factory, rows):
             parsed[path.suffix] = [parse_exchange(rec, []) for _, rec, _ in reader.records()]
     assert parsed[".gz"] == parsed[".jsonl"]
     assert [row[7] for row in parsed[".jsonl"]] == [r["prompt"] for r in rows]
+
+
+# --- the JSON Lines fast path ----------------------------------------------------------------
+
+
+def full_checks(raw: bytes):
+    """What the careful path makes of a line: its row, or the reason it is rejected."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "malformed"
+    if type(record) is not dict:
+        return "not an object"
+    try:
+        return parse_exchange(record, [])
+    except RowError as exc:
+        return str(exc)
+
+
+def test_the_fast_path_takes_a_valid_line_whole():
+    raw = orjson.dumps(EXCHANGE)
+    assert exchange_from_json(raw) == parse_exchange(EXCHANGE, [])
+    assert exchange_from_json(raw + b"\r") == parse_exchange(EXCHANGE, [])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"prompt": "before\x00after"},
+        {"exchange_id": "ex\x001"},
+        {"ts": "2026-03-01T12:30:00"},
+        {"ts": "2026-02-30T00:00:00Z"},
+        {"ts": 1767225600},
+        {"ip": "300.1.2.3"},
+        {"ip": "fe80::1%eth0"},
+        {"input_tokens": 2.0},
+        {"input_tokens": True},
+        {"input_tokens": "12"},
+        {"input_tokens": 2**63},
+        {"asn": 2**32},
+        {"tool_use": 1},
+        {"model": ""},
+        {"model": None},
+        {"exchange_id": "x" * 256},
+        {"exchange_id": 17},
+        {"prompt": ["a", "list"]},
+    ],
+)
+def test_the_fast_path_leaves_every_broken_line_to_the_full_checks(changes):
+    """The fast path never rejects: the full checks name the problem."""
+    raw = orjson.dumps(exchange(**changes))
+    assert exchange_from_json(raw) is None
+    assert isinstance(full_checks(raw), str)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"ts": "2026-03-01T12:30:00.1234569Z"},  # truncated to microseconds, not rounded
+        {"ts": "2026-03-01t12:30:00z"},
+        {"ts": "2026-03-01 12:30:00+05:30"},
+        {"ip": "2001:DB8::1"},
+        {"prompt": "écrire \u2028 ١٢٣ 12 345", "user_agent": None, "asn": None},
+        {"prompt": "x" * 200_000},
+        {"other": {"nested": [1, 2.5, None]}},
+    ],
+)
+def test_the_fast_path_makes_the_same_row_as_the_full_checks(changes):
+    raw = orjson.dumps(exchange(**changes))
+    fast = exchange_from_json(raw)
+    assert fast is not None
+    assert fast == full_checks(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    exchange_id=identifiers,
+    account_id=identifiers,
+    ts=timestamps,
+    ip=addresses,
+    asn=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
+    user_agent=texts,
+    model=identifiers,
+    prompt=texts,
+    input_tokens=counts,
+    output_tokens=counts,
+    tool_use=st.none() | st.booleans(),
+)
+def test_the_fast_path_takes_every_valid_exchange(**fields):
+    raw = orjson.dumps({**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])})
+    fast = exchange_from_json(raw)
+    assert fast is not None
+    assert fast == full_checks(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(record=st.dictionaries(field_names, json_values | st.text()), ascii_only=st.booleans())
+def test_the_fast_path_agrees_with_the_full_checks_on_arbitrary_records(record, ascii_only):
+    import json
+
+    # The standard library writes integers of any size, and \\u escapes when ascii_only.
+    raw = json.dumps({**EXCHANGE, **record}, ensure_ascii=ascii_only).encode()
+    fast = exchange_from_json(raw)
+    assert fast is None or fast == full_checks(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_the_fast_path_agrees_with_the_full_checks_on_arbitrary_bytes(raw):
+    fast = exchange_from_json(raw)
+    assert fast is None or fast == full_checks(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"b", b"\n", b"\r"]), max_size=60).map(b"".join),
+    block=st.integers(1, 8),
+)
+def test_lines_are_split_on_newlines_across_read_blocks(data, block):
+    import io
+
+    expected = data.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()  # a final newline ends the last line; it does not start another
+    assert list(_lines(io.BytesIO(data), block)) == expected
