@@ -21,6 +21,9 @@
    is our code.
 6. Prints rows/s for each and the ratios (the issue's target: ours >= 1/3 of the bare COPY),
    and times a second ingest of the same file (a no-op: every row a duplicate).
+7. Beside each wall time, the CPU seconds our process and the PostgreSQL backend used (the
+   backend's from /proc, so only when the server runs on this machine): on a shared machine
+   the wall times swing with the neighbours' load, the CPU split much less.
 
 Nothing here asserts a time; the figures go in docs/benchmarks.md ("Ingest").
 """
@@ -186,6 +189,7 @@ def bare_copy(db_url: str, copy_file: Path) -> float:
         conn.execute("DROP TABLE IF EXISTS bench_bare_copy")
         conn.execute(f"CREATE TABLE bench_bare_copy ({BARE_COLUMNS})")
         conn.commit()
+        clock = CpuClock(conn.info.backend_pid)
         started = time.perf_counter()
         with (
             conn.cursor() as cur,
@@ -196,9 +200,10 @@ def bare_copy(db_url: str, copy_file: Path) -> float:
                 copy.write(block)
         conn.commit()
         seconds = time.perf_counter() - started
+        cpu = clock.stop()
         conn.execute("DROP TABLE bench_bare_copy")
         conn.commit()
-    return seconds
+    return seconds, cpu
 
 
 def indexed_copy(db_url: str, copy_file: Path) -> float:
@@ -219,6 +224,7 @@ def indexed_copy(db_url: str, copy_file: Path) -> float:
         ).fetchone()[0]
         conn.commit()
         columns = ", ".join(FIELDS)
+        clock = CpuClock(conn.info.backend_pid)
         started = time.perf_counter()
         with (
             conn.cursor() as cur,
@@ -229,21 +235,54 @@ def indexed_copy(db_url: str, copy_file: Path) -> float:
                 copy.write(block)
         conn.commit()
         seconds = time.perf_counter() - started
+        cpu = clock.stop()
         conn.execute("DROP TABLE bench_indexed_copy")
         conn.commit()
     keyed.unlink()
     print(f"  (a copy of detection_exchange with its {indexes} indexes)")
-    return seconds
+    return seconds, cpu
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a PostgreSQL backend on this machine has used, or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    """CPU seconds of this process (all threads) and of one backend, from start to stop."""
+
+    def __init__(self, backend_pid: int):
+        self.pid = backend_pid
+        self.ours = os.times()
+        self.backend = backend_cpu(backend_pid)
+
+    def stop(self) -> str:
+        now = os.times()
+        ours = now.user - self.ours.user + now.system - self.ours.system
+        backend = backend_cpu(self.pid)
+        if backend is None or self.backend is None:
+            return f"CPU: ours {ours:.2f} s, backend not on this machine"
+        return f"CPU: ours {ours:.2f} s, backend {backend - self.backend:.2f} s"
 
 
 def timed_ingest(path: Path, kind: str, loader: str):
+    from django.db import connection
+
     from detection.ingest import Source, ingest_source, report_for
 
     source = Source(path, kind)
     report = report_for(source)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        clock = CpuClock(cursor.fetchone()[0])
     started = time.perf_counter()
     ingest_source(source, report=report, method=loader)
-    return time.perf_counter() - started, report
+    seconds = time.perf_counter() - started
+    return seconds, report, clock.stop()
 
 
 def main() -> None:
@@ -282,29 +321,29 @@ def main() -> None:
     rows = prepare_bare(exchanges, copy_file)
     print(f"data: {origin}: {rows:,} exchanges, {exchanges.stat().st_size / 1e6:.1f} MB gzipped")
 
-    account_seconds, account_report = timed_ingest(accounts, "accounts", args.loader)
+    account_seconds, account_report, _ = timed_ingest(accounts, "accounts", args.loader)
     print(f"accounts: {account_report.loaded:,} loaded in {account_seconds:.2f} s")
-    seconds, report = timed_ingest(exchanges, "exchanges", args.loader)
+    seconds, report, cpu = timed_ingest(exchanges, "exchanges", args.loader)
     assert report.loaded + report.duplicates + report.rejected == rows, "rows unaccounted for"
     ours = rows / seconds
     print(
         f"our ingest ({args.loader}): {rows:,} rows in {seconds:.2f} s = {ours:,.0f} rows/s "
         f"({report.loaded:,} loaded, {report.duplicates:,} duplicates, "
-        f"{report.placeholders:,} placeholders, {report.rejected:,} rejected)"
+        f"{report.placeholders:,} placeholders, {report.rejected:,} rejected); {cpu}"
     )
-    again, second = timed_ingest(exchanges, "exchanges", args.loader)
+    again, second, cpu = timed_ingest(exchanges, "exchanges", args.loader)
     print(
         f"re-ingest (no-op): {again:.2f} s = {rows / again:,.0f} rows/s "
-        f"({second.loaded:,} loaded, {second.duplicates:,} duplicates)"
+        f"({second.loaded:,} loaded, {second.duplicates:,} duplicates); {cpu}"
     )
-    bare_seconds = bare_copy(db_url, copy_file)
+    bare_seconds, cpu = bare_copy(db_url, copy_file)
     bare = rows / bare_seconds
-    print(f"bare COPY into an unindexed table: {bare_seconds:.2f} s = {bare:,.0f} rows/s")
-    indexed_seconds = indexed_copy(db_url, copy_file)
+    print(f"bare COPY into an unindexed table: {bare_seconds:.2f} s = {bare:,.0f} rows/s; {cpu}")
+    indexed_seconds, cpu = indexed_copy(db_url, copy_file)
     indexed = rows / indexed_seconds
     print(
         f"bare COPY into the indexed table (ceiling): {indexed_seconds:.2f} s = "
-        f"{indexed:,.0f} rows/s"
+        f"{indexed:,.0f} rows/s; {cpu}"
     )
     print(f"ratio ours / bare COPY: {ours / bare:.2f} (target >= 0.33)")
     print(f"ratio ours / COPY into the indexed table: {ours / indexed:.2f}")
