@@ -425,6 +425,24 @@ def test_the_fast_path_makes_the_same_row_as_the_full_checks(changes):
     assert fast == full_checks(raw)
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # An escaped key names the same field, and the last of two equal keys wins.
+        b'{"exch\\u0061nge_id":"b","account_id":"a","ts":"2026-03-01T12:30:00Z",'
+        b'"ip":"192.0.2.1","model":"m"}',
+        b'{"exchange_id":"a","exch\\u0061nge_id":"b","account_id":"a",'
+        b'"ts":"2026-03-01T12:30:00Z","ip":"192.0.2.1","model":"m"}',
+        b'{"exchange_id":"a","account_id":"a","ts":"2026-03-01T12:30:00Z","ip":"192.0.2.1",'
+        b'"model":"m","prompt":"say \\"hi\\"\\n\\\\u0000"}',  # a backslash, then u0000
+    ],
+)
+def test_the_fast_path_reads_escapes_as_the_full_checks_do(raw):
+    fast = exchange_from_json(raw)
+    assert fast is None or fast == full_checks(raw)
+    assert not isinstance(full_checks(raw), str)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     exchange_id=identifiers,
