@@ -147,6 +147,9 @@ class Case(models.Model):
             models.Index(fields=["-decided_at", "-id"], name="case_decided_id_idx"),
             models.Index(fields=["-opened_at", "-id"], name="case_opened_id_idx"),
             models.Index(fields=["due_at", "id"], name="case_due_id_idx"),
+            # One status by due date (the triage view): without the status first, a page walks
+            # the due dates of every status and drops the others (6 ms at 100,000 cases).
+            models.Index(fields=["status", "due_at", "id"], name="case_status_due_id_idx"),
             models.Index(fields=["priority", "id"], name="case_priority_id_idx"),
             models.Index(fields=["title", "id"], name="case_title_id_idx"),
             # "My open cases" and any assignee filter, in the queue's default order.
