@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class CasesConfig(AppConfig):
     name = "cases"
+
+    def ready(self) -> None:
+        from cases import receivers
+
+        receivers.connect()

@@ -4,16 +4,24 @@ Every page and fragment of the console starts from :func:`cases_visible_to`, so 
 requested directly authorises exactly as the page that links to it.
 """
 
+import logging
+from contextlib import suppress
+from typing import NamedTuple
+from uuid import uuid4
+
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
+from django.db.models.query import BaseIterable, ValuesListIterable
 
 from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, Tag
 from detection.models import AccountScore
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 
 def cases_visible_to(user) -> QuerySet[Case]:
@@ -24,8 +32,106 @@ def cases_visible_to(user) -> QuerySet[Case]:
 
 
 def cases_for_queue(user) -> QuerySet[Case]:
-    """The queue's rows: what the table shows, joined in one query."""
+    """The queue's cases as ``Case`` instances with their assignee and campaign joined (what
+    the exports read; the queue's page reads :func:`queue_rows`)."""
     return cases_visible_to(user).select_related("assignee", "campaign")
+
+
+class QueueCampaign(NamedTuple):
+    id: int
+    label: str
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+class QueueAssignee(NamedTuple):
+    id: int
+    username: str
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+class QueueRow:
+    """One case of the queue, read as values rather than as a ``Case``: building the model
+    instances for a page of 50 (each case with its campaign and assignee) cost 1.2 ms, three
+    times what reading their values does (docs/benchmarks.md, "Pages"). It answers to the
+    names the table and the paging's sort keys read (``risk_score``, ``campaign.label``,
+    ``assignee.username``: the paths of ``CaseTable``'s orderings), and nothing else."""
+
+    # Read in this order, one argument each.
+    columns = (
+        "id",
+        "title",
+        "status",
+        "priority",
+        "risk_score",
+        "account_count",
+        "exchange_count",
+        "opened_at",
+        "due_at",
+        "decided_at",
+        "campaign_id",
+        "campaign__label",
+        "assignee_id",
+        "assignee__username",
+    )
+    __slots__ = (*columns[:-3], "campaign", "assignee_id", "assignee")
+
+    def __init__(self, *values) -> None:
+        (
+            self.id,
+            self.title,
+            self.status,
+            self.priority,
+            self.risk_score,
+            self.account_count,
+            self.exchange_count,
+            self.opened_at,
+            self.due_at,
+            self.decided_at,
+            self.campaign_id,
+            label,
+            self.assignee_id,
+            username,
+        ) = values
+        self.campaign = None if self.campaign_id is None else QueueCampaign(self.campaign_id, label)
+        self.assignee = (
+            None if self.assignee_id is None else QueueAssignee(self.assignee_id, username)
+        )
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in Case.CLOSED_STATUSES
+
+
+class _QueueRowIterable(BaseIterable):
+    """A queryset of cases read as :class:`QueueRow`: its own filters, ordering and slice,
+    with the select list (and its joins) of ``QueueRow.columns``, added only now. Anything
+    else asked of the queryset, such as the pager's ``values_list`` of a sort key, reads the
+    cases table alone (a key read through the joins could not be an index-only scan)."""
+
+    def __iter__(self):
+        rows = self.queryset.values_list(*QueueRow.columns)
+        for values in ValuesListIterable(
+            rows, chunked_fetch=self.chunked_fetch, chunk_size=self.chunk_size
+        ):
+            yield QueueRow(*values)
+
+
+def queue_rows(user) -> QuerySet[Case]:
+    """The queue's cases, as :class:`QueueRow` when read: still a queryset of cases, which the
+    filters, the table's sort and the pager's cursor refine."""
+    rows = cases_visible_to(user)
+    rows._iterable_class = _QueueRowIterable
+    return rows
 
 
 def case_for_page(user, pk: int) -> Case:
@@ -112,6 +218,60 @@ def users_who_view_cases() -> QuerySet:
 
 def tags_in_use() -> QuerySet[Tag]:
     return Tag.objects.order_by("name")
+
+
+# The queue's filter bar and bulk toolbar list every worker's username and every tag on each
+# page view: two queries, 1.7 ms of a 15 ms page (planning the workers' six-table join is
+# most of it; docs/benchmarks.md, "Pages"), for lists that change when someone is given a
+# role or a tag is first used. So they are kept in the cache under a version that
+# ``queue_choices_changed`` replaces whenever a user, group, permission or tag changes
+# (``cases/receivers.py``). A new version is a new key, so a page that read the old lists
+# while the change was being made can only store them under the version nobody reads any
+# more. With CACHE_URL (Redis) every process sees a new version at once; without it each
+# process has its own cache, and a change made in another process (a management command,
+# another web worker) shows here when the lists expire (after QUEUE_CHOICES_TIMEOUT seconds,
+# as it does if the cache could not be told). A cache that does not answer costs the page the
+# two queries, and is reported by /healthz.
+QUEUE_CHOICES_VERSION = "cases:queue-choices:version"
+QUEUE_CHOICES_TIMEOUT = 300
+
+
+def queue_choice_names() -> tuple[list[str], list[str]]:
+    """The usernames of ``users_who_work_cases`` and the names of every tag, both sorted."""
+    try:
+        version = cache.get(QUEUE_CHOICES_VERSION)
+        if version is None:
+            cache.add(QUEUE_CHOICES_VERSION, uuid4().hex, timeout=None)
+            version = cache.get(QUEUE_CHOICES_VERSION, "")
+        key = f"cases:queue-choices:{version}"
+        names = cache.get(key)
+    except Exception as exc:  # a cache that does not answer costs a query, not the page
+        logger.warning("queue choices: cache unavailable: %s", exc)
+        key, names = None, None
+    if names is None:
+        names = {
+            "workers": list(users_who_work_cases().values_list(User.USERNAME_FIELD, flat=True)),
+            "tags": list(tags_in_use().values_list("name", flat=True)),
+        }
+        if key is not None:
+            with suppress(Exception):
+                cache.set(key, names, QUEUE_CHOICES_TIMEOUT)
+    return names["workers"], names["tags"]
+
+
+def queue_choices_changed() -> None:
+    """Forget the cached names: now, so this process's next page (and the rest of this
+    transaction) reads the change, and again once the transaction commits, so a page that
+    read the lists before the commit cannot have cached them under the current version."""
+
+    def forget() -> None:
+        try:
+            cache.set(QUEUE_CHOICES_VERSION, uuid4().hex, timeout=None)
+        except Exception as exc:  # the change itself must not fail for the cache's sake
+            logger.error("queue choices: could not forget the cached names: %s", exc)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 def notifications_for(user) -> QuerySet[Notification]:

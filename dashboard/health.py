@@ -1,9 +1,11 @@
-"""``/healthz``: 200 when the database and (if configured) the broker answer, 503 otherwise."""
+"""``/healthz``: 200 when the database and (if configured) the broker and the shared cache
+answer, 503 otherwise."""
 
 import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -37,11 +39,24 @@ def check_broker() -> str | None:
     return None
 
 
+def check_cache() -> str | None:
+    if not settings.CACHE_URL:
+        return None
+    try:
+        cache.set("healthz", 1, timeout=10)
+        if cache.get("healthz") != 1:
+            return "not stored"
+    except Exception as exc:
+        logger.warning("health: cache check failed: %s", exc)
+        return f"{type(exc).__name__}"
+    return None
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": check_database(), "broker": check_broker()}
+    checks = {"database": check_database(), "broker": check_broker(), "cache": check_cache()}
     ok = all(problem is None for problem in checks.values())
     body = {
         "status": "ok" if ok else "unavailable",
@@ -52,4 +67,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     }
     if not settings.CELERY_BROKER_URL:
         body["checks"]["broker"] = "not configured (tasks run in-process)"
+    if not settings.CACHE_URL:
+        body["checks"]["cache"] = "not configured (each process keeps its own)"
     return JsonResponse(body, status=200 if ok else 503)

@@ -3,8 +3,9 @@
 Every knob is an environment variable documented in ``.env.example`` and the README.
 With nothing set, the app runs on a SQLite file in the project folder and runs its
 Celery tasks in-process (the "embedded default"), so ``make demo`` works on a laptop.
-Production sets ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` (Redis), a real
-``SECRET_KEY`` and ``DEBUG=false``; the dev secret key is refused when ``DEBUG`` is off.
+Production sets ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` and ``CACHE_URL``
+(Redis), a real ``SECRET_KEY`` and ``DEBUG=false``; the dev secret key is refused when
+``DEBUG`` is off.
 A ``.env`` file in the project folder is read too (real environment variables win).
 """
 
@@ -120,6 +121,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: Redis, shared by every web and worker process, when CACHE_URL is set (production:
+# the queue's filter choices are cached until a user, group or tag changes, and the change
+# is seen by every process at once); otherwise each process keeps its own (laptops, tests).
+# Values are stored as JSON, never pickled, so a write to Redis cannot run code here.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "console",
+            "OPTIONS": {"serializer": "dashboard.cache.JSONSerializer"},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # ModelBackend's rules, with a user's permissions and roles read in one query a request
 # (dashboard/roles.py). Sessions record their backend: changing this path logs everyone out.

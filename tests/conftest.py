@@ -9,12 +9,22 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from dashboard.roles import ANALYST, APPROVER, MANAGER, ensure_roles
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the database is rolled back between tests, and
+    what the cache kept from the last one (the queue's choice lists) would outlive it."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The queue: filters, saved views, the sortable table, bulk actions."""
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,12 +13,11 @@ from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
 from cases.models import Case
 from cases.paging import CURSOR_PARAMS
-from cases.selectors import cases_for_queue, tags_in_use, users_who_work_cases
+from cases.selectors import queue_choice_names, queue_rows
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, is_fragment, render_action
 
-User = get_user_model()
 CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
 
 
@@ -42,14 +40,14 @@ def _saved_views(request: HttpRequest) -> list[dict]:
 @permission_required("cases.view_case", raise_exception=True)
 @vary_on_headers("HX-Request")
 def case_queue(request: HttpRequest) -> HttpResponse:
-    # Names only, read once for the filter bar and the bulk toolbar, and only if drawn.
-    workers = SimpleLazyObject(
-        lambda: list(users_who_work_cases().values_list(User.USERNAME_FIELD, flat=True))
-    )
-    tags = SimpleLazyObject(lambda: list(tags_in_use().values_list("name", flat=True)))
+    # Names only, for the filter bar and the bulk toolbar, read (from the cache, mostly) only
+    # if drawn: the fragment draws neither.
+    names = SimpleLazyObject(queue_choice_names)
+    workers = SimpleLazyObject(lambda: names[0])
+    tags = SimpleLazyObject(lambda: names[1])
     filterset = CaseFilter(
         request.GET,
-        queryset=cases_for_queue(request.user).only(*CaseTable.loads),
+        queryset=queue_rows(request.user),
         user=request.user,
         workers=workers,
         tags=tags,

@@ -55,3 +55,31 @@ def test_text_search_does_not_duplicate_rows(analyst):
     NoteFactory(case=case, author=analyst, body="fleet once more")
     f = CaseFilter(QueryDict("q=fleet"), queryset=Case.objects.all(), user=analyst)
     assert list(f.qs.values_list("pk", flat=True)) == [case.pk]
+
+
+BAR_QUERIES = [
+    "",
+    "status=bogus&priority=9",
+    "risk_min=abc&risk_max=0.5",
+    "overdue=true&closed_within=7",
+    "opened_after=2026-10-01&opened_before=bad&decided_after=2026-13-01",
+    'q=<b>"&\'&campaign="><script>&account=<img src=x>&assignee=<i>&tag=x"y',
+    "assignee=ana&tag=fleet&priority=2&status=closed",
+]
+
+
+@pytest.mark.parametrize("query", BAR_QUERIES)
+def test_the_filter_bar_writes_each_field_as_django_does(analyst, query):
+    f = CaseFilter(
+        QueryDict(query),
+        queryset=Case.objects.all(),
+        user=analyst,
+        workers=["ana", '<b>"x"</b>'],
+        tags=["fleet"],
+    )
+    bar = f.bar_html
+    for name in f.form.fields:
+        expected = str(f.form[name])
+        assert f.field_html(name) == expected
+        assert expected in bar
+    assert "<script>" not in bar and "<b>" not in bar and "<img" not in bar and "<i>" not in bar

@@ -14,6 +14,7 @@ from tests.factories import (
     CaseAccountFactory,
     CaseFactory,
     NoteFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -117,9 +118,31 @@ def test_queue_queries_are_bounded_whatever_the_data_size(
     with django_assert_max_num_queries(8):
         response = analyst_client.get(QUEUE + "?status=any&tag=fleet&q=case")
     assert len(titles(response)) == min(size, 50)
+    # The choices are kept in the cache from then on (cases.selectors.queue_choice_names).
+    with django_assert_max_num_queries(6):
+        response = analyst_client.get(QUEUE + "?status=any&tag=fleet&q=case")
+    assert len(titles(response)) == min(size, 50)
+    with django_assert_max_num_queries(5):
+        analyst_client.get(QUEUE)
     # The fragment has no top bar and no filter form.
     with django_assert_max_num_queries(4):
         analyst_client.get(QUEUE + "?sort=-assignee&page=1", headers=htmx_headers)
+
+
+def test_a_new_tag_or_worker_shows_in_the_filter_bar_and_bulk_toolbar(
+    analyst_client, analyst, htmx_headers
+):
+    case = CaseFactory()
+    analyst_client.get(QUEUE)  # the choice lists are now cached
+    analyst_client.post(f"/cases/{case.pk}/tags/add/", {"name": "resi-proxy"}, headers=htmx_headers)
+    UserFactory(username="newcomer", roles=["analyst"])
+    content = analyst_client.get(QUEUE).content.decode()
+    filter_bar = content[content.index('id="filter-form"') : content.index('id="bulk-form"')]
+    toolbar = content[content.index('id="bulk-form"') :]
+    assert '<option value="resi-proxy">resi-proxy</option>' in filter_bar
+    assert '<option value="newcomer">newcomer</option>' in filter_bar
+    assert '<option value="newcomer">newcomer</option>' in toolbar
+    assert '<option value="resi-proxy">' in toolbar  # the tag names' datalist
 
 
 def test_pages_without_counting(analyst_client):
@@ -147,6 +170,22 @@ def test_sort_and_pager_links_are_real_hrefs_with_htmx_and_push_url(analyst_clie
     assert f'href="/cases/?priority=3&amp;page=2&amp;after={last.risk_score!r}~{last.pk}"' in (
         content
     )
+
+
+def test_the_header_marks_the_sorted_column_and_keeps_the_select_all_box(analyst_client):
+    CaseFactory()
+    content = analyst_client.get(QUEUE + "?q=%22%3E%3Cb%3E&sort=-exchanges").content.decode()
+    assert (
+        '<th class="desc orderable" aria-sort="descending"><a class="sort sorted desc" '
+        'href="/cases/?q=%22%3E%3Cb%3E&amp;sort=exchanges" '
+        'hx-get="/cases/?q=%22%3E%3Cb%3E&amp;sort=exchanges" hx-target="#queue-results" '
+        'hx-swap="outerHTML" hx-push-url="true">Exchanges</a></th>'
+    ) in content
+    assert (
+        'aria-sort="none"><a class="sort" href="/cases/?q=%22%3E%3Cb%3E&amp;sort=risk"' in content
+    )
+    # The select column's header is the select-all box itself, not its escaped markup.
+    assert 'data-select-all="cases"' in content and "&lt;input" not in content
 
 
 @pytest.mark.parametrize(

@@ -33,3 +33,30 @@ def test_healthz_answers_503_when_the_configured_broker_does_not(client, setting
 
     assert response.status_code == 503
     assert response.json()["checks"]["broker"].startswith("failing")
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_when_the_configured_cache_does_not(client, settings):
+    settings.CACHE_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CACHE_URL,
+            "OPTIONS": {"serializer": "dashboard.cache.JSONSerializer"},
+        }
+    }
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"].startswith("failing")
+
+
+@pytest.mark.django_db
+def test_healthz_says_when_no_shared_cache_is_configured(client, settings):
+    settings.CACHE_URL = ""
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"].startswith("not configured")
