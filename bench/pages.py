@@ -294,7 +294,8 @@ def print_settings() -> None:
     loaders = repr(engines["django"].engine.loaders)
     print(
         f"settings: DEBUG={settings.DEBUG}, cached template loader: "
-        f"{'django.template.loaders.cached.Loader' in loaders}"
+        f"{'django.template.loaders.cached.Loader' in loaders}, "
+        f"cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[1]}"
     )
 
 
