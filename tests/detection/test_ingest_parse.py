@@ -229,20 +229,24 @@ addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
 counts = st.none() | st.integers(min_value=0, max_value=2**63 - 1)
 
 
+# Every field of a valid exchange, for @given(**VALID_EXCHANGE).
+VALID_EXCHANGE = {
+    "exchange_id": identifiers,
+    "account_id": identifiers,
+    "ts": timestamps,
+    "ip": addresses,
+    "asn": st.none() | st.integers(min_value=0, max_value=2**32 - 1),
+    "user_agent": texts,
+    "model": identifiers,
+    "prompt": texts,
+    "input_tokens": counts,
+    "output_tokens": counts,
+    "tool_use": st.none() | st.booleans(),
+}
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    exchange_id=identifiers,
-    account_id=identifiers,
-    ts=timestamps,
-    ip=addresses,
-    asn=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
-    user_agent=texts,
-    model=identifiers,
-    prompt=texts,
-    input_tokens=counts,
-    output_tokens=counts,
-    tool_use=st.none() | st.booleans(),
-)
+@given(**VALID_EXCHANGE)
 def test_valid_exchanges_round_trip_through_json(**fields):
     record = {**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])}
     row = parse_exchange(orjson.loads(orjson.dumps(record)), [])
@@ -444,19 +448,7 @@ def test_the_fast_path_reads_escapes_as_the_full_checks_do(raw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    exchange_id=identifiers,
-    account_id=identifiers,
-    ts=timestamps,
-    ip=addresses,
-    asn=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
-    user_agent=texts,
-    model=identifiers,
-    prompt=texts,
-    input_tokens=counts,
-    output_tokens=counts,
-    tool_use=st.none() | st.booleans(),
-)
+@given(**VALID_EXCHANGE)
 def test_the_fast_path_takes_every_valid_exchange(**fields):
     raw = orjson.dumps({**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])})
     fast = exchange_from_json(raw)
