@@ -247,14 +247,22 @@ def _lines(stream: BinaryIO, block: int = 1 << 20) -> Iterator[bytes]:
     """The lines of a binary stream, split on ``\\n`` only, without it (as JSON Lines defines
     them), a block at a time: iterating a ``GzipFile`` line by line costs a Python-level
     ``readline`` call a line. ``read1`` returns what one read of the file gave, so when a
-    gzip file turns out truncated every line before the damage has already been yielded."""
-    rest = b""
+    gzip file turns out truncated every line before the damage has already been yielded.
+    A line longer than a block is kept as its pieces and joined once, at its end."""
+    pending: list[bytes] = []  # the start of a line not ended yet
     while data := stream.read1(block):
-        parts = (rest + data).split(b"\n") if rest else data.split(b"\n")
-        rest = parts.pop()
+        parts = data.split(b"\n")
+        if len(parts) == 1:
+            pending.append(data)
+            continue
+        if pending:
+            pending.append(parts[0])
+            parts[0] = b"".join(pending)
+        last = parts.pop()
+        pending = [last] if last else []
         yield from parts
-    if rest:
-        yield rest
+    if pending:
+        yield b"".join(pending)
 
 
 def _json_type(value: Any) -> str:

@@ -287,12 +287,15 @@ def parse_exchange(record: dict, notes: list[str]) -> ExchangeRow:
 # The fast path's view of an exchange line: what parse_exchange accepts, as msgspec types and
 # constraints (lengths count characters, as ``len`` does; ``bool`` is not an ``int``). The
 # timestamp stays a string for parse_timestamp: msgspec rounds digits past microseconds where
-# ``datetime.fromisoformat`` truncates them.
+# ``datetime.fromisoformat`` truncates them. A field outside the contract sends the line the
+# careful way: msgspec would skip its value without the checks orjson makes on every value
+# (valid UTF-8, a number a double can hold, nesting depth), so a line orjson rejects as
+# malformed could otherwise load.
 _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_BIGINT)]
 
 
-class _ExchangeLine(msgspec.Struct, gc=False):
+class _ExchangeLine(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     exchange_id: _Identifier
     account_id: _Identifier
     ts: str
@@ -316,7 +319,8 @@ _ADDRESSES_MAX = 100_000
 def exchange_from_json(raw: bytes) -> ExchangeRow | None:
     """One JSON Lines exchange line -> the row :func:`parse_exchange` makes of it, or ``None``
     when the line needs the full checks (bad JSON, a wrong type or range, a NUL, a bad time
-    or address): those run on the ``orjson`` record and give the reason.
+    or address, a field outside the contract): those run on the ``orjson`` record and give
+    the reason, or load the line as they always have.
 
     A NUL can only reach a JSON string as the escape ``\\u0000`` (JSON forbids raw control
     characters in strings), so a line containing that escape goes the careful way. Most lines
@@ -326,7 +330,7 @@ def exchange_from_json(raw: bytes) -> ExchangeRow | None:
         return None
     try:
         line = _decode_exchange(raw)
-    except msgspec.DecodeError:  # ValidationError (a type or a range) is one too
+    except (msgspec.DecodeError, RecursionError):  # ValidationError (type, range) is one too
         return None
     try:
         ts = parse_timestamp(line.ts, "ts")

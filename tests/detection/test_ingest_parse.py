@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detection.ingest.formats import _lines
+from detection.ingest.formats import Source, _lines
 from detection.ingest.parse import (
     RowError,
     csv_record,
@@ -17,6 +17,7 @@ from detection.ingest.parse import (
     parse_exchange,
     parse_timestamp,
 )
+from detection.ingest.service import read_batches
 from detection.text import prompt_fingerprint
 
 EXCHANGE = {
@@ -300,8 +301,6 @@ def test_arbitrary_timestamps_parse_with_a_zone_or_give_a_reason(value):
 @settings(max_examples=200, deadline=None)
 @given(lines=st.lists(st.binary(max_size=200) | st.text(max_size=200).map(str.encode), max_size=8))
 def test_arbitrary_bytes_in_a_jsonl_file_read_as_records_or_reasons(tmp_path_factory, lines):
-    from detection.ingest.formats import Source
-
     path = tmp_path_factory.mktemp("fuzz") / "exchanges.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
     with Source(path, "exchanges").open() as reader:
@@ -339,7 +338,6 @@ def test_arbitrary_bytes_in_a_jsonl_file_read_as_records_or_reasons(tmp_path_fac
 )
 def test_valid_rows_read_the_same_from_csv_as_from_json(tmp_path_factory, rows):
     """Quoting, newlines, commas and any script survive the CSV path unchanged."""
-    from detection.ingest.formats import Source
     from tests.detection.test_ingest_support import write_csv, write_jsonl
 
     records = [{**r, "ts": r["ts"].isoformat(), "ip": str(r["ip"])} for r in rows]
@@ -419,7 +417,6 @@ def test_the_fast_path_leaves_every_broken_line_to_the_full_checks(changes):
         {"ip": "2001:DB8::1"},
         {"prompt": "écrire \u2028 ١٢٣ 12 345", "user_agent": None, "asn": None},
         {"prompt": "x" * 200_000},
-        {"other": {"nested": [1, 2.5, None]}},
     ],
 )
 def test_the_fast_path_makes_the_same_row_as_the_full_checks(changes):
@@ -486,3 +483,70 @@ def test_lines_are_split_on_newlines_across_read_blocks(data, block):
     if expected[-1] == b"":
         expected.pop()  # a final newline ends the last line; it does not start another
     assert list(_lines(io.BytesIO(data), block)) == expected
+
+
+# msgspec skips the value of a field it does not know without the checks orjson makes on every
+# value (valid UTF-8, a number a double can hold) and recurses on nesting until Python's
+# recursion limit: a line with a field outside the contract goes the careful way.
+
+LINE = (
+    b'{"exchange_id":"ex-1","account_id":"acct-1","ts":"2026-03-01T12:30:00Z",'
+    b'"ip":"203.0.113.7","model":"m"'
+)
+
+
+def with_extra(extra: bytes) -> bytes:
+    return LINE + b',"extra":' + extra + b"}"
+
+
+def test_a_field_outside_the_contract_goes_the_careful_way_and_still_loads():
+    raw = with_extra(b'{"nested": [1, 2.5, null]}')
+    assert exchange_from_json(raw) is None
+    assert full_checks(raw) == exchange_from_json(LINE + b"}")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b'"\xff"',  # not UTF-8
+        b'"\xed\xa0\x80"',  # a UTF-8-encoded surrogate
+        b'{"a":"\xc0\xaf"}',  # an overlong encoding, one level down
+        b"1e400",  # infinity as a double
+        b"[-2e308]",
+    ],
+)
+def test_an_unknown_field_the_full_checks_reject_is_not_taken(extra):
+    raw = with_extra(extra)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(raw)
+    assert exchange_from_json(raw) is None
+
+
+def test_an_unknown_key_that_is_not_utf8_is_not_taken():
+    raw = LINE + b',"\xff":1}'
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(raw)
+    assert exchange_from_json(raw) is None
+
+
+@pytest.mark.parametrize("depth", [1000, 2000])
+def test_deep_nesting_in_an_unknown_field_does_not_raise(depth):
+    """orjson takes 1,000 levels and refuses 2,000 ("depth limit exceeded"); either way the
+    fast path answers (a row or None) rather than raising RecursionError."""
+    raw = with_extra(b"[" * depth + b"]" * depth)
+    fast = exchange_from_json(raw)
+    assert fast is None or fast == parse_exchange(orjson.loads(raw), [])
+
+
+def test_deep_nesting_rejects_its_line_and_the_rest_of_the_file_reads(tmp_path):
+    path = tmp_path / "exchanges.jsonl"
+    lines = [
+        LINE + b"}",
+        with_extra(b"[" * 2000 + b"]" * 2000).replace(b"ex-1", b"ex-2"),
+        LINE.replace(b"ex-1", b"ex-3") + b"}",
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    batches = list(read_batches(Source(path, "exchanges"), 0, 100, 1 << 30))
+    assert [row[0] for batch in batches for row in batch.rows] == ["ex-1", "ex-3"]
+    assert sum(batch.rejected for batch in batches) == 1
+    assert sum(batch.rows_read for batch in batches) == 3
