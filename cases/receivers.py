@@ -4,7 +4,9 @@ The queue's cached choice lists (``cases.selectors.queue_choice_names``) are for
 anything they are read from changes: a user (added, renamed, activated, made superuser,
 deleted), a user's groups, a group's permissions, a group or permission deleted, a tag added,
 renamed or deleted. A login only stamps ``last_login``, which changes neither list.
-Connected in ``CasesConfig.ready``.
+Connected in ``CasesConfig.ready``. Changes that send no signal (``QuerySet.update``,
+``bulk_create``, raw SQL, data migrations) must call ``queue_choices_changed`` themselves, or
+the lists stay as they were until the cache entry expires (docs/operations.md, "Cache").
 """
 
 from django.contrib.auth import get_user_model

@@ -133,7 +133,13 @@ CACHES = {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "console",
-            "OPTIONS": {"serializer": "dashboard.cache.JSONSerializer"},
+            "OPTIONS": {
+                "serializer": "dashboard.cache.JSONSerializer",
+                # A cache that hangs costs a page half a second a call, not redis-py's
+                # default of waiting for ever (the queue falls back to the database).
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 0.5,
+            },
         }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

@@ -19,11 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(settings):
     """Each test starts with an empty cache: the database is rolled back between tests, and
-    what the cache kept from the last one (the queue's choice lists) would outlive it."""
-    cache.clear()
-    yield
+    what the cache kept from the last one (the queue's choice lists) would outlive it. The
+    cache is this process's own whatever ``CACHE_URL`` the shell exports: clearing a shared
+    Redis database would empty it for whoever else uses it, and parallel test processes
+    would see each other's entries."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
 
 
