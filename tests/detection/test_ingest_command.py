@@ -348,3 +348,44 @@ def test_an_interrupted_ingest_says_so_and_a_rerun_completes_it(tmp_path, monkey
     assert code == 0
     assert "1 loaded, 4 duplicates skipped" in out
     assert Exchange.objects.count() == 5
+
+
+def test_an_ingest_stopped_by_an_error_says_where_and_a_rerun_completes_it(tmp_path, monkeypatch):
+    """A database that goes away mid-file: the committed batches stay, the report says failed
+    and how far it got (not the counts of the batch that rolled back), exit 2."""
+    from django.db import OperationalError
+
+    import detection.ingest.service as service
+
+    path = write_rows(tmp_path / "exchanges.jsonl", [exchange_row(n) for n in range(5)])
+    real_commit = service._commit
+    calls = {"n": 0}
+
+    def commit_then_fail(batch, kind, loader, report, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # counts added in memory, then the transaction fails
+            report.loaded += 99
+            report.lines_done = 99
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_commit(batch, kind, loader, report, *args, **kwargs)
+
+    monkeypatch.setattr(service, "_commit", commit_then_fail)
+    monkeypatch.setattr(
+        service.ingest_source,
+        "__kwdefaults__",
+        {**service.ingest_source.__kwdefaults__, "batch_rows": 2},
+    )
+    code, _, err = run_ingest(path)
+
+    assert code == 2
+    assert "stopped by OperationalError: server closed the connection" in err
+    assert "after line 4" in err
+    report = IngestReport.objects.get()
+    assert report.status == "failed" and "after line 4" in report.error
+    assert (report.loaded, report.lines_done) == (4, 4)
+    assert Exchange.objects.count() == 4
+
+    monkeypatch.setattr(service, "_commit", real_commit)
+    code, out, _ = run_ingest(path)
+    assert code == 0
+    assert "1 loaded, 4 duplicates skipped" in out

@@ -4,13 +4,18 @@ Exit status: 0 when every row loaded (or was a duplicate), 1 when some rows were
 (the rest loaded), 2 when the arguments are unusable (missing path, unknown kind, unreadable
 or corrupt file); in that case nothing is loaded. A file that turns out to be damaged part-way
 (a truncated gzip) keeps the rows before the damage, and the command also exits 2, after
-loading the other files. See docs/ingest.md.
+loading the other files. An ingest that stops part-way for any other reason (the database
+goes away) keeps the batches committed before it, marks its report failed with the reason and
+the last line loaded, and exits 2 at once. See docs/ingest.md.
 """
 
+import contextlib
+import logging
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from tqdm import tqdm
 
 from detection.ingest import SourceError, ingest_source, report_for, resolve
@@ -18,6 +23,28 @@ from detection.ingest.formats import KINDS
 from detection.models import IngestReport
 
 COUNTS = ("rows_read", "loaded", "duplicates", "placeholders", "rejected")
+
+logger = logging.getLogger(__name__)
+
+
+def _stopped(report: IngestReport, what: str) -> str:
+    """Mark the report failed after an ingest stopped part-way; returns the error it records.
+
+    Only the batches that committed are in the database, and the report's counts were saved
+    with them: the counts in memory may include a batch that was rolled back, so they are read
+    again. If the database cannot be reached the report stays as it was committed."""
+    with contextlib.suppress(DatabaseError):
+        report.refresh_from_db()
+    report.status = IngestReport.Status.FAILED
+    report.error = (
+        f"{what} after line {report.lines_done:,}; the rows before it are loaded; run the same "
+        "command again to load the rest (rows already loaded count as duplicates)"
+    )
+    try:
+        report.save(update_fields=["status", "error"])
+    except DatabaseError:
+        logger.warning("could not mark ingest report %s failed", report.pk)
+    return report.error
 
 
 class Command(BaseCommand):
@@ -114,13 +141,15 @@ class Command(BaseCommand):
                     raise CommandError(str(exc), returncode=2) from None
                 except KeyboardInterrupt:
                     # Committed batches stay; say so, rather than leave the report "running".
-                    report.status = IngestReport.Status.FAILED
-                    report.error = (
-                        f"interrupted after line {report.lines_done:,}; run the same command "
-                        "again to load the rest (rows already loaded count as duplicates)"
-                    )
-                    report.save(update_fields=["status", "error"])
+                    _stopped(report, "interrupted")
                     raise
+                except Exception as exc:
+                    # The database went away, or a bug: the same, and exit 2 with the reason
+                    # instead of a traceback (logged) that exit status 1 would confuse with
+                    # "some rows rejected".
+                    logger.exception("ingest of %s stopped", source.path)
+                    error = _stopped(report, f"stopped by {type(exc).__name__}: {exc}")
+                    raise CommandError(f"{source.path}: {error}", returncode=2) from None
             reports.append(report)
             self.stdout.write(self._line(report))
 
