@@ -22,8 +22,9 @@ the notices file; the current contract has none, so it stays empty, but callers 
 Exchange lines of JSON Lines files first go through :func:`exchange_from_json`, a fast path
 that decodes and type-checks the line in one compiled step (msgspec) and only ever accepts:
 any line it cannot take as it stands (a type, range or time zone problem, a NUL escape, bad
-JSON) returns ``None`` and goes through ``orjson`` and :func:`parse_exchange`, which name the
-problem. A property test holds the two to the same rows.
+JSON, a field outside the contract) returns ``None`` and goes through ``orjson`` and
+:func:`parse_exchange`, which load it or name the problem. Property tests hold the two to the
+same rows.
 """
 
 from __future__ import annotations
