@@ -33,10 +33,12 @@ import hashlib
 import ipaddress
 import re
 import socket
+import struct
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
+import numpy as np
 
 NUL = "\x00"
 MAX_ID = 255  # CharField(max_length=255) in detection.models
@@ -240,8 +242,66 @@ def prompt_hash(text: str) -> int | None:
         data = " ".join(_DIGITS.sub("0", text.casefold()).split()).encode("utf-8", "surrogatepass")
     if not data:
         return None
-    digest = hashlib.blake2b(data, digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    blake2b = _BLAKE2B_8.copy()
+    blake2b.update(data)
+    return _INT64(blake2b.digest())[0]
+
+
+# BLAKE2b with an 8-byte digest, ready: copying it costs less than setting one up (0.36 µs
+# against 0.50 µs a prompt), and the digest read as a signed big-endian 64-bit integer.
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
+_INT64 = struct.Struct(">q").unpack
+
+
+def prompt_hashes(texts: list[str]) -> list[int | None]:
+    """``[prompt_hash(text) for text in texts]``, for a block of prompts at once: half the
+    cost, because the fold runs once for the block in numpy instead of five C calls a
+    prompt (about 1.2 µs a prompt against 2.3 µs, docs/benchmarks.md "Ingest").
+
+    The ASCII prompts are joined by NUL (which no stored prompt holds, and which the fold
+    leaves alone, so no run reaches across two prompts) and translated as one; then every
+    "0" or space that repeats the byte before it goes, then a space next to a NUL or at
+    either end (each prompt trimmed), and the block is split again. Only the hash runs once
+    a prompt. Prompts with other characters go through :func:`prompt_hash` one by one.
+    tests/detection/test_ingest_parse.py holds this to :func:`prompt_hash` on any text.
+    """
+    hashes: list[int | None] = [None] * len(texts)
+    positions = [i for i, text in enumerate(texts) if text.isascii()]
+    if len(positions) < len(texts):
+        for i, text in enumerate(texts):
+            if not text.isascii():
+                hashes[i] = prompt_hash(text)
+    ascii_texts = texts if len(positions) == len(texts) else [texts[i] for i in positions]
+    data = "\x00".join(ascii_texts).encode("ascii")
+    if data.count(0) != len(positions) - 1:  # a prompt holds a NUL (or there are none)
+        for i in positions:
+            hashes[i] = prompt_hash(texts[i])
+        return hashes
+    if not data:
+        return hashes
+    folded = np.frombuffer(data.translate(_ASCII_FOLD), np.uint8)
+    keep = np.empty(len(folded), bool)
+    keep[0] = True
+    np.not_equal(folded[1:], folded[:-1], out=keep[1:])
+    keep[1:] |= (folded[1:] != _ZERO) & (folded[1:] != _SPACE)
+    folded = folded[keep]
+    space, nul = folded == _SPACE, folded == 0
+    trim = np.zeros(len(folded), bool)
+    trim[:-1] |= space[:-1] & nul[1:]
+    trim[1:] |= space[1:] & nul[:-1]
+    trim[0] |= space[0]
+    trim[-1] |= space[-1]
+    pieces = folded[~trim].tobytes().split(b"\x00")
+    blake2b, as_int = _BLAKE2B_8.copy, _INT64
+    for i, piece in zip(positions, pieces, strict=True):
+        if piece:
+            digest = blake2b()
+            digest.update(piece)
+            hashes[i] = as_int(digest.digest())[0]
+    return hashes
+
+
+_ZERO, _SPACE = ord("0"), ord(" ")
 
 
 # Column order of the staging table and of the portable loader's INSERT.
@@ -296,10 +356,22 @@ _Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_BIGINT)]
 
 
+# The time as most gateways write it: upper-case "T" (or a space) and "Z", at most six digits
+# of fraction, ASCII digits. msgspec checks the pattern in the decoder; any other form the
+# contract allows (lower case, more digits) goes the careful way, which gives the same value.
+_Timestamp = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+        r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
+    ),
+]
+
+
 class _ExchangeLine(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     exchange_id: _Identifier
     account_id: _Identifier
-    ts: str
+    ts: _Timestamp
     ip: str
     model: _Identifier
     asn: Annotated[int, msgspec.Meta(ge=0, le=MAX_ASN)] | None = None
@@ -311,6 +383,7 @@ class _ExchangeLine(msgspec.Struct, gc=False, forbid_unknown_fields=True):
 
 
 _decode_exchange = msgspec.json.Decoder(_ExchangeLine).decode
+_fromisoformat = datetime.fromisoformat
 # Addresses repeat (an account keeps to a few, a proxy pool to a few thousand): each distinct
 # string is checked once. Cleared when full, so memory stays bounded on any file.
 _ADDRESSES: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address] = {}
@@ -321,31 +394,14 @@ def exchange_from_json(raw: bytes) -> ExchangeRow | None:
     """One JSON Lines exchange line -> the row :func:`parse_exchange` makes of it, or ``None``
     when the line needs the full checks (bad JSON, a wrong type or range, a NUL, a bad time
     or address, a field outside the contract): those run on the ``orjson`` record and give
-    the reason, or load the line as they always have.
-
-    A NUL can only reach a JSON string as the escape ``\\u0000`` (JSON forbids raw control
-    characters in strings), so a line containing that escape goes the careful way. Most lines
-    have no backslash at all, which one ``memchr`` tells.
-    """
-    if b"\\" in raw and b"\\u0000" in raw:
+    the reason, or load the line as they always have."""
+    decoded = decode_exchange(raw)
+    if decoded is None:
         return None
-    try:
-        line = _decode_exchange(raw)
-    except (msgspec.DecodeError, RecursionError):  # ValidationError (type, range) is one too
-        return None
-    try:
-        ts = parse_timestamp(line.ts, "ts")
-    except RowError:
-        return None
-    ip = _ADDRESSES.get(line.ip)
+    line, ts = decoded
+    ip = checked_address(line.ip)
     if ip is None:
-        try:
-            ip = _ip(line.ip)
-        except RowError:
-            return None
-        if len(_ADDRESSES) >= _ADDRESSES_MAX:
-            _ADDRESSES.clear()
-        _ADDRESSES[line.ip] = ip
+        return None
     prompt = line.prompt or ""
     return (
         line.exchange_id,
@@ -361,6 +417,41 @@ def exchange_from_json(raw: bytes) -> ExchangeRow | None:
         line.output_tokens,
         line.tool_use,
     )
+
+
+def decode_exchange(raw: bytes) -> tuple[_ExchangeLine, datetime] | None:
+    """The fast path's decoding: the line's fields and its time, or ``None`` for a line
+    that needs the full checks. :func:`exchange_from_json` is the rest (the address).
+
+    A NUL can only reach a JSON string as the escape ``\\u0000`` (JSON forbids raw control
+    characters in strings), so a line containing that escape goes the careful way. Most lines
+    have no backslash at all, which one ``memchr`` tells.
+    """
+    if b"\\" in raw and b"\\u0000" in raw:
+        return None
+    try:
+        line = _decode_exchange(raw)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError (type, range) is one too
+        return None
+    try:
+        return line, _fromisoformat(line.ts)  # what parse_timestamp does with this form
+    except ValueError:  # 2026-02-30, a leap second, ...
+        return None
+
+
+def checked_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a string names, or ``None`` if it names none (the full checks say why);
+    each distinct string is checked once (``_ADDRESSES``)."""
+    ip = _ADDRESSES.get(text)
+    if ip is None:
+        try:
+            ip = _ip(text)
+        except RowError:
+            return None
+        if len(_ADDRESSES) >= _ADDRESSES_MAX:
+            _ADDRESSES.clear()
+        _ADDRESSES[text] = ip
+    return ip
 
 
 def parse_account(record: dict, notes: list[str]) -> AccountRow:

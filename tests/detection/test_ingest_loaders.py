@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from detection.ingest import Source, ingest_source, report_for
 from detection.ingest.loaders import make_loader
-from detection.ingest.parse import parse_exchange, prompt_hash
+from detection.ingest.parse import parse_exchange, prompt_hash, prompt_hashes
 from detection.models import Account, Exchange, IngestReport
 from detection.text import prompt_fingerprint
 from tests.detection.test_ingest_support import exchange_row, write_jsonl
@@ -146,6 +146,18 @@ def test_the_fast_prompt_hash_agrees_on_white_space_and_digits(text):
 def test_the_fast_prompt_hash_folds_ascii_runs_like_the_shared_fingerprint(text):
     """The ASCII path's byte translation and run halving, on runs of digits and spaces."""
     assert prompt_hash(text) == prompt_fingerprint(text)
+
+
+RUNS = st.text(alphabet=st.sampled_from("aZ !0129\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"))
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(RUNS, RUNS, st.text()), max_size=12))
+def test_a_block_of_prompts_hashes_as_each_prompt_does(texts):
+    """The block fold (one numpy pass over the prompts joined by NUL) is the shared
+    fingerprint of each prompt: runs and trimming stop at each prompt's edges, and prompts
+    with other characters, or a NUL of their own, take the per-prompt path."""
+    assert prompt_hashes(texts) == [prompt_fingerprint(text) for text in texts]
 
 
 def test_a_failing_database_stops_the_reader_thread(tmp_path: Path, db, monkeypatch):

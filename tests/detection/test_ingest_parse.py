@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detection.ingest.batches import read_batches
 from detection.ingest.formats import Source, _lines
 from detection.ingest.parse import (
     RowError,
@@ -17,7 +18,6 @@ from detection.ingest.parse import (
     parse_exchange,
     parse_timestamp,
 )
-from detection.ingest.service import read_batches
 from detection.text import prompt_fingerprint
 
 EXCHANGE = {
@@ -409,10 +409,36 @@ def test_the_fast_path_leaves_every_broken_line_to_the_full_checks(changes):
 
 
 @pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-03-01T12:30:00.1234569Z",  # truncated to microseconds, not rounded
+        "2026-03-01t12:30:00z",
+        "2026-03-01T12:30:00+0530",  # not RFC 3339 (no colon): rejected
+        "2026-03-01T12:30:00.5z",
+    ],
+)
+def test_rarer_time_forms_go_the_careful_way_and_mean_the_same(ts):
+    """The fast path takes the usual form only; the others load (or not) exactly as the
+    full checks say."""
+    raw = orjson.dumps(exchange(ts=ts))
+    assert exchange_from_json(raw) is None
+    expected = {
+        "2026-03-01T12:30:00.1234569Z": datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=UTC),
+        "2026-03-01t12:30:00z": datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        "2026-03-01T12:30:00.5z": datetime(2026, 3, 1, 12, 30, 0, 500000, tzinfo=UTC),
+    }
+    result = full_checks(raw)
+    if ts in expected:
+        assert result[2] == expected[ts]
+    else:
+        assert result == "ts: not an RFC 3339 timestamp: '2026-03-01T12:30:00+0530'"
+
+
+@pytest.mark.parametrize(
     "changes",
     [
-        {"ts": "2026-03-01T12:30:00.1234569Z"},  # truncated to microseconds, not rounded
-        {"ts": "2026-03-01t12:30:00z"},
+        {"ts": "2026-03-01T12:30:00.123456Z"},
+        {"ts": "2026-03-01T12:30:00.5-01:00"},
         {"ts": "2026-03-01 12:30:00+05:30"},
         {"ip": "2001:DB8::1"},
         {"prompt": "écrire \u2028 ١٢٣ 12 345", "user_agent": None, "asn": None},
