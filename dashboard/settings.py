@@ -210,6 +210,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
 }
 DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "60"))
+# Ingest: processes that parse a big JSON Lines exchange file on PostgreSQL (0: one per core,
+# at most 8; 1: parse in the ingesting process), and the maintenance_work_mem the bulk path
+# (an empty table: load first, index after) builds the indexes with.
+INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS", "0"))
+INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
 CELERY_BEAT_SCHEDULE = {
     "detection-run": {

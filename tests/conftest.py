@@ -120,12 +120,15 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def celery_worker_process(request, transactional_db):
     """A real Celery worker process against Redis and this test's PostgreSQL database.
 
     Yields a handle with ``stop(sig)`` so a test can kill the worker mid-task. Tests that use
-    it must commit their data (``transactional_db``): the worker is another connection.
+    it must commit their data (``transactional_db``): the worker is another connection. The
+    pool is ``solo`` unless the test asks for another through indirect parametrisation
+    (``@pytest.mark.parametrize("celery_worker_process", ["prefork"], indirect=True)``).
     """
+    pool = getattr(request, "param", "solo")
     if not settings.CELERY_BROKER_URL:
         pytest.skip("needs CELERY_BROKER_URL (run through `make test`)")
     import redis
@@ -155,7 +158,8 @@ def celery_worker_process(transactional_db):
                     "-A",
                     "dashboard",
                     "worker",
-                    "--pool=solo",
+                    f"--pool={pool}",
+                    "--concurrency=1",
                     "--loglevel=INFO",
                     "--without-gossip",
                     "--without-mingle",

@@ -19,21 +19,28 @@ import gzip
 import io
 import os
 import re
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+from isal import igzip, isal_zlib
 
 from detection.ingest.parse import REQUIRED, RowError, csv_record
 
 KINDS = ("accounts", "exchanges")
 SUFFIXES = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A 200 KB prompt is valid; the csv module's default cell limit (128 KiB) is not enough.
 csv.field_size_limit(64 * 1024 * 1024)
+
+
+# What reading a damaged file raises: a truncated or corrupt gzip (EOFError, BadGzipFile, a
+# bad deflate block from either inflater), or an I/O error.
+DAMAGE = (OSError, EOFError, zlib.error, isal_zlib.error)
 
 
 class SourceError(Exception):
@@ -79,7 +86,7 @@ class Source:
                 reader.header()
         except SourceError:
             raise
-        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        except (*DAMAGE, UnicodeDecodeError, csv.Error) as exc:
             raise SourceError(f"{self.path}: cannot read: {exc}") from None
 
 
@@ -123,15 +130,92 @@ def resolve(paths: list[str], kind: str | None = None) -> tuple[list[Source], li
     return ordered, skipped
 
 
+class Gunzip(io.BufferedIOBase):
+    """A gzip file's decompressed bytes: ISA-L's inflater (python-isal), which takes about a
+    quarter of the standard library's CPU time (0.22 s against 0.83 s for 367 MB of
+    telemetry), and the standard library's where ISA-L meets damage.
+
+    Given a truncated or corrupt file, ISA-L raises without the last stretch it decoded
+    (up to a read's worth), while the standard library hands out every byte it can decode
+    before it raises. So at the first damage ISA-L meets, the file is decoded again from the
+    start by the standard library, skipped to where ISA-L stopped, and read on from there:
+    every line before the damage still loads, as the contract says, and only a damaged
+    file pays for the second pass."""
+
+    def __init__(self, path: Path, raw: BinaryIO):
+        self._path = path
+        self._raw = raw
+        self._stream = igzip.GzipFile(fileobj=raw, mode="rb")
+        self._given = 0  # decompressed bytes handed out
+        self._careful = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read1(self, size: int = -1) -> bytes:
+        try:
+            data = self._stream.read1(size)
+        except DAMAGE:
+            if self._careful:
+                raise
+            self._decode_carefully()
+            data = self._stream.read1(size)
+        self._given += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read1(1 << 20), b""))
+        pieces, wanted = [], size
+        while wanted > 0 and (data := self.read1(wanted)):
+            pieces.append(data)
+            wanted -= len(data)
+        return b"".join(pieces)
+
+    def readinto(self, buffer) -> int:
+        data = self.read1(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def peek(self, size: int = 0) -> bytes:
+        """Reads (and checks) the start of the file; only called before any read."""
+        try:
+            return self._stream.peek(size)
+        except DAMAGE:
+            if self._careful:
+                raise
+            self._decode_carefully()
+            return self._stream.peek(size)
+
+    def position(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+        super().close()
+
+    def _decode_carefully(self) -> None:
+        self._stream.close()
+        self._raw.close()
+        self._careful = True
+        self._raw = self._path.open("rb")
+        self._stream = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        left = self._given
+        while left > 0:  # ISA-L decoded these, so the standard library does too
+            skipped = self._stream.read(min(left, 1 << 20))
+            if not skipped:
+                break
+            left -= len(skipped)
+
+
 class Reader:
     """A context manager streaming records from one Source."""
 
     def __init__(self, source: Source):
         self.source = source
         self._raw: BinaryIO = source.path.open("rb")
-        self._stream: BinaryIO = (
-            gzip.GzipFile(fileobj=self._raw, mode="rb") if source.is_gzip else self._raw
-        )
+        self._stream: BinaryIO = Gunzip(source.path, self._raw) if source.is_gzip else self._raw
         self._text: io.TextIOWrapper | None = None
         self._csv: Any = None
         self._columns: list[str] | None = None
@@ -149,7 +233,7 @@ class Reader:
     def position(self) -> int:
         """Bytes of the file on disk consumed so far (compressed bytes for gzip)."""
         try:
-            return self._raw.tell()
+            return self._stream.position() if self.source.is_gzip else self._raw.tell()
         except (OSError, ValueError):
             return 0
 
@@ -189,26 +273,44 @@ class Reader:
     def _jsonl_records(
         self, after_line: int, fast: Callable[[bytes], tuple | None] | None
     ) -> Iterator[tuple[int, dict | tuple | RowError, Any]]:
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        for line, raw in enumerate(_lines(self._stream), 1):
-            if line <= after_line:
-                continue
-            if line == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM) :]
-            if fast is not None and (row := fast(raw)) is not None:
-                yield line, row, raw
-                continue
-            try:
-                record = loads(raw)
-            except decode_error as exc:
-                if not raw.strip():
-                    continue  # a blank line is not a record
-                yield line, RowError(f"malformed JSON: {exc}"), raw
-                continue
-            if type(record) is not dict:
-                yield line, RowError(f"not a JSON object (a {_json_type(record)})"), raw
-                continue
-            yield line, record, raw
+        numbered = enumerate(_lines(self._stream), 1)
+        if after_line:
+            numbered = ((line, raw) for line, raw in numbered if line > after_line)
+        yield from jsonl_records(numbered, fast)
+
+    def blocks(self, size: int) -> Iterator[bytes]:
+        """JSON Lines: the decompressed file in pieces that each end at the first line end
+        at or after a multiple of ``size`` bytes (the last piece: wherever the file ends),
+        the same pieces however the reads fall, so that several readers of one file cut it
+        alike. Damage ends the stream with its exception, after a last piece holding every
+        whole line before it."""
+        pending: list[bytes] = []  # the pieces of the block being read
+        start = 0  # offset in the stream of the block's first byte
+        end = 0  # offset in the stream after the last byte read
+        boundary = size
+        try:
+            while data := self._stream.read1(1 << 20):
+                # Only the new bytes are searched (none before them ends a line past the
+                # boundary), so a line of any length costs one pass.
+                while end + len(data) > boundary:
+                    cut = data.find(b"\n", max(0, boundary - end))
+                    if cut < 0:
+                        break
+                    pending.append(data[: cut + 1])
+                    yield b"".join(pending)
+                    end += cut + 1
+                    start, pending, data = end, [], data[cut + 1 :]
+                    boundary = (start // size + 1) * size
+                if data:
+                    pending.append(data)
+                    end += len(data)
+        except DAMAGE:
+            data = b"".join(pending)
+            if b"\n" in data:
+                yield data[: data.rindex(b"\n") + 1]
+            raise
+        if pending:
+            yield b"".join(pending)
 
     def _csv_records(self, after_line: int) -> Iterator[tuple[int, dict | RowError, Any]]:
         columns = self.header()
@@ -241,6 +343,38 @@ class Reader:
                 yield start, RowError("not valid UTF-8"), _printable(cells)
                 continue
             yield start, csv_record(dict(zip(columns, cells, strict=True))), cells
+
+
+def jsonl_records(
+    numbered: Iterable[tuple[int, bytes]], fast: Callable[[bytes], tuple | None] | None = None
+) -> Iterator[tuple[int, dict | tuple | RowError, bytes]]:
+    """``(line, record, raw)`` for numbered JSON Lines lines (see :meth:`Reader.records`):
+    the row tuple where ``fast`` accepts the line, else the decoded object or the RowError
+    that makes the line unusable. Blank lines are not records; a byte order mark is dropped
+    from line 1."""
+    for line, raw in numbered:
+        if line == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        if fast is not None and (row := fast(raw)) is not None:
+            yield line, row, raw
+            continue
+        record = decode_line(raw)
+        if record is not None:
+            yield line, record, raw
+
+
+def decode_line(raw: bytes) -> dict | RowError | None:
+    """A JSON Lines line the fast path did not take: its object, the RowError that makes it
+    unusable, or None for a blank line (not a record)."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            return None
+        return RowError(f"malformed JSON: {exc}")
+    if type(record) is not dict:
+        return RowError(f"not a JSON object (a {_json_type(record)})")
+    return record
 
 
 def _lines(stream: BinaryIO, block: int = 1 << 20) -> Iterator[bytes]:

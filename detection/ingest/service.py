@@ -19,8 +19,8 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from detection.ingest import parallel
+from detection.ingest.batches import Batch, entry, read_batches
 from detection.ingest.formats import Source
 from detection.ingest.loaders import load_accounts, make_loader
-from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
 from detection.models import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -49,101 +50,6 @@ def report_for(source: Source, **fields: Any) -> IngestReport:
     return IngestReport.objects.create(
         path=str(source.path), kind=source.kind, size=source.size, **fields
     )
-
-
-@dataclass
-class Batch:
-    """Parsed rows and what happened to the other lines in the same stretch of the file."""
-
-    rows: list[tuple] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    # Position of the row for each exchange_id / account_id in this batch: as in the
-    # database, the first row with an id wins and later ones are duplicates.
-    index: dict[str, int] = field(default_factory=dict)
-    entries: list[dict] = field(default_factory=list)  # rejects and notices
-    rows_read: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    size: int = 0
-    last_line: int = 0
-    position: int = 0
-    error: BaseException | None = None  # the file turned unreadable after this batch
-
-
-def _raw_text(raw: Any) -> Any:
-    if isinstance(raw, bytes):
-        return raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
-    return raw
-
-
-def read_batches(
-    source: Source, after_line: int, batch_rows: int, batch_bytes: int
-) -> Iterator[Batch]:
-    """Parse the file into batches (pure: no database). Damage ends the stream with a batch
-    whose ``error`` is set; rows before it are still yielded.
-
-    This loop runs once per row of files of millions of rows, so the batch being filled is
-    kept in local names and written to its ``Batch`` when it is handed over."""
-    parse = PARSERS[source.kind]
-    fast = JSON_FAST_PATHS.get(source.kind)
-    batch = Batch()
-    rows, lines, index = batch.rows, batch.lines, batch.index
-    read = size = last = 0
-    with source.open() as reader:
-        try:
-            reader.header()
-            for line, record, raw in reader.records(after_line=after_line, fast=fast):
-                last = line
-                read += 1
-                if type(record) is tuple:  # accepted by the fast path
-                    row = record
-                else:
-                    row = _checked(batch, parse, line, record, raw)
-                    if row is None:
-                        continue
-                key = row[0]
-                if key in index:
-                    batch.duplicates += 1
-                    continue
-                index[key] = len(rows)
-                rows.append(row)
-                lines.append(line)
-                size += len(raw) if type(raw) is bytes else sum(map(len, raw))
-                if len(rows) >= batch_rows or size >= batch_bytes:
-                    batch.rows_read, batch.size, batch.last_line = read, size, last
-                    batch.position = reader.position()
-                    yield batch
-                    batch = Batch()
-                    rows, lines, index = batch.rows, batch.lines, batch.index
-                    read = size = 0
-        except (OSError, EOFError) as exc:
-            # A truncated or corrupt gzip, an I/O error: what came before still loads.
-            batch.error = exc
-        batch.rows_read, batch.size, batch.last_line = read, size, last
-        batch.position = reader.position()
-        yield batch
-
-
-def _checked(batch: Batch, parse, line: int, record: Any, raw: Any) -> tuple | None:
-    """The full checks for one record: its row, or None with the reject noted on ``batch``."""
-    if type(record) is not dict:  # a RowError: the line itself is unusable
-        batch.rejected += 1
-        batch.entries.append(_entry("rejected", line, str(record), raw=_raw_text(raw)))
-        return None
-    notes: list[str] = []
-    try:
-        row = parse(record, notes)
-    except RowError as exc:
-        batch.rejected += 1
-        batch.entries.append(_entry("rejected", line, str(exc), raw=_raw_text(raw)))
-        return None
-    for note in notes:
-        batch.entries.append(_entry("notice", line, note))
-    return row
-
-
-def _entry(kind: str, line: int, reason: str, **extra: Any) -> dict:
-    return {"type": kind, "line": line, "reason": reason, **extra}
 
 
 def _threaded(batches: Iterator[Batch], stop: threading.Event) -> Iterator[Batch]:
@@ -194,31 +100,56 @@ def ingest_source(
     on_progress: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
     batch_bytes: int = BATCH_BYTES,
+    workers: int | None = None,
+    bulk: str = "auto",
 ) -> IngestReport:
     """Ingest one file into the database, recording its fate on ``report``.
 
     Database errors propagate (the upload task retries transient ones and resumes after the
     last committed batch). A file that turns unreadable part-way (a truncated gzip) ends
     FAILED, with the rows before the damage loaded and one reject naming the line.
+
+    ``workers`` (default ``INGEST_WORKERS``): processes that parse a big JSON Lines exchange
+    file on PostgreSQL (:mod:`detection.ingest.parallel`); 1 parses in this process.
+    ``bulk``: ``auto`` loads an exchanges file of at least ``BULK_MIN_BYTES`` into an empty
+    table first and builds the table's indexes after, all in one transaction (see
+    :func:`_bulk_load`); ``on`` does so whatever the file's size and even if the table has
+    rows; ``off`` never.
     """
+    if bulk not in BULK_CHOICES:
+        raise ValueError(f"unknown bulk mode {bulk!r} ({', '.join(BULK_CHOICES)})")
     loader = make_loader(method)
+    if bulk == "on" and not _bulk_possible(loader, source):
+        loader.close()
+        raise ValueError("the bulk path loads exchanges through PostgreSQL's COPY loader only")
     report.status = IngestReport.Status.RUNNING
     report.loader = loader.name
     report.size = source.size
     report.started_at = report.started_at or timezone.now()
     report.error = ""
     report.save()
-    directory = rejects_dir or rejects_dir_default()
-    stop = threading.Event()
-    batches = _threaded(read_batches(source, report.lines_done, batch_rows, batch_bytes), stop)
+    load = partial(
+        _load,
+        source,
+        loader,
+        report,
+        directory=rejects_dir or rejects_dir_default(),
+        on_reject=on_reject,
+        on_progress=on_progress,
+        batch_rows=batch_rows,
+        batch_bytes=batch_bytes,
+        workers=parallel.worker_count() if workers is None else workers,
+    )
+    report.bulk = False
     try:
-        for batch in batches:
-            _commit(batch, source.kind, loader, report, directory, on_reject)
-            if on_progress:
-                on_progress(report.bytes_read)
+        wanted = bulk == "on" or (
+            bulk == "auto" and _bulk_possible(loader, source) and source.size >= BULK_MIN_BYTES
+        )
+        if wanted and (bulk == "on" or loader.table_is_empty()):
+            report.bulk = _bulk_load(loader, report, load, only_if_empty=bulk == "auto")
+        if not report.bulk:
+            load()
     finally:
-        stop.set()
-        batches.close()
         loader.close()
     if report.status == IngestReport.Status.RUNNING:
         report.status = IngestReport.Status.DONE
@@ -227,12 +158,106 @@ def ingest_source(
     return report
 
 
+BULK_CHOICES = ("auto", "on", "off")
+# The bulk path's own cost (dropping and building the indexes, one transaction) is nothing
+# beside a backfill's, but a small file gains nothing from it, and keeps per-batch commits.
+BULK_MIN_BYTES = 8 * 1024 * 1024
+
+
+def _bulk_possible(loader, source: Source) -> bool:
+    return source.kind == "exchanges" and loader.name == "copy" and loader.direct
+
+
+def _bulk_load(loader, report: IngestReport, load: Callable[[], None], only_if_empty: bool) -> bool:
+    """The whole file in one transaction, with the exchanges table's indexes dropped first
+    and built once at the end: the path DESIGN.md gives big backfills ("load first and index
+    after"). Returns False, having changed nothing, if ``only_if_empty`` and the table turned
+    out not to be empty once locked.
+
+    The transaction holds the table's exclusive lock until it ends, so nobody sees the table
+    without its indexes, and queries that read exchanges wait until the load commits. A
+    failure rolls back every row and the report's counts with them, so a second run starts
+    from the beginning again; the reject entries written meanwhile are taken back too."""
+    rejects_before = report.reject_path
+    size_before = _file_size(rejects_before)
+    try:
+        with transaction.atomic():
+            if not loader.begin_bulk(only_if_empty=only_if_empty):
+                return False
+            logger.info("%s: loading first and building the indexes after", report.path)
+            load()
+            removed = loader.finish_bulk()
+            report.loaded -= removed
+            report.duplicates += removed
+            report.save()
+    except BaseException:
+        _take_back_entries(report.reject_path, rejects_before, size_before)
+        raise
+    return True
+
+
+def _file_size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size if path else 0
+    except OSError:
+        return 0
+
+
+def _take_back_entries(path: str, before: str, size: int) -> None:
+    """Reject entries of a rolled-back bulk load: a new file goes, an older one is cut back."""
+    if not path:
+        return
+    try:
+        if path != before:
+            Path(path).unlink(missing_ok=True)
+        else:
+            with open(path, "r+b") as fh:
+                fh.truncate(size)
+    except OSError:
+        logger.warning("could not take back the reject entries in %s", path)
+
+
+def _load(
+    source: Source,
+    loader,
+    report: IngestReport,
+    *,
+    directory: Path,
+    on_reject,
+    on_progress,
+    batch_rows: int,
+    batch_bytes: int,
+    workers: int,
+) -> None:
+    """Read the file (in worker processes where they help) and commit it batch by batch."""
+    stop = threading.Event()
+    if parallel.usable(source, loader, workers):
+        # The thread keeps taking the workers' pieces while this one writes: a worker waits
+        # to hand over its next piece only when two merged batches are waiting already.
+        reading = parallel.merged(parallel.parallel_batches(source, report.lines_done, workers))
+    else:
+        reading = read_batches(source, report.lines_done, batch_rows, batch_bytes)
+    batches = _threaded(reading, stop)
+    try:
+        for batch in batches:
+            _commit(batch, source.kind, loader, report, directory, on_reject)
+            if on_progress:
+                on_progress(report.bytes_read)
+    finally:
+        stop.set()
+        batches.close()
+
+
 def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject) -> None:
-    with transaction.atomic():
-        if batch.rows and kind == "exchanges":
-            inserted, placeholders = loader.load_exchanges(batch.rows)
+    # On the bulk path the whole file is one transaction already (and COPY FREEZE needs its
+    # rows written outside any savepoint): a failure there rolls everything back anyway.
+    with transaction.atomic(savepoint=not getattr(loader, "bulk", False)):
+        if kind == "exchanges" and (batch.rows or batch.payload):
+            inserted, placeholders = loader.load_exchanges(batch.rows) if batch.rows else (0, [])
+            if batch.payload:
+                inserted += loader.load_payload(batch.payload, batch.payload_rows)
             report.loaded += inserted
-            report.duplicates += len(batch.rows) - inserted
+            report.duplicates += len(batch.rows) + batch.payload_rows - inserted
             report.placeholders += len(placeholders)
             if placeholders:
                 _note_placeholders(batch, placeholders)
@@ -248,7 +273,7 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
                     differs
                 )
                 batch.entries.append(
-                    _entry("account_differs", line, reason, account_id=account_id, fields=differs)
+                    entry("account_differs", line, reason, account_id=account_id, fields=differs)
                 )
         report.rows_read += batch.rows_read
         report.rejected += batch.rejected
@@ -262,7 +287,7 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
             report.error = (
                 f"unreadable from line {line}: {type(batch.error).__name__}: {batch.error}"
             )
-            batch.entries.append(_entry("rejected", line, report.error))
+            batch.entries.append(entry("rejected", line, report.error))
             logger.warning("ingest of %s stopped: %s", report.path, report.error)
         _write_entries(report, batch.entries, directory, on_reject)
         report.save()
@@ -274,7 +299,7 @@ def _note_placeholders(batch: Batch, placeholders: list[str]) -> None:
         if row[1] in wanted:
             wanted.discard(row[1])
             reason = "unknown account: created as a placeholder"
-            batch.entries.append(_entry("placeholder", line, reason, account_id=row[1]))
+            batch.entries.append(entry("placeholder", line, reason, account_id=row[1]))
             if not wanted:
                 break
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from detection.ingest import SourceError, ingest_source, report_for, resolve
 from detection.ingest.formats import KINDS
+from detection.ingest.service import BULK_CHOICES
 from detection.models import IngestReport
 
 COUNTS = ("rows_read", "loaded", "duplicates", "placeholders", "rejected")
@@ -36,10 +37,13 @@ def _stopped(report: IngestReport, what: str) -> str:
     with contextlib.suppress(DatabaseError):
         report.refresh_from_db()
     report.status = IngestReport.Status.FAILED
-    report.error = (
-        f"{what} after line {report.lines_done:,}; the rows before it are loaded; run the same "
-        "command again to load the rest (rows already loaded count as duplicates)"
-    )
+    if report.lines_done:
+        report.error = (
+            f"{what} after line {report.lines_done:,}; the rows before it are loaded; run the "
+            "same command again to load the rest (rows already loaded count as duplicates)"
+        )
+    else:  # nothing committed, as when a bulk load (one transaction) is rolled back
+        report.error = f"{what}; nothing from this file is loaded; run the same command again"
     try:
         report.save(update_fields=["status", "error"])
     except DatabaseError:
@@ -79,6 +83,21 @@ class Command(BaseCommand):
             default="auto",
             help="how exchanges are written: PostgreSQL COPY, or the portable path "
             "(default: COPY on PostgreSQL)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            metavar="N",
+            help="processes that parse a big JSON Lines exchange file on PostgreSQL "
+            "(default: INGEST_WORKERS, one per core; 1: parse in this process)",
+        )
+        parser.add_argument(
+            "--bulk",
+            choices=BULK_CHOICES,
+            default="auto",
+            help="load exchanges first and build the table's indexes after, in one transaction "
+            "that makes readers of exchanges wait: auto (default) when the table is empty, on "
+            "even when it is not (a big backfill), off never",
         )
         parser.add_argument(
             "--progress",
@@ -134,6 +153,8 @@ class Command(BaseCommand):
                         rejects_dir=options["rejects_dir"],
                         on_reject=on_reject,
                         on_progress=on_progress,
+                        workers=options["workers"],
+                        bulk=options["bulk"],
                     )
                 except ValueError as exc:  # a loader the database cannot use
                     report.status, report.error = IngestReport.Status.FAILED, str(exc)

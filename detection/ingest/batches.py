@@ -1,0 +1,140 @@
+"""Parsing a telemetry file into batches of rows: pure, no database.
+
+A :class:`Batch` is a stretch of the file: the rows that passed the contract (the first row
+with an id wins, later ones in the batch count as duplicates), and the rejects and notices of
+the other lines, each with its line number. The in-process reader
+(:func:`read_batches`) and the worker processes (:mod:`detection.ingest.parallel`) both fill
+batches with :func:`fill_batches`, so a row means the same whichever reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from detection.ingest.formats import DAMAGE, Source
+from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
+
+
+@dataclass
+class Batch:
+    """Parsed rows and what happened to the other lines in the same stretch of the file."""
+
+    rows: list[tuple] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    # Position of the row for each exchange_id / account_id in this batch: as in the
+    # database, the first row with an id wins and later ones are duplicates.
+    index: dict[str, int] = field(default_factory=dict)
+    entries: list[dict] = field(default_factory=list)  # rejects and notices
+    rows_read: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    size: int = 0
+    last_line: int = 0
+    position: int = 0
+    error: BaseException | None = None  # the file turned unreadable after this batch
+    # Rows already written as binary COPY data by a worker process (see
+    # detection.ingest.parallel); ``rows`` then holds only those it could not write (their
+    # account is not stored yet), and no exchange_id is in both.
+    payload: bytes = b""
+    payload_rows: int = 0
+    newlines: int = 0  # a worker's piece: how many lines it ends, to number the next
+
+
+def _raw_text(raw: Any) -> Any:
+    if isinstance(raw, bytes):
+        return raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+    return raw
+
+
+def read_batches(
+    source: Source, after_line: int, batch_rows: int, batch_bytes: int
+) -> Iterator[Batch]:
+    """Parse the file into batches (pure: no database). Damage ends the stream with a batch
+    whose ``error`` is set; rows before it are still yielded."""
+    fast = JSON_FAST_PATHS.get(source.kind)
+    with source.open() as reader:
+        try:
+            reader.header()
+        except DAMAGE as exc:
+            yield Batch(error=exc, position=reader.position())
+            return
+        yield from fill_batches(
+            reader.records(after_line=after_line, fast=fast),
+            PARSERS[source.kind],
+            batch_rows,
+            batch_bytes,
+            position=reader.position,
+        )
+
+
+def fill_batches(
+    records: Iterator[tuple[int, Any, Any]],
+    parse: Callable,
+    batch_rows: int,
+    batch_bytes: int,
+    position: Callable[[], int] = lambda: 0,
+) -> Iterator[Batch]:
+    """Records (``(line, record or row, raw)``) into batches of at most ``batch_rows`` rows
+    or ``batch_bytes`` bytes of input, the last one with whatever is left. Damage while
+    reading (a truncated or corrupt gzip, an I/O error) ends the stream with a batch whose
+    ``error`` is set; what came before it still loads.
+
+    This loop runs once per row of files of millions of rows, so the batch being filled is
+    kept in local names and written to its ``Batch`` when it is handed over."""
+    batch = Batch()
+    rows, lines, index = batch.rows, batch.lines, batch.index
+    read = size = last = 0
+    try:
+        for line, record, raw in records:
+            last = line
+            read += 1
+            if type(record) is tuple:  # accepted by the fast path
+                row = record
+            else:
+                row = checked(batch, parse, line, record, raw)
+                if row is None:
+                    continue
+            key = row[0]
+            if key in index:
+                batch.duplicates += 1
+                continue
+            index[key] = len(rows)
+            rows.append(row)
+            lines.append(line)
+            size += len(raw) if type(raw) is bytes else sum(map(len, raw))
+            if len(rows) >= batch_rows or size >= batch_bytes:
+                batch.rows_read, batch.size, batch.last_line = read, size, last
+                batch.position = position()
+                yield batch
+                batch = Batch()
+                rows, lines, index = batch.rows, batch.lines, batch.index
+                read = size = 0
+    except DAMAGE as exc:
+        batch.error = exc
+    batch.rows_read, batch.size, batch.last_line = read, size, last
+    batch.position = position()
+    yield batch
+
+
+def checked(batch: Batch, parse, line: int, record: Any, raw: Any) -> tuple | None:
+    """The full checks for one record: its row, or None with the reject noted on ``batch``."""
+    if type(record) is not dict:  # a RowError: the line itself is unusable
+        batch.rejected += 1
+        batch.entries.append(entry("rejected", line, str(record), raw=_raw_text(raw)))
+        return None
+    notes: list[str] = []
+    try:
+        row = parse(record, notes)
+    except RowError as exc:
+        batch.rejected += 1
+        batch.entries.append(entry("rejected", line, str(exc), raw=_raw_text(raw)))
+        return None
+    for note in notes:
+        batch.entries.append(entry("notice", line, note))
+    return row
+
+
+def entry(kind: str, line: int, reason: str, **extra: Any) -> dict:
+    return {"type": kind, "line": line, "reason": reason, **extra}
