@@ -15,12 +15,15 @@ keys through its own read-only connection and writes the rows as binary ``COPY``
 are only the rows whose account is not stored yet (the calling process makes the
 placeholders).
 
-The calling process takes the batches in file order, one from each worker in turn, and
-writes them through its own connection: each batch still commits with its report counts, or
-the whole file in one transaction on the bulk path. Workers never write. A worker holds at
-most the piece it works on and the one it is sending, so memory stays flat in the file's
-size. A worker's exception (a bug) is raised in the calling process with the worker's
-traceback; a worker that dies ends the ingest with an error, and the others are stopped.
+The calling process takes the batches in file order, one from each worker in turn, in a
+reader thread that joins them into batches of about ``MERGE_BYTES`` of input (fewer, larger
+COPY statements and commits), and writes those through its own connection: each still
+commits with its report counts, or the whole file in one transaction on the bulk path.
+Workers never write. A worker holds at most the piece it works on and the one it is
+sending, the calling process two joined batches and the one it writes, so memory stays flat
+in the file's size. A worker's exception (a bug) is raised in the calling process with the
+worker's traceback; a worker that dies ends the ingest with an error, and the others are
+stopped.
 
 Workers are forked, so they start in milliseconds with the code already imported; they open
 their own connection and never touch the parent's. Where ``fork`` does not exist, or for
@@ -59,7 +62,7 @@ from detection.ingest.parse import PARSERS, checked_address, decode_exchange, pr
 logger = logging.getLogger(__name__)
 
 BLOCK_BYTES = 1024 * 1024  # a worker's piece: its rows and strings stay in the CPU's cache
-MERGE_BYTES = 16 * 1024 * 1024  # input whose rows are written in one COPY (and batch)
+MERGE_BYTES = 8 * 1024 * 1024  # about this much input's rows in one COPY (and batch)
 MIN_FILE_BYTES = 8 * 1024 * 1024
 _ADDRESSES_MAX = 100_000
 
@@ -371,33 +374,41 @@ def parallel_batches(source: Source, after_line: int, workers: int) -> Iterator[
             child.stop()
 
 
-def merged(batches: Iterator[Batch], size: int | None = None) -> Iterator[Batch]:
-    """Consecutive batches joined into batches of about ``size`` bytes of input, so that the
-    database sees a few large COPY statements rather than many small ones. A batch with
-    rows of its own (accounts not stored yet) or an error is never merged with the others,
-    and passes in its place, so rows are still written in file order."""
-    size = MERGE_BYTES if size is None else size
+def joinable(batch: Batch) -> bool:
+    """A batch of COPY data only, which may go to the database in one COPY with its
+    neighbours: not one with rows of its own (accounts not stored yet, written by the
+    calling process in their place, so rows stay in file order) or an error."""
+    return not batch.rows and batch.error is None
+
+
+def merged(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """The joinable batches joined into batches of about ``MERGE_BYTES`` of input; the others
+    pass alone, in their place."""
     held: list[Batch] = []
+    size = 0
     for batch in batches:
-        if batch.rows or batch.error is not None:
-            yield from _joined(held)
-            held = []
+        if not joinable(batch):
+            if held:
+                yield join(held)
+            held, size = [], 0
             yield batch
             continue
         held.append(batch)
-        if sum(b.size for b in held) >= size:
-            yield from _joined(held)
-            held = []
-    yield from _joined(held)
+        size += batch.size
+        if size >= MERGE_BYTES:
+            yield join(held)
+            held, size = [], 0
+    if held:
+        yield join(held)
 
 
-def _joined(batches: list[Batch]) -> Iterator[Batch]:
-    if len(batches) < 2:
-        yield from batches
-        return
+def join(batches: list[Batch]) -> Batch:
+    """Consecutive joinable batches as one: their COPY data in one frame, their counts."""
+    if len(batches) == 1:
+        return batches[0]
     # Binary COPY data: one header (19 bytes) and one trailer (two bytes) around the tuples.
     bodies = [b.payload[len(_SIGNATURE) : -len(_TRAILER)] for b in batches if b.payload]
-    joined = Batch(
+    return Batch(
         entries=[entry for b in batches for entry in b.entries],
         rows_read=sum(b.rows_read for b in batches),
         size=sum(b.size for b in batches),
@@ -409,7 +420,6 @@ def _joined(batches: list[Batch]) -> Iterator[Batch]:
         payload_rows=sum(b.payload_rows for b in batches),
         newlines=sum(b.newlines for b in batches),
     )
-    yield joined
 
 
 # The frame of PostgreSQL's binary COPY format ("COPY", File Formats): an 11-byte signature,

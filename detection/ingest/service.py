@@ -232,9 +232,11 @@ def _load(
     """Read the file (in worker processes where they help) and commit it batch by batch."""
     stop = threading.Event()
     if parallel.usable(source, loader, workers):
-        # The thread keeps taking the workers' pieces while this one writes: a worker waits
-        # to hand over its next piece only when two merged batches are waiting already.
-        reading = parallel.merged(parallel.parallel_batches(source, report.lines_done, workers))
+        # The thread takes the workers' pieces (1 MB of input each) as they come and joins
+        # them into batches of MERGE_BYTES, so the workers never wait for this one to write
+        # and the database gets a few large COPY statements, and commits, not many small.
+        pieces = parallel.parallel_batches(source, report.lines_done, workers)
+        reading = parallel.merged(pieces)
     else:
         reading = read_batches(source, report.lines_done, batch_rows, batch_bytes)
     batches = _threaded(reading, stop)

@@ -359,34 +359,40 @@ def test_exchange_ids_compare_byte_by_byte():
         assert cursor.fetchone() == ("C",)
 
 
-def test_merged_batches_keep_the_file_order_and_every_count():
-    def piece(first: int, count: int, **fields) -> Batch:
-        body = b"".join(b"row %d;" % n for n in range(first, first + count))
-        return Batch(
-            payload=parallel._SIGNATURE + body + parallel._TRAILER,
-            payload_rows=count,
-            rows_read=count + 1,
-            rejected=1,
-            entries=[{"line": first, "reason": "r"}],
-            last_line=first + count,
-            newlines=count + 1,
-            size=80 * count,
-            position=first,
-            **fields,
-        )
-
-    stranger = piece(30, 2, rows=[("ex-x",)], lines=[40])
-    pieces = [piece(0, 10), piece(10, 10), piece(20, 10), stranger, piece(40, 10)]
-    pieces.append(Batch(error=EOFError("truncated"), last_line=50))
-    out = list(parallel.merged(iter(pieces), size=1500))
-
-    assert [len(b.payload) > 0 for b in out] == [True, True, True, True, False]
-    first, second, alone, last, error = out
-    assert (first.payload_rows, second.payload_rows) == (20, 10)  # 1,500 bytes read, then rest
-    assert first.payload == (
-        parallel._SIGNATURE + b"".join(b"row %d;" % n for n in range(20)) + parallel._TRAILER
+def _piece(first: int, count: int, **fields) -> Batch:
+    body = b"".join(b"row %d;" % n for n in range(first, first + count))
+    return Batch(
+        payload=parallel._SIGNATURE + body + parallel._TRAILER,
+        payload_rows=count,
+        rows_read=count + 1,
+        rejected=1,
+        entries=[{"line": first, "reason": "r"}],
+        last_line=first + count,
+        newlines=count + 1,
+        size=80 * count,
+        position=first,
+        **fields,
     )
-    assert (first.rows_read, first.rejected, first.newlines, first.last_line) == (22, 2, 22, 20)
-    assert first.size == 1600
-    assert [e["line"] for e in first.entries] == [0, 10] and first.position == 10
-    assert alone is stranger and last.payload_rows == 10 and error is pieces[-1]
+
+
+def test_joined_batches_keep_the_file_order_and_every_count():
+    joined = parallel.join([_piece(0, 10), _piece(10, 10), _piece(20, 5)])
+    assert joined.payload == (
+        parallel._SIGNATURE + b"".join(b"row %d;" % n for n in range(25)) + parallel._TRAILER
+    )
+    assert (joined.payload_rows, joined.rows_read, joined.rejected) == (25, 28, 3)
+    assert (joined.newlines, joined.last_line, joined.size, joined.position) == (28, 25, 2000, 20)
+    assert [e["line"] for e in joined.entries] == [0, 10, 20]
+
+
+def test_merged_batches_go_on_in_order_and_the_others_alone(monkeypatch):
+    monkeypatch.setattr(parallel, "MERGE_BYTES", 1500)
+    stranger = _piece(30, 2, rows=[("ex-x",)], lines=[40])
+    error = Batch(error=EOFError("truncated"), last_line=60)
+    pieces = [_piece(n, 10) for n in (0, 10, 20)] + [stranger, _piece(40, 10), _piece(50, 10)]
+
+    out = list(parallel.merged(iter([*pieces, error])))
+
+    assert [b.payload_rows for b in out] == [20, 10, 2, 20, 0]  # 1,600 bytes read, then the rest
+    assert out[2] is stranger and out[-1] is error
+    assert out[0].payload == parallel.join(pieces[:2]).payload
