@@ -6,6 +6,7 @@ from celery import shared_task, signature
 from django.db import InterfaceError, OperationalError
 
 from detection import services
+from detection.ingest.parallel import WorkerLost
 from detection.ingest.uploads import upload_ingest
 from detection.models import IngestReport
 from detection.retention import telemetry_files_prune, telemetry_prune
@@ -68,17 +69,20 @@ def detection_finalise_task(run_id: int, then: dict | None = None) -> None:
         signature(then).delay()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+@shared_task(
+    acks_late=True, autoretry_for=(*TRANSIENT, WorkerLost), max_retries=3, retry_backoff=True
+)
 def ingest_file_task(report_id: int) -> None:
     """Ingest one staff-uploaded file; a retry resumes after the last committed batch.
 
-    Anything but a transient database error fails the report with its message (shown in the
-    admin) instead of raising: with no broker the task runs inside the upload request, and
-    the staff member should land on the failed report, not on an error page.
+    Anything but a transient database error or a lost parse worker (killed, say for memory)
+    fails the report with its message (shown in the admin) instead of raising: with no broker
+    the task runs inside the upload request, and the staff member should land on the failed
+    report, not on an error page.
     """
     try:
         upload_ingest(report_id=report_id)
-    except TRANSIENT:
+    except (*TRANSIENT, WorkerLost):
         raise
     except Exception as exc:
         logger.exception("ingest of upload report %s failed", report_id)

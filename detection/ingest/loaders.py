@@ -86,6 +86,7 @@ STAGE_TYPES = (
 )
 STAGE = "ingest_exchange_stage"
 TABLE = "detection_exchange"
+BULK_LOCK_WAIT = "10s"  # the longest the bulk path waits for the table's exclusive lock
 UNIQUE_ID = "exchange_exchange_id_uniq"  # the one index whose duplicates the bulk path removes
 _LOOKUP_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
@@ -271,8 +272,17 @@ class CopyLoader:
         with cursor.cursor.copy(self._statement(table)) as copy:
             copy.write(payload)
 
+    def _lock_rows(self, cursor) -> None:
+        """The lock COPY and INSERT take anyway, taken before placeholders are made: a bulk
+        load holds the table's exclusive lock and makes placeholders after it, so taking the
+        two in the other order here could deadlock with it."""
+        if not self.bulk:
+            cursor.execute(f"LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE")
+
     def load_exchanges(self, rows: list[tuple]) -> tuple[int, list[str]]:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
+        with connection.cursor() as cursor:
+            self._lock_rows(cursor)
         placeholders = self.accounts.resolve({row[1] for row in rows})
         with connection.cursor() as cursor:
             if self.bulk:
@@ -354,7 +364,19 @@ class CopyLoader:
         with connection.cursor() as cursor:
             # Readers wait for the lock until the transaction ends; on an empty table, which
             # is when this path is taken without being asked for, they have nothing to read.
-            cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+            # A session that holds the table (a long query, an idle transaction) would make
+            # this wait, and every new reader queue behind it, so it waits BULK_LOCK_WAIT at
+            # most, and the file then goes the usual way.
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (usual,) = cursor.fetchone()
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [BULK_LOCK_WAIT])
+            try:
+                with transaction.atomic():
+                    cursor.cursor.execute(f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE")
+            except psycopg.errors.LockNotAvailable:
+                return False
+            finally:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [usual])
             if only_if_empty:
                 if not self.table_is_empty():
                     return False
@@ -427,6 +449,15 @@ class CopyLoader:
             """  # noqa: S608 (constants)
         )
         return cursor.rowcount
+
+
+def connect_params() -> dict:
+    """psycopg.connect() arguments for the database Django uses (the test database in tests),
+    for a connection of its own beside Django's (worker processes, bulk progress)."""
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return params
 
 
 def make_loader(method: str = "auto"):

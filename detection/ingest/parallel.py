@@ -33,6 +33,7 @@ the in-process reader runs instead.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import io
 import logging
@@ -40,6 +41,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -48,7 +50,6 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
 from psycopg.adapt import Dumper
 from psycopg.copy import Copy, FileWriter
 from psycopg.pq import Format
@@ -56,7 +57,7 @@ from psycopg.types.net import InetBinaryDumper
 
 from detection.ingest.batches import Batch, checked
 from detection.ingest.formats import BOM, DAMAGE, Source, decode_line
-from detection.ingest.loaders import STAGE_TYPES
+from detection.ingest.loaders import STAGE_TYPES, connect_params
 from detection.ingest.parse import PARSERS, checked_address, decode_exchange, prompt_hashes
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,16 @@ _ADDRESSES_MAX = 100_000
 
 
 def worker_count() -> int:
-    """``INGEST_WORKERS`` from the settings; 0 means one per core (at most 8)."""
+    """``INGEST_WORKERS`` from the settings; 0 means one per core this process may use (a
+    container's CPU set, not the host's count), at most 8."""
     configured = int(getattr(settings, "INGEST_WORKERS", 0))
-    return configured if configured > 0 else min(os.cpu_count() or 1, 8)
+    if configured > 0:
+        return configured
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(cores, 8)
 
 
 def usable(source: Source, loader: Any, workers: int) -> bool:
@@ -83,14 +91,6 @@ def usable(source: Source, loader: Any, workers: int) -> bool:
         and source.size >= MIN_FILE_BYTES
         and hasattr(os, "fork")
     )
-
-
-def _connect_params() -> dict:
-    """psycopg.connect() arguments for the database Django uses (the test database in tests)."""
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    return params
 
 
 class _PackedInet(bytes):
@@ -245,10 +245,6 @@ def _work(index: int, workers: int, path: str, after_line: int, params: dict, ou
     """A worker process: every ``workers``-th piece of the file from the ``index``-th, each
     sent as a Batch (its payload separately), then ``("end",)``, ``("damage", exc)`` or
     ``("error", traceback)``."""
-    # The calling process stops a worker with SIGTERM and handles Ctrl-C itself; handlers
-    # inherited from it (a Celery worker's, say) must not turn either into cleanup here.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Rows and strings never form cycles: the collector's passes would only cost time, and
     # what was inherited from the parent is frozen out of its sight.
     gc.freeze()
@@ -288,17 +284,35 @@ def _picklable(exc: BaseException) -> BaseException:
         return OSError(f"{type(exc).__name__}: {exc}")
 
 
+class WorkerLost(RuntimeError):
+    """A worker process ended without a word (killed: out of memory, a signal). Nothing of
+    its piece was written; the upload task retries (and resumes) on it."""
+
+
 class _Child:
     """A forked worker process. ``os.fork`` rather than ``multiprocessing.Process``, which
-    refuses to start a child from a daemonic process, as a Celery prefork worker's are: the
-    ingest stops its children itself (``stop``), and a child whose parent died ends at its
-    next send, on the broken pipe."""
+    refuses to start a child from a daemonic process, as a Celery prefork worker's are.
 
-    def __init__(self, target, *args):
+    The child ignores SIGTERM, SIGINT and SIGHUP: a service manager that signals the whole
+    process group (systemd's ``KillMode=control-group``, Ctrl-C in a terminal) means the
+    ingesting process, which stops its children itself (``stop``: SIGKILL) or lets them
+    finish. It dies with its parent (``PR_SET_PDEATHSIG`` on Linux), and closes the reading
+    ends of the pipes it inherited, so that a send to a parent that has gone fails at once
+    instead of waiting for a reader that can never come."""
+
+    def __init__(self, target, *args, inherited: list | None = None):
+        parent = os.getpid()
         self.pid = os.fork()
         if self.pid == 0:  # the child: run, then leave without the parent's cleanup
             code = 1
             try:
+                for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(signum, signal.SIG_IGN)
+                _die_with_parent()
+                if os.getppid() != parent:  # the parent died before the line above
+                    os._exit(1)
+                for end in inherited or ():
+                    end.close()
                 target(*args)
                 code = 0
             finally:
@@ -312,30 +326,47 @@ class _Child:
                 self.exitcode = os.waitstatus_to_exitcode(status)
         return self.exitcode
 
-    def stop(self, grace: float = 10.0) -> None:
-        if self.poll() is not None:
-            return
-        os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
+    def stop(self, wait: float = 0.0) -> None:
+        """Wait up to ``wait`` seconds for the child to end by itself, then kill it."""
+        deadline = time.monotonic() + wait
         while self.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        if self.poll() is None:  # SIGTERM ignored somehow: it must not outlive the ingest
+        if self.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
             self.exitcode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent thread ends (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def parallel_batches(source: Source, after_line: int, workers: int) -> Iterator[Batch]:
     """The file's batches, in file order, parsed by ``workers`` processes (see the module
     docstring). Damage ends the stream with a batch whose ``error`` is set."""
-    params = _connect_params()
+    params = connect_params()
     logger.info("%s: parsing in %d worker processes", source.path, workers)
     pipes, children = [], []
     try:
         for index in range(workers):
             receive, send = multiprocessing.Pipe(duplex=False)
-            children.append(
-                _Child(_work, index, workers, str(source.path), after_line, params, send)
+            child = _Child(
+                _work,
+                index,
+                workers,
+                str(source.path),
+                after_line,
+                params,
+                send,
+                inherited=[*pipes, receive],
             )
+            children.append(child)
             send.close()  # the worker holds the writing end; EOF here if it dies
             pipes.append(receive)
         before = 0  # lines before the next batch
@@ -345,15 +376,16 @@ def parallel_batches(source: Source, after_line: int, workers: int) -> Iterator[
             pipe, child = pipes[number % workers], children[number % workers]
             try:
                 message = pipe.recv()
-            except EOFError:
-                child.stop(grace=1.0)
-                raise RuntimeError(
+                if isinstance(message, Batch):
+                    message.payload = pipe.recv_bytes()
+            except (EOFError, OSError):  # OSError: it died in the middle of a message
+                child.stop(wait=1.0)
+                raise WorkerLost(
                     f"ingest worker {number % workers} ended without a word "
                     f"(exit code {child.exitcode})"
                 ) from None
             if isinstance(message, Batch):
                 batch = message
-                batch.payload = pipe.recv_bytes()
                 if before:
                     _shift(batch, before)
                 before += batch.newlines
@@ -369,9 +401,9 @@ def parallel_batches(source: Source, after_line: int, workers: int) -> Iterator[
             raise RuntimeError(f"an ingest worker failed:\n{message[1]}")
     finally:
         for pipe in pipes:
-            pipe.close()
+            pipe.close()  # a worker still sending fails on the broken pipe and ends
         for child in children:
-            child.stop()
+            child.stop(wait=1.0)
 
 
 def joinable(batch: Batch) -> bool:

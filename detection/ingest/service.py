@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +34,7 @@ from django.utils import timezone
 from detection.ingest import parallel
 from detection.ingest.batches import Batch, entry, read_batches
 from detection.ingest.formats import Source
-from detection.ingest.loaders import load_accounts, make_loader
+from detection.ingest.loaders import connect_params, load_accounts, make_loader
 from detection.models import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -111,15 +113,15 @@ def ingest_source(
 
     ``workers`` (default ``INGEST_WORKERS``): processes that parse a big JSON Lines exchange
     file on PostgreSQL (:mod:`detection.ingest.parallel`); 1 parses in this process.
-    ``bulk``: ``auto`` loads an exchanges file of at least ``BULK_MIN_BYTES`` into an empty
-    table first and builds the table's indexes after, all in one transaction (see
-    :func:`_bulk_load`); ``on`` does so whatever the file's size and even if the table has
-    rows; ``off`` never.
+    ``bulk`` (exchanges files; accounts files always load batch by batch): ``auto`` loads a
+    file of at least ``BULK_MIN_BYTES`` into an empty table first and builds the table's
+    indexes after, all in one transaction (see :func:`_bulk_load`); ``on`` does so whatever
+    the file's size and even if the table has rows; ``off`` never.
     """
     if bulk not in BULK_CHOICES:
         raise ValueError(f"unknown bulk mode {bulk!r} ({', '.join(BULK_CHOICES)})")
     loader = make_loader(method)
-    if bulk == "on" and not _bulk_possible(loader, source):
+    if bulk == "on" and source.kind == "exchanges" and not _bulk_possible(loader, source):
         loader.close()
         raise ValueError("the bulk path loads exchanges through PostgreSQL's COPY loader only")
     report.status = IngestReport.Status.RUNNING
@@ -142,8 +144,8 @@ def ingest_source(
     )
     report.bulk = False
     try:
-        wanted = bulk == "on" or (
-            bulk == "auto" and _bulk_possible(loader, source) and source.size >= BULK_MIN_BYTES
+        wanted = _bulk_possible(loader, source) and (
+            bulk == "on" or (bulk == "auto" and source.size >= BULK_MIN_BYTES)
         )
         if wanted and (bulk == "on" or loader.table_is_empty()):
             report.bulk = _bulk_load(loader, report, load, only_if_empty=bulk == "auto")
@@ -181,11 +183,11 @@ def _bulk_load(loader, report: IngestReport, load: Callable[[], None], only_if_e
     rejects_before = report.reject_path
     size_before = _file_size(rejects_before)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), _Progress(report) as progress:
             if not loader.begin_bulk(only_if_empty=only_if_empty):
                 return False
             logger.info("%s: loading first and building the indexes after", report.path)
-            load()
+            load(progress=progress.update)
             removed = loader.finish_bulk()
             report.loaded -= removed
             report.duplicates += removed
@@ -194,6 +196,48 @@ def _bulk_load(loader, report: IngestReport, load: Callable[[], None], only_if_e
         _take_back_entries(report.reject_path, rejects_before, size_before)
         raise
     return True
+
+
+class _Progress:
+    """The bytes read so far, written to the report through a connection of its own while a
+    bulk load's transaction holds everything else back, at most once every PROGRESS_EVERY
+    seconds, so the admin's report page still moves. Only ``bytes_read``: the counts and
+    ``lines_done`` say what is committed, which is nothing until the load commits (the
+    report's row is left alone by the load until then, so this never waits on it)."""
+
+    def __init__(self, report: IngestReport):
+        self.report = report
+        self.connection: psycopg.Connection | None = None
+        self.last = time.monotonic()
+        self.broken = False
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+    def update(self, bytes_read: int) -> None:
+        if self.broken or time.monotonic() - self.last < PROGRESS_EVERY:
+            return
+        self.last = time.monotonic()
+        try:
+            if self.connection is None:
+                self.connection = psycopg.connect(**connect_params(), autocommit=True)
+                # The report's row may be locked after all (the load runs inside a caller's
+                # transaction that wrote it): then no progress, rather than a wait forever.
+                self.connection.execute("SET lock_timeout = '200ms'")
+            self.connection.execute(
+                f"UPDATE {IngestReport._meta.db_table} SET bytes_read = %s WHERE id = %s",  # noqa: S608
+                [bytes_read, self.report.pk],
+            )
+        except psycopg.Error as exc:
+            self.broken = True
+            logger.warning("no progress for %s: %s", self.report.path, exc)
+
+
+PROGRESS_EVERY = 1.0
 
 
 def _file_size(path: str) -> int:
@@ -228,6 +272,7 @@ def _load(
     batch_rows: int,
     batch_bytes: int,
     workers: int,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     """Read the file (in worker processes where they help) and commit it batch by batch."""
     stop = threading.Event()
@@ -245,6 +290,8 @@ def _load(
             _commit(batch, source.kind, loader, report, directory, on_reject)
             if on_progress:
                 on_progress(report.bytes_read)
+            if progress:
+                progress(report.bytes_read)
     finally:
         stop.set()
         batches.close()
@@ -292,7 +339,8 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
             batch.entries.append(entry("rejected", line, report.error))
             logger.warning("ingest of %s stopped: %s", report.path, report.error)
         _write_entries(report, batch.entries, directory, on_reject)
-        report.save()
+        if not getattr(loader, "bulk", False):  # the bulk load saves it once, at the end
+            report.save()
 
 
 def _note_placeholders(batch: Batch, placeholders: list[str]) -> None:

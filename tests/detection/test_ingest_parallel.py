@@ -6,21 +6,29 @@ the worker's parse held to the in-process reader's, the COPY data it writes, the
 batches, the bulk path's indexes, duplicates and rollback, resumes, a failing worker.
 """
 
+import contextlib
 import gzip
 import os
 import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zlib
 from pathlib import Path
 
 import orjson
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detection.ingest import Source, ingest_source, parallel, report_for, service
+from detection.ingest import Source, ingest_source, loaders, parallel, report_for, service
 from detection.ingest.batches import Batch, read_batches
-from detection.ingest.formats import Gunzip
-from detection.ingest.loaders import UNIQUE_ID, CopyLoader
+from detection.ingest.formats import DAMAGE, Gunzip
+from detection.ingest.loaders import UNIQUE_ID, CopyLoader, connect_params
 from detection.models import Account, Exchange, IngestReport
 from tests.detection.test_ingest_support import (
     account_row,
@@ -95,7 +103,7 @@ def test_a_worker_reads_a_piece_as_the_in_process_reader_reads_the_file(lines, b
         (expected,) = list(read_batches(Source(path, "exchanges"), skip, 10**6, 10**9))
     finally:
         path.unlink()
-    worker = parallel._Worker(parallel._connect_params())
+    worker = parallel._Worker(connect_params())
     try:
         # No account is stored (the test's own are not committed), so every row comes back
         # as a row, and can be compared as it is; the fingerprints were made a block at once.
@@ -396,3 +404,234 @@ def test_merged_batches_go_on_in_order_and_the_others_alone(monkeypatch):
     assert [b.payload_rows for b in out] == [20, 10, 2, 20, 0]  # 1,600 bytes read, then the rest
     assert out[2] is stranger and out[-1] is error
     assert out[0].payload == parallel.join(pieces[:2]).payload
+
+
+# --- what the review found: process handling, locks, progress, damage -----------------------
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+ORPHAN = """
+import os, sys, time
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+sys.path.insert(0, os.getcwd())
+import django
+django.setup()
+from pathlib import Path
+from detection.ingest import parallel
+from detection.ingest.formats import Source
+parallel.BLOCK_BYTES = 64 * 1024
+batches = parallel.parallel_batches(Source(Path(sys.argv[1]), "exchanges"), 0, 2)
+next(batches)
+print("started", flush=True)
+time.sleep(600)  # killed here, as by the OOM killer or a Celery hard time limit
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_end_when_the_ingesting_process_is_killed(tmp_path):
+    path = write_jsonl(
+        tmp_path / "exchanges.jsonl", [exchange_row(i, prompt="p" * 300) for i in range(12000)]
+    )
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    from tests.conftest import ROOT, _test_database_url
+
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": _test_database_url()},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    try:
+        assert parent.stdout.readline().strip() == "started"
+        workers = _children_of(parent.pid)
+        assert len(workers) == 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived the ingest"
+            time.sleep(0.05)
+    finally:  # whatever happened, nothing this test started outlives it
+        for pid in [parent.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sigterm_to_the_process_group_does_not_stop_the_workers(tmp_path, big, monkeypatch):
+    """systemd stops a service by signalling its whole process group; Celery then finishes
+    the task it has (a warm shutdown), so the ingest's workers must not die of it."""
+    accounts, exchanges = files(tmp_path, n=200)
+    ingest_file(accounts)
+    encode = parallel._Worker.encode
+
+    def slowly(self, *args, **kwargs):  # still at work when the signal comes
+        time.sleep(0.05)
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(parallel._Worker, "encode", slowly)
+    commit, sent = service._commit, []
+
+    def commit_and_signal(*args):
+        commit(*args)
+        if not sent:
+            sent.extend(_children_of(os.getpid()))
+            for pid in sent:
+                os.kill(pid, signal.SIGTERM)
+
+    monkeypatch.setattr(service, "_commit", commit_and_signal)
+    report = ingest_file(exchanges)
+    assert len(sent) == 2
+    assert (report.status, report.loaded) == (IngestReport.Status.DONE, 200)
+
+
+@pytest.mark.django_db
+def test_a_lost_worker_is_retried_by_the_upload_task(monkeypatch):
+    from celery.exceptions import Retry
+
+    from detection import tasks
+
+    report = IngestReport.objects.create(path="/nowhere/exchanges.jsonl", kind="exchanges")
+
+    def lost(*, report_id):
+        raise parallel.WorkerLost("ingest worker 1 ended without a word (exit code -9)")
+
+    monkeypatch.setattr(tasks, "upload_ingest", lost)
+    with pytest.raises((Retry, parallel.WorkerLost)):
+        tasks.ingest_file_task(report.pk)
+    report.refresh_from_db()
+    assert report.status != IngestReport.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_held_by_another_session_sends_the_file_the_usual_way(tmp_path, big, monkeypatch):
+    monkeypatch.setattr(loaders, "BULK_LOCK_WAIT", "200ms")
+    accounts, exchanges = files(tmp_path)
+    ingest_file(accounts)
+    with psycopg.connect(**connect_params()) as other:  # a reader inside a long transaction
+        other.execute("SELECT count(*) FROM detection_exchange").fetchone()
+        report = ingest_file(exchanges)
+    assert not report.bulk and (report.loaded, report.rejected) == (60, 0)
+    assert len(table_indexes()) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ordinary_ingest_naming_the_same_new_account_waits_for_a_bulk_load(
+    tmp_path, monkeypatch
+):
+    """The ordinary ingest takes the exchanges table's lock before it makes placeholders, as
+    the bulk load does, so the two cannot deadlock (each waiting for the other's row or
+    lock until PostgreSQL cancels one, the whole backfill perhaps)."""
+    ingest_file(write_jsonl(tmp_path / "accounts.jsonl", [account_row(0)]))
+    big_file = write_jsonl(
+        tmp_path / "exchanges-big.jsonl",
+        [exchange_row(i) for i in range(50)] + [exchange_row(1000, account=77)],
+    )
+    small_file = write_jsonl(tmp_path / "exchanges-small.jsonl", [exchange_row(2000, account=77)])
+    locked, go = threading.Event(), threading.Event()
+    begin = CopyLoader.begin_bulk
+
+    def begin_then_wait(self, **options):
+        done = begin(self, **options)
+        locked.set()
+        go.wait(30)
+        return done
+
+    monkeypatch.setattr(CopyLoader, "begin_bulk", begin_then_wait)
+    errors = []
+
+    def run(path, **options):
+        try:
+            ingest_file(path, workers=1, **options)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    bulk = threading.Thread(target=run, args=(big_file,), kwargs={"bulk": "on"})
+    bulk.start()
+    assert locked.wait(30)
+    other = threading.Thread(target=run, args=(small_file,), kwargs={"bulk": "off"})
+    other.start()
+    time.sleep(1.5)  # past deadlock_timeout (1 s): a deadlock would be found by now
+    go.set()
+    bulk.join(60)
+    other.join(60)
+    assert errors == []
+    assert Exchange.objects.count() == 52
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_still_shows_its_progress(tmp_path, big, monkeypatch):
+    monkeypatch.setattr(service, "PROGRESS_EVERY", 0)
+    accounts, exchanges = files(tmp_path, n=200)
+    ingest_file(accounts)
+    seen = []
+    commit = service._commit
+
+    def commit_and_look(batch, kind, loader, report, *args):
+        commit(batch, kind, loader, report, *args)
+        with psycopg.connect(**connect_params()) as other:  # what the admin's page reads
+            seen.append(
+                other.execute(
+                    "SELECT bytes_read, loaded FROM detection_ingestreport WHERE id = %s",
+                    [report.pk],
+                ).fetchone()
+            )
+
+    monkeypatch.setattr(service, "_commit", commit_and_look)
+    report = ingest_file(exchanges)
+    assert report.bulk and report.loaded == 200
+    # bytes read move while the load runs; the counts say what is committed: nothing yet
+    assert len(seen) > 2 and all(loaded == 0 for _, loaded in seen)
+    assert 0 < seen[1][0] <= seen[-1][0] <= report.size
+
+
+@pytest.mark.django_db
+def test_bulk_on_leaves_the_accounts_file_of_a_folder_alone(tmp_path):
+    folder = tmp_path / "drop"
+    write_jsonl(folder / "accounts.jsonl", [account_row(0)])
+    write_jsonl(folder / "exchanges.jsonl", [exchange_row(i) for i in range(5)])
+    code, _, err = run_ingest(folder, "--bulk", "on")
+    assert code == 0, err
+    assert (Account.objects.count(), Exchange.objects.count()) == (1, 5)
+
+
+def test_a_corrupt_gzip_yields_every_line_zlib_can_decode(tmp_path):
+    rows = b"".join(
+        orjson.dumps(exchange_row(n, prompt=f"prompt {n} " * 20)) + b"\n" for n in range(300)
+    )
+    whole = gzip.compress(rows)
+    broken = bytearray(whole)
+    broken[len(whole) // 2] ^= 0xFF  # a bad deflate block half-way
+    path = tmp_path / "exchanges.jsonl.gz"
+    path.write_bytes(bytes(broken))
+    decoder, recovered = zlib.decompressobj(zlib.MAX_WBITS | 16), b""
+    with pytest.raises(zlib.error):  # what zlib can give, 64 bytes at a time
+        for i in range(len(broken)):
+            recovered += decoder.decompress(bytes(broken[i : i + 1]), 64)
+            while decoder.unconsumed_tail:
+                recovered += decoder.decompress(decoder.unconsumed_tail, 64)
+    got = b""
+    with pytest.raises(DAMAGE), path.open("rb") as raw:
+        stream = Gunzip(path, raw)
+        while data := stream.read1(1 << 20):
+            got += data
+    assert recovered.startswith(got) and len(got) >= len(recovered) - 512
+    assert got.count(b"\n") > 50  # lines ISA-L alone would have lost

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from tqdm import tqdm
 
 from detection.ingest import SourceError, ingest_source, report_for, resolve
@@ -120,6 +120,12 @@ class Command(BaseCommand):
             )
         if not sources:
             raise CommandError("no data files found in the given paths", returncode=2)
+        if options["bulk"] == "on" and (
+            options["loader"] == "portable" or connection.vendor != "postgresql"
+        ):
+            raise CommandError(
+                "--bulk on loads exchanges through PostgreSQL's COPY loader only", returncode=2
+            )
 
         show = {"left": options["show_rejects"]}
 
