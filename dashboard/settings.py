@@ -78,7 +78,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, taking the user from the session's query (dashboard/sessions.py).
+    "dashboard.sessions.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,6 +182,13 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 # Reject files written by the app (ingest uploads, exports, reject reports) go here.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
+
+# Database sessions that read their user, its permissions, roles and unread count in the same
+# query (dashboard/sessions.py). Changing the engine logs everyone out once.
+SESSION_ENGINE = "dashboard.sessions"
+# That query is prepared on each PostgreSQL connection (planned once, not per request). Turn
+# off behind a pooler in transaction mode that does not keep prepared statements.
+PREPARE_SESSION_QUERY = env_bool("PREPARE_SESSION_QUERY", default=True)
 
 # Security: safe production defaults; DEBUG relaxes only what it must.
 SESSION_COOKIE_HTTPONLY = True
