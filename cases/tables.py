@@ -14,6 +14,7 @@ See docs/benchmarks.md, "Pages".
 """
 
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property
 from html import escape
 
@@ -24,44 +25,33 @@ from django.utils.dates import MONTHS_3
 from django.utils.html import conditional_escape
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django_tables2 import RequestConfig
 
 from cases.models import Case, CaseAccount
 from cases.paging import AFTER, BEFORE, CURSOR_PARAMS, KeysetPaginator
-from cases.templatetags.cases_extras import age
+from cases.templatetags.cases_extras import age_text
 
 STATUS_LABELS = dict(Case.Status.choices)
 PRIORITY_LABELS = dict(Case.Priority.choices)
 
-# The queue's row. It is written here with ``str.format`` from values escaped once each
-# rather than in a template: a template spends several microseconds a variable, 30 variables a
-# row, 50 rows a page, which was half the queue page's time. ``format_html`` cost 10-14 ms a
-# page too (a ``conditional_escape`` and a lazy-string check per value, a SafeString per
-# piece); every value below goes through ``escape`` (the standard library's, which is what
-# Django's ``escape`` calls) or is a number or ISO date formatted here, for about 4 ms
-# (docs/benchmarks.md, "Pages"). Keep the cells in the order of CaseTable.Meta.sequence;
-# static/app.js reads data-href and data-assign-url, and .row-link takes the focus.
-QUEUE_ROW = (
-    '<tr data-row="case" data-href="{url}" data-assign-url="{url}assign/"{row_class}>{select}'
-    '<td><a class="row-link" href="{url}">#{pk} {title}</a></td>'
-    '<td><span class="risk">{risk}</span></td>'
-    "<td>{campaign}</td>"
-    "<td>{accounts}</td>"
-    "<td>{exchanges}</td>"
-    '<td><span class="badge status-{status}">{status_label}</span></td>'
-    '<td><span class="badge prio-{priority}">{priority_label}</span></td>'
-    "<td>{assignee}</td>"
-    '<td><time datetime="{opened}" title="{opened_title}">{age}</time></td>'
-    "<td>{due}</td>{closed}</tr>\n"
-)
+# The queue's row is written by ``CaseTable.rows_html``, an f-string a row from values escaped
+# once each, rather than in a template: a template spends several microseconds a variable, 30
+# variables a row, 50 rows a page, which was half the queue page's time. ``format_html`` cost
+# 10-14 ms a page too (a ``conditional_escape`` and a lazy-string check per value, a SafeString
+# per piece), and ``str.format`` with twenty named fields a row a quarter of what is left
+# (docs/benchmarks.md, "Pages"). Every value goes through ``escape`` (the standard library's,
+# which is what Django's ``escape`` calls) or is a number or ISO date formatted there. Keep the
+# cells in the order of CaseTable.Meta.sequence; static/app.js reads data-href and
+# data-assign-url, and .row-link takes the focus.
 QUEUE_SELECT = (
     '<td><input type="checkbox" name="cases" value="{pk}" form="bulk-form"'
     ' aria-label="Select case #{pk}"></td>'
 )
-QUEUE_DUE = '<time{overdue} datetime="{iso}" title="{title}">{text}</time>'
-QUEUE_CLOSED = '<td><time datetime="{iso}">{text}</time></td>'
 EMPTY = '<span class="muted">—</span>'
 QUEUE_CAMPAIGN = '<a href="{url}?campaign={pk}&amp;status=any">{label}</a>'
+OVERDUE = ' class="overdue"'
+OVERDUE_ROW = ' class="overdue-row"'
 
 
 class _ColumnsSharedByTables(OrderedDict):
@@ -89,23 +79,41 @@ class LinkedTable(tables.Table):
         super().__init_subclass__(**kwargs)
         cls.base_columns = _ColumnsSharedByTables(cls.base_columns)
 
+    @cached_property
+    def _query(self) -> dict[str, list[str]]:
+        """The request's query string without any page position."""
+        drop = {self.prefixed_page_field, *CURSOR_PARAMS}
+        return {k: v for k, v in self.request.GET.lists() if k not in drop}
+
     def _link(self, **params) -> str:
         """This listing's URL with ``params`` set and any page position dropped."""
-        drop = {self.prefixed_page_field, *CURSOR_PARAMS}
-        query = {k: v for k, v in self.request.GET.lists() if k not in drop}
-        query.update(params)
+        query = {**self._query, **params}
         return f"{self.base_url}?{urlencode(query, doseq=True)}"
+
+    def _sort_link(self) -> Callable[[str], str]:
+        """``_link`` with the sort parameter set to a value, for many values: what comes
+        before and after it in the query string is encoded once, not once a column."""
+        name = self.prefixed_order_by_field
+        items = list(self._query.items())
+        at = next((i for i, (key, _) in enumerate(items) if key == name), len(items))
+        head = urlencode(items[:at], doseq=True)
+        tail = urlencode(items[at + 1 :], doseq=True)
+
+        def link(value: str) -> str:
+            parts = (head, urlencode({name: value}), tail)
+            return f"{self.base_url}?{'&'.join(part for part in parts if part)}"
+
+        return link
 
     @cached_property
     def header_cells(self) -> list[dict]:
         """Per column: its header and, if it sorts, the link that sorts by it."""
         cells = []
+        sort_link = self._sort_link()
         for column in self.columns:
             cell = {"name": column.name, "header": column.header, "href": ""}
             if column.orderable:
-                cell["href"] = self._link(
-                    **{self.prefixed_order_by_field: column.order_by_alias.next}
-                )
+                cell["href"] = sort_link(column.order_by_alias.next)
                 if column.is_ordered:
                     cell["sorted"] = "desc" if column.order_by_alias.is_descending else "asc"
             cells.append(cell)
@@ -189,12 +197,6 @@ def _clock():
     return timezone.now(), lambda value: value.astimezone(zone)
 
 
-def _minute(iso: str) -> str:
-    """``2026-12-02 09:30`` from an ISO date and time (``|date:"Y-m-d H:i"``), by slicing:
-    ``strftime`` twice a row was a tenth of writing the rows."""
-    return f"{iso[:10]} {iso[11:16]}"
-
-
 def _clipped(text: str, length: int) -> str:
     """``|truncatechars``: at most ``length`` characters, the last an ellipsis if cut."""
     return text if len(text) <= length else text[: length - 1] + "…"
@@ -262,69 +264,84 @@ class CaseTable(LinkedTable):
     @cached_property
     def rows_html(self) -> SafeString:
         """The page's rows (``cases.selectors.QueueRow``, or anything with the same names),
-        written here: see ``QUEUE_ROW``. Every text value goes through ``escape``, so a title
-        or label can never become HTML; the rest are numbers and dates formatted here."""
+        written here: see the comment above ``QUEUE_SELECT``. Every text value goes through
+        ``escape``, so a title or label can never become HTML; the rest are numbers and dates
+        formatted here."""
         now, local = _clock()
+        language = get_language()
         months = {n: str(name).title() for n, name in MONTHS_3.items()}
         statuses = {value: escape(str(label)) for value, label in STATUS_LABELS.items()}
         priorities = {value: escape(str(label)) for value, label in PRIORITY_LABELS.items()}
         base = escape(self.base_url)
         show_select, show_closed = self.show_select, self.show_closed
+        # A page names few campaigns and assignees, each on many rows: written once each.
+        campaigns, assignees = {}, {}
+
+        def ago(value) -> str:
+            return escape(age_text(value, now, language))
+
         rows = []
         for row in self.paginated_rows:
             case = row.record
             pk = int(case.pk)
+            url = f"{base}{pk}/"
             opened = local(case.opened_at).isoformat()
-            overdue = case.is_open and case.due_at is not None and case.due_at < now
-            due = EMPTY
-            if case.due_at is not None:
-                due_at = local(case.due_at)
-                due_iso = due_at.isoformat()
-                due = QUEUE_DUE.format(
-                    overdue=' class="overdue"' if overdue else "",
-                    iso=due_iso,
-                    title=_minute(due_iso),
-                    text=escape(f"overdue {age(case.due_at, now)}")
+            due_at = case.due_at
+            overdue = False
+            if due_at is None:
+                due = EMPTY
+            else:
+                overdue = due_at < now and case.is_open
+                local_due = local(due_at)
+                iso = local_due.isoformat()
+                text = (
+                    f"overdue {ago(due_at)}"
                     if overdue
-                    else f"{due_at.day} {months[due_at.month]}",
+                    else f"{local_due.day} {months[local_due.month]}"
+                )
+                due = (
+                    f'<time{OVERDUE if overdue else ""} datetime="{iso}"'
+                    f' title="{iso[:10]} {iso[11:16]}">{text}</time>'
                 )
             closed = ""
             if show_closed:
                 closed = "<td></td>"
                 if case.decided_at is not None:
                     decided = local(case.decided_at)
-                    closed = QUEUE_CLOSED.format(
-                        iso=decided.isoformat(),
-                        text=f"{decided.day} {months[decided.month]} {decided.year}",
+                    closed = (
+                        f'<td><time datetime="{decided.isoformat()}">'
+                        f"{decided.day} {months[decided.month]} {decided.year}</time></td>"
                     )
-            rows.append(
-                QUEUE_ROW.format(
-                    url=f"{base}{pk}/",
-                    row_class=' class="overdue-row"' if overdue else "",
-                    select=QUEUE_SELECT.format(pk=pk) if show_select else "",
-                    pk=pk,
-                    title=escape(_clipped(case.title, 120)),
-                    risk=f"{case.risk_score:.2f}",
-                    campaign=QUEUE_CAMPAIGN.format(
+            campaign = EMPTY
+            if case.campaign_id:
+                campaign = campaigns.get(case.campaign_id)
+                if campaign is None:
+                    campaign = campaigns[case.campaign_id] = QUEUE_CAMPAIGN.format(
                         url=base,
                         pk=int(case.campaign_id),
                         label=escape(_clipped(case.campaign.label, 40)),
                     )
-                    if case.campaign_id
-                    else EMPTY,
-                    accounts=f"{int(case.account_count):,}",
-                    exchanges=f"{int(case.exchange_count):,}",
-                    status=escape(case.status),
-                    status_label=statuses.get(case.status) or escape(case.status),
-                    priority=int(case.priority),
-                    priority_label=priorities.get(case.priority, ""),
-                    assignee=escape(case.assignee.username) if case.assignee_id else EMPTY,
-                    opened=opened,
-                    opened_title=_minute(opened),
-                    age=escape(age(case.opened_at, now)),
-                    due=due,
-                    closed=closed,
-                )
+            assignee = EMPTY
+            if case.assignee_id:
+                assignee = assignees.get(case.assignee_id)
+                if assignee is None:
+                    assignee = assignees[case.assignee_id] = escape(case.assignee.username)
+            status = case.status
+            priority = int(case.priority)
+            rows.append(
+                f'<tr data-row="case" data-href="{url}" data-assign-url="{url}assign/"'
+                f"{OVERDUE_ROW if overdue else ''}>"
+                + (QUEUE_SELECT.format(pk=pk) if show_select else "")
+                + f'<td><a class="row-link" href="{url}">#{pk} {escape(_clipped(case.title, 120))}'
+                f'</a></td><td><span class="risk">{case.risk_score:.2f}</span></td>'
+                f"<td>{campaign}</td><td>{int(case.account_count):,}</td>"
+                f"<td>{int(case.exchange_count):,}</td>"
+                f'<td><span class="badge status-{escape(status)}">'
+                f"{statuses.get(status) or escape(status)}</span></td>"
+                f'<td><span class="badge prio-{priority}">{priorities.get(priority, "")}</span>'
+                f'</td><td>{assignee}</td><td><time datetime="{opened}"'
+                f' title="{opened[:10]} {opened[11:16]}">{ago(case.opened_at)}</time></td>'
+                f"<td>{due}</td>{closed}</tr>\n"
             )
         return mark_safe("".join(rows))  # noqa: S308 (every value above is escaped or ours)
 

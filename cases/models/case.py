@@ -139,6 +139,16 @@ class Case(models.Model):
             models.Index(fields=["status", "-risk_score"], name="case_status_risk_idx"),
             models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
             models.Index(fields=["-risk_score", "-id"], name="case_risk_id_idx"),
+            # The open cases alone, in the default queue's order: a page number typed deep
+            # into the queue reads its key by counting entries (cases/paging.py), and here it
+            # counts open cases only, with no status to test per entry (page 1,000: 2.3 ms
+            # in PostgreSQL, against 6.7 ms through case_risk_id_status_idx). The statuses
+            # are CLOSED_STATUSES (the class's names are out of reach in Meta; a test checks).
+            models.Index(
+                fields=["-risk_score", "-id"],
+                name="case_open_risk_id_idx",
+                condition=~models.Q(status__in=("actioned", "dismissed")),
+            ),
             # The queue sorts by these too; without an index each sort reads every open case.
             # Each ends with the id, as the sort does, so a page's cursor (cases/paging.py)
             # starts an index scan where the last page ended.

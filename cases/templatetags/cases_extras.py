@@ -214,9 +214,14 @@ def age(value, now=None) -> str:
     """
     if not value:
         return ""
-    now = now or timezone.now()
+    return age_text(value, now or timezone.now(), get_language())
+
+
+def age_text(value, now, language: str) -> str:
+    """``age(value, now)`` in ``language``, for a caller that looks the language up once
+    for many values (the queue's rows)."""
     start, end = (value, now) if value <= now else (now, value)
-    return _age_text(*_largest_unit(start, end.astimezone(start.tzinfo)), get_language())
+    return _age_text(*_largest_unit(start, end.astimezone(start.tzinfo)), language)
 
 
 def _largest_unit(start, end) -> tuple[str, int]:
