@@ -13,8 +13,21 @@ from uuid import uuid4
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, connections, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import IsNull
 from django.db.models.query import BaseIterable, ValuesListIterable
 
@@ -166,11 +179,79 @@ def queue_rows(user) -> QuerySet[Case]:
 
 
 def case_for_page(user, pk: int) -> Case:
-    """One case with what its header shows; raises ``Case.DoesNotExist`` if not visible."""
+    """One case with what its header shows, in one query: its assignee and campaign, the
+    names of its tags (``tag_names``, a list, by name) and whether another case could be
+    merged into it (``has_mergeable``, as ``cases_mergeable_into(case, user).exists()``
+    would say). Raises ``Case.DoesNotExist`` if the user may not see it.
+
+    The tags were a second query (prefetched: 0.8 ms) and the merge check a third (0.45 ms),
+    of a page that took 8 ms; as ORM subqueries in this one, Django spent 1.3 ms compiling
+    them; written as SQL, with the tables' and columns' names taken from the models, they
+    cost what the database takes (docs/benchmarks.md, "Pages").
+    """
+    tag_names, mergeable = _case_header_sql(connection)
+    case = (
+        cases_visible_to(user)
+        .select_related("assignee", "campaign")
+        .annotate(
+            # Both are the models' names only, no value (see _case_header_sql).
+            tag_text=RawSQL(tag_names, (), output_field=CharField()),  # noqa: S611
+            has_mergeable=RawSQL(mergeable, (), output_field=BooleanField()),  # noqa: S611
+        )
+        .get(pk=pk)
+    )
+    names = case.tag_text.split(",") if case.tag_text else []
+    # PostgreSQL sorts them in the query (by the column's collation, as ``Tag`` orders);
+    # SQLite's GROUP_CONCAT cannot, and compares text byte by byte, as ``sorted`` does.
+    case.tag_names = names if connection.vendor == "postgresql" else sorted(names)
+    return case
+
+
+def _case_header_sql(connection) -> tuple[str, str]:
+    """SQL for the tag names of the case (comma-separated: a tag name is a slug) and for
+    whether a live case of the same campaign could be merged into it (what
+    :func:`_mergeable_into` selects; who may see them is the outer query's business, since a
+    user who may see one case may see them all)."""
+    q = connection.ops.quote_name
+    case, tag = Case._meta, Tag._meta
+    tags = case.get_field("tags")
+    outer = f"{q(case.db_table)}.{q(case.pk.column)}"
+    name = f"t.{q(tag.get_field('name').column)}"
+    names = (
+        f"STRING_AGG({name}, ',' ORDER BY {name})"
+        if connection.vendor == "postgresql"
+        else f"GROUP_CONCAT({name}, ',')"
+    )
+    campaign = q(case.get_field("campaign").column)
+    tag_names = (
+        f"SELECT {names} FROM {q(tags.m2m_db_table())} ct"  # noqa: S608 (the models' names)
+        f" JOIN {q(tag.db_table)} t ON t.{q(tag.pk.column)} = ct.{q(tags.m2m_reverse_name())}"
+        f" WHERE ct.{q(tags.m2m_column_name())} = {outer}"
+    )
+    mergeable = (
+        f"EXISTS (SELECT 1 FROM {q(case.db_table)} m"  # noqa: S608 (the models' names)
+        f" WHERE m.{campaign} = {q(case.db_table)}.{campaign}"
+        f" AND m.{q(case.get_field('merged_into').column)} IS NULL"
+        f" AND m.{q(case.pk.column)} <> {outer})"
+    )
+    return tag_names, mergeable
+
+
+def case_for_accounts(user, pk: int) -> Case:
+    """The case whose accounts section this is, with what the section shows of it and the
+    number of accounts taken off it (``removed_account_count``), in one query; raises
+    ``Case.DoesNotExist`` if the user may not see it."""
+    q = connection.ops.quote_name
+    link, case = CaseAccount._meta, Case._meta
+    removed = (
+        f"SELECT COUNT(*) FROM {q(link.db_table)} r"  # noqa: S608 (the models' names)
+        f" WHERE r.{q(link.get_field('case').column)} = {q(case.db_table)}.{q(case.pk.column)}"
+        f" AND r.{q(link.get_field('removed_at').column)} IS NOT NULL"
+    )
     return (
         cases_visible_to(user)
-        .select_related("assignee", "campaign", "merged_into")
-        .prefetch_related("tags")
+        .only("title", "account_count")
+        .annotate(removed_account_count=RawSQL(removed, (), output_field=IntegerField()))  # noqa: S611
         .get(pk=pk)
     )
 
@@ -180,28 +261,69 @@ def case_accounts_table_rows(case: Case, *, removed: bool = False) -> QuerySet[C
 
     Signals and volume come from the account's latest ``AccountScore`` (the run that last
     looked at it), read through two correlated subqueries that the ``accountscore`` account
-    index answers per row; the table pages, so it is never more than a page of them.
+    index answers per row; the table pages, so it is never more than a page of them. Only
+    the columns the table shows are read, and of the people who added or removed an account
+    only their names (``added_by_name``, ``removed_by_name``): whole rows of three models
+    were half of what this query cost Django to compile and read. The three subqueries are
+    SQL (``_account_columns_sql``): as ORM subqueries Django took 1.5 ms building and
+    compiling them, for a page whose whole query takes PostgreSQL under a millisecond
+    (docs/benchmarks.md, "Pages"). The queryset may be filtered, sorted and sliced, not used
+    inside another query (the SQL names this table, not an alias).
     """
-    latest = AccountScore.objects.filter(account=OuterRef("account")).order_by("-run_id")
-    other_cases = (
-        CaseAccount.objects.filter(account=OuterRef("account"), removed_at__isnull=True)
-        .exclude(case=OuterRef("case"))
-        .filter(case__merged_into__isnull=True)
-        .order_by()
-        .values("account")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    signals, volume, other_cases = _account_columns_sql(connection)
+    username = User.USERNAME_FIELD
     rows = CaseAccount.objects.filter(case=case, removed_at__isnull=not removed)
-    return rows.select_related("account", "removed_by", "added_by").annotate(
-        signals=Subquery(latest.values("signals")[:1]),
-        volume=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
-        other_cases=Coalesce(Subquery(other_cases), 0),
+    return (
+        rows.select_related("account")
+        .only(
+            "case_id",
+            "risk_score",
+            "added_reason",
+            "removed_at",
+            "removed_reason",
+            "account__account_id",
+            "account__country",
+            "account__created_at",
+            "account__plan",
+            "account__email_domain",
+            "account__org_id",
+        )
+        .annotate(
+            added_by_name=F(f"added_by__{username}"),
+            removed_by_name=F(f"removed_by__{username}"),
+            # The models' names only, no value (see _account_columns_sql).
+            signals=RawSQL(signals, (), output_field=JSONField()),  # noqa: S611
+            volume=RawSQL(volume, (), output_field=BigIntegerField()),  # noqa: S611
+            other_cases=RawSQL(other_cases, (), output_field=IntegerField()),  # noqa: S611
+        )
     )
 
 
-def case_removed_account_count(case: Case) -> int:
-    return CaseAccount.objects.filter(case=case, removed_at__isnull=False).count()
+def _account_columns_sql(connection) -> tuple[str, str, str]:
+    """Per row of ``cases_caseaccount``: the signals and the exchange count of the account's
+    latest score (0 without one), and how many other live cases hold the account."""
+    q = connection.ops.quote_name
+    link, score, case = CaseAccount._meta, AccountScore._meta, Case._meta
+
+    def col(opts, name: str) -> str:
+        return q(opts.get_field(name).column)
+
+    row = q(link.db_table)
+    latest = (
+        f"FROM {q(score.db_table)} s WHERE s.{col(score, 'account')} = {row}.{col(link, 'account')}"
+        f" ORDER BY s.{col(score, 'run')} DESC LIMIT 1"
+    )
+    signals = f"SELECT s.{col(score, 'signals')} {latest}"
+    volume = f"COALESCE((SELECT s.{col(score, 'exchange_count')} {latest}), 0)"
+    other_cases = (
+        f"SELECT COUNT(*) FROM {row} o"  # noqa: S608 (the models' names)
+        f" JOIN {q(case.db_table)} c ON c.{q(case.pk.column)} = o.{col(link, 'case')}"
+        f" WHERE o.{col(link, 'account')} = {row}.{col(link, 'account')}"
+        f" AND o.{col(link, 'removed_at')} IS NULL"
+        f" AND o.{col(link, 'case')} <> {row}.{col(link, 'case')}"
+        f" AND c.{col(case, 'merged_into')} IS NULL"
+    )
+    return signals, volume, other_cases
 
 
 def notes_of_case(case: Case) -> QuerySet[Note]:
@@ -309,16 +431,19 @@ def notifications_for(user) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).select_related("case").order_by("-created_at")
 
 
+def _mergeable_into(user, pk, campaign_id) -> QuerySet[Case]:
+    return (
+        cases_visible_to(user)
+        .filter(campaign_id=campaign_id, merged_into__isnull=True)
+        .exclude(pk=pk)
+    )
+
+
 def cases_mergeable_into(case: Case, user) -> QuerySet[Case]:
     """Other live cases of the same campaign that ``case`` could absorb."""
     if case.campaign_id is None:
         return Case.objects.none()
-    return (
-        cases_visible_to(user)
-        .filter(campaign_id=case.campaign_id, merged_into__isnull=True)
-        .exclude(pk=case.pk)
-        .order_by("-risk_score", "-id")
-    )
+    return _mergeable_into(user, case.pk, case.campaign_id).order_by("-risk_score", "-id")
 
 
 def account_has_cases(account_id: str) -> Exists:

@@ -11,10 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 from cases.models import Case
 from cases.selectors import (
     case_accounts_table_rows,
+    case_for_accounts,
     case_for_page,
-    case_removed_account_count,
     case_timeline,
-    cases_mergeable_into,
 )
 from cases.services.workflow import allowed_transitions
 from cases.tables import CaseAccountTable, paginate
@@ -57,10 +56,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ]
         if can_work
         else [],
-        "can_merge": can_work
-        and case.merged_into_id is None
-        and cases_mergeable_into(case, request.user).exists(),
-        "tags": list(case.tags.all()),
+        "can_merge": can_work and case.merged_into_id is None and case.has_mergeable,
+        "tags": case.tag_names,
     }
     template = "cases/case_detail.html"
     if is_fragment(request):
@@ -73,7 +70,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def case_why(request: HttpRequest, pk: int) -> HttpResponse:
     """Why flagged: the detection explanation, signal by signal, against norms."""
-    case = get_case_for_user(request, pk)
+    case = get_case_for_user(request, pk, related=())
     explanation = case.explanation if isinstance(case.explanation, dict) else {}
     signals = [s for s in explanation.get("signals") or [] if isinstance(s, dict)]
     top = max((abs(float(s.get("contribution") or 0)) for s in signals), default=1.0) or 1.0
@@ -91,7 +88,10 @@ def case_why(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
     """The accounts on the case (or, with ``?removed=1``, those taken off it)."""
-    case = get_case_for_user(request, pk)
+    try:
+        case = case_for_accounts(request.user, pk)
+    except Case.DoesNotExist:
+        raise Http404("No such case") from None
     removed = request.GET.get("removed") == "1"
     can_work = request.user.has_perm("cases.work_case")
     table = CaseAccountTable(
@@ -110,7 +110,7 @@ def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "table": table,
             "removed": removed,
-            "removed_count": case_removed_account_count(case),
+            "removed_count": case.removed_account_count,
             "can_work": can_work,
         },
     )
@@ -121,7 +121,7 @@ def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def case_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Every audit event of the case (and of cases merged into it), newest first."""
-    case = get_case_for_user(request, pk)
+    case = get_case_for_user(request, pk, related=())
     try:
         limit = max(TIMELINE_PAGE_SIZE, min(int(request.GET.get("limit", 0)), 2000))
     except ValueError:

@@ -6,10 +6,24 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
-from cases.models import Case
-from cases.selectors import timestamps_parsed_in_c
-from tests.factories import CaseFactory
+from cases.models import Case, Tag
+from cases.selectors import (
+    case_accounts_table_rows,
+    case_for_accounts,
+    case_for_page,
+    cases_mergeable_into,
+    timestamps_parsed_in_c,
+)
+from tests.factories import (
+    AccountFactory,
+    AccountScoreFactory,
+    CampaignFactory,
+    CaseAccountFactory,
+    CaseFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +60,82 @@ def test_the_open_cases_index_is_the_queue_s_open_filter():
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "case_open_risk_id_idx" in plan
+
+
+def test_case_for_page_reads_tags_in_name_order_and_the_merge_check(analyst):
+    campaign = CampaignFactory()
+    case = CaseFactory(campaign=campaign)
+    for name in ("zeta", "alpha", "mid-fleet", "b_2"):
+        case.tags.add(Tag.objects.get_or_create(name=name)[0])
+    CaseFactory(campaign=campaign).tags.add(Tag.objects.get_or_create(name="other")[0])
+    page = case_for_page(analyst, case.pk)
+    assert page.tag_names == list(case.tags.order_by("name").values_list("name", flat=True))
+    assert page.assignee_id is None and page.campaign.label == campaign.label
+    assert case_for_page(analyst, CaseFactory().pk).tag_names == []
+
+
+def test_case_for_page_says_what_cases_mergeable_into_says(analyst):
+    campaign = CampaignFactory()
+    alone = CaseFactory(campaign=CampaignFactory())
+    keep = CaseFactory(campaign=campaign)
+    sibling = CaseFactory(campaign=campaign)
+    merged = CaseFactory(campaign=campaign, merged_into=keep)
+    no_campaign = CaseFactory(campaign=None)
+    other_no_campaign = CaseFactory(campaign=None)
+    for case in (alone, keep, sibling, merged, no_campaign, other_no_campaign):
+        expected = cases_mergeable_into(case, analyst).exists()
+        assert case_for_page(analyst, case.pk).has_mergeable is expected, case
+    assert case_for_page(analyst, keep.pk).has_mergeable
+    assert not case_for_page(analyst, alone.pk).has_mergeable
+    assert not case_for_page(analyst, no_campaign.pk).has_mergeable
+
+
+def test_case_selectors_refuse_users_who_may_not_see_cases(roles):
+    outsider = UserFactory()
+    case = CaseFactory()
+    with pytest.raises(Case.DoesNotExist):
+        case_for_page(outsider, case.pk)
+    with pytest.raises(Case.DoesNotExist):
+        case_for_accounts(outsider, case.pk)
+
+
+def test_the_accounts_rows_read_what_the_orm_would(analyst, analyst2):
+    case = CaseFactory(account_count=3)
+    elsewhere = CaseFactory()
+    gone = CaseFactory()
+    merged = CaseFactory(merged_into=elsewhere)
+    links = []
+    for i in range(3):
+        account = AccountFactory(email_domain=f"d{i}.example")
+        links.append(CaseAccountFactory(case=case, account=account, risk_score=0.5 + i / 10))
+        AccountScoreFactory(account=account, exchange_count=99, signals=[{"name": "older"}])
+        AccountScoreFactory(account=account, exchange_count=10 + i, signals=[{"name": f"s{i}"}])
+    # The latest score is the one of the latest run.
+    newest = AccountScoreFactory(account=links[0].account, exchange_count=1234)
+    # Other live cases count; removed links and merged cases do not.
+    CaseAccountFactory(case=elsewhere, account=links[0].account)
+    CaseAccountFactory(case=merged, account=links[0].account)
+    CaseAccountFactory(case=gone, account=links[0].account, removed_at=timezone.now())
+    links[1].added_by = analyst
+    links[1].save()
+    links[2].removed_at, links[2].removed_by, links[2].removed_reason = (
+        timezone.now(),
+        analyst2,
+        "a customer",
+    )
+    links[2].save()
+    current = {row.pk: row for row in case_accounts_table_rows(case)}
+    assert set(current) == {links[0].pk, links[1].pk}
+    first = current[links[0].pk]
+    assert first.volume == 1234 and first.signals == newest.signals and first.other_cases == 1
+    assert current[links[1].pk].volume == 11 and current[links[1].pk].other_cases == 0
+    assert current[links[1].pk].added_by_name == "ana" and first.added_by_name is None
+    (removed,) = case_accounts_table_rows(case, removed=True)
+    assert removed.pk == links[2].pk and removed.removed_by_name == "alex"
+    assert removed.account.email_domain == "d2.example"
+    # Sorted by what the table sorts by, annotations included.
+    by_volume = [row.pk for row in case_accounts_table_rows(case).order_by("-volume", "id")]
+    assert by_volume == [links[0].pk, links[1].pk]
+    page = case_for_accounts(analyst, case.pk)
+    assert page.removed_account_count == 1 and page.account_count == 3
+    assert case_for_accounts(analyst, elsewhere.pk).removed_account_count == 0

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cases.models import AuditEvent, Case, CaseAccount
+from cases.models import AuditEvent, Case, CaseAccount, Tag
 from cases.services import workflow
 from tests.cases.conftest import HOSTILE, signal
 from tests.factories import (
@@ -167,10 +167,12 @@ def test_case_page_and_sections_query_counts_do_not_grow_with_the_data(
     for i in range(size):
         workflow.case_set_priority(case=case, priority=1 + i % 4, by=analyst)
     # Each starts with one query for the session, its user, their permissions and roles and
-    # the unread count (dashboard.sessions); then the page's or section's own.
+    # the unread count (dashboard.sessions). The page reads its case with its tags and the
+    # merge check in one more; the accounts their case (with the removed count) and a page
+    # of rows; the timeline its case, the cases merged into it and the events.
     for suffix, bound in [
-        ("", 4),
-        ("accounts/", 4),
+        ("", 2),
+        ("accounts/", 3),
         ("notes/", 3),
         ("timeline/", 4),
         ("why/", 2),
@@ -328,3 +330,18 @@ def test_merge_from_the_case_page(analyst_client, analyst, make_case, htmx_heade
     other.refresh_from_db()
     assert other.merged_into == keep and other.resolution == "duplicate"
     assert keep.notes.count() == 1
+
+
+def test_the_header_lists_tags_by_name_with_a_remove_form_for_workers_only(
+    analyst_client, manager_client
+):
+    case = CaseFactory()
+    for name in ("resi-proxy", "fleet-b", "api_keys"):
+        case.tags.add(Tag.objects.create(name=name))
+    content = analyst_client.get(url(case)).content.decode()
+    shown = [content.index(f'<span class="tag">{name}') for name in ("api_keys", "fleet-b")]
+    assert shown == sorted(shown) and content.index("fleet-b") < content.index("resi-proxy")
+    assert f'action="/cases/{case.pk}/tags/fleet-b/remove/"' in content
+    assert 'aria-label="Remove tag api_keys"' in content
+    content = manager_client.get(url(case)).content.decode()
+    assert '<span class="tag">fleet-b' in content and "/tags/fleet-b/remove/" not in content
