@@ -2,12 +2,15 @@
 roles and their unread count in one query, and every way of losing access still working at
 the very next request."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from cases.models import Notification
 from dashboard.models import Session
@@ -89,6 +92,13 @@ def test_the_session_row_names_its_user_and_logging_out_deletes_it(analyst, anal
 def test_a_session_deleted_by_hand_ends_at_the_next_request(analyst_client):
     assert analyst_client.get(QUEUE).status_code == 200
     Session.objects.all().delete()
+    response = analyst_client.get(QUEUE)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_an_expired_session_ends_at_the_next_request(analyst_client):
+    assert analyst_client.get(QUEUE).status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     response = analyst_client.get(QUEUE)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
