@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
-from django.views.decorators.vary import vary_on_headers
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
 from dashboard import charts, selectors
+from dashboard.htmx import is_fragment, vary_on_fragment
 from dashboard.selectors import Period
 
 MAX_DAYS = 3 * 366
@@ -193,7 +193,7 @@ def _overview_context(user, period: Period, now) -> dict:
 
 
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def overview(request: HttpRequest) -> HttpResponse:
     """The overview page; for htmx (the date range form), just its body."""
     now = timezone.now()
@@ -208,6 +208,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     if context["can_view"]:
         context.update(_overview_context(request.user, period, now))
     template = "dashboard/overview.html"
-    if request.htmx and not request.htmx.boosted:
+    if is_fragment(request):
         template += "#body"
     return render(request, template, context)

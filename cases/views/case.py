@@ -6,7 +6,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from django.views.decorators.vary import vary_on_headers
 
 from cases.models import Case
 from cases.selectors import (
@@ -17,7 +16,8 @@ from cases.selectors import (
 )
 from cases.services.workflow import allowed_transitions
 from cases.tables import CaseAccountTable, paginate
-from cases.views.common import get_case_for_user, is_fragment
+from cases.views.common import get_case_for_user
+from dashboard.htmx import is_fragment, vary_on_fragment
 
 SECTION_PAGE = "cases/case_section.html"
 ACTION_LABELS = {
@@ -39,7 +39,7 @@ def _section(request: HttpRequest, case: Case, name: str, title: str, context: d
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The case page; for htmx, its header (refreshed after each change)."""
     try:
@@ -67,7 +67,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_why(request: HttpRequest, pk: int) -> HttpResponse:
     """Why flagged: the detection explanation, signal by signal, against norms."""
     case = get_case_for_user(request, pk, related=())
@@ -85,7 +85,7 @@ def case_why(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
     """The accounts on the case (or, with ``?removed=1``, those taken off it)."""
     try:
@@ -118,7 +118,7 @@ def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_timeline_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Every audit event of the case (and of cases merged into it), newest first."""
     case = get_case_for_user(request, pk, related=())

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
+from dashboard.htmx import is_fragment
 
 ACTION_TEMPLATE = "cases/case_action.html"
 
@@ -18,11 +19,6 @@ def get_case_for_user(request: HttpRequest, pk: int, *, related=("assignee", "ca
     """The case if this user may see it, else 404 (the 403 for roleless users comes first,
     from the permission decorator on every view)."""
     return get_object_or_404(cases_visible_to(request.user).select_related(*related), pk=pk)
-
-
-def is_fragment(request: HttpRequest) -> bool:
-    """An htmx request that is not boosted wants the fragment, everything else the page."""
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def add_service_error(form, exc: ValidationError) -> None:

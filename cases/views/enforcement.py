@@ -25,7 +25,6 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from cases.enforcement import banlist, selectors
@@ -34,7 +33,8 @@ from cases.models import EvidenceSnapshot
 from cases.models.enforcement import EnforcementAction, OutboxMessage
 from cases.services import enforcement as services
 from cases.services.enforcement.proposals import live_accounts_of
-from cases.views.common import action_done, add_service_error, get_case_for_user, is_fragment
+from cases.views.common import action_done, add_service_error, get_case_for_user
+from dashboard.htmx import is_fragment, vary_on_fragment
 
 SECTION = "cases/_partials/enforcement_body.html"
 SECTION_PAGE = "cases/case_section.html"
@@ -56,7 +56,7 @@ def _form(request: HttpRequest, context: dict) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
     """The Enforcement section: every proposal, decision, delivery and reversal."""
     case = get_case_for_user(request, pk)

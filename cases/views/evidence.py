@@ -19,7 +19,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from cases import audit
@@ -30,7 +29,8 @@ from cases.services.evidence import (
     evidence_snapshot_retry,
     stale_after,
 )
-from cases.views.common import get_case_for_user, is_fragment
+from cases.views.common import get_case_for_user
+from dashboard.htmx import is_fragment, vary_on_fragment
 from detection.models import Exchange
 
 EVIDENCE_PAGE = "cases/evidence_page.html"
@@ -137,7 +137,7 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """The evidence of the latest (or a chosen) snapshot; for htmx the section's body."""
     case = get_case_for_user(request, pk)
@@ -149,7 +149,7 @@ def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_charts(request: HttpRequest, pk: int) -> HttpResponse:
     """The cached charts of the latest finished (or a chosen) snapshot."""
     case = get_case_for_user(request, pk)

@@ -21,7 +21,6 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from django.views.decorators.vary import vary_on_headers
 
 from cases.exports import report
 from cases.exports.spreadsheets import csv_lines, write_xlsx
@@ -38,7 +37,8 @@ from cases.services.exports import (
     summary_rows,
     sync_max_rows,
 )
-from cases.views.common import get_case_for_user, is_fragment
+from cases.views.common import get_case_for_user
+from dashboard.htmx import is_fragment, vary_on_fragment
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -115,7 +115,7 @@ def case_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.export_cases", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A background export's progress (polled by htmx), then its download link."""
     export = get_object_or_404(exports_of(request.user), pk=pk)

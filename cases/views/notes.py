@@ -6,19 +6,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import NoteForm
 from cases.models import Note
 from cases.selectors import notes_of_case, notifications_for
 from cases.services.notes import note_add, note_edit, notifications_mark_read
 from cases.views.case import _section
-from cases.views.common import action_done, add_service_error, get_case_for_user, is_fragment
+from cases.views.common import action_done, add_service_error, get_case_for_user
+from dashboard.htmx import is_fragment, vary_on_fragment
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_notes(request: HttpRequest, pk: int) -> HttpResponse:
     """The notes of a case, newest first, with the form to add one (POST adds)."""
     case = get_case_for_user(request, pk)
@@ -56,7 +56,7 @@ def case_notes(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required("cases.work_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     """Edit your own note in place; the earlier text is kept as a revision."""
     case = get_case_for_user(request, pk)
@@ -85,7 +85,7 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def note_history(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     case = get_case_for_user(request, pk)
     note = get_object_or_404(Note.objects.select_related("author"), pk=note_pk, case=case)

@@ -10,7 +10,6 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
@@ -19,7 +18,8 @@ from cases.paging import CURSOR_PARAMS
 from cases.selectors import queue_choice_names, queue_rows
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
-from cases.views.common import action_done, is_fragment, render_action
+from cases.views.common import action_done, render_action
+from dashboard.htmx import is_fragment, vary_on_fragment
 
 CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
 
@@ -60,7 +60,7 @@ def _saved_views(request: HttpRequest) -> list[dict]:
 
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
-@vary_on_headers("HX-Request")
+@vary_on_fragment
 def case_queue(request: HttpRequest) -> HttpResponse:
     # Names only, for the filter bar and the bulk toolbar, read (from the cache, mostly) only
     # if drawn: the fragment draws neither.

@@ -5,7 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from dashboard.models import Session
 from tests.factories import (
+    PASSWORD,
     AccountFactory,
     AccountScoreFactory,
     CampaignFactory,
@@ -157,4 +159,49 @@ def test_paging_the_queue_pushes_the_url_and_back_returns(
     page.go_back()
     expect(rows).to_have_count(50)
     expect(rows.first).to_contain_text("Paged case 00")
+    assert console_errors == []
+
+
+def test_back_restores_the_whole_queue_when_htmx_has_no_copy_of_the_page(
+    page, live_server, login, console_errors, analyst_user
+):
+    """With nothing in htmx's history cache (it keeps ten pages; here none), Back asks the
+    server for the page with HX-Request set: it must get the whole page, not the rows."""
+    for i in range(53):
+        CaseFactory(title=f"Paged case {i:02d}", risk_score=1 - i / 100)
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/")
+    page.evaluate("htmx.config.historyCacheSize = 0")
+    rows = page.locator("#queue-table tbody tr[data-row]")
+    page.locator("a[rel=next]").click()
+    expect(rows).to_have_count(3)
+
+    with page.expect_response(
+        lambda r: r.request.headers.get("hx-history-restore-request") == "true"
+    ):
+        page.go_back()
+    expect(rows).to_have_count(50)
+    expect(page.locator("header.topbar")).to_have_count(1)
+    expect(page.locator("#filter-form")).to_have_count(1)
+    expect(page.locator("#queue-results")).to_have_count(1)
+    assert console_errors == []
+
+
+def test_after_the_session_ends_the_next_htmx_request_goes_to_the_login_page(
+    page, live_server, login, console_errors, analyst_user
+):
+    CaseFactory(title="Seen before and after logging in again", priority=2)
+    login(analyst_user)
+    page.goto(f"{live_server.url}/cases/?status=open")
+    Session.objects.all().delete()  # logged out elsewhere, or expired
+
+    page.locator("#id_priority").select_option("2")  # htmx asks for the rows
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
+    expect(page.locator("header.topbar")).to_have_count(1)
+    page.get_by_label("Username").fill(analyst_user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # Back on the page the user was on (htmx had not pushed the filter yet).
+    expect(page).to_have_url(f"{live_server.url}/cases/?status=open")
+    expect(page.get_by_text("Seen before and after logging in again")).to_be_visible()
     assert console_errors == []
