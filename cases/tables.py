@@ -49,7 +49,7 @@ QUEUE_SELECT = (
     ' aria-label="Select case #{pk}"></td>'
 )
 EMPTY = '<span class="muted">—</span>'
-QUEUE_CAMPAIGN = '<a href="{url}?campaign={pk}&amp;status=any">{label}</a>'
+QUEUE_CAMPAIGN = '<a href="{url}?campaign={pk}&amp;status=any"{title}>{label}</a>'
 OVERDUE = ' class="overdue"'
 OVERDUE_ROW = ' class="overdue-row"'
 
@@ -78,6 +78,18 @@ class LinkedTable(tables.Table):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.base_columns = _ColumnsSharedByTables(cls.base_columns)
+
+    def paginate(self, paginator_class, per_page=None, page=1, *args, **kwargs):
+        """django-tables2's, but the page holds the records themselves rather than a
+        ``BoundRow`` for each: nothing here reads a cell through a bound row (the rows are
+        written from the records, see ``QUEUE_SELECT``), and each ``BoundRow`` is a
+        reference cycle (its ``cells`` refer back to it), which only Python's cycle
+        collector frees: a fifth of the objects a queue page left it, whose collections
+        are much of the page's p95 (docs/benchmarks.md, "Pages")."""
+        per_page = per_page or self._meta.per_page
+        self.paginator = paginator_class(self.data, per_page, *args, **kwargs)
+        self.page = self.paginator.page(page)
+        return self
 
     @cached_property
     def _query(self) -> dict[str, list[str]]:
@@ -197,9 +209,14 @@ def _clock():
     return timezone.now(), lambda value: value.astimezone(zone)
 
 
-def _clipped(text: str, length: int) -> str:
-    """``|truncatechars``: at most ``length`` characters, the last an ellipsis if cut."""
-    return text if len(text) <= length else text[: length - 1] + "…"
+def _clipped(text: str, length: int) -> tuple[str, str]:
+    """``text`` escaped and cut to ``length`` characters (the last an ellipsis) as
+    ``|truncatechars`` cuts, and, if it was cut, a `` title`` attribute with all of it
+    (escaped), which the browser shows on hover: the cells that clip are links, and an
+    expand control (``{% clip %}``) cannot sit inside a link."""
+    if len(text) <= length:
+        return escape(text), ""
+    return escape(text[: length - 1] + "…"), f' title="{escape(text)}"'
 
 
 class CaseTable(LinkedTable):
@@ -281,8 +298,7 @@ class CaseTable(LinkedTable):
             return escape(age_text(value, now, language))
 
         rows = []
-        for row in self.paginated_rows:
-            case = row.record
+        for case in self.paginated_rows:
             pk = int(case.pk)
             url = f"{base}{pk}/"
             opened = local(case.opened_at).isoformat()
@@ -316,10 +332,9 @@ class CaseTable(LinkedTable):
             if case.campaign_id:
                 campaign = campaigns.get(case.campaign_id)
                 if campaign is None:
+                    label, full = _clipped(case.campaign.label, 40)
                     campaign = campaigns[case.campaign_id] = QUEUE_CAMPAIGN.format(
-                        url=base,
-                        pk=int(case.campaign_id),
-                        label=escape(_clipped(case.campaign.label, 40)),
+                        url=base, pk=int(case.campaign_id), title=full, label=label
                     )
             assignee = EMPTY
             if case.assignee_id:
@@ -328,12 +343,13 @@ class CaseTable(LinkedTable):
                     assignee = assignees[case.assignee_id] = escape(case.assignee.username)
             status = case.status
             priority = int(case.priority)
+            title, full_title = _clipped(case.title, 120)
             rows.append(
                 f'<tr data-row="case" data-href="{url}" data-assign-url="{url}assign/"'
                 f"{OVERDUE_ROW if overdue else ''}>"
                 + (QUEUE_SELECT.format(pk=pk) if show_select else "")
-                + f'<td><a class="row-link" href="{url}">#{pk} {escape(_clipped(case.title, 120))}'
-                f'</a></td><td><span class="risk">{case.risk_score:.2f}</span></td>'
+                + f'<td><a class="row-link" href="{url}"{full_title}>#{pk} {title}</a></td>'
+                f'<td><span class="risk">{case.risk_score:.2f}</span></td>'
                 f"<td>{campaign}</td><td>{int(case.account_count):,}</td>"
                 f"<td>{int(case.exchange_count):,}</td>"
                 f'<td><span class="badge status-{escape(status)}">'
@@ -402,8 +418,7 @@ class CaseAccountTable(LinkedTable):
         _, local = _clock()
         queue = reverse("cases:case_queue")
         rows = []
-        for row in self.paginated_rows:
-            link = row.record
+        for link in self.paginated_rows:
             account = link.account
             signals = link.signals if isinstance(link.signals, list) else []
             created = local(account.created_at)

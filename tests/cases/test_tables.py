@@ -27,7 +27,7 @@ def sort_key(value):
 
 def rows_of(response):
     table = response.context["table"]
-    return [row.record for row in table.paginated_rows], table
+    return list(table.paginated_rows), table
 
 
 @pytest.fixture
@@ -133,3 +133,24 @@ def test_queue_row_knows_its_case_for_the_keyboard(analyst_client):
     assert f'data-href="/cases/{case.pk}/"' in content
     assert f'data-assign-url="/cases/{case.pk}/assign/"' in content
     assert Case.objects.count() == 1
+
+
+def test_long_hostile_titles_and_labels_are_clipped_with_all_of_it_on_hover(analyst_client):
+    from html import escape
+
+    payload = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    title = (payload + " a very long case title") * 3  # 234 characters
+    label = payload + " campaign label"
+    case = CaseFactory(title=title, campaign=CampaignFactory(label=label))
+    short = CaseFactory(title="short & plain", campaign=None)
+    content = analyst_client.get("/cases/").content.decode()
+    assert "<script>" not in content and "<img src=x" not in content
+
+    cut = escape(title[:119] + "…")
+    assert f'<a class="row-link" href="/cases/{case.pk}/" title="{escape(title)}">' in content
+    assert f"#{case.pk} {cut}</a>" in content
+    assert f' title="{escape(label)}">{escape(label[:39] + "…")}</a>' in content
+    # Short text is shown whole, with no title to hover.
+    assert f'<a class="row-link" href="/cases/{short.pk}/">#{short.pk} short &amp; plain</a>' in (
+        content
+    )

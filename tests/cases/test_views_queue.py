@@ -22,7 +22,7 @@ QUEUE = "/cases/"
 
 
 def titles(response) -> list[str]:
-    return [row.record.title for row in response.context["table"].paginated_rows]
+    return [row.title for row in response.context["table"].paginated_rows]
 
 
 @pytest.mark.parametrize("who", ["analyst_client", "approver_client", "manager_client"])
