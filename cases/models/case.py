@@ -162,8 +162,16 @@ class Case(models.Model):
             models.Index(fields=["status", "due_at", "id"], name="case_status_due_id_idx"),
             models.Index(fields=["priority", "id"], name="case_priority_id_idx"),
             models.Index(fields=["title", "id"], name="case_title_id_idx"),
-            # "My open cases" and any assignee filter, in the queue's default order.
+            # Any assignee filter, in the queue's default order; and of the open cases only,
+            # for "My open cases" and any assignee filter of the open queue: an analyst's page
+            # reads their open cases however many they have closed (through the first, every
+            # closed one was read and dropped).
             models.Index(fields=["assignee", "-risk_score", "-id"], name="case_assignee_risk_idx"),
+            models.Index(
+                fields=["assignee", "-risk_score", "-id"],
+                name="case_assignee_open_risk_idx",
+                condition=~models.Q(status__in=("actioned", "dismissed")),
+            ),
         ]
 
     def __str__(self) -> str:

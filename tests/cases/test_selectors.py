@@ -62,6 +62,29 @@ def test_the_open_cases_index_is_the_queue_s_open_filter():
     assert "case_open_risk_id_idx" in plan
 
 
+def test_my_open_cases_read_the_assignee_s_open_cases_index(analyst):
+    (index,) = [i for i in Case._meta.indexes if i.name == "case_assignee_open_risk_idx"]
+    assert index.condition == ~Q(status__in=Case.CLOSED_STATUSES)
+    assert connection.vendor == "postgresql"
+    query = Case.objects.open().assigned_to(analyst).order_by("-risk_score", "-id")
+    sql, params = query.values_list("id")[:51].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # Down the index in the queue's order (no sort), with no status left to test.
+    assert "case_assignee_open_risk_idx" in plan
+    assert "Sort" not in plan and "status" not in plan
+    # Any status: the whole assignee index, still in order.
+    anything = Case.objects.assigned_to(analyst).order_by("-risk_score", "-id")
+    sql, params = anything.values_list("id")[:51].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "case_assignee_risk_idx" in plan and "Sort" not in plan
+
+
 def test_case_for_page_reads_tags_in_name_order_and_the_merge_check(analyst):
     campaign = CampaignFactory()
     case = CaseFactory(campaign=campaign)
