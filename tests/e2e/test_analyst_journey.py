@@ -109,6 +109,13 @@ def test_the_queue_works_from_the_keyboard(page, live_server, login, console_err
     page.keyboard.press("j")
     expect(rows.nth(1)).to_have_class(re.compile(r"\bcurrent\b"))
     expect(rows.nth(1).locator("a.row-link")).to_be_focused()
+    # The focus is visible: the keyboard-focused link draws the :focus-visible outline.
+    outline = (
+        rows.nth(1)
+        .locator("a.row-link")
+        .evaluate("el => [el.matches(':focus-visible'), getComputedStyle(el).outlineStyle]")
+    )
+    assert outline == [True, "solid"]
     page.keyboard.press("k")
     expect(rows.nth(0)).to_have_class(re.compile(r"\bcurrent\b"))
 
@@ -132,7 +139,8 @@ def test_the_queue_works_from_the_keyboard(page, live_server, login, console_err
     page.keyboard.type("typed without a mouse")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#case-notes .note").first).to_contain_text("typed without a mouse")
-    page.locator("body").click()
+    page.keyboard.press("Tab")  # out of the note box, still without a mouse
+    expect(page.locator("#note-body")).not_to_be_focused()
     page.keyboard.press("u")
     expect(page).to_have_url(f"{live_server.url}/cases/")
     page.screenshot(path="var/screenshots/queue.png", full_page=True)
