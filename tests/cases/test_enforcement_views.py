@@ -211,6 +211,57 @@ def test_retry_is_for_approvers(make_case, analyst, approver, approver2, analyst
     assert message.status == "pending"
 
 
+@pytest.fixture
+def dead_letter(make_case, analyst, approver):
+    """A case with a ban in force, one of whose deliveries was dead-lettered."""
+    case = make_case(accounts=1)
+    ban = _executed(case, analyst, approver)
+    message = ban.outbox.first()
+    OutboxMessage.objects.filter(pk=message.pk).update(status="dead", last_error="HTTP 500")
+    return case, ban, message
+
+
+ROLELESS = [
+    ("GET", "case_enforcement", True),
+    ("GET", "action_detail", False),
+    ("GET", "action_detail", True),
+    ("GET", "action_reverse", False),
+    ("GET", "action_reverse", True),
+    ("POST", "action_reverse", False),
+    ("POST", "action_reverse", True),
+    ("POST", "outbox_retry", False),
+    ("POST", "outbox_retry", True),
+]
+
+
+@pytest.mark.parametrize(("method", "name", "htmx"), ROLELESS)
+def test_roleless_users_get_403_on_actions_reversals_and_retries(
+    outsider_client, dead_letter, method, name, htmx
+):
+    case, ban, message = dead_letter
+    args = {
+        "case_enforcement": (case.pk,),
+        "action_detail": (case.pk, ban.pk),
+        "action_reverse": (case.pk, ban.pk),
+        "outbox_retry": (case.pk, message.pk),
+    }[name]
+    headers = {"HX-Request": "true"} if htmx else {}
+    send = outsider_client.get if method == "GET" else outsider_client.post
+    assert send(url(name, *args), {"reason": "x"}, headers=headers).status_code == 403
+    assert not EnforcementAction.objects.filter(kind="reverse").exists()
+    assert OutboxMessage.objects.get(pk=message.pk).status == "dead"
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_managers_cannot_retry_a_delivery(manager_client, dead_letter, htmx):
+    case, _, message = dead_letter
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = manager_client.post(url("outbox_retry", case.pk, message.pk), headers=headers)
+    assert response.status_code == 403
+    message.refresh_from_db()
+    assert (message.status, message.last_error) == ("dead", "HTTP 500")
+
+
 def test_retry_from_the_approvals_page_returns_there_and_never_off_site(
     make_case, analyst, approver, approver2
 ):

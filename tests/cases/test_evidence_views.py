@@ -3,15 +3,18 @@
 import json
 
 import pytest
+from django.utils.html import escape
 
 from cases.models import AuditEvent, EvidenceSnapshot
 from cases.services.evidence import evidence_snapshot_collect
 from cases.tasks import evidence_snapshot_task
 from detection.models import Exchange
 from tests.cases.test_evidence_fixtures import HOSTILE, make_campaign
-from tests.factories import CaseFactory, ExchangeFactory
+from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, ExchangeFactory
 
 pytestmark = pytest.mark.django_db
+# Markup that breaks out of an element and out of a quoted attribute.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 S = EvidenceSnapshot.Status
 EVIDENCE_CHANGED = json.dumps({"evidenceChanged": {}})
 
@@ -76,6 +79,24 @@ def test_roleless_users_get_403_everywhere(outsider_client, collected, htmx_head
     )
 
 
+@pytest.mark.parametrize("view", ["body", "charts", "status", "prompt", "refresh", "retry"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_roleless_users_get_403_on_every_evidence_page_with_or_without_htmx(
+    outsider_client, collected, view, htmx, enqueued
+):
+    case, snapshot = collected
+    headers = {"HX-Request": "true"} if htmx else {}
+    if view in ("refresh", "retry"):
+        base = f"/cases/{case.pk}/evidence/"
+        target = base + ("refresh/" if view == "refresh" else f"{snapshot.pk}/retry/")
+        response = outsider_client.post(target, headers=headers)
+    else:
+        response = outsider_client.get(urls(case, snapshot)[view], headers=headers)
+    assert response.status_code == 403
+    assert list(EvidenceSnapshot.objects.values_list("pk", "status")) == [(snapshot.pk, S.DONE)]
+    assert not AuditEvent.objects.filter(verb="prompt.viewed").exists() and not enqueued
+
+
 def test_unknown_cases_and_other_cases_snapshots_are_404(analyst_client, collected, htmx_headers):
     case, snapshot = collected
     other = CaseFactory()
@@ -111,6 +132,38 @@ def test_hostile_telemetry_is_escaped_in_sections_and_chart_data(
     assert len(figures) == 5 and all(f["data"] for f in figures)
     text = json.dumps(figures, ensure_ascii=False)
     assert "<img" not in text and "<script" not in text and "&lt;img" in text
+
+
+def test_long_hostile_telemetry_is_clipped_with_the_whole_text_behind_the_control(
+    analyst_client, htmx_headers
+):
+    # Each longer than the 48 characters the shared-infrastructure tables show, and shorter
+    # than the 300 the snapshot keeps.
+    long_ua = f"{PAYLOAD} evil-bot/1.0 (+https://bots.example/{'u' * 40})"
+    long_org = f"{PAYLOAD} org-{'o' * 40}"
+    long_domain = f"{PAYLOAD}{'d' * 40}.example"
+    case = CaseFactory(account_count=2)
+    for _ in range(2):
+        account = AccountFactory(org_id=long_org, email_domain=long_domain)
+        CaseAccountFactory(case=case, account=account)
+        ExchangeFactory.create_batch(3, account=account, user_agent=long_ua)
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == S.DONE
+
+    for headers in (htmx_headers, {}):
+        html = analyst_client.get(f"/cases/{case.pk}/evidence/", headers=headers).content.decode()
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        for value in (long_ua, long_org, long_domain):
+            assert len(value) > 48
+            control = (
+                f'<details class="clip"><summary title="Show all {len(value)} characters">'
+                f'<span class="clip-short">{escape(value[:47])}…</span>'
+                '<span class="clip-less">Show less</span></summary>'
+                f'<span class="clip-full">{escape(value)}</span></details>'
+            )
+            assert control in html
+            # The whole text is nowhere on the page but inside the control.
+            assert html.count(escape(value)) == html.count(control)
 
 
 def test_the_full_page_shows_evidence_and_charts_without_htmx(manager_client, collected):

@@ -387,6 +387,20 @@ def test_nobody_else_downloads_your_export(manager, approver_client, exports_dir
     assert approver_client.get(f"/cases/exports/{export.pk}/download/").status_code == 404
 
 
+@pytest.mark.parametrize("suffix", ["", "download/"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_no_role_means_403_even_on_ones_own_export(
+    manager, manager_client, exports_dir, cases, suffix, htmx
+):
+    export = Export.objects.create(created_by=manager, format="csv", query="status=any", total=3)
+    assert export_build(export.pk) == "done"
+    assert manager_client.get(f"/cases/exports/{export.pk}/{suffix}").status_code == 200
+    manager.groups.clear()  # the manager has since lost every role
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = manager_client.get(f"/cases/exports/{export.pk}/{suffix}", headers=headers)
+    assert response.status_code == 403
+
+
 def test_a_build_for_someone_who_lost_the_role_fails_cleanly(exports_dir, cases):
     user = UserFactory(username="former")
     export = Export.objects.create(created_by=user, format="xlsx", query="", total=3)

@@ -1,22 +1,31 @@
 import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
-from cases.models import AuditEvent, Case, CaseAccount, Tag
+from cases.models import AuditEvent, Case, CaseAccount, Notification, Tag
 from cases.services import workflow
+from cases.services.accounts import case_account_add
+from cases.services.merge import case_merge
+from dashboard.roles import ANALYST
 from tests.cases.conftest import HOSTILE, signal
 from tests.factories import (
     AccountFactory,
     AccountScoreFactory,
+    CampaignFactory,
     CaseAccountFactory,
     CaseFactory,
     NoteFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
+# Markup that breaks out of an element and out of a quoted attribute.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 READ_URLS = ["", "why/", "accounts/", "accounts/?removed=1", "notes/", "timeline/"]
 WRITE_URLS = ["assign/", "status/", "priority/", "tags/add/", "merge/", "accounts/add/"]
 
@@ -59,6 +68,23 @@ def test_no_role_means_403_on_removing_an_account_and_tags(outsider_client):
     assert CaseAccount.objects.get(pk=link.pk).removed_at is None
 
 
+@pytest.mark.parametrize("mark", ["one", "all"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_no_role_means_403_on_marking_notifications_read(
+    outsider, outsider_client, mark, htmx, htmx_headers
+):
+    # A notification from before the user lost their role stays unread and unopened.
+    case = CaseFactory()
+    notification = Notification.objects.create(user=outsider, case=case, message="old mention")
+    data = {"id": notification.pk, "open": "1"} if mark == "one" else {}
+    response = outsider_client.post(
+        "/cases/notifications/read/", data, headers=htmx_headers if htmx else {}
+    )
+    assert response.status_code == 403
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
 @pytest.mark.parametrize("suffix", WRITE_URLS)
 def test_managers_read_but_cannot_act(manager_client, suffix):
     case = CaseFactory()
@@ -70,6 +96,23 @@ def test_managers_read_but_cannot_act(manager_client, suffix):
     assert manager_client.post(url(case, "notes/"), {"body": "hi"}).status_code == 403
     case.refresh_from_db()
     assert case.assignee is None and case.status == Case.Status.NEW and not case.notes.exists()
+
+
+@pytest.mark.parametrize("what", ["tag", "account"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_managers_cannot_remove_tags_or_accounts(manager_client, what, htmx, htmx_headers):
+    case = CaseFactory(account_count=1)
+    case.tags.add(Tag.objects.create(name="resi-proxy"))
+    link = CaseAccountFactory(case=case)
+    suffix = "tags/resi-proxy/remove/" if what == "tag" else f"accounts/{link.pk}/remove/"
+    response = manager_client.post(
+        url(case, suffix), {"reason": "not a fleet"}, headers=htmx_headers if htmx else {}
+    )
+    assert response.status_code == 403
+    assert list(case.tags.values_list("name", flat=True)) == ["resi-proxy"]
+    link.refresh_from_db()
+    assert link.removed_at is None and Case.objects.get(pk=case.pk).account_count == 1
+    assert not AuditEvent.objects.filter(case=case).exists()
 
 
 def test_managers_see_no_action_buttons(manager_client, analyst_client):
@@ -310,12 +353,35 @@ def test_add_and_remove_an_account_with_a_reason(analyst_client, htmx_headers):
     assert link.account.account_id in listed and "a real customer" in listed
 
 
+EVENT = re.compile(
+    r'<li class="event[^"]*">.*?<span class="what">(.*?)</span>\s*'
+    r'(?:<span class="badge">(.*?)</span>)?',
+    re.S,
+)
+
+
+def timeline_lines(content: str) -> list[tuple[str, str]]:
+    """(what happened, its "from #N" badge or "") for each timeline event, top to bottom."""
+    return [(what, badge or "") for what, badge in EVENT.findall(content)]
+
+
 def test_timeline_is_newest_first_and_includes_merged_cases(analyst_client, analyst, htmx_headers):
-    case = CaseFactory()
+    campaign = CampaignFactory()
+    case = CaseFactory(campaign=campaign)
+    gone = CaseFactory(campaign=campaign)
     workflow.case_change_status(case=case, to="triage", by=analyst)
+    workflow.case_add_tag(case=gone, name="proxy", by=analyst)
     workflow.case_assign(case=case, to=analyst, by=analyst)
+    case_merge(source=gone, target=case, by=analyst, reason="same fleet")
     content = analyst_client.get(url(case, "timeline/"), headers=htmx_headers).content.decode()
-    assert content.index("assigned to ana") < content.index("moved from New to Triage")
+    # The merged-away case's events sit among the kept case's by time, each marked.
+    assert timeline_lines(content) == [
+        (f"merged case #{gone.pk} into this one", ""),
+        (f"merged into case #{case.pk}", f"from #{gone.pk}"),
+        ("assigned to ana", ""),
+        ("tagged proxy", f"from #{gone.pk}"),
+        ("moved from New to Triage", ""),
+    ]
 
 
 def test_merge_from_the_case_page(analyst_client, analyst, make_case, htmx_headers):
@@ -345,3 +411,75 @@ def test_the_header_lists_tags_by_name_with_a_remove_form_for_workers_only(
     assert 'aria-label="Remove tag api_keys"' in content
     content = manager_client.get(url(case)).content.decode()
     assert '<span class="tag">fleet-b' in content and "/tags/fleet-b/remove/" not in content
+
+
+def test_a_hostile_campaign_label_in_the_header_stays_text_and_is_clipped(analyst_client):
+    case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=PAYLOAD))
+    for headers in ({}, {"HX-Request": "true"}):
+        content = analyst_client.get(url(case), headers=headers).content.decode()
+        assert "<script>alert(1)" not in content and "<img src=x" not in content
+        campaign = content[content.index("<dt>Campaign</dt>") : content.index("<dt>Accounts</dt>")]
+        # Longer than the header's 40 characters: cut, with the whole label behind the control.
+        assert f'<span class="clip-short">{escape(PAYLOAD[:39])}…</span>' in campaign
+        assert f'<span class="clip-full">{escape(PAYLOAD)}</span>' in campaign
+
+
+def test_hostile_titles_and_event_text_on_the_timeline_stay_text(
+    analyst_client, analyst, htmx_headers
+):
+    case = CaseFactory(title=PAYLOAD)
+    AccountFactory(account_id=f"acct-{PAYLOAD}")
+    case_account_add(case=case, account_id=f"acct-{PAYLOAD}", by=analyst, reason=PAYLOAD)
+    page = analyst_client.get(url(case, "timeline/")).content.decode()
+    fragment = analyst_client.get(url(case, "timeline/"), headers=htmx_headers).content.decode()
+    for content in (page, fragment):
+        assert "<script>alert(1)" not in content and "<img src=x" not in content
+        assert f'<span class="what">added account acct-{escape(PAYLOAD)}</span>' in content
+        assert f'<div class="reason"><span class="clip">{escape(PAYLOAD)}</span></div>' in content
+    assert f'Case #{case.pk}: <span class="clip">{escape(PAYLOAD)}</span></a>' in page
+
+
+def test_a_hostile_username_on_the_timeline_stays_text(analyst_client, htmx_headers):
+    hostile = UserFactory(username=PAYLOAD, roles=[ANALYST])
+    case = CaseFactory()
+    workflow.case_change_status(case=case, to="triage", by=hostile)
+    content = analyst_client.get(url(case, "timeline/"), headers=htmx_headers).content.decode()
+    assert "<script>alert(1)" not in content and "<img src=x" not in content
+    assert f'<span class="actor">{escape(PAYLOAD)}</span>' in content
+
+
+# The form's reason field, marked in error, with the message under it (not another field's).
+REASON_ERROR = re.compile(
+    r'<div class="field has-error">\s*<label for="id_reason">'
+    r'(?:(?!<div class="field).)*<div class="error">Give a reason\.</div>',
+    re.S,
+)
+
+
+def test_reopening_from_the_case_page_needs_a_reason_and_shows_on_the_timeline(
+    analyst_client, analyst, htmx_headers
+):
+    case = CaseFactory(status=Case.Status.INVESTIGATING)
+    workflow.case_change_status(
+        case=case, to="dismissed", by=analyst, resolution="legitimate", reason="a campus"
+    )
+    events = AuditEvent.objects.filter(case=case).count()
+
+    refused = analyst_client.post(
+        url(case, "status/"), {"to": "investigating", "reason": " "}, headers=htmx_headers
+    )
+    assert refused.status_code == 200 and b"<dialog" in refused.content
+    assert REASON_ERROR.search(refused.content.decode())
+    case.refresh_from_db()
+    assert (case.status, case.resolution) == ("dismissed", "legitimate")
+    assert AuditEvent.objects.filter(case=case).count() == events
+
+    done = analyst_client.post(
+        url(case, "status/"), {"to": "investigating", "reason": "new traffic"}, headers=htmx_headers
+    )
+    assert done.status_code == 204 and "caseChanged" in json.loads(done["HX-Trigger"])
+    case.refresh_from_db()
+    assert (case.status, case.resolution, case.decided_at) == ("investigating", "", None)
+    timeline = analyst_client.get(url(case, "timeline/"), headers=htmx_headers).content.decode()
+    assert timeline_lines(timeline)[0] == ("reopened from Dismissed to Investigating", "")
+    assert '<div class="reason"><span class="clip">new traffic</span></div>' in timeline

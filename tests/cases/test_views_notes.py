@@ -1,11 +1,14 @@
 from html.parser import HTMLParser
 
 import pytest
+from django.utils.html import escape
 
 from cases.models import AuditEvent, Note, Notification
 from tests.factories import CaseFactory, NoteFactory
 
 pytestmark = pytest.mark.django_db
+# Markup that breaks out of an element and out of a quoted attribute.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 
 
 def notes_url(case):
@@ -108,6 +111,15 @@ def test_notifications_page_shows_unread_count_and_marks_read(
     note.refresh_from_db()
     assert note.read_at is not None
     assert b"notif-count" not in approver_client.get("/cases/").content
+
+
+def test_a_hostile_case_title_in_a_mention_stays_text(analyst_client, approver_client):
+    case = CaseFactory(title=PAYLOAD)
+    analyst_client.post(notes_url(case), {"body": "@april have a look"})
+    content = approver_client.get("/cases/notifications/").content.decode()
+    assert "<script>alert(1)" not in content and "<img src=x" not in content
+    message = f"ana mentioned you on case #{case.pk}: {escape(PAYLOAD)}"
+    assert f'<button type="submit" class="link">{message}</button>' in content
 
 
 def test_edit_own_note_keeps_history_and_only_new_mentions_notify(

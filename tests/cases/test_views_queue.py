@@ -1,12 +1,17 @@
 import json
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.html import escape
 
 from cases.models import AuditEvent, Case, Tag
+from cases.services import workflow
+from dashboard.roles import ANALYST
 from tests.cases.conftest import HOSTILE
 from tests.factories import (
     AccountFactory,
@@ -19,6 +24,10 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/cases/"
+# Markup that breaks out of an element and out of a quoted attribute.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
+ROW = re.compile(r'<tr data-row="case".*?</tr>', re.S)
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 def titles(response) -> list[str]:
@@ -282,6 +291,31 @@ def test_hostile_titles_and_campaign_labels_stay_text(analyst_client):
     assert "&lt;script&gt;" in content
 
 
+def test_a_hostile_assignee_name_stays_text(analyst_client, htmx_headers):
+    hostile = UserFactory(username=PAYLOAD, roles=[ANALYST])
+    CaseFactory(assignee=hostile)
+    for headers in ({}, htmx_headers):
+        content = analyst_client.get(QUEUE, headers=headers).content.decode()
+        assert "<script>alert(1)" not in content and "<img src=x" not in content
+        [row] = ROW.findall(content)
+        assert f"<td>{escape(PAYLOAD)}</td>" in row
+
+
+def test_an_overdue_case_that_was_closed_is_not_highlighted(analyst_client, analyst):
+    month_ago = timezone.now() - timedelta(days=30)
+    CaseFactory(title="late and open", opened_at=month_ago)
+    closed = CaseFactory(title="late and closed", opened_at=month_ago)
+    workflow.case_change_status(
+        case=closed, to="dismissed", by=analyst, resolution="legitimate", reason="a lab"
+    )
+    closed.refresh_from_db()
+    assert closed.due_at < timezone.now()  # closing keeps the due date it missed
+    content = analyst_client.get(QUEUE + "?status=any").content.decode()
+    rows = {("closed" if "late and closed" in row else "open"): row for row in ROW.findall(content)}
+    assert 'class="overdue-row"' in rows["open"] and "overdue " in rows["open"]
+    assert "overdue" not in rows["closed"]
+
+
 def test_counts_read_with_thousands_separators(analyst_client):
     CaseFactory(account_count=3_120, exchange_count=1_234_567)
     content = analyst_client.get(QUEUE).content.decode()
@@ -311,6 +345,89 @@ def test_bulk_asks_once_then_changes_each_case_with_one_audit_event(
     assert Case.objects.filter(assignee=analyst).count() == 3
     for case in cases:
         assert AuditEvent.objects.filter(case=case, verb="case.assigned").count() == 1
+
+
+def case_state(case: Case) -> tuple:
+    case = Case.objects.get(pk=case.pk)
+    return case.status, case.priority, case.assignee_id, list(case.tags.values_list("name"))
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize(
+    ("data", "verb", "check"),
+    [
+        ({"action": "assign", "assignee": "me"}, "case.assigned", lambda c, me: c.assignee == me),
+        (
+            {"action": "priority", "priority": "1"},
+            "case.priority_changed",
+            lambda c, me: c.priority == 1,
+        ),
+        (
+            {"action": "tag", "tag": "resi-proxy"},
+            "case.tagged",
+            lambda c, me: list(c.tags.values_list("name", flat=True)) == ["resi-proxy"],
+        ),
+        (
+            {"action": "status", "status": "investigating"},
+            "case.status_changed",
+            lambda c, me: c.status == "investigating",
+        ),
+        (
+            {
+                "action": "status",
+                "status": "dismissed",
+                "resolution": "legitimate",
+                "reason": "a lab",
+            },
+            "case.status_changed",
+            lambda c, me: (c.status, c.resolution_reason) == ("dismissed", "a lab"),
+        ),
+    ],
+    ids=["assign", "priority", "tag", "status", "dismiss"],
+)
+def test_every_bulk_action_asks_first_then_applies_what_was_confirmed(
+    analyst_client, analyst, htmx_headers, htmx, data, verb, check
+):
+    cases = CaseFactory.create_batch(3)
+    before = [case_state(c) for c in cases]
+    headers = htmx_headers if htmx else {}
+    asked = analyst_client.post(
+        "/cases/bulk/", {"cases": [c.pk for c in cases], **data}, headers=headers
+    )
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert ("<dialog" in html) is htmx and ("<html" in html) is not htmx
+    assert "Confirm bulk action" in html and "for 3 cases</button>" in html
+    assert [case_state(c) for c in cases] == before
+    assert not AuditEvent.objects.exists()
+
+    # Confirm by sending back exactly what the confirmation carries (what a browser without
+    # JS does), so the hidden inputs must hold the whole request.
+    confirmed: dict[str, list[str]] = {}
+    form = html[
+        html.index('class="action-form"') : html.index("</form>", html.index("action-form"))
+    ]
+    for name, value in HIDDEN.findall(form):
+        confirmed.setdefault(name, []).append(unescape(value))
+    assert confirmed["confirm"] == ["1"]
+    assert sorted(confirmed["cases"]) == sorted(str(c.pk) for c in cases)
+    done = analyst_client.post("/cases/bulk/", confirmed, headers=headers)
+    assert done.status_code == (204 if htmx else 302)
+    for case in cases:
+        assert check(Case.objects.get(pk=case.pk), analyst)
+        assert list(AuditEvent.objects.filter(case=case).values_list("verb", flat=True)) == [verb]
+
+
+def test_the_bulk_confirmation_page_shows_hostile_titles_as_text(analyst_client):
+    cases = CaseFactory.create_batch(2, title=PAYLOAD)
+    response = analyst_client.post(
+        "/cases/bulk/", {"cases": [c.pk for c in cases], "action": "priority", "priority": "2"}
+    )
+    content = response.content.decode()
+    assert response.status_code == 200 and "<html" in content and "Confirm bulk action" in content
+    assert "<script>alert(1)" not in content and "<img src=x" not in content
+    for case in cases:
+        assert f'<li>#{case.pk} <span class="clip">{escape(PAYLOAD)}</span>' in content
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,26 @@ pytestmark = pytest.mark.django_db
 S = Case.Status
 
 
+@pytest.mark.parametrize(
+    ("priority", "hours"),
+    [
+        (Case.Priority.CRITICAL, 24),
+        (Case.Priority.HIGH, 72),
+        (Case.Priority.MEDIUM, 7 * 24),
+        (Case.Priority.LOW, 14 * 24),
+    ],
+)
+def test_each_priority_has_its_own_sla(analyst, priority, hours):
+    opened = timezone.now() - timedelta(hours=1)
+    case = CaseFactory(priority=priority, opened_at=opened)
+    assert case.due_at == opened + timedelta(hours=hours)
+    # Re-prioritised later, the due date still counts from the opening.
+    start = Case.Priority.CRITICAL if priority == Case.Priority.LOW else Case.Priority.LOW
+    other = CaseFactory(priority=start, opened_at=opened)
+    workflow.case_set_priority(case=other, priority=priority, by=analyst)
+    assert Case.objects.get(pk=other.pk).due_at == opened + timedelta(hours=hours)
+
+
 def test_a_new_case_gets_the_due_date_of_its_priority():
     opened = timezone.now() - timedelta(hours=1)
     case = CaseFactory(priority=Case.Priority.CRITICAL, opened_at=opened)
