@@ -38,10 +38,9 @@ class LoginRequiredMiddleware(middleware.LoginRequiredMiddleware):
     swaps the whole body anyway: both get Django's redirect."""
 
     def handle_no_permission(self, request: HttpRequest, view_func) -> HttpResponse:
-        htmx = getattr(request, "htmx", None)
         if not is_fragment(request):
             return super().handle_no_permission(request, view_func)
-        page = htmx.current_url_abs_path or request.get_full_path()
+        page = request.htmx.current_url_abs_path or request.get_full_path()
         login = redirect_to_login(
             page,
             resolve_url(self.get_login_url(view_func)),

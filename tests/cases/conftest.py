@@ -12,6 +12,8 @@ from tests.factories import (
 )
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+# Markup that breaks out of an element and out of a quoted attribute.
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 
 
 def signal(name="reasoning_elicitation", value=0.62, norm=0.03, contribution=0.4):

@@ -9,12 +9,11 @@ from cases.models import AuditEvent, EvidenceSnapshot
 from cases.services.evidence import evidence_snapshot_collect
 from cases.tasks import evidence_snapshot_task
 from detection.models import Exchange
+from tests.cases.conftest import PAYLOAD
 from tests.cases.test_evidence_fixtures import HOSTILE, make_campaign
 from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, ExchangeFactory
 
 pytestmark = pytest.mark.django_db
-# Markup that breaks out of an element and out of a quoted attribute.
-PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 S = EvidenceSnapshot.Status
 EVIDENCE_CHANGED = json.dumps({"evidenceChanged": {}})
 

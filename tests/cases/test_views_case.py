@@ -11,7 +11,7 @@ from cases.services import workflow
 from cases.services.accounts import case_account_add
 from cases.services.merge import case_merge
 from dashboard.roles import ANALYST
-from tests.cases.conftest import HOSTILE, signal
+from tests.cases.conftest import HOSTILE, PAYLOAD, signal
 from tests.factories import (
     AccountFactory,
     AccountScoreFactory,
@@ -24,8 +24,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-# Markup that breaks out of an element and out of a quoted attribute.
-PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 READ_URLS = ["", "why/", "accounts/", "accounts/?removed=1", "notes/", "timeline/"]
 WRITE_URLS = ["assign/", "status/", "priority/", "tags/add/", "merge/", "accounts/add/"]
 

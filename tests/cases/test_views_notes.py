@@ -4,11 +4,10 @@ import pytest
 from django.utils.html import escape
 
 from cases.models import AuditEvent, Note, Notification
+from tests.cases.conftest import PAYLOAD
 from tests.factories import CaseFactory, NoteFactory
 
 pytestmark = pytest.mark.django_db
-# Markup that breaks out of an element and out of a quoted attribute.
-PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 
 
 def notes_url(case):

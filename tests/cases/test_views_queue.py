@@ -12,7 +12,7 @@ from django.utils.html import escape
 from cases.models import AuditEvent, Case, Tag
 from cases.services import workflow
 from dashboard.roles import ANALYST
-from tests.cases.conftest import HOSTILE
+from tests.cases.conftest import HOSTILE, PAYLOAD
 from tests.factories import (
     AccountFactory,
     CampaignFactory,
@@ -24,8 +24,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/cases/"
-# Markup that breaks out of an element and out of a quoted attribute.
-PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'
 ROW = re.compile(r'<tr data-row="case".*?</tr>', re.S)
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
