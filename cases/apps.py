@@ -5,6 +5,7 @@ class CasesConfig(AppConfig):
     name = "cases"
 
     def ready(self) -> None:
-        from cases import receivers
+        # Fill Celery's task registry in every process: services enqueue tasks by name.
+        from cases import receivers, tasks  # noqa: F401
 
         receivers.connect()

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tables2",
     "django_filters",
+    "common",
     "dashboard",
     "detection",
     "cases",
