@@ -173,7 +173,7 @@
 })();
 // ---- end of case console block ---------------------------------------------------------------
 
-// ---- Overview and exports (issue 7) ---------------------------------------------------------
+// ---- Overview and exports ---------------------------------------------------------
 // Charts marked [data-chart-links] carry a queue URL per bar (customdata): a click opens it.
 // Queue export links follow the filter as it is now (htmx changes the URL, not the toolbar).
 (function () {

@@ -141,8 +141,8 @@ class Case(models.Model):
             models.Index(fields=["-risk_score", "-id"], name="case_risk_id_idx"),
             # The open cases alone, in the default queue's order: a page number typed deep
             # into the queue reads its key by counting entries (cases/paging.py), and here it
-            # counts open cases only, with no status to test per entry (page 1,000: 2.3 ms
-            # in PostgreSQL, against 6.7 ms through case_risk_id_status_idx). The statuses
+            # counts open cases only, with no status to test per entry (docs/benchmarks.md
+            # has the figures against case_risk_id_status_idx). The statuses
             # are CLOSED_STATUSES (the class's names are out of reach in Meta; a test checks).
             models.Index(
                 fields=["-risk_score", "-id"],
@@ -158,7 +158,7 @@ class Case(models.Model):
             models.Index(fields=["-opened_at", "-id"], name="case_opened_id_idx"),
             models.Index(fields=["due_at", "id"], name="case_due_id_idx"),
             # One status by due date (the triage view): without the status first, a page walks
-            # the due dates of every status and drops the others (6 ms at 100,000 cases).
+            # the due dates of every status and drops the others.
             models.Index(fields=["status", "due_at", "id"], name="case_status_due_id_idx"),
             models.Index(fields=["priority", "id"], name="case_priority_id_idx"),
             models.Index(fields=["title", "id"], name="case_title_id_idx"),
