@@ -1,6 +1,6 @@
 """Enforcement: proposal → four-eyes decision → delivery through an outbox → reversal.
 
-The write side is ``cases.services.enforcement``; these models hold the rules about one row
+The write side is ``cases.enforcement.services``; these models hold the rules about one row
 and the queryset filters the services and pages share. Three invariants matter most:
 
 * A proposal never changes after it is made. ``EnforcementAction.save()`` refuses to update

@@ -3,7 +3,7 @@ queue. Each is a bounded number of queries whatever the number of actions or att
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 
 A = EnforcementAction.Status
 

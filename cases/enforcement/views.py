@@ -27,18 +27,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from cases.enforcement import banlist, selectors
+from cases.enforcement import banlist, selectors, services
 from cases.enforcement.forms import DecisionForm, ProposeForm, ReversalForm
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services.proposals import live_accounts_of
 from cases.models import EvidenceSnapshot
-from cases.models.enforcement import EnforcementAction, OutboxMessage
-from cases.services import enforcement as services
-from cases.services.enforcement.proposals import live_accounts_of
 from cases.views.common import action_done, add_service_error, get_case_for_user
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 
-SECTION = "cases/_partials/enforcement_body.html"
+SECTION = "cases/enforcement/_partials/body.html"
 SECTION_PAGE = "cases/case_section.html"
-FORM_PAGE = "cases/enforcement_form.html"
+FORM_PAGE = "cases/enforcement/action_form.html"
 
 
 def _get_action_for_user(request: HttpRequest, pk: int, action_pk: int):
@@ -195,7 +194,7 @@ def action_detail(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse
     case, action = _get_action_for_user(request, pk, action_pk)
     return render(
         request,
-        "cases/enforcement_action.html",
+        "cases/enforcement/action_detail.html",
         {
             "case": case,
             "action": action,
@@ -228,7 +227,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     """What waits for this approver: others' proposals, their own, deliveries that failed."""
     return render(
         request,
-        "cases/enforcement_approvals.html",
+        "cases/enforcement/approval_queue.html",
         {
             "awaiting": list(selectors.actions_awaiting(request.user)),
             "mine": list(selectors.actions_proposed_by(request.user)),

@@ -1,6 +1,6 @@
 """Evidence snapshots: what a case rests on, pulled by a task and frozen once done.
 
-A snapshot is written by one task (``cases.services.evidence.evidence_snapshot_collect``):
+A snapshot is written by one task (``cases.evidence.services.evidence_snapshot_collect``):
 pending → running → done or failed. While it runs the row carries its progress for the UI
 to poll; once done it never changes again, so the snapshot pinned to a proposal shows an
 approver exactly what the proposer saw. Refreshing evidence adds a new snapshot and keeps

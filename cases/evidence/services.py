@@ -1,11 +1,11 @@
 """Evidence snapshots: request one, collect it in a task, retry a failed one.
 
-A snapshot's life: ``evidence_snapshot_request`` adds a pending row and enqueues
-``cases.tasks.evidence_snapshot_task`` after commit; the task calls
-``evidence_snapshot_collect``, which claims the row with a compare-and-set ``UPDATE``
-(pending → running, or a running row whose worker died long ago), runs every configured
-source, draws the charts, and writes the items and ``done`` in one transaction, again
-guarded by the row still being ours. Two tasks for one snapshot therefore never both
+A snapshot's life: ``evidence_snapshot_request`` adds a pending row and, after commit,
+enqueues ``evidence_snapshot_task`` (``cases.evidence.tasks``) by its registered name; the
+task calls ``evidence_snapshot_collect``, which claims the row with a compare-and-set
+``UPDATE`` (pending → running, or a running row whose worker died long ago), runs every
+configured source, draws the charts, and writes the items and ``done`` in one transaction,
+again guarded by the row still being ours. Two tasks for one snapshot therefore never both
 collect, and a crash at any point leaves a row that is either untouched, retryable or done.
 """
 
@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from cases import audit
 from cases.evidence.figures import build_figures, figures_size
+from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.evidence.sources import CaseAccounts, TransientSourceError, Window, load_sources
-from cases.models import Case, CaseAccount, Evidence, EvidenceSnapshot
+from cases.models import Case, CaseAccount
+from common.tasks import enqueue_on_commit
 from detection.models import Exchange
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ S = EvidenceSnapshot.Status
 # Errors worth another try: the database went away or timed out, or a source said so.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, TransientSourceError)
 ERROR_CHARS = 2000
+# The task that adapts ``evidence_snapshot_collect``, by its registered name (``common.tasks``).
+COLLECT_TASK = "cases.tasks.evidence_snapshot_task"
 
 
 class TransientEvidenceError(Exception):
@@ -53,8 +57,6 @@ def evidence_snapshot_request(*, case: Case, requested_by=None, reason: str) -> 
     for (collection reads the case when it starts), so a second request returns that one
     instead of queueing a duplicate.
     """
-    from cases.tasks import evidence_snapshot_task
-
     actor = requested_by if requested_by is not None and requested_by.is_authenticated else None
     waiting = (
         EvidenceSnapshot.objects.select_for_update()
@@ -74,15 +76,13 @@ def evidence_snapshot_request(*, case: Case, requested_by=None, reason: str) -> 
         audit.record(
             "evidence.requested", actor=actor, case=case, target=snapshot, data={"reason": reason}
         )
-    evidence_snapshot_task.delay_on_commit(snapshot.pk)
+    enqueue_on_commit(COLLECT_TASK, snapshot.pk)
     return snapshot
 
 
 @transaction.atomic
 def evidence_snapshot_retry(*, snapshot: EvidenceSnapshot, by) -> EvidenceSnapshot:
     """Put a failed (or long-stalled) snapshot back in the queue."""
-    from cases.tasks import evidence_snapshot_task
-
     if not by.has_perm("cases.work_case"):
         raise PermissionDenied("your role cannot refresh evidence")
     stale = timezone.now() - stale_after()
@@ -92,7 +92,7 @@ def evidence_snapshot_retry(*, snapshot: EvidenceSnapshot, by) -> EvidenceSnapsh
     if not reset:
         raise ValidationError("only a failed or stalled snapshot can be retried")
     audit.record("evidence.retried", actor=by, case=snapshot.case, target=snapshot)
-    evidence_snapshot_task.delay_on_commit(snapshot.pk)
+    enqueue_on_commit(COLLECT_TASK, snapshot.pk)
     snapshot.refresh_from_db()
     return snapshot
 

@@ -23,20 +23,21 @@ from django_htmx.http import trigger_client_event
 
 from cases import audit
 from cases.evidence.figures import CHARTS
-from cases.models import Case, CaseAccount, Evidence, EvidenceSnapshot
-from cases.services.evidence import (
+from cases.evidence.models import Evidence, EvidenceSnapshot
+from cases.evidence.services import (
     evidence_snapshot_request,
     evidence_snapshot_retry,
     stale_after,
 )
+from cases.models import Case, CaseAccount
 from cases.views.common import get_case_for_user
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 from detection.models import Exchange
 
-EVIDENCE_PAGE = "cases/evidence_page.html"
-BODY = "cases/_partials/evidence_body.html"
-CHARTS_BODY = "cases/_partials/evidence_charts.html"
-PROGRESS = "cases/_partials/evidence_progress.html"
+EVIDENCE_PAGE = "cases/evidence/page.html"
+BODY = "cases/evidence/_partials/body.html"
+CHARTS_BODY = "cases/evidence/_partials/charts.html"
+PROGRESS = "cases/evidence/_partials/progress.html"
 BUILTIN_KINDS = ("signals", "templates", "traffic", "infrastructure", "registrations")
 HISTORY = 20
 CUSTOM_CHARS = 5000
@@ -217,5 +218,5 @@ def prompt_text(request: HttpRequest, pk: int, exchange_pk: int) -> HttpResponse
         )
     context = {"case": case, "exchange": exchange}
     if is_fragment(request):
-        return render(request, "cases/_partials/evidence_prompt.html", context)
-    return render(request, "cases/evidence_prompt_page.html", context)
+        return render(request, "cases/evidence/_partials/prompt.html", context)
+    return render(request, "cases/evidence/prompt_page.html", context)

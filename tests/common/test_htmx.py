@@ -1,6 +1,7 @@
-"""Page or fragment (dashboard/htmx.py): htmx asks for a part of a page, except when it
-restores a pushed URL from the server after a miss in its history cache; and a logged-out
-htmx request sends the browser to the login page instead of swapping the form into a part."""
+"""Page or fragment (common/htmx.py): htmx asks for a part of a page, except when it restores
+a pushed URL from the server after a miss in its history cache; and a logged-out htmx request
+sends the browser to the login page instead of swapping the form into a part
+(common/middleware.py)."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -8,7 +9,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django_htmx.middleware import HtmxMiddleware
 
-from dashboard.htmx import is_fragment
+from common.htmx import is_fragment
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cases.exports import FORMULA_STARTS, neutralise
+from common.spreadsheets import FORMULA_STARTS, neutralise
 
 
 def test_formula_starts_get_an_apostrophe():

@@ -1,12 +1,12 @@
 """Enforcement writes: proposals, four-eyes decisions, reversals (``proposals``) and the
 transactional outbox that delivers them (``delivery``). Import from here."""
 
-from cases.services.enforcement.delivery import (
+from cases.enforcement.services.delivery import (
     outbox_deliver,
     outbox_retry,
     outbox_sweep,
 )
-from cases.services.enforcement.proposals import (
+from cases.enforcement.services.proposals import (
     action_decide,
     action_propose,
     action_request_reversal,

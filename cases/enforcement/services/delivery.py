@@ -30,17 +30,21 @@ from django.db.models import F
 from django.utils import timezone
 
 from cases import audit
-from cases import enforcement as backends
-from cases.enforcement import DeliveryResult
+from cases.enforcement import banlist, webhook
+from cases.enforcement.backends import DeliveryResult
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.models import Case
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.services.workflow import case_change_status
+from common.tasks import task_named
 from detection.models import Account
 
 log = logging.getLogger(__name__)
 A = EnforcementAction
 M = OutboxMessage.Status
 SWEEP_BATCH = 500
+# The task that adapts ``outbox_deliver``, by its registered name (see ``common.tasks``).
+DELIVER_TASK = "cases.tasks.deliver_outbox_message_task"
+BACKENDS = {OutboxMessage.Backend.BANLIST: banlist, OutboxMessage.Backend.WEBHOOK: webhook}
 # A message enqueued on commit gets this long before the sweeper enqueues it again.
 SWEEP_GRACE = timedelta(seconds=60)
 
@@ -65,14 +69,25 @@ def backoff(attempt: int) -> timedelta:
 
 
 def _enqueue(message_id: int, countdown: float | None = None) -> None:
-    from cases.tasks import deliver_outbox_message_task
-
+    """Send the message to a worker now, after ``countdown`` seconds if given. The sweeper
+    calls this directly (it holds no transaction); a write calls it from ``on_commit``."""
+    task = task_named(DELIVER_TASK)
     if countdown is None:
-        deliver_outbox_message_task.delay(message_id)
+        task.delay(message_id)
     elif not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         # Eagerly (no broker) a countdown is ignored and would retry at once, in the request;
         # there the sweeper or a manual retry picks the message up instead.
-        deliver_outbox_message_task.apply_async((message_id,), countdown=countdown)
+        task.apply_async((message_id,), countdown=countdown)
+
+
+def _deliver(message: OutboxMessage) -> DeliveryResult:
+    """Hand ``message`` to its backend."""
+    backend = BACKENDS.get(message.backend)
+    if backend is None:
+        return DeliveryResult(
+            ok=False, error=f"unknown backend {message.backend!r}", permanent=True
+        )
+    return backend.deliver(message)
 
 
 def _claim(message_id: int, now) -> tuple[OutboxMessage, str] | None:
@@ -105,7 +120,7 @@ def outbox_deliver(*, message_id: int, now=None) -> str:
     message, token = claimed
     start = time.monotonic()
     try:
-        result = backends.deliver(message)
+        result = _deliver(message)
     except Exception as exc:  # a bug in a backend must not leave the message claimed
         log.exception("enforcement backend %s crashed on message %s", message.backend, message.pk)
         result = DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])

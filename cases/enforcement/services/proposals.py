@@ -19,11 +19,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases import audit
-from cases.enforcement import backends_for_new_action
 from cases.enforcement import blast_radius as radius
+from cases.enforcement.backends import backends_for_new_action
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.models import Case, CaseAccount, EvidenceSnapshot
-from cases.models.enforcement import EnforcementAction, OutboxMessage
 from cases.services.workflow import case_change_status
+from common.tasks import enqueue_on_commit
 from detection.models import Account, AccountScore, DetectionRun
 
 A = EnforcementAction
@@ -321,8 +323,6 @@ def action_decide(
     if current.is_reversal:
         data["reverses"] = current.reverses_id
     if approve:
-        from cases.tasks import deliver_outbox_message_task
-
         backends = backends_for_new_action()
         payload = build_payload(current, approved_by=by, approved_at=now)
         messages = OutboxMessage.objects.bulk_create(
@@ -331,7 +331,7 @@ def action_decide(
         verb = "action.reversal_approved" if current.is_reversal else "action.approved"
         audit.record(verb, actor=by, case=case, target=current, data={**data, "backends": backends})
         for message in messages:
-            deliver_outbox_message_task.delay_on_commit(message.pk)
+            enqueue_on_commit(DELIVER_TASK, message.pk)
         return current
     verb = "action.reversal_rejected" if current.is_reversal else "action.rejected"
     audit.record(verb, actor=by, case=case, target=current, data=data)

@@ -3,28 +3,23 @@
 One row per account flagged by the latest successful detection run: account_id, risk_score,
 campaign_id, case_id, top signals. Account ids and signal reasons come from the accounts we
 investigate, so CSV cells that a spreadsheet could read as a formula are neutralised.
+
+It lives in ``cases`` because it reads detection's scores together with the cases they are
+on: ``cases`` is the lowest app that may import both (detection knows nothing of cases).
 """
 
 import csv
 
 import orjson
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import OuterRef, Subquery
 
+from cases.models import CaseAccount
+from common.spreadsheets import neutralise
 from detection.models import AccountScore, DetectionRun
 
 FIELDS = ["account_id", "risk_score", "campaign_id", "case_id", "top_signals"]
-# OWASP: characters a spreadsheet may read as the start of a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PADDING = " \n\x0b\x0c\u00a0"
 TOP = 3
-
-
-def neutralise(text: str) -> str:
-    """Prefix a quote to text a spreadsheet could evaluate (leading spaces are skipped too)."""
-    risky = text.startswith(FORMULA_START) or text.lstrip(PADDING).startswith(FORMULA_START)
-    return "'" + text if risky else text
 
 
 def flagged_rows():
@@ -33,22 +28,17 @@ def flagged_rows():
     if run is None:
         return
     scores = AccountScore.objects.filter(run=run, flagged=True).order_by("-risk_score", "pk")
-    # Cases live in the cases app, which may be absent; detection does not import it.
-    if apps.is_installed("cases"):
-        case_account = apps.get_model("cases", "CaseAccount")
-        live = case_account.objects.filter(
-            account=OuterRef("account"), removed_at=None, case__merged_into=None
-        ).order_by("-case__opened_at")
-        scores = scores.annotate(case_id=Subquery(live.values("case_id")[:1]))
-    values = ["account__account_id", "risk_score", "campaign_id", "signals"]
-    if apps.is_installed("cases"):
-        values.append("case_id")
+    live = CaseAccount.objects.filter(
+        account=OuterRef("account"), removed_at=None, case__merged_into=None
+    ).order_by("-case__opened_at")
+    scores = scores.annotate(case_id=Subquery(live.values("case_id")[:1]))
+    values = ["account__account_id", "risk_score", "campaign_id", "signals", "case_id"]
     for row in scores.values(*values).iterator(chunk_size=2000):
         yield {
             "account_id": row["account__account_id"],
             "risk_score": row["risk_score"],
             "campaign_id": row["campaign_id"],
-            "case_id": row.get("case_id"),
+            "case_id": row["case_id"],
             "top_signals": [
                 {"name": s.get("name"), "value": s.get("value"), "reason": s.get("reason")}
                 for s in (row["signals"] or [])[:TOP]
