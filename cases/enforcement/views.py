@@ -30,7 +30,6 @@ from django_htmx.http import trigger_client_event
 from cases.enforcement import banlist, selectors, services
 from cases.enforcement.forms import DecisionForm, ProposeForm, ReversalForm
 from cases.enforcement.models import EnforcementAction, OutboxMessage
-from cases.enforcement.services.proposals import live_accounts_of
 from cases.models import EvidenceSnapshot
 from cases.views.common import action_done, add_service_error, get_case_for_user
 from common.htmx import is_fragment, vary_on_fragment
@@ -84,7 +83,7 @@ def case_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("cases.propose_action", raise_exception=True)
 def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request, pk)
-    accounts = list(live_accounts_of(case).values_list("pk", "account_id"))
+    accounts = list(selectors.live_accounts_of(case).values_list("pk", "account_id"))
     form = ProposeForm(request.POST or None, accounts=accounts)
     if request.method == "POST" and form.is_valid():
         try:

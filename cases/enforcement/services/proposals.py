@@ -22,6 +22,7 @@ from cases import audit
 from cases.enforcement import blast_radius as radius
 from cases.enforcement.backends import backends_for_new_action
 from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.selectors import live_accounts_of
 from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.models import Case, CaseAccount, EvidenceSnapshot
 from cases.services.workflow import case_change_status
@@ -49,13 +50,6 @@ def _clean_text(text: str, what: str) -> str:
     if len(text) > MAX_REASON:
         raise ValidationError(f"{what} is too long (at most {MAX_REASON} characters)")
     return text
-
-
-def live_accounts_of(case: Case):
-    """The accounts on the case now (not removed)."""
-    return Account.objects.filter(
-        case_links__case=case, case_links__removed_at__isnull=True
-    ).order_by("account_id")
 
 
 def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
