@@ -30,7 +30,7 @@ from cases.evidence.services import (
     stale_after,
 )
 from cases.models import Case, CaseAccount
-from cases.views.common import get_case_for_user
+from cases.selectors import cases_visible_to
 from common.htmx import is_fragment, vary_on_fragment
 from detection.models import Exchange
 
@@ -43,6 +43,15 @@ HISTORY = 20
 CUSTOM_CHARS = 5000
 # Keys of evidence data that hold ISO timestamps, shown as dates on the page.
 TIME_KEYS = {"first", "last", "ts", "start", "end", "first_use", "first_seen_anywhere"}
+
+
+def _get_case_for_user(request: HttpRequest, pk: int) -> Case:
+    """The case if this user may see it, else 404: what ``cases.views.common`` does for the
+    case views, here on the selector itself so evidence needs nothing from the views above
+    it (the accounts service, below them, asks evidence for snapshots)."""
+    return get_object_or_404(
+        cases_visible_to(request.user).select_related("assignee", "campaign"), pk=pk
+    )
 
 
 def _with_times(value):
@@ -141,7 +150,7 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
 @vary_on_fragment
 def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """The evidence of the latest (or a chosen) snapshot; for htmx the section's body."""
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     context = _body_context(request, case)
     if is_fragment(request):
         return render(request, BODY, context)
@@ -153,7 +162,7 @@ def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_fragment
 def case_charts(request: HttpRequest, pk: int) -> HttpResponse:
     """The cached charts of the latest finished (or a chosen) snapshot."""
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     context = _charts_context(request, case)
     if is_fragment(request):
         return render(request, CHARTS_BODY, context)
@@ -164,7 +173,7 @@ def case_charts(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("cases.view_case", raise_exception=True)
 def snapshot_status(request: HttpRequest, pk: int, snapshot_pk: int) -> HttpResponse:
     """Polled every 2 s while a snapshot runs; once it finishes, tells the page to reload."""
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     snapshot = get_object_or_404(EvidenceSnapshot.objects.filter(case=case), pk=snapshot_pk)
     response = render(request, PROGRESS, _progress_context(case, snapshot))
     if snapshot.is_finished:
@@ -183,7 +192,7 @@ def _after_action(request: HttpRequest, case: Case) -> HttpResponse:
 @permission_required("cases.work_case", raise_exception=True)
 def evidence_refresh(request: HttpRequest, pk: int) -> HttpResponse:
     """Pull a new snapshot; the old ones stay."""
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     evidence_snapshot_request(case=case, requested_by=request.user, reason="refresh")
     return _after_action(request, case)
 
@@ -191,7 +200,7 @@ def evidence_refresh(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required("cases.work_case", raise_exception=True)
 def evidence_retry(request: HttpRequest, pk: int, snapshot_pk: int) -> HttpResponse:
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     snapshot = get_object_or_404(EvidenceSnapshot.objects.filter(case=case), pk=snapshot_pk)
     # Already retried or running: the reloaded section shows where it is.
     with contextlib.suppress(ValidationError):
@@ -203,7 +212,7 @@ def evidence_retry(request: HttpRequest, pk: int, snapshot_pk: int) -> HttpRespo
 @permission_required("cases.view_prompt_text", raise_exception=True)
 def prompt_text(request: HttpRequest, pk: int, exchange_pk: int) -> HttpResponse:
     """One exchange's full prompt, for an account on this case; each view is audited."""
-    case = get_case_for_user(request, pk)
+    case = _get_case_for_user(request, pk)
     on_case = CaseAccount.objects.filter(case=case).values("account_id")
     exchange = get_object_or_404(
         Exchange.objects.filter(account_id__in=on_case).select_related("account"), pk=exchange_pk
