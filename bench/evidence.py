@@ -181,7 +181,7 @@ def load(per_account: int, background_accounts: int) -> dict[int, list[int]]:
 def measure(cases: dict[int, int]) -> None:
     from unittest import mock
 
-    import cases.services.evidence as service
+    import cases.evidence.services as service
     from cases.models import Case, EvidenceSnapshot
 
     print(f"{'accounts':>8} {'collect s':>10} {'charts s':>9} {'total s':>8} {'figures':>10}")

@@ -7,5 +7,7 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         # Fill Celery's task registry in every process: services enqueue tasks by name.
         from cases import receivers, tasks  # noqa: F401
+        from cases.enforcement import tasks as enforcement_tasks  # noqa: F401
+        from cases.evidence import tasks as evidence_tasks  # noqa: F401
 
         receivers.connect()

@@ -30,7 +30,7 @@ from django_tables2 import RequestConfig
 
 from cases.models import Case, CaseAccount
 from cases.paging import AFTER, BEFORE, CURSOR_PARAMS, KeysetPaginator
-from cases.templatetags.cases_extras import age_text
+from common.templatetags.display import age_text
 
 STATUS_LABELS = dict(Case.Status.choices)
 PRIORITY_LABELS = dict(Case.Priority.choices)

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from cases import views
+from cases.enforcement import views as enforcement
+from cases.evidence import views as evidence
 
 app_name = "cases"
 
@@ -31,37 +33,43 @@ urlpatterns = [
     ),
     path("<int:pk>/notes/<int:note_pk>/edit/", views.note_edit_view, name="note_edit"),
     path("<int:pk>/notes/<int:note_pk>/history/", views.note_history, name="note_history"),
-    # One case: evidence snapshots and their charts (issue 5).
-    path("<int:pk>/evidence/", views.case_evidence, name="case_evidence"),
-    path("<int:pk>/evidence/charts/", views.case_charts, name="case_charts"),
-    path("<int:pk>/evidence/refresh/", views.evidence_refresh, name="evidence_refresh"),
+    # One case: evidence snapshots and their charts.
+    path("<int:pk>/evidence/", evidence.case_evidence, name="case_evidence"),
+    path("<int:pk>/evidence/charts/", evidence.case_charts, name="case_charts"),
+    path("<int:pk>/evidence/refresh/", evidence.evidence_refresh, name="evidence_refresh"),
     path(
         "<int:pk>/evidence/<int:snapshot_pk>/status/",
-        views.snapshot_status,
+        evidence.snapshot_status,
         name="snapshot_status",
     ),
-    path("<int:pk>/evidence/<int:snapshot_pk>/retry/", views.evidence_retry, name="evidence_retry"),
-    path("<int:pk>/evidence/prompts/<int:exchange_pk>/", views.prompt_text, name="prompt_text"),
-    # Exports for managers and approvers (issue 7): the queue's filter, one case, background ones.
+    path(
+        "<int:pk>/evidence/<int:snapshot_pk>/retry/", evidence.evidence_retry, name="evidence_retry"
+    ),
+    path("<int:pk>/evidence/prompts/<int:exchange_pk>/", evidence.prompt_text, name="prompt_text"),
+    # Exports for managers and approvers: the queue's filter, one case, background ones.
     path("export/<str:fmt>/", views.queue_export, name="queue_export"),
     path("<int:pk>/export/<str:fmt>/", views.case_export, name="case_export"),
     path("exports/<int:pk>/", views.export_detail, name="export_detail"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
-    # Enforcement (issue 6): proposals, four-eyes decisions, delivery, reversal, ban list.
-    path("approvals/", views.approval_queue, name="approval_queue"),
-    path("ban-list.<str:fmt>", views.ban_list, name="ban_list"),
-    path("<int:pk>/enforcement/", views.case_enforcement, name="case_enforcement"),
-    path("<int:pk>/enforcement/propose/", views.action_propose, name="action_propose"),
-    path("<int:pk>/enforcement/<int:action_pk>/", views.action_detail, name="action_detail"),
-    path("<int:pk>/enforcement/<int:action_pk>/decide/", views.action_decide, name="action_decide"),
+    # Enforcement: proposals, four-eyes decisions, delivery, reversal, ban list.
+    path("approvals/", enforcement.approval_queue, name="approval_queue"),
+    path("ban-list.<str:fmt>", enforcement.ban_list, name="ban_list"),
+    path("<int:pk>/enforcement/", enforcement.case_enforcement, name="case_enforcement"),
+    path("<int:pk>/enforcement/propose/", enforcement.action_propose, name="action_propose"),
+    path("<int:pk>/enforcement/<int:action_pk>/", enforcement.action_detail, name="action_detail"),
+    path(
+        "<int:pk>/enforcement/<int:action_pk>/decide/",
+        enforcement.action_decide,
+        name="action_decide",
+    ),
     path(
         "<int:pk>/enforcement/<int:action_pk>/reverse/",
-        views.action_reverse,
+        enforcement.action_reverse,
         name="action_reverse",
     ),
     path(
         "<int:pk>/enforcement/deliveries/<int:message_pk>/retry/",
-        views.outbox_retry,
+        enforcement.outbox_retry,
         name="outbox_retry",
     ),
 ]

@@ -213,7 +213,7 @@ def _detection_fields(case: Case, subject: Subject, run: DetectionRun, total: in
 
 
 def _request_evidence(case: Case, reason: str) -> None:
-    from cases.services.evidence import evidence_snapshot_request
+    from cases.evidence.services import evidence_snapshot_request
 
     evidence_snapshot_request(case=case, requested_by=None, reason=reason)
 

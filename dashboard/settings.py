@@ -82,7 +82,7 @@ MIDDLEWARE = [
     # Django's, taking the user from the session's query (dashboard/sessions.py).
     "dashboard.sessions.AuthenticationMiddleware",
     # Django's LoginRequiredMiddleware, sending htmx requests to the login page as a whole.
-    "dashboard.htmx.LoginRequiredMiddleware",
+    "common.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -22,8 +22,8 @@ from django.views.decorators.http import require_GET
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
+from common.htmx import is_fragment, vary_on_fragment
 from dashboard import charts, selectors
-from dashboard.htmx import is_fragment, vary_on_fragment
 from dashboard.selectors import Period
 
 MAX_DAYS = 3 * 366

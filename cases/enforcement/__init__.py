@@ -1,46 +1,10 @@
-"""Delivery backends for enforcement actions, and the blast-radius rules.
+"""Enforcement: proposal → four-eyes decision → delivery through an outbox → reversal.
 
-A backend takes one ``OutboxMessage`` and reports a :class:`DeliveryResult`; it never
-touches the message's status (the outbox service does, compare-and-set). Two backends:
-
-* ``webhook``: POSTs the action to the account platform (``ENFORCEMENT_WEBHOOK_URL``),
-  signed with HMAC-SHA256, with a stable idempotency key. Only used when the URL is set.
-* ``banlist``: publishes the accounts on the ban list that operators and the platform can
-  download. Always on.
-
-An action is executed when every backend it was sent to has confirmed.
+Everything about it lives in this package, one module per job: ``models`` (the rows and their
+invariants), ``services`` (the writes: proposals and decisions, the outbox that delivers
+them), ``selectors`` (reads for its screens), ``forms``, ``views``, ``tasks`` (thin adapters
+over the delivery services), the two delivery backends ``banlist`` and ``webhook`` with the
+result they share in ``backends``, and ``blast_radius`` (the pure rules a proposal is checked
+against). Its templates are under ``templates/cases/enforcement/``. The models keep the
+``cases`` app label; ``cases.models`` imports them so Django finds them.
 """
-
-from dataclasses import dataclass
-
-from django.conf import settings
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    ok: bool
-    status_code: int | None = None
-    error: str = ""
-    # A failure that retrying cannot fix (a 4xx answer, a missing secret): dead-letter now.
-    permanent: bool = False
-
-
-def backends_for_new_action() -> list[str]:
-    """The backends an action approved now is delivered to, in order."""
-    from cases.models.enforcement import OutboxMessage
-
-    names = [OutboxMessage.Backend.BANLIST.value]
-    if settings.ENFORCEMENT_WEBHOOK_URL:
-        names.append(OutboxMessage.Backend.WEBHOOK.value)
-    return names
-
-
-def deliver(message) -> DeliveryResult:
-    """Hand ``message`` to its backend."""
-    from cases.enforcement import banlist, webhook
-
-    if message.backend == "webhook":
-        return webhook.deliver(message)
-    if message.backend == "banlist":
-        return banlist.deliver(message)
-    return DeliveryResult(ok=False, error=f"unknown backend {message.backend!r}", permanent=True)

@@ -15,8 +15,9 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from cases.enforcement import DeliveryResult
-from cases.exports import neutralise
+from cases.enforcement.backends import DeliveryResult
+from cases.enforcement.models import BanListEntry, EnforcementAction
+from common.spreadsheets import neutralise
 
 BATCH = 1000
 COLUMNS = [
@@ -32,8 +33,6 @@ COLUMNS = [
 
 @transaction.atomic
 def deliver(message) -> DeliveryResult:
-    from cases.models.enforcement import BanListEntry
-
     action = message.action
     if action.is_reversal:
         lifted = BanListEntry.objects.filter(action_id=action.reverses_id, lifted_at__isnull=True)
@@ -53,8 +52,6 @@ def deliver(message) -> DeliveryResult:
 
 def current_rows() -> Iterator[dict]:
     """One dict per listed account (most severe action in force), ordered by account id."""
-    from cases.models.enforcement import BanListEntry, EnforcementAction
-
     entries = (
         BanListEntry.objects.filter(lifted_at__isnull=True)
         .select_related("account", "action")

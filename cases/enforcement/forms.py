@@ -4,7 +4,7 @@ import re
 
 from django import forms
 
-from cases.models.enforcement import EnforcementAction
+from cases.enforcement.models import EnforcementAction
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
 # Up to this many accounts the proposal form lists them as checkboxes; past it, paste ids.

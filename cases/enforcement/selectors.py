@@ -3,9 +3,17 @@ queue. Each is a bounded number of queries whatever the number of actions or att
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from detection.models import Account
 
 A = EnforcementAction.Status
+
+
+def live_accounts_of(case):
+    """The accounts on the case now (not removed)."""
+    return Account.objects.filter(
+        case_links__case=case, case_links__removed_at__isnull=True
+    ).order_by("account_id")
 
 
 def _with_details(actions: QuerySet) -> QuerySet:

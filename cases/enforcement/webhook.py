@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from cases.enforcement import DeliveryResult
+from cases.enforcement.backends import DeliveryResult
 
 SIGNATURE_HEADER = "X-Console-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"

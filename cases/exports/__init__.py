@@ -1,15 +1,9 @@
-"""Case summaries as rows, and the spreadsheet-formula neutralisation every export applies.
+"""Case summaries as rows.
 
-The writers (:mod:`cases.exports.csv`, :mod:`cases.exports.xlsx`, :mod:`cases.exports.pdf`)
-take plain rows from here; the service (``cases.services.exports``) picks the cases, records
-the export in the audit log and runs long ones as a task.
-
-Titles, campaign labels, org names, notes and prompts come from (or are derived from) the
-accounts we investigate. A spreadsheet treats a cell that begins with ``=``, ``+``, ``-`` or
-``@`` (and, in some programs, a tab or carriage return) as a formula: ``=HYPERLINK(...)`` or a
-DDE payload would run when a manager opens the file. :func:`neutralise` prefixes such text
-with an apostrophe, which every spreadsheet program shows as text and does not evaluate
-(OWASP, "CSV Injection").
+The writers (:mod:`cases.exports.spreadsheets`, :mod:`cases.exports.report`) take plain rows
+from here and neutralise spreadsheet formulas with :func:`common.spreadsheets.neutralise`; the
+service (``cases.services.exports``) picks the cases, records the export in the audit log and
+runs long ones as a task.
 """
 
 from __future__ import annotations
@@ -19,24 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cases.models import EnforcementAction
-
-# OWASP's list: the characters a spreadsheet may read as the start of a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Padding some programs skip before deciding a cell is a formula (" =1+1" evaluates in some).
-_LEADING_PADDING = " \n\x0b\x0c\u00a0"
-
-
-def neutralise(value: object) -> object:
-    """Return ``value`` made inert for a spreadsheet: text that could start a formula gets a
-    leading apostrophe; numbers, dates and ``None`` pass through unchanged."""
-    if not isinstance(value, str):
-        return value
-    if value.lstrip(_LEADING_PADDING).startswith(FORMULA_STARTS) or value.startswith(
-        FORMULA_STARTS
-    ):
-        return "'" + value
-    return value
-
 
 # The columns of a case summary, in order: (key, header).
 SUMMARY_COLUMNS: list[tuple[str, str]] = [

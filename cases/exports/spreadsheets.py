@@ -21,7 +21,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from cases.exports import HEADERS, CaseSummary, neutralise
+from cases.exports import HEADERS, CaseSummary
+from common.spreadsheets import neutralise
 
 # Excel and LibreOffice read a CSV as UTF-8 (not the locale's code page) when it starts
 # with a byte-order mark; without it, non-ASCII titles and org names arrive garbled.

@@ -1,12 +1,15 @@
 """The investigation: cases, their accounts, notes, evidence, enforcement and the audit log.
 
 One module per area, so each can be read on its own; everything is importable from here.
+Enforcement's and evidence's models live in their own packages (``cases.enforcement.models``,
+``cases.evidence.models``) and are imported here, so Django registers them with the ``cases``
+app when it loads this module (their tables and migrations stay the app's).
 """
 
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.models.audit import AuditEvent
 from cases.models.case import Case, CaseAccount, Note, NoteRevision, Notification, Tag
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
-from cases.models.evidence import Evidence, EvidenceSnapshot
 from cases.models.exports import Export
 
 __all__ = [

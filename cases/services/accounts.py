@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import audit
+from cases.evidence.services import evidence_snapshot_request
 from cases.models import Case, CaseAccount
 from detection.models import Account
 
@@ -26,10 +27,6 @@ def _refresh_count(case: Case) -> None:
 
 
 def _request_evidence(case: Case, by) -> None:
-    try:
-        from cases.services.evidence import evidence_snapshot_request
-    except ImportError:  # the evidence service is optional until it ships
-        return
     evidence_snapshot_request(case=case, requested_by=by, reason="accounts_changed")
 
 

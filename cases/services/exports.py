@@ -29,9 +29,12 @@ from cases.exports.spreadsheets import write_xlsx
 from cases.filters import CaseFilter
 from cases.models import Case, CaseAccount, EnforcementAction, Export, Note
 from cases.selectors import cases_for_queue
+from common.tasks import enqueue_on_commit
 from detection.retention import old_files_prune
 
 log = logging.getLogger(__name__)
+# The task that adapts ``export_build``, by its registered name (see ``common.tasks``).
+BUILD_TASK = "cases.tasks.export_build_task"
 A = EnforcementAction.Status
 # Actions whose decider approved them (later delivery or reversal does not change that).
 APPROVED_STATUSES = [A.APPROVED, A.EXECUTED, A.FAILED, A.REVERSED]
@@ -162,8 +165,6 @@ def export_queue_start(*, user, query: QueryDict, fmt: str, total: int) -> Expor
     The same person asking for the same export again while it is queued, or within a few
     minutes of it finishing, gets that export back instead of a second build.
     """
-    from cases.tasks import export_build_task
-
     query = clean_query(query)
     encoded = query.urlencode()
     recent = (
@@ -182,7 +183,7 @@ def export_queue_start(*, user, query: QueryDict, fmt: str, total: int) -> Expor
         return recent
     export = Export.objects.create(created_by=user, format=fmt, query=encoded, total=total)
     export_record(user=user, fmt=fmt, scope="queue", rows=total, query=query, export=export)
-    export_build_task.delay_on_commit(export.pk)
+    enqueue_on_commit(BUILD_TASK, export.pk)
     return export
 
 

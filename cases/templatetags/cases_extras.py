@@ -1,16 +1,11 @@
-"""Template helpers for the console: safe note markdown, clipped hostile text, timeline lines."""
-
-import functools
+"""Template helpers about cases: safe note markdown and timeline lines. Tags any page uses
+(clipped text, numbers, ages) are in ``common.templatetags.display``."""
 
 import markdown
 import nh3
 from django import template
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
-from django.utils.html import avoid_wrapping, format_html
 from django.utils.safestring import mark_safe
-from django.utils.timesince import TIME_STRINGS
-from django.utils.translation import get_language
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 
@@ -59,60 +54,6 @@ def render_note_markdown(text: str) -> str:
 def note_markdown(text: str) -> str:
     # Safe to mark: the text went through Markdown without raw HTML, then nh3's allow-list.
     return mark_safe(render_note_markdown(text or ""))  # noqa: S308
-
-
-@register.simple_tag
-def clip(value, length: int = 60) -> str:
-    """Hostile text, escaped, cut to ``length`` characters with a control to see all of it.
-
-    Built with ``format_html`` (which escapes every argument) rather than an inclusion
-    template: lists call it several times a row, and a template render each time showed up
-    in the pages' profiles."""
-    text = "" if value is None else str(value)
-    if len(text) <= length:
-        return format_html('<span class="clip">{}</span>', text)
-    return format_html(
-        '<details class="clip"><summary title="Show all {} characters">'
-        '<span class="clip-short">{}</span><span class="clip-less">Show less</span></summary>'
-        '<span class="clip-full">{}</span></details>',
-        len(text),
-        text[: length - 1] + "…",
-        text,
-    )
-
-
-@register.filter
-def percent(value, digits: int = 1) -> str:
-    try:
-        return f"{float(value) * 100:.{int(digits)}f}%"
-    except (TypeError, ValueError):
-        return "—"
-
-
-@register.filter
-def number(value) -> str:
-    """A signal's value: small fractions with three figures, big ones with separators."""
-    if isinstance(value, bool) or value is None:
-        return "—" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-@register.filter
-def bar_width(value, maximum=1.0) -> int:
-    """0-100, for a CSS width; the value is clamped, so bad data cannot break the layout."""
-    try:
-        share = float(value) / float(maximum or 1)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return 0
-    return max(0, min(100, round(share * 100)))
 
 
 STATUS_LABELS = dict(Case.Status.choices)
@@ -202,45 +143,3 @@ def event_line(event) -> str:
 @register.filter
 def event_reason(event) -> str:
     return (event.data or {}).get("reason") or ""
-
-
-@register.filter
-def age(value, now=None) -> str:
-    """How long ago (or until), in the largest unit: "3 days", "5 hours".
-
-    What ``timesince(value, now, depth=1)`` (or ``timeuntil``) says, with calendar months and
-    years as Django counts them, but without building the lazy translated strings each time:
-    the queue shows two ages a row.
-    """
-    if not value:
-        return ""
-    return age_text(value, now or timezone.now(), get_language())
-
-
-def age_text(value, now, language: str) -> str:
-    """``age(value, now)`` in ``language``, for a caller that looks the language up once
-    for many values (the queue's rows)."""
-    start, end = (value, now) if value <= now else (now, value)
-    return _age_text(*_largest_unit(start, end.astimezone(start.tzinfo)), language)
-
-
-def _largest_unit(start, end) -> tuple[str, int]:
-    since = (end - start).days * 86400 + (end - start).seconds
-    if since <= 0:
-        return "minute", 0
-    months = (end.year - start.year) * 12 + end.month - start.month
-    if start.day > end.day or (start.day == end.day and start.time() > end.time()):
-        months -= 1
-    if months >= 12:
-        return "year", months // 12
-    if months:
-        return "month", months
-    for unit, seconds in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if since >= seconds:
-            return unit, since // seconds
-    return "minute", 0
-
-
-@functools.lru_cache(maxsize=1024)
-def _age_text(unit: str, count: int, language: str) -> str:
-    return avoid_wrapping(TIME_STRINGS[unit] % {"num": count})

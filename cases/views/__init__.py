@@ -1,4 +1,5 @@
-"""Case views, one module per screen area; ``cases/urls.py`` names them all."""
+"""Case views, one module per screen area; ``cases/urls.py`` names them all, with the views
+of the enforcement and evidence packages (``cases.enforcement.views``, ``cases.evidence.views``)."""
 
 from cases.views.accounts import case_account_add_view, case_account_remove_view
 from cases.views.actions import (
@@ -10,24 +11,6 @@ from cases.views.actions import (
     case_tag_remove,
 )
 from cases.views.case import case_accounts, case_detail, case_timeline_view, case_why
-from cases.views.enforcement import (
-    action_decide,
-    action_detail,
-    action_propose,
-    action_reverse,
-    approval_queue,
-    ban_list,
-    case_enforcement,
-    outbox_retry,
-)
-from cases.views.evidence import (
-    case_charts,
-    case_evidence,
-    evidence_refresh,
-    evidence_retry,
-    prompt_text,
-    snapshot_status,
-)
 from cases.views.exports import case_export, export_detail, export_download, queue_export
 from cases.views.notes import (
     case_notes,
@@ -39,21 +22,12 @@ from cases.views.notes import (
 from cases.views.queue import case_bulk, case_queue
 
 __all__ = [
-    "action_decide",
-    "action_detail",
-    "action_propose",
-    "action_reverse",
-    "approval_queue",
-    "ban_list",
     "case_account_add_view",
     "case_account_remove_view",
     "case_accounts",
     "case_assign",
     "case_bulk",
-    "case_charts",
     "case_detail",
-    "case_enforcement",
-    "case_evidence",
     "case_export",
     "case_merge",
     "case_notes",
@@ -64,16 +38,11 @@ __all__ = [
     "case_tag_remove",
     "case_timeline_view",
     "case_why",
-    "evidence_refresh",
-    "evidence_retry",
     "export_detail",
     "export_download",
     "note_edit_view",
     "note_history",
     "notification_list",
     "notification_mark_read",
-    "outbox_retry",
-    "prompt_text",
     "queue_export",
-    "snapshot_status",
 ]

@@ -17,7 +17,7 @@ from cases.selectors import (
 from cases.services.workflow import allowed_transitions
 from cases.tables import CaseAccountTable, paginate
 from cases.views.common import get_case_for_user
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 
 SECTION_PAGE = "cases/case_section.html"
 ACTION_LABELS = {

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
-from dashboard.htmx import is_fragment
+from common.htmx import is_fragment
 
 ACTION_TEMPLATE = "cases/case_action.html"
 

@@ -38,7 +38,7 @@ from cases.services.exports import (
     sync_max_rows,
 )
 from cases.views.common import get_case_for_user
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,7 +13,7 @@ from cases.selectors import notes_of_case, notifications_for
 from cases.services.notes import note_add, note_edit, notifications_mark_read
 from cases.views.case import _section
 from cases.views.common import action_done, add_service_error, get_case_for_user
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 
 
 @require_http_methods(["GET", "POST"])

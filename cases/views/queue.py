@@ -19,7 +19,7 @@ from cases.selectors import queue_choice_names, queue_rows
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, render_action
-from dashboard.htmx import is_fragment, vary_on_fragment
+from common.htmx import is_fragment, vary_on_fragment
 
 CLOSED_VIEWS = {"closed", "any", Case.Status.ACTIONED, Case.Status.DISMISSED}
 

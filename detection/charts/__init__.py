@@ -1,7 +1,7 @@
 """Cluster charts: plain data in, a Plotly figure out. No models, no request.
 
-``cases.evidence.figures`` feeds these from an evidence snapshot; the figures are computed in
-the snapshot task and cached with it, then drawn by the one initialiser in static/app.js.
+Callers pass plain data (the dataclasses below) and get a figure back; whoever stores the
+figures caches them, and the one initialiser in static/app.js draws them.
 """
 
 from detection.charts.activity import (

@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from cases import tasks
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services import action_decide, action_propose
+from cases.enforcement.tasks import deliver_outbox_message_task
 from cases.models import AuditEvent
-from cases.models.enforcement import EnforcementAction, OutboxMessage
-from cases.services.enforcement import action_decide, action_propose
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _quiet(settings, monkeypatch):
     settings.ENFORCEMENT_WEBHOOK_URL = "http://127.0.0.1:9/never-called"
-    monkeypatch.setattr(tasks.deliver_outbox_message_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
 
 
 def race(action_pk: int, moves: list[tuple]) -> dict[str, str]:

@@ -16,16 +16,16 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from cases.models import AuditEvent, Case
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
-from cases.services.enforcement import (
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.services import (
     action_decide,
     action_propose,
     outbox_deliver,
     outbox_retry,
     outbox_sweep,
 )
-from cases.services.enforcement import delivery as delivery_service
+from cases.enforcement.services import delivery as delivery_service
+from cases.models import AuditEvent, Case
 
 pytestmark = pytest.mark.django_db
 SECRET = "s3cret-for-tests"
@@ -301,7 +301,7 @@ def test_sweeper_recovers_a_lost_worker_and_a_stale_worker_cannot_mark_delivered
     assert not lost.ok and "lost mid-delivery" in lost.error
     assert outbox_deliver(message_id=message.pk, now=later) == "delivered"
     # The first worker wakes up and reports success: its token no longer matches.
-    from cases.enforcement import DeliveryResult
+    from cases.enforcement.backends import DeliveryResult
 
     result = delivery_service._record(stale_message, stale_token, DeliveryResult(ok=True), 5)
     assert "lease was lost" in result

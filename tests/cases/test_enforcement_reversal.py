@@ -9,14 +9,14 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
-from cases.models import Case
-from cases.models.enforcement import EnforcementAction, OutboxMessage
-from cases.services.enforcement import (
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services import (
     action_decide,
     action_propose,
     action_request_reversal,
     outbox_deliver,
 )
+from cases.models import Case
 from detection.models import Account
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
 
@@ -26,10 +26,10 @@ A = EnforcementAction.Status
 
 @pytest.fixture
 def receiver(settings, monkeypatch):
-    from cases import tasks
+    from cases.enforcement.tasks import deliver_outbox_message_task
 
     # No worker: each delivery is run by hand, so the test sees every step.
-    monkeypatch.setattr(tasks.deliver_outbox_message_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
     r = Receiver().start()
     settings.ENFORCEMENT_WEBHOOK_URL = r.url
     settings.ENFORCEMENT_WEBHOOK_SECRET = SECRET

@@ -9,19 +9,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from cases.enforcement import banlist
-from cases.models import AuditEvent, Case, EvidenceSnapshot
-from cases.models.enforcement import (
+from cases.enforcement.models import (
     BanListEntry,
     EnforcementAction,
     ImmutableActionError,
     OutboxMessage,
 )
-from cases.services.enforcement import (
+from cases.enforcement.services import (
     action_decide,
     action_propose,
     action_request_reversal,
     outbox_deliver,
 )
+from cases.models import AuditEvent, Case, EvidenceSnapshot
 from detection.models import Account
 from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
 
@@ -174,9 +174,11 @@ def test_approval_writes_outbox_rows_and_enqueues_after_commit(
 ):
     settings.ENFORCEMENT_WEBHOOK_URL = "http://127.0.0.1:9/hook"
     sent = []
-    from cases import tasks
+    from cases.enforcement.tasks import deliver_outbox_message_task
 
-    monkeypatch.setattr(tasks.deliver_outbox_message_task, "delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr(
+        deliver_outbox_message_task, "apply_async", lambda args, *_, **__: sent.append(*args)
+    )
     case = make_case(accounts=2)
     action = action_propose(case=case, by=analyst, kind="ban", reason="r")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services import action_decide, action_propose, outbox_deliver
 from cases.models import Case
-from cases.models.enforcement import EnforcementAction, OutboxMessage
-from cases.services.enforcement import action_decide, action_propose, outbox_deliver
 from tests.cases.conftest import HOSTILE
 from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
 
@@ -22,9 +22,9 @@ A = EnforcementAction.Status
 @pytest.fixture(autouse=True)
 def _no_webhook(settings, monkeypatch):
     settings.ENFORCEMENT_WEBHOOK_URL = ""
-    from cases import tasks
+    from cases.enforcement.tasks import deliver_outbox_message_task
 
-    monkeypatch.setattr(tasks.deliver_outbox_message_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
 
 
 def url(name, *args):

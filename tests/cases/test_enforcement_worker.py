@@ -7,9 +7,9 @@ import time
 import pytest
 from django.utils import timezone
 
+from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.services import action_decide, action_propose, outbox_sweep
 from cases.models import AuditEvent
-from cases.models.enforcement import DeliveryAttempt, EnforcementAction, OutboxMessage
-from cases.services.enforcement import action_decide, action_propose, outbox_sweep
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
+from cases.evidence.models import ImmutableError
 from cases.models import Evidence, EvidenceSnapshot
-from cases.models.evidence import ImmutableError
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db

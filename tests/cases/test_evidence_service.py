@@ -6,10 +6,10 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
+from cases.evidence import services as service
+from cases.evidence.services import evidence_snapshot_collect, evidence_snapshot_request
+from cases.evidence.tasks import EVIDENCE_MAX_RETRIES, evidence_snapshot_task
 from cases.models import AuditEvent, EvidenceSnapshot
-from cases.services import evidence as service
-from cases.services.evidence import evidence_snapshot_collect, evidence_snapshot_request
-from cases.tasks import EVIDENCE_MAX_RETRIES, evidence_snapshot_task
 from tests.cases.test_evidence_fixtures import HOSTILE_MODEL, HOSTING_ASN, make_campaign
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def enqueued(monkeypatch):
     """Snapshot ids the task was enqueued with (after commit)."""
     calls: list[int] = []
     monkeypatch.setattr(
-        evidence_snapshot_task, "delay", lambda snapshot_id: calls.append(snapshot_id)
+        evidence_snapshot_task, "apply_async", lambda args, *_, **__: calls.append(*args)
     )
     return calls
 

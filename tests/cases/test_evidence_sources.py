@@ -3,10 +3,10 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from cases.evidence.services import evidence_snapshot_collect
 from cases.evidence.sources import CaseAccounts, Window, load_sources
 from cases.evidence.telemetry import TelemetrySource
 from cases.models import EvidenceSnapshot
-from cases.services.evidence import evidence_snapshot_collect
 from tests.cases.test_evidence_fixtures import make_campaign
 
 SEEN: list[tuple[CaseAccounts, Window]] = []

@@ -5,9 +5,9 @@ import json
 import pytest
 from django.utils.html import escape
 
+from cases.evidence.services import evidence_snapshot_collect
+from cases.evidence.tasks import evidence_snapshot_task
 from cases.models import AuditEvent, EvidenceSnapshot
-from cases.services.evidence import evidence_snapshot_collect
-from cases.tasks import evidence_snapshot_task
 from detection.models import Exchange
 from tests.cases.conftest import PAYLOAD
 from tests.cases.test_evidence_fixtures import HOSTILE, make_campaign
@@ -22,7 +22,7 @@ EVIDENCE_CHANGED = json.dumps({"evidenceChanged": {}})
 def enqueued(monkeypatch):
     calls: list[int] = []
     monkeypatch.setattr(
-        evidence_snapshot_task, "delay", lambda snapshot_id: calls.append(snapshot_id)
+        evidence_snapshot_task, "apply_async", lambda args, *_, **__: calls.append(*args)
     )
     return calls
 

@@ -1,5 +1,3 @@
-import sys
-import types
 from datetime import timedelta
 
 import pytest
@@ -8,6 +6,7 @@ from django.utils import timezone
 
 from cases.models import AuditEvent, Case, CaseAccount, Note
 from cases.selectors import case_timeline
+from cases.services import accounts as accounts_service
 from cases.services import workflow
 from cases.services.accounts import case_account_add, case_account_remove
 from cases.services.bulk import cases_bulk_apply
@@ -132,9 +131,9 @@ def test_tags_are_slugs_created_on_first_use(analyst):
 
 def test_accounts_added_and_removed_with_reasons_and_evidence_is_asked_for(analyst, monkeypatch):
     calls = []
-    fake = types.ModuleType("cases.services.evidence")
-    fake.evidence_snapshot_request = lambda **kw: calls.append(kw)
-    monkeypatch.setitem(sys.modules, "cases.services.evidence", fake)
+    monkeypatch.setattr(
+        accounts_service, "evidence_snapshot_request", lambda **kw: calls.append(kw)
+    )
     case = CaseFactory()
     AccountFactory(account_id="acct-a")
     with pytest.raises(ValidationError):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from cases.models import AuditEvent, Case, CaseAccount
-from cases.models.evidence import EvidenceSnapshot
+from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
 from cases.services.workflow import case_change_status
 from dashboard.pipeline import cases_sync, detection_run_now, priority_for
 from dashboard.tasks import cases_sync_task, scheduled_detection_run_task

@@ -8,10 +8,10 @@ import os
 import pytest
 from playwright.sync_api import expect
 
+from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.services import outbox_deliver
+from cases.evidence.services import evidence_snapshot_collect
 from cases.models import Case, EvidenceSnapshot
-from cases.models.enforcement import EnforcementAction, OutboxMessage
-from cases.services.enforcement import outbox_deliver
-from cases.services.evidence import evidence_snapshot_collect
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
 from tests.cases.test_evidence_fixtures import make_campaign
 from tests.factories import UserFactory
@@ -27,10 +27,10 @@ def _shot(locator, name: str) -> None:
 
 @pytest.fixture
 def receiver(settings, monkeypatch):
-    from cases import tasks
+    from cases.enforcement.tasks import deliver_outbox_message_task
 
     # No worker in this test: the deliveries are run by hand between the steps below.
-    monkeypatch.setattr(tasks.deliver_outbox_message_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
     r = Receiver().start()
     settings.ENFORCEMENT_WEBHOOK_URL = r.url
     settings.ENFORCEMENT_WEBHOOK_SECRET = SECRET

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from cases.evidence.services import evidence_snapshot_collect
 from cases.models import EvidenceSnapshot
-from cases.services.evidence import evidence_snapshot_collect
 from tests.cases.test_evidence_fixtures import make_campaign
 from tests.factories import UserFactory
 
