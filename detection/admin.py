@@ -197,8 +197,8 @@ class IngestReportAdmin(admin.ModelAdmin):
 class DetectionRunAdmin(admin.ModelAdmin):
     """Runs, newest first, and a button to start one now.
 
-    The button and the action start a background run like the beat schedule does; whatever
-    follows a run's success (cases) listens to ``detection.hooks.run_succeeded``.
+    The button and the action start a background run as the beat schedule does; whatever
+    follows a run's success listens to ``detection.hooks.run_succeeded``.
     """
 
     list_display = [

@@ -95,4 +95,4 @@ def test_detect_command_syncs_in_process_without_the_hook(fleet, syncs):
 
 def test_detection_admin_is_detections_own():
     # Nothing re-registers the run admin to bolt cases on: the hook does that job.
-    assert type(admin.site._registry[DetectionRun]) is DetectionRunAdmin
+    assert type(admin.site.get_model_admin(DetectionRun)) is DetectionRunAdmin
