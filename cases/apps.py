@@ -9,5 +9,8 @@ class CasesConfig(AppConfig):
         from cases import receivers, tasks  # noqa: F401
         from cases.enforcement import tasks as enforcement_tasks  # noqa: F401
         from cases.evidence import tasks as evidence_tasks  # noqa: F401
+        from cases.policy import case_policy
 
         receivers.connect()
+        # A bad CASE_POLICY setting stops the process here, not at the first case sync.
+        case_policy()

@@ -5,5 +5,8 @@ class DashboardConfig(AppConfig):
     name = "dashboard"
 
     def ready(self) -> None:
-        # Fill Celery's task registry in every process: services enqueue tasks by name.
-        from dashboard import tasks  # noqa: F401
+        # Fill Celery's task registry in every process (services enqueue tasks by name), and
+        # answer detection's hooks.
+        from dashboard import receivers, tasks  # noqa: F401
+
+        receivers.connect()

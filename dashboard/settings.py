@@ -228,7 +228,7 @@ INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
 CELERY_BEAT_SCHEDULE = {
     "detection-run": {
-        "task": "dashboard.tasks.scheduled_detection_run_task",
+        "task": "detection.tasks.detection_scheduled_run_task",
         "schedule": DETECTION_SCHEDULE_MINUTES * 60,
     },
     "prune-telemetry": {

@@ -21,6 +21,7 @@ from detection.models import (
     Exchange,
     IngestReport,
 )
+from detection.services import detection_run_start
 
 
 def _rejects_pruned() -> str:
@@ -196,8 +197,8 @@ class IngestReportAdmin(admin.ModelAdmin):
 class DetectionRunAdmin(admin.ModelAdmin):
     """Runs, newest first, and a button to start one now.
 
-    ``start_run`` starts detection alone; the dashboard re-registers this admin with a
-    ``start_run`` that also syncs cases afterwards (detection knows nothing of cases).
+    The button and the action start a background run as the beat schedule does; whatever
+    follows a run's success listens to ``detection.hooks.run_succeeded``.
     """
 
     list_display = [
@@ -230,11 +231,6 @@ class DetectionRunAdmin(admin.ModelAdmin):
     def campaigns(self, run):
         return (run.counts or {}).get("campaigns", "")
 
-    def start_run(self, request) -> DetectionRun:
-        from detection.services import detection_run_start
-
-        return detection_run_start(triggered_by=request.user)
-
     def get_urls(self):
         return [
             path(
@@ -248,13 +244,13 @@ class DetectionRunAdmin(admin.ModelAdmin):
     def run_now_view(self, request):
         if request.method != "POST" or not request.user.has_perm("detection.add_detectionrun"):
             raise PermissionDenied
-        run = self.start_run(request)
+        run = detection_run_start(triggered_by=request.user)
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:detection_detectionrun_changelist"))
 
     @admin.action(description="Start a new detection run now", permissions=["start"])
     def run_detection_now(self, request, queryset):
-        run = self.start_run(request)
+        run = detection_run_start(triggered_by=request.user)
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
 
     def has_start_permission(self, request):

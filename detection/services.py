@@ -8,8 +8,11 @@ A run is three steps, each safe to repeat:
 3. ``detection_run_finalise``: combine the chunks, score, cluster, match campaigns to earlier
    ones and write ``AccountScore`` rows, all in one transaction.
 
-``detection_run_execute`` does all three in this process (the ``detect`` command); the Celery
-tasks in ``detection.tasks`` do the same steps fanned out across workers.
+``detection_run_start`` is how a run starts in the background (the admin's button, the beat
+schedule): the tasks in ``detection.tasks`` do the steps fanned out across workers, and the
+finalise task sends ``detection.hooks.run_succeeded`` when the run has succeeded.
+``detection_run_execute`` does all three steps in the caller's process and returns the
+finished run to it (the ``detect`` command, whose contract is one synchronous run).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from __future__ import annotations
 import io
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from common.tasks import enqueue_on_commit
 from detection import features as feat
 from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
 from detection.clustering import match_campaigns
@@ -35,6 +39,9 @@ log = logging.getLogger(__name__)
 R = DetectionRun.Status
 # Chunk payloads older than this many runs are dropped (the preview only needs the latest).
 KEEP_CHUNK_PAYLOADS = 3
+# A run still queued or running after this long is presumed dead (its worker was lost) and
+# no longer holds the beat schedule back.
+STALE_AFTER = timedelta(hours=6)
 
 
 def detection_run_create(*, triggered_by=None, config=None) -> DetectionRun:
@@ -351,10 +358,20 @@ def detection_run_execute(*, run: DetectionRun) -> DetectionRun:
         raise
 
 
-def detection_run_start(*, triggered_by=None, then: dict | None = None) -> DetectionRun:
-    """Create a run and enqueue it (after commit). ``then``: a signature to run on success."""
-    from detection.tasks import detection_run_task
+def detection_run_start(*, triggered_by=None) -> DetectionRun:
+    """Start a run on the workers: create it and enqueue its first task after commit.
 
+    The one way a run starts in the background; ``run_succeeded`` follows its success.
+    """
     run = detection_run_create(triggered_by=triggered_by)
-    detection_run_task.delay_on_commit(run.pk, then)
+    enqueue_on_commit("detection.tasks.detection_run_task", run.pk)
     return run
+
+
+def detection_run_start_scheduled() -> DetectionRun | None:
+    """The beat schedule's run, started only when no other run is in flight: runs never pile
+    up behind a slow one."""
+    busy = DetectionRun.objects.filter(
+        status__in=[R.QUEUED, R.RUNNING], created_at__gte=timezone.now() - STALE_AFTER
+    ).exists()
+    return None if busy else detection_run_start()

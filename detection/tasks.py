@@ -2,13 +2,14 @@
 
 import logging
 
-from celery import shared_task, signature
+from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from detection import services
+from detection.hooks import run_succeeded
 from detection.ingest.parallel import WorkerLost
 from detection.ingest.uploads import upload_ingest
-from detection.models import IngestReport
+from detection.models import DetectionRun, IngestReport
 from detection.retention import telemetry_files_prune, telemetry_prune
 
 # Transient database trouble (a restart, a dropped connection) is worth a retry; anything
@@ -18,12 +19,15 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
-def detection_run_task(run_id: int, then: dict | None = None) -> None:
-    """Start a run: fix its window, split it into chunks, enqueue one task per chunk.
+def detection_scheduled_run_task() -> int | None:
+    """Beat's periodic run; None when another run is still in flight."""
+    run = services.detection_run_start_scheduled()
+    return run.pk if run is not None else None
 
-    ``then`` is a Celery signature (as a dict) to enqueue once the run has succeeded: the
-    caller's follow-up (the dashboard's case sync), so detection needs to know nothing of it.
-    """
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def detection_run_task(run_id: int) -> None:
+    """Start a run: fix its window, split it into chunks, enqueue one task per chunk."""
     try:
         indexes = services.detection_run_prepare(run_id=run_id)
     except TRANSIENT:
@@ -33,14 +37,14 @@ def detection_run_task(run_id: int, then: dict | None = None) -> None:
         raise
     if not indexes:
         # Nothing to compute (no accounts, or every chunk already done): finish now.
-        detection_finalise_task.delay_on_commit(run_id, then)
+        detection_finalise_task.delay_on_commit(run_id)
         return
     for index in indexes:
-        detection_chunk_task.delay_on_commit(run_id, index, then)
+        detection_chunk_task.delay_on_commit(run_id, index)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
-def detection_chunk_task(run_id: int, index: int, then: dict | None = None) -> None:
+def detection_chunk_task(run_id: int, index: int) -> None:
     """Features of one chunk of accounts; the chunk that completes the set enqueues finalise."""
     try:
         last = services.detection_chunk_compute(run_id=run_id, index=index)
@@ -52,12 +56,12 @@ def detection_chunk_task(run_id: int, index: int, then: dict | None = None) -> N
         )
         raise
     if last:
-        detection_finalise_task.delay_on_commit(run_id, then)
+        detection_finalise_task.delay_on_commit(run_id)
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
-def detection_finalise_task(run_id: int, then: dict | None = None) -> None:
-    """Score, cluster and persist the run; then enqueue the caller's follow-up, if any."""
+def detection_finalise_task(run_id: int) -> None:
+    """Score, cluster and persist the run; then tell whoever listens that it succeeded."""
     try:
         run = services.detection_run_finalise(run_id=run_id)
     except TRANSIENT:
@@ -65,8 +69,11 @@ def detection_finalise_task(run_id: int, then: dict | None = None) -> None:
     except Exception as exc:
         services.detection_run_fail(run_id=run_id, error=f"finalise: {type(exc).__name__}: {exc}")
         raise
-    if then and run.status == run.Status.SUCCEEDED:
-        signature(then).delay()
+    # Also when this delivery found the run already succeeded: the worker that finalised it
+    # may have been lost before it got here, and then this redelivery is the hook's only
+    # chance (the hook is at least once; its receivers are idempotent).
+    if run.status == DetectionRun.Status.SUCCEEDED:
+        run_succeeded.send(sender=DetectionRun, run=run)
 
 
 @shared_task(

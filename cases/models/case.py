@@ -36,7 +36,7 @@ class CaseQuerySet(models.QuerySet):
 class Case(models.Model):
     """An investigation: one campaign, or one lone high-risk account.
 
-    Detection opens and updates cases through ``dashboard.pipeline``, keyed by
+    Detection's findings open and update cases through ``cases.services.opening``, keyed by
     ``subject_key`` so that a second run finds the same case instead of opening another.
     Detection only ever refreshes the detection-owned fields (risk, counts, explanation);
     what analysts set (status, priority, assignee, tags, notes) is theirs.

@@ -2,7 +2,8 @@
 
 The admin's "Upload telemetry" view calls :func:`upload_create`, which saves the file,
 writes a QUEUED :class:`~detection.models.IngestReport` and enqueues
-``detection.tasks.ingest_file_task`` once the transaction commits. The task calls
+``detection.tasks.ingest_file_task`` by name once the transaction commits (the task module
+imports this one, so this one does not import it back). The task calls
 :func:`upload_ingest`, which runs exactly the code the ``ingest`` command runs. The report is
 claimed with a compare-and-set, so a duplicate delivery of a finished upload does nothing;
 a redelivery while the first delivery still runs finds its advisory lock and does nothing;
@@ -21,6 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.tasks import enqueue_on_commit
 from detection.ingest.formats import KINDS, Source, SourceError, data_suffix, kind_from_name
 from detection.ingest.service import ingest_source
 from detection.models import IngestReport
@@ -46,8 +48,6 @@ def upload_kind(name: str, kind: str | None) -> str:
 @transaction.atomic
 def upload_create(*, upload: UploadedFile, kind: str | None, user) -> IngestReport:
     """Save the uploaded file, record a queued report and enqueue its ingest after commit."""
-    from detection.tasks import ingest_file_task  # tasks import services, not the reverse
-
     chosen = upload_kind(upload.name, kind)
     directory = uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def upload_create(*, upload: UploadedFile, kind: str | None, user) -> IngestRepo
     report = IngestReport.objects.create(
         path=str(target), kind=chosen, size=target.stat().st_size, created_by=user
     )
-    ingest_file_task.delay_on_commit(report.pk)
+    enqueue_on_commit("detection.tasks.ingest_file_task", report.pk)
     return report
 
 

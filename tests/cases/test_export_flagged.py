@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 
 from cases.models import Case
-from dashboard.pipeline import detection_run_now
 from detection.models import Account
 from tests.detection.cohorts import Cohort
 
@@ -23,7 +22,7 @@ def flagged():
     cohort.save()
     # An attacker picks their own account id.
     Account.objects.filter(account_id="fleet-0000").update(account_id='=HYPERLINK("x")')
-    detection_run_now()
+    call_command("detect", stdout=io.StringIO())
     return Case.objects.get()
 
 

@@ -3,15 +3,21 @@
 import pytest
 
 from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
+from cases.policy import CasePolicy
 from cases.services.workflow import case_change_status
-from dashboard.pipeline import cases_sync, detection_run_now, priority_for
-from dashboard.tasks import cases_sync_task, scheduled_detection_run_task
+from dashboard.pipeline import cases_sync
 from detection.config import DEFAULTS
-from detection.models import DetectionRun, Exchange
+from detection.models import Exchange
 from detection.services import detection_run_create, detection_run_execute
 from tests.detection.cohorts import Cohort
 
 pytestmark = pytest.mark.django_db
+
+
+def detection_run_now():
+    """What the ``detect`` command does: a run in this process, then its cases."""
+    run = detection_run_execute(run=detection_run_create())
+    return run, cases_sync(run=run)
 
 
 @pytest.fixture
@@ -50,7 +56,7 @@ def test_a_run_opens_one_case_per_campaign_with_its_accounts_and_evidence_reques
     assert case.kind == Case.Kind.CAMPAIGN and case.subject_key == f"campaign:{case.campaign_id}"
     assert case.account_count == 10 == case.case_accounts.count()
     assert case.last_run == run and case.status == Case.Status.NEW
-    assert case.priority == priority_for(case.risk_score, DEFAULTS)
+    assert case.priority == CasePolicy().priority_for(case.risk_score)
     assert case.due_at == case.sla_due()
     assert 0 < case.traffic_share < 1
     names = [s["name"] for s in case.explanation["signals"]]
@@ -153,17 +159,3 @@ def test_lone_high_risk_account_gets_its_own_case():
 def test_failed_or_unfinished_run_opens_nothing():
     run = detection_run_create()
     assert cases_sync(run=run).as_dict()["opened"] == 0
-
-
-def test_cases_sync_task_and_scheduled_task(world, monkeypatch):
-    run = detection_run_execute(run=detection_run_create())
-    assert cases_sync_task(run.pk)["opened"] == 1
-    assert cases_sync_task(run.pk)["opened"] == 0
-    started = []
-    monkeypatch.setattr(
-        "dashboard.pipeline.detection_start", lambda **kw: started.append(kw) or run
-    )
-    assert scheduled_detection_run_task() == run.pk
-    DetectionRun.objects.create(config=run.config, status=DetectionRun.Status.RUNNING)
-    assert scheduled_detection_run_task() is None  # one in flight: skip
-    assert len(started) == 1

@@ -197,14 +197,13 @@ def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
     assert DetectionConfig.objects.count() == 1  # preview saves nothing
 
 
-def test_admin_run_now_starts_a_run(admin_client_, monkeypatch):
-    started = []
-    monkeypatch.setattr(
-        "dashboard.pipeline.detection_start",
-        lambda **kw: started.append(kw) or DetectionRun(pk=99),
-    )
-    response = admin_client_.post(reverse("admin:detection_detectionrun_run_now"))
-    assert response.status_code == 302 and len(started) == 1
+def test_admin_run_now_starts_a_run(admin_client_, admin_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client_.post(reverse("admin:detection_detectionrun_run_now"))
+    run = DetectionRun.objects.get()
+    assert response.status_code == 302
+    assert (run.status, run.triggered_by) == (DetectionRun.Status.QUEUED, admin_user)
+    assert len(callbacks) == 1  # its first task, sent once the request commits
     assert admin_client_.get(reverse("admin:detection_detectionrun_changelist")).status_code == 200
 
 

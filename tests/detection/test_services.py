@@ -3,10 +3,17 @@
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from detection import services
+from detection.hooks import run_succeeded
 from detection.models import AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
-from detection.tasks import detection_chunk_task, detection_finalise_task, detection_run_task
+from detection.tasks import (
+    detection_chunk_task,
+    detection_finalise_task,
+    detection_run_task,
+    detection_scheduled_run_task,
+)
 from tests.detection.cohorts import START, Cohort
 
 pytestmark = pytest.mark.django_db
@@ -114,10 +121,9 @@ def test_task_path_fans_out_in_chunks_and_finalises_once(enqueued):
     config_new_version(params={**DEFAULTS, "chunk_size": 10}, reason="small chunks")
     run = services.detection_run_create()
     assert run.config.version == 2
-    detection_run_task(run.pk, {"task": "follow.up"})
+    detection_run_task(run.pk)
     assert [name for name, _ in enqueued] == [detection_chunk_task.name] * 4  # 38 accounts / 10
     chunk_args = [args for _, args in enqueued]
-    assert all(args[2] == {"task": "follow.up"} for args in chunk_args)
     enqueued.clear()
     for args in chunk_args[:-1]:
         detection_chunk_task(*args)
@@ -129,7 +135,7 @@ def test_task_path_fans_out_in_chunks_and_finalises_once(enqueued):
     run.refresh_from_db()
     assert run.chunks_done == 3 and enqueued == []
     detection_chunk_task(*chunk_args[-1])
-    assert enqueued == [(detection_finalise_task.name, (run.pk, {"task": "follow.up"}))]
+    assert enqueued == [(detection_finalise_task.name, (run.pk,))]
     detection_finalise_task(run.pk)
     run.refresh_from_db()
     assert run.status == DetectionRun.Status.SUCCEEDED
@@ -143,7 +149,7 @@ def test_task_path_fans_out_in_chunks_and_finalises_once(enqueued):
 def test_run_task_with_nothing_to_compute_goes_straight_to_finalise(enqueued):
     run = services.detection_run_create()
     detection_run_task(run.pk)
-    assert enqueued == [(detection_finalise_task.name, (run.pk, None))]
+    assert enqueued == [(detection_finalise_task.name, (run.pk,))]
 
 
 def test_embedded_default_runs_the_same_tasks_in_process(django_capture_on_commit_callbacks):
@@ -164,6 +170,58 @@ def test_embedded_default_runs_the_same_tasks_in_process(django_capture_on_commi
     assert run.status == DetectionRun.Status.SUCCEEDED
     assert DetectionChunk.objects.filter(run=run, status="done").count() == run.chunks_total
     assert run.counts["flagged"] == 6
+
+
+def test_start_enqueues_the_run_task_by_name_after_commit(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        detection_run_task, "apply_async", lambda args, kwargs, **o: sent.append(args)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        run = services.detection_run_start()
+    assert run.status == DetectionRun.Status.QUEUED and sent == []  # nothing before commit
+    for callback in callbacks:
+        callback()
+    assert sent == [(run.pk,)]
+
+
+def test_the_schedule_skips_while_a_run_is_in_flight(monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        services, "detection_run_start", lambda **kw: started.append(kw) or DetectionRun(pk=7)
+    )
+    assert detection_scheduled_run_task() == 7
+    running = services.detection_run_create()
+    DetectionRun.objects.filter(pk=running.pk).update(status=DetectionRun.Status.RUNNING)
+    assert detection_scheduled_run_task() is None  # one in flight: skip
+    # A run stuck for longer than STALE_AFTER lost its worker; it holds nothing back.
+    DetectionRun.objects.filter(pk=running.pk).update(
+        created_at=timezone.now() - services.STALE_AFTER - timedelta(minutes=1)
+    )
+    assert detection_scheduled_run_task() == 7
+    assert len(started) == 2
+
+
+def test_a_succeeded_background_run_sends_the_hook_with_the_run():
+    cohort = Cohort(seed=9)
+    cohort.ordinary(4)
+    cohort.save()
+    heard = []
+
+    def listener(sender, run, **kwargs):
+        heard.append((sender, run.pk, run.status))
+
+    run = services.detection_run_create()
+    run_succeeded.connect(listener, sender=DetectionRun)
+    try:
+        for index in services.detection_run_prepare(run_id=run.pk):
+            detection_chunk_task(run.pk, index)
+        detection_finalise_task(run.pk)
+    finally:
+        run_succeeded.disconnect(listener, sender=DetectionRun)
+    assert heard == [(DetectionRun, run.pk, DetectionRun.Status.SUCCEEDED)]
 
 
 def test_a_failing_chunk_fails_the_run_with_its_message(monkeypatch):

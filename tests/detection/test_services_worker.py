@@ -1,12 +1,13 @@
-"""A small detection run end to end on a real Celery worker: fan-out, finalise, cases."""
+"""A small detection run end to end on a real Celery worker: fan-out, finalise, the success
+hook, cases."""
 
 import time
 
 import pytest
 
 from cases.models import Case
-from dashboard.pipeline import detection_start
 from detection.models import DetectionRun
+from detection.services import detection_run_start
 from tests.detection.cohorts import Cohort
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -26,7 +27,7 @@ def test_detection_run_on_a_real_worker_opens_the_campaign_case(celery_worker_pr
     cohort.fleet(n=8)
     cohort.ordinary(20)
     cohort.save()
-    run = detection_start()
+    run = detection_run_start()
     finished = _wait_for(
         lambda: (
             DetectionRun.objects.get(pk=run.pk).status
