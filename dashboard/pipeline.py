@@ -11,7 +11,7 @@ case list match it, idempotently:
 - New campaign members get a ``CaseAccount`` row; members no longer detected keep theirs, marked
   ``detection_dropped_at``; accounts an analyst removed are never added back.
 - A dismissed or actioned case is left alone unless the evidence has grown *materially* since
-  the decision (``reopen_*`` in the detection configuration, see ``docs/detection.md``); then
+  the decision (``REOPEN_*`` below, see ``docs/detection.md``); then
   it reopens to investigating with the reason in the audit log.
 - Every opened case, and every case whose accounts changed, gets an evidence snapshot request.
 """
@@ -29,10 +29,19 @@ from django.utils import timezone
 from cases import audit
 from cases.models import Case, CaseAccount
 from cases.services.workflow import case_change_status
-from detection.config import effective_params
 from detection.models import AccountScore, Campaign, DetectionRun
 
 log = logging.getLogger(__name__)
+# Case policy. Priority by risk: P1 at >= the first cut, P2 at >= the second, P3 at >= the
+# third, else P4. A dismissed (or actioned) case reopens only when the evidence has grown
+# materially since the decision: at least REOPEN_MIN_NEW_ACCOUNTS new accounts that are also
+# REOPEN_ACCOUNT_GROWTH x the accounts at decision, or exchanges grown by
+# REOPEN_EXCHANGE_GROWTH x, or risk up by REOPEN_RISK_INCREASE.
+PRIORITY_RISK_CUTS = (0.9, 0.75, 0.55)
+REOPEN_MIN_NEW_ACCOUNTS = 5
+REOPEN_ACCOUNT_GROWTH = 0.25
+REOPEN_EXCHANGE_GROWTH = 1.0
+REOPEN_RISK_INCREASE = 0.15
 
 
 @dataclass
@@ -63,8 +72,8 @@ class SyncResult:
         }
 
 
-def priority_for(risk: float, params: dict) -> int:
-    for level, cut in zip((1, 2, 3), params["priority_risk_cuts"], strict=False):
+def priority_for(risk: float) -> int:
+    for level, cut in zip((1, 2, 3), PRIORITY_RISK_CUTS, strict=False):
         if risk >= cut:
             return level
     return Case.Priority.LOW
@@ -138,15 +147,13 @@ def run_subjects(run: DetectionRun) -> list[Subject]:
     return campaigns + subjects
 
 
-def materially_grown(case: Case, subject: Subject, new_accounts: int, params: dict) -> bool:
+def materially_grown(case: Case, subject: Subject, new_accounts: int) -> bool:
     """Has the evidence grown enough since the decision to reopen a closed case?"""
-    if new_accounts >= max(
-        params["reopen_min_new_accounts"], params["reopen_account_growth"] * case.account_count
-    ):
+    if new_accounts >= max(REOPEN_MIN_NEW_ACCOUNTS, REOPEN_ACCOUNT_GROWTH * case.account_count):
         return True
-    if subject.exchanges >= (1 + params["reopen_exchange_growth"]) * max(case.exchange_count, 1):
+    if subject.exchanges >= (1 + REOPEN_EXCHANGE_GROWTH) * max(case.exchange_count, 1):
         return True
-    return subject.risk >= case.risk_score + params["reopen_risk_increase"]
+    return subject.risk >= case.risk_score + REOPEN_RISK_INCREASE
 
 
 def _live_case(key: str) -> Case | None:
@@ -219,13 +226,13 @@ def _request_evidence(case: Case, reason: str) -> None:
 
 
 @transaction.atomic
-def _sync_subject(subject: Subject, run: DetectionRun, params: dict, result: SyncResult) -> None:
+def _sync_subject(subject: Subject, run: DetectionRun, result: SyncResult) -> None:
     total = int((run.counts or {}).get("exchanges") or 0)
     case = _live_case(subject.key)
     if case is None:
         case = Case(title=subject.title, kind=subject.kind, subject_key=subject.key)
         _detection_fields(case, subject, run, total)
-        case.priority = priority_for(subject.risk, params)
+        case.priority = priority_for(subject.risk)
         case.due_at = case.sla_due()
         try:
             with transaction.atomic():
@@ -249,7 +256,7 @@ def _sync_subject(subject: Subject, run: DetectionRun, params: dict, result: Syn
     if not case.is_open:
         existing = set(case.case_accounts.values_list("account_id", flat=True))
         new_accounts = len(set(subject.accounts) - existing)
-        if not materially_grown(case, subject, new_accounts, params):
+        if not materially_grown(case, subject, new_accounts):
             result.unchanged += 1
             return
         reason = (
@@ -284,9 +291,8 @@ def cases_sync(*, run: DetectionRun) -> SyncResult:
     result = SyncResult()
     if run.status != DetectionRun.Status.SUCCEEDED:
         return result
-    params = effective_params(run.config.params)
     for subject in run_subjects(run):
-        _sync_subject(subject, run, params, result)
+        _sync_subject(subject, run, result)
     log.info("run %s cases: %s", run.pk, result.as_dict())
     return result
 

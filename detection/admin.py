@@ -1,6 +1,9 @@
-import json
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import msgspec
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -10,8 +13,19 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from msgspec import Meta
 
-from detection.config import DEFAULTS, config_new_version, effective_params, validate_params
+from detection.config import (
+    COMMUNITIES,
+    CONTENT,
+    COORDINATION,
+    FLAGGING,
+    SIGNALS,
+    WINDOW,
+    DetectionParams,
+    ParamsError,
+    config_new_version,
+)
 from detection.models import (
     Account,
     AccountScore,
@@ -283,52 +297,163 @@ class AccountScoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-# The parameters an admin tunes most, edited as numbers rather than inside the JSON.
-FLAG_FIELDS = {
-    "campaign_threshold": "Median member risk that makes a linked group a campaign.",
-    "member_threshold": "Risk at which a member of a flagged campaign is flagged with it.",
-    "lone_threshold": "Risk at which an account outside any campaign is flagged alone.",
-    "campaign_min_accounts": "Fewest linked accounts that can form a campaign.",
-    "lone_min_families": "Signal families (content, coordination, volume, rhythm) a lone "
-    "account needs.",
-    "campaign_min_behaviour_share": "Share of a group's members that must harvest (a content, "
-    "volume or rhythm signal) for it to be a campaign.",
-}
-INTEGER_FLAG_FIELDS = {"campaign_min_accounts", "lone_min_families"}
-SIGNAL_PARTS = ("weight", "threshold", "saturation")
+# ----------------------------------------------------------------------- configuration
 
 
-def _signal_help() -> dict[str, str]:
-    from detection.signals import SIGNALS
+@dataclass(frozen=True)
+class ParamField:
+    """One value of ``DetectionParams`` as the config form edits it.
 
-    return {
-        fn.__name__: (fn.__doc__ or "").strip().split("\n")[0].replace("``", "") for fn in SIGNALS
-    }
-
-
-def signal_field(name: str, part: str) -> str:
-    return f"signal__{name}__{part}"
-
-
-class DetectionConfigForm(forms.ModelForm):
-    """Edit a version's parameters; saving always writes a new version.
-
-    The flagging thresholds and each signal's weight, threshold and saturation are number
-    fields; the rest of the parameters stay in one JSON object ("Advanced").
+    ``key`` is its dotted place in the declaration (``signals.model_pivot.weight``); the
+    form field is named after it (``signals__model_pivot__weight``). ``line`` groups the values
+    the admin draws on one line: the three numbers of one signal.
     """
 
-    reasoning_patterns = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12, "cols": 100}),
-        help_text="One regular expression per line, matched case-insensitively against "
-        "prompts: what counts as asking for chain of thought or full working.",
-    )
-    params_json = forms.CharField(
-        label="Other parameters",
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "class": "vLargeTextField"}),
-        help_text="JSON: patterns for capability targeting, mail and hosting lists, windows, "
-        "clustering and case rules; see docs/detection.md for every key. Signals and the "
-        "flagging thresholds are edited above.",
-    )
+    key: str
+    kind: Any
+    bounds: dict[str, float]
+    label: str
+    help_text: str
+    section: str
+    line: str
+
+    @property
+    def name(self) -> str:
+        return self.key.replace(".", "__")
+
+    def get(self, params: DetectionParams) -> Any:
+        value = params
+        for part in self.key.split("."):
+            value = getattr(value, part)
+        return value
+
+
+def _unwrap(annotation: Any) -> tuple[Any, dict[str, float], str, str]:
+    """An ``Annotated`` declaration as (type, bounds, help text, section)."""
+    kind, metas = annotation, []
+    if get_origin(annotation) is Annotated:
+        kind, *metas = get_args(annotation)
+    bounds, help_text, section = {}, "", ""
+    for meta in metas:
+        if isinstance(meta, Meta):
+            for bound in ("ge", "gt", "le", "lt"):
+                if getattr(meta, bound) is not None:
+                    bounds[bound] = getattr(meta, bound)
+            help_text = meta.description or help_text
+            section = (meta.extra or {}).get("section", section)
+    return kind, bounds, help_text, section
+
+
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+
+
+def param_fields(
+    struct: type = DetectionParams, prefix: str = "", section: str = ""
+) -> list[ParamField]:
+    """Every value of the declaration, in declaration order, nested structs flattened.
+
+    A struct of numbers (a signal's weight, threshold and saturation) is one line, labelled
+    with the struct's own name and help; a struct of lists (the capability groups) gives one
+    field per list.
+    """
+    out = []
+    for info in msgspec.structs.fields(struct):
+        kind, bounds, help_text, own_section = _unwrap(info.type)
+        key, section_ = prefix + info.name, own_section or section
+        if not _is_struct(kind):
+            label = info.name.replace("_", " ").capitalize()
+            out.append(ParamField(key, kind, bounds, label, help_text, section_, key))
+            continue
+        inner = param_fields(kind, key + ".", section_)
+        if all(_unwrap(i.type)[0] in (int, float) for i in msgspec.structs.fields(kind)):
+            for i, f in enumerate(inner):
+                # The Signals table (change_form.html) shows the first label and help only,
+                # as its row heading; the others name the signal for error messages.
+                label, text = (
+                    (info.name, help_text)
+                    if i == 0
+                    else (f"{info.name} {f.key[len(key) + 1 :]}", "")
+                )
+                out.append(ParamField(f.key, f.kind, f.bounds, label, text, f.section, key))
+        else:
+            out += [
+                replace(f, label=f"{info.name.replace('_', ' ').capitalize()}: {f.label.lower()}")
+                for f in inner
+            ]
+    return out
+
+
+class LinesField(forms.CharField):
+    """A tuple of strings, one per line (blank lines ignored)."""
+
+    widget = forms.Textarea(attrs={"rows": 10, "cols": 100})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, tuple | list) else value
+
+    def to_python(self, value) -> tuple[str, ...]:
+        return tuple(line.strip() for line in (value or "").splitlines() if line.strip())
+
+
+class WholeNumbersField(forms.CharField):
+    """A tuple of whole numbers, separated by commas, spaces or new lines."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 100})
+
+    def prepare_value(self, value):
+        return ", ".join(map(str, value)) if isinstance(value, tuple | list) else value
+
+    def to_python(self, value) -> tuple[int, ...]:
+        words = [w for w in re.split(r"[,\s]+", value or "") if w]
+        bad = [w for w in words if not re.fullmatch(r"-?\d+", w)]
+        if bad:
+            raise forms.ValidationError(f"Not a whole number: {', '.join(bad[:5])}")
+        return tuple(int(w) for w in words)
+
+
+def _form_field(param: ParamField) -> forms.Field:
+    """The form field for one declared value; the declaration alone judges the value (the
+    bounds only go to the browser as ``min``/``max`` hints)."""
+    common = {"label": param.label, "help_text": param.help_text}
+    limits = {
+        "min": param.bounds.get("ge", param.bounds.get("gt")),
+        "max": param.bounds.get("le", param.bounds.get("lt")),
+    }
+    attrs = {"aria-label": param.key.split(".", 1)[-1].replace(".", " ")}
+    attrs |= {k: v for k, v in limits.items() if v is not None}
+    if param.kind is int:
+        return forms.IntegerField(widget=forms.NumberInput(attrs=attrs), **common)
+    if param.kind is float:
+        attrs["step"] = "any"
+        return forms.FloatField(widget=forms.NumberInput(attrs=attrs), **common)
+    if get_origin(param.kind) is Literal:
+        choices = [(c, c) for c in get_args(param.kind)]
+        return forms.ChoiceField(choices=choices, **common)
+    item = get_args(param.kind)[0] if get_origin(param.kind) is tuple else None
+    if _unwrap(item)[0] is int:
+        return WholeNumbersField(required=False, **common)
+    if item is str:
+        return LinesField(required=False, **common)
+    raise TypeError(f"no form field for {param.key}: {param.kind!r}")
+
+
+PARAM_FIELDS = param_fields()
+# The form's fields, one per declared value: a plain form class built once from the
+# declaration, which the config form below inherits.
+DetectionParamsFields = type(forms.Form)(
+    "DetectionParamsFields", (forms.Form,), {p.name: _form_field(p) for p in PARAM_FIELDS}
+)
+
+
+class DetectionConfigForm(DetectionParamsFields, forms.ModelForm):
+    """Edit a version's parameters; saving always writes a new version.
+
+    Every parameter of ``DetectionParams`` is a field of its own, with the declaration's
+    help text; ``clean`` reads them back through ``DetectionParams.from_stored``, so a form
+    that validates holds a usable ``DetectionParams`` in ``cleaned_data["params"]``.
+    """
+
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="Why this change (kept with it)."
     )
@@ -339,79 +464,75 @@ class DetectionConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        params = effective_params(self.instance.params if self.instance.pk else {})
-        self.fields["reasoning_patterns"].initial = "\n".join(params.pop("reasoning_patterns"))
-        for key in FLAG_FIELDS:
-            self.fields[key].initial = params.pop(key)
-        for name, spec in params.pop("signals").items():
-            for part in SIGNAL_PARTS:
-                self.fields[signal_field(name, part)].initial = spec.get(part)
-        self.fields["params_json"].initial = json.dumps(params, indent=2)
+        params = (
+            DetectionParams.from_stored(self.instance.params)
+            if self.instance.pk
+            else DetectionParams()
+        )
+        for param in PARAM_FIELDS:
+            self.initial[param.name] = param.get(params)
         # A new version needs its own reason: never offer the previous version's.
         self.initial["reason"] = ""
 
     def clean(self):
         cleaned = super().clean()
+        if any(p.name not in cleaned for p in PARAM_FIELDS):
+            return cleaned  # the fields that did not parse carry their own errors
+        stored: dict[str, Any] = {}
+        for param in PARAM_FIELDS:
+            *parents, last = param.key.split(".")
+            node = stored
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = cleaned[param.name]
         try:
-            params = json.loads(cleaned.get("params_json") or "{}")
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Other parameters are not valid JSON: {exc}") from exc
-        if not isinstance(params, dict):
-            raise forms.ValidationError("Other parameters must be a JSON object.")
-        above = sorted(set(params) & {"signals", "reasoning_patterns", *FLAG_FIELDS})
-        if above:
-            raise forms.ValidationError(
-                f"Other parameters: edit {', '.join(above)} in the fields above, not in the JSON."
-            )
-        if any(cleaned.get(key) is None for key in self._number_fields()):
-            return cleaned  # the missing numbers already carry their own errors
-        params["reasoning_patterns"] = [
-            line.strip()
-            for line in (cleaned.get("reasoning_patterns") or "").splitlines()
-            if line.strip()
-        ]
-        for key in FLAG_FIELDS:
-            params[key] = cleaned[key]
-        params["signals"] = {
-            name: {part: cleaned[signal_field(name, part)] for part in SIGNAL_PARTS}
-            for name in DEFAULTS["signals"]
-        }
-        problems = validate_params(params)
-        if problems:
-            raise forms.ValidationError(problems)
-        cleaned["params"] = params
+            cleaned["params"] = DetectionParams.from_stored(stored)
+        except ParamsError as exc:
+            for problem in exc.problems:
+                name = re.sub(r"\[\d+\]$", "", problem.key).replace(".", "__")
+                if name in self.fields:
+                    self.add_error(name, problem.message)
+                else:
+                    self.add_error(None, str(problem))
         return cleaned
 
-    @staticmethod
-    def _number_fields() -> list[str]:
-        return [
-            *FLAG_FIELDS,
-            *(signal_field(n, part) for n in DEFAULTS["signals"] for part in SIGNAL_PARTS),
-        ]
+
+# How the declaration's sections are laid out in the admin, in this order.
+CONFIG_SECTIONS = {
+    FLAGGING: {
+        "description": 'Risk scores run from 0 to 1; see docs/detection.md, "Scores and flags".',
+    },
+    SIGNALS: {
+        "description": "A signal's strength is 0 below its threshold, 0.5 at it, rising to 1 at "
+        "its saturation; it contributes weight x strength, and the risk score is 1 - the "
+        "product of (1 - contribution). Preview a change against the latest run before saving "
+        "it.",
+    },
+    CONTENT: {"description": "What prompts ask for, and how near-duplicates are found."},
+    COORDINATION: {
+        "description": "What unrelated accounts share, and what does not count as sharing.",
+        "classes": ["collapse"],
+    },
+    COMMUNITIES: {
+        "description": "How linked accounts are grouped into campaigns.",
+        "classes": ["collapse"],
+    },
+    WINDOW: {"classes": ["collapse"]},
+}
 
 
-def _add_number_fields() -> None:
-    """Declare the number fields on the form class (the admin's fieldsets name them, and the
-    form class the admin builds collects them from ``declared_fields``)."""
-    fields = {}
-    for key, help_text in FLAG_FIELDS.items():
-        kind = forms.IntegerField if key in INTEGER_FLAG_FIELDS else forms.FloatField
-        fields[key] = kind(label=key.replace("_", " ").capitalize(), help_text=help_text)
-    help_texts = _signal_help()
-    for name in DEFAULTS["signals"]:
-        for part in SIGNAL_PARTS:
-            fields[signal_field(name, part)] = forms.FloatField(
-                # The weight's label is the signal's name: the Signals fieldset is drawn as a
-                # table (change_form.html), one row per signal, headed by that label.
-                label=name if part == "weight" else part.capitalize(),
-                help_text=help_texts.get(name, "") if part == "weight" else "",
-                widget=forms.NumberInput(attrs={"step": "any", "aria-label": f"{name} {part}"}),
-            )
-    DetectionConfigForm.base_fields.update(fields)
-    DetectionConfigForm.declared_fields.update(fields)
-
-
-_add_number_fields()
+def config_fieldsets() -> list[tuple[str | None, dict]]:
+    """The config form's fieldsets: one per section, one line per value or per signal."""
+    fieldsets = [(None, {"fields": ["version", "created_by", "created_at"]})]
+    for section, options in CONFIG_SECTIONS.items():
+        lines: dict[str, list[str]] = {}
+        for param in PARAM_FIELDS:
+            if param.section == section:
+                lines.setdefault(param.line, []).append(param.name)
+        fields = [names[0] if len(names) == 1 else tuple(names) for names in lines.values()]
+        fieldsets.append((section, {"fields": fields, **options}))
+    fieldsets.append((None, {"fields": ["reason"]}))
+    return fieldsets
 
 
 @admin.register(DetectionConfig)
@@ -421,36 +542,7 @@ class DetectionConfigAdmin(admin.ModelAdmin):
     form = DetectionConfigForm
     list_display = ["version", "created_by", "created_at", "reason", "runs_count"]
     readonly_fields = ["version", "created_by", "created_at"]
-    fieldsets = [
-        (None, {"fields": ["version", "created_by", "created_at"]}),
-        (
-            "Flagging",
-            {
-                "fields": [
-                    ("campaign_threshold", "member_threshold", "lone_threshold"),
-                    ("campaign_min_accounts", "lone_min_families", "campaign_min_behaviour_share"),
-                ],
-                "description": "Risk scores run from 0 to 1; see docs/detection.md, "
-                '"Scores and flags".',
-            },
-        ),
-        (
-            "Signals",
-            {
-                "fields": [
-                    tuple(signal_field(name, part) for part in SIGNAL_PARTS)
-                    for name in DEFAULTS["signals"]
-                ],
-                "description": "A signal's strength is 0 below its threshold, 0.5 at it, "
-                "rising to 1 at its saturation; it contributes weight x strength, and the "
-                "risk score is 1 - the product of (1 - contribution). Preview a change "
-                "against the latest run before saving it.",
-            },
-        ),
-        ("Reasoning elicitation", {"fields": ["reasoning_patterns"]}),
-        ("Advanced", {"fields": ["params_json"], "classes": ["collapse"]}),
-        (None, {"fields": ["reason"]}),
-    ]
+    fieldsets = config_fieldsets()
     change_form_template = "admin/detection/detectionconfig/change_form.html"
 
     def has_delete_permission(self, request, obj=None):

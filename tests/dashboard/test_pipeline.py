@@ -7,7 +7,7 @@ from cases.models.evidence import EvidenceSnapshot
 from cases.services.workflow import case_change_status
 from dashboard.pipeline import cases_sync, detection_run_now, priority_for
 from dashboard.tasks import cases_sync_task, scheduled_detection_run_task
-from detection.config import DEFAULTS
+from detection.config import DetectionParams
 from detection.models import DetectionRun, Exchange
 from detection.services import detection_run_create, detection_run_execute
 from tests.detection.cohorts import Cohort
@@ -51,7 +51,7 @@ def test_a_run_opens_one_case_per_campaign_with_its_accounts_and_evidence_reques
     assert case.kind == Case.Kind.CAMPAIGN and case.subject_key == f"campaign:{case.campaign_id}"
     assert case.account_count == 10 == case.case_accounts.count()
     assert case.last_run == run and case.status == Case.Status.NEW
-    assert case.priority == priority_for(case.risk_score, DEFAULTS)
+    assert case.priority == priority_for(case.risk_score)
     assert case.due_at == case.sla_due()
     assert 0 < case.traffic_share < 1
     names = [s["name"] for s in case.explanation["signals"]]
@@ -141,7 +141,9 @@ def test_lone_high_risk_account_gets_its_own_case():
     cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under a low lone bar
     cohort.save()
     run = detection_run_create()
-    run.config.params = {**DEFAULTS, "lone_threshold": 0.3, "lone_min_families": 1}
+    run.config.params = (
+        DetectionParams().replace(lone_threshold=0.3, lone_min_families=1).to_stored()
+    )
     run.config.save()
     run = detection_run_execute(run=run)
     result = cases_sync(run=run)
