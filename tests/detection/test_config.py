@@ -53,6 +53,15 @@ def test_every_parameter_is_documented():
     assert list(undocumented(DetectionParams)) == []
 
 
+def test_the_detection_guide_lists_every_parameter():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "detection.md").read_text()
+    table = guide[guide.index("| parameter | default | meaning |") :]
+    missing = [name for name in DetectionParams.__struct_fields__ if f"`{name}" not in table]
+    assert missing == []
+
+
 def test_unknown_keys_are_refused_by_name():
     assert _problems({"typo_key": 1}) == ["typo_key: unknown parameter"]
     assert _problems({"signals": {"no_such_signal": {}}}) == [
@@ -183,7 +192,7 @@ def test_new_version_needs_a_reason():
 
 def _form_data(config, **changes):
     """What the admin's change form posts for ``config``, with ``changes`` applied."""
-    from detection.admin import DetectionConfigForm
+    from detection.forms import DetectionConfigForm
 
     form = DetectionConfigForm(instance=config)
     data = {
@@ -217,7 +226,7 @@ def test_admin_save_writes_a_new_version_and_never_edits(admin_client_, admin_us
 
 
 def test_admin_form_has_a_field_with_help_for_every_parameter(admin_client_):
-    from detection.admin import PARAM_FIELDS
+    from detection.forms import PARAM_FIELDS
 
     v1 = current_config()
     page = admin_client_.get(reverse("admin:detection_detectionconfig_change", args=[v1.pk]))
