@@ -105,7 +105,7 @@ HOSTING_ASNS = (
 )  # fmt: skip
 
 
-# Sections group the parameters in the admin's config form, in this order of first use.
+# Sections group the parameters in the admin's config form (laid out in detection.admin).
 WINDOW, CONTENT, COORDINATION, SIGNALS, FLAGGING, COMMUNITIES = (
     "Window",
     "Content",
