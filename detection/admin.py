@@ -1,4 +1,3 @@
-import json
 from pathlib import Path
 
 from django import forms
@@ -11,7 +10,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from detection.config import DEFAULTS, config_new_version, effective_params, validate_params
+from detection.config import (
+    COMMUNITIES,
+    CONTENT,
+    COORDINATION,
+    FLAGGING,
+    SIGNALS,
+    WINDOW,
+    config_new_version,
+)
+from detection.forms import PARAM_FIELDS, DetectionConfigForm
 from detection.models import (
     Account,
     AccountScore,
@@ -279,135 +287,42 @@ class AccountScoreAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-# The parameters an admin tunes most, edited as numbers rather than inside the JSON.
-FLAG_FIELDS = {
-    "campaign_threshold": "Median member risk that makes a linked group a campaign.",
-    "member_threshold": "Risk at which a member of a flagged campaign is flagged with it.",
-    "lone_threshold": "Risk at which an account outside any campaign is flagged alone.",
-    "campaign_min_accounts": "Fewest linked accounts that can form a campaign.",
-    "lone_min_families": "Signal families (content, coordination, volume, rhythm) a lone "
-    "account needs.",
-    "campaign_min_behaviour_share": "Share of a group's members that must harvest (a content, "
-    "volume or rhythm signal) for it to be a campaign.",
+# How the declaration's sections are laid out in the admin, in this order.
+CONFIG_SECTIONS = {
+    FLAGGING: {
+        "description": 'Risk scores run from 0 to 1; see docs/detection.md, "Scores and flags".',
+    },
+    SIGNALS: {
+        "description": "A signal's strength is 0 below its threshold, 0.5 at it, rising to 1 at "
+        "its saturation; it contributes weight x strength, and the risk score is 1 - the "
+        "product of (1 - contribution). Preview a change against the latest run before saving "
+        "it.",
+    },
+    CONTENT: {"description": "What prompts ask for, and how near-duplicates are found."},
+    COORDINATION: {
+        "description": "What unrelated accounts share, and what does not count as sharing.",
+        "classes": ["collapse"],
+    },
+    COMMUNITIES: {
+        "description": "How linked accounts are grouped into campaigns.",
+        "classes": ["collapse"],
+    },
+    WINDOW: {"classes": ["collapse"]},
 }
-INTEGER_FLAG_FIELDS = {"campaign_min_accounts", "lone_min_families"}
-SIGNAL_PARTS = ("weight", "threshold", "saturation")
 
 
-def _signal_help() -> dict[str, str]:
-    from detection.signals import SIGNALS
-
-    return {
-        fn.__name__: (fn.__doc__ or "").strip().split("\n")[0].replace("``", "") for fn in SIGNALS
-    }
-
-
-def signal_field(name: str, part: str) -> str:
-    return f"signal__{name}__{part}"
-
-
-class DetectionConfigForm(forms.ModelForm):
-    """Edit a version's parameters; saving always writes a new version.
-
-    The flagging thresholds and each signal's weight, threshold and saturation are number
-    fields; the rest of the parameters stay in one JSON object ("Advanced").
-    """
-
-    reasoning_patterns = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12, "cols": 100}),
-        help_text="One regular expression per line, matched case-insensitively against "
-        "prompts: what counts as asking for chain of thought or full working.",
-    )
-    params_json = forms.CharField(
-        label="Other parameters",
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "class": "vLargeTextField"}),
-        help_text="JSON: patterns for capability targeting, mail and hosting lists, windows, "
-        "clustering and case rules; see docs/detection.md for every key. Signals and the "
-        "flagging thresholds are edited above.",
-    )
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why this change (kept with it)."
-    )
-
-    class Meta:
-        model = DetectionConfig
-        fields = ["reason"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        params = effective_params(self.instance.params if self.instance.pk else {})
-        self.fields["reasoning_patterns"].initial = "\n".join(params.pop("reasoning_patterns"))
-        for key in FLAG_FIELDS:
-            self.fields[key].initial = params.pop(key)
-        for name, spec in params.pop("signals").items():
-            for part in SIGNAL_PARTS:
-                self.fields[signal_field(name, part)].initial = spec.get(part)
-        self.fields["params_json"].initial = json.dumps(params, indent=2)
-        # A new version needs its own reason: never offer the previous version's.
-        self.initial["reason"] = ""
-
-    def clean(self):
-        cleaned = super().clean()
-        try:
-            params = json.loads(cleaned.get("params_json") or "{}")
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Other parameters are not valid JSON: {exc}") from exc
-        if not isinstance(params, dict):
-            raise forms.ValidationError("Other parameters must be a JSON object.")
-        above = sorted(set(params) & {"signals", "reasoning_patterns", *FLAG_FIELDS})
-        if above:
-            raise forms.ValidationError(
-                f"Other parameters: edit {', '.join(above)} in the fields above, not in the JSON."
-            )
-        if any(cleaned.get(key) is None for key in self._number_fields()):
-            return cleaned  # the missing numbers already carry their own errors
-        params["reasoning_patterns"] = [
-            line.strip()
-            for line in (cleaned.get("reasoning_patterns") or "").splitlines()
-            if line.strip()
-        ]
-        for key in FLAG_FIELDS:
-            params[key] = cleaned[key]
-        params["signals"] = {
-            name: {part: cleaned[signal_field(name, part)] for part in SIGNAL_PARTS}
-            for name in DEFAULTS["signals"]
-        }
-        problems = validate_params(params)
-        if problems:
-            raise forms.ValidationError(problems)
-        cleaned["params"] = params
-        return cleaned
-
-    @staticmethod
-    def _number_fields() -> list[str]:
-        return [
-            *FLAG_FIELDS,
-            *(signal_field(n, part) for n in DEFAULTS["signals"] for part in SIGNAL_PARTS),
-        ]
-
-
-def _add_number_fields() -> None:
-    """Declare the number fields on the form class (the admin's fieldsets name them, and the
-    form class the admin builds collects them from ``declared_fields``)."""
-    fields = {}
-    for key, help_text in FLAG_FIELDS.items():
-        kind = forms.IntegerField if key in INTEGER_FLAG_FIELDS else forms.FloatField
-        fields[key] = kind(label=key.replace("_", " ").capitalize(), help_text=help_text)
-    help_texts = _signal_help()
-    for name in DEFAULTS["signals"]:
-        for part in SIGNAL_PARTS:
-            fields[signal_field(name, part)] = forms.FloatField(
-                # The weight's label is the signal's name: the Signals fieldset is drawn as a
-                # table (change_form.html), one row per signal, headed by that label.
-                label=name if part == "weight" else part.capitalize(),
-                help_text=help_texts.get(name, "") if part == "weight" else "",
-                widget=forms.NumberInput(attrs={"step": "any", "aria-label": f"{name} {part}"}),
-            )
-    DetectionConfigForm.base_fields.update(fields)
-    DetectionConfigForm.declared_fields.update(fields)
-
-
-_add_number_fields()
+def config_fieldsets() -> list[tuple[str | None, dict]]:
+    """The config form's fieldsets: one per section, one line per value or per signal."""
+    fieldsets = [(None, {"fields": ["version", "created_by", "created_at"]})]
+    for section, options in CONFIG_SECTIONS.items():
+        lines: dict[str, list[str]] = {}
+        for param in PARAM_FIELDS:
+            if param.section == section:
+                lines.setdefault(param.line, []).append(param.name)
+        fields = [names[0] if len(names) == 1 else tuple(names) for names in lines.values()]
+        fieldsets.append((section, {"fields": fields, **options}))
+    fieldsets.append((None, {"fields": ["reason"]}))
+    return fieldsets
 
 
 @admin.register(DetectionConfig)
@@ -417,36 +332,7 @@ class DetectionConfigAdmin(admin.ModelAdmin):
     form = DetectionConfigForm
     list_display = ["version", "created_by", "created_at", "reason", "runs_count"]
     readonly_fields = ["version", "created_by", "created_at"]
-    fieldsets = [
-        (None, {"fields": ["version", "created_by", "created_at"]}),
-        (
-            "Flagging",
-            {
-                "fields": [
-                    ("campaign_threshold", "member_threshold", "lone_threshold"),
-                    ("campaign_min_accounts", "lone_min_families", "campaign_min_behaviour_share"),
-                ],
-                "description": "Risk scores run from 0 to 1; see docs/detection.md, "
-                '"Scores and flags".',
-            },
-        ),
-        (
-            "Signals",
-            {
-                "fields": [
-                    tuple(signal_field(name, part) for part in SIGNAL_PARTS)
-                    for name in DEFAULTS["signals"]
-                ],
-                "description": "A signal's strength is 0 below its threshold, 0.5 at it, "
-                "rising to 1 at its saturation; it contributes weight x strength, and the "
-                "risk score is 1 - the product of (1 - contribution). Preview a change "
-                "against the latest run before saving it.",
-            },
-        ),
-        ("Reasoning elicitation", {"fields": ["reasoning_patterns"]}),
-        ("Advanced", {"fields": ["params_json"], "classes": ["collapse"]}),
-        (None, {"fields": ["reason"]}),
-    ]
+    fieldsets = config_fieldsets()
     change_form_template = "admin/detection/detectionconfig/change_form.html"
 
     def has_delete_permission(self, request, obj=None):

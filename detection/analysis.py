@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -15,6 +16,9 @@ import polars as pl
 from detection import clustering, scoring
 from detection import signals as sig
 from detection.features import LINK_SCHEMA
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
 
 ACCOUNT_SCHEMA = {
     "account": pl.Int64,
@@ -52,11 +56,11 @@ def analyse(
     accounts: pl.DataFrame,
     window_start: datetime,
     window_end: datetime,
-    params: dict,
+    params: DetectionParams,
 ) -> Analysis:
     accounts = accounts.cast(ACCOUNT_SCHEMA)
     frame = accounts.join(features, on="account", how="inner").sort("account")
-    groups = clustering.relatedness_groups(frame, params["free_mail_domains"])
+    groups = clustering.relatedness_groups(frame, params.free_mail_domains)
     payment = frame.filter(pl.col("payment_fingerprint").fill_null("") != "").select(
         "account",
         pl.lit("payment").alias("kind"),
@@ -73,21 +77,21 @@ def analyse(
     pairs = clustering.key_pairs(
         all_links,
         groups,
-        hub_cap=params["hub_cap"],
-        ring=params["hub_ring_neighbours"],
+        hub_cap=params.hub_cap,
+        ring=params.hub_ring_neighbours,
         kind_weights=LINK_WEIGHTS,
     )
     window_buckets = int(
-        (window_end - window_start).total_seconds() // (60 * params["sync_bucket_minutes"])
+        (window_end - window_start).total_seconds() // (60 * params.sync_bucket_minutes)
     )
     sync = clustering.sync_pairs(
         frame.select("account", "active_buckets", "bucket_sig"),
         pairs,
         groups,
         window_buckets=window_buckets,
-        bands=params["minhash_bands"],
-        min_lift=params["sync_min_lift"],
-        min_jaccard=params["sync_min_jaccard"],
+        bands=params.minhash_bands,
+        min_lift=params.sync_min_lift,
+        min_jaccard=params.sync_min_jaccard,
     )
     frame = sig.derive(
         frame,
@@ -114,9 +118,9 @@ def analyse(
     edges = pl.concat([infra, shifts], how="vertical_relaxed")
     community = clustering.communities(
         edges.select("a", "b", "w"),
-        min_weight=params["link_min_weight"],
-        resolution=params["leiden_resolution"],
-        objective=params["leiden_objective"],
+        min_weight=params.link_min_weight,
+        resolution=params.leiden_resolution,
+        objective=params.leiden_objective,
     )
     ids = frame["account"].to_list()
     organisation = (frame["group"].rank("dense") - 1).cast(pl.Int64).to_numpy()
@@ -125,8 +129,8 @@ def analyse(
         edges.select("a", "b", "w"),
         community,
         eligible=_harvesting(membership, scores.behaviour, organisation, params),
-        min_lift=params["campaign_merge_min_lift"],
-        min_weight=params["link_min_weight"],
+        min_lift=params.campaign_merge_min_lift,
+        min_weight=params.link_min_weight,
     )
     membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
     decision = scoring.decide(
@@ -137,10 +141,13 @@ def analyse(
 
 
 def _harvesting(
-    membership: np.ndarray, behaviour: np.ndarray, organisation: np.ndarray, params: dict
+    membership: np.ndarray,
+    behaviour: np.ndarray,
+    organisation: np.ndarray,
+    params: DetectionParams,
 ) -> set[int]:
     """Communities enough of whose organisations harvest to be a campaign (``scoring.decide``)."""
-    share = params.get("campaign_min_behaviour_share", 0.5)
+    share = params.campaign_min_behaviour_share
     found = set()
     for rows in scoring.community_rows(membership):
         total, harvesting = scoring.harvesting_organisations(behaviour, rows, organisation)

@@ -15,6 +15,7 @@ members (1 / (accounts - 1) per link), so one busy key never outweighs many quie
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import igraph as ig
 import numpy as np
@@ -23,7 +24,7 @@ import polars as pl
 PAIR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "kind": pl.Utf8, "w": pl.Float64, "hub": pl.Boolean}
 
 
-def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: list[str]) -> pl.DataFrame:
+def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str]) -> pl.DataFrame:
     """(account, group): the organisation an account belongs to, or itself alone.
 
     ``org_id`` wins; otherwise a corporate email domain (not a free-mail provider) groups its

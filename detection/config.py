@@ -1,27 +1,36 @@
-"""Detection configuration: the defaults, and the current version.
+"""Detection parameters: their typed declaration, and the versions stored in the database.
 
-A ``DetectionConfig`` row is one version of these parameters. Rows are never edited: the admin
-writes a new version with its author and reason, and every run records the version it used.
-"current" is the highest version; with none in the database, version 1 is written from
-``DEFAULTS`` the first time it is asked for. A stored version that predates a parameter reads
-that parameter from ``DEFAULTS`` (see ``effective_params``), so adding a knob never breaks an
-old version. ``docs/detection.md`` explains each parameter.
+``DetectionParams`` declares every parameter once: its type, its range, its default and a
+short help text (the admin's config form is built from it, and shows that text). It is
+frozen: a run reads one set of parameters from start to end. Loading a stored version and
+checking it happen in one place, ``DetectionParams.from_stored``, which refuses unknown keys
+and values of the wrong type or out of range, naming the parameter.
+
+A ``DetectionConfig`` row is one version of these parameters, stored as JSON. Rows are never
+edited: the admin writes a new version with its author and reason, and every run records the
+version it used. "current" is the highest version; with none in the database, version 1 is
+written from the defaults the first time it is asked for. A stored version that predates a
+parameter reads that parameter from the defaults, so adding a knob never breaks an old
+version. ``docs/detection.md`` explains each parameter.
 """
 
 from __future__ import annotations
 
-import copy
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
+import msgspec
 from django.db import IntegrityError, transaction
+from msgspec import Meta
 
 # Patterns are regular expressions matched case-insensitively against the prompt text
 # (Rust ``regex`` syntax as polars runs them; no look-around or back-references).
 # They name the request for the working in the ways people write it, formal ("show your full
 # reasoning") and casual ("break down your logic", "don't skip steps"): reworded asks are still
 # asks for the reasoning.
-REASONING_PATTERNS = [
+REASONING_PATTERNS = (
     r"step[- ]by[- ]step",
     r"chain[- ]of[- ]thought",
     r"show (me )?(all |your |the )?(full |complete |entire |whole )?"
@@ -40,28 +49,28 @@ REASONING_PATTERNS = [
     r"<\s*(think|thinking|reasoning|scratchpad|thought)\s*>",
     r"(before|prior to) (giving|stating) (the|your) (final )?answer",
     r"(do not|don'?t|never) skip (any )?(of the )?steps",
-]
+)
 CAPABILITY_PATTERNS = {
-    "coding": [
+    "coding": (
         r"\b(python|javascript|typescript|rust|golang|java|c\+\+|sql|bash)\b",
         r"\b(function|refactor|unit tests?|debug|stack trace|compile|regex|api endpoint)\b",
         r"\b(implement|write) (a |an |the )?(function|class|script|program|module)",
         r"```",
-    ],
-    "agentic": [
+    ),
+    "agentic": (
         r"\b(tool call|function call|call the tool|use the tools?|agent|plan and execute)\b",
         r"\b(browse|navigate to|click|execute the command|terminal|shell command)\b",
         r"\b(multi-step task|subtasks?|json schema|observation:|action:)\b",
-    ],
-    "reasoning": [
+    ),
+    "reasoning": (
         r"\b(prove|proof|theorem|lemma|derive|integral|equation|probability)\b",
         r"\b(puzzle|logic problem|olympiad|competition math|riddle)\b",
         r"\b(solve|calculate|compute) (for|the|this)\b",
-    ],
+    ),
 }
 # Free-mail and throwaway-mail providers: a shared email domain among these says nothing about
 # an organisation (and a throwaway address even less: strangers, and fleets, sign up with them).
-FREE_MAIL_DOMAINS = [
+FREE_MAIL_DOMAINS = (
     "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
     "icloud.com", "proton.me", "protonmail.com", "aol.com", "gmx.com", "gmx.de", "mail.ru",
     "yandex.ru", "yandex.com", "qq.com", "163.com", "126.com", "sina.com", "naver.com",
@@ -72,9 +81,9 @@ FREE_MAIL_DOMAINS = [
     "trashmail.com", "trashmail.de", "dropmail.me", "getnada.com", "maildrop.cc", "mohmal.com",
     "emailondeck.com", "throwawaymail.com", "dispostable.com", "fakeinbox.com",
     "burnermail.io", "mintemail.com", "spamgourmet.com", "mailnesia.com",
-]  # fmt: skip
+)  # fmt: skip
 # Hosting, cloud and proxy/VPN networks (ASNs). Operators extend this from their own feeds.
-HOSTING_ASNS = [
+HOSTING_ASNS = (
     16509, 14618, 8987,  # Amazon
     15169, 396982, 19527,  # Google
     8075, 8068,  # Microsoft
@@ -93,159 +102,468 @@ HOSTING_ASNS = [
     40021,  # Contabo US / NameCheap proxies
     136787,  # TEFINCOM (VPN)
     202425,  # IP Volume (proxy)
-]  # fmt: skip
-
-DEFAULTS: dict[str, Any] = {
-    # The window: the last ``window_days`` before the newest exchange (not "now", so a run over
-    # an imported historical file looks at that file's period).
-    "window_days": 30,
-    # Accounts per chunk task (fan-out unit). 500-2000 keeps the per-task overhead small.
-    "chunk_size": 1000,
-    "reasoning_patterns": REASONING_PATTERNS,
-    "capability_patterns": CAPABILITY_PATTERNS,
-    "free_mail_domains": FREE_MAIL_DOMAINS,
-    "hosting_asns": HOSTING_ASNS,
-    # Near-duplicate prompts: distinct prompts signed per account after collapsing repeats.
-    "minhash_prompts_per_account": 24,
-    "minhash_num_perm": 64,
-    "minhash_bands": 16,
-    # Share signals (of prompts or traffic) need this many exchanges in the window: one
-    # step-by-step question out of four is not a habit.
-    "share_min_exchanges": 20,
-    # Synchronisation: activity in buckets of this many minutes.
-    "sync_bucket_minutes": 10,
-    # An IP / user agent / template shared by more accounts than this is a hub (NAT, VPN exit,
-    # a stock client, a stock phrase): it links its accounts sparsely and with less weight.
-    "hub_cap": 40,
-    "hub_ring_neighbours": 6,
-    # Registration bursts: other unrelated accounts registered within this many minutes.
-    "burst_minutes": 30,
-    # A model counts as "newly released" if first seen this many days after the window start.
-    "new_model_min_age_days": 2,
-    # signal name -> {weight, threshold, saturation}. Strength is 0 below the threshold and
-    # rises linearly from 0.5 at the threshold to 1 at the saturation; contribution =
-    # weight x strength; risk = 1 - prod(1 - contribution) (a noisy OR: independent evidence
-    # adds up, and no single signal can reach certainty on its own unless its weight is 1).
-    "signals": {
-        "reasoning_elicitation": {"weight": 0.45, "threshold": 0.25, "saturation": 0.6},
-        "capability_targeting": {"weight": 0.2, "threshold": 0.6, "saturation": 0.9},
-        "prompt_templating": {"weight": 0.2, "threshold": 0.5, "saturation": 0.85},
-        "shared_templates": {"weight": 0.45, "threshold": 0.2, "saturation": 0.6},
-        "shared_infrastructure": {"weight": 0.35, "threshold": 3, "saturation": 15},
-        "hosting_network": {"weight": 0.15, "threshold": 0.5, "saturation": 0.9},
-        "user_agent_reuse": {"weight": 0.1, "threshold": 3, "saturation": 15},
-        "shared_payment": {"weight": 0.3, "threshold": 2, "saturation": 6},
-        "registration_burst": {"weight": 0.2, "threshold": 4, "saturation": 15},
-        "synchronised_activity": {"weight": 0.35, "threshold": 2, "saturation": 8},
-        "round_the_clock": {"weight": 0.15, "threshold": 0.92, "saturation": 0.98},
-        "output_harvesting": {"weight": 0.2, "threshold": 4.0, "saturation": 12.0},
-        "new_account_ramp": {"weight": 0.15, "threshold": 4.0, "saturation": 12.0},
-        "model_pivot": {"weight": 0.2, "threshold": 0.5, "saturation": 0.9},
-    },
-    # Synchronisation: a pair counts as synchronised when their active buckets overlap this
-    # many times more than two independent accounts with their activity levels would.
-    "sync_min_lift": 3.0,
-    "sync_min_jaccard": 0.2,
-    # Flagging. A campaign is a community of at least ``campaign_min_accounts`` linked
-    # accounts of at least two unrelated organisations whose median member risk reaches
-    # ``campaign_threshold``; its members at ``member_threshold`` or above are flagged. An
-    # account outside a flagged campaign is flagged alone at ``lone_threshold`` with signals
-    # from at least ``lone_min_families`` families (content, coordination, volume, rhythm).
-    "campaign_min_accounts": 3,
-    "campaign_threshold": 0.55,
-    "member_threshold": 0.35,
-    "lone_threshold": 0.85,
-    "lone_min_families": 3,
-    # A community is a distillation campaign only if at least this share of its members also
-    # show harvesting behaviour (a content, volume or rhythm signal over its threshold):
-    # strangers behind one VPN exit or campus NAT share addresses but not the behaviour.
-    "campaign_min_behaviour_share": 0.5,
-    # Leiden over the link graph: CPM keeps a group while its links average more than the
-    # resolution per pair of members ("modularity" is the alternative objective).
-    "leiden_objective": "CPM",
-    "leiden_resolution": 0.02,
-    "link_min_weight": 0.15,
-    # Pieces of one sparse fleet that CPM cut apart are joined again when both harvest and the
-    # links between them are at least this many times what chance would give (``d_A d_B / 2m``).
-    "campaign_merge_min_lift": 2.0,
-    # Campaign identity: a new community continues an earlier campaign when they share at
-    # least this share of the smaller one's members.
-    "campaign_min_overlap": 0.5,
-    # Cases: priority by risk (P1 at >= first, P2 at >= second, P3 at >= third, else P4).
-    "priority_risk_cuts": [0.9, 0.75, 0.55],
-    # A dismissed (or actioned) case reopens only when the evidence has grown materially
-    # since the decision: at least ``reopen_min_new_accounts`` new accounts that are also
-    # ``reopen_account_growth`` x the accounts at decision, or exchanges grown by
-    # ``reopen_exchange_growth`` x, or risk up by ``reopen_risk_increase``.
-    "reopen_min_new_accounts": 5,
-    "reopen_account_growth": 0.25,
-    "reopen_exchange_growth": 1.0,
-    "reopen_risk_increase": 0.15,
-}
+)  # fmt: skip
 
 
-def effective_params(stored: dict[str, Any] | None) -> dict[str, Any]:
-    """``DEFAULTS`` overlaid with a version's stored params (nested signal dicts merged)."""
-    params = copy.deepcopy(DEFAULTS)
-    for key, value in (stored or {}).items():
-        if key == "signals" and isinstance(value, dict):
-            for name, spec in value.items():
-                if isinstance(spec, dict):
-                    params["signals"].setdefault(name, {}).update(spec)
-        else:
-            params[key] = value
-    return params
+# Sections group the parameters in the admin's config form (laid out in detection.admin).
+WINDOW, CONTENT, COORDINATION, SIGNALS, FLAGGING, COMMUNITIES = (
+    "Window",
+    "Content",
+    "Coordination",
+    "Signals",
+    "Flagging",
+    "Communities",
+)
 
 
-def validate_params(params: dict[str, Any]) -> list[str]:
-    """Problems with a parameter set, in words an admin can act on (empty when fine)."""
-    problems = []
-    for key in params:
-        if key not in DEFAULTS:
-            problems.append(f"unknown parameter {key!r}")
-    patterns = list(params.get("reasoning_patterns") or [])
-    for group, pats in (params.get("capability_patterns") or {}).items():
-        if not isinstance(pats, list):
-            problems.append(f"capability_patterns[{group!r}] must be a list of patterns")
-        else:
-            patterns += pats
-    for pattern in patterns:
+def _param(help_text: str, section: str, **bounds: float) -> Meta:
+    """A parameter's help text, admin section and bounds (``ge``, ``gt``, ``le``, ``lt``)."""
+    return Meta(description=help_text, extra={"section": section}, **bounds)
+
+
+class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Immutable, and strict on load: an unknown key is an error, never silently ignored."""
+
+
+class SignalSpec(_Frozen):
+    """How one signal counts: 0 below ``threshold``, 0.5 at it, rising to 1 at ``saturation``;
+    it contributes ``weight`` x that strength to the noisy OR that is the risk score."""
+
+    weight: Annotated[float, Meta(ge=0, le=1, description="Contribution at full strength.")]
+    threshold: Annotated[float, Meta(ge=0, description="Value at which the signal starts.")]
+    saturation: Annotated[float, Meta(ge=0, description="Value at which it is at full strength.")]
+
+
+def _signal(weight: float, threshold: float, saturation: float) -> SignalSpec:
+    return SignalSpec(weight=weight, threshold=threshold, saturation=saturation)
+
+
+def _about(what: str) -> Meta:
+    return Meta(description=what)
+
+
+class SignalWeights(_Frozen):
+    """One ``SignalSpec`` per signal of ``detection.signals``, under the signal's name."""
+
+    reasoning_elicitation: Annotated[
+        SignalSpec,
+        _about("Share of prompts asking for chain of thought, full working or reasoning in tags."),
+    ] = _signal(0.45, 0.25, 0.6)
+    capability_targeting: Annotated[
+        SignalSpec,
+        _about(
+            "Share of prompts on coding, agentic/tool-use and hard-reasoning tasks, or using tools."
+        ),
+    ] = _signal(0.2, 0.6, 0.9)
+    prompt_templating: Annotated[
+        SignalSpec,
+        _about("Share of prompts that repeat or are near-duplicates of the account's own."),
+    ] = _signal(0.2, 0.5, 0.85)
+    shared_templates: Annotated[
+        SignalSpec,
+        _about(
+            "Share of the account's sampled prompts that near-duplicate an unrelated account's."
+        ),
+    ] = _signal(0.45, 0.2, 0.6)
+    shared_infrastructure: Annotated[
+        SignalSpec,
+        _about(
+            "Unrelated accounts using the same IP addresses (hubs such as NATs and VPN exits "
+            "excluded)."
+        ),
+    ] = _signal(0.35, 3, 15)
+    hosting_network: Annotated[
+        SignalSpec,
+        _about("Share of traffic from hosting, cloud, proxy or VPN networks (hosting ASNs)."),
+    ] = _signal(0.15, 0.5, 0.9)
+    user_agent_reuse: Annotated[
+        SignalSpec, _about("Unrelated accounts sending the same uncommon user-agent string.")
+    ] = _signal(0.1, 3, 15)
+    shared_payment: Annotated[
+        SignalSpec, _about("Unrelated accounts paying with the same payment instrument.")
+    ] = _signal(0.3, 2, 6)
+    registration_burst: Annotated[
+        SignalSpec,
+        _about("Unrelated registrations around this account's, as a multiple of the usual rate."),
+    ] = _signal(0.2, 4, 15)
+    synchronised_activity: Annotated[
+        SignalSpec,
+        _about("Unrelated accounts active in the same time buckets far more often than chance."),
+    ] = _signal(0.35, 2, 8)
+    round_the_clock: Annotated[
+        SignalSpec,
+        _about("How evenly activity spreads over the 24 hours (1 = no daily rhythm at all)."),
+    ] = _signal(0.15, 0.92, 0.98)
+    output_harvesting: Annotated[
+        SignalSpec, _about("Output tokens received, as a multiple of the plan's median account.")
+    ] = _signal(0.2, 4.0, 12.0)
+    new_account_ramp: Annotated[
+        SignalSpec,
+        _about("A young account's daily traffic as a multiple of the plan's median daily traffic."),
+    ] = _signal(0.15, 4.0, 12.0)
+    model_pivot: Annotated[
+        SignalSpec,
+        _about("Share of traffic moved to a newly released model within a day of its release."),
+    ] = _signal(0.2, 0.5, 0.9)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return cls.__struct_fields__
+
+    def spec(self, name: str) -> SignalSpec:
+        """The spec of the signal called ``name`` (``KeyError`` for a name not declared here)."""
+        if name not in self.__struct_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+
+class CapabilityPatterns(_Frozen):
+    """Patterns per capability group; each group is a feature column of its own."""
+
+    coding: Annotated[
+        tuple[str, ...], _about("Prompts on programming: languages, debugging, writing code.")
+    ] = CAPABILITY_PATTERNS["coding"]
+    agentic: Annotated[
+        tuple[str, ...], _about("Prompts that drive tools or agents: tool calls, browsing, plans.")
+    ] = CAPABILITY_PATTERNS["agentic"]
+    reasoning: Annotated[
+        tuple[str, ...], _about("Hard-reasoning tasks: proofs, maths, puzzles.")
+    ] = CAPABILITY_PATTERNS["reasoning"]
+
+    def patterns(self) -> tuple[str, ...]:
+        return self.coding + self.agentic + self.reasoning
+
+
+Patterns = tuple[str, ...]
+Share = Annotated[float, Meta(ge=0, le=1)]
+
+
+class DetectionParams(_Frozen):
+    """Every parameter of a detection run, typed, bounded, documented and defaulted.
+
+    Build one with ``from_stored`` (a stored version, or what the admin form posts); the
+    defaults are ``DetectionParams()``. Fields appear in the admin in this order, grouped by
+    their section.
+    """
+
+    # ---------------------------------------------------------------------------- window
+    window_days: Annotated[
+        int,
+        _param(
+            "Days before the newest exchange that a run reads (not before now, so a run over "
+            "an imported historical file reads that file's period).",
+            WINDOW,
+            ge=1,
+        ),
+    ] = 30
+    chunk_size: Annotated[
+        int,
+        _param(
+            "Accounts per chunk task, the unit a run fans out in; 500 to 2,000 keeps the "
+            "per-task overhead small.",
+            WINDOW,
+            ge=1,
+        ),
+    ] = 1000
+    # --------------------------------------------------------------------------- content
+    reasoning_patterns: Annotated[
+        Patterns,
+        _param(
+            "One regular expression per line, matched case-insensitively against prompts (Rust "
+            "regex syntax: no look-around or back-references): what counts as asking for chain "
+            "of thought or full working.",
+            CONTENT,
+        ),
+    ] = REASONING_PATTERNS
+    capability_patterns: Annotated[
+        CapabilityPatterns,
+        _param("Regular expressions per capability group, as for reasoning.", CONTENT),
+    ] = CapabilityPatterns()
+    # One step-by-step question out of four prompts is not a habit.
+    share_min_exchanges: Annotated[
+        int,
+        _param(
+            "Exchanges in the window an account needs before its shares (of prompts, of "
+            "traffic) count as signals.",
+            CONTENT,
+            ge=0,
+        ),
+    ] = 20
+    minhash_prompts_per_account: Annotated[
+        int,
+        _param(
+            "Distinct prompts per account signed for near-duplicate detection, after collapsing "
+            "exact repeats.",
+            CONTENT,
+            ge=1,
+        ),
+    ] = 24
+    minhash_num_perm: Annotated[
+        int,
+        _param("MinHash permutations per signature (prompts and activity).", CONTENT, ge=1),
+    ] = 64
+    # 16 bands of 4 rows make prompts about half alike (Jaccard 0.5) likely to share a band.
+    minhash_bands: Annotated[
+        int,
+        _param(
+            "LSH bands per signature: more bands catch less alike prompts. At most the number "
+            "of permutations.",
+            CONTENT,
+            ge=1,
+        ),
+    ] = 16
+    # ---------------------------------------------------------------------- coordination
+    free_mail_domains: Annotated[
+        Patterns,
+        _param(
+            "One domain per line: free-mail and throwaway-mail providers, whose addresses say "
+            "nothing about an organisation.",
+            COORDINATION,
+        ),
+    ] = FREE_MAIL_DOMAINS
+    hosting_asns: Annotated[
+        tuple[Annotated[int, Meta(ge=0)], ...],
+        _param(
+            "Hosting, cloud, proxy and VPN networks (AS numbers, separated by commas or new "
+            "lines); extend from your own feeds.",
+            COORDINATION,
+        ),
+    ] = HOSTING_ASNS
+    sync_bucket_minutes: Annotated[
+        int,
+        _param("Activity is compared in time buckets of this many minutes.", COORDINATION, ge=1),
+    ] = 10
+    sync_min_lift: Annotated[
+        float,
+        _param(
+            "A pair is synchronised when its active buckets overlap this many times more than "
+            "two independent accounts with their activity levels would.",
+            COORDINATION,
+            gt=0,
+        ),
+    ] = 3.0
+    sync_min_jaccard: Annotated[
+        Share,
+        _param(
+            "Least overlap (Jaccard) of two accounts' active buckets to count as synchronised.",
+            COORDINATION,
+        ),
+    ] = 0.2
+    # A NAT, a VPN exit, a stock client or a stock phrase is shared by many strangers.
+    hub_cap: Annotated[
+        int,
+        _param(
+            "An address, user agent or template shared by more accounts than this is a hub: it "
+            "links its accounts sparsely and with less weight.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 40
+    hub_ring_neighbours: Annotated[
+        int,
+        _param("Accounts of a hub each link to this many ring neighbours.", COORDINATION, ge=1),
+    ] = 6
+    burst_minutes: Annotated[
+        int,
+        _param(
+            "Registration bursts: unrelated accounts registered within this many minutes.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 30
+    new_model_min_age_days: Annotated[
+        int,
+        _param(
+            "A model first seen this many days after the window starts counts as newly released.",
+            COORDINATION,
+            ge=0,
+        ),
+    ] = 2
+    # --------------------------------------------------------------------------- signals
+    signals: Annotated[
+        SignalWeights,
+        _param("Each signal's weight, threshold and saturation.", SIGNALS),
+    ] = SignalWeights()
+    # -------------------------------------------------------------------------- flagging
+    campaign_threshold: Annotated[
+        float,
+        _param("Median member risk that makes a linked group a campaign.", FLAGGING, gt=0, le=1),
+    ] = 0.55
+    member_threshold: Annotated[
+        float,
+        _param(
+            "Risk at which a member of a flagged campaign is flagged with it (at most the "
+            "campaign threshold).",
+            FLAGGING,
+            gt=0,
+            le=1,
+        ),
+    ] = 0.35
+    lone_threshold: Annotated[
+        float,
+        _param(
+            "Risk at which an account outside any campaign is flagged alone.", FLAGGING, gt=0, le=1
+        ),
+    ] = 0.85
+    campaign_min_accounts: Annotated[
+        int,
+        _param(
+            "Fewest linked accounts (of as many unrelated organisations) that can form a campaign.",
+            FLAGGING,
+            ge=1,
+        ),
+    ] = 3
+    lone_min_families: Annotated[
+        int,
+        _param(
+            "Signal families (content, coordination, volume, rhythm) a lone account needs.",
+            FLAGGING,
+            ge=1,
+            le=4,
+        ),
+    ] = 3
+    # Strangers behind one VPN exit or campus NAT share addresses but not the behaviour.
+    campaign_min_behaviour_share: Annotated[
+        Share,
+        _param(
+            "Share of a group's organisations that must harvest (a content, volume or rhythm "
+            "signal over its threshold) for it to be a campaign.",
+            FLAGGING,
+        ),
+    ] = 0.5
+    # ----------------------------------------------------------------------- communities
+    # CPM keeps a group while its links average more than the resolution per pair of members.
+    leiden_objective: Annotated[
+        Literal["CPM", "modularity"],
+        _param("Leiden's objective over the link graph.", COMMUNITIES),
+    ] = "CPM"
+    leiden_resolution: Annotated[
+        float,
+        _param(
+            "Leiden's resolution: with CPM, the least average link weight per pair of members.",
+            COMMUNITIES,
+            gt=0,
+        ),
+    ] = 0.02
+    link_min_weight: Annotated[
+        float,
+        _param("Links lighter than this are left out of the graph.", COMMUNITIES, ge=0),
+    ] = 0.15
+    # Chance is ``d_A d_B / 2m`` for two pieces with degrees d_A, d_B in a graph of weight m.
+    campaign_merge_min_lift: Annotated[
+        float,
+        _param(
+            "Harvesting pieces of one sparse fleet that the clustering cut apart are joined "
+            "when the links between them are this many times what chance would give.",
+            COMMUNITIES,
+            gt=0,
+        ),
+    ] = 2.0
+    campaign_min_overlap: Annotated[
+        Share,
+        _param(
+            "A new group continues an earlier campaign when they share at least this share of "
+            "the smaller one's members.",
+            COMMUNITIES,
+        ),
+    ] = 0.5
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any] | None) -> DetectionParams:
+        """The parameters a stored version (or a posted form) says, checked.
+
+        Keys the version lacks take their defaults, and so do the parts a version's signal
+        lacks; anything else wrong raises ``ParamsError`` naming each parameter at fault.
+        """
+        data = dict(stored or {})
+        if isinstance(data.get("signals"), Mapping):
+            defaults = cls().signals
+            data["signals"] = {
+                name: (
+                    {**msgspec.to_builtins(defaults.spec(name)), **spec}
+                    if name in SignalWeights.names() and isinstance(spec, Mapping)
+                    else spec
+                )
+                for name, spec in data["signals"].items()
+            }
         try:
-            re.compile(pattern)
-            _rust_regex_check(pattern)
-        except Exception as exc:
-            problems.append(f"pattern {pattern!r} does not compile: {exc}")
-    for name, spec in (params.get("signals") or {}).items():
-        if name not in DEFAULTS["signals"]:
-            problems.append(f"unknown signal {name!r}")
-            continue
-        if not isinstance(spec, dict):
-            problems.append(f"signal {name!r} needs weight, threshold and saturation")
-            continue
-        weight = spec.get("weight", 0)
-        if not isinstance(weight, int | float) or not 0 <= weight <= 1:
-            problems.append(f"{name}: weight must be between 0 and 1")
-        thr, sat = spec.get("threshold"), spec.get("saturation")
-        if isinstance(thr, int | float) and isinstance(sat, int | float) and sat <= thr:
-            problems.append(f"{name}: saturation must be above the threshold")
-    share = params.get("campaign_min_behaviour_share", DEFAULTS["campaign_min_behaviour_share"])
-    if not isinstance(share, int | float) or not 0 <= share <= 1:
-        problems.append("campaign_min_behaviour_share must be a number in [0, 1]")
-    minimum = params.get("share_min_exchanges", DEFAULTS["share_min_exchanges"])
-    if not isinstance(minimum, int) or minimum < 0:
-        problems.append("share_min_exchanges must be a whole number, 0 or more")
-    lift = params.get("campaign_merge_min_lift", DEFAULTS["campaign_merge_min_lift"])
-    if not isinstance(lift, int | float) or lift <= 0:
-        problems.append("campaign_merge_min_lift must be a positive number")
-    for key in ("campaign_threshold", "member_threshold", "lone_threshold"):
-        value = params.get(key)
-        if not isinstance(value, int | float) or not 0 < value <= 1:
-            problems.append(f"{key} must be a number in (0, 1]")
-    for key in ("chunk_size", "window_days", "hub_cap", "campaign_min_accounts"):
-        value = params.get(key)
-        if not isinstance(value, int) or value < 1:
-            problems.append(f"{key} must be a positive whole number")
-    return problems
+            params = msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise ParamsError([_problem(str(exc))]) from None
+        problems = params.validate()
+        if problems:
+            raise ParamsError(problems)
+        return params
+
+    def validate(self) -> list[Problem]:
+        """What the types and bounds cannot say: orderings between parameters, and patterns
+        that both Python and polars (Rust ``regex``) compile. Empty when fine."""
+        problems = []
+        for name in SignalWeights.names():
+            spec = self.signals.spec(name)
+            if spec.saturation <= spec.threshold:
+                problems.append(
+                    Problem(f"signals.{name}.saturation", "must be above the threshold")
+                )
+        if self.member_threshold > self.campaign_threshold:
+            problems.append(Problem("member_threshold", "must not be above campaign_threshold"))
+        if self.minhash_bands > self.minhash_num_perm:
+            problems.append(Problem("minhash_bands", "must not be above minhash_num_perm"))
+        patterns = [("reasoning_patterns", p) for p in self.reasoning_patterns]
+        for group in CapabilityPatterns.__struct_fields__:
+            patterns += [
+                (f"capability_patterns.{group}", p)
+                for p in getattr(self.capability_patterns, group)
+            ]
+        for key, pattern in patterns:
+            try:
+                re.compile(pattern)
+                _rust_regex_check(pattern)
+            except Exception as exc:
+                problems.append(Problem(key, f"pattern {pattern!r} does not compile: {exc}"))
+        return problems
+
+    def to_stored(self) -> dict[str, Any]:
+        """The JSON a ``DetectionConfig`` version stores."""
+        return msgspec.json.decode(msgspec.json.encode(self))
+
+    def replace(self, **changes: Any) -> DetectionParams:
+        """These parameters with ``changes``, checked as a stored version is."""
+        return DetectionParams.from_stored({**self.to_stored(), **msgspec.to_builtins(changes)})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a parameter set: the parameter's dotted key, and what."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class ParamsError(ValueError):
+    """A parameter set that cannot be used; ``problems`` names each parameter at fault."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems)))
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
+
+
+def _problem(error: str) -> Problem:
+    """msgspec's "Expected `int` >= 1 - at `$.window_days`" as a problem of ``window_days``."""
+    match = _AT.match(error)
+    message, path = match["message"], (match["path"] or "").lstrip(".")
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        key = f"{path}.{unknown['name']}" if path else unknown["name"]
+        return Problem(key, "unknown parameter")
+    return Problem(path, message[:1].lower() + message[1:])
 
 
 def _rust_regex_check(pattern: str) -> None:
@@ -255,7 +573,7 @@ def _rust_regex_check(pattern: str) -> None:
 
 
 def current_config():
-    """The highest version; version 1 from ``DEFAULTS`` if there is none yet."""
+    """The highest version; version 1 from the defaults if there is none yet."""
     from detection.models import DetectionConfig
 
     config = DetectionConfig.objects.order_by("-version").first()
@@ -264,27 +582,24 @@ def current_config():
     try:
         with transaction.atomic():
             return DetectionConfig.objects.create(
-                version=1, params=copy.deepcopy(DEFAULTS), reason="Defaults from the code."
+                version=1, params=DetectionParams().to_stored(), reason="Defaults from the code."
             )
     except IntegrityError:  # another process wrote v1 first
         return DetectionConfig.objects.get(version=1)
 
 
 @transaction.atomic
-def config_new_version(*, params: dict[str, Any], reason: str, author=None):
-    """Write ``params`` as the next version. Raises ``ValueError`` listing any problems."""
+def config_new_version(*, params: DetectionParams, reason: str, author=None):
+    """Write ``params`` as the next version. Raises ``ValueError`` without a reason."""
     from detection.models import DetectionConfig
 
     if not reason.strip():
         raise ValueError("a new configuration version needs a reason")
-    problems = validate_params(params)
-    if problems:
-        raise ValueError("; ".join(problems))
     DetectionConfig.objects.select_for_update().order_by("-version").first()
     latest = DetectionConfig.objects.order_by("-version").values_list("version", flat=True).first()
     return DetectionConfig.objects.create(
         version=(latest or 0) + 1,
-        params=params,
+        params=params.to_stored(),
         reason=reason.strip(),
         created_by=author if author is not None and author.is_authenticated else None,
     )

@@ -16,12 +16,17 @@ timestamps.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from datasketch import MinHash
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
 
 # Columns a chunk's exchange frame carries (the service selects exactly these).
 EXCHANGE_SCHEMA = {
@@ -94,18 +99,18 @@ FEATURE_SCHEMA = {
 }
 
 
-def any_pattern(patterns: list[str]) -> str:
+def any_pattern(patterns: Sequence[str]) -> str:
     """One case-insensitive regular expression matching any of ``patterns``."""
     return "(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")" if patterns else "(?!)"
 
 
-def prompt_flags(ex: pl.DataFrame, params: dict) -> pl.DataFrame:
+def prompt_flags(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Add boolean columns: reasoning elicitation and each capability group."""
-    cap = params["capability_patterns"]
+    cap = params.capability_patterns
     prompt = pl.col("prompt").fill_null("")
-    flags = [prompt.str.contains(any_pattern(params["reasoning_patterns"])).alias("is_reasoning")]
+    flags = [prompt.str.contains(any_pattern(params.reasoning_patterns)).alias("is_reasoning")]
     for group in ("coding", "agentic", "reasoning"):
-        flags.append(prompt.str.contains(any_pattern(cap.get(group, []))).alias(f"cap_{group}"))
+        flags.append(prompt.str.contains(any_pattern(getattr(cap, group))).alias(f"cap_{group}"))
     return ex.with_columns(flags)
 
 
@@ -192,7 +197,9 @@ def _shingle_tokens(prompts: pl.Series) -> list[np.ndarray]:
     return [np.asarray(by_index.get(i, []), dtype=np.int64) for i in range(len(words))]
 
 
-def template_features(ex: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+def template_features(
+    ex: pl.DataFrame, params: DetectionParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Templating per account, and its template band keys as links.
 
     Exact repeats are collapsed by ``prompt_hash``; the most frequent distinct prompts of each
@@ -200,7 +207,7 @@ def template_features(ex: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.
     repeats exactly or shares an LSH band with another distinct prompt of the same account.
     The share of unsigned prompts that are templated is estimated from the signed singletons.
     """
-    k = params["minhash_prompts_per_account"]
+    k = params.minhash_prompts_per_account
     distinct = (
         ex.filter(pl.col("prompt_hash").is_not_null())
         .group_by("account", "prompt_hash")
@@ -215,9 +222,9 @@ def template_features(ex: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.
     )
     signed = sample.filter("signed")
     sigs = _minhash_signatures(
-        [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params["minhash_num_perm"]
+        [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params.minhash_num_perm
     )
-    keys = band_keys(sigs, params["minhash_bands"]) if len(sigs) else np.empty((0, 0), np.int64)
+    keys = band_keys(sigs, params.minhash_bands) if len(sigs) else np.empty((0, 0), np.int64)
     bands = (
         pl.DataFrame(
             {
@@ -258,9 +265,9 @@ def template_features(ex: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.
     return stats, links
 
 
-def activity_signatures(ex: pl.DataFrame, params: dict) -> pl.DataFrame:
+def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Per account: active time buckets and a MinHash signature of the set of them."""
-    minutes = params["sync_bucket_minutes"]
+    minutes = params.sync_bucket_minutes
     buckets = (
         ex.select(
             "account", (pl.col("ts").dt.epoch("s") // (60 * minutes)).cast(pl.Int64).alias("b")
@@ -272,19 +279,19 @@ def activity_signatures(ex: pl.DataFrame, params: dict) -> pl.DataFrame:
     )
     sigs = _minhash_signatures(
         [np.asarray(b, dtype=np.int64) for b in buckets["b"].to_list()],
-        params["minhash_num_perm"],
+        params.minhash_num_perm,
     )
     return buckets.select("account", "active_buckets").with_columns(
         pl.Series("bucket_sig", list(sigs), dtype=pl.List(pl.UInt64))
     )
 
 
-def chunk_features(ex: pl.DataFrame, params: dict) -> ChunkFeatures:
+def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
     """Everything one chunk contributes to a run, from its exchanges alone."""
     if ex.is_empty():
         return ChunkFeatures.empty()
     ex = prompt_flags(ex.cast(EXCHANGE_SCHEMA), params)
-    hosting = [int(a) for a in params["hosting_asns"]]
+    hosting = list(params.hosting_asns)
     ex = ex.with_columns(
         pl.col("tool_use").fill_null(False),
         pl.col("asn").is_in(hosting).fill_null(False).alias("is_hosting"),

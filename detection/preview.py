@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from detection.config import effective_params
+from detection.config import DetectionParams
 from detection.models import AccountScore, DetectionRun
 from detection.services import run_analysis
 
 SHOW = 50
 
 
-def preview_params(params: dict) -> dict | None:
+def preview_params(params: DetectionParams) -> dict | None:
     """Compare the latest run's flags with those ``params`` would raise on its features."""
     run = (
         DetectionRun.objects.filter(
@@ -21,7 +21,7 @@ def preview_params(params: dict) -> dict | None:
     )
     if run is None:
         return None
-    analysis = run_analysis(run, effective_params(params))
+    analysis = run_analysis(run, params)
     if analysis is None:
         return None
     before = dict(

@@ -13,10 +13,14 @@ shared evidence); a lone account needs a high risk *and* signals from several fa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detection.signals import COORDINATION, TARGETS, TIES, Signal
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
 
 
 @dataclass
@@ -40,29 +44,28 @@ def strength(value: np.ndarray, threshold: float, saturation: float) -> np.ndarr
     return np.where(value >= threshold, ramp, 0.0)
 
 
-def score(signals: list[Signal], params: dict) -> Scores:
+def score(signals: list[Signal], params: DetectionParams) -> Scores:
     """Strengths, contributions, risk and families per account.
 
     A signal whose *common* value (what three quarters of all accounts show, ``Signal.common``)
     already reaches the threshold is no evidence: when nearly everyone shares everyday prompts
     with strangers or sends a stock browser string, doing so says nothing.
     """
-    specs = params["signals"]
     n = len(signals[0].value) if signals else 0
     strengths = np.zeros((n, len(signals)))
     weights = np.zeros(len(signals))
     thresholds = np.zeros(len(signals))
     for j, sig in enumerate(signals):
-        spec = specs.get(sig.name, {})
-        thresholds[j] = float(spec.get("threshold", 0))
-        weights[j] = float(spec.get("weight", 0))
+        spec = params.signals.spec(sig.name)
+        thresholds[j] = spec.threshold
+        weights[j] = spec.weight
         typical = (
             np.zeros(n, dtype=bool)
             if sig.common is None
             else np.nan_to_num(np.asarray(sig.common, dtype=float)) >= thresholds[j]
         )
         strengths[:, j] = np.where(
-            typical, 0.0, strength(sig.value, thresholds[j], float(spec.get("saturation", 1)))
+            typical, 0.0, strength(sig.value, thresholds[j], spec.saturation)
         )
     contributions = strengths * weights
     risk = 1 - np.prod(1 - contributions, axis=1) if n else np.zeros(0)
@@ -154,7 +157,7 @@ def decide(
     scores: Scores,
     membership: np.ndarray,
     evidence_kinds: dict[int, set[str]],
-    params: dict,
+    params: DetectionParams,
     organisation: np.ndarray | None = None,
 ) -> Decision:
     """Flag campaigns and lone accounts.
@@ -190,7 +193,7 @@ def decide(
     flagged = np.zeros(n, dtype=bool)
     campaign_of = np.full(n, -1)
     campaigns: dict[int, dict] = {}
-    need = params["campaign_min_accounts"]
+    need = params.campaign_min_accounts
     for idx in community_rows(membership):
         community = membership[idx[0]]
         organisations, harvesting = harvesting_organisations(scores.behaviour, idx, org)
@@ -203,11 +206,11 @@ def decide(
             continue
         # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
         # distillation campaign: enough of its organisations must also behave like harvesters.
-        if harvesting < params.get("campaign_min_behaviour_share", 0.5) * organisations:
+        if harvesting < params.campaign_min_behaviour_share * organisations:
             continue
         harvesters = idx[scores.behaviour[idx]]
         median = float(np.median(scores.risk[harvesters if len(harvesters) else idx]))
-        if median < params["campaign_threshold"]:
+        if median < params.campaign_threshold:
             continue
         # An account that plainly harvests something else (a developer's coding agent beside a
         # reasoning fleet on the same phone carrier's addresses) is a bystander, however much
@@ -225,7 +228,7 @@ def decide(
         # a fleet also rents), not what the fleet does.
         _, local, inside = np.unique(org[idx], return_inverse=True, return_counts=True)
         whole = inside[local] * 2 >= org_size[org[idx]]
-        bar = np.where(alike, params["member_threshold"], params["campaign_threshold"])
+        bar = np.where(alike, params.member_threshold, params.campaign_threshold)
         members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere]
         if len(np.unique(org[members])) < need:
             continue
@@ -243,8 +246,8 @@ def decide(
     # model the day it ships is busy, templated and reasoning-heavy, but tied to no one.
     lone = (
         (campaign_of < 0)
-        & (scores.risk >= params["lone_threshold"])
-        & (scores.tied_families >= params["lone_min_families"])
+        & (scores.risk >= params.lone_threshold)
+        & (scores.tied_families >= params.lone_min_families)
     )
     flagged |= lone
     return Decision(flagged, campaign_of, campaigns)

@@ -31,7 +31,7 @@ from common.tasks import enqueue_on_commit
 from detection import features as feat
 from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
 from detection.clustering import match_campaigns
-from detection.config import current_config, effective_params
+from detection.config import DetectionParams, current_config
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
 from detection.scoring import explain
 
@@ -68,11 +68,11 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
         return list(
             run.chunks.filter(status=DetectionChunk.Status.PENDING).values_list("index", flat=True)
         )
-    params = effective_params(run.config.params)
+    params = DetectionParams.from_stored(run.config.params)
     newest = Exchange.objects.aggregate(newest=Max("ts"))["newest"]
-    start, end = feat.window_bounds(newest, params["window_days"])
+    start, end = feat.window_bounds(newest, params.window_days)
     pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
-    size = max(1, int(params["chunk_size"]))
+    size = params.chunk_size
     chunks = [
         DetectionChunk(run=run, index=i, account_from=part[0], account_to=part[-1])
         for i, part in enumerate(pks[j : j + size] for j in range(0, len(pks), size))
@@ -167,7 +167,7 @@ def detection_chunk_compute(*, run_id: int, index: int) -> bool:
     if chunk.status == DetectionChunk.Status.DONE or run.status != R.RUNNING:
         return False
     started = time.monotonic()
-    params = effective_params(run.config.params)
+    params = DetectionParams.from_stored(run.config.params)
     if run.window_start is None:
         result = feat.ChunkFeatures.empty()
         exchanges = 0
@@ -203,7 +203,7 @@ def detection_run_fail(*, run_id: int, error: str) -> None:
     )
 
 
-def run_analysis(run: DetectionRun, params: dict | None = None) -> Analysis | None:
+def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> Analysis | None:
     """Re-analyse ``run``'s stored chunk features, under ``params`` or the run's own config."""
     payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
     chunks = [_unpack(bytes(p)) for p in payloads]
@@ -232,7 +232,7 @@ def run_analysis(run: DetectionRun, params: dict | None = None) -> Analysis | No
         accounts=accounts,
         window_start=run.window_start,
         window_end=run.window_end,
-        params=params or effective_params(run.config.params),
+        params=params if params is not None else DetectionParams.from_stored(run.config.params),
     )
 
 
@@ -292,8 +292,8 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
     tokens = frame["output_tokens"].to_list()
     total_exchanges = int(sum(exchanges))
     new = {c: {ids[i] for i in info["members"]} for c, info in decision.campaigns.items()}
-    params = effective_params(run.config.params)
-    matched = match_campaigns(new, _previous_members(), min_overlap=params["campaign_min_overlap"])
+    params = DetectionParams.from_stored(run.config.params)
+    matched = match_campaigns(new, _previous_members(), min_overlap=params.campaign_min_overlap)
     campaign_for: dict[int, Campaign] = {}
     for community, info in decision.campaigns.items():
         rows = info["members"]

@@ -3,7 +3,7 @@
 Every signal takes the run's account frame (features from ``detection.features`` plus the
 cross-account columns ``derive`` adds) and returns a ``Signal``: the value per account, what
 is typical for the account's plan (the plan median), and a sentence template an analyst can
-read. Thresholds and weights are not here: they come from the ``DetectionConfig`` version and
+read. Thresholds and weights are not here: they come from the run's ``DetectionParams`` and
 ``detection.scoring`` applies them, so an admin can retune without a release.
 
 Families matter for flagging (``scoring``): *content* (what is asked), *coordination* (what is
@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
 
 CONTENT, COORDINATION, VOLUME, RHYTHM = "content", "coordination", "volume", "rhythm"
 # Content signals that say *what* an account asks for: the kind of output a fleet harvests.
@@ -58,10 +62,13 @@ class Signal:
         return self.reason.format(value=self.value[i], norm=self.norm[i], **values)
 
 
-SIGNALS: list[Callable[[pl.DataFrame, dict], Signal]] = []
+SignalFn = Callable[[pl.DataFrame, "DetectionParams"], Signal]
+# Every signal, in registration order; ``SignalWeights`` in ``detection.config`` declares a
+# weight, threshold and saturation under each one's name.
+SIGNALS: list[SignalFn] = []
 
 
-def signal(fn: Callable[[pl.DataFrame, dict], Signal]) -> Callable[[pl.DataFrame, dict], Signal]:
+def signal(fn: SignalFn) -> SignalFn:
     SIGNALS.append(fn)
     return fn
 
@@ -96,13 +103,13 @@ def _col(f: pl.DataFrame, name: str) -> np.ndarray:
     return f.get_column(name).fill_null(0).to_numpy().astype(float)
 
 
-def _share(f: pl.DataFrame, p: dict, column: str) -> tuple[np.ndarray, np.ndarray]:
+def _share(f: pl.DataFrame, p: DetectionParams, column: str) -> tuple[np.ndarray, np.ndarray]:
     """A share column and its plan norm, both over accounts with enough traffic to judge.
 
     Below ``share_min_exchanges`` exchanges a share is noise (one step-by-step question out of
     four prompts is not a habit), so it counts as 0.
     """
-    enough = pl.col("exchanges").fill_null(0) >= p.get("share_min_exchanges", 0)
+    enough = pl.col("exchanges").fill_null(0) >= p.share_min_exchanges
     value = f.select(pl.when(enough).then(pl.col(column).fill_null(0)).otherwise(0.0))
     return value.to_series().to_numpy().astype(float), plan_norm(f, column, among=enough)
 
@@ -111,7 +118,7 @@ def _share(f: pl.DataFrame, p: dict, column: str) -> tuple[np.ndarray, np.ndarra
 
 
 @signal
-def reasoning_elicitation(f: pl.DataFrame, p: dict) -> Signal:
+def reasoning_elicitation(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of prompts asking for chain of thought, full working or reasoning in tags.
 
     The patterns are ``reasoning_patterns`` in the configuration (admin-editable).
@@ -126,7 +133,7 @@ def reasoning_elicitation(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def capability_targeting(f: pl.DataFrame, p: dict) -> Signal:
+def capability_targeting(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of prompts on coding, agentic/tool-use and hard-reasoning tasks, or using tools."""
     return Signal(
         "capability_targeting",
@@ -143,7 +150,7 @@ def capability_targeting(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def prompt_templating(f: pl.DataFrame, p: dict) -> Signal:
+def prompt_templating(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of prompts that repeat or are near-duplicates (MinHash) of the account's own."""
     return Signal(
         "prompt_templating",
@@ -158,7 +165,7 @@ def prompt_templating(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def shared_templates(f: pl.DataFrame, p: dict) -> Signal:
+def shared_templates(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of the account's sampled prompts that near-duplicate an unrelated account's."""
     return Signal(
         "shared_templates",
@@ -171,7 +178,7 @@ def shared_templates(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def shared_infrastructure(f: pl.DataFrame, p: dict) -> Signal:
+def shared_infrastructure(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated accounts using the same IP addresses (hubs such as NATs and VPN exits excluded)."""
     return Signal(
         "shared_infrastructure",
@@ -181,12 +188,12 @@ def shared_infrastructure(f: pl.DataFrame, p: dict) -> Signal:
         "shares IP addresses with {value:.0f} accounts of no common organisation (addresses "
         "used by more than {hub:.0f} accounts are not counted); typical for this plan: "
         "{norm:.0f}",
-        {"hub": np.full(f.height, float(p["hub_cap"]))},
+        {"hub": np.full(f.height, float(p.hub_cap))},
     )
 
 
 @signal
-def hosting_network(f: pl.DataFrame, p: dict) -> Signal:
+def hosting_network(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of traffic from hosting, cloud, proxy or VPN networks (``hosting_asns``)."""
     return Signal(
         "hosting_network",
@@ -198,7 +205,7 @@ def hosting_network(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def user_agent_reuse(f: pl.DataFrame, p: dict) -> Signal:
+def user_agent_reuse(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated accounts sending the same uncommon user-agent string."""
     return Signal(
         "user_agent_reuse",
@@ -211,7 +218,7 @@ def user_agent_reuse(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def shared_payment(f: pl.DataFrame, p: dict) -> Signal:
+def shared_payment(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated accounts paying with the same payment instrument."""
     return Signal(
         "shared_payment",
@@ -224,7 +231,7 @@ def shared_payment(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def registration_burst(f: pl.DataFrame, p: dict) -> Signal:
+def registration_burst(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated registrations around this account's, as a multiple of the usual rate."""
     return Signal(
         "registration_burst",
@@ -235,13 +242,13 @@ def registration_burst(f: pl.DataFrame, p: dict) -> Signal:
         "{value:.1f}x the usual rate",
         {
             "count": _col(f, "burst_count"),
-            "minutes": np.full(f.height, p["burst_minutes"]),
+            "minutes": np.full(f.height, p.burst_minutes),
         },
     )
 
 
 @signal
-def synchronised_activity(f: pl.DataFrame, p: dict) -> Signal:
+def synchronised_activity(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated accounts active in the same time buckets far more often than chance."""
     return Signal(
         "synchronised_activity",
@@ -251,14 +258,14 @@ def synchronised_activity(f: pl.DataFrame, p: dict) -> Signal:
         "active in the same {minutes}-minute windows as {value:.0f} unrelated accounts, at "
         "least {lift:.0f}x more often than chance; typical for this plan: {norm:.0f}",
         {
-            "minutes": np.full(f.height, p["sync_bucket_minutes"]),
-            "lift": np.full(f.height, p["sync_min_lift"]),
+            "minutes": np.full(f.height, p.sync_bucket_minutes),
+            "lift": np.full(f.height, p.sync_min_lift),
         },
     )
 
 
 @signal
-def model_pivot(f: pl.DataFrame, p: dict) -> Signal:
+def model_pivot(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of traffic moved to a newly released model within a day of its release."""
     return Signal(
         "model_pivot",
@@ -274,7 +281,7 @@ def model_pivot(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def output_harvesting(f: pl.DataFrame, p: dict) -> Signal:
+def output_harvesting(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Output tokens received, as a multiple of the plan's median account."""
     tokens = _col(f, "output_tokens")
     norm = plan_norm(f, "output_tokens")
@@ -290,12 +297,12 @@ def output_harvesting(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def new_account_ramp(f: pl.DataFrame, p: dict) -> Signal:
+def new_account_ramp(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """A young account's daily traffic as a multiple of the plan's median daily traffic."""
     age_days = _col(f, "age_days")
     daily = _col(f, "daily_exchanges")
     norm = plan_norm(f, "daily_exchanges")
-    young = age_days < p["window_days"]
+    young = age_days < p.window_days
     return Signal(
         "new_account_ramp",
         VOLUME,
@@ -308,7 +315,7 @@ def new_account_ramp(f: pl.DataFrame, p: dict) -> Signal:
 
 
 @signal
-def round_the_clock(f: pl.DataFrame, p: dict) -> Signal:
+def round_the_clock(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """How evenly activity spreads over the 24 hours (1 = no daily rhythm at all)."""
     entropy = np.where(_col(f, "exchanges") >= 48, _col(f, "hour_entropy"), 0.0)
     return Signal(
@@ -345,7 +352,7 @@ def derive(
     models: pl.DataFrame,
     window_start: datetime,
     window_end: datetime,
-    params: dict,
+    params: DetectionParams,
 ) -> pl.DataFrame:
     """Add the cross-account columns the coordination and volume signals read."""
     ip = pairs.filter((pl.col("kind") == "ip") & ~pl.col("hub"))
@@ -363,7 +370,7 @@ def derive(
             pl.len().over("key").alias("deg"),
             pl.len().over("key", "group").alias("own"),
         )
-        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params["hub_cap"]))
+        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params.hub_cap))
     )
     shared_items = bands.group_by("account").agg(
         pl.col("item").n_unique().alias("shared_items"),
@@ -382,7 +389,7 @@ def derive(
         .clip(0, 1)
         .alias("template_shared_share")
     )
-    out = _bursts(out, params["burst_minutes"])
+    out = _bursts(out, params.burst_minutes)
     out = out.join(_pivots(models, window_start, params), on="account", how="left")
     span_days = max((window_end - window_start).total_seconds() / 86400, 1.0)
     active_from = pl.max_horizontal(
@@ -442,7 +449,7 @@ def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
     return f.join(counts.select("account", "burst_count", "burst_lift"), on="account", how="left")
 
 
-def _pivots(models: pl.DataFrame, window_start: datetime, params: dict) -> pl.DataFrame:
+def _pivots(models: pl.DataFrame, window_start: datetime, params: DetectionParams) -> pl.DataFrame:
     """pivot_share / pivot_hours: traffic moved to a model first seen late in the window."""
     empty = pl.DataFrame(
         schema={"account": pl.Int64, "pivot_share": pl.Float64, "pivot_hours": pl.Float64}
@@ -450,7 +457,7 @@ def _pivots(models: pl.DataFrame, window_start: datetime, params: dict) -> pl.Da
     if models.is_empty():
         return empty
     release = models.group_by("model").agg(pl.col("first_ts").min().alias("released"))
-    cutoff = window_start + timedelta(days=params["new_model_min_age_days"])
+    cutoff = window_start + timedelta(days=params.new_model_min_age_days)
     new = release.filter(pl.col("released") >= cutoff)
     if new.is_empty():
         return empty
@@ -475,7 +482,7 @@ def _pivots(models: pl.DataFrame, window_start: datetime, params: dict) -> pl.Da
     )
 
 
-def compute_all(f: pl.DataFrame, params: dict) -> list[Signal]:
+def compute_all(f: pl.DataFrame, params: DetectionParams) -> list[Signal]:
     """Every registered signal over the derived frame, in registration order.
 
     Each gets ``common``: the lower quartile of its value over all accounts, what three

@@ -6,7 +6,7 @@ from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
 from cases.policy import CasePolicy
 from cases.services.workflow import case_change_status
 from dashboard.pipeline import cases_sync
-from detection.config import DEFAULTS
+from detection.config import DetectionParams
 from detection.models import Exchange
 from detection.services import detection_run_create, detection_run_execute
 from tests.detection.cohorts import Cohort
@@ -146,7 +146,9 @@ def test_lone_high_risk_account_gets_its_own_case():
     cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under a low lone bar
     cohort.save()
     run = detection_run_create()
-    run.config.params = {**DEFAULTS, "lone_threshold": 0.3, "lone_min_families": 1}
+    run.config.params = (
+        DetectionParams().replace(lone_threshold=0.3, lone_min_families=1).to_stored()
+    )
     run.config.save()
     run = detection_run_execute(run=run)
     result = cases_sync(run=run)

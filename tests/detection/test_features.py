@@ -5,14 +5,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from detection.config import effective_params
+from detection.config import DetectionParams
 from detection.features import band_keys, chunk_features, window_bounds
 from tests.detection.cohorts import Cohort
 
 
 def _features(cohort):
     _, exchanges = cohort.to_frames()
-    chunk = chunk_features(exchanges, effective_params({}))
+    chunk = chunk_features(exchanges, DetectionParams())
     ids = {v: k for k, v in cohort.pks().items()}
     return chunk, chunk.features.with_columns(
         pl.col("account").replace_strict(ids, return_dtype=pl.Utf8).alias("account_id")
@@ -58,7 +58,7 @@ def test_near_duplicates_share_band_keys_and_strangers_do_not():
 
 def test_empty_chunk_gives_empty_frames():
     empty = pl.DataFrame(schema={"account": pl.Int64})
-    chunk = chunk_features(empty, effective_params({}))
+    chunk = chunk_features(empty, DetectionParams())
     assert chunk.features.is_empty() and chunk.links.is_empty()
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from detection.config import effective_params
+from detection.config import DetectionParams
 from detection.scoring import decide, explain, score, strength
 from detection.signals import CONTENT, COORDINATION, VOLUME, Signal
 
@@ -18,14 +18,14 @@ def test_strength_is_zero_below_threshold_then_ramps_to_one():
 
 
 def test_risk_is_a_noisy_or_of_weighted_contributions():
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.0, 0.9, 0.9]),
         _signal("shared_payment", COORDINATION, [0, 0, 10]),
     ]
     result = score(signals, params)
-    w1 = params["signals"]["reasoning_elicitation"]["weight"]
-    w2 = params["signals"]["shared_payment"]["weight"]
+    w1 = params.signals.reasoning_elicitation.weight
+    w2 = params.signals.shared_payment.weight
     assert result.risk[0] == 0
     assert np.isclose(result.risk[1], w1)
     assert np.isclose(result.risk[2], 1 - (1 - w1) * (1 - w2))
@@ -33,7 +33,7 @@ def test_risk_is_a_noisy_or_of_weighted_contributions():
 
 
 def test_explanation_lists_contributing_signals_strongest_first():
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("round_the_clock", "rhythm", [0.99]),
         _signal("reasoning_elicitation", CONTENT, [0.9]),
@@ -42,7 +42,7 @@ def test_explanation_lists_contributing_signals_strongest_first():
     rows = explain(score(signals, params), 0)
     assert [r["name"] for r in rows] == ["reasoning_elicitation", "round_the_clock"]
     assert rows[0]["reason"] == "value 0.90 vs 0.00"
-    assert rows[0]["threshold"] == params["signals"]["reasoning_elicitation"]["threshold"]
+    assert rows[0]["threshold"] == params.signals.reasoning_elicitation.threshold
     assert set(rows[0]) == {
         "name",
         "family",
@@ -55,7 +55,7 @@ def test_explanation_lists_contributing_signals_strongest_first():
 
 
 def test_campaign_needs_size_risk_and_strong_shared_evidence():
-    params = effective_params({})
+    params = DetectionParams()
     signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 6),
                _signal("shared_templates", COORDINATION, [0.9] * 6)]  # fmt: skip
     scores = score(signals, params)
@@ -69,7 +69,7 @@ def test_campaign_needs_size_risk_and_strong_shared_evidence():
 
 
 def test_lone_account_needs_high_risk_from_several_families():
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.9, 0.9]),
         _signal("prompt_templating", CONTENT, [0.9, 0.9]),
@@ -80,14 +80,14 @@ def test_lone_account_needs_high_risk_from_several_families():
     ]
     scores = score(signals, params)
     decision = decide(scores, np.array([-1, -1]), {}, params)
-    assert scores.risk[0] >= params["lone_threshold"]
+    assert scores.risk[0] >= params.lone_threshold
     assert decision.flagged.tolist() == [True, False]
 
 
 def test_shared_network_without_harvesting_behaviour_is_not_a_campaign():
     # Strangers behind one VPN exit asking everyday questions: they share addresses, hosting
     # networks and popular prompts (coordination signals) but none of them harvests.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("shared_templates", COORDINATION, [0.9] * 8),
         _signal("shared_infrastructure", COORDINATION, [10] * 8),
@@ -98,19 +98,19 @@ def test_shared_network_without_harvesting_behaviour_is_not_a_campaign():
     assert scores.behaviour.tolist() == [False] * 4 + [True] * 4
     membership = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     decision = decide(scores, membership, {0: {"ip", "ua"}, 1: {"ip", "ua"}}, params)
-    assert np.median(scores.risk[:4]) >= params["campaign_threshold"]  # risky enough alone
+    assert np.median(scores.risk[:4]) >= params.campaign_threshold  # risky enough alone
     assert decision.flagged.tolist() == [False] * 4 + [True] * 4
     assert list(decision.campaigns) == [1]
     # The share is configurable: with no behaviour required, the network would be flagged.
     lax = decide(scores, membership, {0: {"ip", "ua"}, 1: {"ip", "ua"}},
-                 {**params, "campaign_min_behaviour_share": 0.0})  # fmt: skip
+                 params.replace(campaign_min_behaviour_share=0.0))  # fmt: skip
     assert lax.flagged.all()
 
 
 def test_member_without_harvesting_behaviour_needs_campaign_level_risk():
     # A fleet of harvesters, plus two strangers caught in its proxy pool: the one with only
     # coordination signals (shared exits, clients) rides below campaign_threshold and stays out.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.9] * 5 + [0.0, 0.0]),
         _signal("shared_infrastructure", COORDINATION, [10] * 5 + [4, 15]),
@@ -118,8 +118,8 @@ def test_member_without_harvesting_behaviour_needs_campaign_level_risk():
         _signal("synchronised_activity", COORDINATION, [8] * 5 + [0, 8]),
     ]
     scores = score(signals, params)
-    assert params["member_threshold"] <= scores.risk[5] < params["campaign_threshold"]
-    assert scores.risk[6] >= params["campaign_threshold"]
+    assert params.member_threshold <= scores.risk[5] < params.campaign_threshold
+    assert scores.risk[6] >= params.campaign_threshold
     decision = decide(scores, np.zeros(7, dtype=int), {0: {"ip", "activity"}}, params)
     assert decision.flagged.tolist() == [True] * 5 + [False, True]
 
@@ -134,7 +134,7 @@ def _with_common(signals, common):
 def test_a_signal_three_quarters_of_accounts_show_is_no_evidence():
     # Everyday prompts that many strangers ask alike, a stock browser string: when three
     # quarters of all accounts reach the threshold, reaching it says nothing.
-    params = effective_params({})
+    params = DetectionParams()
     signals = _with_common(
         [
             _signal("shared_templates", COORDINATION, [0.96, 0.99, 0.0]),
@@ -154,7 +154,7 @@ def test_lone_benchmark_runner_is_not_flagged_on_circumstantial_coordination():
     # A lab's benchmark key: reasoning-heavy, templated, high volume, from a cloud, sharing a
     # public benchmark's prompts with another lab and trying a new model the day it ships.
     # Its risk passes the lone bar, but nothing ties it to other accounts.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [1.0, 1.0]),
         _signal("prompt_templating", CONTENT, [0.7, 0.7]),
@@ -165,7 +165,7 @@ def test_lone_benchmark_runner_is_not_flagged_on_circumstantial_coordination():
         _signal("output_harvesting", VOLUME, [15.0, 15.0]),
     ]
     scores = score(signals, params)
-    assert scores.risk.min() >= params["lone_threshold"]
+    assert scores.risk.min() >= params.lone_threshold
     assert scores.families.tolist() == [3, 3]
     assert scores.tied_families.tolist() == [2, 3]
     decision = decide(scores, np.array([-1, -1]), {}, params)
@@ -175,7 +175,7 @@ def test_lone_benchmark_runner_is_not_flagged_on_circumstantial_coordination():
 def test_a_campaign_is_counted_in_organisations_not_keys():
     # A lab's four keys (one organisation) and one stranger linked to them by an address:
     # however alike the keys behave, that is two customers, not a fleet of five.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.9] * 4 + [0.0]),
         _signal("shared_infrastructure", COORDINATION, [10] * 5),
@@ -194,7 +194,7 @@ def test_member_that_harvests_something_else_is_a_bystander():
     # A reasoning fleet and, in its community through one phone carrier's addresses, a
     # developer whose coding agent sends tool calls all day: risky enough on its own numbers,
     # but it does not do what the fleet does.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.8] * 6 + [0.1]),
         _signal("capability_targeting", CONTENT, [0.2] * 6 + [0.95]),
@@ -203,7 +203,7 @@ def test_member_that_harvests_something_else_is_a_bystander():
         _signal("output_harvesting", VOLUME, [6] * 6 + [30]),
     ]
     scores = score(signals, params)
-    assert scores.risk[6] >= params["campaign_threshold"]
+    assert scores.risk[6] >= params.campaign_threshold
     decision = decide(scores, np.zeros(7, dtype=int), {0: {"ip", "ua"}}, params)
     assert decision.flagged.tolist() == [True] * 6 + [False]
     assert decision.campaigns[0]["signature"] == ["reasoning_elicitation"]
@@ -212,7 +212,7 @@ def test_member_that_harvests_something_else_is_a_bystander():
 def test_key_of_an_organisation_that_is_mostly_elsewhere_is_not_a_member():
     # One of a company's five integration keys exits through a cloud address a fleet also
     # rents; its four sibling keys are nowhere near the fleet.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.8] * 6 + [0.3] + [0.3] * 4),
         _signal("shared_infrastructure", COORDINATION, [8] * 7 + [0] * 4),
@@ -221,20 +221,20 @@ def test_key_of_an_organisation_that_is_mostly_elsewhere_is_not_a_member():
     membership = np.array([0] * 7 + [-1] * 4)
     organisation = np.array([0, 1, 2, 3, 4, 5, 9, 9, 9, 9, 9])
     decision = decide(scores, membership, {0: {"ip", "ua"}}, params, organisation=organisation)
-    assert scores.risk[6] >= params["member_threshold"]
+    assert scores.risk[6] >= params.member_threshold
     assert decision.flagged.tolist() == [True] * 6 + [False] * 5
 
 
 def test_bystanders_do_not_dilute_the_campaign_median():
     # Six harvesters at 0.6 and six strangers on their proxy exits at 0.2: the campaign is
     # judged on its harvesters.
-    params = effective_params({})
+    params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.5] * 6 + [0.0] * 6),
         _signal("shared_infrastructure", COORDINATION, [8] * 6 + [3] * 6),
         _signal("output_harvesting", VOLUME, [6] * 6 + [1] * 6),
     ]
     scores = score(signals, params)
-    assert np.median(scores.risk) < params["campaign_threshold"]
+    assert np.median(scores.risk) < params.campaign_threshold
     decision = decide(scores, np.zeros(12, dtype=int), {0: {"ip", "ua"}}, params)
     assert decision.flagged.tolist() == [True] * 6 + [False] * 6

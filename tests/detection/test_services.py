@@ -115,10 +115,10 @@ def test_task_path_fans_out_in_chunks_and_finalises_once(enqueued):
     cohort.fleet(n=8)
     cohort.ordinary(30)
     cohort.save()
-    from detection.config import DEFAULTS, config_new_version, current_config
+    from detection.config import DetectionParams, config_new_version, current_config
 
     current_config()
-    config_new_version(params={**DEFAULTS, "chunk_size": 10}, reason="small chunks")
+    config_new_version(params=DetectionParams(chunk_size=10), reason="small chunks")
     run = services.detection_run_create()
     assert run.config.version == 2
     detection_run_task(run.pk)

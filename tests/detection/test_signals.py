@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detection.analysis import analyse
-from detection.config import effective_params
+from detection.config import DetectionParams
 from detection.features import chunk_features
 from tests.detection.cohorts import ASKS, DAYS, START, Cohort
 
@@ -15,7 +15,7 @@ from tests.detection.cohorts import ASKS, DAYS, START, Cohort
 def world():
     cohort = Cohort(seed=21).everyone()
     accounts, exchanges = cohort.to_frames()
-    params = effective_params({})
+    params = DetectionParams()
     chunk = chunk_features(exchanges, params)
     analysis = analyse(
         features=chunk.features,
@@ -38,7 +38,7 @@ def values(world, name, label):
 
 def fires(world, name, label):
     """Share of the cohort's accounts on which the signal is at or over its threshold."""
-    threshold = effective_params({})["signals"][name]["threshold"]
+    threshold = DetectionParams().signals.spec(name).threshold
     return float((values(world, name, label) >= threshold).mean())
 
 
@@ -143,7 +143,7 @@ def test_model_pivot():
 
 def _analyse(cohort):
     accounts, exchanges = cohort.to_frames()
-    params = effective_params({})
+    params = DetectionParams()
     chunk = chunk_features(exchanges, params)
     analysis = analyse(
         features=chunk.features,
@@ -188,9 +188,9 @@ def test_reasoning_patterns_come_from_the_configuration():
     for row in cohort.exchanges[:200]:
         row["prompt"] = "Please narrate your cogitation in full " + row["prompt"]
     _accounts, exchanges = cohort.to_frames()
-    default = chunk_features(exchanges, effective_params({}))
+    default = chunk_features(exchanges, DetectionParams())
     custom = chunk_features(
-        exchanges, effective_params({"reasoning_patterns": [r"narrate your cogitation"]})
+        exchanges, DetectionParams().replace(reasoning_patterns=[r"narrate your cogitation"])
     )
     assert default.features["reasoning_share"].max() == 0
     assert custom.features["reasoning_share"].max() > 0.5
@@ -236,7 +236,7 @@ def test_casual_asks_for_the_working_count_as_reasoning_elicitation():
     for k, row in enumerate(r for r in cohort.exchanges if r["account_id"] == acct):
         row["prompt"] = f"is {k}1 prime? {asks[k % len(asks)]}"
     _accounts, exchanges = cohort.to_frames()
-    features = chunk_features(exchanges, effective_params({})).features
+    features = chunk_features(exchanges, DetectionParams()).features
     assert features["reasoning_share"].to_list() == [1.0]
 
 
