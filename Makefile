@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 DEMO_DIR ?= var/demo
 DEMO_SCALE ?= 0.3
 
-.PHONY: install demo test lint services worker beat serve e2e bench clean
+.PHONY: install demo test test-requirements test-chromium lint services worker beat serve e2e bench clean
 
 install: $(VENV)/.installed .env
 
@@ -39,6 +39,20 @@ demo: install
 serve: install
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
 
+# What the suite needs beyond Python, checked before anything runs: Chromium for the browser
+# journeys (installed through apt-get first when running as root where there is apt-get) and
+# PostgreSQL and Redis (started by `services`). Anything still missing stops the run with one
+# line saying what to install (make's $(error), expanded after test-chromium has run).
+test-requirements: test-chromium
+	$(if $(shell command -v chromium),,$(error make test needs Chromium for the browser journeys: install it (Debian: apt-get install chromium), then run make test again))
+	$(if $(shell command -v pg_isready >/dev/null && command -v redis-cli),,$(error make test needs PostgreSQL and Redis on localhost: install them (Debian: apt-get install postgresql redis-server), then run make test again))
+
+test-chromium:
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || { \
+	  echo "installing chromium for the browser journeys (apt-get)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true; }
+
 # Start local PostgreSQL and Redis if they are installed but down.
 services:
 	@pg_isready -q -h localhost || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
@@ -51,7 +65,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install services
+test: test-requirements install services
 	$(BIN)/ruff check .
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python manage.py makemigrations --check --dry-run
 ifeq ($(strip $(PYTEST_ARGS)),)

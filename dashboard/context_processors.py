@@ -4,14 +4,6 @@ from django.utils.functional import SimpleLazyObject
 from dashboard.roles import roles_of
 
 
-def unread_notification_count(user) -> int:
-    """What the session's query read (``dashboard.sessions``), or a query now."""
-    count = getattr(user, "unread_notification_count", None)
-    if count is None:
-        count = user.notifications.filter(read_at__isnull=True).count()
-    return count
-
-
 def navigation(request: HttpRequest) -> dict:
     """The top bar's roles and unread count, queried only if the template shows them: an
     htmx fragment (a case section, the queue's rows) has no top bar, so costs no query."""
@@ -20,5 +12,7 @@ def navigation(request: HttpRequest) -> dict:
         return {}
     return {
         "user_roles": SimpleLazyObject(lambda: roles_of(user)),
-        "unread_notifications": SimpleLazyObject(lambda: unread_notification_count(user)),
+        "unread_notifications": SimpleLazyObject(
+            lambda: user.notifications.filter(read_at__isnull=True).count()
+        ),
     }

@@ -10,7 +10,6 @@ A ``.env`` file in the project folder is read too (real environment variables wi
 """
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -40,7 +39,7 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S10
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 if SECRET_KEY == DEV_SECRET_KEY:
-    if not DEBUG and "pytest" not in sys.modules:
+    if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY in the environment, or DEBUG=true for local "
             "development (never in production)."
@@ -79,8 +78,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's, taking the user from the session's query (dashboard/sessions.py).
-    "dashboard.sessions.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Django's LoginRequiredMiddleware, sending htmx requests to the login page as a whole.
     "common.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -149,10 +147,6 @@ CACHES = {
     )
 }
 
-# ModelBackend's rules, with a user's permissions and roles read in one query a request
-# (dashboard/roles.py). Sessions record their backend: changing this path logs everyone out.
-AUTHENTICATION_BACKENDS = ["dashboard.roles.RoleBackend"]
-
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,7 +169,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or "pytest" in sys.modules
+            if DEBUG
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -185,12 +179,14 @@ MEDIA_URL = "/media/"
 # Reject files written by the app (ingest uploads, exports, reject reports) go here.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
 
-# Database sessions that read their user, its permissions, roles and unread count in the same
-# query (dashboard/sessions.py). Changing the engine logs everyone out once.
-SESSION_ENGINE = "dashboard.sessions"
-# That query is prepared on each PostgreSQL connection (planned once, not per request). Turn
-# off behind a pooler in transaction mode that does not keep prepared statements.
-PREPARE_SESSION_QUERY = env_bool("PREPARE_SESSION_QUERY", default=True)
+# Django's sessions, kept in the database. With a shared cache they are read from it first
+# (``cached_db``: written to both); a cache of each process's own would let a session logged
+# out in one process live on in another, so without CACHE_URL they are read from the database.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHE_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 # Security: safe production defaults; DEBUG relaxes only what it must.
 SESSION_COOKIE_HTTPONLY = True

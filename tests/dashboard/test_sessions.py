@@ -1,148 +1,123 @@
-"""The session engine (dashboard/sessions.py): the session, its user, their permissions and
-roles and their unread count in one query, and every way of losing access still working at
-the very next request."""
+"""Logging in and out on Django's own sessions and ``ModelBackend``: access is decided afresh
+at every request, so every way of losing it works at the very next one, with the sessions
+in the database alone (no CACHE_URL) and cached in front of it (``cached_db``)."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
+from django.contrib.sessions.models import Session
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases.models import Notification
-from dashboard.models import Session
 from dashboard.roles import ANALYST, MANAGER
-from tests.factories import CaseFactory, UserFactory
+from tests.factories import PASSWORD, CaseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "/cases/"
+DB = "django.contrib.sessions.backends.db"
+CACHED_DB = "django.contrib.sessions.backends.cached_db"
 
 
-def _why(case) -> str:
-    return f"/cases/{case.pk}/why/"
+@pytest.fixture(params=[DB, CACHED_DB], ids=["db", "cached_db"])
+def engine(request, settings):
+    """Each session engine the settings can choose; clients are made after it is set."""
+    settings.SESSION_ENGINE = request.param
+    return request.param
 
 
-def _tables(sql: str) -> set[str]:
-    return {
-        name
-        for name in (
-            "dashboard_session",
-            "django_session",
-            "auth_user",
-            "auth_permission",
-            "auth_user_groups",
-            "cases_notification",
-        )
-        if f'"{name}"' in sql
-    }
+@pytest.fixture
+def logged_in(engine, roles):
+    """A client logged in as an analyst under ``engine``, and that analyst."""
+    user = UserFactory(username="ana", roles=[ANALYST])
+    client = Client()
+    client.force_login(user)
+    return client, user
 
 
-def test_a_logged_in_request_reads_session_user_permissions_roles_and_unread_in_one_query(
-    analyst_client, htmx_headers
-):
-    case = CaseFactory()
-    analyst_client.get(_why(case), headers=htmx_headers)
-    with CaptureQueriesContext(connection) as ctx:
-        response = analyst_client.get(_why(case), headers=htmx_headers)
+def _sent_to_login(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_login_form_logs_in_and_returns_to_the_page_asked_for(engine, roles):
+    UserFactory(username="erin", roles=[ANALYST])
+    client = Client()
+    assert _sent_to_login(client.get(QUEUE))
+    response = client.post(
+        f"/accounts/login/?next={QUEUE}", {"username": "erin", "password": PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == QUEUE
+    assert client.get(QUEUE).status_code == 200
+
+
+def test_a_wrong_password_does_not_log_in(engine, roles):
+    UserFactory(username="erin", roles=[ANALYST])
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "erin", "password": "wrong"})
     assert response.status_code == 200
-    first, *rest = [q["sql"] for q in ctx.captured_queries]
-    assert _tables(first) == {
-        "dashboard_session",
-        "auth_user",
-        "auth_permission",
-        "auth_user_groups",
-        "cases_notification",
-    }
-    # The rest is the section's own: its case (which may join its assignee).
-    assert len(rest) == 1 and not any(_tables(sql) - {"auth_user"} for sql in rest)
+    assert _sent_to_login(client.get(QUEUE))
 
 
-def test_the_top_bar_shows_roles_and_the_unread_count_read_with_the_session(
-    analyst, analyst_client
-):
-    other = UserFactory(roles=[ANALYST])
-    for read_at in (None, None, "2026-12-01T00:00:00Z"):
-        Notification.objects.create(user=analyst, message="mention", read_at=read_at)
-    Notification.objects.create(user=other, message="someone else's")
-    with CaptureQueriesContext(connection) as ctx:
-        content = analyst_client.get("/cases/notifications/").content.decode()
-    assert 'aria-label="Notifications, 2 unread"' in content
-    assert "ana · analyst" in content
-    # No count of its own: the session's query read it.
-    counts = [q["sql"] for q in ctx.captured_queries[1:] if "COUNT(" in q["sql"]]
-    assert not any("cases_notification" in sql for sql in counts)
-
-
-def test_the_session_row_names_its_user_and_logging_out_deletes_it(analyst, analyst_client):
-    key = analyst_client.cookies[settings.SESSION_COOKIE_NAME].value
-    assert Session.objects.get(pk=key).user_id == analyst.pk
-    assert analyst_client.post("/accounts/logout/").status_code == 302
+def test_logging_out_ends_the_session_and_its_cookie_cannot_be_replayed(logged_in):
+    client, _ = logged_in
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    assert client.get(QUEUE).status_code == 200
+    assert client.post("/accounts/logout/").status_code == 302
     assert not Session.objects.filter(pk=key).exists()
-    # The old cookie, replayed, is no session at all.
     replay = Client()
-    replay.cookies[settings.SESSION_COOKIE_NAME] = key
-    response = replay.get(QUEUE)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    replay.cookies[django_settings.SESSION_COOKIE_NAME] = key
+    assert _sent_to_login(replay.get(QUEUE))
 
 
-def test_a_session_deleted_by_hand_ends_at_the_next_request(analyst_client):
-    assert analyst_client.get(QUEUE).status_code == 200
-    Session.objects.all().delete()
-    response = analyst_client.get(QUEUE)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+def test_a_deactivated_user_is_logged_out_at_the_next_request(logged_in):
+    client, user = logged_in
+    assert client.get(QUEUE).status_code == 200
+    user.is_active = False
+    user.save()
+    assert _sent_to_login(client.get(QUEUE))
 
 
-def test_an_expired_session_ends_at_the_next_request(analyst_client):
-    assert analyst_client.get(QUEUE).status_code == 200
-    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
-    response = analyst_client.get(QUEUE)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+def test_a_changed_password_ends_other_sessions(logged_in):
+    client, user = logged_in
+    assert client.get(QUEUE).status_code == 200
+    user.set_password("a new and long passphrase")
+    user.save()
+    assert _sent_to_login(client.get(QUEUE))
 
 
-def test_a_deactivated_user_is_logged_out_at_the_next_request(analyst, analyst_client):
-    assert analyst_client.get(QUEUE).status_code == 200
-    analyst.is_active = False
-    analyst.save()
-    response = analyst_client.get(QUEUE)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+def test_a_removed_role_is_refused_at_the_next_request(logged_in, htmx_headers):
+    client, user = logged_in
+    why = f"/cases/{CaseFactory().pk}/why/"
+    assert client.get(why, headers=htmx_headers).status_code == 200
+    user.groups.remove(Group.objects.get(name=ANALYST))
+    assert client.get(why, headers=htmx_headers).status_code == 403
+    assert client.get(QUEUE).status_code == 403
 
 
-def test_a_changed_password_ends_other_sessions(analyst, analyst_client):
-    assert analyst_client.get(QUEUE).status_code == 200
-    analyst.set_password("a new and long passphrase")
-    analyst.save()
-    response = analyst_client.get(QUEUE)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
-
-
-def test_a_removed_role_is_refused_at_the_next_request(analyst, analyst_client, htmx_headers):
-    case = CaseFactory()
-    assert analyst_client.get(_why(case), headers=htmx_headers).status_code == 200
-    analyst.groups.remove(Group.objects.get(name=ANALYST))
-    assert analyst_client.get(_why(case), headers=htmx_headers).status_code == 403
-    assert analyst_client.get(QUEUE).status_code == 403
-
-
-def test_a_permission_taken_from_a_role_is_refused_at_the_next_request(analyst_client):
-    assert analyst_client.get(QUEUE).status_code == 200
+def test_a_permission_taken_from_a_role_is_refused_at_the_next_request(logged_in):
+    client, _ = logged_in
+    assert client.get(QUEUE).status_code == 200
     Group.objects.get(name=ANALYST).permissions.remove(
         Permission.objects.get(codename="view_case", content_type__app_label="cases")
     )
-    assert analyst_client.get(QUEUE).status_code == 403
+    assert client.get(QUEUE).status_code == 403
 
 
-def test_a_role_given_shows_at_the_next_request(roles):
+def test_a_role_given_shows_at_the_next_request(engine, roles):
     user = UserFactory(username="newcomer")
     client = Client()
     client.force_login(user)
     assert client.get(QUEUE).status_code == 403
     user.groups.add(Group.objects.get(name=MANAGER))
-    content = client.get(QUEUE).content.decode()
-    assert "newcomer · manager" in content
+    assert "newcomer · manager" in client.get(QUEUE).content.decode()
 
 
 def test_a_superuser_gets_every_permission(roles):
@@ -153,23 +128,45 @@ def test_a_superuser_gets_every_permission(roles):
     assert 'href="/admin/"' in content and 'href="/cases/approvals/"' in content
 
 
-def test_the_session_query_is_prepared_once_per_connection(analyst_client, htmx_headers):
-    case = CaseFactory()
-    for _ in range(3):
-        assert analyst_client.get(_why(case), headers=htmx_headers).status_code == 200
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['%"dashboard_session"%'],
-        )
-        assert cursor.fetchone()[0] == 1
+def test_the_top_bar_shows_the_roles_and_the_unread_count(analyst, analyst_client):
+    other = UserFactory(roles=[ANALYST])
+    for read_at in (None, None, "2026-12-01T00:00:00Z"):
+        Notification.objects.create(user=analyst, message="mention", read_at=read_at)
+    Notification.objects.create(user=other, message="someone else's")
+    content = analyst_client.get("/cases/notifications/").content.decode()
+    assert 'aria-label="Notifications, 2 unread"' in content
+    assert "ana · analyst" in content
 
 
-def test_without_prepared_statements_the_same_one_query(settings, analyst_client, htmx_headers):
-    settings.PREPARE_SESSION_QUERY = False
-    case = CaseFactory()
-    with CaptureQueriesContext(connection) as ctx:
-        response = analyst_client.get(_why(case), headers=htmx_headers)
-    assert response.status_code == 200
-    assert len(ctx.captured_queries) == 2
-    assert "dashboard_session" in ctx.captured_queries[0]["sql"]
+def test_a_session_deleted_in_the_database_ends_at_the_next_request(analyst_client):
+    assert django_settings.SESSION_ENGINE == DB
+    assert analyst_client.get(QUEUE).status_code == 200
+    Session.objects.all().delete()
+    assert _sent_to_login(analyst_client.get(QUEUE))
+
+
+def test_an_expired_session_ends_at_the_next_request(analyst_client):
+    assert django_settings.SESSION_ENGINE == DB
+    assert analyst_client.get(QUEUE).status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert _sent_to_login(analyst_client.get(QUEUE))
+
+
+PROBE = "import dashboard.settings as s; print(s.SESSION_ENGINE)"
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "expected"), [("", DB), ("redis://127.0.0.1:6379/9", CACHED_DB)]
+)
+def test_sessions_are_cached_only_in_a_cache_every_process_shares(cache_url, expected):
+    """A cache of each process's own would keep a session logged out in another process."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env={**os.environ, "CACHE_URL": cache_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == expected

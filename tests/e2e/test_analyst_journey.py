@@ -3,9 +3,9 @@
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
-from dashboard.models import Session
 from tests.factories import (
     PASSWORD,
     AccountFactory,

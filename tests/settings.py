@@ -1,0 +1,29 @@
+"""Settings for the test suite: the app's own, read from the environment as in production,
+with what a test run needs pinned here rather than decided by whoever runs it.
+
+pytest uses this module (``DJANGO_SETTINGS_MODULE`` in pyproject's pytest options) and passes
+it on through the environment to the processes tests start (a Celery worker, ``manage.py``).
+"""
+
+import os
+
+# The app refuses to start on its built-in key unless DEBUG is on; tests run with DEBUG off,
+# on a key of their own. Set before the app's settings read it, and inherited by subprocesses.
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
+
+from dashboard.settings import *  # noqa: F403
+from dashboard.settings import STORAGES
+
+# No collectstatic before a test run: pages (and the browser journeys' live server) name
+# static files as they are, not through the manifest production builds.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Each test process keeps its own cache (tests/conftest.py empties it per test) and reads
+# sessions from the database, whatever CACHE_URL the shell exports: the page query counts
+# the tests pin are then the same on every machine.
+CACHE_URL = ""
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
