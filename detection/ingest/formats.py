@@ -133,8 +133,8 @@ def resolve(paths: list[str], kind: str | None = None) -> tuple[list[Source], li
 
 class Gunzip(io.BufferedIOBase):
     """A gzip file's decompressed bytes: ISA-L's inflater (python-isal), which takes about a
-    quarter of zlib's CPU time (0.22 s against 0.83 s for 367 MB of telemetry), and
-    :class:`_Inflate` (zlib, a few hundred bytes at a time) where ISA-L meets damage.
+    quarter of zlib's CPU time (docs/benchmarks.md, "Ingest"), and :class:`_Inflate` (zlib, a
+    few hundred bytes at a time) where ISA-L meets damage.
 
     Given a truncated or corrupt file, ISA-L raises without the last stretch it decoded (up
     to a read's worth, a megabyte here), and so does zlib without the output of the call

@@ -312,7 +312,7 @@ class CopyLoader:
         return inserted
 
     # The bulk path: load first, index after (DESIGN.md, "Measured"). Maintaining the table's
-    # four indexes row by row costs the server about three times what writing the rows does;
+    # four indexes row by row costs the server several times what writing the rows does;
     # building them once at the end costs a fraction of that. Only inside one transaction
     # that holds the table's exclusive lock, so nobody ever sees the table without them.
 

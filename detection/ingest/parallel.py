@@ -1,12 +1,12 @@
 """Parsing a JSON Lines exchange file in worker processes (PostgreSQL, ``COPY`` loader).
 
-Parsing, validating and fingerprinting a row costs about 6 µs of Python, so one process
-parses fewer than 200,000 rows a second however fast the database is: on a file of millions
-of rows the parse, not PostgreSQL, is the slower half of an ingest. Here ``workers`` forked
-processes share the parse. Each one reads the whole file (decompressing is cheap beside
-parsing: 0.2 s for 370 MB with ISA-L) and cuts it into the same pieces of about
-``BLOCK_BYTES`` (each ends at the first line end at or after a multiple of ``BLOCK_BYTES`` of
-the decompressed stream, so the cut does not depend on how reads fall), and parses every
+Parsing, validating and fingerprinting a row costs more Python time than PostgreSQL spends
+storing it, so however fast the database is, on a file of millions of rows the parse is the
+slower half of an ingest (docs/benchmarks.md, "Ingest"). Here ``workers`` forked processes
+share the parse. Each one reads the whole file (decompressing with ISA-L is cheap beside
+parsing) and cuts it into the same pieces of about ``BLOCK_BYTES`` (each ends at the first
+line end at or after a multiple of ``BLOCK_BYTES`` of the decompressed stream, so the cut
+does not depend on how reads fall), and parses every
 ``workers``-th piece: exactly as the in-process reader would (the same fast path, full checks
 and duplicate rule, so every row, reject and reason is the same). It resolves account ids to
 keys through its own read-only connection and writes the rows as binary ``COPY`` data

@@ -277,8 +277,8 @@ def prompt_hash(text: str) -> int | None:
     return _INT64(blake2b.digest())[0]
 
 
-# BLAKE2b with an 8-byte digest, ready: copying it costs less than setting one up (0.36 µs
-# against 0.50 µs a prompt), and the digest read as a signed big-endian 64-bit integer.
+# BLAKE2b with an 8-byte digest, ready: copying it costs less than setting one up; and the
+# digest read as a signed big-endian 64-bit integer.
 _BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 _INT64 = struct.Struct(">q").unpack
 
@@ -286,7 +286,7 @@ _INT64 = struct.Struct(">q").unpack
 def prompt_hashes(texts: list[str]) -> list[int | None]:
     """``[prompt_hash(text) for text in texts]``, for a block of prompts at once: half the
     cost, because the fold runs once for the block in numpy instead of five C calls a
-    prompt (about 1.2 µs a prompt against 2.3 µs, docs/benchmarks.md "Ingest").
+    prompt (docs/benchmarks.md, "Ingest").
 
     The ASCII prompts are joined by NUL (which no stored prompt holds, and which the fold
     leaves alone, so no run reaches across two prompts) and translated as one; then every
