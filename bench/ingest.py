@@ -159,32 +159,30 @@ def copy_text(value) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-BARE_COLUMNS = (
-    "exchange_id text, account_id text, ts timestamptz, ip inet, asn bigint, user_agent text, "
-    "model text, prompt text, input_tokens bigint, output_tokens bigint, tool_use boolean"
-)
-FIELDS = (
-    "exchange_id",
-    "account_id",
-    "ts",
-    "ip",
-    "asn",
-    "user_agent",
-    "model",
-    "prompt",
-    "input_tokens",
-    "output_tokens",
-    "tool_use",
-)
+def bare_fields():
+    """The exchange fields a file carries (detection.contract), in its order."""
+    from detection.contract import EXCHANGE_FIELDS
+
+    return EXCHANGE_FIELDS
+
+
+def bare_columns() -> str:
+    """The bare table: each field as its stored type, ids (the account's too) as text."""
+    from detection.contract import IDENTIFIER
+
+    return ", ".join(
+        f"{f.name} {'text' if f.check == IDENTIFIER else f.postgres}" for f in bare_fields()
+    )
 
 
 def prepare_bare(exchanges: Path, out: Path) -> int:
     """The exchange rows as COPY text, written before timing starts; returns the row count."""
     rows = 0
+    fields = [f.name for f in bare_fields()]
     with gzip.open(exchanges, "rb") as src, out.open("w", encoding="utf-8") as dst:
         for line in src:
             record = orjson.loads(line)
-            dst.write("\t".join(copy_text(record.get(f)) for f in FIELDS) + "\n")
+            dst.write("\t".join(copy_text(record.get(f)) for f in fields) + "\n")
             rows += 1
     return rows
 
@@ -194,7 +192,7 @@ def bare_copy(db_url: str, copy_file: Path) -> float:
 
     with psycopg.connect(db_url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_bare_copy")
-        conn.execute(f"CREATE TABLE bench_bare_copy ({BARE_COLUMNS})")
+        conn.execute(f"CREATE TABLE bench_bare_copy ({bare_columns()})")
         conn.commit()
         clock = CpuClock(conn.info.backend_pid)
         started = time.perf_counter()
@@ -230,7 +228,7 @@ def indexed_copy(db_url: str, copy_file: Path) -> float:
             "SELECT count(*) FROM pg_indexes WHERE tablename = 'bench_indexed_copy'"
         ).fetchone()[0]
         conn.commit()
-        columns = ", ".join(FIELDS)
+        columns = ", ".join(f.name for f in bare_fields())
         clock = CpuClock(conn.info.backend_pid)
         started = time.perf_counter()
         with (

@@ -25,23 +25,14 @@ import numpy as np
 import polars as pl
 from datasketch import MinHash
 
+from detection.contract import EXCHANGE_FRAME_SCHEMA
+
 if TYPE_CHECKING:
     from detection.config import DetectionParams
 
-# Columns a chunk's exchange frame carries (the service selects exactly these).
-EXCHANGE_SCHEMA = {
-    "account": pl.Int64,
-    "ts": pl.Datetime("us", "UTC"),
-    "ip": pl.Utf8,
-    "asn": pl.Int64,
-    "user_agent": pl.Utf8,
-    "model": pl.Utf8,
-    "prompt": pl.Utf8,
-    "prompt_hash": pl.Int64,
-    "input_tokens": pl.Int64,
-    "output_tokens": pl.Int64,
-    "tool_use": pl.Boolean,
-}
+# Columns a chunk's exchange frame carries (the service selects exactly these): the stored
+# columns the ingest contract gives a polars dtype, the account as its key.
+EXCHANGE_SCHEMA = EXCHANGE_FRAME_SCHEMA
 # ``item`` tells apart the prompts behind template keys (0 for other kinds).
 LINK_SCHEMA = {"account": pl.Int64, "kind": pl.Utf8, "key": pl.Utf8, "item": pl.Int64}
 # Daily exchanges per account and model: enough to see who moved to a new model, and when.

@@ -28,6 +28,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
+from detection import contract
 from detection import features as feat
 from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
 from detection.clustering import match_campaigns
@@ -89,22 +90,33 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     return [c.index for c in chunks]
 
 
+# The stored exchange columns detection reads (those the contract gives a polars dtype).
+_READ = tuple(f for f in contract.EXCHANGE_COLUMNS if f.polars is not None)
+
+
 def load_exchanges(lo: int, hi: int, start: datetime, end: datetime) -> pl.DataFrame:
     """The chunk's exchanges in the window as a polars frame (``features.EXCHANGE_SCHEMA``)."""
     table = Exchange._meta.db_table
     where = "WHERE account_id BETWEEN %s AND %s AND ts >= %s AND ts < %s"
     if connection.vendor == "postgresql":
         return _copy_exchanges(table, where, [lo, hi, start, end])
-    sql = (
-        "SELECT account_id, ts, ip, asn, user_agent, model, prompt, prompt_hash, "  # noqa: S608
-        f"input_tokens, output_tokens, tool_use FROM {table} {where}"
-    )
+    columns = ", ".join(f.name for f in _READ)
+    sql = f"SELECT {columns} FROM {table} {where}"  # noqa: S608 (constants)
     with connection.cursor() as cursor:
         cursor.execute(sql, [lo, hi, start, end])
         rows = cursor.fetchall()
     return pl.DataFrame(rows, schema=list(feat.EXCHANGE_SCHEMA), orient="row").cast(
         feat.EXCHANGE_SCHEMA
     )
+
+
+# How COPY's CSV carries a stored type polars cannot read from its text form: times as
+# microseconds since the epoch, addresses without a prefix length, booleans as 0 and 1.
+_AS_CSV = {
+    "timestamptz": "(extract(epoch FROM {0}) * 1000000)::bigint",
+    "inet": "host({0})",
+    "bool": "{0}::int",
+}
 
 
 def _copy_exchanges(table: str, where: str, params: list) -> pl.DataFrame:
@@ -114,29 +126,29 @@ def _copy_exchanges(table: str, where: str, params: list) -> pl.DataFrame:
     computing the features, and its garbage grew with the chunk. CSV text goes from the
     socket to polars without a Python object per value.
     """
-    sql = (
-        "COPY (SELECT account_id, (extract(epoch FROM ts) * 1000000)::bigint, host(ip), asn, "  # noqa: S608
-        "user_agent, model, prompt, prompt_hash, input_tokens, output_tokens, tool_use::int "
-        f"FROM {table} {where}) TO STDOUT WITH (FORMAT csv)"
-    )
+    columns = ", ".join(_AS_CSV.get(f.postgres, "{0}").format(f.name) for f in _READ)
+    sql = f"COPY (SELECT {columns} FROM {table} {where}) TO STDOUT WITH (FORMAT csv)"  # noqa: S608
     buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
         for block in copy:
             buffer.write(block)
-    names = list(feat.EXCHANGE_SCHEMA)
+    schema = feat.EXCHANGE_SCHEMA
     if not buffer.tell():
-        return pl.DataFrame(schema=feat.EXCHANGE_SCHEMA)
-    text = {"ip", "user_agent", "model", "prompt"}
+        return pl.DataFrame(schema=schema)
     frame = pl.read_csv(
         buffer.getvalue(),
         has_header=False,
-        new_columns=names,
-        schema={n: pl.Utf8 if n in text else pl.Int64 for n in names},
+        new_columns=list(schema),
+        schema={n: pl.Utf8 if t == pl.Utf8 else pl.Int64 for n, t in schema.items()},
     )
     return frame.with_columns(
-        pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-        pl.col("tool_use").cast(pl.Boolean),
-    ).cast(feat.EXCHANGE_SCHEMA)
+        *(
+            pl.col(n).cast(pl.Datetime(t.time_unit)).dt.replace_time_zone(t.time_zone)
+            for n, t in schema.items()
+            if isinstance(t, pl.Datetime)
+        ),
+        *(pl.col(n).cast(pl.Boolean) for n, t in schema.items() if t == pl.Boolean),
+    ).cast(schema)
 
 
 def _pack(chunk: feat.ChunkFeatures) -> bytes:

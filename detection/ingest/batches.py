@@ -90,13 +90,13 @@ def fill_batches(
         for line, record, raw in records:
             last = line
             read += 1
-            if type(record) is tuple:  # accepted by the fast path
+            if isinstance(record, tuple):  # a row: accepted by the fast path
                 row = record
             else:
                 row = checked(batch, parse, line, record, raw)
                 if row is None:
                     continue
-            key = row[0]
+            key = row[0]  # the record's own id, first in either kind's row
             if key in index:
                 batch.duplicates += 1
                 continue

@@ -8,8 +8,8 @@ gzipped file, so memory does not grow with the file.
 Each reader yields ``(line, record, raw)``: the 1-based line the record starts on, a dict
 (or a :class:`~detection.ingest.parse.RowError` when the line itself is unusable), and the
 original text for the reject file. A JSON Lines reader given a fast path
-(``detection.ingest.parse.JSON_FAST_PATHS``) yields the finished row tuple instead of the dict
-for each line the fast path accepts.
+(``detection.ingest.parse.JSON_FAST_PATHS``) yields the finished row
+(``detection.contract.ExchangeRow``) instead of the dict for each line the fast path accepts.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 import orjson
 from isal import igzip, isal_zlib
 
-from detection.ingest.parse import REQUIRED, RowError, csv_record
+from detection.contract import FIELDS
+from detection.ingest.parse import RowError, csv_record
 
 KINDS = ("accounts", "exchanges")
 SUFFIXES = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
@@ -132,8 +133,8 @@ def resolve(paths: list[str], kind: str | None = None) -> tuple[list[Source], li
 
 class Gunzip(io.BufferedIOBase):
     """A gzip file's decompressed bytes: ISA-L's inflater (python-isal), which takes about a
-    quarter of zlib's CPU time (0.22 s against 0.83 s for 367 MB of telemetry), and
-    :class:`_Inflate` (zlib, a few hundred bytes at a time) where ISA-L meets damage.
+    quarter of zlib's CPU time (docs/benchmarks.md, "Ingest"), and :class:`_Inflate` (zlib, a
+    few hundred bytes at a time) where ISA-L meets damage.
 
     Given a truncated or corrupt file, ISA-L raises without the last stretch it decoded (up
     to a read's worth, a megabyte here), and so does zlib without the output of the call
@@ -310,7 +311,8 @@ class Reader:
             first = next(self._csv, None)
             self._columns = [c.strip() for c in first] if first else []
             if self._columns:
-                missing = [f for f in REQUIRED[self.source.kind] if f not in self._columns]
+                required = [f.name for f in FIELDS[self.source.kind] if f.required]
+                missing = [name for name in required if name not in self._columns]
                 if missing:
                     raise SourceError(
                         f"{self.source.path}: the header row lacks required column(s) "

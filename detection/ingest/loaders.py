@@ -45,45 +45,14 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
+from detection import contract
+from detection.contract import AccountRow, ExchangeRow
 from detection.models import Account
 
-ACCOUNT_COLUMNS = (
-    "account_id",
-    "created_at",
-    "email_domain",
-    "org_id",
-    "payment_fingerprint",
-    "country",
-    "plan",
-)
-EXCHANGE_COLUMNS = (
-    "exchange_id",
-    "account_id",
-    "ts",
-    "ip",
-    "asn",
-    "user_agent",
-    "model",
-    "prompt",
-    "prompt_hash",
-    "input_tokens",
-    "output_tokens",
-    "tool_use",
-)
-STAGE_TYPES = (
-    "text",
-    "int8",
-    "timestamptz",
-    "inet",
-    "int8",
-    "text",
-    "text",
-    "text",
-    "int8",
-    "int8",
-    "int8",
-    "bool",
-)
+# The stored columns in row order (detection.contract), and their binary COPY types.
+ACCOUNT_COLUMNS = AccountRow._fields
+EXCHANGE_COLUMNS = ExchangeRow._fields
+STAGE_TYPES = tuple(f.postgres for f in contract.EXCHANGE_COLUMNS)
 STAGE = "ingest_exchange_stage"
 TABLE = "detection_exchange"
 BULK_LOCK_WAIT = "10s"  # the longest the bulk path waits for the table's exclusive lock
@@ -113,11 +82,11 @@ def account_ids(names: list[str]) -> dict[str, int]:
     return found
 
 
-def load_accounts(rows: list[tuple]) -> AccountCounts:
+def load_accounts(rows: list[AccountRow]) -> AccountCounts:
     """Upsert one batch of parsed account rows (no two with the same account_id)."""
     counts = AccountCounts()
     existing: dict[str, Account] = {}
-    for chunk in _chunks([row[0] for row in rows]):
+    for chunk in _chunks([row.account_id for row in rows]):
         existing.update(
             (a.account_id, a)
             for a in Account.objects.filter(account_id__in=chunk).only(
@@ -126,7 +95,7 @@ def load_accounts(rows: list[tuple]) -> AccountCounts:
         )
     writes: list[Account] = []
     for row in rows:
-        values = dict(zip(ACCOUNT_COLUMNS, row, strict=True))
+        values = row._asdict()
         current = existing.get(values["account_id"])
         if current is None:
             writes.append(Account(**values, is_placeholder=False))
@@ -207,18 +176,16 @@ class PortableLoader:
     def close(self) -> None:
         pass
 
-    def load_exchanges(self, rows: list[tuple]) -> tuple[int, list[str]]:
+    def load_exchanges(self, rows: list[ExchangeRow]) -> tuple[int, list[str]]:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
-        placeholders = self.accounts.resolve({row[1] for row in rows})
+        placeholders = self.accounts.resolve({row.account_id for row in rows})
         pks = self.accounts.pks
         ops = connection.ops
         params = [
-            (
-                r[0],
-                pks[r[1]],
-                ops.adapt_datetimefield_value(r[2]),
-                ops.adapt_ipaddressfield_value(str(r[3])),
-                *r[4:],
+            r._replace(
+                account_id=pks[r.account_id],
+                ts=ops.adapt_datetimefield_value(r.ts),
+                ip=ops.adapt_ipaddressfield_value(str(r.ip)),
             )
             for r in rows
         ]
@@ -260,11 +227,13 @@ class CopyLoader:
         options = "FORMAT BINARY, FREEZE" if self.freeze and table == TABLE else "FORMAT BINARY"
         return f"COPY {table} ({self.columns}) FROM STDIN ({options})"
 
-    def _copy(self, cursor, table: str, rows: list[tuple]) -> None:
+    def _copy(self, cursor, table: str, rows: list[ExchangeRow]) -> None:
         pks = self.accounts.pks
         with cursor.cursor.copy(self._statement(table)) as copy:
             copy.set_types(STAGE_TYPES)
             write = copy.write_row
+            # The row as it is, its account's name swapped for its key: by position, as
+            # this runs once a row of millions.
             for r in rows:
                 write((r[0], pks[r[1]], *r[2:]))
 
@@ -279,11 +248,11 @@ class CopyLoader:
         if not self.bulk:
             cursor.execute(f"LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE")
 
-    def load_exchanges(self, rows: list[tuple]) -> tuple[int, list[str]]:
+    def load_exchanges(self, rows: list[ExchangeRow]) -> tuple[int, list[str]]:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
         with connection.cursor() as cursor:
             self._lock_rows(cursor)
-        placeholders = self.accounts.resolve({row[1] for row in rows})
+        placeholders = self.accounts.resolve({row.account_id for row in rows})
         with connection.cursor() as cursor:
             if self.bulk:
                 self._copy(cursor, TABLE, rows)
@@ -291,11 +260,11 @@ class CopyLoader:
             if self.direct and self.overlapping:
                 cursor.execute(
                     f"SELECT exchange_id FROM {TABLE} WHERE exchange_id = ANY(%s)",  # noqa: S608
-                    [[row[0] for row in rows]],
+                    [[row.exchange_id for row in rows]],
                 )
                 known = {exchange_id for (exchange_id,) in cursor.fetchall()}
                 self.overlapping = bool(known)
-                rows = [row for row in rows if row[0] not in known]
+                rows = [row for row in rows if row.exchange_id not in known]
                 if not rows:
                     return 0, placeholders
             if self.direct:
@@ -343,7 +312,7 @@ class CopyLoader:
         return inserted
 
     # The bulk path: load first, index after (DESIGN.md, "Measured"). Maintaining the table's
-    # four indexes row by row costs the server about three times what writing the rows does;
+    # four indexes row by row costs the server several times what writing the rows does;
     # building them once at the end costs a fraction of that. Only inside one transaction
     # that holds the table's exclusive lock, so nobody ever sees the table without them.
 

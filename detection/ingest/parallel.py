@@ -1,12 +1,12 @@
 """Parsing a JSON Lines exchange file in worker processes (PostgreSQL, ``COPY`` loader).
 
-Parsing, validating and fingerprinting a row costs about 6 µs of Python, so one process
-parses fewer than 200,000 rows a second however fast the database is: on a file of millions
-of rows the parse, not PostgreSQL, is the slower half of an ingest. Here ``workers`` forked
-processes share the parse. Each one reads the whole file (decompressing is cheap beside
-parsing: 0.2 s for 370 MB with ISA-L) and cuts it into the same pieces of about
-``BLOCK_BYTES`` (each ends at the first line end at or after a multiple of ``BLOCK_BYTES`` of
-the decompressed stream, so the cut does not depend on how reads fall), and parses every
+Parsing, validating and fingerprinting a row costs more Python time than PostgreSQL spends
+storing it, so however fast the database is, on a file of millions of rows the parse is the
+slower half of an ingest (docs/benchmarks.md, "Ingest"). Here ``workers`` forked processes
+share the parse. Each one reads the whole file (decompressing with ISA-L is cheap beside
+parsing) and cuts it into the same pieces of about ``BLOCK_BYTES`` (each ends at the first
+line end at or after a multiple of ``BLOCK_BYTES`` of the decompressed stream, so the cut
+does not depend on how reads fall), and parses every
 ``workers``-th piece: exactly as the in-process reader would (the same fast path, full checks
 and duplicate rule, so every row, reject and reason is the same). It resolves account ids to
 keys through its own read-only connection and writes the rows as binary ``COPY`` data
@@ -55,6 +55,7 @@ from psycopg.copy import Copy, FileWriter
 from psycopg.pq import Format
 from psycopg.types.net import InetBinaryDumper
 
+from detection.contract import EXCHANGE_INDEX, ExchangeRow
 from detection.ingest.batches import Batch, checked
 from detection.ingest.formats import BOM, DAMAGE, Source, decode_line
 from detection.ingest.loaders import STAGE_TYPES, connect_params
@@ -66,6 +67,9 @@ BLOCK_BYTES = 1024 * 1024  # a worker's piece: its rows and strings stay in the 
 MERGE_BYTES = 8 * 1024 * 1024  # about this much input's rows in one COPY (and batch)
 MIN_FILE_BYTES = 8 * 1024 * 1024
 _ADDRESSES_MAX = 100_000
+# Positions in a row (ExchangeRow's column order): the worker's loops index, once a row.
+_ACCOUNT, _IP = EXCHANGE_INDEX["account_id"], EXCHANGE_INDEX["ip"]
+_PROMPT, _PROMPT_HASH = EXCHANGE_INDEX["prompt"], EXCHANGE_INDEX["prompt_hash"]
 
 
 def worker_count() -> int:
@@ -148,8 +152,8 @@ class _Worker:
         parse, addresses = PARSERS["exchanges"], self.addresses
         if len(addresses) >= _ADDRESSES_MAX:
             addresses.clear()
-        # A row to be: the COPY row's fields, with the account's id in place of its key,
-        # the address as (object, binary form) and no fingerprint yet.
+        # A row to be, in column order (ExchangeRow's): the account's name still in place of
+        # its key, the address as (object, binary form), no fingerprint yet.
         rows: list[list] = []
         lines: list[int] = []
         seen: set[str] = set()
@@ -194,11 +198,13 @@ class _Worker:
             row = checked(batch, parse, line, record, raw)
             if row is None:
                 continue
-            if row[0] in seen:
+            if row.exchange_id in seen:
                 duplicates += 1
                 continue
-            seen.add(row[0])
-            rows.append([*row[:3], (row[3], _packed(row[3])), *row[4:]])
+            seen.add(row.exchange_id)
+            values = list(row)
+            values[_IP] = (row.ip, _packed(row.ip))
+            rows.append(values)
             lines.append(line)
         batch.rows_read, batch.last_line, batch.duplicates = read, last, duplicates
         if rows:
@@ -209,24 +215,24 @@ class _Worker:
         """The rows as binary COPY data in ``batch.payload``; those whose account is not
         stored (yet) in ``batch.rows``, as rows, for the calling process."""
         pks = self.pks
-        unseen = {row[1] for row in rows if row[1] not in pks}
+        unseen = {row[_ACCOUNT] for row in rows if row[_ACCOUNT] not in pks}
         if unseen:
             self._look_up(unseen)
-        hashes = prompt_hashes([row[7] for row in rows])
+        hashes = prompt_hashes([row[_PROMPT] for row in rows])
         written = 0
         buffer = io.BytesIO()
         with Copy(self.connection.cursor(), binary=True, writer=FileWriter(buffer)) as copy:
             copy.set_types(STAGE_TYPES)
             write = copy.write_row
             for row, line, fingerprint in zip(rows, lines, hashes, strict=True):
-                row[8] = fingerprint
-                pk = pks.get(row[1])
+                row[_PROMPT_HASH] = fingerprint
+                pk = pks.get(row[_ACCOUNT])
                 if pk is None:  # not stored (yet): the calling process makes the placeholder
-                    row[3] = row[3][0]
-                    batch.rows.append(tuple(row))
+                    row[_IP] = row[_IP][0]
+                    batch.rows.append(ExchangeRow._make(row))
                     batch.lines.append(line)
                     continue
-                row[1], row[3] = pk, row[3][1]
+                row[_ACCOUNT], row[_IP] = pk, row[_IP][1]
                 write(row)
                 written += 1
         if written:

@@ -34,17 +34,32 @@ import ipaddress
 import re
 import socket
 import struct
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 
+from detection.contract import (
+    ACCOUNT_COLUMNS,
+    ADDRESS,
+    BOOLEAN,
+    COMPUTED,
+    COUNTRY,
+    EXCHANGE_COLUMNS,
+    EXCHANGE_INDEX,
+    FIELDS,
+    IDENTIFIER,
+    INTEGER,
+    TEXT,
+    TIMESTAMP,
+    AccountRow,
+    ExchangeRow,
+    Field,
+)
+
 NUL = "\x00"
-MAX_ID = 255  # CharField(max_length=255) in detection.models
-MAX_PLAN = 64
-MAX_BIGINT = 2**63 - 1
-MAX_ASN = 2**32 - 1
 
 # RFC 3339 date-time (section 5.6): the zone is required. "t"/"z" may be lower case and a
 # space may stand for "T" (section 5.6, NOTE). Digits past microseconds are dropped
@@ -71,33 +86,9 @@ COUNTRIES = frozenset(
     ZM ZW XK""".split()  # noqa: SIM905
 )
 
-ACCOUNT_FIELDS = (
-    "account_id",
-    "created_at",
-    "email_domain",
-    "org_id",
-    "payment_fingerprint",
-    "country",
-    "plan",
-)
-EXCHANGE_FIELDS = (
-    "exchange_id",
-    "account_id",
-    "ts",
-    "ip",
-    "asn",
-    "user_agent",
-    "model",
-    "prompt",
-    "input_tokens",
-    "output_tokens",
-    "tool_use",
-)
-REQUIRED = {
-    "accounts": ("account_id", "created_at"),
-    "exchanges": ("exchange_id", "account_id", "ts", "ip", "model"),
-}
-_CSV_INTS = ("asn", "input_tokens", "output_tokens")
+# CSV cells that convert to the JSON types (see csv_record).
+_CSV_INTS = frozenset(f.name for fields in FIELDS.values() for f in fields if f.check == INTEGER)
+_CSV_BOOLS = frozenset(f.name for fields in FIELDS.values() for f in fields if f.check == BOOLEAN)
 
 
 class RowError(ValueError):
@@ -124,90 +115,129 @@ def parse_timestamp(value: Any, field: str) -> datetime:
         raise RowError(f"{field}: impossible date or time {value!r} ({exc})") from None
 
 
-def _identifier(record: dict, field: str) -> str:
-    value = record.get(field)
+# One check per kind of field (``Field.check``): ``check(record, field)`` is the field's
+# value for the row, or a RowError naming the field.
+
+
+def _identifier(record: dict, field: Field) -> str:
+    name = field.name
+    value = record.get(name)
     if value is None:
-        raise RowError(f"{field}: missing required field")
+        raise RowError(f"{name}: missing required field")
     if not isinstance(value, str):
-        raise RowError(f"{field}: must be a string, got {_short(value)}")
+        raise RowError(f"{name}: must be a string, got {_short(value)}")
     if not value:
-        raise RowError(f"{field}: empty")
-    if len(value) > MAX_ID:
-        raise RowError(f"{field}: longer than {MAX_ID} characters ({len(value)})")
+        raise RowError(f"{name}: empty")
+    if len(value) > field.max_length:
+        raise RowError(f"{name}: longer than {field.max_length} characters ({len(value)})")
     if NUL in value:
-        raise RowError(f"{field}: contains a NUL character (U+0000), which cannot be stored")
+        raise RowError(f"{name}: contains a NUL character (U+0000), which cannot be stored")
     return value
 
 
-def _text(record: dict, field: str, notes: list[str], limit: int | None = None) -> str:
-    """An optional free-text field, stored exactly; ``limit`` in characters."""
-    value = record.get(field)
+def _text(record: dict, field: Field) -> str:
+    """Free text, stored exactly (absent: ""); a required one must be there and not empty."""
+    name, limit = field.name, field.max_length
+    value = record.get(name)
     if value is None:
+        if field.required:
+            raise RowError(f"{name}: missing required field")
         return ""
     if not isinstance(value, str):
-        raise RowError(f"{field}: must be a string, got {_short(value)}")
+        raise RowError(f"{name}: must be a string, got {_short(value)}")
     if limit is not None and len(value) > limit:
-        raise RowError(f"{field}: longer than {limit} characters ({len(value)})")
+        raise RowError(f"{name}: longer than {limit} characters ({len(value)})")
     if NUL in value:
         raise RowError(
-            f"{field}: contains a NUL character (U+0000), which PostgreSQL text cannot store; "
+            f"{name}: contains a NUL character (U+0000), which PostgreSQL text cannot store; "
             "remove it upstream and ingest the row again"
         )
+    if not value and field.required:
+        raise RowError(f"{name}: empty")
     return value
 
 
-def _integer(record: dict, field: str, maximum: int) -> int | None:
-    value = record.get(field)
+def _integer(record: dict, field: Field) -> int | None:
+    name = field.name
+    value = record.get(name)
     if value is None:
         return None
     # bool is an int in Python; the contract's integers are not true/false.
     if type(value) is not int:
-        raise RowError(f"{field}: must be an integer, got {_short(value)}")
+        raise RowError(f"{name}: must be an integer, got {_short(value)}")
     if value < 0:
-        raise RowError(f"{field}: must be 0 or more, got {value}")
-    if value > maximum:
-        raise RowError(f"{field}: too large ({value}; at most {maximum})")
+        raise RowError(f"{name}: must be 0 or more, got {value}")
+    if value > field.maximum:
+        raise RowError(f"{name}: too large ({value}; at most {field.maximum})")
     return value
 
 
-def _boolean(record: dict, field: str) -> bool | None:
-    value = record.get(field)
+def _boolean(record: dict, field: Field) -> bool | None:
+    value = record.get(field.name)
     if value is None or type(value) is bool:
         return value
-    raise RowError(f"{field}: must be true or false, got {_short(value)}")
+    raise RowError(f"{field.name}: must be true or false, got {_short(value)}")
 
 
-def _ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _timestamp(record: dict, field: Field) -> datetime:
+    return parse_timestamp(record.get(field.name), field.name)
+
+
+def _address(record: dict, field: Field) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return _ip(record.get(field.name), field.name)
+
+
+def _ip(value: Any, name: str = "ip") -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if value is None:
-        raise RowError("ip: missing required field")
+        raise RowError(f"{name}: missing required field")
     if not isinstance(value, str):
-        raise RowError(f"ip: must be a string, got {_short(value)}")
+        raise RowError(f"{name}: must be a string, got {_short(value)}")
     if "." in value and ":" not in value:
         # IPv4 fast path: inet_pton takes exactly dotted-quad decimal, no leading zeros,
         # as ipaddress does, in a fraction of the time.
         try:
             return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, value))
         except (OSError, ValueError):  # ValueError: non-ASCII or NUL in the string
-            raise RowError(f"ip: not an IPv4 or IPv6 address: {_short(value)}") from None
+            raise RowError(f"{name}: not an IPv4 or IPv6 address: {_short(value)}") from None
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
-        raise RowError(f"ip: not an IPv4 or IPv6 address: {_short(value)}") from None
+        raise RowError(f"{name}: not an IPv4 or IPv6 address: {_short(value)}") from None
     if getattr(address, "scope_id", None):
-        raise RowError(f"ip: an IPv6 zone (%{address.scope_id}) is not an address")
+        raise RowError(f"{name}: an IPv6 zone (%{address.scope_id}) is not an address")
     return address
 
 
-def _country(record: dict) -> str:
-    value = record.get("country")
+def _country(record: dict, field: Field) -> str:
+    name = field.name
+    value = record.get(name)
     if value is None or value == "":
         return ""
     if not isinstance(value, str):
-        raise RowError(f"country: must be a string, got {_short(value)}")
+        raise RowError(f"{name}: must be a string, got {_short(value)}")
     code = value.upper()
     if code not in COUNTRIES:
-        raise RowError(f"country: not an ISO 3166-1 alpha-2 code: {_short(value)}")
+        raise RowError(f"{name}: not an ISO 3166-1 alpha-2 code: {_short(value)}")
     return code
+
+
+CHECKS: dict[str, Callable[[dict, Field], Any]] = {
+    IDENTIFIER: _identifier,
+    TIMESTAMP: _timestamp,
+    ADDRESS: _address,
+    TEXT: _text,
+    INTEGER: _integer,
+    BOOLEAN: _boolean,
+    COUNTRY: _country,
+}
+
+
+def _plan(columns: tuple[Field, ...]) -> tuple[tuple[int, Callable, Field], ...]:
+    """(position in the row, check, field) for each field a file carries, required fields
+    first: a record that breaks several rules is rejected for its first missing or broken
+    required field, the one an operator most needs to hear about."""
+    steps = [(i, CHECKS[f.check], f) for i, f in enumerate(columns) if not f.computed]
+    return tuple(sorted(steps, key=lambda step: not step[2].required))
 
 
 # ASCII fast path of prompt_hash, one byte translation: upper case to lower case, digits to
@@ -247,8 +277,8 @@ def prompt_hash(text: str) -> int | None:
     return _INT64(blake2b.digest())[0]
 
 
-# BLAKE2b with an 8-byte digest, ready: copying it costs less than setting one up (0.36 µs
-# against 0.50 µs a prompt), and the digest read as a signed big-endian 64-bit integer.
+# BLAKE2b with an 8-byte digest, ready: copying it costs less than setting one up; and the
+# digest read as a signed big-endian 64-bit integer.
 _BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 _INT64 = struct.Struct(">q").unpack
 
@@ -256,7 +286,7 @@ _INT64 = struct.Struct(">q").unpack
 def prompt_hashes(texts: list[str]) -> list[int | None]:
     """``[prompt_hash(text) for text in texts]``, for a block of prompts at once: half the
     cost, because the fold runs once for the block in numpy instead of five C calls a
-    prompt (about 1.2 µs a prompt against 2.3 µs, docs/benchmarks.md "Ingest").
+    prompt (docs/benchmarks.md, "Ingest").
 
     The ASCII prompts are joined by NUL (which no stored prompt holds, and which the fold
     leaves alone, so no run reaches across two prompts) and translated as one; then every
@@ -304,45 +334,19 @@ def prompt_hashes(texts: list[str]) -> list[int | None]:
 _ZERO, _SPACE = ord("0"), ord(" ")
 
 
-# Column order of the staging table and of the portable loader's INSERT.
-ExchangeRow = tuple  # (exchange_id, account_id, ts, ip, asn, user_agent, model, prompt,
-#                       prompt_hash, input_tokens, output_tokens, tool_use)
-AccountRow = tuple  # (account_id, created_at, email_domain, org_id, payment_fingerprint,
-#                      country, plan)
+_new = tuple.__new__  # a named row from values in column order, without its __new__ call
+_EXCHANGE_PLAN = _plan(EXCHANGE_COLUMNS)
+_ACCOUNT_PLAN = _plan(ACCOUNT_COLUMNS)
+_PROMPT, _PROMPT_HASH = EXCHANGE_INDEX["prompt"], EXCHANGE_INDEX["prompt_hash"]
 
 
 def parse_exchange(record: dict, notes: list[str]) -> ExchangeRow:
-    """One exchange record -> a row tuple (see ``EXCHANGE_COLUMNS`` in loaders)."""
-    exchange_id = _identifier(record, "exchange_id")
-    account_id = _identifier(record, "account_id")
-    ts = parse_timestamp(record.get("ts"), "ts")
-    ip = _ip(record.get("ip"))
-    model = record.get("model")
-    if model is None:
-        raise RowError("model: missing required field")
-    model = _text(record, "model", notes, MAX_ID)
-    if not model:
-        raise RowError("model: empty")
-    asn = _integer(record, "asn", MAX_ASN)
-    user_agent = _text(record, "user_agent", notes)
-    prompt = _text(record, "prompt", notes)
-    input_tokens = _integer(record, "input_tokens", MAX_BIGINT)
-    output_tokens = _integer(record, "output_tokens", MAX_BIGINT)
-    tool_use = _boolean(record, "tool_use")
-    return (
-        exchange_id,
-        account_id,
-        ts,
-        ip,
-        asn,
-        user_agent,
-        model,
-        prompt,
-        prompt_hash(prompt),
-        input_tokens,
-        output_tokens,
-        tool_use,
-    )
+    """One exchange record -> its row (``detection.contract.ExchangeRow``)."""
+    values: list[Any] = [None] * len(EXCHANGE_COLUMNS)
+    for position, check, field in _EXCHANGE_PLAN:
+        values[position] = check(record, field)
+    values[_PROMPT_HASH] = prompt_hash(values[_PROMPT])
+    return _new(ExchangeRow, values)
 
 
 # The fast path's view of an exchange line: what parse_exchange accepts, as msgspec types and
@@ -352,10 +356,6 @@ def parse_exchange(record: dict, notes: list[str]) -> ExchangeRow:
 # careful way: msgspec would skip its value without the checks orjson makes on every value
 # (valid UTF-8, a number a double can hold, nesting depth), so a line orjson rejects as
 # malformed could otherwise load.
-_Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID)]
-_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_BIGINT)]
-
-
 # The time as most gateways write it: upper-case "T" (or a space) and "Z", at most six digits
 # of fraction, ASCII digits. msgspec checks the pattern in the decoder; any other form the
 # contract allows (lower case, more digits) goes the careful way, which gives the same value.
@@ -368,20 +368,37 @@ _Timestamp = Annotated[
 ]
 
 
-class _ExchangeLine(msgspec.Struct, gc=False, forbid_unknown_fields=True):
-    exchange_id: _Identifier
-    account_id: _Identifier
-    ts: _Timestamp
-    ip: str
-    model: _Identifier
-    asn: Annotated[int, msgspec.Meta(ge=0, le=MAX_ASN)] | None = None
-    user_agent: str | None = None
-    prompt: str | None = None
-    input_tokens: _Count | None = None
-    output_tokens: _Count | None = None
-    tool_use: bool | None = None
+def _line_type(field: Field) -> Any:
+    """A field as the fast path decodes it: the careful checks' types, lengths and ranges."""
+    if field.check == TIMESTAMP:
+        kind: Any = _Timestamp
+    elif field.check in (IDENTIFIER, TEXT):
+        limits = {"min_length": 1} if field.required else {}
+        if field.max_length is not None:
+            limits["max_length"] = field.max_length
+        kind = Annotated[str, msgspec.Meta(**limits)] if limits else str
+    elif field.check == ADDRESS:
+        kind = str  # checked_address checks it, once for each distinct string
+    elif field.check == INTEGER:
+        kind = Annotated[int, msgspec.Meta(ge=0, le=field.maximum)]
+    elif field.check == BOOLEAN:
+        kind = bool
+    else:
+        raise ValueError(f"{field.name}: no fast path for a {field.check} field")
+    return kind if field.required else kind | None
 
 
+_ExchangeLine = msgspec.defstruct(
+    "_ExchangeLine",
+    [
+        (f.name, _line_type(f)) if f.required else (f.name, _line_type(f), None)
+        for f in EXCHANGE_COLUMNS
+        if f.check != COMPUTED
+    ],
+    kw_only=True,  # required fields may follow optional ones, in the contract's order
+    gc=False,
+    forbid_unknown_fields=True,
+)
 _decode_exchange = msgspec.json.Decoder(_ExchangeLine).decode
 _fromisoformat = datetime.fromisoformat
 # Addresses repeat (an account keeps to a few, a proxy pool to a few thousand): each distinct
@@ -403,19 +420,23 @@ def exchange_from_json(raw: bytes) -> ExchangeRow | None:
     if ip is None:
         return None
     prompt = line.prompt or ""
-    return (
-        line.exchange_id,
-        line.account_id,
-        ts,
-        ip,
-        line.asn,
-        line.user_agent or "",
-        line.model,
-        prompt,
-        prompt_hash(prompt),
-        line.input_tokens,
-        line.output_tokens,
-        line.tool_use,
+    # In column order (ExchangeRow's); the property tests hold this to parse_exchange.
+    return _new(
+        ExchangeRow,
+        (
+            line.exchange_id,
+            line.account_id,
+            ts,
+            ip,
+            line.asn,
+            line.user_agent or "",
+            line.model,
+            prompt,
+            prompt_hash(prompt),
+            line.input_tokens,
+            line.output_tokens,
+            line.tool_use,
+        ),
     )
 
 
@@ -455,16 +476,11 @@ def checked_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
 
 
 def parse_account(record: dict, notes: list[str]) -> AccountRow:
-    """One account record -> a row tuple (see ``ACCOUNT_COLUMNS`` in loaders)."""
-    return (
-        _identifier(record, "account_id"),
-        parse_timestamp(record.get("created_at"), "created_at"),
-        _text(record, "email_domain", notes, MAX_ID),
-        _text(record, "org_id", notes, MAX_ID),
-        _text(record, "payment_fingerprint", notes, MAX_ID),
-        _country(record),
-        _text(record, "plan", notes, MAX_PLAN),
-    )
+    """One account record -> its row (``detection.contract.AccountRow``)."""
+    values: list[Any] = [None] * len(ACCOUNT_COLUMNS)
+    for position, check, field in _ACCOUNT_PLAN:
+        values[position] = check(record, field)
+    return _new(AccountRow, values)
 
 
 PARSERS = {"accounts": parse_account, "exchanges": parse_exchange}
@@ -485,7 +501,7 @@ def csv_record(record: dict[str, str]) -> dict[str, Any]:
             continue
         if key in _CSV_INTS and _CSV_INT.fullmatch(value):
             typed[key] = int(value)
-        elif key == "tool_use" and value.lower() in _CSV_BOOL:
+        elif key in _CSV_BOOLS and value.lower() in _CSV_BOOL:
             typed[key] = _CSV_BOOL[value.lower()]
         else:
             typed[key] = value

@@ -346,10 +346,10 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
 def _note_placeholders(batch: Batch, placeholders: list[str]) -> None:
     wanted = set(placeholders)
     for row, line in zip(batch.rows, batch.lines, strict=True):
-        if row[1] in wanted:
-            wanted.discard(row[1])
+        if row.account_id in wanted:
+            wanted.discard(row.account_id)
             reason = "unknown account: created as a placeholder"
-            batch.entries.append(entry("placeholder", line, reason, account_id=row[1]))
+            batch.entries.append(entry("placeholder", line, reason, account_id=row.account_id))
             if not wanted:
                 break
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from detection.contract import ACCOUNT_FIELDS
 from detection.synthetic import pools
 from detection.synthetic.timing import DAY, HOUR
 
@@ -87,11 +88,11 @@ class AccountSpec:
     plan: str = ""
 
     def account_row(self) -> dict:
-        row = {"account_id": self.account_id, "created_at": rfc3339(self.created_at)}
-        for name in ("email_domain", "org_id", "payment_fingerprint", "country", "plan"):
-            if value := getattr(self, name):
-                row[name] = value
-        return row
+        """The account as an ingest record: the contract's fields, those without a value
+        left out (only optional ones can be empty)."""
+        values = {f.name: getattr(self, f.name) for f in ACCOUNT_FIELDS}
+        values["created_at"] = rfc3339(self.created_at)
+        return {name: value for name, value in values.items() if value}
 
 
 @dataclass
@@ -179,7 +180,8 @@ def rfc3339_many(ts: np.ndarray) -> list[str]:
 
 
 def render(spec: AccountSpec, seed: int, index: int) -> dict[str, list | np.ndarray]:
-    """One account's exchanges as columns (no ids yet); deterministic in (seed, index)."""
+    """One account's exchanges as columns named by the ingest contract's exchange fields
+    (all but ``exchange_id``, and ``account_id`` once); deterministic in (seed, index)."""
     rng = np.random.default_rng([seed, index])
     prng = random.Random(f"{seed}:{index}")
     b = spec.behaviour
@@ -195,10 +197,12 @@ def render(spec: AccountSpec, seed: int, index: int) -> dict[str, list | np.ndar
     lengths = np.fromiter((len(p) for p in prompts), dtype=np.int64, count=n)
     context = rng.lognormal(b.context_tokens[0], b.context_tokens[1], n).astype(np.int64)
     output = rng.lognormal(b.output_tokens[0], b.output_tokens[1], n).astype(np.int64) + 1
+    addresses = [b.ips[i] for i in ip_idx.tolist()]
     return {
         "account_id": spec.account_id,
         "ts": ts,
-        "ip": [b.ips[i] for i in ip_idx.tolist()],
+        "ip": [ip for ip, _ in addresses],
+        "asn": [asn for _, asn in addresses],
         "user_agent": [b.user_agents[i] for i in ua_idx.tolist()],
         "model": b.models.choose(rng, ts),
         "prompt": prompts,

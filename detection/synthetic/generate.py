@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from detection.ingest.parse import ACCOUNT_FIELDS, EXCHANGE_FIELDS
+from detection.contract import ACCOUNT_FIELDS, EXCHANGE_FIELDS, names
 from detection.synthetic import cohorts, organisations
 from detection.synthetic.base import (
     NEW_MODEL,
@@ -33,6 +33,10 @@ from detection.synthetic.campaigns import campaign_kinds, plan_campaign
 from detection.synthetic.writer import RowWriter, file_name
 
 CHUNK_ACCOUNTS = 64
+_EXCHANGE_NAMES = names(EXCHANGE_FIELDS)
+# The columns render makes, one value per exchange (ids, account names and times are set
+# out separately: ids are made here, a block has one account, times are sorted on).
+_RENDERED = tuple(n for n in _EXCHANGE_NAMES if n not in ("exchange_id", "account_id", "ts"))
 # Odd multiplier: counter * K mod 2**64 is a bijection, so ids are unique and look random.
 _ID_MULT = np.uint64(0x9E3779B97F4A7C15)
 # The legitimate cohorts in planning order (ordinary customers first: their home addresses are
@@ -94,7 +98,7 @@ def generate(
     world, specs, campaigns = plan(seed, scale)
     accounts_path = out / file_name("accounts", fmt)
     exchanges_path = out / file_name("exchanges", fmt)
-    with RowWriter(accounts_path, ACCOUNT_FIELDS, fmt) as writer:
+    with RowWriter(accounts_path, names(ACCOUNT_FIELDS), fmt) as writer:
         writer.write([s.account_row() for s in specs])
     with (out / "labels.jsonl").open("wb") as fh:
         for s in specs:
@@ -109,7 +113,7 @@ def generate(
     per_account: list[int] = []
     first_ts, last_ts = None, None
     salt = np.uint64((seed * 0xD1B54A32D192ED03) % 2**64)
-    with RowWriter(exchanges_path, EXCHANGE_FIELDS, fmt) as writer:
+    with RowWriter(exchanges_path, _EXCHANGE_NAMES, fmt) as writer:
         for start in range(0, len(specs), CHUNK_ACCOUNTS):
             chunk = specs[start : start + CHUNK_ACCOUNTS]
             blocks = [render(s, seed, start + i) for i, s in enumerate(chunk)]
@@ -131,37 +135,33 @@ def generate(
 
 
 def _rows(blocks: list[dict], written: int, salt: np.uint64) -> list[dict]:
-    """One chunk's exchanges as row dicts, in time order, with their ids."""
+    """One chunk's exchanges as ingest records (the contract's fields, in its order), in
+    time order, with their ids."""
     if not blocks:
         return []
+    sizes = [len(b["ts"]) for b in blocks]
     ts = np.concatenate([b["ts"] for b in blocks])
-    order = np.argsort(ts, kind="stable")
-    owner = np.repeat(np.arange(len(blocks)), [len(b["ts"]) for b in blocks])[order]
-    offsets = np.cumsum([0] + [len(b["ts"]) for b in blocks])
-    local = (np.arange(len(ts)) - np.repeat(offsets[:-1], [len(b["ts"]) for b in blocks]))[order]
+    order = np.argsort(ts, kind="stable").tolist()
     counter = np.arange(written, written + len(ts), dtype=np.uint64)
     ids = (counter * _ID_MULT + salt).tolist()  # wraps modulo 2**64 by design
-    stamps = rfc3339_many(ts[order])
-    rows = []
-    for k, (who, i) in enumerate(zip(owner.tolist(), local.tolist(), strict=True)):
-        b = blocks[who]
-        ip, asn = b["ip"][i]
-        rows.append(
-            {
-                "exchange_id": f"ex_{ids[k]:016x}",
-                "account_id": b["account_id"],
-                "ts": stamps[k],
-                "ip": ip,
-                "asn": asn,
-                "user_agent": b["user_agent"][i],
-                "model": b["model"][i],
-                "prompt": b["prompt"][i],
-                "input_tokens": int(b["input_tokens"][i]),
-                "output_tokens": int(b["output_tokens"][i]),
-                "tool_use": bool(b["tool_use"][i]),
-            }
-        )
-    return rows
+    owners = [b["account_id"] for b, size in zip(blocks, sizes, strict=True) for _ in range(size)]
+    columns = {
+        "exchange_id": [f"ex_{i:016x}" for i in ids],
+        "account_id": [owners[k] for k in order],
+        "ts": rfc3339_many(ts[order]),
+    }
+    for name in _RENDERED:
+        flat = [v for b in blocks for v in _plain(b[name])]
+        columns[name] = [flat[k] for k in order]
+    return [
+        dict(zip(_EXCHANGE_NAMES, values, strict=True))
+        for values in zip(*(columns[n] for n in _EXCHANGE_NAMES), strict=True)
+    ]
+
+
+def _plain(column: list | np.ndarray) -> list:
+    """Python values, as orjson and the CSV writer take them (numpy's ints and bools are not)."""
+    return column.tolist() if isinstance(column, np.ndarray) else column
 
 
 def _manifest(world, specs, campaigns, per_account, fmt, total) -> dict:

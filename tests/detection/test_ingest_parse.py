@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detection.contract import ExchangeRow
 from detection.ingest.batches import read_batches
 from detection.ingest.formats import Source, _lines
 from detection.ingest.parse import (
@@ -62,27 +63,29 @@ def reason(parser, record) -> str:
 
 def test_a_valid_exchange_becomes_a_typed_row():
     row = parse_exchange(exchange(), [])
-    assert row == (
-        "ex-1",
-        "acct-1",
-        datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
-        ipaddress.ip_address("203.0.113.7"),
-        64500,
-        "curl/8.5.0",
-        "atlas-large-2",
-        "Explain step by step.",
-        prompt_fingerprint("Explain step by step."),
-        12,
-        340,
-        True,
+    assert row == ExchangeRow(
+        exchange_id="ex-1",
+        account_id="acct-1",
+        ts=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        ip=ipaddress.ip_address("203.0.113.7"),
+        asn=64500,
+        user_agent="curl/8.5.0",
+        model="atlas-large-2",
+        prompt="Explain step by step.",
+        prompt_hash=prompt_fingerprint("Explain step by step."),
+        input_tokens=12,
+        output_tokens=340,
+        tool_use=True,
     )
+    assert type(row) is ExchangeRow
+    assert type(exchange_from_json(orjson.dumps(exchange()))) is ExchangeRow
 
 
 def test_optional_exchange_fields_may_be_absent_or_null():
     record = exchange(asn=..., user_agent=None, prompt=..., input_tokens=None, tool_use=...)
     row = parse_exchange(record, [])
-    assert row[4] is None and row[5] == "" and row[7] == "" and row[8] is None
-    assert row[9] is None and row[11] is None
+    assert row.asn is None and row.user_agent == "" and row.prompt == ""
+    assert row.prompt_hash is None and row.input_tokens is None and row.tool_use is None
 
 
 def test_unknown_extra_fields_are_ignored():
@@ -93,9 +96,9 @@ def test_unknown_extra_fields_are_ignored():
 
 def test_a_valid_account_becomes_a_typed_row():
     row = parse_account(account(country="gb"), [])
-    assert row[0] == "acct-1"
-    assert row[1] == datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1)))
-    assert row[5] == "GB"
+    assert row.account_id == "acct-1"
+    assert row.created_at == datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert row.country == "GB"
 
 
 @pytest.mark.parametrize(
@@ -173,9 +176,9 @@ def test_each_broken_account_field_has_its_reason(changes, expected):
 def test_csv_cells_convert_to_the_json_types():
     cells = {**{k: str(v) for k, v in EXCHANGE.items()}, "tool_use": "1", "asn": "", "prompt": ""}
     row = parse_exchange(csv_record(cells), [])
-    assert row[4] is None and row[7] == "" and row[9] == 12 and row[11] is True
+    assert row.asn is None and row.prompt == "" and row.input_tokens == 12 and row.tool_use
     for cell, expected in [("true", True), ("FALSE", False), ("0", False), ("", None)]:
-        assert parse_exchange(csv_record({**cells, "tool_use": cell}), [])[11] is expected
+        assert parse_exchange(csv_record({**cells, "tool_use": cell}), []).tool_use is expected
 
 
 @pytest.mark.parametrize(
@@ -207,8 +210,8 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_but_valid_text_is_kept_exactly(text):
     row = parse_exchange(exchange(prompt=text, user_agent=text[:1000]), [])
-    assert row[7] == text
-    assert row[5] == text[:1000]
+    assert row.prompt == text
+    assert row.user_agent == text[:1000]
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -251,12 +254,7 @@ VALID_EXCHANGE = {
 def test_valid_exchanges_round_trip_through_json(**fields):
     record = {**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])}
     row = parse_exchange(orjson.loads(orjson.dumps(record)), [])
-    assert row[0] == fields["exchange_id"] and row[1] == fields["account_id"]
-    assert row[2] == fields["ts"]
-    assert row[3] == fields["ip"]
-    assert row[4:8] == (fields["asn"], fields["user_agent"], fields["model"], fields["prompt"])
-    assert row[8] == prompt_fingerprint(fields["prompt"])
-    assert row[9:] == (fields["input_tokens"], fields["output_tokens"], fields["tool_use"])
+    assert row._asdict() == {**fields, "prompt_hash": prompt_fingerprint(fields["prompt"])}
 
 
 json_values = st.recursive(
@@ -352,7 +350,7 @@ def test_valid_rows_read_the_same_from_csv_as_from_json(tmp_path_factory, rows):
             reader.header()
             parsed[path.suffix] = [parse_exchange(rec, []) for _, rec, _ in reader.records()]
     assert parsed[".gz"] == parsed[".jsonl"]
-    assert [row[7] for row in parsed[".jsonl"]] == [r["prompt"] for r in rows]
+    assert [row.prompt for row in parsed[".jsonl"]] == [r["prompt"] for r in rows]
 
 
 # --- the JSON Lines fast path ----------------------------------------------------------------
@@ -573,6 +571,6 @@ def test_deep_nesting_rejects_its_line_and_the_rest_of_the_file_reads(tmp_path):
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     batches = list(read_batches(Source(path, "exchanges"), 0, 100, 1 << 30))
-    assert [row[0] for batch in batches for row in batch.rows] == ["ex-1", "ex-3"]
+    assert [row.exchange_id for batch in batches for row in batch.rows] == ["ex-1", "ex-3"]
     assert sum(batch.rejected for batch in batches) == 1
     assert sum(batch.rows_read for batch in batches) == 3

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 from django.core.management import CommandError, call_command
 
-from detection.ingest.parse import ACCOUNT_FIELDS, EXCHANGE_FIELDS
+from detection.contract import ACCOUNT_FIELDS, EXCHANGE_FIELDS, names
 
 
 def account_row(n: int, **changes) -> dict:
@@ -85,7 +85,7 @@ def write_rows(path: Path, rows: list[dict]) -> Path:
     """JSON Lines or CSV by the file name; the kind (for the CSV header) from its start."""
     if ".csv" in path.name:
         fields = ACCOUNT_FIELDS if path.name.startswith("accounts") else EXCHANGE_FIELDS
-        return write_csv(path, rows, fields)
+        return write_csv(path, rows, list(names(fields)))
     return write_jsonl(path, rows)
 
 
