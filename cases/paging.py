@@ -29,6 +29,7 @@ from django.db import connections
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 from django_tables2.paginators import LazyPaginator
+from django_tables2.rows import BoundRows
 
 AFTER = "after"
 BEFORE = "before"
@@ -169,16 +170,18 @@ class KeysetPaginator(LazyPaginator):
     """``LazyPaginator`` (no count) that reads from a cursor when the request has one, with a
     cap on ``per_page`` (``?per_page=`` is honoured up to ``MAX_PER_PAGE``).
 
-    ``object_list`` is the table's data (``LinkedTable.paginate``), and a page holds its
-    records; their queryset, already in the table's order, is what the cursor seeks in.
-    ``cursor`` is ``(AFTER or BEFORE, text)`` or None.
+    ``object_list`` is a queryset, or a table's rows (what ``Table.paginate`` passes), whose
+    queryset, already in the table's order, is what the cursor seeks in. ``cursor`` is
+    ``(AFTER or BEFORE, text)`` or None.
     """
 
     MAX_PER_PAGE = 200
 
     def __init__(self, object_list, per_page, *, cursor=None, **kwargs):
         super().__init__(object_list, max(1, min(int(per_page), self.MAX_PER_PAGE)), **kwargs)
-        queryset = getattr(object_list, "data", None)
+        queryset = object_list
+        if isinstance(object_list, BoundRows):  # a table's rows: BoundRows -> TableData -> qs
+            queryset = getattr(object_list.data, "data", None)
         self.queryset = queryset if isinstance(queryset, QuerySet) else None
         self.keys = sort_keys(self.queryset) if self.queryset is not None else None
         self.cursor = cursor
@@ -233,7 +236,11 @@ class KeysetPaginator(LazyPaginator):
             number = number if more else 1
         self._num_pages = number + 1 if has_next else number
         self._final_num_pages = None if has_next else number
+        if isinstance(self.object_list, BoundRows):
+            records = BoundRows(records, table=self.object_list.table)
         return Page(records, number, self)
 
-    def cursor_of(self, record: Model) -> str | None:
+    def cursor_of(self, row) -> str | None:
+        """The cursor of a record, or of a table row's record; None if the ordering has none."""
+        record = getattr(row, "record", row)
         return encode_cursor(self.keys, record) if self.keys else None

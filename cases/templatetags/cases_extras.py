@@ -106,6 +106,15 @@ def number(value) -> str:
 
 
 @register.filter
+def signal_list(value, limit: int = 3) -> list[dict]:
+    """The first ``limit`` signals of a stored list, skipping anything that is not a signal:
+    the column is JSON that older runs (or bad data) may have shaped differently."""
+    if not isinstance(value, list):
+        return []
+    return [s for s in value[: int(limit)] if isinstance(s, dict)]
+
+
+@register.filter
 def bar_width(value, maximum=1.0) -> int:
     """0-100, for a CSS width; the value is clamped, so bad data cannot break the layout."""
     try:

@@ -29,7 +29,7 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 def titles(response) -> list[str]:
-    return [row.title for row in response.context["table"].paginated_rows]
+    return [row.record.title for row in response.context["table"].paginated_rows]
 
 
 @pytest.mark.parametrize("who", ["analyst_client", "approver_client", "manager_client"])
