@@ -3,14 +3,14 @@
 django-tables2's default paginator counts the whole filtered table on every page view; its
 ``LazyPaginator`` instead fetches one row past the page to know whether there is a next one.
 An ``OFFSET`` still reads and throws away every row before the page, though: page 1,000 of
-the queue read 50,000 cases first (about 175 ms, docs/benchmarks.md "Pages"). So the Next
+the queue would read 50,000 cases first (docs/benchmarks.md, "Pages"). So the Next
 and Previous links carry a cursor, the sort key of the last (or first) row on the page, and
 the next page is read from where that row sits in the index ("keyset" paging, DESIGN.md
 "Measured"): page 1,000 costs what page 2 does. A bare ``?page=N`` (typed, or an old link)
 first reads the sort key of the row just before the page, ``OFFSET`` but of the key alone,
 which an index can answer without visiting the table (``case_risk_id_status_idx`` for the
-default queue), then reads the page from there by key: page 1,000 typed took 180-350 ms by
-a plain ``OFFSET``, which joins and reads every row before the page. A listing sorted on
+default queue), then reads the page from there by key, rather than a plain ``OFFSET`` that
+joins and reads every row before the page. A listing sorted on
 something no cursor can express (an annotation) still pages by ``OFFSET``, and its links
 carry page numbers only.
 

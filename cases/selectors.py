@@ -200,9 +200,8 @@ def tags_in_use() -> QuerySet[Tag]:
 
 
 # The queue's filter bar and bulk toolbar list every worker's username and every tag on each
-# page view: two queries, 1.7 ms of a 15 ms page (planning the workers' six-table join is
-# most of it; docs/benchmarks.md, "Pages"), for lists that change when someone is given a
-# role or a tag is first used. So they are kept in the cache under a version that
+# page view: two queries, the workers' a six-table join (docs/benchmarks.md, "Pages"), for
+# lists that change when someone is given a role or a tag is first used. So they are kept in the cache under a version that
 # ``queue_choices_changed`` replaces whenever a user, group, permission or tag changes
 # (``cases/receivers.py``). A new version is a new key, so a page that read the old lists
 # while the change was being made can only store them under the version nobody reads any
