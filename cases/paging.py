@@ -3,14 +3,14 @@
 django-tables2's default paginator counts the whole filtered table on every page view; its
 ``LazyPaginator`` instead fetches one row past the page to know whether there is a next one.
 An ``OFFSET`` still reads and throws away every row before the page, though: page 1,000 of
-the queue read 50,000 cases first (about 175 ms, docs/benchmarks.md "Pages"). So the Next
+the queue would read 50,000 cases first (docs/benchmarks.md, "Pages"). So the Next
 and Previous links carry a cursor, the sort key of the last (or first) row on the page, and
 the next page is read from where that row sits in the index ("keyset" paging, DESIGN.md
 "Measured"): page 1,000 costs what page 2 does. A bare ``?page=N`` (typed, or an old link)
 first reads the sort key of the row just before the page, ``OFFSET`` but of the key alone,
 which an index can answer without visiting the table (``case_risk_id_status_idx`` for the
-default queue), then reads the page from there by key: page 1,000 typed took 180-350 ms by
-a plain ``OFFSET``, which joins and reads every row before the page. A listing sorted on
+default queue), then reads the page from there by key, rather than a plain ``OFFSET`` that
+joins and reads every row before the page. A listing sorted on
 something no cursor can express (an annotation) still pages by ``OFFSET``, and its links
 carry page numbers only.
 
@@ -29,6 +29,7 @@ from django.db import connections
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
 from django_tables2.paginators import LazyPaginator
+from django_tables2.rows import BoundRows
 
 AFTER = "after"
 BEFORE = "before"
@@ -169,16 +170,18 @@ class KeysetPaginator(LazyPaginator):
     """``LazyPaginator`` (no count) that reads from a cursor when the request has one, with a
     cap on ``per_page`` (``?per_page=`` is honoured up to ``MAX_PER_PAGE``).
 
-    ``object_list`` is the table's data (``LinkedTable.paginate``), and a page holds its
-    records; their queryset, already in the table's order, is what the cursor seeks in.
-    ``cursor`` is ``(AFTER or BEFORE, text)`` or None.
+    ``object_list`` is a queryset, or a table's rows (what ``Table.paginate`` passes), whose
+    queryset, already in the table's order, is what the cursor seeks in. ``cursor`` is
+    ``(AFTER or BEFORE, text)`` or None.
     """
 
     MAX_PER_PAGE = 200
 
     def __init__(self, object_list, per_page, *, cursor=None, **kwargs):
         super().__init__(object_list, max(1, min(int(per_page), self.MAX_PER_PAGE)), **kwargs)
-        queryset = getattr(object_list, "data", None)
+        queryset = object_list
+        if isinstance(object_list, BoundRows):  # a table's rows: BoundRows -> TableData -> qs
+            queryset = getattr(object_list.data, "data", None)
         self.queryset = queryset if isinstance(queryset, QuerySet) else None
         self.keys = sort_keys(self.queryset) if self.queryset is not None else None
         self.cursor = cursor
@@ -233,7 +236,11 @@ class KeysetPaginator(LazyPaginator):
             number = number if more else 1
         self._num_pages = number + 1 if has_next else number
         self._final_num_pages = None if has_next else number
+        if isinstance(self.object_list, BoundRows):
+            records = BoundRows(records, table=self.object_list.table)
         return Page(records, number, self)
 
-    def cursor_of(self, record: Model) -> str | None:
+    def cursor_of(self, row) -> str | None:
+        """The cursor of a record, or of a table row's record; None if the ordering has none."""
+        record = getattr(row, "record", row)
         return encode_cursor(self.keys, record) if self.keys else None

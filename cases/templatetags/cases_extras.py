@@ -56,6 +56,15 @@ def note_markdown(text: str) -> str:
     return mark_safe(render_note_markdown(text or ""))  # noqa: S308
 
 
+@register.filter
+def signal_list(value, limit: int = 3) -> list[dict]:
+    """The first ``limit`` signals of a stored list, skipping anything that is not a signal:
+    the column is JSON that older runs (or bad data) may have shaped differently."""
+    if not isinstance(value, list):
+        return []
+    return [s for s in value[: int(limit)] if isinstance(s, dict)]
+
+
 STATUS_LABELS = dict(Case.Status.choices)
 PRIORITY_LABELS = {str(k): v for k, v in Case.Priority.choices}
 KIND_LABELS = dict(EnforcementAction.Kind.choices)

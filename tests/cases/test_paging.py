@@ -46,7 +46,7 @@ def link(content: str, rel: str) -> str | None:
 
 
 def pks(response) -> list[int]:
-    return [row.pk for row in response.context["table"].paginated_rows]
+    return [row.record.pk for row in response.context["table"].paginated_rows]
 
 
 COLUMNS = [c.name for c in CaseTable([]).columns if c.orderable]

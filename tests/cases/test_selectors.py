@@ -1,7 +1,5 @@
-"""Selectors that read in fewer queries, or faster, than the ORM's plain path: each must answer
-exactly what the plain path answers."""
-
-from datetime import UTC, datetime
+"""The selectors that join, aggregate or annotate: each answers what the plain path (a model's
+own relations, ``cases_mergeable_into``) answers, and the queue's reads use its indexes."""
 
 import pytest
 from django.db import connection
@@ -14,7 +12,7 @@ from cases.selectors import (
     case_for_accounts,
     case_for_page,
     cases_mergeable_into,
-    timestamps_parsed_in_c,
+    queue_rows,
 )
 from tests.factories import (
     AccountFactory,
@@ -26,24 +24,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def test_timestamps_parsed_in_c_are_the_values_django_reads(analyst):
-    moments = [
-        datetime(1970, 1, 1, tzinfo=UTC),
-        datetime(2026, 12, 2, 9, 30, 15, 123456, tzinfo=UTC),
-        datetime(2026, 3, 29, 1, 0, 0, 1, tzinfo=UTC),
-        datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-    ]
-    for moment in moments:
-        CaseFactory(opened_at=moment, due_at=moment, decided_at=None)
-    rows = Case.objects.order_by("pk").values_list("opened_at", "due_at", "decided_at")
-    plain = list(rows)
-    with timestamps_parsed_in_c(connection):
-        fast = list(rows.all())
-    assert fast == plain and [row[0] for row in fast] == moments
-    assert all(a[0].tzinfo is b[0].tzinfo for a, b in zip(plain, fast, strict=True))
-    assert all(row[2] is None for row in fast)
 
 
 def test_the_open_cases_index_is_the_queue_s_open_filter():
@@ -172,3 +152,12 @@ def test_the_accounts_rows_read_what_the_orm_would(analyst, analyst2):
     page = case_for_accounts(analyst, case.pk)
     assert page.removed_account_count == 1 and page.account_count == 3
     assert case_for_accounts(analyst, elsewhere.pk).removed_account_count == 0
+
+
+def test_the_queue_rows_read_what_a_row_shows_and_not_the_explanation(analyst):
+    campaign = CampaignFactory(label="fleet")
+    CaseFactory(campaign=campaign, assignee=analyst, explanation={"summary": "big"})
+    (row,) = queue_rows(analyst)
+    assert row.get_deferred_fields() >= {"explanation"}
+    assert row.campaign.label == "fleet" and row.assignee.username == analyst.username
+    assert queue_rows(UserFactory()).count() == 0

@@ -27,7 +27,7 @@ def sort_key(value):
 
 def rows_of(response):
     table = response.context["table"]
-    return list(table.paginated_rows), table
+    return [row.record for row in table.paginated_rows], table
 
 
 @pytest.fixture
