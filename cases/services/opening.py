@@ -30,9 +30,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import audit
+from cases.evidence.services import evidence_snapshot_request
 from cases.models import Case, CaseAccount
 from cases.policy import CasePolicy, case_policy
-from cases.evidence.services import evidence_snapshot_request
 from cases.services.workflow import case_change_status
 
 log = logging.getLogger(__name__)

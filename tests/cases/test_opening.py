@@ -6,8 +6,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
-from cases.models import AuditEvent, Case, CaseAccount
-from cases.models import EvidenceSnapshot
+from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
 from cases.policy import CasePolicy, case_policy
 from cases.services.opening import FlaggedSubject, RunRef, cases_open_for_subjects
 from cases.services.workflow import case_change_status
