@@ -7,8 +7,9 @@ it on through the environment to the processes tests start (a Celery worker, ``m
 
 import os
 
-# The app refuses to start on its built-in key unless DEBUG is on; tests run with DEBUG off,
-# on a key of their own. Set before the app's settings read it, and inherited by subprocesses.
+# The app refuses to start on its built-in key unless DEBUG is on, and a test run need not
+# have DEBUG on (no .env, or one without it): tests use a key of their own. Set before the
+# app's settings read it, and inherited by the processes tests start.
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 
 from dashboard.settings import *  # noqa: F403
