@@ -201,15 +201,15 @@ def tags_in_use() -> QuerySet[Tag]:
 
 # The queue's filter bar and bulk toolbar list every worker's username and every tag on each
 # page view: two queries, the workers' a six-table join (docs/benchmarks.md, "Pages"), for
-# lists that change when someone is given a role or a tag is first used. So they are kept in the cache under a version that
-# ``queue_choices_changed`` replaces whenever a user, group, permission or tag changes
-# (``cases/receivers.py``). A new version is a new key, so a page that read the old lists
-# while the change was being made can only store them under the version nobody reads any
-# more. With CACHE_URL (Redis) every process sees a new version at once; without it each
-# process has its own cache, and a change made in another process (a management command,
-# another web worker) shows here when the lists expire (after QUEUE_CHOICES_TIMEOUT seconds,
-# as it does if the cache could not be told). A cache that does not answer costs the page the
-# two queries, and is reported by /healthz.
+# lists that change when someone is given a role or a tag is first used. So they are kept in
+# the cache under a version that ``queue_choices_changed`` replaces whenever a user, group,
+# permission or tag changes (``cases/receivers.py``). A new version is a new key, so a page
+# that read the old lists while the change was being made can only store them under the
+# version nobody reads any more. With CACHE_URL (Redis) every process sees a new version at
+# once; without it each process has its own cache, and a change made in another process (a
+# management command, another web worker) shows here when the lists expire (after
+# QUEUE_CHOICES_TIMEOUT seconds, as it does if the cache could not be told). A cache that does
+# not answer costs the page the two queries, and is reported by /healthz.
 QUEUE_CHOICES_VERSION = "cases:queue-choices:version"
 QUEUE_CHOICES_TIMEOUT = 300
 
