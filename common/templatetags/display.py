@@ -6,31 +6,20 @@ import functools
 
 from django import template
 from django.utils import timezone
-from django.utils.html import avoid_wrapping, format_html
+from django.utils.html import avoid_wrapping
 from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import get_language
 
 register = template.Library()
 
 
-@register.simple_tag
-def clip(value, length: int = 60) -> str:
-    """Hostile text, escaped, cut to ``length`` characters with a control to see all of it.
-
-    Built with ``format_html`` (which escapes every argument) rather than an inclusion
-    template: lists call it several times a row, and a template render each time showed up
-    in the pages' profiles."""
+@register.inclusion_tag("_partials/clip.html")
+def clip(value, length: int = 60) -> dict:
+    """Hostile text, escaped by the template, cut to ``length`` characters with a control to
+    see all of it."""
     text = "" if value is None else str(value)
-    if len(text) <= length:
-        return format_html('<span class="clip">{}</span>', text)
-    return format_html(
-        '<details class="clip"><summary title="Show all {} characters">'
-        '<span class="clip-short">{}</span><span class="clip-less">Show less</span></summary>'
-        '<span class="clip-full">{}</span></details>',
-        len(text),
-        text[: length - 1] + "…",
-        text,
-    )
+    short = text[: length - 1] + "…" if len(text) > length else ""
+    return {"text": text, "short": short, "length": len(text)}
 
 
 @register.filter

@@ -205,7 +205,7 @@ def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client
 # merge check, then its tags; the accounts section its case (with the removed count) and a
 # page of rows; the notes their case and the notes; the timeline its case, the cases merged
 # into it and the events; why-flagged its case alone.
-SESSION = 1
+SESSION = 4
 CASE_QUERIES = {
     "": SESSION + 2,
     "accounts/": SESSION + 2,

@@ -118,7 +118,7 @@ def test_the_queue_never_counts_the_whole_table(analyst_client):
 # (``KeysetPaginator``). The filter bar's choice lists come from the cache once the first
 # page has stored them (``queue_choice_names``: the workers and the tags, two queries); the
 # htmx fragment draws neither bar nor top bar.
-SESSION = 1
+SESSION = 4
 QUEUE_QUERIES = {
     "default": SESSION + 1,
     "filter": SESSION + 1,
