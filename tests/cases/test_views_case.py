@@ -200,14 +200,16 @@ def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client
     assert '<details class="clip">' in content and "x" * 200 in content
 
 
-# Queries per case page and section, pinned. Each starts with SESSION: the session with its
-# user, their permissions and roles and the unread count. The page reads its case with the
+# Queries per case page and section, pinned. Each starts with Django's four (SESSION): the
+# session, its user, the user's own permissions and their groups'; the page adds the top
+# bar's unread count and roles (TOP_BAR). The page reads its case with the
 # merge check, then its tags; the accounts section its case (with the removed count) and a
 # page of rows; the notes their case and the notes; the timeline its case, the cases merged
 # into it and the events; why-flagged its case alone.
 SESSION = 4
+TOP_BAR = 2
 CASE_QUERIES = {
-    "": SESSION + 2,
+    "": SESSION + TOP_BAR + 2,
     "accounts/": SESSION + 2,
     "accounts/?removed=1": SESSION + 2,
     "notes/": SESSION + 2,
