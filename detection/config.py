@@ -398,7 +398,7 @@ class DetectionParams(_Frozen):
             COORDINATION,
             gt=0,
         ),
-    ] = 5.0
+    ] = 3.0
     coaction_cell_cap: Annotated[
         int,
         _param(
@@ -426,7 +426,7 @@ class DetectionParams(_Frozen):
             COORDINATION,
             ge=1,
         ),
-    ] = 8
+    ] = 4
     popular_exit_payers: Annotated[
         int,
         _param(
