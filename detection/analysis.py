@@ -182,6 +182,15 @@ def analyse(
     tie_kinds = np.zeros(len(ids), dtype=np.int64)
     np.bitwise_or.at(tie_kinds, tie_a[inside], bits[inside])
     np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
+    # Co-action is a count against chance: one partner can be a coincidence, so it ties an
+    # account to its community from as many partners as the signal's threshold.
+    acting_bit = scoring.TIE_BITS["coaction"]
+    partners = np.zeros(len(ids), dtype=np.int64)
+    together_inside = inside & (bits == acting_bit)
+    np.add.at(partners, tie_a[together_inside], 1)
+    np.add.at(partners, tie_b[together_inside], 1)
+    few = partners < params.signals.coaction.threshold
+    tie_kinds[few] &= ~acting_bit
     decision = scoring.decide(
         scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
     )

@@ -422,11 +422,12 @@ class DetectionParams(_Frozen):
         int,
         _param(
             "A prompt template shared with more independent payers (distinct cards or "
-            "organisations) than this counts for proportionally less in shared_templates.",
+            "organisations) than this counts (popular_payers / payers) squared in "
+            "shared_templates.",
             COORDINATION,
             ge=1,
         ),
-    ] = 4
+    ] = 8
     popular_exit_payers: Annotated[
         int,
         _param(

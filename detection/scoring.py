@@ -306,6 +306,15 @@ def _off_signature(scores: Scores, rows: np.ndarray, signature: list[str]) -> np
     ).any(axis=1)
 
 
+def _harvests_like(scores: Scores, row: int, signature: list[str]) -> bool:
+    """The account harvests (a content, volume or rhythm signal), and what the campaign does:
+    one of its signature signals when it has any, and nothing else that it targets."""
+    if not scores.behaviour[row] or _off_signature(scores, np.array([row]), signature)[0]:
+        return False
+    own = [j for j, s in enumerate(scores.signals) if s.name in signature]
+    return not own or bool((scores.strengths[row, own] > 0).any())
+
+
 def join_by_signature(
     scores: Scores,
     decision: Decision,
@@ -325,9 +334,9 @@ def join_by_signature(
       signature is part of it (a fleet that Leiden cut in two, whose halves act together,
       is one fleet, not a second one);
     - an account outside every campaign whose strongest ties lead to one campaign joins it
-      when it harvests what the campaign harvests (not something else), is tied to it the
-      way its members are (``decide``), reaches ``member_threshold`` (``campaign_threshold``
-      without harvesting of its own) and its organisation is not mostly elsewhere.
+      when it harvests what the campaign harvests (``_harvests_like``), is tied to it the way
+      its members are (``decide``), reaches ``member_threshold`` and its organisation is not
+      mostly elsewhere: a stranger with nothing but shared addresses stays out.
     """
     if not decision.campaigns or not len(a):
         return decision
@@ -378,14 +387,13 @@ def join_by_signature(
     joined: dict[int, list[int]] = {}
     for row, (w, c) in sorted(best.items()):
         info = campaigns[c]
-        if w < 2 or _off_signature(scores, np.array([row]), info.get("signature", []))[0]:
+        if w < 2 or not _harvests_like(scores, row, info.get("signature", [])):
             continue
         if not _ties_like(np.array([kinds[(row, c)]]), info.get("ties", 0))[0]:
             continue
-        bar = params.member_threshold if scores.behaviour[row] else params.campaign_threshold
         members = np.asarray(info["members"])
         inside = int((org[members] == org[row]).sum()) + 1
-        if scores.risk[row] < bar or inside * 2 < org_size[org[row]]:
+        if scores.risk[row] < params.member_threshold or inside * 2 < org_size[org[row]]:
             continue
         joined.setdefault(c, []).append(row)
     for c, rows in joined.items():

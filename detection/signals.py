@@ -433,8 +433,9 @@ def _shared_templates(
     than ``hub_cap`` accounts are stock phrases, not a fleet's template. As FRAUDAR weighs a
     popular column down, a prompt shared with more than ``popular_payers`` independent payers
     (distinct organisations, or for accounts of no organisation distinct cards) counts
-    ``popular_payers / payers``: thousands of a popular agent's customers send its harness
-    prompt, and that says nothing about any of them. Counted per band, not per pair of
+    ``(popular_payers / payers)^2`` (twice as popular, a quarter of the weight): thousands
+    of a popular agent's customers send its harness prompt, and that says nothing about any
+    of them. Counted per band, not per pair of
     accounts: listing a fleet's pairs would grow with the square of the fleet.
     """
     from detection.clustering import independent_payers
@@ -453,6 +454,7 @@ def _shared_templates(
         .with_columns(
             (params.popular_payers / (pl.col("payers") - 1).clip(1, None))
             .clip(0, 1)
+            .pow(2)
             .alias("weight")
         )
     )
