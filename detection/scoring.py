@@ -330,9 +330,11 @@ def join_by_signature(
     ``a``, ``b`` are row indexes of the ties (addresses that are not hubs, cards, shifts,
     co-action), ``bits`` each one's kind (``TIE_BITS``). Two passes:
 
-    - a flagged campaign most of whose members are tied to another campaign with the same
-      signature is part of it (a fleet that Leiden cut in two, whose halves act together,
-      is one fleet, not a second one);
+    - a flagged campaign most of whose members are tied to a larger campaign with the same
+      signature and tie signature, about as densely (per pair of accounts) as they are tied
+      among themselves, is part of it (a fleet that Leiden cut in two, whose halves act
+      together, is one fleet, not a second one; two fleets that rent a few of the same exits
+      are two);
     - an account outside every campaign whose strongest ties lead to one campaign joins it
       when it harvests what the campaign harvests (``_harvests_like``), is tied to it the way
       its members are (``decide``), reaches ``member_threshold`` and its organisation is not
@@ -348,19 +350,24 @@ def join_by_signature(
     for c in sorted(campaigns, key=lambda k: len(campaigns[k]["members"])):
         info = campaigns[c]
         members = np.asarray(info["members"])
-        tied_to: dict[int, set[int]] = {}
-        for x, y in ((a, b), (b, a)):
-            inside = (campaign_of[x] == c) & (campaign_of[y] >= 0) & (campaign_of[y] != c)
-            for row, other in zip(x[inside].tolist(), campaign_of[y[inside]].tolist(), strict=True):
-                tied_to.setdefault(other, set()).add(row)
-        for other, rows in sorted(tied_to.items(), key=lambda t: -len(t[1])):
+        in_a, in_b = campaign_of[a] == c, campaign_of[b] == c
+        inside = int((in_a & in_b).sum())
+        density = inside / max(len(members) * (len(members) - 1) / 2, 1)
+        cross = np.concatenate([campaign_of[b[in_a & ~in_b]], campaign_of[a[in_b & ~in_a]]])
+        tied_rows = np.concatenate([a[in_a & ~in_b], b[in_b & ~in_a]])
+        for other in np.unique(cross[cross >= 0]).tolist():
             target = campaigns.get(other)
+            links = int((cross == other).sum())
+            rows = len(np.unique(tied_rows[cross == other]))
             if (
                 target is None
                 or len(target["members"]) < len(members)
                 or sorted(target.get("signature", [])) != sorted(info.get("signature", []))
-                or 2 * len(rows) < len(members)
                 or target.get("ties", 0) != info.get("ties", 0)
+                or 2 * rows < len(members)
+                # Halves of one fleet are tied across as densely as within; two fleets that
+                # rent a few of the same exits meet on a handful of pairs.
+                or links / (len(members) * len(target["members"])) < density / 2
             ):
                 continue
             campaign_of[members] = other
