@@ -85,7 +85,7 @@ def developers(ctx: Ctx, n: int) -> None:
                     p_day=rng.uniform(0.35, 0.8),
                     weekend=0.4,
                     per_day=2,
-                    length=rng.uniform(12, 35),
+                    length=rng.uniform(8, 25),
                     gap=8,
                 )
                 uses_box = rng.random() < 0.4

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import random
 from datetime import UTC, datetime
@@ -95,6 +96,13 @@ def build(seed: int, accounts: int, days: int, end: float, salt: bool) -> Ctx:
     return ctx
 
 
+def _gzip_text(path: Path, level: int):
+    """A gzip text file with no timestamp in its header, so a seed gives the same bytes."""
+    return io.TextIOWrapper(
+        gzip.GzipFile(path, "wb", compresslevel=level, mtime=0), encoding="utf-8"
+    )
+
+
 def _iso(ts: np.ndarray) -> list[str]:
     text = np.datetime_as_string((ts * 1000).astype("int64").astype("datetime64[ms]"), unit="ms")
     return [t + "Z" for t in text]
@@ -106,8 +114,8 @@ def write(ctx: Ctx, out: Path) -> dict:
     ctx.rng.shuffle(order)  # a fleet's accounts are not next to each other in the file
     changed = 0
     with (
-        gzip.open(out / "accounts-1-signups.jsonl.gz", "wt", compresslevel=5) as signups,
-        gzip.open(out / "accounts-2-changes.jsonl.gz", "wt", compresslevel=5) as changes,
+        _gzip_text(out / "accounts-1-signups.jsonl.gz", 5) as signups,
+        _gzip_text(out / "accounts-2-changes.jsonl.gz", 5) as changes,
         open(out / "truth.jsonl", "w") as truth,
     ):
         for i in order:
@@ -136,7 +144,7 @@ def write(ctx: Ctx, out: Path) -> dict:
     ips, uas, models = (ctx.traffic.values(t) for t in ("ip", "ua", "model"))
     makers = ctx.traffic.makers
     per_account = np.bincount(cols["account"], minlength=len(ctx.accounts))
-    with gzip.open(out / "exchanges.jsonl.gz", "wt", compresslevel=3) as fh:
+    with _gzip_text(out / "exchanges.jsonl.gz", 3) as fh:
         for start in range(0, n, 50_000):
             stop = min(n, start + 50_000)
             stamps = _iso(cols["ts"][start:stop])
