@@ -1,7 +1,7 @@
 """Score the detector on a held-out data set, through its public command line only.
 
-    .venv/bin/python -m bench.heldout.score DATA_DIR [--generate --seed N [--accounts 2000]]
-                                            [--json FILE] [--keep-db]
+    .venv/bin/python -m bench.heldout.score DATA_DIR [--json FILE]
+                     [--generate --seed N [--accounts 2000] [--end YYYY-MM-DD]]
 
 1. ``--generate`` first writes the data set into DATA_DIR (``bench.heldout.generate``).
 2. Drops and recreates a scratch PostgreSQL database, ``console_heldout_eval`` by default
@@ -161,14 +161,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generate", action="store_true", help="write the data set first")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--end", help="with --generate: the window's end, YYYY-MM-DD")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.generate:
         from bench.heldout import generate
 
-        generate.main(
-            [str(args.data_dir), "--seed", str(args.seed), "--accounts", str(args.accounts)]
-        )
+        options = [str(args.data_dir), "--seed", str(args.seed), "--accounts", str(args.accounts)]
+        generate.main(options + (["--end", args.end] if args.end else []))
     truth_path = args.data_dir / "truth.jsonl"
     truth = [json.loads(line) for line in truth_path.read_text().splitlines() if line]
 
