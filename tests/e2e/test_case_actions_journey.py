@@ -174,7 +174,15 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     expect(dialog).to_be_hidden()
     expect(page.locator("#case-enforcement")).to_contain_text("Approved by april")
     expect(timeline).to_contain_text("approved ban")
-    assert console_errors == []
+
+    # A click the server refuses (the role was taken away meanwhile) says so in place.
+    team["approver"].groups.clear()
+    header.get_by_role("link", name="Assign…").click()
+    expect(page.locator("#messages .message.error")).to_contain_text(
+        "You do not have permission to do that"
+    )
+    expect(page.locator("#modal-root dialog")).to_have_count(0)
+    assert [e for e in console_errors if "403" not in e] == []
 
 
 def _nojs_login(browser, live_server, user):
