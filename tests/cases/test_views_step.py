@@ -58,3 +58,8 @@ def test_step_costs_a_pinned_number_of_queries(analyst_client, three, django_ass
     # Django's session and permission queries (4), the case's sort key, its neighbour.
     with django_assert_num_queries(6):
         assert step(analyst_client, three[0], dir="next").status_code == 302
+
+
+def test_a_sort_the_queue_does_not_have_falls_back_to_its_default(analyst_client, three):
+    a, b, _ = three
+    assert step(analyst_client, a, dir="next", sort="nonsense").url == f"/cases/{b.pk}/"
