@@ -28,13 +28,19 @@ $(VENV)/.installed: pyproject.toml
 	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> $@
 	@echo "wrote .env (DEBUG=true, random SECRET_KEY) for local development"
 
+# The demo runs as a user would run the console: DEBUG off (the console's own 404 and 500
+# pages, never Django's debug pages), static files collected and served by WhiteNoise, under
+# gunicorn. One process with threads: with no CACHE_URL each process has a cache of its own.
+# Cookies are not marked Secure, since the demo is plain http on localhost.
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	test -f $(DEMO_DIR)/exchanges.jsonl.gz || $(BIN)/python manage.py generate_traffic $(DEMO_DIR) --seed 7 --scale $(DEMO_SCALE)
 	$(BIN)/python manage.py ingest $(DEMO_DIR)
 	$(BIN)/python manage.py detect
 	$(BIN)/python manage.py demo_users
-	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+	DEBUG=false $(BIN)/python manage.py collectstatic --noinput -v 0
+	@echo "serving on http://localhost:$(PORT)/ with DEBUG off (gunicorn, static files by WhiteNoise)"
+	DEBUG=false SECURE_COOKIES=false $(BIN)/gunicorn dashboard.wsgi --bind 0.0.0.0:$(PORT) --workers 1 --threads 8 --access-logfile -
 
 serve: install
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cases.models import Case, Tag
 from cases.selectors import account_has_cases, case_text_match, users_who_work_cases
+from common.dates import DATE_INPUT_ATTRS
 
 S = Case.Status
 User = get_user_model()
@@ -76,12 +77,12 @@ class CaseFilter(django_filters.FilterSet):
     opened = django_filters.DateFromToRangeFilter(
         field_name="opened_at__date",
         label="Opened",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
     )
     decided = django_filters.DateFromToRangeFilter(
         field_name="decided_at__date",
         label="Decided",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
     )
     closed_within = django_filters.NumberFilter(
         method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput

@@ -14,6 +14,7 @@ urlpatterns = [
     path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
     # One case: the page (its header for htmx) and its sections.
     path("<int:pk>/", views.case_detail, name="case_detail"),
+    path("<int:pk>/step/", views.case_step, name="case_step"),
     path("<int:pk>/why/", views.case_why, name="case_why"),
     path("<int:pk>/accounts/", views.case_accounts, name="case_accounts"),
     path("<int:pk>/notes/", views.case_notes, name="case_notes"),
