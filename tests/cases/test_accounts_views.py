@@ -347,4 +347,3 @@ def test_related_accounts_cost_a_pinned_number_of_queries(
     # The case, the window, three queries for each of seven attributes, the rows.
     with django_assert_num_queries(SESSION + TOP_BAR + 1 + 1 + 7 * 3 + 1):
         assert analyst_client.get(f"/cases/{world.case.pk}/related/").status_code == 200
-
