@@ -5,9 +5,12 @@ case's top ``TOP_TIES`` values of that attribute, by how many of the case's acco
 An outside account scores the sum of the weights of the ties it shares, a tie weighing
 ``1 / ln(1 + n)`` where ``n`` is how many accounts use it at all: a card three accounts share
 says much more than a cloud ASN a hundred thousand share. A tie used by more than
-``HUB_ACCOUNTS`` accounts is counted but not followed (its weight is small and listing its
-users would read them all), so the cost is bounded by ``TOP_TIES`` values per attribute
-whatever the size of the case or of the data.
+``HUB_ACCOUNTS`` accounts is named but not followed: its weight is small and it would list
+most accounts.
+
+Cost: two queries per attribute whatever the size of the case or the data, its top values
+and then the accounts using them. On an exchange attribute each reads the latest run's window
+of exchanges, which have no index on these columns (``cases.accounts.selectors``).
 """
 
 from __future__ import annotations
@@ -82,18 +85,18 @@ def rank(users: dict[Tie, set[int]], *, exclude: set[int], limit: int) -> list[R
 
 
 def _values_and_users(kind: str, members: QuerySet, window: Window | None):
-    """The case's top values of ``kind`` with how many accounts use each at all, and the
-    users of each value used by at most ``HUB_ACCOUNTS``."""
+    """The case's top values of ``kind`` as ties (with how many accounts use each at all),
+    and the users of each tie used by at most ``HUB_ACCOUNTS`` accounts. Two queries: the
+    top values, then every (value, account) pair of them, from which both the totals and
+    the users come (on exchanges, each query is one read of the window)."""
     attribute = ATTRIBUTES[kind]
     column = attribute.column
     if attribute.on_account:
-        rows = Account.objects.all()
+        rows, account = Account.objects.all(), "pk"
         mine = rows.filter(pk__in=members)
-        account = "pk"
     else:
-        rows = exchanges_in(window)
+        rows, account = exchanges_in(window), "account_id"
         mine = rows.filter(account_id__in=members)
-        account = "account_id"
     blank = {column: ""} if column in TEXT_COLUMNS else {}
     top = list(
         mine.exclude(**{f"{column}__isnull": True})
@@ -104,25 +107,12 @@ def _values_and_users(kind: str, members: QuerySet, window: Window | None):
     )
     if not top:
         return [], {}
-    totals = dict(
-        rows.filter(**{f"{column}__in": top})
-        .values_list(column)
-        .annotate(n=Count(account, distinct=True))
-        .order_by()
-    )
-    ties = {value: Tie(kind, value, totals.get(value, 0)) for value in top}
-    follow = [value for value, tie in ties.items() if tie.accounts <= HUB_ACCOUNTS]
-    users: dict[Tie, set[int]] = defaultdict(set)
-    if follow:
-        pairs = (
-            rows.filter(**{f"{column}__in": follow})
-            .exclude(**{f"{account}__in": members})
-            .values_list(column, account)
-            .distinct()
-            .order_by()
-        )
-        for value, pk in pairs:
-            users[ties[value]].add(pk)
+    found: dict = defaultdict(set)
+    pairs = rows.filter(**{f"{column}__in": top}).values_list(column, account).distinct()
+    for value, pk in pairs.order_by():
+        found[value].add(pk)
+    ties = {value: Tie(kind, value, len(found[value])) for value in top}
+    users = {ties[v]: found[v] for v in top if len(found[v]) <= HUB_ACCOUNTS}
     return list(ties.values()), users
 
 
@@ -135,6 +125,7 @@ def related_accounts(case: Case, window: Window | None) -> RelatedResult:
         ties, found = _values_and_users(kind, members, window)
         all_ties += ties
         users.update(found)
-    rows = rank(users, exclude=set(), limit=RELATED_ROWS)
+    on_case = set(members.values_list("account_id", flat=True))
+    rows = rank(users, exclude=on_case, limit=RELATED_ROWS)
     hubs = [t for t in all_ties if t.accounts > HUB_ACCOUNTS]
     return RelatedResult(rows=rows, ties=all_ties, hubs=hubs)

@@ -1,9 +1,9 @@
 """The account pages and search, at the root of the site (``/accounts/...``, ``/search/``).
 
 A case's related accounts are a page of the case (``cases:case_related``). The login and
-logout pages are matched first (``dashboard/urls.py``), so an account whose id is "login" or
-"logout" is reached through search or a pivot rather than by its own URL.
-"""
+logout pages (``dashboard/urls.py``) and the paths below are matched before an account's own
+page, so an account whose id is one of them ("login", "add-to-case", "shared/card", ...) is
+reached through search or a pivot rather than by its own URL."""
 
 from django.urls import path
 

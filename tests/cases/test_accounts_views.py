@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
+from cases.accounts import related
 from cases.models import AuditEvent, Case, CaseAccount
 from tests.cases.accounts_data import ASN, CARD, DOMAIN, IP, ORG, TEMPLATE, make_world
 from tests.cases.conftest import HOSTILE, PAYLOAD
@@ -344,6 +345,18 @@ def test_related_accounts_cost_a_pinned_number_of_queries(
     world = make_world(extra_card_sharers=extra)
     other = CaseFactory(title="Other")
     CaseAccountFactory(case=other, account=world.card_sharers[0])
-    # The case, the window, three queries for each of seven attributes, the rows.
-    with django_assert_num_queries(SESSION + TOP_BAR + 1 + 1 + 7 * 3 + 1):
+    # The case, the window, two queries for each of seven attributes, the case's accounts,
+    # the rows.
+    with django_assert_num_queries(SESSION + TOP_BAR + 1 + 1 + 7 * 2 + 1 + 1):
         assert analyst_client.get(f"/cases/{world.case.pk}/related/").status_code == 200
+
+
+def test_a_tie_too_common_to_follow_is_named_not_followed(analyst_client, monkeypatch):
+    monkeypatch.setattr(related, "HUB_ACCOUNTS", 3)
+    world = make_world()
+    page = analyst_client.get(f"/cases/{world.case.pk}/related/")
+    rows = [item["account"].account_id for item in page.context["table"].data]
+    assert rows == ["outside-ip-000"]  # the card (four accounts) is not followed
+    hubs = {(t.kind, t.value, t.accounts) for t in page.context["result"].hubs}
+    assert ("card", CARD, 4) in hubs
+    assert "used by too many accounts to follow" in page.content.decode()
