@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.accounts import selectors
 from cases.accounts.attributes import ATTRIBUTES, BadValue, display, normalise
 from cases.accounts.forms import AddToCaseForm, OpenCaseForm
-from cases.accounts.related import related_accounts
+from cases.accounts.related import TOP_TIES, related_accounts
 from cases.accounts.search import MAX_TERM, search_accounts, search_cases
 from cases.accounts.tables import AccountTable, RelatedTable
 from cases.models import Case
@@ -61,13 +61,14 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     account = get_object_or_404(Account, account_id=account_id)
     case = _context_case(request)
     window = selectors.pivot_window()
+    values = selectors.account_exchange_values(account, window)
     context = {
         "account": account,
         "case": case,
         "shared_counts": selectors.account_shared_counts(account),
         "exchange_values": [
-            (kind, ATTRIBUTES[kind].label, values)
-            for kind, values in selectors.account_exchange_values(account, window).items()
+            (kind, ATTRIBUTES[kind].label, values[kind])
+            for kind in ("ip", "range", "asn", "template", "agent")
         ],
         "window": window,
         "memberships": list(selectors.account_memberships(account)),
@@ -205,6 +206,7 @@ def case_related(request: HttpRequest, pk: int) -> HttpResponse:
         "result": result,
         "can_work": can_work,
         "default_reason": f"Shares ties with case #{case.pk}",
+        "top_ties": TOP_TIES,
     }
     return render(request, "cases/accounts/case_related.html", context)
 

@@ -360,3 +360,14 @@ def test_a_tie_too_common_to_follow_is_named_not_followed(analyst_client, monkey
     hubs = {(t.kind, t.value, t.accounts) for t in page.context["result"].hubs}
     assert ("card", CARD, 4) in hubs
     assert "used by too many accounts to follow" in page.content.decode()
+
+
+@pytest.mark.parametrize("sort", ["account_id", "risk", "created", "plan", "domain", "open_cases"])
+def test_every_pivot_column_sorts_both_ways_and_pages(analyst_client, sort):
+    world = make_world(extra_card_sharers=3)
+    for order in (sort, f"-{sort}"):
+        page = analyst_client.get(pivot("card", CARD, case=world.case.pk, sort=order, per_page=2))
+        assert page.status_code == 200 and len(listed(page)) == 2
+        following = page.context["table"].pager["next"]
+        rest = analyst_client.get(following)
+        assert rest.status_code == 200 and not set(listed(rest)) & set(listed(page))
