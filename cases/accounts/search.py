@@ -13,7 +13,14 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from cases.accounts.attributes import ATTRIBUTES, BadValue, display, normalise
+from cases.accounts.attributes import (
+    ATTRIBUTES,
+    BadValue,
+    display,
+    normalise,
+    parse_asn,
+    parse_template,
+)
 from cases.accounts.selectors import Window, accounts_sharing
 from cases.selectors import case_text_match, cases_visible_to
 from detection.models import Account
@@ -21,6 +28,7 @@ from detection.models import Account
 SHOWN = 20
 CASES_SHOWN = 20
 MAX_TERM = 255
+TEMPLATE_DIGITS = 6
 
 
 @dataclass
@@ -53,12 +61,12 @@ def kinds_for(term: str) -> list[str]:
             return ["card", "org", "domain"]
         return ["range"]
     kinds = []
-    for kind in ("asn", "template"):
-        try:
-            normalise(kind, term)
-        except BadValue:
-            continue
-        kinds.append(kind)
+    if parse_asn(term) is not None:
+        kinds.append("asn")
+    # A template id is a 64-bit hash: one of fewer digits is far likelier a case number or
+    # an ASN, and each try reads the window's exchanges.
+    if parse_template(term) is not None and len(term.lstrip("-")) >= TEMPLATE_DIGITS:
+        kinds.append("template")
     return kinds + ["card", "org", "domain"]
 
 

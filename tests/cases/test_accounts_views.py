@@ -371,3 +371,14 @@ def test_every_pivot_column_sorts_both_ways_and_pages(analyst_client, sort):
         following = page.context["table"].pager["next"]
         rest = analyst_client.get(following)
         assert rest.status_code == 200 and not set(listed(rest)) & set(listed(page))
+
+
+@pytest.mark.parametrize("extra", [0, 12])
+def test_search_costs_a_pinned_number_of_queries(analyst_client, django_assert_num_queries, extra):
+    make_world(extra_card_sharers=extra)
+    # The window, the id prefix, card, organisation and email domain, the cases.
+    with django_assert_num_queries(SESSION + TOP_BAR + 6):
+        assert analyst_client.get("/search/", {"q": CARD}).status_code == 200
+    # The window, the id prefix, the address and its range, the cases.
+    with django_assert_num_queries(SESSION + TOP_BAR + 5):
+        assert analyst_client.get("/search/", {"q": IP}).status_code == 200
