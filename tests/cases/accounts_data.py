@@ -37,7 +37,7 @@ def make_world(extra_card_sharers: int = 0) -> World:
     run = DetectionRunFactory(
         window_start=BASE_TIME - timedelta(days=1), window_end=BASE_TIME + timedelta(days=30)
     )
-    case = CaseFactory(title="Fleet case", account_count=2)
+    case = CaseFactory(title="Fleet case", account_count=2, last_run=run)
     members = []
     for i in range(2):
         account = AccountFactory(

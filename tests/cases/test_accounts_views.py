@@ -6,7 +6,8 @@ from urllib.parse import quote
 import pytest
 
 from cases.accounts import related
-from cases.models import AuditEvent, Case, CaseAccount
+from cases.evidence.services import evidence_snapshot_collect
+from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
 from tests.cases.accounts_data import ASN, CARD, DOMAIN, IP, ORG, TEMPLATE, make_world
 from tests.cases.conftest import HOSTILE, PAYLOAD
 from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, ExchangeFactory
@@ -382,3 +383,17 @@ def test_search_costs_a_pinned_number_of_queries(analyst_client, django_assert_n
     # The window, the id prefix, the address and its range, the cases.
     with django_assert_num_queries(SESSION + TOP_BAR + 5):
         assert analyst_client.get("/search/", {"q": IP}).status_code == 200
+
+
+def test_the_evidence_links_shared_values_and_accounts_to_their_pages(analyst_client):
+    world = make_world()
+    case = world.case
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == EvidenceSnapshot.Status.DONE
+    html = analyst_client.get(f"/cases/{case.pk}/evidence/").content.decode()
+    for kind, value in (("ip", IP), ("asn", ASN), ("card", CARD)):
+        assert f'href="/accounts/shared/{kind}/?value={value}&amp;case={case.pk}"' in html
+    # The address is shared with one account outside the case: the count links to it.
+    assert f"/accounts/shared/ip/?value={IP}&amp;scope=outside&amp;case={case.pk}" in html
+    assert f"/accounts/shared/org/?value={ORG}&amp;scope=inside&amp;case={case.pk}" in html
+    assert f'href="/accounts/fleet-000/?case={case.pk}"' in html
