@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cases import views
+from cases.accounts import views as accounts
 from cases.enforcement import views as enforcement
 from cases.evidence import views as evidence
 
@@ -19,6 +20,7 @@ urlpatterns = [
     path("<int:pk>/accounts/", views.case_accounts, name="case_accounts"),
     path("<int:pk>/notes/", views.case_notes, name="case_notes"),
     path("<int:pk>/timeline/", views.case_timeline_view, name="case_timeline"),
+    path("<int:pk>/related/", accounts.case_related, name="case_related"),
     # One case: workflow actions (GET the form, POST to apply).
     path("<int:pk>/assign/", views.case_assign, name="case_assign"),
     path("<int:pk>/status/", views.case_status, name="case_status"),

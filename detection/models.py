@@ -55,6 +55,10 @@ class Account(models.Model):
         indexes = [
             models.Index(fields=["payment_fingerprint"], name="account_payment_idx"),
             models.Index(fields=["org_id"], name="account_org_idx"),
+            # Search and pivots find accounts by email domain, as by card and organisation.
+            # A prefix of ``account_id`` is found through the pattern index PostgreSQL gets
+            # with its unique index.
+            models.Index(fields=["email_domain"], name="account_email_domain_idx"),
             models.Index(fields=["created_at"], name="account_created_idx"),
         ]
 
