@@ -223,6 +223,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 AXES_CLIENT_IP_CALLABLE = "common.auth.client_address"
 AXES_VERBOSE = False
+# Locks are lifted with the axes_reset_* commands; the admin shows no attempts pages, whose
+# deletes would be changes outside the audit log.
+AXES_ENABLE_ADMIN = False
 
 # Security: safe production defaults; DEBUG relaxes only what it must.
 SESSION_COOKIE_HTTPONLY = True
