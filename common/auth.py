@@ -1,7 +1,11 @@
-"""Login throttling's two project-specific parts: which callers it counts, and their address."""
+"""Login throttling's project-specific parts (which callers it counts, their address) and
+re-authentication (whether the password was entered recently, and checking it again)."""
+
+import time
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 
@@ -29,3 +33,25 @@ def client_address(request: HttpRequest) -> str:
         if len(hops) >= proxies:
             return hops[-proxies]
     return request.META.get("REMOTE_ADDR", "")
+
+
+# When the password was last entered in this session: at login (common.receivers) or when a
+# form asked for it again (mark_authenticated).
+AUTHENTICATED_AT = "_authenticated_at"
+
+
+def recently_authenticated(request: HttpRequest) -> bool:
+    """Whether the password was entered in this session within ``REAUTH_MINUTES``."""
+    entered = request.session.get(AUTHENTICATED_AT, 0)
+    return time.time() - entered <= settings.REAUTH_MINUTES * 60
+
+
+def mark_authenticated(request: HttpRequest) -> None:
+    request.session[AUTHENTICATED_AT] = int(time.time())
+
+
+def password_confirms(request: HttpRequest, password: str) -> bool:
+    """Whether ``password`` is the logged-in user's, checked through ``authenticate`` so a
+    wrong one counts against the login throttle like a failed login does."""
+    user = authenticate(request, username=request.user.get_username(), password=password)
+    return user is not None and user.pk == request.user.pk

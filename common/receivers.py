@@ -5,10 +5,8 @@ import time
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
+from common.auth import AUTHENTICATED_AT
 from common.middleware import IdleSessionMiddleware
-
-# When the password was last entered in this session (a login, or a re-authentication).
-AUTHENTICATED_AT = "_authenticated_at"
 
 
 @receiver(user_logged_in)
