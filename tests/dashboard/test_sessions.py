@@ -146,3 +146,26 @@ def test_an_expired_session_ends_at_the_next_request(analyst_client):
     assert analyst_client.get(QUEUE).status_code == 200
     Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
     assert _sent_to_login(analyst_client.get(QUEUE))
+
+
+def test_logged_in_pages_keep_working_while_redis_is_down(settings, roles):
+    """The settings' sessions are in the database, so a cache that does not answer (Redis
+    stopped) costs the queue its cached choice lists, never a logged-in page."""
+    from dashboard.settings import SESSION_ENGINE
+
+    settings.SESSION_ENGINE = SESSION_ENGINE
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    UserFactory(username="erin", roles=[ANALYST])
+    client = Client()
+    response = client.post(
+        f"/accounts/login/?next={QUEUE}", {"username": "erin", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.get(QUEUE).status_code == 200
+    assert client.get(f"/cases/{CaseFactory().pk}/").status_code == 200
