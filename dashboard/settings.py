@@ -248,7 +248,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Content-Security-Policy (django-csp): scripts, fonts, images and connections from this
 # site only, no framing, forms posting only here. No page has inline script; inline style is
 # allowed because htmx (its indicator rule) and plotly.js insert <style> elements and the
-# charts set style attributes, and style cannot run code. CSP_REPORT_ONLY=true sends the same
+# charts and the "why flagged" bars set style attributes; style cannot run code. Templates'
+# own rules live in static stylesheets. CSP_REPORT_ONLY=true sends the same
 # policy as Content-Security-Policy-Report-Only, to try it on a deployment first.
 _CSP = {
     "DIRECTIVES": {
