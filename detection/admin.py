@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -159,9 +160,18 @@ class IngestReportAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = TelemetryUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            report = upload_create(
-                upload=form.cleaned_data["file"], kind=form.cleaned_data["kind"], user=request.user
-            )
+            with transaction.atomic():  # the report and its audit event together
+                report = upload_create(
+                    upload=form.cleaned_data["file"],
+                    kind=form.cleaned_data["kind"],
+                    user=request.user,
+                )
+                announce(
+                    request,
+                    report,
+                    "added",
+                    {"path": [None, report.path], "kind": [None, report.kind]},
+                )
             self.message_user(
                 request,
                 f"Uploaded {form.cleaned_data['file'].name}: ingest queued as report "
@@ -247,13 +257,17 @@ class DetectionRunAdmin(ReadOnlyAdmin):
     def run_now_view(self, request):
         if request.method != "POST" or not request.user.has_perm("detection.add_detectionrun"):
             raise PermissionDenied
-        run = detection_run_start(triggered_by=request.user)
+        with transaction.atomic():  # the run and its audit event together
+            run = detection_run_start(triggered_by=request.user)
+            announce(request, run, "added")
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:detection_detectionrun_changelist"))
 
     @admin.action(description="Start a new detection run now", permissions=["start"])
     def run_detection_now(self, request, queryset):
-        run = detection_run_start(triggered_by=request.user)
+        with transaction.atomic():  # the run and its audit event together
+            run = detection_run_start(triggered_by=request.user)
+            announce(request, run, "added")
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
 
     def has_start_permission(self, request):

@@ -130,3 +130,16 @@ def test_tag_renames_and_deletes_are_audited(admin_client_):
     assert not Tag.objects.exists()
     deleted = AuditEvent.objects.get(verb="admin.deleted")
     assert deleted.target_id == str(tag.pk) and deleted.data["object"] == "fleet-a"
+
+
+def test_starting_a_run_from_the_admin_is_audited(admin_client_, admin_user):
+    # The run's task is enqueued on commit, which the test's transaction never reaches.
+    response = admin_client_.post(reverse("admin:detection_detectionrun_run_now"))
+    assert response.status_code == 302
+    run = DetectionRun.objects.get()
+    event = AuditEvent.objects.get(verb="admin.added")
+    assert (event.actor, event.target_type, event.target_id) == (
+        admin_user,
+        "detection.detectionrun",
+        str(run.pk),
+    )
