@@ -334,29 +334,6 @@ def test_only_managers_and_approvers_export(request, url, who, status):
     assert audited is (status == 200)
 
 
-@pytest.mark.parametrize(
-    "url", ["/cases/export/csv/?status=any", "/cases/export/xlsx/", "/cases/{pk}/export/pdf/"]
-)
-def test_a_get_shows_the_button_and_makes_no_export(manager_client, exports_dir, url):
-    """A link (or an image, or a prefetch) on another site cannot make an export: only the
-    POST the button sends, with its CSRF token, does."""
-    case = CaseFactory(title="Exported")
-    url = url.format(pk=case.pk)
-    response = manager_client.get(url)
-    assert response.status_code == 200
-    assert response.get("Content-Disposition") is None
-    assert f'<form method="post" action="{url}">' in response.content.decode()
-    assert not AuditEvent.objects.filter(verb="export.created").exists()
-    assert not Export.objects.exists()
-    # Without the token, the POST is refused.
-    from django.test import Client
-
-    strict = Client(enforce_csrf_checks=True)
-    strict.force_login(response.wsgi_request.user)
-    assert strict.post(url).status_code == 403
-    assert not AuditEvent.objects.filter(verb="export.created").exists()
-
-
 def test_unknown_format_and_missing_case_are_404(manager_client):
     assert post_export(manager_client, "/cases/export/pdf/").status_code == 404
     assert manager_client.get("/cases/999999/export/pdf/").status_code == 404
