@@ -12,15 +12,33 @@ TEST_WORKERS ?= 2
 DEMO_DIR ?= var/demo
 DEMO_SCALE ?= 0.3
 
-.PHONY: install demo test test-requirements test-chromium lint services worker beat serve e2e bench clean
+# Every dependency (the app's and the dev group's), pinned with hashes: `make install` installs
+# exactly these; `make lock` re-resolves after a change to pyproject.toml, keeping the pins
+# it can; `make lock-upgrade` moves every pin to the newest release pyproject.toml allows.
+LOCK := requirements.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 \
+	--generate-hashes --quiet -o $(LOCK)
+
+.PHONY: install demo test test-requirements test-chromium lint services worker beat serve e2e bench clean lock lock-upgrade
 
 install: $(VENV)/.installed .env
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -e . --group dev
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
+
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv>=0.9,<1"
+
+lock: $(BIN)/uv
+	$(UV_COMPILE)
+
+lock-upgrade: $(BIN)/uv
+	$(UV_COMPILE) --upgrade
 
 # A development .env: DEBUG on and a random secret key. Production sets real variables.
 .env:

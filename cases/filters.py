@@ -31,6 +31,9 @@ SAVED_VIEWS = [
     ("closed", "Recently closed", {"status": "closed", "closed_within": "30", "sort": "-closed"}),
 ]
 DEFAULT_STATUS = "open"
+# The largest id a bigint primary key holds; a typed number past it names no row.
+MAX_ID = 2**63 - 1
+MAX_CLOSED_WITHIN_DAYS = 36500
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -84,8 +87,13 @@ class CaseFilter(django_filters.FilterSet):
         label="Decided",
         widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
     )
+    # Bounded so that "now minus N days" is a date (a century is more than any team keeps).
     closed_within = django_filters.NumberFilter(
-        method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput
+        method="filter_closed_within",
+        label="Closed in last N days",
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=MAX_CLOSED_WITHIN_DAYS,
     )
 
     class Meta:
@@ -141,7 +149,9 @@ class CaseFilter(django_filters.FilterSet):
     def filter_campaign(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if value.isdigit():
-            return queryset.filter(campaign_id=int(value))
+            # An id no campaign can have (past the column's range) matches none.
+            number = int(value)
+            return queryset.filter(campaign_id=number) if number <= MAX_ID else queryset.none()
         return queryset.filter(campaign__label__icontains=value)
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

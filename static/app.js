@@ -235,7 +235,7 @@
 
 // ---- Overview and exports ---------------------------------------------------------
 // Charts marked [data-chart-links] carry a queue URL per bar (customdata): a click opens it.
-// Queue export links follow the filter as it is now (htmx changes the URL, not the toolbar).
+// Queue export buttons follow the filter as it is now (htmx changes the URL, not the toolbar).
 (function () {
   "use strict";
 
@@ -254,8 +254,8 @@
   }
 
   document.addEventListener("click", function (event) {
-    var link = event.target.closest("a[data-export-base]");
-    if (link) link.href = link.dataset.exportBase + window.location.search;
+    var button = event.target.closest("button[data-export-base]");
+    if (button) button.formAction = button.dataset.exportBase + window.location.search;
   });
 
   document.addEventListener("DOMContentLoaded", function () {

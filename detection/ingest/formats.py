@@ -53,6 +53,18 @@ def data_suffix(path: Path) -> str | None:
     return next((s for s in SUFFIXES if name.endswith(s)), None)
 
 
+def short_name(name: str, max_bytes: int) -> str:
+    """``name`` cut to at most ``max_bytes`` of UTF-8, keeping its data suffix (``.jsonl.gz``)
+    so the kind and format can still be read from it. A file name (255 bytes on most file
+    systems) must hold the prefixes the uploads and reject files put before it."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    suffix = data_suffix(Path(name)) or ""
+    suffix = name[len(name) - len(suffix) :]
+    stem = name[: len(name) - len(suffix)].encode()[: max_bytes - len(suffix.encode())]
+    return stem.decode(errors="ignore") + suffix
+
+
 def kind_from_name(path: Path) -> str | None:
     name = path.name.lower()
     return next((kind for kind in KINDS if name.startswith(kind)), None)

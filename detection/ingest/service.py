@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from detection.ingest import parallel
 from detection.ingest.batches import Batch, entry, read_batches
-from detection.ingest.formats import Source
+from detection.ingest.formats import Source, short_name
 from detection.ingest.loaders import connect_params, load_accounts, make_loader
 from detection.models import IngestReport
 
@@ -363,7 +363,8 @@ def _write_entries(report, entries: list[dict], directory: Path, on_reject) -> N
     if not report.reject_path:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = Path(report.path).name
+        # Cut so the stamp, the id and the suffix fit a file name whatever the source's.
+        name = short_name(Path(report.path).name, 180)
         report.reject_path = str(directory / f"{stamp}-{report.pk}-{name}.rejects.jsonl")
     with open(report.reject_path, "ab") as fh:
         for entry in entries:
