@@ -48,9 +48,31 @@ class AccountAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class TelemetryStateFilter(admin.SimpleListFilter):
+    """Exchanges ingest loaded but marked: dated in the future (quarantined from detection)
+    or with text cleaned (docs/ingest.md)."""
+
+    title = "ingest marks"
+    parameter_name = "marked"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("future", "dated in the future (quarantined)"),
+            ("cleaned", "text cleaned (originals kept)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "future":
+            return queryset.quarantined()
+        if self.value() == "cleaned":
+            return queryset.cleaned()
+        return queryset
+
+
 @admin.register(Exchange)
 class ExchangeAdmin(admin.ModelAdmin):
-    list_display = ["exchange_id", "account", "ts", "model", "ip"]
+    list_display = ["exchange_id", "account", "ts", "model", "ip", "text_flags"]
+    list_filter = [TelemetryStateFilter]
     search_fields = ["=exchange_id"]
     raw_id_fields = ["account"]
     # Never count or sort tens of millions of rows for a list page.
@@ -102,6 +124,8 @@ class IngestReportAdmin(admin.ModelAdmin):
         "rejected",
         "duplicates",
         "placeholders",
+        "cleaned",
+        "future",
         "created_at",
     ]
     list_filter = ["status", "kind", "loader"]

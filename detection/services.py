@@ -70,7 +70,11 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
             run.chunks.filter(status=DetectionChunk.Status.PENDING).values_list("index", flat=True)
         )
     params = DetectionParams.from_stored(run.config.params)
-    newest = Exchange.objects.aggregate(newest=Max("ts"))["newest"]
+    # The window ends at the newest plausible exchange: one dated in 2099 would otherwise
+    # move it into the future, empty of everything else (detection.models.plausible_horizon).
+    now = timezone.now()
+    newest = Exchange.objects.plausible(now).aggregate(newest=Max("ts"))["newest"]
+    quarantined = Exchange.objects.quarantined(now).count()
     start, end = feat.window_bounds(newest, params.window_days)
     pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     size = params.chunk_size
@@ -85,7 +89,7 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     run.started_at = timezone.now()
     run.window_start, run.window_end = start, end
     run.chunks_total, run.chunks_done = len(chunks), 0
-    run.counts = {"accounts": len(pks)}
+    run.counts = {"accounts": len(pks), "quarantined": quarantined}
     run.save()
     return [c.index for c in chunks]
 

@@ -326,6 +326,8 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
                 )
         report.rows_read += batch.rows_read
         report.rejected += batch.rejected
+        report.cleaned += batch.cleaned
+        report.future += batch.future
         report.duplicates += batch.duplicates
         report.lines_done = max(report.lines_done, batch.last_line)
         report.bytes_read = batch.position
