@@ -22,6 +22,7 @@ from detection.config import (
 from detection.forms import PARAM_FIELDS, DetectionConfigForm
 from detection.models import (
     Account,
+    AccountChange,
     AccountScore,
     Campaign,
     DetectionConfig,
@@ -40,10 +41,24 @@ def _rejects_pruned() -> str:
     )
 
 
+class AccountChangeInline(admin.TabularInline):
+    """The account's history: values later accounts rows replaced (records, not editable)."""
+
+    model = AccountChange
+    fields = ["changed_at", "field", "old_value", "new_value", "source"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = ["account_id", "plan", "org_id", "country", "created_at", "platform_status"]
     list_filter = ["plan", "platform_status", "is_placeholder"]
+    inlines = [AccountChangeInline]
     search_fields = ["=account_id", "=org_id", "=payment_fingerprint", "email_domain"]
     show_full_result_count = False
 

@@ -93,6 +93,40 @@ class Account(models.Model):
         return self.account_id
 
 
+class AccountChange(models.Model):
+    """A value of an account that a later accounts row replaced: the account's history.
+
+    Ingest applies a later row that changes a field (docs/ingest.md, "Accounts change") and
+    keeps what it replaced here, so an analyst sees that an account moved onto another card
+    or organisation, and detection can weigh a move onto a flagged fleet's
+    (``detection.services.fleet_moves``). A value an account had before is never applied
+    again: re-loading an older file is a no-op.
+    """
+
+    class Field(models.TextChoices):
+        EMAIL_DOMAIN = "email_domain", "email domain"
+        ORG_ID = "org_id", "organisation"
+        PAYMENT_FINGERPRINT = "payment_fingerprint", "payment fingerprint"
+        COUNTRY = "country", "country"
+        PLAN = "plan", "plan"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=32, choices=Field.choices)
+    old_value = models.CharField(max_length=255, blank=True, default="")
+    new_value = models.CharField(max_length=255, blank=True, default="")
+    changed_at = models.DateTimeField(default=timezone.now, help_text="When ingest applied it.")
+    source = models.CharField(
+        max_length=1100, blank=True, default="", help_text="The file and line of the row."
+    )
+
+    class Meta:
+        ordering = ["account", "changed_at", "pk"]
+        indexes = [models.Index(fields=["account", "changed_at"], name="accountchange_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.field}: {self.old_value!r} -> {self.new_value!r}"
+
+
 class Exchange(models.Model):
     """One API request and its response, as the gateway logged it."""
 
@@ -181,7 +215,12 @@ class IngestReport(models.Model):
     )
     differing = models.BigIntegerField(
         default=0,
-        help_text="Known accounts whose row differed from the stored values (kept; see notices).",
+        help_text="Known accounts whose row offered values that were not applied: a "
+        "registration time, or a value the account had before (kept; see notices).",
+    )
+    changed = models.BigIntegerField(
+        default=0,
+        help_text="Known accounts a later row changed (loaded; history kept, see notices).",
     )
     rejected = models.BigIntegerField(default=0)
     future = models.BigIntegerField(

@@ -26,8 +26,8 @@ class Batch:
 
     rows: list[tuple] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    # Position of the row for each exchange_id / account_id in this batch: as in the
-    # database, the first row with an id wins and later ones are duplicates.
+    # Position of the row for each exchange_id in this batch (as in the database, the first
+    # row with an id wins and later ones are duplicates), or for each distinct accounts row.
     index: dict[str, int] = field(default_factory=dict)
     entries: list[dict] = field(default_factory=list)  # rejects and notices
     rows_read: int = 0
@@ -99,6 +99,7 @@ def fill_batches(
     batch = Batch()
     rows, lines, index = batch.rows, batch.lines, batch.index
     read = size = last = 0
+    whole = parse is PARSERS["accounts"]
     try:
         for line, record, raw in records:
             last = line
@@ -109,7 +110,9 @@ def fill_batches(
                 row = checked(batch, parse, line, record, raw)
                 if row is None:
                     continue
-            key = row[0]  # the record's own id, first in either kind's row
+            # The record's own id, first in either kind's row. An accounts row repeated as
+            # it is is a duplicate; one that differs is a change (loaders.load_accounts).
+            key = row if whole else row[0]
             if key in index:
                 batch.duplicates += 1
                 continue

@@ -210,8 +210,10 @@ class Command(BaseCommand):
             parts.append(f"{report.placeholders:,} placeholders created")
         else:
             parts.append(f"{report.placeholders_filled:,} placeholders filled")
+            if report.changed:
+                parts.append(f"{report.changed:,} changed (earlier values kept as history)")
             if report.differing:
-                parts.append(f"{report.differing:,} differing from the stored account (kept)")
+                parts.append(f"{report.differing:,} with values not applied (kept)")
         parts.append(f"{report.rejected:,} rejected")
         if report.cleaned:
             parts.append(f"{report.cleaned:,} with text cleaned and marked (originals kept)")
