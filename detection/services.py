@@ -35,6 +35,8 @@ from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
 from detection.scoring import explain
+from detection.selectors import fleet_moves
+from detection.signals import FLEET_MOVES
 
 log = logging.getLogger(__name__)
 R = DetectionRun.Status
@@ -240,6 +242,10 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
         ),
         schema=list(ACCOUNT_SCHEMA),
         orient="row",
+    )
+    moves = fleet_moves(accounts["account"].to_list(), before=run)
+    accounts = accounts.with_columns(
+        pl.col("account").replace_strict(moves, default=0, return_dtype=pl.Int64).alias(FLEET_MOVES)
     )
     return analyse(
         features=features,
