@@ -134,7 +134,7 @@ def test_reloading_a_file_of_salted_rows_is_a_no_op(tmp_path, loader):
 
 
 def test_an_exchange_dated_in_the_future_is_stored_counted_and_quarantined(
-    tmp_path, loader, settings
+    tmp_path, loader, settings, admin_client
 ):
     settings.TELEMETRY_CLOCK_SKEW_MINUTES = 30
     rows = [exchange_row(1), exchange_row(2, ts="2099-01-01T00:00:00Z")]
@@ -148,5 +148,10 @@ def test_an_exchange_dated_in_the_future_is_stored_counted_and_quarantined(
     assert list(Exchange.objects.plausible().values_list("exchange_id", flat=True)) == ["ex-1"]
     assert IngestReport.objects.get().future == 1
     assert "1 dated in the future (stored, quarantined)" in out
+    # Admins find them in the exchanges list.
+    page = admin_client.get("/admin/detection/exchange/", {"marked": "future"})
+    assert page.status_code == 200
+    listed = page.content.decode()
+    assert "ex-2" in listed and "ex-1" not in listed
     # The horizon moves with the clock: in 2099 the row is plausible.
     assert Exchange.objects.plausible(now=datetime(2099, 1, 2, tzinfo=UTC)).count() == 2
