@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import re
 import socket
 import struct
@@ -44,6 +43,7 @@ from typing import Annotated, Any
 
 import msgspec
 import numpy as np
+import orjson
 
 from detection.contract import (
     ACCOUNT_COLUMNS,
@@ -386,7 +386,8 @@ def _marked(values: list[Any], texts: tuple[tuple[int, str], ...], marks: tuple[
             originals[name] = value.original
             values[position] = str(value)
     values[marks[0]] = flags
-    values[marks[1]] = json.dumps(originals, ensure_ascii=False) if originals else ""
+    # Escaped originals hold no NUL or lone surrogate: orjson takes them.
+    values[marks[1]] = orjson.dumps(originals).decode() if originals else ""
 
 
 def parse_exchange(record: dict, notes: list[str]) -> ExchangeRow:
