@@ -65,8 +65,6 @@ from detection.contract import (
 )
 from detection.text import TEXT_NOT_A_CODE, clean_text, escape_text, storable
 
-NUL = "\x00"
-
 # RFC 3339 date-time (section 5.6): the zone is required. "t"/"z" may be lower case and a
 # space may stand for "T" (section 5.6, NOTE). Digits past microseconds are dropped
 # (PostgreSQL stores microseconds).
