@@ -230,8 +230,8 @@ def shared_payment(f: pl.DataFrame, p: DetectionParams) -> Signal:
     )
 
 
-# The accounts frame's column for ``fleet_move`` (detection.selectors.fleet_moves); a frame
-# without it (a run's preview of data without history) has no moves.
+# The accounts frame's column for ``fleet_move`` (detection.selectors.fleet_moves, added by
+# detection.services.run_analysis); a frame built without it (the pure tests) has no moves.
 FLEET_MOVES = "fleet_moves"
 
 
