@@ -293,6 +293,9 @@ DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "6
 # (an empty table: load first, index after) builds the indexes with.
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS", "0"))
 INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
+# Exchanges dated more than this many minutes past now are quarantined: stored, counted in
+# the ingest report, left out of detection until the clock reaches them (docs/ingest.md).
+TELEMETRY_CLOCK_SKEW_MINUTES = int(os.environ.get("TELEMETRY_CLOCK_SKEW_MINUTES", "60"))
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
 CELERY_BEAT_SCHEDULE = {
     "detection-run": {

@@ -24,6 +24,7 @@ from detection.config import (
 from detection.forms import PARAM_FIELDS, DetectionConfigForm
 from detection.models import (
     Account,
+    AccountChange,
     AccountScore,
     Campaign,
     DetectionConfig,
@@ -47,18 +48,56 @@ def _rejects_pruned() -> str:
 # evidence section, where each view is audited.
 
 
+class AccountChangeInline(admin.TabularInline):
+    """The account's history: values later accounts rows replaced (records, not editable)."""
+
+    model = AccountChange
+    fields = ["changed_at", "field", "old_value", "new_value", "source"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = ["account_id", "plan", "org_id", "country", "created_at", "platform_status"]
     list_filter = ["plan", "platform_status", "is_placeholder"]
+    inlines = [AccountChangeInline]
     search_fields = ["=account_id", "=org_id", "=payment_fingerprint", "email_domain"]
     show_full_result_count = False
 
 
+class TelemetryStateFilter(admin.SimpleListFilter):
+    """Exchanges ingest loaded but marked: dated in the future (quarantined from detection)
+    or with text cleaned (docs/ingest.md)."""
+
+    title = "ingest marks"
+    parameter_name = "marked"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("future", "dated in the future (quarantined)"),
+            ("cleaned", "text cleaned (originals kept)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "future":
+            return queryset.quarantined()
+        if self.value() == "cleaned":
+            return queryset.cleaned()
+        return queryset
+
+
 @admin.register(Exchange)
 class ExchangeAdmin(ReadOnlyAdmin):
-    list_display = ["exchange_id", "account", "ts", "model", "ip"]
-    exclude = ["prompt"]
+    list_display = ["exchange_id", "account", "ts", "model", "ip", "text_flags"]
+    list_filter = [TelemetryStateFilter]
+    # The prompt, and the originals of cleaned text (a prompt's among them), are read on a
+    # case's evidence section, where each view is audited.
+    exclude = ["prompt", "text_originals"]
     search_fields = ["=exchange_id"]
     raw_id_fields = ["account"]
     # Never count or sort tens of millions of rows for a list page.
@@ -110,6 +149,8 @@ class IngestReportAdmin(ReadOnlyAdmin):
         "rejected",
         "duplicates",
         "placeholders",
+        "cleaned",
+        "future",
         "created_at",
     ]
     list_filter = ["status", "kind", "loader"]

@@ -38,11 +38,20 @@ EVIDENCE_PAGE = "cases/evidence/page.html"
 BODY = "cases/evidence/_partials/body.html"
 CHARTS_BODY = "cases/evidence/_partials/charts.html"
 PROGRESS = "cases/evidence/_partials/progress.html"
-BUILTIN_KINDS = ("signals", "templates", "traffic", "infrastructure", "registrations")
+BUILTIN_KINDS = ("signals", "templates", "traffic", "infrastructure", "registrations", "accounts")
 HISTORY = 20
 CUSTOM_CHARS = 5000
 # Keys of evidence data that hold ISO timestamps, shown as dates on the page.
-TIME_KEYS = {"first", "last", "ts", "start", "end", "first_use", "first_seen_anywhere"}
+TIME_KEYS = {
+    "first",
+    "last",
+    "ts",
+    "start",
+    "end",
+    "first_use",
+    "first_seen_anywhere",
+    "changed_at",
+}
 
 
 def _get_case_for_user(request: HttpRequest, pk: int) -> Case:

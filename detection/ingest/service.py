@@ -311,21 +311,40 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
             if placeholders:
                 _note_placeholders(batch, placeholders)
         elif batch.rows:
-            counts = load_accounts(batch.rows)
-            report.loaded += counts.inserted + counts.filled
+            counts = load_accounts(batch.rows, source=report.path, lines=batch.lines)
+            report.loaded += counts.inserted + counts.filled + counts.changed
             report.duplicates += counts.unchanged
             report.placeholders_filled += counts.filled
+            report.changed += counts.changed
             report.differing += len(counts.differences)
-            for account_id, differs in counts.differences:
-                line = batch.lines[batch.index[account_id]]
-                reason = "known account; row differs from the stored values (kept): " + ", ".join(
-                    differs
+            for position, account_id, fields in counts.changes:
+                reason = "known account changed (earlier values kept as history): " + ", ".join(
+                    fields
                 )
                 batch.entries.append(
-                    entry("account_differs", line, reason, account_id=account_id, fields=differs)
+                    entry(
+                        "account_changed",
+                        batch.lines[position],
+                        reason,
+                        account_id=account_id,
+                        fields=fields,
+                    )
+                )
+            for position, account_id, differs in counts.differences:
+                reason = "known account; offered values not applied (kept): " + ", ".join(differs)
+                batch.entries.append(
+                    entry(
+                        "account_differs",
+                        batch.lines[position],
+                        reason,
+                        account_id=account_id,
+                        fields=differs,
+                    )
                 )
         report.rows_read += batch.rows_read
         report.rejected += batch.rejected
+        report.cleaned += batch.cleaned
+        report.future += batch.future
         report.duplicates += batch.duplicates
         report.lines_done = max(report.lines_done, batch.last_line)
         report.bytes_read = batch.position

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("detection", "0003_detectionconfig_without_case_policy"),
+        ("detection", "0005_account_history"),
     ]
 
     operations = [
