@@ -20,11 +20,12 @@ from cases.accounts.attributes import ATTRIBUTES, display, exit_range, range_bou
 from cases.enforcement.models import EnforcementAction
 from cases.models import Case, CaseAccount
 from cases.selectors import cases_visible_to
-from detection.models import Account, AccountScore, DetectionRun, Exchange
+from detection.models import Account, AccountChange, AccountScore, DetectionRun, Exchange
 
 TOP_VALUES = 5  # per exchange attribute on the account page
 ADDRESSES_FOR_RANGES = 50  # the account's busiest addresses, grouped into its exit ranges
 SCORE_ROWS = 20
+CHANGE_ROWS = 50
 ACTION_ROWS = 50
 
 
@@ -182,6 +183,13 @@ def account_actions(account: Account) -> list[EnforcementAction]:
             "decided_by__username",
         )
         .order_by("-proposed_at", "-id")[:ACTION_ROWS]
+    )
+
+
+def account_changes(account: Account) -> list[AccountChange]:
+    """The values later accounts rows replaced (ingest keeps them), latest first."""
+    return list(
+        AccountChange.objects.filter(account=account).order_by("-changed_at", "-pk")[:CHANGE_ROWS]
     )
 
 

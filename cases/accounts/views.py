@@ -74,6 +74,7 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
         "memberships": list(selectors.account_memberships(account)),
         "actions": selectors.account_actions(account),
         "scores": selectors.account_scores(account),
+        "changes": selectors.account_changes(account),
     }
     return render(request, "cases/accounts/account_detail.html", context)
 

@@ -44,3 +44,16 @@ def account_link(account_id, case=None, length: int = 32) -> dict:
 def pivot_link(kind: str, value, case=None, length: int = 40, text=None) -> dict:
     shown = display(kind, value) if text is None else str(text)
     return {"href": pivot_url(kind, value, case), "text": shown, "length": length, "code": False}
+
+
+# An account's history names fields by their model names; those with a pivot link to it.
+HISTORY_PIVOTS = {"payment_fingerprint": "card", "org_id": "org", "email_domain": "domain"}
+
+
+@register.inclusion_tag("cases/accounts/_partials/link.html")
+def history_value(field: str, value, case=None, length: int = 40) -> dict:
+    """A value from an account's history: a pivot link where the field has one, else text."""
+    kind = HISTORY_PIVOTS.get(field)
+    if not value or kind is None:
+        return {"href": None, "text": value or "—", "length": length, "code": False}
+    return pivot_link(kind, value, case, length)

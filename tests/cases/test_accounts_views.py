@@ -8,6 +8,7 @@ import pytest
 from cases.accounts import related
 from cases.evidence.services import evidence_snapshot_collect
 from cases.models import AuditEvent, Case, CaseAccount, EvidenceSnapshot
+from detection.models import AccountChange
 from tests.cases.accounts_data import ASN, CARD, DOMAIN, IP, ORG, TEMPLATE, make_world
 from tests.cases.conftest import HOSTILE, PAYLOAD
 from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, ExchangeFactory
@@ -63,6 +64,33 @@ def test_the_account_page_shows_decisions_on_the_account(analyst_client, analyst
     html = analyst_client.get(f"/accounts/{account.account_id}/").content.decode()
     assert "False positive" in html and "Dismissed" in html
     assert "No enforcement proposed." in html
+
+
+def test_the_account_page_shows_what_later_accounts_rows_changed(analyst_client):
+    world = make_world()
+    account = world.members[0]
+    AccountChange.objects.create(
+        account=account,
+        field=AccountChange.Field.PAYMENT_FINGERPRINT,
+        old_value="pm_old_card",
+        new_value=CARD,
+        source="accounts-2.jsonl:7",
+    )
+    AccountChange.objects.create(
+        account=account, field=AccountChange.Field.PLAN, old_value=HOSTILE, new_value="pro"
+    )
+    html = analyst_client.get(f"/accounts/{account.account_id}/").content.decode()
+    history = html[html.index('id="account-history-h"') :]
+    assert "payment fingerprint" in history and "accounts-2.jsonl:7" in history
+    # Card values link to the accounts sharing them; a plan is plain, escaped text.
+    assert 'href="/accounts/shared/card/?value=pm_old_card"' in history
+    assert HOSTILE not in history and "&lt;script&gt;alert(&quot;x&quot;)" in history
+
+
+def test_an_account_without_changes_says_so(analyst_client):
+    world = make_world()
+    html = analyst_client.get(f"/accounts/{world.members[0].account_id}/").content.decode()
+    assert "No later accounts row has changed this account." in html
 
 
 def test_an_unknown_account_is_404_and_roleless_users_get_403(analyst_client, outsider_client):
@@ -166,8 +194,8 @@ def test_queries_per_account_pages_are_pinned_whatever_the_data_size(
     member = world.members[0].account_id
     case = world.case.pk
     # The page: the account, the context case, the run's window, the counts of sharers, four
-    # exchange attributes, memberships, enforcement, scores.
-    with django_assert_num_queries(SESSION + TOP_BAR + 11):
+    # exchange attributes, memberships, enforcement, scores, history.
+    with django_assert_num_queries(SESSION + TOP_BAR + 12):
         assert analyst_client.get(f"/accounts/{member}/?case={case}").status_code == 200
     # Counts, a page of rows, the context case, the cases to add to.
     with django_assert_num_queries(SESSION + TOP_BAR + 4):
