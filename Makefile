@@ -12,15 +12,33 @@ TEST_WORKERS ?= 2
 DEMO_DIR ?= var/demo
 DEMO_SCALE ?= 0.3
 
-.PHONY: install demo test test-requirements test-chromium lint services worker beat serve e2e bench clean
+# Every dependency (the app's and the dev group's), pinned with hashes: `make install` installs
+# exactly these; `make lock` re-resolves after a change to pyproject.toml, keeping the pins
+# it can; `make lock-upgrade` moves every pin to the newest release pyproject.toml allows.
+LOCK := requirements.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 \
+	--generate-hashes --quiet -o $(LOCK)
+
+.PHONY: install demo test test-requirements test-chromium lint services worker beat serve e2e bench clean lock lock-upgrade
 
 install: $(VENV)/.installed .env
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -e . --group dev
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
+
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv>=0.9,<1"
+
+lock: $(BIN)/uv
+	$(UV_COMPILE)
+
+lock-upgrade: $(BIN)/uv
+	$(UV_COMPILE) --upgrade
 
 # A development .env: DEBUG on and a random secret key. Production sets real variables.
 .env:
@@ -28,13 +46,19 @@ $(VENV)/.installed: pyproject.toml
 	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> $@
 	@echo "wrote .env (DEBUG=true, random SECRET_KEY) for local development"
 
+# The demo runs as a user would run the console: DEBUG off (the console's own 404 and 500
+# pages, never Django's debug pages), static files collected and served by WhiteNoise, under
+# gunicorn. One process with threads: with no CACHE_URL each process has a cache of its own.
+# Cookies are not marked Secure, since the demo is plain http on localhost.
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	test -f $(DEMO_DIR)/exchanges.jsonl.gz || $(BIN)/python manage.py generate_traffic $(DEMO_DIR) --seed 7 --scale $(DEMO_SCALE)
 	$(BIN)/python manage.py ingest $(DEMO_DIR)
 	$(BIN)/python manage.py detect
 	$(BIN)/python manage.py demo_users
-	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+	DEBUG=false $(BIN)/python manage.py collectstatic --noinput -v 0
+	@echo "serving on http://localhost:$(PORT)/ with DEBUG off (gunicorn, static files by WhiteNoise)"
+	DEBUG=false SECURE_COOKIES=false $(BIN)/gunicorn dashboard.wsgi --bind 0.0.0.0:$(PORT) --workers 1 --threads 8 --access-logfile -
 
 serve: install
 	$(BIN)/python manage.py runserver 0.0.0.0:$(PORT)

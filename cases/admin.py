@@ -1,10 +1,14 @@
 from django.contrib import admin
 
 from cases.models import AuditEvent, Case, EnforcementAction, Tag
+from common.admin import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdmin):
+    """Read-only: a case changes through the console's workflow, which checks the rules
+    (four eyes, transitions) and writes the audit log."""
+
     list_display = ["id", "title", "status", "priority", "assignee", "risk_score", "opened_at"]
     list_filter = ["status", "priority", "kind"]
     search_fields = ["title", "=subject_key"]
@@ -12,7 +16,7 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(AuditedAdmin):
     search_fields = ["name"]
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cases.models import Case, Tag
 from cases.selectors import account_has_cases, case_text_match, users_who_work_cases
+from common.dates import DATE_INPUT_ATTRS
 
 S = Case.Status
 User = get_user_model()
@@ -30,6 +31,9 @@ SAVED_VIEWS = [
     ("closed", "Recently closed", {"status": "closed", "closed_within": "30", "sort": "-closed"}),
 ]
 DEFAULT_STATUS = "open"
+# The largest id a bigint primary key holds; a typed number past it names no row.
+MAX_ID = 2**63 - 1
+MAX_CLOSED_WITHIN_DAYS = 36500
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -76,15 +80,20 @@ class CaseFilter(django_filters.FilterSet):
     opened = django_filters.DateFromToRangeFilter(
         field_name="opened_at__date",
         label="Opened",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
     )
     decided = django_filters.DateFromToRangeFilter(
         field_name="decided_at__date",
         label="Decided",
-        widget=django_filters.widgets.DateRangeWidget(attrs={"type": "date"}),
+        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
     )
+    # Bounded so that "now minus N days" is a date (a century is more than any team keeps).
     closed_within = django_filters.NumberFilter(
-        method="filter_closed_within", label="Closed in last N days", widget=forms.HiddenInput
+        method="filter_closed_within",
+        label="Closed in last N days",
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=MAX_CLOSED_WITHIN_DAYS,
     )
 
     class Meta:
@@ -140,7 +149,9 @@ class CaseFilter(django_filters.FilterSet):
     def filter_campaign(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if value.isdigit():
-            return queryset.filter(campaign_id=int(value))
+            # An id no campaign can have (past the column's range) matches none.
+            number = int(value)
+            return queryset.filter(campaign_id=number) if number <= MAX_ID else queryset.none()
         return queryset.filter(campaign__label__icontains=value)
 
     def filter_tag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

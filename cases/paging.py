@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.paginator import Page
+from django.core.paginator import EmptyPage, Page
 from django.db import connections
 from django.db.models import Field, Model, Q, QuerySet
 from django.utils import timezone
@@ -176,6 +176,10 @@ class KeysetPaginator(LazyPaginator):
     """
 
     MAX_PER_PAGE = 200
+    # Rows before a page past which no listing reaches: a typed ``?page=`` beyond it is
+    # treated as past the end, rather than sent to the database as an offset no integer
+    # column can hold.
+    MAX_OFFSET = 2**31
 
     def __init__(self, object_list, per_page, *, cursor=None, **kwargs):
         super().__init__(object_list, max(1, min(int(per_page), self.MAX_PER_PAGE)), **kwargs)
@@ -196,6 +200,8 @@ class KeysetPaginator(LazyPaginator):
             if page is not None:
                 return page
         number = self.validate_number(number or 1)
+        if (number - 1) * self.per_page > self.MAX_OFFSET:
+            raise EmptyPage("That page is past the end of any listing")
         if number > 1 and self.keys:
             # A page by number: seek from the row before it (see the module's docstring).
             values = self._key_before_page(number)

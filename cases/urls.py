@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cases import views
+from cases.accounts import views as accounts
 from cases.enforcement import views as enforcement
 from cases.evidence import views as evidence
 
@@ -14,10 +15,12 @@ urlpatterns = [
     path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
     # One case: the page (its header for htmx) and its sections.
     path("<int:pk>/", views.case_detail, name="case_detail"),
+    path("<int:pk>/step/", views.case_step, name="case_step"),
     path("<int:pk>/why/", views.case_why, name="case_why"),
     path("<int:pk>/accounts/", views.case_accounts, name="case_accounts"),
     path("<int:pk>/notes/", views.case_notes, name="case_notes"),
     path("<int:pk>/timeline/", views.case_timeline_view, name="case_timeline"),
+    path("<int:pk>/related/", accounts.case_related, name="case_related"),
     # One case: workflow actions (GET the form, POST to apply).
     path("<int:pk>/assign/", views.case_assign, name="case_assign"),
     path("<int:pk>/status/", views.case_status, name="case_status"),

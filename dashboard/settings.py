@@ -11,6 +11,7 @@ A ``.env`` file in the project folder is read too (real environment variables wi
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tables2",
     "django_filters",
+    "axes",
     "common",
     "dashboard",
     "detection",
@@ -74,8 +76,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Marks every answer to a logged-in user ``Cache-Control: no-store`` (outermost of the
+    # session-aware middleware, so it sees the final response, redirects included).
+    "common.middleware.NoStoreForUsersMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -84,6 +90,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Slides an idle session's expiry forward, at most once a minute (see SESSION_IDLE_MINUTES).
+    "common.middleware.IdleSessionMiddleware",
+    # Login throttling (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -147,13 +157,20 @@ CACHES = {
     )
 }
 
+# django-axes first: it refuses a locked-out username or address before the password is
+# checked (and never counts a caller with no request, such as a management command).
+AUTHENTICATION_BACKENDS = [
+    "common.auth.ThrottlingBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+# Analysts and approvers land on the queue, managers on the overview (dashboard.views.landing).
+LOGIN_REDIRECT_URL = "landing"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
@@ -179,14 +196,37 @@ MEDIA_URL = "/media/"
 # Reject files written by the app (ingest uploads, exports, reject reports) go here.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
 
-# Django's sessions, kept in the database. With a shared cache they are read from it first
-# (``cached_db``: written to both); a cache of each process's own would let a session logged
-# out in one process live on in another, so without CACHE_URL they are read from the database.
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if CACHE_URL
-    else "django.contrib.sessions.backends.db"
-)
+# Django's sessions, in the database always. A session cached in Redis (``cached_db``) is one
+# query fewer a page, but with Redis down every logged-in page would answer 500; a primary-key
+# read of one row is a cost nobody feels, and the sessions then live and die with the data.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Idle expiry: a session not used for this many minutes ends. Each request slides the expiry
+# forward, but writes the session row at most once a minute (common.middleware's
+# IdleSessionMiddleware) rather than on every request as SESSION_SAVE_EVERY_REQUEST would.
+SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "60"))
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Approving an enforcement action asks for the password again unless the approver entered it
+# within this many minutes (cases.enforcement.reauth).
+REAUTH_MINUTES = int(os.environ.get("REAUTH_MINUTES", "10"))
+
+# Failed logins are throttled per username and per address (django-axes), on the console's
+# login form and the admin's alike: after LOGIN_FAILURE_LIMIT failures in a row the username
+# (from anywhere) and the address (for any username) are refused for LOGIN_COOLOFF_MINUTES.
+# Attempts are counted in the database, shared by every process and unaffected by a Redis
+# outage (a per-process count would multiply the limit by the number of workers).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+# Behind proxies the address is the one the outermost trusted proxy saw (common.auth).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "common.auth.client_address"
+AXES_VERBOSE = False
+# Locks are lifted with the axes_reset_* commands; the admin shows no attempts pages, whose
+# deletes would be changes outside the audit log.
+AXES_ENABLE_ADMIN = False
 
 # Security: safe production defaults; DEBUG relaxes only what it must.
 SESSION_COOKIE_HTTPONLY = True
@@ -198,6 +238,38 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 )
+# HTTPS: redirect plain HTTP (the health check is exempt, for load balancers that probe over
+# HTTP), and Strict-Transport-Security for this many seconds (0: not sent). Turn HSTS on once
+# HTTPS works: browsers then refuse plain HTTP to the host for that long.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy (django-csp): scripts, fonts, images and connections from this
+# site only, no framing, forms posting only here. No page has inline script; inline style is
+# allowed because htmx (its indicator rule) and plotly.js insert <style> elements and the
+# charts and the "why flagged" bars set style attributes; style cannot run code. Templates'
+# own rules live in static stylesheets. CSP_REPORT_ONLY=true sends the same
+# policy as Content-Security-Policy-Report-Only, to try it on a deployment first.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 
 # Celery: Redis in production; with no broker, tasks run in-process (eagerly).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -221,6 +293,9 @@ DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "6
 # (an empty table: load first, index after) builds the indexes with.
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS", "0"))
 INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
+# Exchanges dated more than this many minutes past now are quarantined: stored, counted in
+# the ingest report, left out of detection until the clock reaches them (docs/ingest.md).
+TELEMETRY_CLOCK_SKEW_MINUTES = int(os.environ.get("TELEMETRY_CLOCK_SKEW_MINUTES", "60"))
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
 CELERY_BEAT_SCHEDULE = {
     "detection-run": {

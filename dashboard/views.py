@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import orjson
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from cases.models import Case
 from cases.selectors import cases_visible_to
+from common.dates import DATE_INPUT_ATTRS, DAY_INPUT_FORMAT
 from common.htmx import is_fragment, vary_on_fragment
 from dashboard import charts, selectors
 from dashboard.selectors import Period
@@ -31,10 +32,10 @@ MAX_DAYS = 3 * 366
 
 class PeriodForm(forms.Form):
     start = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        required=False, widget=forms.DateInput(attrs=DATE_INPUT_ATTRS, format=DAY_INPUT_FORMAT)
     )
     end = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        required=False, widget=forms.DateInput(attrs=DATE_INPUT_ATTRS, format=DAY_INPUT_FORMAT)
     )
 
     def __init__(self, *args, today: date, **kwargs):
@@ -211,3 +212,12 @@ def overview(request: HttpRequest) -> HttpResponse:
     if is_fragment(request):
         template += "#body"
     return render(request, template, context)
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    """Where logging in lands: the queue for those who work cases (analysts, approvers), the
+    overview for those who only read them (managers) and for anyone else."""
+    if request.user.has_perm("cases.work_case"):
+        return redirect("cases:case_queue")
+    return redirect("overview")

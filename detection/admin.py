@@ -4,12 +4,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin, announce, dict_changes
 from detection.config import (
     COMMUNITIES,
     CONTENT,
@@ -22,6 +24,7 @@ from detection.config import (
 from detection.forms import PARAM_FIELDS, DetectionConfigForm
 from detection.models import (
     Account,
+    AccountChange,
     AccountScore,
     Campaign,
     DetectionConfig,
@@ -40,17 +43,61 @@ def _rejects_pruned() -> str:
     )
 
 
+# Telemetry and detection results are read-only here: they change only through ingest and
+# detection runs (common.admin). A prompt is never shown here: it is read on a case's
+# evidence section, where each view is audited.
+
+
+class AccountChangeInline(admin.TabularInline):
+    """The account's history: values later accounts rows replaced (records, not editable)."""
+
+    model = AccountChange
+    fields = ["changed_at", "field", "old_value", "new_value", "source"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ReadOnlyAdmin):
     list_display = ["account_id", "plan", "org_id", "country", "created_at", "platform_status"]
     list_filter = ["plan", "platform_status", "is_placeholder"]
+    inlines = [AccountChangeInline]
     search_fields = ["=account_id", "=org_id", "=payment_fingerprint", "email_domain"]
     show_full_result_count = False
 
 
+class TelemetryStateFilter(admin.SimpleListFilter):
+    """Exchanges ingest loaded but marked: dated in the future (quarantined from detection)
+    or with text cleaned (docs/ingest.md)."""
+
+    title = "ingest marks"
+    parameter_name = "marked"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("future", "dated in the future (quarantined)"),
+            ("cleaned", "text cleaned (originals kept)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "future":
+            return queryset.quarantined()
+        if self.value() == "cleaned":
+            return queryset.cleaned()
+        return queryset
+
+
 @admin.register(Exchange)
-class ExchangeAdmin(admin.ModelAdmin):
-    list_display = ["exchange_id", "account", "ts", "model", "ip"]
+class ExchangeAdmin(ReadOnlyAdmin):
+    list_display = ["exchange_id", "account", "ts", "model", "ip", "text_flags"]
+    list_filter = [TelemetryStateFilter]
+    # The prompt, and the originals of cleaned text (a prompt's among them), are read on a
+    # case's evidence section, where each view is audited.
+    exclude = ["prompt", "text_originals"]
     search_fields = ["=exchange_id"]
     raw_id_fields = ["account"]
     # Never count or sort tens of millions of rows for a list page.
@@ -85,7 +132,7 @@ class TelemetryUploadForm(forms.Form):
 
 
 @admin.register(IngestReport)
-class IngestReportAdmin(admin.ModelAdmin):
+class IngestReportAdmin(ReadOnlyAdmin):
     """Every ingest (command line or upload), its counts and status; staff upload files here.
 
     Reports are records, so nothing on them is editable; a new one comes from "Upload
@@ -102,6 +149,8 @@ class IngestReportAdmin(admin.ModelAdmin):
         "rejected",
         "duplicates",
         "placeholders",
+        "cleaned",
+        "future",
         "created_at",
     ]
     list_filter = ["status", "kind", "loader"]
@@ -130,12 +179,6 @@ class IngestReportAdmin(admin.ModelAdmin):
         url = reverse("admin:detection_ingestreport_rejects", args=[obj.pk])
         return format_html('<a href="{}">download</a> ({})', url, obj.reject_path)
 
-    def has_add_permission(self, request) -> bool:
-        return False  # reports come from uploads and the command, never typed in
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
     def get_urls(self):
         urls = [
             path(
@@ -158,9 +201,18 @@ class IngestReportAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = TelemetryUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            report = upload_create(
-                upload=form.cleaned_data["file"], kind=form.cleaned_data["kind"], user=request.user
-            )
+            with transaction.atomic():  # the report and its audit event together
+                report = upload_create(
+                    upload=form.cleaned_data["file"],
+                    kind=form.cleaned_data["kind"],
+                    user=request.user,
+                )
+                announce(
+                    request,
+                    report,
+                    "added",
+                    {"path": [None, report.path], "kind": [None, report.kind]},
+                )
             self.message_user(
                 request,
                 f"Uploaded {form.cleaned_data['file'].name}: ingest queued as report "
@@ -202,7 +254,7 @@ class IngestReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(DetectionRun)
-class DetectionRunAdmin(admin.ModelAdmin):
+class DetectionRunAdmin(ReadOnlyAdmin):
     """Runs, newest first, and a button to start one now.
 
     The button and the action start a background run as the beat schedule does; whatever
@@ -225,12 +277,6 @@ class DetectionRunAdmin(admin.ModelAdmin):
     actions = ["run_detection_now"]
     change_list_template = "admin/detection/detectionrun/change_list.html"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="flagged")
     def flagged(self, run):
         return (run.counts or {}).get("flagged", "")
@@ -252,13 +298,17 @@ class DetectionRunAdmin(admin.ModelAdmin):
     def run_now_view(self, request):
         if request.method != "POST" or not request.user.has_perm("detection.add_detectionrun"):
             raise PermissionDenied
-        run = detection_run_start(triggered_by=request.user)
+        with transaction.atomic():  # the run and its audit event together
+            run = detection_run_start(triggered_by=request.user)
+            announce(request, run, "added")
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:detection_detectionrun_changelist"))
 
     @admin.action(description="Start a new detection run now", permissions=["start"])
     def run_detection_now(self, request, queryset):
-        run = detection_run_start(triggered_by=request.user)
+        with transaction.atomic():  # the run and its audit event together
+            run = detection_run_start(triggered_by=request.user)
+            announce(request, run, "added")
         self.message_user(request, f"Detection run {run.pk} started.", messages.SUCCESS)
 
     def has_start_permission(self, request):
@@ -266,7 +316,7 @@ class DetectionRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ReadOnlyAdmin):
     list_display = [
         "label",
         "member_count",
@@ -280,7 +330,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountScore)
-class AccountScoreAdmin(admin.ModelAdmin):
+class AccountScoreAdmin(ReadOnlyAdmin):
     list_display = ["account", "run", "risk_score", "flagged", "campaign"]
     list_filter = ["flagged"]
     raw_id_fields = ["account", "run", "campaign"]
@@ -327,7 +377,8 @@ def config_fieldsets() -> list[tuple[str | None, dict]]:
 
 @admin.register(DetectionConfig)
 class DetectionConfigAdmin(admin.ModelAdmin):
-    """Versions are immutable: "Save" on any version writes the next one (author, reason)."""
+    """Versions are immutable: "Save" on any version writes the next one (author, reason),
+    announced for the audit log with every value that differs from the version in force."""
 
     form = DetectionConfigForm
     list_display = ["version", "created_by", "created_at", "reason", "runs_count"]
@@ -343,11 +394,16 @@ class DetectionConfigAdmin(admin.ModelAdmin):
         return config.runs.count()
 
     def save_model(self, request, obj, form, change):
+        in_force = DetectionConfig.objects.order_by("-version").first()
         new = config_new_version(
             params=form.cleaned_data["params"],
             reason=form.cleaned_data["reason"],
             author=request.user,
         )
+        changes = dict_changes(in_force.params if in_force else {}, new.params)
+        changes["version"] = [in_force.version if in_force else None, new.version]
+        changes["reason"] = [in_force.reason if in_force else None, new.reason]
+        announce(request, new, "added", changes)
         # The admin goes on to log and redirect to ``obj``: make it the new version.
         obj.pk, obj.version, obj.params, obj.reason = new.pk, new.version, new.params, new.reason
         obj.created_by, obj.created_at = new.created_by, new.created_at

@@ -182,6 +182,13 @@ class SignalWeights(_Frozen):
     shared_payment: Annotated[
         SignalSpec, _about("Unrelated accounts paying with the same payment instrument.")
     ] = _signal(0.3, 2, 6)
+    fleet_move: Annotated[
+        SignalSpec,
+        _about(
+            "Recorded changes of the account's card or organisation onto one that accounts "
+            "the previous run flagged in a campaign use."
+        ),
+    ] = _signal(0.4, 1, 2)
     registration_burst: Annotated[
         SignalSpec,
         _about("Unrelated registrations around this account's, as a multiple of the usual rate."),

@@ -9,7 +9,8 @@ derives from here: the parser's checks and its fast path's decoder
 and binary types (``loaders``, ``parallel``), detection's bulk read and its frame schema
 (``detection.services``, ``detection.features``), the bench's bare ``COPY`` and the
 generator's records. tests/detection/test_contract.py holds the models and docs/ingest.md
-to it.
+to it. Both kinds end with the two marks ingest computes for text it had to clean
+(``text_flags``, ``text_originals``; docs/ingest.md, "Text that cannot be stored as sent").
 
 A parsed record is a named row (:data:`ExchangeRow`, :data:`AccountRow`): a tuple in column
 order, so the loaders' hot loops still index it and ``COPY`` writes it as it is.
@@ -34,6 +35,10 @@ INTEGER = "integer"  # 0 to ``maximum``; not a boolean
 BOOLEAN = "boolean"
 COUNTRY = "country"  # ISO 3166-1 alpha-2, stored upper-case
 COMPUTED = "computed"  # made at ingest, never read from a file
+# Made at ingest too: what cleaning the row's text found (detection.text's TEXT_* bits, 0 for
+# a clean row) and the original values it changed, escaped (a JSON object, "" for none).
+TEXT_FLAGS = "text_flags"
+TEXT_ORIGINALS = "text_originals"
 
 # The Python type of a checked value, per check.
 PYTHON_TYPES: dict[str, Any] = {
@@ -45,6 +50,8 @@ PYTHON_TYPES: dict[str, Any] = {
     BOOLEAN: bool,
     COUNTRY: str,
     COMPUTED: int,
+    TEXT_FLAGS: int,
+    TEXT_ORIGINALS: str,
 }
 
 MAX_ID = 255  # CharField(max_length=255) in detection.models
@@ -79,7 +86,7 @@ class Field:
 
     @property
     def computed(self) -> bool:
-        return self.check == COMPUTED
+        return self.check in (COMPUTED, TEXT_FLAGS, TEXT_ORIGINALS)
 
     @property
     def frame_column(self) -> str:
@@ -87,6 +94,12 @@ class Field:
 
 
 _UTC_MICROSECONDS = pl.Datetime("us", "UTC")
+# Last in both kinds' rows: the mark of a row whose text was cleaned (docs/ingest.md, "Text
+# that cannot be stored as sent"). Detection does not read them; the evidence does.
+_CLEANING = (
+    Field("text_flags", TEXT_FLAGS, postgres="int2"),
+    Field("text_originals", TEXT_ORIGINALS),
+)
 
 ACCOUNT_COLUMNS: tuple[Field, ...] = (
     Field("account_id", IDENTIFIER, required=True, max_length=MAX_ID, polars=pl.Utf8),
@@ -96,6 +109,7 @@ ACCOUNT_COLUMNS: tuple[Field, ...] = (
     Field("payment_fingerprint", TEXT, max_length=MAX_ID, polars=pl.Utf8),
     Field("country", COUNTRY),
     Field("plan", TEXT, max_length=MAX_PLAN, polars=pl.Utf8),
+    *_CLEANING,
 )
 
 EXCHANGE_COLUMNS: tuple[Field, ...] = (
@@ -121,6 +135,7 @@ EXCHANGE_COLUMNS: tuple[Field, ...] = (
     Field("input_tokens", INTEGER, maximum=MAX_BIGINT, postgres="int8", polars=pl.Int64),
     Field("output_tokens", INTEGER, maximum=MAX_BIGINT, postgres="int8", polars=pl.Int64),
     Field("tool_use", BOOLEAN, postgres="bool", polars=pl.Boolean),
+    *_CLEANING,
 )
 
 # What a file carries, in the documented order (the stored row less what ingest computes).
@@ -135,8 +150,10 @@ def names(fields: tuple[Field, ...]) -> tuple[str, ...]:
 
 # A parsed record: the stored columns in order, by name. ``collections.namedtuple`` (not a
 # class statement) so the names come from the declaration above and nowhere else.
-ExchangeRow = namedtuple("ExchangeRow", names(EXCHANGE_COLUMNS))
-AccountRow = namedtuple("AccountRow", names(ACCOUNT_COLUMNS))
+# The marks default to a row stored as sent.
+_CLEAN = (0, "")
+ExchangeRow = namedtuple("ExchangeRow", names(EXCHANGE_COLUMNS), defaults=_CLEAN)
+AccountRow = namedtuple("AccountRow", names(ACCOUNT_COLUMNS), defaults=_CLEAN)
 
 # An exchange row's positions, for the loops that run once a row of millions and index.
 EXCHANGE_INDEX = {name: i for i, name in enumerate(ExchangeRow._fields)}

@@ -12,12 +12,38 @@ foreign key has no database constraint: a per-row FK trigger would halve ``COPY`
 ingest creates placeholder accounts before it loads their exchanges.
 """
 
-from datetime import timedelta
+from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
+
+
+def plausible_horizon(now: datetime | None = None) -> datetime:
+    """The newest time telemetry can truthfully carry: now plus the clock skew allowed
+    between the gateways and us (``TELEMETRY_CLOCK_SKEW_MINUTES``). An exchange dated after
+    it is quarantined: stored and reported, but left out of detection (its window ends at
+    the newest exchange not after it) until the clock reaches it; docs/ingest.md,
+    "Quarantine"."""
+    skew = timedelta(minutes=getattr(settings, "TELEMETRY_CLOCK_SKEW_MINUTES", 60))
+    return (now or timezone.now()) + skew
+
+
+class ExchangeQuerySet(models.QuerySet):
+    def plausible(self, now: datetime | None = None) -> ExchangeQuerySet:
+        """Exchanges detection reads: dated no later than :func:`plausible_horizon`."""
+        return self.filter(ts__lte=plausible_horizon(now))
+
+    def quarantined(self, now: datetime | None = None) -> ExchangeQuerySet:
+        """Exchanges dated past :func:`plausible_horizon`: kept, shown to admins, not read."""
+        return self.filter(ts__gt=plausible_horizon(now))
+
+    def cleaned(self) -> ExchangeQuerySet:
+        """Exchanges whose text ingest cleaned (``text_flags``)."""
+        return self.exclude(text_flags=0)
 
 
 class PortableBrinIndex(BrinIndex):
@@ -50,16 +76,59 @@ class Account(models.Model):
         max_length=16, choices=PlatformStatus.choices, default=PlatformStatus.ACTIVE
     )
     first_ingested_at = models.DateTimeField(default=timezone.now)
+    # What cleaning the row's text found (detection.text.TEXT_* bits; 0: stored as sent) and
+    # the changed originals, escaped (a JSON object): docs/ingest.md, "Text that cannot be
+    # stored as sent".
+    text_flags = models.SmallIntegerField(default=0, db_default=0)
+    text_originals = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
             models.Index(fields=["payment_fingerprint"], name="account_payment_idx"),
             models.Index(fields=["org_id"], name="account_org_idx"),
+            # Search and pivots find accounts by email domain, as by card and organisation.
+            # A prefix of ``account_id`` is found through the pattern index PostgreSQL gets
+            # with its unique index.
+            models.Index(fields=["email_domain"], name="account_email_domain_idx"),
             models.Index(fields=["created_at"], name="account_created_idx"),
         ]
 
     def __str__(self) -> str:
         return self.account_id
+
+
+class AccountChange(models.Model):
+    """A value of an account that a later accounts row replaced: the account's history.
+
+    Ingest applies a later row that changes a field (docs/ingest.md, "Accounts change") and
+    keeps what it replaced here, so an analyst sees that an account moved onto another card
+    or organisation, and detection can weigh a move onto a flagged fleet's
+    (``detection.services.fleet_moves``). A value an account had before is never applied
+    again: re-loading an older file is a no-op.
+    """
+
+    class Field(models.TextChoices):
+        EMAIL_DOMAIN = "email_domain", "email domain"
+        ORG_ID = "org_id", "organisation"
+        PAYMENT_FINGERPRINT = "payment_fingerprint", "payment fingerprint"
+        COUNTRY = "country", "country"
+        PLAN = "plan", "plan"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=32, choices=Field.choices)
+    old_value = models.CharField(max_length=255, blank=True, default="")
+    new_value = models.CharField(max_length=255, blank=True, default="")
+    changed_at = models.DateTimeField(default=timezone.now, help_text="When ingest applied it.")
+    source = models.CharField(
+        max_length=1100, blank=True, default="", help_text="The file and line of the row."
+    )
+
+    class Meta:
+        ordering = ["account", "changed_at", "pk"]
+        indexes = [models.Index(fields=["account", "changed_at"], name="accountchange_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.field}: {self.old_value!r} -> {self.new_value!r}"
 
 
 class Exchange(models.Model):
@@ -91,6 +160,11 @@ class Exchange(models.Model):
     input_tokens = models.BigIntegerField(null=True, blank=True)
     output_tokens = models.BigIntegerField(null=True, blank=True)
     tool_use = models.BooleanField(null=True, blank=True)
+    # As on Account: what cleaning the row's text found, and the changed originals, escaped.
+    text_flags = models.SmallIntegerField(default=0, db_default=0)
+    text_originals = models.TextField(blank=True, default="", db_default="")
+
+    objects = ExchangeQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -145,9 +219,24 @@ class IngestReport(models.Model):
     )
     differing = models.BigIntegerField(
         default=0,
-        help_text="Known accounts whose row differed from the stored values (kept; see notices).",
+        help_text="Known accounts whose row offered values that were not applied: a "
+        "registration time, or a value the account had before (kept; see notices).",
+    )
+    changed = models.BigIntegerField(
+        default=0,
+        help_text="Known accounts a later row changed (loaded; history kept, see notices).",
     )
     rejected = models.BigIntegerField(default=0)
+    future = models.BigIntegerField(
+        default=0,
+        help_text="Exchanges dated after now plus the allowed clock skew when ingested: "
+        "stored, but quarantined from detection until the clock reaches them.",
+    )
+    cleaned = models.BigIntegerField(
+        default=0,
+        help_text="Rows read whose text could not be stored as sent: stored cleaned, marked, "
+        "the originals kept escaped.",
+    )
     reject_path = models.CharField(max_length=1024, blank=True, default="")
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(

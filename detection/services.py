@@ -35,6 +35,8 @@ from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
 from detection.scoring import explain
+from detection.selectors import fleet_moves
+from detection.signals import FLEET_MOVES
 
 log = logging.getLogger(__name__)
 R = DetectionRun.Status
@@ -70,7 +72,11 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
             run.chunks.filter(status=DetectionChunk.Status.PENDING).values_list("index", flat=True)
         )
     params = DetectionParams.from_stored(run.config.params)
-    newest = Exchange.objects.aggregate(newest=Max("ts"))["newest"]
+    # The window ends at the newest plausible exchange: one dated in 2099 would otherwise
+    # move it into the future, empty of everything else (detection.models.plausible_horizon).
+    now = timezone.now()
+    newest = Exchange.objects.plausible(now).aggregate(newest=Max("ts"))["newest"]
+    quarantined = Exchange.objects.quarantined(now).count()
     start, end = feat.window_bounds(newest, params.window_days)
     pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     size = params.chunk_size
@@ -85,7 +91,7 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     run.started_at = timezone.now()
     run.window_start, run.window_end = start, end
     run.chunks_total, run.chunks_done = len(chunks), 0
-    run.counts = {"accounts": len(pks)}
+    run.counts = {"accounts": len(pks), "quarantined": quarantined}
     run.save()
     return [c.index for c in chunks]
 
@@ -236,6 +242,10 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
         ),
         schema=list(ACCOUNT_SCHEMA),
         orient="row",
+    )
+    moves = fleet_moves(accounts["account"].to_list(), before=run)
+    accounts = accounts.with_columns(
+        pl.col("account").replace_strict(moves, default=0, return_dtype=pl.Int64).alias(FLEET_MOVES)
     )
     return analyse(
         features=features,

@@ -234,6 +234,25 @@ def shared_payment(f: pl.DataFrame, p: DetectionParams) -> Signal:
     )
 
 
+# The accounts frame's column for ``fleet_move`` (detection.selectors.fleet_moves, added by
+# detection.services.run_analysis); a frame built without it (the pure tests) has no moves.
+FLEET_MOVES = "fleet_moves"
+
+
+@signal
+def fleet_move(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """Moved onto the card or organisation of a fleet the previous run flagged."""
+    moves = _col(f, FLEET_MOVES) if FLEET_MOVES in f.columns else np.zeros(f.height)
+    return Signal(
+        "fleet_move",
+        COORDINATION,
+        moves,
+        np.zeros(f.height),
+        "moved onto the card or organisation of a flagged fleet ({value:.0f} recorded "
+        "change(s) of its account details); typical for this plan: {norm:.0f}",
+    )
+
+
 @signal
 def registration_burst(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated registrations around this account's, as a multiple of the usual rate."""

@@ -27,8 +27,13 @@
 // ---- Case console (queue and case page): modals, messages, keyboard flow --------------------
 // Modals are <dialog>s that htmx swaps into #modal-root; a saved form answers 204 with the
 // HX-Trigger events "caseChanged" (sections reload), "closeModal" and "showMessage".
-// Keys (listed by "?"): j/k move, Enter open, x select, a assign to me, n note, / search,
-// u back to the queue. Keys never fire while typing in a field or with a dialog open.
+// A direct URL of a dialog (/cases/N/priority/ ...) is the same form on a page of its own that
+// posts without htmx and redirects back to the case.
+// Keys (listed by "?"): j/k move (queue) or step to the next/previous case (case page), Enter
+// open, x select, a assign to me, n note, / search, u back to the queue; on the case page an
+// element with data-key="<key>" (s status, d dismiss, p propose, A approve) is clicked, so a key
+// exists only where its action is offered. Keys never fire while typing or with a dialog open.
+// A failed htmx request (403, 404, 500, network) says so in the message bar.
 (function () {
   "use strict";
 
@@ -39,16 +44,70 @@
     if (!root) return;
     var dialog = root.querySelector("dialog");
     if (dialog && dialog.open) dialog.close();
-    root.innerHTML = "";
+    // Emptied after the events of the same response ("showMessage" follows "closeModal") have
+    // bubbled up from the form that asked: a detached form's events reach no listener.
+    window.setTimeout(function () { if (!root.querySelector("dialog[open]")) root.innerHTML = ""; }, 0);
   }
 
-  function showMessage(text) {
+  function showMessage(text, level) {
     var box = document.getElementById("messages");
     if (!box || !text) return;
     var div = document.createElement("div");
-    div.className = "message success";
+    div.className = "message " + (level || "success");
+    if (level === "error") div.setAttribute("role", "alert");
     div.textContent = text;
     box.replaceChildren(div);
+  }
+
+  var FAILURES = {
+    400: "The server could not read that request. Reload the page and try again.",
+    403: "You do not have permission to do that. Ask an admin if your role should allow it.",
+    404: "Not found: it may have been merged, removed, or never existed.",
+    405: "That action is not available here.",
+  };
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    var text = FAILURES[status] || "The server failed (" + status + "). Try again; if it keeps failing, tell an admin.";
+    showMessage(text, "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("Could not reach the server. Check the connection and try again.", "error");
+  });
+
+  // The queue remembers its filter and sort, so the case page steps through the same order
+  // (j/k, and the Previous/Next links) and "Back to the queue" returns to it.
+  var QUEUE_QUERY = "console.queueQuery";
+  function rememberQueue() {
+    if (!document.getElementById("queue-results")) return;
+    try { window.sessionStorage.setItem(QUEUE_QUERY, window.location.search.replace(/^\?/, "")); } catch (e) { /* storage off */ }
+  }
+  function queueQuery() {
+    try { return window.sessionStorage.getItem(QUEUE_QUERY) || ""; } catch (e) { return ""; }
+  }
+  function followQueue() {
+    var query = queueQuery();
+    if (!query) return;
+    document.querySelectorAll("a[data-step]").forEach(function (a) {
+      a.href = a.href.split("?")[0] + "?dir=" + a.dataset.step + "&" + query;
+    });
+    var back = document.querySelector("a[data-queue-link]");
+    if (back) back.href = back.href.split("?")[0] + "?" + query;
+  }
+  document.addEventListener("DOMContentLoaded", function () { rememberQueue(); followQueue(); });
+  document.addEventListener("htmx:pushedIntoHistory", rememberQueue);
+
+  function step(direction) {
+    var link = document.querySelector("a[data-step='" + direction + "']");
+    if (!link) return false;
+    window.location.assign(link.href);
+    return true;
+  }
+
+  function pressKeyed(key) {
+    var el = document.querySelector("[data-key='" + key + "']");
+    if (!el || el.disabled) return false;
+    el.click();
+    return true;
   }
 
   document.addEventListener("htmx:afterSwap", function (event) {
@@ -136,8 +195,8 @@
     if (document.querySelector("dialog[open]")) return;
     var handled = true;
     switch (event.key) {
-      case "j": move(1); break;
-      case "k": move(-1); break;
+      case "j": if (rows().length) move(1); else handled = step("next"); break;
+      case "k": if (rows().length) move(-1); else handled = step("prev"); break;
       case "Enter": {
         var row = currentRow();
         if (row && !target.closest("a, button")) window.location.assign(row.dataset.href);
@@ -166,6 +225,7 @@
         break;
       }
       case "?": openHelp(); break;
+      case "s": case "d": case "p": case "A": handled = pressKeyed(event.key); break;
       default: handled = false;
     }
     if (handled) event.preventDefault();
@@ -175,7 +235,7 @@
 
 // ---- Overview and exports ---------------------------------------------------------
 // Charts marked [data-chart-links] carry a queue URL per bar (customdata): a click opens it.
-// Queue export links follow the filter as it is now (htmx changes the URL, not the toolbar).
+// Queue export buttons follow the filter as it is now (htmx changes the URL, not the toolbar).
 (function () {
   "use strict";
 
@@ -194,8 +254,8 @@
   }
 
   document.addEventListener("click", function (event) {
-    var link = event.target.closest("a[data-export-base]");
-    if (link) link.href = link.dataset.exportBase + window.location.search;
+    var button = event.target.closest("button[data-export-base]");
+    if (button) button.formAction = button.dataset.exportBase + window.location.search;
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -171,7 +171,12 @@ def celery_worker_process(request, transactional_db):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            self._wait_ready()
+            try:
+                self._wait_ready()
+            except RuntimeError:
+                # A worker that never became ready must not outlive the test that started it.
+                self.stop(signal.SIGKILL)
+                raise
 
         def _wait_ready(self, timeout=30.0):
             deadline = time.monotonic() + timeout
@@ -186,14 +191,20 @@ def celery_worker_process(request, transactional_db):
         def stop(self, sig=signal.SIGTERM):
             if self.proc and self.proc.poll() is None:
                 os.killpg(self.proc.pid, sig)
-                self.proc.wait(timeout=30)
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
 
         @property
         def log(self) -> str:
             return log_path.read_text(errors="replace")
 
     worker = Worker()
-    worker.start()
-    yield worker
-    worker.stop()
-    log.close()
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        log.close()

@@ -80,10 +80,29 @@ class DecisionForm(forms.Form):
         help_text="Needed to reject; recorded with the decision either way.",
     )
 
+    def __init__(self, *args, ask_password: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if ask_password:
+            # Approving acts on accounts: a session left open must not be enough (the view
+            # asks when the password was last entered more than REAUTH_MINUTES ago).
+            self.fields["password"] = forms.CharField(
+                label="Your password",
+                required=False,
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                help_text="Needed to approve: you have not entered it in the last few minutes.",
+            )
+
     def clean(self):
         data = super().clean()
         if data.get("decision") == "reject" and not (data.get("comment") or "").strip():
             self.add_error("comment", "Say why you reject it.")
+        if (
+            "password" in self.fields
+            and data.get("decision") == "approve"
+            and not data.get("password")
+        ):
+            self.add_error("password", "Enter your password to approve.")
         return data
 
 

@@ -32,6 +32,7 @@ from cases.enforcement.forms import DecisionForm, ProposeForm, ReversalForm
 from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.models import EvidenceSnapshot
 from cases.views.common import action_done, add_service_error, get_case_for_user
+from common.auth import mark_authenticated, password_confirms, recently_authenticated
 from common.htmx import is_fragment, vary_on_fragment
 
 SECTION = "cases/enforcement/_partials/body.html"
@@ -119,14 +120,26 @@ def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _reauthenticated(request: HttpRequest, form: DecisionForm) -> bool:
+    """An approval asked for the password (the form has the field): check it, and count the
+    session as freshly authenticated if it is right. A rejection needs no password."""
+    if "password" not in form.fields or form.cleaned_data["decision"] != "approve":
+        return True
+    if password_confirms(request, form.cleaned_data["password"]):
+        mark_authenticated(request)
+        return True
+    form.add_error("password", "That is not your password.")
+    return False
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("cases.approve_action", raise_exception=True)
 def action_decide(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
     case, action = _get_action_for_user(request, pk, action_pk)
     if action.proposed_by_id == request.user.pk:
         raise PermissionDenied("You proposed this; another approver must decide.")
-    form = DecisionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    form = DecisionForm(request.POST or None, ask_password=not recently_authenticated(request))
+    if request.method == "POST" and form.is_valid() and _reauthenticated(request, form):
         approve = form.cleaned_data["decision"] == "approve"
         try:
             services.action_decide(

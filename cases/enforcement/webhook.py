@@ -2,7 +2,9 @@
 
 The contract (docs/enforcement.md) in short: the body is the message's payload as compact
 JSON with sorted keys, identical on every attempt; ``X-Console-Signature`` is
-``sha256=<hex HMAC-SHA256 of the raw body with ENFORCEMENT_WEBHOOK_SECRET>``;
+``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with ENFORCEMENT_WEBHOOK_SECRET>``
+(as Stripe and Slack sign), made afresh for each attempt, so a receiver that refuses a
+timestamp older than a few minutes cannot be fed a captured request again later;
 ``Idempotency-Key`` (also ``idempotency_key`` in the body) is the action's key, the same on
 every attempt, so the platform applies an action once however often it arrives. Any 2xx
 answer confirms delivery. Timeouts, connection errors, 5xx, 408 and 429 are retried; any
@@ -13,6 +15,7 @@ because retrying cannot fix it.
 import hashlib
 import hmac
 import json
+import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
@@ -25,6 +28,8 @@ SIGNATURE_HEADER = "X-Console-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ATTEMPT_HEADER = "X-Console-Attempt"
 RETRYABLE_STATUSES = {408, 425, 429}
+# How far a receiver lets the signed time stray from its own clock (either way), seconds.
+SIGNATURE_TOLERANCE = 300
 ERROR_EXCERPT = 300
 
 
@@ -33,13 +38,34 @@ def body_bytes(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The signature header for ``body`` sent at ``timestamp`` (now if not given)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
 
 
-def verify(body: bytes, secret: str, header: str) -> bool:
-    """What a receiver does: recompute over the raw body and compare in constant time."""
-    return bool(header) and hmac.compare_digest(sign(body, secret), header)
+def verify(
+    body: bytes,
+    secret: str,
+    header: str,
+    *,
+    tolerance: int = SIGNATURE_TOLERANCE,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does (docs/enforcement.md has the same in a snippet to copy): read
+    ``t`` and every ``v1`` from the header, refuse a ``t`` more than ``tolerance`` seconds
+    from its own clock, recompute over ``"<t>." + raw body`` and compare in constant time."""
+    parts = [item.partition("=") for item in (header or "").split(",")]
+    stamps = [value for key, _, value in parts if key.strip() == "t"]
+    macs = [value.strip() for key, _, value in parts if key.strip() == "v1"]
+    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not macs:
+        return False
+    t = int(stamps[0])
+    if abs((time.time() if now is None else now) - t) > tolerance:
+        return False
+    expected = sign(body, secret, t).rpartition("v1=")[2]
+    return any(hmac.compare_digest(expected, mac) for mac in macs)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

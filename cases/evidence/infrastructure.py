@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from cases.evidence.sources import CaseAccounts, Window
+from detection.config import DetectionParams
 from detection.models import Account, DetectionConfig, Exchange
 
 TOP_VALUES = 20
@@ -18,21 +19,15 @@ MAX_MEMBERSHIPS = 60_000
 
 
 def asn_kinds() -> dict[int, str]:
-    """ASNs known to be hosting or proxy ranges, from settings and the detection config.
-
-    ``EVIDENCE_HOSTING_ASNS`` / ``EVIDENCE_PROXY_ASNS`` (lists of integers) in settings, plus
-    ``hosting_asns`` / ``proxy_asns`` in the latest ``DetectionConfig.params`` when present.
-    """
-    params = {}
-    latest = DetectionConfig.objects.order_by("-version").values_list("params", flat=True).first()
-    if isinstance(latest, dict):
-        params = latest
-    kinds: dict[int, str] = {}
-    for kind, setting, key in (
-        ("hosting", "EVIDENCE_HOSTING_ASNS", "hosting_asns"),
-        ("proxy", "EVIDENCE_PROXY_ASNS", "proxy_asns"),
-    ):
-        for value in [*getattr(settings, setting, []), *(params.get(key) or [])]:
+    """ASNs known to be hosting or proxy ranges: ``hosting_asns`` of the detection parameters
+    in force (the latest version, or the defaults before there is one), plus the
+    ``EVIDENCE_HOSTING_ASNS`` / ``EVIDENCE_PROXY_ASNS`` settings (lists of integers)."""
+    stored = DetectionConfig.objects.order_by("-version").values_list("params", flat=True).first()
+    kinds: dict[int, str] = dict.fromkeys(
+        DetectionParams.from_stored(stored).hosting_asns, "hosting"
+    )
+    for kind, setting in (("hosting", "EVIDENCE_HOSTING_ASNS"), ("proxy", "EVIDENCE_PROXY_ASNS")):
+        for value in getattr(settings, setting, []):
             try:
                 kinds[int(value)] = kind
             except (TypeError, ValueError):

@@ -19,6 +19,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Trunc
 
+from cases.evidence.accounts import account_details
 from cases.evidence.infrastructure import infrastructure, network
 from cases.evidence.registrations import bucket_starts, iso, registrations
 from cases.evidence.sources import CaseAccounts, Window
@@ -40,7 +41,8 @@ def case_exchanges(ca: CaseAccounts, window: Window):
 
 
 class TelemetrySource:
-    """Prompt templates, traffic, infrastructure, registrations, signals and the network."""
+    """Prompt templates, traffic, infrastructure, registrations, account details (changes and
+    cleaned text), signals and the network."""
 
     name = "telemetry"
 
@@ -51,6 +53,7 @@ class TelemetrySource:
             "traffic": traffic(case_accounts, window),
             "infrastructure": infrastructure(case_accounts, window),
             "registrations": registrations(case_accounts),
+            "accounts": account_details(case_accounts, window),
             "signals": signals_section(case_accounts, scores),
             "network": network(case_accounts, window, scores),
         }

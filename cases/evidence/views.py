@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from cases import audit
@@ -38,11 +38,20 @@ EVIDENCE_PAGE = "cases/evidence/page.html"
 BODY = "cases/evidence/_partials/body.html"
 CHARTS_BODY = "cases/evidence/_partials/charts.html"
 PROGRESS = "cases/evidence/_partials/progress.html"
-BUILTIN_KINDS = ("signals", "templates", "traffic", "infrastructure", "registrations")
+BUILTIN_KINDS = ("signals", "templates", "traffic", "infrastructure", "registrations", "accounts")
 HISTORY = 20
 CUSTOM_CHARS = 5000
 # Keys of evidence data that hold ISO timestamps, shown as dates on the page.
-TIME_KEYS = {"first", "last", "ts", "start", "end", "first_use", "first_seen_anywhere"}
+TIME_KEYS = {
+    "first",
+    "last",
+    "ts",
+    "start",
+    "end",
+    "first_use",
+    "first_seen_anywhere",
+    "changed_at",
+}
 
 
 def _get_case_for_user(request: HttpRequest, pk: int) -> Case:
@@ -208,24 +217,33 @@ def evidence_retry(request: HttpRequest, pk: int, snapshot_pk: int) -> HttpRespo
     return _after_action(request, case)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @permission_required("cases.view_prompt_text", raise_exception=True)
 def prompt_text(request: HttpRequest, pk: int, exchange_pk: int) -> HttpResponse:
-    """One exchange's full prompt, for an account on this case; each view is audited."""
+    """One exchange's full prompt, for an account on this case; each view is audited.
+
+    Reading is a write (the audit event), so the text is shown in answer to a POST with its
+    CSRF token: a link, an image or a prefetch from another site can neither record a view
+    in someone's name nor make the console serve the text. A GET shows the button that
+    does (the "Full text" link posts directly with htmx, and is that page without it)."""
     case = _get_case_for_user(request, pk)
     on_case = CaseAccount.objects.filter(case=case).values("account_id")
     exchange = get_object_or_404(
         Exchange.objects.filter(account_id__in=on_case).select_related("account"), pk=exchange_pk
     )
-    with transaction.atomic():
-        audit.record(
-            "prompt.viewed",
-            actor=request.user,
-            case=case,
-            target=exchange,
-            data={"exchange_id": exchange.exchange_id, "account_id": exchange.account.account_id},
-        )
-    context = {"case": case, "exchange": exchange}
+    context = {"case": case, "exchange": exchange, "revealed": request.method == "POST"}
+    if request.method == "POST":
+        with transaction.atomic():
+            audit.record(
+                "prompt.viewed",
+                actor=request.user,
+                case=case,
+                target=exchange,
+                data={
+                    "exchange_id": exchange.exchange_id,
+                    "account_id": exchange.account.account_id,
+                },
+            )
     if is_fragment(request):
         return render(request, "cases/evidence/_partials/prompt.html", context)
     return render(request, "cases/evidence/prompt_page.html", context)

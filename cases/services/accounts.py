@@ -30,19 +30,12 @@ def _request_evidence(case: Case, by) -> None:
     evidence_snapshot_request(case=case, requested_by=by, reason="accounts_changed")
 
 
-@transaction.atomic
-def case_account_add(*, case: Case, account_id: str, by, reason: str) -> CaseAccount:
-    _require_work(by)
-    account_id = account_id.strip()
-    if not reason.strip():
-        raise ValidationError("adding an account needs a reason")
-    account = Account.objects.filter(account_id=account_id).first()
-    if account is None:
-        raise ValidationError(f"no account with id {account_id!r}")
-    case = Case.objects.select_for_update().get(pk=case.pk)
+def _add(case: Case, account: Account, by, reason: str) -> CaseAccount:
+    """Put ``account`` on ``case`` (a locked row) and record it; the caller refreshes the
+    count and asks for evidence once."""
     link = CaseAccount.objects.filter(case=case, account=account).first()
     if link is not None and link.removed_at is None:
-        raise ValidationError(f"{account_id} is already on this case")
+        raise ValidationError(f"{account.account_id} is already on this case")
     if link is None:
         link = CaseAccount.objects.create(
             case=case, account=account, added_by=by, added_reason=reason
@@ -55,7 +48,6 @@ def case_account_add(*, case: Case, account_id: str, by, reason: str) -> CaseAcc
         link.added_by = by
         link.added_reason = reason
         link.save()
-    _refresh_count(case)
     audit.record(
         "case.account_added",
         actor=by,
@@ -63,8 +55,54 @@ def case_account_add(*, case: Case, account_id: str, by, reason: str) -> CaseAcc
         target=account,
         data={"account": account.account_id, "reason": reason},
     )
+    return link
+
+
+@transaction.atomic
+def case_account_add(*, case: Case, account_id: str, by, reason: str) -> CaseAccount:
+    _require_work(by)
+    account_id = account_id.strip()
+    if not reason.strip():
+        raise ValidationError("adding an account needs a reason")
+    account = Account.objects.filter(account_id=account_id).first()
+    if account is None:
+        raise ValidationError(f"no account with id {account_id!r}")
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    link = _add(case, account, by, reason)
+    _refresh_count(case)
     _request_evidence(case, by)
     return link
+
+
+# One bulk add puts at most this many accounts on a case: a page of a listing, selected.
+MAX_BULK_ACCOUNTS = 500
+
+
+@transaction.atomic
+def case_accounts_add(*, case: Case, accounts: list[Account], by, reason: str) -> list[Account]:
+    """Add several accounts at once (from a pivot or the related accounts): one audit event
+    per account, as adding them one by one would write, one count and one evidence request.
+    Accounts already on the case are skipped; returns those added."""
+    _require_work(by)
+    if not reason.strip():
+        raise ValidationError("adding accounts needs a reason")
+    if len(accounts) > MAX_BULK_ACCOUNTS:
+        raise ValidationError(f"add at most {MAX_BULK_ACCOUNTS} accounts at once")
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if not case.is_open or case.merged_into_id is not None:
+        raise ValidationError("accounts can only be added to an open case")
+    on_case = set(
+        CaseAccount.objects.filter(case=case, removed_at__isnull=True).values_list(
+            "account_id", flat=True
+        )
+    )
+    added = [a for a in accounts if a.pk not in on_case]
+    for account in added:
+        _add(case, account, by, reason)
+    if added:
+        _refresh_count(case)
+        _request_evidence(case, by)
+    return added
 
 
 @transaction.atomic

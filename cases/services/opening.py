@@ -22,18 +22,23 @@ run found them (``RunRef``); this module makes the case list match, idempotently
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from cases import audit
 from cases.evidence.services import evidence_snapshot_request
 from cases.models import Case, CaseAccount
 from cases.policy import CasePolicy, case_policy
+from cases.services.accounts import MAX_BULK_ACCOUNTS
 from cases.services.workflow import case_change_status
+from detection.models import Account, AccountScore
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +237,66 @@ def _case_open(
     )
     evidence_snapshot_request(case=case, requested_by=None, reason="detection: case opened")
     result.opened.append(case.pk)
+
+
+# A case an analyst opens by hand is named by a fresh key: detection never flags it, so no
+# run updates, reopens or merges into it, and two such cases never collide.
+MANUAL_KEY_PREFIX = "manual:"
+
+
+@transaction.atomic
+def case_open_manual(*, title: str, accounts: list[Account], by, reason: str) -> Case:
+    """Open a case on ``accounts`` chosen by an analyst (from a pivot, say), with its audit
+    event and an evidence snapshot request, as detection's cases get. Its risk is the highest
+    latest risk of its accounts; its priority follows from that as for a detected case."""
+    if not by.has_perm("cases.work_case"):
+        raise PermissionDenied("your role cannot open cases")
+    if not title.strip() or not reason.strip():
+        raise ValidationError("a new case needs a title and a reason")
+    if not accounts:
+        raise ValidationError("select at least one account")
+    if len(accounts) > MAX_BULK_ACCOUNTS:
+        raise ValidationError(f"open a case on at most {MAX_BULK_ACCOUNTS} accounts")
+    latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
+    risks = dict(
+        Account.objects.filter(pk__in=[a.pk for a in accounts])
+        .annotate(risk=Subquery(latest.values("risk_score")[:1]))
+        .values_list("pk", "risk")
+    )
+    risk = round(max((r or 0.0 for r in risks.values()), default=0.0), 4)
+    case = Case(
+        title=title.strip()[:255],
+        kind=Case.Kind.CAMPAIGN,
+        subject_key=f"{MANUAL_KEY_PREFIX}{uuid.uuid4().hex}",
+        risk_score=risk,
+        account_count=len(accounts),
+        priority=case_policy().priority_for(risk),
+    )
+    case.save()
+    CaseAccount.objects.bulk_create(
+        CaseAccount(
+            case=case,
+            account=a,
+            risk_score=risks.get(a.pk) or 0.0,
+            added_by=by,
+            added_reason=reason,
+        )
+        for a in accounts
+    )
+    audit.record(
+        "case.opened",
+        actor=by,
+        case=case,
+        target=case,
+        data={"manual": True, "reason": reason, "risk": risk, "accounts": len(accounts)},
+    )
+    for account in accounts:
+        audit.record(
+            "case.account_added",
+            actor=by,
+            case=case,
+            target=account,
+            data={"account": account.account_id, "reason": reason},
+        )
+    evidence_snapshot_request(case=case, requested_by=by, reason="opened by hand")
+    return case

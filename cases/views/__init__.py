@@ -19,7 +19,7 @@ from cases.views.notes import (
     notification_list,
     notification_mark_read,
 )
-from cases.views.queue import case_bulk, case_queue
+from cases.views.queue import case_bulk, case_queue, case_step
 
 __all__ = [
     "case_account_add_view",
@@ -34,6 +34,7 @@ __all__ = [
     "case_priority",
     "case_queue",
     "case_status",
+    "case_step",
     "case_tag_add",
     "case_tag_remove",
     "case_timeline_view",

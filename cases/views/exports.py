@@ -3,6 +3,9 @@
 Every view requires ``cases.export_cases`` (403 otherwise, whatever the template showed)
 and scopes cases through ``cases_visible_to``. The queue exports take the queue's own query
 string, so the file holds exactly the cases the filter shows, in the same order.
+
+An export is created (and audited) by a POST with its CSRF token: a link, an image or a
+prefetch on another site cannot make one. A GET of the same URL shows the button that does.
 """
 
 import io
@@ -20,7 +23,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.exports import report
 from cases.exports.spreadsheets import csv_lines, write_xlsx
@@ -56,12 +59,21 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
     return response
 
 
-@require_GET
+def _confirm(request: HttpRequest, what: str, fmt: str) -> HttpResponse:
+    """The GET of an export URL: what it would export, and the button that does (a POST)."""
+    context = {"what": what, "fmt": fmt.upper(), "action": request.get_full_path()}
+    return render(request, "cases/export_start.html", context)
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required("cases.export_cases", raise_exception=True)
 def queue_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The queue's current filter as CSV (streamed) or XLSX (direct, or a task when long)."""
+    """The queue's current filter as CSV (streamed) or XLSX (direct, or a task when long).
+    The filter is the URL's query string, as on the queue."""
     if fmt not in FORMATS:
         raise Http404("No such export format")
+    if request.method == "GET":
+        return _confirm(request, "the cases matching this queue filter", fmt)
     query = clean_query(request.GET)
     try:
         cases = queue_cases(request.user, query)
@@ -83,13 +95,15 @@ def queue_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return _attachment(HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE), filename)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @permission_required("cases.export_cases", raise_exception=True)
 def case_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """One case: its summary row as CSV or XLSX, or the full PDF report."""
     if fmt not in (*FORMATS, "pdf"):
         raise Http404("No such export format")
     case = get_case_for_user(request, pk, related=("assignee", "campaign", "last_run"))
+    if request.method == "GET":
+        return _confirm(request, f"case #{case.pk}", fmt)
     filename = f"case-{case.pk}-{_stamp()}.{fmt}"
     if fmt == "pdf":
         context = report.case_report_data(case)

@@ -1,8 +1,10 @@
 """The queue: filters, saved views, the sortable table, bulk actions."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
@@ -11,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
 from cases.models import Case
-from cases.paging import CURSOR_PARAMS
-from cases.selectors import queue_choice_names, queue_rows
+from cases.paging import CURSOR_PARAMS, seek_conditions, sort_keys
+from cases.selectors import cases_visible_to, queue_choice_names, queue_rows
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, render_action
@@ -36,22 +38,25 @@ def _saved_views(request: HttpRequest) -> list[dict]:
     ]
 
 
+def _queue_filter(request: HttpRequest, params, workers, tags) -> CaseFilter:
+    return CaseFilter(
+        params, queryset=queue_rows(request.user), user=request.user, workers=workers, tags=tags
+    )
+
+
+def _choice_names():
+    """Names only, for the filter bar and the bulk toolbar, read (from the cache, mostly) only
+    if drawn: the fragment draws neither."""
+    names = SimpleLazyObject(queue_choice_names)
+    return SimpleLazyObject(lambda: names[0]), SimpleLazyObject(lambda: names[1])
+
+
 @require_GET
 @permission_required("cases.view_case", raise_exception=True)
 @vary_on_fragment
 def case_queue(request: HttpRequest) -> HttpResponse:
-    # Names only, for the filter bar and the bulk toolbar, read (from the cache, mostly) only
-    # if drawn: the fragment draws neither.
-    names = SimpleLazyObject(queue_choice_names)
-    workers = SimpleLazyObject(lambda: names[0])
-    tags = SimpleLazyObject(lambda: names[1])
-    filterset = CaseFilter(
-        request.GET,
-        queryset=queue_rows(request.user),
-        user=request.user,
-        workers=workers,
-        tags=tags,
-    )
+    workers, tags = _choice_names()
+    filterset = _queue_filter(request, request.GET, workers, tags)
     rows = filterset.qs if not filterset.errors else filterset.queryset.none()
     can_work = request.user.has_perm("cases.work_case")
     exclude = []
@@ -125,3 +130,42 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
             f"#{pk} ({why})" for pk, why in sorted(result.skipped.items())
         )
     return action_done(request, None, message, to=request.POST.get("next") or "")
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+def case_step(request: HttpRequest, pk: int) -> HttpResponse:
+    """The case after case ``pk`` in the queue (``?dir=prev``: before it), under the queue's
+    filter and sort given in the rest of the query string: the j and k keys of the case page.
+
+    The neighbour is found from case ``pk``'s own sort key, as the queue's Next link finds its
+    page, so it works on any page of the queue and after the case has left the filter (a case
+    just dismissed steps on to the next open one). At either end, back to the case, saying so.
+    """
+    params = request.GET.copy()
+    forward = params.pop("dir", ["next"])[-1] != "prev"
+    for name in ("page", "per_page", *CURSOR_PARAMS):
+        params.pop(name, None)
+    here = reverse("cases:case_detail", args=[pk])
+    filterset = _queue_filter(request, params, *_choice_names())
+    table = CaseTable(filterset.qs if not filterset.errors else filterset.queryset.none())
+    if params.get("sort"):
+        table.order_by = params["sort"]
+    rows = table.data.data
+    keys = sort_keys(rows)
+    current = cases_visible_to(request.user).filter(pk=pk)
+    values = current.values_list(*[key.path for key in keys]).first() if keys else None
+    if values is None:
+        messages.info(request, "This case is not in the queue's order; open the queue to step.")
+        return redirect(here)
+    nulls_largest = connections[rows.db].features.nulls_order_largest
+    ordered = rows if forward else rows.reverse()
+    for condition in seek_conditions(
+        keys, list(values), forward=forward, nulls_largest=nulls_largest
+    ):
+        found = ordered.filter(condition).values_list("pk", flat=True)[:1]
+        if found:
+            return redirect("cases:case_detail", found[0])
+    where = "last" if forward else "first"
+    messages.info(request, f"Case #{pk} is the {where} case in the queue as filtered.")
+    return redirect(here)

@@ -1,16 +1,34 @@
 """How values are shown on every page: hostile text clipped, fractions as percents, signal
-values as numbers, bar widths clamped, ages in the largest unit. No app's models here; a
-template that needs them loads ``{% load display %}``."""
+values as numbers, bar widths clamped, ages in the largest unit, dates in the one format of
+``common.dates``. No app's models here; a template that needs them loads ``{% load display %}``."""
 
 import functools
+from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import avoid_wrapping
 from django.utils.timesince import TIME_STRINGS
 from django.utils.translation import get_language
 
+from common.dates import DAY_FORMAT, WHEN_FORMAT
+
 register = template.Library()
+
+
+@register.filter(expects_localtime=True)
+def day(value) -> str:
+    """``2026-12-04``"""
+    return date_format(value, DAY_FORMAT) if value else ""
+
+
+@register.filter(expects_localtime=True)
+def when(value) -> str:
+    """``2026-12-04 14:05 UTC`` (a date alone: ``2026-12-04``)"""
+    if not value:
+        return ""
+    return date_format(value, WHEN_FORMAT if isinstance(value, datetime) else DAY_FORMAT)
 
 
 @register.inclusion_tag("_partials/clip.html")

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from detection.ingest.formats import DAMAGE, Source
+from detection.contract import EXCHANGE_INDEX
+from detection.ingest.formats import DAMAGE, Source, printable
 from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
+from detection.models import plausible_horizon
 
 
 @dataclass
@@ -23,13 +26,15 @@ class Batch:
 
     rows: list[tuple] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
-    # Position of the row for each exchange_id / account_id in this batch: as in the
-    # database, the first row with an id wins and later ones are duplicates.
+    # Position of the row for each exchange_id in this batch (as in the database, the first
+    # row with an id wins and later ones are duplicates), or for each distinct accounts row.
     index: dict[str, int] = field(default_factory=dict)
     entries: list[dict] = field(default_factory=list)  # rejects and notices
     rows_read: int = 0
     rejected: int = 0
     duplicates: int = 0
+    cleaned: int = 0  # rows whose text was cleaned and marked (detection.ingest.parse)
+    future: int = 0  # exchanges dated past the horizon (detection.models.plausible_horizon)
     size: int = 0
     last_line: int = 0
     position: int = 0
@@ -43,8 +48,12 @@ class Batch:
 
 
 def _raw_text(raw: Any) -> Any:
+    """A rejected line as the reject file (valid UTF-8) can hold it: bytes that are not
+    UTF-8 as ``\\xNN``."""
     if isinstance(raw, bytes):
         return raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+    if isinstance(raw, list):  # CSV cells
+        return printable(raw)
     return raw
 
 
@@ -54,6 +63,7 @@ def read_batches(
     """Parse the file into batches (pure: no database). Damage ends the stream with a batch
     whose ``error`` is set; rows before it are still yielded."""
     fast = JSON_FAST_PATHS.get(source.kind)
+    horizon = plausible_horizon() if source.kind == "exchanges" else None
     with source.open() as reader:
         try:
             reader.header()
@@ -66,6 +76,7 @@ def read_batches(
             batch_rows,
             batch_bytes,
             position=reader.position,
+            horizon=horizon,
         )
 
 
@@ -75,6 +86,7 @@ def fill_batches(
     batch_rows: int,
     batch_bytes: int,
     position: Callable[[], int] = lambda: 0,
+    horizon: datetime | None = None,
 ) -> Iterator[Batch]:
     """Records (``(line, record or row, raw)``) into batches of at most ``batch_rows`` rows
     or ``batch_bytes`` bytes of input, the last one with whatever is left. Damage while
@@ -82,10 +94,12 @@ def fill_batches(
     ``error`` is set; what came before it still loads.
 
     This loop runs once per row of files of millions of rows, so the batch being filled is
-    kept in local names and written to its ``Batch`` when it is handed over."""
+    kept in local names and written to its ``Batch`` when it is handed over. ``horizon``
+    (exchanges): rows dated after it are counted in ``future``."""
     batch = Batch()
     rows, lines, index = batch.rows, batch.lines, batch.index
     read = size = last = 0
+    whole = parse is PARSERS["accounts"]
     try:
         for line, record, raw in records:
             last = line
@@ -96,7 +110,9 @@ def fill_batches(
                 row = checked(batch, parse, line, record, raw)
                 if row is None:
                     continue
-            key = row[0]  # the record's own id, first in either kind's row
+            # The record's own id, first in either kind's row. An accounts row repeated as
+            # it is is a duplicate; one that differs is a change (loaders.load_accounts).
+            key = row if whole else row[0]
             if key in index:
                 batch.duplicates += 1
                 continue
@@ -105,6 +121,7 @@ def fill_batches(
             lines.append(line)
             size += len(raw) if type(raw) is bytes else sum(map(len, raw))
             if len(rows) >= batch_rows or size >= batch_bytes:
+                batch.future = count_future(rows, horizon)
                 batch.rows_read, batch.size, batch.last_line = read, size, last
                 batch.position = position()
                 yield batch
@@ -113,6 +130,7 @@ def fill_batches(
                 read = size = 0
     except DAMAGE as exc:
         batch.error = exc
+    batch.future = count_future(rows, horizon)
     batch.rows_read, batch.size, batch.last_line = read, size, last
     batch.position = position()
     yield batch
@@ -133,7 +151,19 @@ def checked(batch: Batch, parse, line: int, record: Any, raw: Any) -> tuple | No
         return None
     for note in notes:
         batch.entries.append(entry("notice", line, note))
+    if row.text_flags:
+        batch.cleaned += 1
     return row
+
+
+_TS = EXCHANGE_INDEX["ts"]
+
+
+def count_future(rows: list, horizon: datetime | None) -> int:
+    """How many exchange rows (or rows to be, in column order) are dated after ``horizon``."""
+    if horizon is None:
+        return 0
+    return sum(1 for row in rows if row[_TS] > horizon)
 
 
 def entry(kind: str, line: int, reason: str, **extra: Any) -> dict:

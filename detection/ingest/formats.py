@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
-import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,7 +34,6 @@ from detection.ingest.parse import RowError, csv_record
 KINDS = ("accounts", "exchanges")
 SUFFIXES = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
 BOM = b"\xef\xbb\xbf"
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # A 200 KB prompt is valid; the csv module's default cell limit (128 KiB) is not enough.
 csv.field_size_limit(64 * 1024 * 1024)
 
@@ -51,6 +50,18 @@ class SourceError(Exception):
 def data_suffix(path: Path) -> str | None:
     name = path.name.lower()
     return next((s for s in SUFFIXES if name.endswith(s)), None)
+
+
+def short_name(name: str, max_bytes: int) -> str:
+    """``name`` cut to at most ``max_bytes`` of UTF-8, keeping its data suffix (``.jsonl.gz``)
+    so the kind and format can still be read from it. A file name (255 bytes on most file
+    systems) must hold the prefixes the uploads and reject files put before it."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    suffix = data_suffix(Path(name)) or ""
+    suffix = name[len(name) - len(suffix) :]
+    stem = name[: len(name) - len(suffix)].encode()[: max_bytes - len(suffix.encode())]
+    return stem.decode(errors="ignore") + suffix
 
 
 def kind_from_name(path: Path) -> str | None:
@@ -401,9 +412,6 @@ class Reader:
                     cells,
                 )
                 continue
-            if any(_SURROGATE.search(c) for c in cells):
-                yield start, RowError("not valid UTF-8"), _printable(cells)
-                continue
             yield start, csv_record(dict(zip(columns, cells, strict=True))), cells
 
 
@@ -433,10 +441,24 @@ def decode_line(raw: bytes) -> dict | RowError | None:
     except orjson.JSONDecodeError as exc:
         if not raw.strip():
             return None
-        return RowError(f"malformed JSON: {exc}")
+        record = _lenient_json(raw)
+        if record is None:
+            return RowError(f"malformed JSON: {exc}")
     if type(record) is not dict:
         return RowError(f"not a JSON object (a {_json_type(record)})")
     return record
+
+
+def _lenient_json(raw: bytes) -> Any:
+    """A line orjson refuses only for its text: a lone surrogate escape (``\\ud800``, which
+    ``json.dumps`` and ``JSON.stringify`` both write) or bytes that are not UTF-8 inside a
+    string. The standard library's parser takes both (the bytes read as Python's
+    surrogateescape code points), so the row loads and its text is cleaned and marked
+    (detection.ingest.parse). None when the line is malformed anyway."""
+    try:
+        return json.loads(raw.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _lines(stream: BinaryIO, block: int = 1 << 20) -> Iterator[bytes]:
@@ -467,6 +489,6 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _printable(cells: list[str]) -> list[str]:
+def printable(cells: list[str]) -> list[str]:
     """Cells with undecodable bytes shown as \\xNN, so the reject file is valid UTF-8."""
     return [c.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for c in cells]

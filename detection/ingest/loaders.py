@@ -25,20 +25,23 @@ name that does not exist (``bulk_create(ignore_conflicts=True)``, so two ingests
 create the same placeholder both succeed).
 
 Accounts are few (tens of thousands against millions of exchanges), so both use
-:func:`load_accounts`, an ORM upsert. Its rule for an account we already know:
+:func:`load_accounts`, an ORM upsert, row by row in file order. Its rule for an account we
+already know (docs/ingest.md, "Accounts change"):
 
 - a placeholder (created by an exchange that named an unknown account) is filled in from the
   row and stops being a placeholder;
-- a real account keeps its stored values and the row counts as a duplicate, even when the
-  row differs. Loading a file must never change what is stored once it has been loaded
-  (re-ingest is a no-op whatever order files arrive in), and the stored values are what
-  cases and evidence were built on. A row that differs is listed in the notices file with
-  the stored and the offered values, so a replaced payment fingerprint is not lost as
-  evidence.
+- a real account takes every value the row changes (email domain, organisation, payment
+  fingerprint, country, plan): an account moving onto another card is news, and often
+  evidence. What it replaces is kept as an ``AccountChange``, with the file and line. An
+  empty field changes nothing (absent is not "cleared"); the registration time never changes;
+  and a value the account had before is not applied again, so re-loading an older file
+  changes nothing. Values not applied are listed in the notices file with the stored and
+  the offered value.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import psycopg
@@ -47,7 +50,7 @@ from django.db import connection, transaction
 
 from detection import contract
 from detection.contract import AccountRow, ExchangeRow
-from detection.models import Account
+from detection.models import Account, AccountChange
 
 # The stored columns in row order (detection.contract), and their binary COPY types.
 ACCOUNT_COLUMNS = AccountRow._fields
@@ -60,13 +63,20 @@ UNIQUE_ID = "exchange_exchange_id_uniq"  # the one index whose duplicates the bu
 _LOOKUP_CHUNK = 500  # stays under SQLite's bound-parameter limit
 
 
+# What a later accounts row may change; the registration time is fixed once known.
+CHANGEABLE = tuple(choice.value for choice in AccountChange.Field)
+
+
 @dataclass
 class AccountCounts:
     inserted: int = 0
     filled: int = 0
-    unchanged: int = 0  # real accounts already stored: duplicates, whether or not they differ
-    # (account_id, {field: [stored, offered]}) for each real account the row disagrees with.
-    differences: list[tuple[str, dict]] = field(default_factory=list)
+    changed: int = 0  # real accounts the row changed (history kept)
+    unchanged: int = 0  # real accounts already stored as the row says: duplicates
+    # (position in the batch, account_id, {field: [stored, offered]}): what was applied ...
+    changes: list[tuple[int, str, dict]] = field(default_factory=list)
+    # ... and what was offered but kept (a registration time, a value the account had before).
+    differences: list[tuple[int, str, dict]] = field(default_factory=list)
 
 
 def _chunks(items: list, size: int = _LOOKUP_CHUNK):
@@ -82,50 +92,106 @@ def account_ids(names: list[str]) -> dict[str, int]:
     return found
 
 
-def load_accounts(rows: list[AccountRow]) -> AccountCounts:
-    """Upsert one batch of parsed account rows (no two with the same account_id)."""
+def _earlier_values(names: list[str]) -> dict[tuple[str, str], set[str]]:
+    """(account_id, field) -> the values the account had before, from its history."""
+    earlier: dict[tuple[str, str], set[str]] = {}
+    for chunk in _chunks(names):
+        for name, field_name, old in AccountChange.objects.filter(
+            account__account_id__in=chunk
+        ).values_list("account__account_id", "field", "old_value"):
+            earlier.setdefault((name, field_name), set()).add(old)
+    return earlier
+
+
+def load_accounts(
+    rows: list[AccountRow], *, source: str = "", lines: list[int] | None = None
+) -> AccountCounts:
+    """Upsert one batch of parsed account rows, in order (an account may have several: each
+    later one is a change). ``source`` and ``lines`` name where each row came from, for the
+    history."""
     counts = AccountCounts()
+    names = list(dict.fromkeys(row.account_id for row in rows))
     existing: dict[str, Account] = {}
-    for chunk in _chunks([row.account_id for row in rows]):
+    for chunk in _chunks(names):
         existing.update(
             (a.account_id, a)
             for a in Account.objects.filter(account_id__in=chunk).only(
                 *ACCOUNT_COLUMNS, "is_placeholder"
             )
         )
-    writes: list[Account] = []
-    for row in rows:
+    earlier = _earlier_values([n for n, a in existing.items() if not a.is_placeholder])
+    writes: dict[str, Account] = {}
+    history: list[tuple[str, str, str, str, str]] = []  # account_id, field, old, new, source
+    for position, row in enumerate(rows):
         values = row._asdict()
-        current = existing.get(values["account_id"])
+        name = values["account_id"]
+        current = writes.get(name) or existing.get(name)
         if current is None:
-            writes.append(Account(**values, is_placeholder=False))
+            writes[name] = Account(**values, is_placeholder=False)
             counts.inserted += 1
             continue
         if current.is_placeholder:
-            for name, value in values.items():
-                setattr(current, name, value)
+            for key, value in values.items():
+                setattr(current, key, value)
             current.is_placeholder = False
-            writes.append(current)
+            writes[name] = current
             counts.filled += 1
             continue
-        differs = {}
-        for name, value in values.items():
-            old = getattr(current, name)
-            if value not in ("", None) and value != old:
-                differs[name] = [_plain(old), _plain(value)]
-        counts.unchanged += 1
-        if differs:
-            counts.differences.append((values["account_id"], differs))
+        applied, kept = {}, {}
+        for key in CHANGEABLE:
+            offered, stored = values[key], getattr(current, key)
+            if offered in ("", None) or offered == stored:
+                continue
+            if offered in earlier.get((name, key), ()):
+                kept[key] = [stored, offered]  # the account had it before: an older file
+            else:
+                applied[key] = [stored, offered]
+        offered, stored = values["created_at"], current.created_at
+        if offered is not None and stored is not None and offered != stored:
+            kept["created_at"] = [_plain(stored), _plain(offered)]
+        if kept:
+            counts.differences.append((position, name, kept))
+        if not applied:
+            counts.unchanged += 1
+            continue
+        where = f"{source}:{lines[position]}" if source and lines else source
+        for key, (old, new) in applied.items():
+            setattr(current, key, new)
+            earlier.setdefault((name, key), set()).add(old)
+            history.append((name, key, old, new, where))
+        _merge_marks(current, row)
+        writes[name] = current
+        counts.changed += 1
+        counts.changes.append((position, name, applied))
     if writes:
-        # One upsert for new and filled accounts alike: a placeholder that another ingest
-        # creates meanwhile is filled in, not left behind by a skipped insert.
+        # One upsert for new, filled and changed accounts alike: a placeholder that another
+        # ingest creates meanwhile is filled in, not left behind by a skipped insert.
         Account.objects.bulk_create(
-            writes,
+            list(writes.values()),
             update_conflicts=True,
             unique_fields=["account_id"],
             update_fields=[*ACCOUNT_COLUMNS[1:], "is_placeholder"],
         )
+    if history:
+        pks = account_ids(list({name for name, *_ in history}))
+        AccountChange.objects.bulk_create(
+            AccountChange(
+                account_id=pks[name], field=key, old_value=old, new_value=new, source=where
+            )
+            for name, key, old, new, where in history
+        )
     return counts
+
+
+def _merge_marks(account: Account, row: AccountRow) -> None:
+    """A change brings its row's text marks (docs/ingest.md): the account's marks cover
+    every row whose values it holds."""
+    if not row.text_flags:
+        return
+    account.text_flags |= row.text_flags
+    originals = json.loads(account.text_originals) if account.text_originals else {}
+    originals.update(json.loads(row.text_originals))
+    account.text_originals = json.dumps(originals, ensure_ascii=False)
 
 
 def _plain(value):

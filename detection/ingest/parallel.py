@@ -56,10 +56,11 @@ from psycopg.pq import Format
 from psycopg.types.net import InetBinaryDumper
 
 from detection.contract import EXCHANGE_INDEX, ExchangeRow
-from detection.ingest.batches import Batch, checked
+from detection.ingest.batches import Batch, checked, count_future
 from detection.ingest.formats import BOM, DAMAGE, Source, decode_line
 from detection.ingest.loaders import STAGE_TYPES, connect_params
 from detection.ingest.parse import PARSERS, checked_address, decode_exchange, prompt_hashes
+from detection.models import plausible_horizon
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class _Worker:
         )
         self.pks: dict[str, int] = {}
         self.addresses: dict[str, tuple[Any, _PackedInet]] = {}
+        self.horizon = plausible_horizon()
 
     def encode(self, data: bytes, skip: int = 0, file_start: bool = False) -> Batch:
         """One piece of the file (whole lines) -> its Batch, its lines numbered from 1 (the
@@ -186,6 +188,8 @@ class _Worker:
                         fields.input_tokens,
                         fields.output_tokens,
                         fields.tool_use,
+                        0,  # as exchange_from_json: nothing to clean on this path
+                        "",
                     ]
                 )
                 lines.append(line)
@@ -207,6 +211,7 @@ class _Worker:
             rows.append(values)
             lines.append(line)
         batch.rows_read, batch.last_line, batch.duplicates = read, last, duplicates
+        batch.future = count_future(rows, self.horizon)
         if rows:
             self._write(batch, rows, lines)
         return batch
@@ -452,6 +457,8 @@ def join(batches: list[Batch]) -> Batch:
         size=sum(b.size for b in batches),
         rejected=sum(b.rejected for b in batches),
         duplicates=sum(b.duplicates for b in batches),
+        cleaned=sum(b.cleaned for b in batches),
+        future=sum(b.future for b in batches),
         last_line=max(b.last_line for b in batches),
         position=batches[-1].position,
         payload=_SIGNATURE + b"".join(bodies) + _TRAILER if bodies else b"",

@@ -8,13 +8,16 @@ first by :func:`csv_record` (empty cell = absent; integers in plain decimal; boo
 ``true``/``false``/``1``/``0``), then both go through the same checks, so a value means the same
 thing in either format.
 
-NUL characters (U+0000): PostgreSQL text cannot hold them, and every other character is
-stored exactly as it came, so a NUL in any text field rejects the row with a reason naming
-the field. Rewriting the text (say to U+FFFD) would load something the operator never sent and
-make two different prompts look the same; the reject keeps the original line (escaped as
-``\u0000``) so the operator can clean it upstream and load it again. The exit status (1)
-and the summary make the reject impossible to miss, so a fleet that salts its prompts with
-NULs does not vanish silently.
+Text that cannot be stored as sent (docs/ingest.md, "Text that cannot be stored as sent"):
+a NUL, a lone surrogate (``\ud800`` in JSON), a byte that is not UTF-8 (CSV, JSON Lines) or
+a value longer than its field allows, in any text field (and a country that is no country
+code), never rejects the row: the field is stored cleaned (:func:`detection.text.clean_text`:
+those characters removed, cut to the limit), the row's ``text_flags`` say what was found and
+its ``text_originals`` keep every changed original, escaped losslessly
+(:func:`detection.text.escape_text`). Removing rather than replacing means a fleet that salts
+its prompts reads, fingerprints and links exactly like the same fleet unsalted. Identifiers
+(the provider's own keys) and times stay strict: a row without a usable id, account or time
+is structurally broken and rejected.
 
 ``notes`` (the parsers' second argument) collects non-fatal remarks about a row, written to
 the notices file; the current contract has none, so it stays empty, but callers pass it.
@@ -40,12 +43,12 @@ from typing import Annotated, Any
 
 import msgspec
 import numpy as np
+import orjson
 
 from detection.contract import (
     ACCOUNT_COLUMNS,
     ADDRESS,
     BOOLEAN,
-    COMPUTED,
     COUNTRY,
     EXCHANGE_COLUMNS,
     EXCHANGE_INDEX,
@@ -53,13 +56,14 @@ from detection.contract import (
     IDENTIFIER,
     INTEGER,
     TEXT,
+    TEXT_FLAGS,
+    TEXT_ORIGINALS,
     TIMESTAMP,
     AccountRow,
     ExchangeRow,
     Field,
 )
-
-NUL = "\x00"
+from detection.text import TEXT_NOT_A_CODE, clean_text, escape_text, storable
 
 # RFC 3339 date-time (section 5.6): the zone is required. "t"/"z" may be lower case and a
 # space may stand for "T" (section 5.6, NOTE). Digits past microseconds are dropped
@@ -93,6 +97,19 @@ _CSV_BOOLS = frozenset(f.name for fields in FIELDS.values() for f in fields if f
 
 class RowError(ValueError):
     """The record breaks the contract; ``str(error)`` is the reason shown to the operator."""
+
+
+class Cleaned(str):
+    """A text field's stored value that differs from what was sent: the parsers move its
+    ``flags`` and escaped ``original`` to the row's marks (:func:`_marked`)."""
+
+    __slots__ = ("flags", "original")
+
+    @classmethod
+    def of(cls, value: str, stored: str, flags: int) -> Cleaned:
+        cleaned = cls(stored)
+        cleaned.flags, cleaned.original = flags, escape_text(value)
+        return cleaned
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -130,13 +147,17 @@ def _identifier(record: dict, field: Field) -> str:
         raise RowError(f"{name}: empty")
     if len(value) > field.max_length:
         raise RowError(f"{name}: longer than {field.max_length} characters ({len(value)})")
-    if NUL in value:
-        raise RowError(f"{name}: contains a NUL character (U+0000), which cannot be stored")
+    if not storable(value):
+        raise RowError(
+            f"{name}: holds a NUL, a lone surrogate or bytes that are not UTF-8: an identifier "
+            "is the provider's own key and must be stored exactly"
+        )
     return value
 
 
 def _text(record: dict, field: Field) -> str:
-    """Free text, stored exactly (absent: ""); a required one must be there and not empty."""
+    """Free text (absent: ""); a required one must be there and not empty. Text that cannot
+    be stored as sent comes back :class:`Cleaned` (see the module docstring)."""
     name, limit = field.name, field.max_length
     value = record.get(name)
     if value is None:
@@ -145,15 +166,10 @@ def _text(record: dict, field: Field) -> str:
         return ""
     if not isinstance(value, str):
         raise RowError(f"{name}: must be a string, got {_short(value)}")
-    if limit is not None and len(value) > limit:
-        raise RowError(f"{name}: longer than {limit} characters ({len(value)})")
-    if NUL in value:
-        raise RowError(
-            f"{name}: contains a NUL character (U+0000), which PostgreSQL text cannot store; "
-            "remove it upstream and ingest the row again"
-        )
     if not value and field.required:
         raise RowError(f"{name}: empty")
+    if (limit is not None and len(value) > limit) or not storable(value):
+        return Cleaned.of(value, *clean_text(value, limit))
     return value
 
 
@@ -216,8 +232,8 @@ def _country(record: dict, field: Field) -> str:
     if not isinstance(value, str):
         raise RowError(f"{name}: must be a string, got {_short(value)}")
     code = value.upper()
-    if code not in COUNTRIES:
-        raise RowError(f"{name}: not an ISO 3166-1 alpha-2 code: {_short(value)}")
+    if code not in COUNTRIES:  # text the account's owner may control: kept, not a reason to drop
+        return Cleaned.of(value, "", TEXT_NOT_A_CODE | clean_text(value)[1])
     return code
 
 
@@ -340,11 +356,44 @@ _ACCOUNT_PLAN = _plan(ACCOUNT_COLUMNS)
 _PROMPT, _PROMPT_HASH = EXCHANGE_INDEX["prompt"], EXCHANGE_INDEX["prompt_hash"]
 
 
+def _marks(columns: tuple[Field, ...]) -> tuple[tuple[int, str], ...]:
+    """(position, name) of each field a :class:`Cleaned` value can come from; and below,
+    the positions of the row's two marks."""
+    return tuple((i, f.name) for i, f in enumerate(columns) if f.check in (TEXT, COUNTRY))
+
+
+def _mark_positions(columns: tuple[Field, ...]) -> tuple[int, int]:
+    checks = [f.check for f in columns]
+    return checks.index(TEXT_FLAGS), checks.index(TEXT_ORIGINALS)
+
+
+_EXCHANGE_TEXTS, _ACCOUNT_TEXTS = _marks(EXCHANGE_COLUMNS), _marks(ACCOUNT_COLUMNS)
+_EXCHANGE_MARKS, _ACCOUNT_MARKS = (
+    _mark_positions(EXCHANGE_COLUMNS),
+    _mark_positions(ACCOUNT_COLUMNS),
+)
+
+
+def _marked(values: list[Any], texts: tuple[tuple[int, str], ...], marks: tuple[int, int]) -> None:
+    """Fill the row's marks: the flags of its cleaned fields and their originals, escaped."""
+    flags, originals = 0, {}
+    for position, name in texts:
+        value = values[position]
+        if type(value) is Cleaned:
+            flags |= value.flags
+            originals[name] = value.original
+            values[position] = str(value)
+    values[marks[0]] = flags
+    # Escaped originals hold no NUL or lone surrogate: orjson takes them.
+    values[marks[1]] = orjson.dumps(originals).decode() if originals else ""
+
+
 def parse_exchange(record: dict, notes: list[str]) -> ExchangeRow:
     """One exchange record -> its row (``detection.contract.ExchangeRow``)."""
     values: list[Any] = [None] * len(EXCHANGE_COLUMNS)
     for position, check, field in _EXCHANGE_PLAN:
         values[position] = check(record, field)
+    _marked(values, _EXCHANGE_TEXTS, _EXCHANGE_MARKS)
     values[_PROMPT_HASH] = prompt_hash(values[_PROMPT])
     return _new(ExchangeRow, values)
 
@@ -393,7 +442,7 @@ _ExchangeLine = msgspec.defstruct(
     [
         (f.name, _line_type(f)) if f.required else (f.name, _line_type(f), None)
         for f in EXCHANGE_COLUMNS
-        if f.check != COMPUTED
+        if not f.computed
     ],
     kw_only=True,  # required fields may follow optional ones, in the contract's order
     gc=False,
@@ -436,6 +485,10 @@ def exchange_from_json(raw: bytes) -> ExchangeRow | None:
             line.input_tokens,
             line.output_tokens,
             line.tool_use,
+            # msgspec took the line: its text is UTF-8 without lone surrogates, within its
+            # limits, and (decode_exchange) without a NUL: nothing to clean.
+            0,
+            "",
         ),
     )
 
@@ -480,6 +533,7 @@ def parse_account(record: dict, notes: list[str]) -> AccountRow:
     values: list[Any] = [None] * len(ACCOUNT_COLUMNS)
     for position, check, field in _ACCOUNT_PLAN:
         values[position] = check(record, field)
+    _marked(values, _ACCOUNT_TEXTS, _ACCOUNT_MARKS)
     return _new(AccountRow, values)
 
 

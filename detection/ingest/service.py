@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from detection.ingest import parallel
 from detection.ingest.batches import Batch, entry, read_batches
-from detection.ingest.formats import Source
+from detection.ingest.formats import Source, short_name
 from detection.ingest.loaders import connect_params, load_accounts, make_loader
 from detection.models import IngestReport
 
@@ -311,21 +311,40 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
             if placeholders:
                 _note_placeholders(batch, placeholders)
         elif batch.rows:
-            counts = load_accounts(batch.rows)
-            report.loaded += counts.inserted + counts.filled
+            counts = load_accounts(batch.rows, source=report.path, lines=batch.lines)
+            report.loaded += counts.inserted + counts.filled + counts.changed
             report.duplicates += counts.unchanged
             report.placeholders_filled += counts.filled
+            report.changed += counts.changed
             report.differing += len(counts.differences)
-            for account_id, differs in counts.differences:
-                line = batch.lines[batch.index[account_id]]
-                reason = "known account; row differs from the stored values (kept): " + ", ".join(
-                    differs
+            for position, account_id, fields in counts.changes:
+                reason = "known account changed (earlier values kept as history): " + ", ".join(
+                    fields
                 )
                 batch.entries.append(
-                    entry("account_differs", line, reason, account_id=account_id, fields=differs)
+                    entry(
+                        "account_changed",
+                        batch.lines[position],
+                        reason,
+                        account_id=account_id,
+                        fields=fields,
+                    )
+                )
+            for position, account_id, differs in counts.differences:
+                reason = "known account; offered values not applied (kept): " + ", ".join(differs)
+                batch.entries.append(
+                    entry(
+                        "account_differs",
+                        batch.lines[position],
+                        reason,
+                        account_id=account_id,
+                        fields=differs,
+                    )
                 )
         report.rows_read += batch.rows_read
         report.rejected += batch.rejected
+        report.cleaned += batch.cleaned
+        report.future += batch.future
         report.duplicates += batch.duplicates
         report.lines_done = max(report.lines_done, batch.last_line)
         report.bytes_read = batch.position
@@ -363,7 +382,8 @@ def _write_entries(report, entries: list[dict], directory: Path, on_reject) -> N
     if not report.reject_path:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = Path(report.path).name
+        # Cut so the stamp, the id and the suffix fit a file name whatever the source's.
+        name = short_name(Path(report.path).name, 180)
         report.reject_path = str(directory / f"{stamp}-{report.pk}-{name}.rejects.jsonl")
     with open(report.reject_path, "ab") as fh:
         for entry in entries:

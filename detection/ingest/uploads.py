@@ -23,7 +23,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
-from detection.ingest.formats import KINDS, Source, SourceError, data_suffix, kind_from_name
+from detection.ingest.formats import (
+    KINDS,
+    Source,
+    SourceError,
+    data_suffix,
+    kind_from_name,
+    short_name,
+)
 from detection.ingest.service import ingest_source
 from detection.models import IngestReport
 
@@ -52,8 +59,9 @@ def upload_create(*, upload: UploadedFile, kind: str | None, user) -> IngestRepo
     directory = uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
     # Never trust the client's name for a path: keep only its last component, prefixed so
-    # two uploads of "exchanges.jsonl.gz" never overwrite each other.
-    safe_name = Path(upload.name).name.replace("\x00", "") or "upload"
+    # two uploads of "exchanges.jsonl.gz" never overwrite each other, and short enough that
+    # the prefix and, later, its reject file's name still fit a file name.
+    safe_name = short_name(Path(upload.name).name.replace("\x00", ""), 150) or "upload"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = directory / f"{stamp}-{secrets.token_hex(4)}-{safe_name}"
     with target.open("wb") as fh:

@@ -5,9 +5,12 @@ workers' leases recovered by the sweeper, and never marking a message delivered 
 import hashlib
 import hmac
 import json
+import re
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +19,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from cases.enforcement import webhook
 from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.enforcement.services import (
     action_decide,
@@ -39,9 +43,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def platform_verify(raw_body: bytes, header: str, secret: str, now: float) -> bool:
+    """The receiver's check, written as docs/enforcement.md tells the platform to write it
+    (not the console's own ``webhook.verify``): a fresh ``t``, and ``v1`` over "t.body"."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        t = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - t) > 300:
+        return False
+    signed = f"{t}.".encode() + raw_body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
 class Receiver:
-    """The account platform's side: verifies the signature with its own HMAC, applies each
-    idempotency key once, and can be told to fail, to be slow, or not to be running."""
+    """The account platform's side: verifies the signature with its own HMAC and its own
+    clock (``clock_offset`` moves that clock), applies each idempotency key once, and can be
+    told to fail, to be slow, or not to be running."""
 
     def __init__(self, secret: str = SECRET, port: int | None = None):
         self.secret = secret
@@ -50,6 +70,7 @@ class Receiver:
         self.applied: Counter = Counter()
         self.fail_with: list[int] = []
         self.delay = 0.0
+        self.clock_offset = 0.0
         self.lock = threading.Lock()
         self.server = None
         self.entered = threading.Event()
@@ -67,10 +88,12 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                expected = (
-                    "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
+                signed = platform_verify(
+                    body,
+                    self.headers.get("X-Console-Signature", ""),
+                    receiver.secret,
+                    now=time.time() + receiver.clock_offset,
                 )
-                signed = hmac.compare_digest(expected, self.headers.get("X-Console-Signature", ""))
                 key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
                     receiver.requests.append(
@@ -166,6 +189,57 @@ def test_delivery_is_signed_keyed_and_executes_the_action(approved, receiver):
     assert attempt.ok and attempt.status_code == 200 and attempt.number == 1
 
 
+def _replay(receiver, captured, *, header=None) -> int:
+    """Send a captured request again, byte for byte (or with another signature header)."""
+    request = urllib.request.Request(  # noqa: S310 (a test receiver on localhost)
+        receiver.url,
+        data=captured["body"],
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Idempotency-Key": captured["key"],
+            "X-Console-Signature": header or captured["headers"]["X-Console-Signature"],
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_signature_covers_the_time_so_a_captured_request_goes_stale(approved, receiver):
+    receiver.start()
+    assert outbox_deliver(message_id=webhook_of(approved).pk) == "delivered"
+    captured = receiver.requests[0]
+    header = captured["headers"]["X-Console-Signature"]
+    assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header)
+    # Replayed at once it is within the window: the idempotency key makes it harmless.
+    assert _replay(receiver, captured) == 200
+    # Replayed six minutes later, the platform refuses it.
+    receiver.clock_offset = 360
+    assert _replay(receiver, captured) == 401
+    # A fresher time cannot be pasted onto the old signature.
+    receiver.clock_offset = 0
+    stamp, _, mac = header.partition(",")
+    fresh = f"t={int(stamp.removeprefix('t=')) + 1},{mac}"
+    assert fresh != header and _replay(receiver, captured, header=fresh) == 401
+    assert receiver.applied[str(approved.idempotency_key)] == 1
+
+
+def test_the_consoles_own_verify_refuses_stale_tampered_and_malformed_headers():
+    body, now = b'{"a":1}', 1_800_000_000
+    header = webhook.sign(body, SECRET, now)
+    assert webhook.verify(body, SECRET, header, now=now + 299)
+    assert not webhook.verify(body, SECRET, header, now=now + 301)
+    assert not webhook.verify(body, SECRET, header, now=now - 301)
+    assert not webhook.verify(body + b" ", SECRET, header, now=now)
+    assert not webhook.verify(body, "other", header, now=now)
+    assert not webhook.verify(body, SECRET, header.replace(f"t={now}", f"t={now + 1}"), now=now)
+    for bad in ("", "v1=abc", f"t={now}", "t=x,v1=y", "sha256=" + "0" * 64, "t=9" * 400):
+        assert not webhook.verify(body, SECRET, bad, now=now)
+
+
 def test_a_wrong_secret_is_refused_by_the_receiver_and_never_confirms(approved, receiver, settings):
     receiver.start()
     settings.ENFORCEMENT_WEBHOOK_SECRET = "not-the-receivers-secret"
@@ -195,8 +269,9 @@ def test_retries_with_backoff_send_the_same_bytes_and_key(approved, receiver, en
     assert outbox_deliver(message_id=message.pk, now=message.next_attempt_at) == "delivered"
     bodies = {r["body"] for r in receiver.requests}
     keys = {r["key"] for r in receiver.requests}
-    signatures = {r["headers"]["X-Console-Signature"] for r in receiver.requests}
-    assert len(receiver.requests) == 3 and len(bodies) == len(keys) == len(signatures) == 1
+    assert len(receiver.requests) == 3 and len(bodies) == len(keys) == 1
+    # Each attempt is signed when it is sent, so each carries its own time.
+    assert all(r["signed"] for r in receiver.requests)
     assert [r["headers"]["X-Console-Attempt"] for r in receiver.requests] == ["1", "2", "3"]
     assert receiver.applied[str(approved.idempotency_key)] == 1
     log = list(DeliveryAttempt.objects.filter(message=message).order_by("number"))

@@ -12,7 +12,7 @@ from cases.enforcement.services import action_decide, action_propose, outbox_swe
 from cases.models import AuditEvent
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 LEASE = 3
 
 

@@ -65,7 +65,8 @@ def test_collect_freezes_every_section_and_its_charts(django_assert_max_num_quer
     assert snapshot.window_start == case.last_run.window_start
     items = {i.kind: i for i in snapshot.items.all()}
     assert set(items) == {
-        "templates", "traffic", "infrastructure", "registrations", "signals", "network",
+        "templates", "traffic", "infrastructure", "registrations", "accounts", "signals",
+        "network",
     }  # fmt: skip
 
     templates = items["templates"].data
@@ -116,7 +117,7 @@ def test_refreshing_adds_a_snapshot_and_keeps_the_old_one(enqueued):
         S.DONE,
         S.DONE,
     ]
-    assert EvidenceSnapshot.objects.get(pk=old.pk).items.count() == 6
+    assert EvidenceSnapshot.objects.get(pk=old.pk).items.count() == 7
 
 
 def test_two_tasks_for_one_snapshot_collect_once():
@@ -125,7 +126,7 @@ def test_two_tasks_for_one_snapshot_collect_once():
 
     assert evidence_snapshot_task(snapshot.pk) == S.DONE
     assert evidence_snapshot_task(snapshot.pk) == "skipped"
-    assert snapshot.items.count() == 6
+    assert snapshot.items.count() == 7
     assert EvidenceSnapshot.objects.get(pk=snapshot.pk).attempts == 1
 
 

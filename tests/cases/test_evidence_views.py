@@ -89,6 +89,8 @@ def test_roleless_users_get_403_on_every_evidence_page_with_or_without_htmx(
         base = f"/cases/{case.pk}/evidence/"
         target = base + ("refresh/" if view == "refresh" else f"{snapshot.pk}/retry/")
         response = outsider_client.post(target, headers=headers)
+    elif view == "prompt":
+        response = outsider_client.post(urls(case, snapshot)[view], headers=headers)
     else:
         response = outsider_client.get(urls(case, snapshot)[view], headers=headers)
     assert response.status_code == 403
@@ -272,7 +274,7 @@ def test_older_snapshots_stay_listed_and_viewable(analyst_client, collected, htm
 def test_viewing_a_full_prompt_is_audited(analyst, analyst_client, collected, htmx_headers):
     case, _ = collected
     exchange = Exchange.objects.filter(account__case_links__case=case).order_by("pk").first()
-    response = analyst_client.get(
+    response = analyst_client.post(
         f"/cases/{case.pk}/evidence/prompts/{exchange.pk}/", headers=htmx_headers
     )
     assert response.status_code == 200
@@ -283,16 +285,41 @@ def test_viewing_a_full_prompt_is_audited(analyst, analyst_client, collected, ht
     assert event.data["exchange_id"] == exchange.exchange_id
 
 
+@pytest.mark.parametrize("fragment", [False, True])
+def test_a_get_of_the_prompt_shows_a_button_and_neither_the_text_nor_an_audit_event(
+    analyst, analyst_client, collected, htmx_headers, fragment
+):
+    """A link followed from anywhere (another site included) records nothing in the
+    analyst's name and serves no prompt text: only the button's POST does."""
+    case, _ = collected
+    exchange = Exchange.objects.filter(account__case_links__case=case).order_by("pk").first()
+    url = f"/cases/{case.pk}/evidence/prompts/{exchange.pk}/"
+    response = analyst_client.get(url, headers=htmx_headers if fragment else {})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'hx-post="{url}"' in html and "Show the full text" in html
+    assert "<pre" not in html
+    assert not AuditEvent.objects.filter(verb="prompt.viewed").exists()
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(analyst)
+    assert strict.post(url).status_code == 403
+    assert not AuditEvent.objects.filter(verb="prompt.viewed").exists()
+    # The page after the POST is never kept by the browser, so it cannot be shown unaudited.
+    assert analyst_client.post(url)["Cache-Control"] == "no-store"
+
+
 def test_prompt_text_needs_its_permission_and_an_account_on_the_case(
     manager_client, analyst_client, collected
 ):
     case, _ = collected
     exchange = Exchange.objects.filter(account__case_links__case=case).first()
     assert (
-        manager_client.get(f"/cases/{case.pk}/evidence/prompts/{exchange.pk}/").status_code == 403
+        manager_client.post(f"/cases/{case.pk}/evidence/prompts/{exchange.pk}/").status_code == 403
     )
     stranger = ExchangeFactory()
     assert (
-        analyst_client.get(f"/cases/{case.pk}/evidence/prompts/{stranger.pk}/").status_code == 404
+        analyst_client.post(f"/cases/{case.pk}/evidence/prompts/{stranger.pk}/").status_code == 404
     )
     assert not AuditEvent.objects.filter(verb="prompt.viewed").exists()

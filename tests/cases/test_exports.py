@@ -3,6 +3,7 @@
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import openpyxl
 import pytest
@@ -26,6 +27,13 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 S = Case.Status
+
+
+def post_export(client, url: str, params: dict | None = None):
+    """Make an export as the page's button does: a POST to the URL with the queue's query."""
+    return client.post(f"{url}?{urlencode(params or {}, doseq=True)}")
+
+
 OPENED = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
 HEADER = [
     "id", "title", "campaign", "status", "priority", "assignee", "risk", "accounts",
@@ -79,7 +87,7 @@ def _xlsx(content: bytes, sheet: str | None = None):
 
 
 def test_queue_csv_holds_the_filtered_cases_in_the_queues_order(manager_client, cases, analyst):
-    response = manager_client.get("/cases/export/csv/", {"status": "any", "sort": "-risk"})
+    response = post_export(manager_client, "/cases/export/csv/", {"status": "any", "sort": "-risk"})
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
@@ -111,22 +119,24 @@ def test_queue_csv_holds_the_filtered_cases_in_the_queues_order(manager_client, 
 
 
 def test_queue_csv_follows_the_filter(manager_client, cases):
-    rows = _csv(manager_client.get("/cases/export/csv/", {"priority": "1"}))
+    rows = _csv(post_export(manager_client, "/cases/export/csv/", {"priority": "1"}))
     assert [r[0] for r in rows[1:]] == [str(cases["p1"].pk)]
-    rows = _csv(manager_client.get("/cases/export/csv/", {"status": "closed"}))
+    rows = _csv(post_export(manager_client, "/cases/export/csv/", {"status": "closed"}))
     assert [r[1] for r in rows[1:]] == ["Coding agents"]
-    rows = _csv(manager_client.get("/cases/export/csv/", {"status": "any", "sort": "title"}))
+    rows = _csv(
+        post_export(manager_client, "/cases/export/csv/", {"status": "any", "sort": "title"})
+    )
     assert [r[1] for r in rows[1:]] == ["Campus NAT", "Coding agents", "Reasoning harvest"]
 
 
 def test_an_invalid_filter_exports_nothing(manager_client, cases):
-    response = manager_client.get("/cases/export/csv/", {"priority": "9"})
+    response = post_export(manager_client, "/cases/export/csv/", {"priority": "9"})
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(verb="export.created").exists()
 
 
 def test_queue_xlsx_opens_with_typed_cells(manager_client, cases):
-    response = manager_client.get("/cases/export/xlsx/", {"status": "any"})
+    response = post_export(manager_client, "/cases/export/xlsx/", {"status": "any"})
     assert response.status_code == 200
     sheet = _xlsx(response.content)
     rows = list(sheet.iter_rows(values_only=True))
@@ -143,11 +153,11 @@ def test_queue_xlsx_opens_with_typed_cells(manager_client, cases):
 def test_formula_text_is_inert_in_csv_and_xlsx(manager_client, value):
     camp = CampaignFactory(label=value)
     CaseFactory(title=value, campaign=camp)
-    rows = _csv(manager_client.get("/cases/export/csv/"))
+    rows = _csv(post_export(manager_client, "/cases/export/csv/"))
     title, campaign = rows[1][1], rows[1][2]
     for cell in (title, campaign):
         assert cell == "'" + value
-    sheet = _xlsx(manager_client.get("/cases/export/xlsx/").content)
+    sheet = _xlsx(post_export(manager_client, "/cases/export/xlsx/").content)
     cells = next(sheet.iter_rows(min_row=2, max_row=2))
     for cell in cells[1:3]:
         assert cell.data_type == "s"
@@ -160,7 +170,7 @@ def test_case_workbook_neutralises_org_names_and_notes(manager_client, analyst):
     account = AccountFactory(account_id="-acct-1", org_id="=cmd|' /C calc'!A0", email_domain="x.io")
     CaseAccountFactory(case=case, account=account, risk_score=0.7)
     NoteFactory(case=case, author=analyst, body="+ban them all")
-    response = manager_client.get(f"/cases/{case.pk}/export/xlsx/")
+    response = post_export(manager_client, f"/cases/{case.pk}/export/xlsx/")
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
     summary, accounts, notes = workbook.worksheets
@@ -168,7 +178,7 @@ def test_case_workbook_neutralises_org_names_and_notes(manager_client, analyst):
     assert accounts["A2"].value == "'-acct-1"
     assert accounts["C2"].value == "'=cmd|' /C calc'!A0" and accounts["C2"].data_type == "s"
     assert notes["C2"].value == "'+ban them all"
-    rows = _csv(manager_client.get(f"/cases/{case.pk}/export/csv/"))
+    rows = _csv(post_export(manager_client, f"/cases/{case.pk}/export/csv/"))
     assert rows[0] == HEADER and rows[1][1] == "'@fleet"
 
 
@@ -249,7 +259,7 @@ def _pdf_text(content: bytes) -> tuple[str, int]:
 
 
 def test_case_pdf_report_has_every_section(approver_client, full_case):
-    response = approver_client.get(f"/cases/{full_case.pk}/export/pdf/")
+    response = post_export(approver_client, f"/cases/{full_case.pk}/export/pdf/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
@@ -285,15 +295,15 @@ def test_case_pdf_without_explanation_uses_account_scores(manager_client):
     account = AccountFactory()
     CaseAccountFactory(case=case, account=account)
     AccountScoreFactory(run=run, account=account, signals=[signal("prompt_template_share")])
-    text, _ = _pdf_text(manager_client.get(f"/cases/{case.pk}/export/pdf/").content)
+    text, _ = _pdf_text(post_export(manager_client, f"/cases/{case.pk}/export/pdf/").content)
     assert "prompt_template_share" in text
     assert "No evidence snapshot" in " ".join(text.split())
 
 
 def test_every_export_is_audited(manager_client, full_case):
-    manager_client.get("/cases/export/csv/", {"status": "open", "priority": "3"})
-    manager_client.get("/cases/export/xlsx/")
-    manager_client.get(f"/cases/{full_case.pk}/export/pdf/")
+    post_export(manager_client, "/cases/export/csv/", {"status": "open", "priority": "3"})
+    post_export(manager_client, "/cases/export/xlsx/")
+    post_export(manager_client, f"/cases/{full_case.pk}/export/pdf/")
     events = list(AuditEvent.objects.filter(verb="export.created").order_by("id"))
     assert [(e.data["format"], e.data["scope"]) for e in events] == [
         ("csv", "queue"),
@@ -319,22 +329,22 @@ URLS = ["/cases/export/csv/", "/cases/export/xlsx/", "/cases/{pk}/export/csv/",
 def test_only_managers_and_approvers_export(request, url, who, status):
     case = CaseFactory()
     client = request.getfixturevalue(who)
-    assert client.get(url.format(pk=case.pk)).status_code == status
+    assert post_export(client, url.format(pk=case.pk)).status_code == status
     audited = AuditEvent.objects.filter(verb="export.created").exists()
     assert audited is (status == 200)
 
 
 def test_unknown_format_and_missing_case_are_404(manager_client):
-    assert manager_client.get("/cases/export/pdf/").status_code == 404
+    assert post_export(manager_client, "/cases/export/pdf/").status_code == 404
     assert manager_client.get("/cases/999999/export/pdf/").status_code == 404
 
 
-def test_export_links_show_only_to_those_who_may_export(manager_client, analyst_client):
+def test_export_buttons_show_only_to_those_who_may_export(manager_client, analyst_client):
     case = CaseFactory()
     page = manager_client.get("/cases/", {"priority": "3"}).content.decode()
-    assert 'href="/cases/export/csv/?priority=3"' in page
+    assert 'formaction="/cases/export/csv/?priority=3"' in page
     assert (
-        f'href="/cases/{case.pk}/export/pdf/"'
+        f'formaction="/cases/{case.pk}/export/pdf/"'
         in manager_client.get(f"/cases/{case.pk}/").content.decode()
     )
     assert "/export/" not in analyst_client.get("/cases/").content.decode()
@@ -352,7 +362,7 @@ def test_a_long_spreadsheet_runs_as_a_task_with_a_download_link(
     manager_client, manager, cases, exports_dir, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = manager_client.get("/cases/export/xlsx/", {"status": "any"})
+        response = post_export(manager_client, "/cases/export/xlsx/", {"status": "any"})
     assert response.status_code == 302
     export = Export.objects.get()
     assert response["Location"] == f"/cases/exports/{export.pk}/"
@@ -364,7 +374,7 @@ def test_a_long_spreadsheet_runs_as_a_task_with_a_download_link(
 
     # Asking again while it is queued gives the same export, not a second one.
     with django_capture_on_commit_callbacks(execute=False) as again:
-        manager_client.get("/cases/export/xlsx/", {"status": "any", "page": "2"})
+        post_export(manager_client, "/cases/export/xlsx/", {"status": "any", "page": "2"})
     assert Export.objects.count() == 1 and not again
 
     assert export_build(export.pk) == "done"

@@ -1,12 +1,9 @@
 """Logging in and out on Django's own sessions and ``ModelBackend``: access is decided afresh
-at every request, so every way of losing it works at the very next one, with the sessions
-in the database alone (no CACHE_URL) and cached in front of it (``cached_db``)."""
+at every request, so every way of losing it works at the very next one. The settings keep
+sessions in the database (tests/common/test_middleware.py checks that a cache does not change
+that); ``cached_db`` is still exercised here for anyone who chooses it."""
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -21,7 +18,6 @@ from tests.factories import PASSWORD, CaseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "/cases/"
 DB = "django.contrib.sessions.backends.db"
 CACHED_DB = "django.contrib.sessions.backends.cached_db"
@@ -29,7 +25,7 @@ CACHED_DB = "django.contrib.sessions.backends.cached_db"
 
 @pytest.fixture(params=[DB, CACHED_DB], ids=["db", "cached_db"])
 def engine(request, settings):
-    """Each session engine the settings can choose; clients are made after it is set."""
+    """The settings' session engine, and ``cached_db``; clients are made after it is set."""
     settings.SESSION_ENGINE = request.param
     return request.param
 
@@ -152,21 +148,24 @@ def test_an_expired_session_ends_at_the_next_request(analyst_client):
     assert _sent_to_login(analyst_client.get(QUEUE))
 
 
-PROBE = "import dashboard.settings as s; print(s.SESSION_ENGINE)"
+def test_logged_in_pages_keep_working_while_redis_is_down(settings, roles):
+    """The settings' sessions are in the database, so a cache that does not answer (Redis
+    stopped) costs the queue its cached choice lists, never a logged-in page."""
+    from dashboard.settings import SESSION_ENGINE
 
-
-@pytest.mark.parametrize(
-    ("cache_url", "expected"), [("", DB), ("redis://127.0.0.1:6379/9", CACHED_DB)]
-)
-def test_sessions_are_cached_only_in_a_cache_every_process_shares(cache_url, expected):
-    """A cache of each process's own would keep a session logged out in another process."""
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env={**os.environ, "CACHE_URL": cache_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    settings.SESSION_ENGINE = SESSION_ENGINE
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    UserFactory(username="erin", roles=[ANALYST])
+    client = Client()
+    response = client.post(
+        f"/accounts/login/?next={QUEUE}", {"username": "erin", "password": PASSWORD}
     )
-    assert result.stdout.strip() == expected
+    assert response.status_code == 302
+    assert client.get(QUEUE).status_code == 200
+    assert client.get(f"/cases/{CaseFactory().pk}/").status_code == 200

@@ -20,6 +20,7 @@ from detection.models import Account, Exchange
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "ingest.md"
 # A column's PostgreSQL type as COPY sends it -> the column types Django may give it.
 DB_TYPES = {
+    "int2": ("smallint",),
     "text": ("varchar", "text"),
     "int8": ("bigint",),
     "timestamptz": ("timestamp with time zone",),
@@ -66,8 +67,10 @@ def test_the_exchange_table_holds_exactly_the_declared_columns():
 def test_an_exchange_column_may_be_null_only_where_the_contract_allows_an_absent_value():
     stored = model_fields(Exchange)
     for field in EXCHANGE_COLUMNS:
-        # Absent text is stored as ""; absent numbers and booleans as NULL.
-        nullable = not field.required and field.check != contract.TEXT
+        # Absent text is stored as ""; absent numbers and booleans as NULL; a row always
+        # carries its marks (0 and "" when its text was stored as sent).
+        never_absent = (contract.TEXT, contract.TEXT_FLAGS, contract.TEXT_ORIGINALS)
+        nullable = not field.required and field.check not in never_absent
         assert stored[field.name].null is nullable, field.name
 
 
@@ -76,8 +79,9 @@ def test_rows_and_copy_types_follow_the_declared_order():
     assert contract.AccountRow._fields == tuple(f.name for f in ACCOUNT_COLUMNS)
     assert contract.ExchangeRow._fields == loaders.EXCHANGE_COLUMNS
     assert tuple(f.postgres for f in EXCHANGE_COLUMNS) == loaders.STAGE_TYPES
-    # prompt_hash is computed at ingest, never read from a file.
-    assert [f.name for f in EXCHANGE_COLUMNS if f not in EXCHANGE_FIELDS] == ["prompt_hash"]
+    # prompt_hash and the text marks are computed at ingest, never read from a file.
+    computed = [f.name for f in EXCHANGE_COLUMNS if f not in EXCHANGE_FIELDS]
+    assert computed == ["prompt_hash", "text_flags", "text_originals"]
 
 
 def test_detection_frames_use_the_declared_dtypes():

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from detection.models import Account, Exchange, IngestReport
+from detection.models import Account, AccountChange, Exchange, IngestReport
 from detection.text import prompt_fingerprint
 from tests.detection.test_ingest_support import (
     account_row,
@@ -217,26 +217,57 @@ def test_unknown_accounts_become_placeholders_until_their_file_arrives(tmp_path,
     assert Exchange.objects.filter(account=filled).count() == 3
 
 
-def test_a_known_account_keeps_its_values_and_the_difference_is_noted(tmp_path, loader):
-    write_rows(tmp_path / "a" / "accounts.jsonl", [account_row(1), account_row(2)])
-    ingest(loader, tmp_path / "a")
+def test_a_later_row_that_changes_a_known_account_is_applied_and_the_old_value_kept(
+    tmp_path, loader
+):
+    older = write_rows(tmp_path / "a" / "accounts.jsonl", [account_row(1), account_row(2)])
+    ingest(loader, older)
     changed = [account_row(1, payment_fingerprint="pf-new", org_id=""), account_row(2)]
     path = write_rows(tmp_path / "b" / "accounts.jsonl", changed)
 
     code, out, _ = ingest(loader, path)
 
     assert code == 0
-    assert "0 loaded, 2 duplicates skipped" in out
-    assert "1 differing from the stored account (kept)" in out
+    assert "1 loaded, 1 duplicates skipped" in out
+    assert "1 changed (earlier values kept as history)" in out
     account = Account.objects.get(account_id="acct-1")
-    assert (account.payment_fingerprint, account.org_id) == ("pf-1", "org-1")
+    # An empty field is absent, not "cleared": the organisation stays.
+    assert (account.payment_fingerprint, account.org_id) == ("pf-new", "org-1")
+    (change,) = AccountChange.objects.filter(account=account)
+    assert (change.field, change.old_value, change.new_value) == (
+        "payment_fingerprint",
+        "pf-1",
+        "pf-new",
+    )
+    assert change.source == f"{path}:1"
     report = IngestReport.objects.order_by("-pk").first()
-    assert report.differing == 1
+    assert (report.changed, report.differing) == (1, 0)
     (notice,) = read_rejects(report.reject_path)
-    assert notice["type"] == "account_differs" and notice["line"] == 1
-    assert notice["account_id"] == "acct-1"
-    assert "payment_fingerprint" in notice["reason"]
-    assert "pf-new" in str(notice)  # the offered value is kept in the notice, as evidence
+    assert notice["type"] == "account_changed" and notice["line"] == 1
+    assert notice["fields"] == {"payment_fingerprint": ["pf-1", "pf-new"]}
+
+    # Re-loading either file changes nothing: the newer is what is stored, the older offers
+    # a value the account had before (noted, not applied).
+    for again in (path, older):
+        code, out, _ = ingest(loader, again)
+        assert code == 0 and "0 loaded, 2 duplicates skipped" in out
+    account.refresh_from_db()
+    assert account.payment_fingerprint == "pf-new"
+    assert AccountChange.objects.count() == 1
+    assert IngestReport.objects.order_by("-pk").first().differing == 1
+
+
+def test_two_rows_of_one_account_in_one_file_are_a_change(tmp_path, loader):
+    rows = [account_row(1), account_row(1), account_row(1, plan="team")]
+    path = write_rows(tmp_path / "accounts.jsonl", rows)
+
+    code, out, _ = ingest(loader, path)
+
+    assert code == 0
+    assert "3 rows read, 2 loaded, 1 duplicates skipped" in out
+    assert Account.objects.get().plan == "team"
+    change = AccountChange.objects.get()
+    assert (change.old_value, change.new_value, change.source) == ("pro", "team", f"{path}:3")
 
 
 def test_the_progress_bar_stays_off_when_not_on_a_terminal(tmp_path, loader, capsys):

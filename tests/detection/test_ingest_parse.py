@@ -146,9 +146,8 @@ def test_rfc3339_forms_are_accepted(value):
         ({"model": ...}, "model: missing required field"),
         ({"model": ""}, "model: empty"),
         ({"prompt": ["a", "list"]}, "prompt: must be a string"),
-        ({"prompt": "before\x00after"}, "prompt: contains a NUL character (U+0000)"),
-        ({"user_agent": "\x00"}, "user_agent: contains a NUL character"),
-        ({"exchange_id": "ex\x001"}, "exchange_id: contains a NUL character"),
+        ({"exchange_id": "ex\x001"}, "exchange_id: holds a NUL"),
+        ({"account_id": "acct\ud800"}, "account_id: holds a NUL, a lone surrogate"),
     ],
 )
 def test_each_broken_exchange_field_has_its_reason(changes, expected):
@@ -161,12 +160,7 @@ def test_each_broken_exchange_field_has_its_reason(changes, expected):
         ({"created_at": "2026-01-01T00:00:00"}, "created_at: timestamp has no time zone"),
         ({"created_at": ...}, "created_at: missing required field"),
         ({"account_id": ""}, "account_id: empty"),
-        ({"country": "GBR"}, "country: not an ISO 3166-1 alpha-2 code"),
-        ({"country": "ZZ"}, "country: not an ISO 3166-1 alpha-2 code"),
         ({"country": 44}, "country: must be a string"),
-        ({"plan": "p" * 65}, "plan: longer than 64 characters"),
-        ({"org_id": "o" * 256}, "org_id: longer than 255 characters"),
-        ({"org_id": "org\x00"}, "org_id: contains a NUL character"),
     ],
 )
 def test_each_broken_account_field_has_its_reason(changes, expected):
@@ -254,7 +248,8 @@ VALID_EXCHANGE = {
 def test_valid_exchanges_round_trip_through_json(**fields):
     record = {**fields, "ts": fields["ts"].isoformat(), "ip": str(fields["ip"])}
     row = parse_exchange(orjson.loads(orjson.dumps(record)), [])
-    assert row._asdict() == {**fields, "prompt_hash": prompt_fingerprint(fields["prompt"])}
+    expected = {**fields, "prompt_hash": prompt_fingerprint(fields["prompt"])}
+    assert row._asdict() == {**expected, "text_flags": 0, "text_originals": ""}
 
 
 json_values = st.recursive(
@@ -379,7 +374,6 @@ def test_the_fast_path_takes_a_valid_line_whole():
 @pytest.mark.parametrize(
     "changes",
     [
-        {"prompt": "before\x00after"},
         {"exchange_id": "ex\x001"},
         {"ts": "2026-03-01T12:30:00"},
         {"ts": "2026-02-30T00:00:00Z"},

@@ -4,6 +4,7 @@ Most tests run once per loader (PostgreSQL ``COPY`` and the portable path) so bo
 to the same behaviour.
 """
 
+import orjson
 import pytest
 
 from detection.models import Account, Exchange, IngestReport
@@ -36,7 +37,7 @@ BAD_LINES = [
     ({k: v for k, v in exchange_row(28).items() if k != "model"}, "model: missing required"),
     (exchange_row(29, exchange_id=""), "exchange_id: empty"),
     (exchange_row(30, account_id="a" * 256), "account_id: longer than 255 characters"),
-    (exchange_row(31, prompt="hidden\x00text"), "prompt: contains a NUL character (U+0000)"),
+    (exchange_row(31, exchange_id="ex\x0031"), "exchange_id: holds a NUL"),
     (b"\xff\xfe not utf-8", "malformed JSON"),
 ]
 
@@ -142,28 +143,30 @@ def test_hostile_but_valid_text_is_stored_exactly(tmp_path, loader, suffix):
     assert (account.org_id, account.email_domain) == (HOSTILE["formula"], HOSTILE["markup"])
 
 
-def test_nul_characters_reject_the_row_with_a_clear_reason(tmp_path, loader):
+def test_nul_characters_are_cleaned_and_marked_and_the_row_loads(tmp_path, loader):
     rows = [exchange_row(1, prompt="hidden\x00text"), exchange_row(2, user_agent="ua\x00")]
     rows += [exchange_row(3)]
     path = write_jsonl(tmp_path / "exchanges.jsonl", rows)
 
-    code, out, err = ingest(loader, path)
+    code, out, _ = ingest(loader, path)
 
-    assert code == 1
-    assert list(Exchange.objects.values_list("exchange_id", flat=True)) == ["ex-3"]
-    assert "2 rejected" in out
-    assert f"{path}:1: rejected: prompt: contains a NUL character (U+0000)" in err
-    assert f"{path}:2: rejected: user_agent: contains a NUL character (U+0000)" in err
-    entries = read_rejects(IngestReport.objects.get().reject_path)
-    assert "\x00" in entries[0]["raw"] or "\\u0000" in entries[0]["raw"]
+    assert code == 0
+    stored = {e.exchange_id: e for e in Exchange.objects.all()}
+    assert set(stored) == {"ex-1", "ex-2", "ex-3"}
+    assert (stored["ex-1"].prompt, stored["ex-2"].user_agent) == ("hiddentext", "ua")
+    assert orjson.loads(stored["ex-1"].text_originals) == {"prompt": "hidden\\x00text"}
+    assert [stored[k].text_flags for k in ("ex-1", "ex-2", "ex-3")] == [1, 1, 0]
+    assert "2 with text cleaned and marked" in out
+    assert IngestReport.objects.get().cleaned == 2
 
 
-def test_a_nul_in_a_csv_cell_rejects_that_row_only(tmp_path, loader):
+def test_a_nul_in_a_csv_cell_is_cleaned_and_the_row_loads(tmp_path, loader):
     rows = [exchange_row(1, prompt="a\x00b"), exchange_row(2)]
     path = write_csv(tmp_path / "exchanges.csv", rows, list(exchange_row(0)))
 
-    code, _, err = ingest(loader, path)
+    code, _, _ = ingest(loader, path)
 
-    assert code == 1
-    assert list(Exchange.objects.values_list("exchange_id", flat=True)) == ["ex-2"]
-    assert f"{path}:2: rejected: prompt: contains a NUL character (U+0000)" in err
+    assert code == 0
+    stored = dict(Exchange.objects.values_list("exchange_id", "prompt"))
+    assert stored == {"ex-1": "ab", "ex-2": "Explain step 2 step by step."}
+    assert Exchange.objects.cleaned().get().exchange_id == "ex-1"

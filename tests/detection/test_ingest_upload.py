@@ -255,3 +255,31 @@ def _wait_until_released(connection, report_id: int) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError("the closed session's advisory lock was never released")
+
+
+@pytest.mark.parametrize(
+    "name", ["exchanges-" + "x" * 230 + ".jsonl.gz", "exchanges-" + "é" * 115 + ".jsonl.gz"]
+)
+def test_a_long_file_name_is_shortened_not_refused_with_an_error(
+    client, admin_user, tmp_path, data_dir, name
+):
+    """A name near the file system's limit would not fit with the upload's prefix, nor its
+    reject file's name with the report's: both keep the start and the data suffix."""
+    client.force_login(admin_user)
+    rows = [exchange_row(1, account=3), exchange_row(2, ip="nope")]
+    source = write_rows(tmp_path / "exchanges.jsonl.gz", rows)
+    response = client.post(
+        reverse("admin:detection_ingestreport_upload"), {"file": upload(name, source), "kind": ""}
+    )
+    assert response.status_code == 302
+    report = IngestReport.objects.get()
+    saved = Path(report.path)
+    assert saved.name.endswith(".jsonl.gz") and name[:20] in saved.name
+    assert len(saved.name.encode()) < 255
+
+    ingest_file_task(report.pk)
+
+    report.refresh_from_db()
+    assert (report.status, report.loaded, report.rejected) == ("done", 1, 1)
+    assert len(Path(report.reject_path).name.encode()) < 255
+    assert "not an IPv4 or IPv6 address" in read_rejects(report.reject_path)[-1]["reason"]

@@ -272,3 +272,37 @@ def test_chunk_loader_reads_every_field_as_stored():
         rows = sorted(cursor.fetchall(), key=lambda r: (r[1], r[0]))
     assert frame.rows() == rows
     assert frame.filter(frame["prompt"].str.contains("comma"))["user_agent"].to_list() == [""]
+
+
+def test_one_exchange_dated_2099_changes_nothing_about_the_campaigns_a_run_finds():
+    cohort = Cohort(seed=5)
+    cohort.fleet(n=10)
+    cohort.ordinary(20)
+    pks = cohort.save()
+    first = _run()
+    flagged = set(AccountScore.objects.filter(run=first, flagged=True).values_list("account_id"))
+    active = {
+        c.pk: set(c.scores.filter(run=first).values_list("account_id"))
+        for c in Campaign.objects.filter(is_active=True)
+    }
+    assert active and flagged
+
+    # One exchange of an ordinary account, dated 2099 (the future, whatever today is).
+    ordinary = next(a for a, label in cohort.labels.items() if label == "ordinary")
+    far = Exchange.objects.filter(account_id=pks[ordinary]).first()
+    far.pk, far.exchange_id = None, "from-2099"
+    far.ts = far.ts.replace(year=2099)
+    far.save()
+    second = _run()
+
+    assert second.window_end == first.window_end
+    assert second.counts["quarantined"] == 1
+    assert second.counts["scored"] == first.counts["scored"]
+    assert (
+        set(AccountScore.objects.filter(run=second, flagged=True).values_list("account_id"))
+        == flagged
+    )
+    assert {
+        c.pk: set(c.scores.filter(run=second).values_list("account_id"))
+        for c in Campaign.objects.filter(is_active=True)
+    } == active

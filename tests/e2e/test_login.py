@@ -16,9 +16,20 @@ def test_an_analyst_logs_in_and_sees_the_console(page, live_server, login, conso
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/cases/")
     login(user)
 
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    # Those who work cases land on the queue.
+    expect(page).to_have_url(f"{live_server.url}/cases/")
     expect(
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Queue")
     ).to_be_visible()
     expect(page.get_by_text("erin · analyst")).to_be_visible()
+    assert console_errors == []
+
+
+def test_a_manager_lands_on_the_overview(page, live_server, login, console_errors):
+    from dashboard.roles import MANAGER, ensure_roles
+
+    ensure_roles()
+    login(UserFactory(username="mona", roles=[MANAGER]))
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     assert console_errors == []

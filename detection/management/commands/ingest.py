@@ -23,7 +23,7 @@ from detection.ingest.formats import KINDS
 from detection.ingest.service import BULK_CHOICES
 from detection.models import IngestReport
 
-COUNTS = ("rows_read", "loaded", "duplicates", "placeholders", "rejected")
+COUNTS = ("rows_read", "loaded", "duplicates", "placeholders", "rejected", "cleaned", "future")
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"total: {len(reports)} file(s), {total['rows_read']:,} rows read, "
             f"{total['loaded']:,} loaded, {total['duplicates']:,} duplicates skipped, "
-            f"{total['placeholders']:,} placeholders created, {total['rejected']:,} rejected"
+            f"{total['placeholders']:,} placeholders created, {total['rejected']:,} rejected, "
+            f"{total['cleaned']:,} with text cleaned and marked, "
+            f"{total['future']:,} dated in the future (quarantined)"
         )
         failed = [r for r in reports if r.status == IngestReport.Status.FAILED]
         if failed:
@@ -208,9 +210,15 @@ class Command(BaseCommand):
             parts.append(f"{report.placeholders:,} placeholders created")
         else:
             parts.append(f"{report.placeholders_filled:,} placeholders filled")
+            if report.changed:
+                parts.append(f"{report.changed:,} changed (earlier values kept as history)")
             if report.differing:
-                parts.append(f"{report.differing:,} differing from the stored account (kept)")
+                parts.append(f"{report.differing:,} with values not applied (kept)")
         parts.append(f"{report.rejected:,} rejected")
+        if report.cleaned:
+            parts.append(f"{report.cleaned:,} with text cleaned and marked (originals kept)")
+        if report.future:
+            parts.append(f"{report.future:,} dated in the future (stored, quarantined)")
         line = ", ".join(parts)
         if report.error:
             line += f"; FAILED: {report.error}"

@@ -1,0 +1,1 @@
+"""A held-out traffic generator and its scorer, written without reading the detector."""

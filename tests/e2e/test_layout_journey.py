@@ -1,0 +1,93 @@
+"""The case page and the queue hold at a desktop, a small laptop and a phone width: nothing
+scrolls the page sideways, the navigation is all on screen, the queue's Due column shows at
+1024 px. Screenshots of each go to ``SCREENSHOTS`` (CI keeps ``test-results/``)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import SCREENSHOTS
+from tests.factories import (
+    AccountFactory,
+    AccountScoreFactory,
+    CampaignFactory,
+    CaseAccountFactory,
+    CaseFactory,
+    NoteFactory,
+    UserFactory,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WIDTHS = (1440, 1024, 390)
+SIGNALS = [
+    {
+        "name": "reasoning_elicitation",
+        "value": 0.62,
+        "threshold": 0.25,
+        "norm": 0.03,
+        "contribution": 0.4,
+        "reason": "62% of prompts ask for full step-by-step reasoning; typical: 3%",
+    }
+]
+
+
+def _no_sideways_scroll(page) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page scrolls sideways: {width[0]} px in {width[1]} px"
+
+
+def _nav_on_screen(page, width: int) -> None:
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    assert links.count() >= 2
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, links.nth(i)
+
+
+def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, console_errors):
+    from dashboard.roles import ANALYST, ensure_roles
+
+    ensure_roles()
+    user = UserFactory(username="erin", roles=[ANALYST])
+    campaign = CampaignFactory(label="Reasoning harvest across a proxy network")
+    case = CaseFactory(
+        title="Fleet harvesting step-by-step reasoning through residential proxies",
+        campaign=campaign,
+        risk_score=0.93,
+        account_count=6,
+        explanation={"summary": "Fleet of look-alike accounts", "signals": SIGNALS},
+    )
+    for i in range(6):
+        account = AccountFactory(
+            account_id=f"acct-{i:04d}-7f3a9c2e51b04d8e", email_domain="mail.example"
+        )
+        CaseAccountFactory(case=case, account=account)
+        AccountScoreFactory(account=account, signals=SIGNALS, exchange_count=1000 + i)
+    NoteFactory(case=case, author=user, body="Same card on every key.")
+    for i in range(8):
+        CaseFactory(title=f"Another open case {i}", risk_score=0.5 + i / 100)
+
+    login(user)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+
+        page.goto(f"{live_server.url}/cases/{case.pk}/")
+        expect(page.locator("#case-accounts table")).to_be_visible()
+        expect(page.locator("#case-timeline ol.timeline li").first).to_be_visible()
+        expect(page.locator("#case-enforcement .section-head")).to_be_visible()
+        _no_sideways_scroll(page)
+        _nav_on_screen(page, width)
+        page.screenshot(path=SCREENSHOTS / f"case-{width}.png", full_page=True)
+
+        page.goto(f"{live_server.url}/cases/")
+        expect(page.locator("#queue-table tbody tr[data-row]")).to_have_count(9)
+        _no_sideways_scroll(page)
+        _nav_on_screen(page, width)
+        if width >= 1024:
+            # Not scrolled out of the table's own container either.
+            due = page.locator("#queue-table thead th", has_text="Due").bounding_box()
+            shown = page.locator("#queue-results .table-container").bounding_box()
+            assert due["x"] + due["width"] <= shown["x"] + shown["width"], "Due is off screen"
+        page.screenshot(path=SCREENSHOTS / f"queue-{width}.png", full_page=True)
+    assert console_errors == []
