@@ -43,14 +43,41 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     )
 
 
+def independent_payers(accounts: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """(account, payer): who pays. An organisation's accounts are one payer; an account of no
+    organisation is its card's payer (strangers on one card are one payer too), or alone."""
+    card = pl.col("payment_fingerprint").fill_null("")
+    return (
+        accounts.select("account", "payment_fingerprint")
+        .join(groups, on="account")
+        .select(
+            "account",
+            pl.when(pl.col("group").str.starts_with("acct:") & (card != ""))
+            .then(pl.lit("card:") + card)
+            .otherwise(pl.col("group"))
+            .alias("payer"),
+        )
+    )
+
+
 def key_pairs(
-    links: pl.DataFrame, groups: pl.DataFrame, *, hub_cap: int, ring: int, kind_weights: dict
+    links: pl.DataFrame,
+    groups: pl.DataFrame,
+    *,
+    hub_cap: int,
+    ring: int,
+    kind_weights: dict,
+    payers: pl.DataFrame | None = None,
+    popular_payers: dict[str, int] | None = None,
 ) -> pl.DataFrame:
     """Pairs of unrelated accounts sharing a key: (a, b, kind, w, hub), a < b, summed per kind.
 
     ``links`` is (account, kind, key). A key with more than ``hub_cap`` accounts links each
     to its ``ring`` successors in a fixed pseudo-random order (so members stay connected
-    without n^2 links) and is marked ``hub``.
+    without n^2 links) and is marked ``hub``. So is a key of a kind in ``popular_payers``
+    used by more independent payers (``payers``: account, payer) than that kind's number: an
+    exit of a commercial proxy network carries dozens of unrelated paying customers, and what
+    they share there says as little as a NAT does (FRAUDAR's popular columns).
     """
     members = (
         links.select("account", "kind", "key")
@@ -64,7 +91,21 @@ def key_pairs(
     )
     if members.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
-    small = members.filter(pl.col("deg") <= hub_cap)
+    popular = pl.lit(False)
+    if payers is not None and popular_payers:
+        limits = pl.DataFrame(
+            {"kind": list(popular_payers), "limit": list(popular_payers.values())},
+            schema={"kind": pl.Utf8, "limit": pl.Int64},
+        )
+        members = (
+            members.join(payers, on="account", how="left")
+            .with_columns(pl.col("payer").n_unique().over("kind", "key").alias("payers"))
+            .join(limits, on="kind", how="left")
+            .drop("payer")
+        )
+        popular = pl.col("limit").is_not_null() & (pl.col("payers") > pl.col("limit"))
+    members = members.with_columns(((pl.col("deg") > hub_cap) | popular).alias("is_hub"))
+    small = members.filter(~pl.col("is_hub"))
     clique = (
         small.join(small.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b")
         .filter((pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b")))
@@ -77,7 +118,7 @@ def key_pairs(
         )
     )
     big = (
-        members.filter(pl.col("deg") > hub_cap)
+        members.filter(pl.col("is_hub"))
         .with_columns(pl.col("account").hash(seed=3).alias("order"))
         .sort("kind", "key", "order")
         .with_columns(pl.int_range(pl.len()).over("kind", "key").alias("pos"))

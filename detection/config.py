@@ -208,6 +208,13 @@ class SignalWeights(_Frozen):
         SignalSpec,
         _about("A young account's daily traffic as a multiple of the plan's median daily traffic."),
     ] = _signal(0.15, 4.0, 12.0)
+    coaction: Annotated[
+        SignalSpec,
+        _about(
+            "Unrelated accounts working the same prompt template from the same exits within the "
+            "same minutes, on several days, far more often than chance."
+        ),
+    ] = _signal(0.5, 2, 8)
     model_pivot: Annotated[
         SignalSpec,
         _about("Share of traffic moved to a newly released model within a day of its release."),
@@ -370,6 +377,73 @@ class DetectionParams(_Frozen):
         int,
         _param("Accounts of a hub each link to this many ring neighbours.", COORDINATION, ge=1),
     ] = 6
+    # After SynchroTrap: a fleet's orchestrator hands out jobs in waves, so its accounts act
+    # together within minutes, day after day; independent customers of one tool do not.
+    coaction_minutes: Annotated[
+        int,
+        _param(
+            "Co-action: accounts working the same prompt template within a window of this many "
+            "minutes act together.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 10
+    coaction_min_days: Annotated[
+        int,
+        _param(
+            "Co-action must be sustained: a pair acts together on at least this many distinct "
+            "days (and each account works the template on as many).",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 3
+    coaction_min_lift: Annotated[
+        float,
+        _param(
+            "A pair co-acts when it works the same templates in the same windows this many "
+            "times more often than two independent accounts with its activity would.",
+            COORDINATION,
+            gt=0,
+        ),
+    ] = 3.0
+    coaction_cell_cap: Annotated[
+        int,
+        _param(
+            "A template window worked by more accounts than this is a crowd (a popular tool's "
+            "users at a busy hour): it pairs no one, which keeps the cost linear.",
+            COORDINATION,
+            ge=2,
+        ),
+    ] = 60
+    coaction_min_exit_overlap: Annotated[
+        Share,
+        _param(
+            "Least overlap (Jaccard) of two co-acting accounts' address sets: the same exit "
+            "pool. 0 drops the condition.",
+            COORDINATION,
+        ),
+    ] = 0.05
+    # FRAUDAR down-weights popular columns: a template that thousands of unrelated payers
+    # send (a popular agent's harness) says little about any one of them.
+    popular_payers: Annotated[
+        int,
+        _param(
+            "A prompt template shared with more independent payers (distinct cards or "
+            "organisations) than this counts (popular_payers / payers) squared in "
+            "shared_templates.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 8
+    popular_exit_payers: Annotated[
+        int,
+        _param(
+            "An address used by more independent payers than this (an exit of a commercial "
+            "proxy network or a NAT) is a hub, as one used by more than hub_cap accounts is.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 16
     burst_minutes: Annotated[
         int,
         _param(
@@ -412,6 +486,15 @@ class DetectionParams(_Frozen):
             "Risk at which an account outside any campaign is flagged alone.", FLAGGING, gt=0, le=1
         ),
     ] = 0.85
+    # A coding agent left running on a cloud box is content, volume and rhythm at once.
+    lone_needs_tie: Annotated[
+        bool,
+        _param(
+            "A lone account is flagged only with a tie to other accounts (shared addresses, "
+            "card, client, shifts, registration burst or co-action), whatever its families.",
+            FLAGGING,
+        ),
+    ] = True
     campaign_min_accounts: Annotated[
         int,
         _param(

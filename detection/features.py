@@ -87,6 +87,8 @@ FEATURE_SCHEMA = {
     "distinct_user_agents": pl.Int64,
     "active_buckets": pl.Int64,
     "bucket_sig": pl.List(pl.UInt64),
+    # MinHash of the set of addresses the account left through: "the same exit pool"
+    "exit_sig": pl.List(pl.UInt64),
 }
 
 
@@ -279,6 +281,8 @@ def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFra
 
 def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
     """Everything one chunk contributes to a run, from its exchanges alone."""
+    from detection import coaction  # it builds on this module's MinHash
+
     if ex.is_empty():
         return ChunkFeatures.empty()
     ex = prompt_flags(ex.cast(EXCHANGE_SCHEMA), params)
@@ -328,6 +332,7 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
         base.join(entropy, on="account", how="left")
         .join(templ, on="account", how="left")
         .join(activity, on="account", how="left")
+        .join(coaction.exit_signatures(ex, params), on="account", how="left")
         .with_columns(
             (
                 (
@@ -357,7 +362,10 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
     )
     return ChunkFeatures(
         features=features,
-        links=pl.concat([infra_links, template_links], how="vertical_relaxed").cast(LINK_SCHEMA),
+        links=pl.concat(
+            [infra_links, template_links, coaction.coaction_cells(ex, params)],
+            how="vertical_relaxed",
+        ).cast(LINK_SCHEMA),
         models=models.select(list(MODEL_SCHEMA)).cast(MODEL_SCHEMA),
     )
 

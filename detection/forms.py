@@ -145,6 +145,8 @@ def _form_field(param: ParamField) -> forms.Field:
     attrs = {k: v for k, v in limits.items() if v is not None}
     if param.line != param.key:  # a cell of the Signals table, whose label is not drawn
         attrs["aria-label"] = param.key.split(".", 1)[-1].replace(".", " ")
+    if param.kind is bool:
+        return forms.BooleanField(required=False, **common)
     if param.kind is int:
         return forms.IntegerField(widget=forms.NumberInput(attrs=attrs), **common)
     if param.kind is float:

@@ -34,6 +34,8 @@ class Scores:
     behaviour: np.ndarray  # (n,) bool: a content, volume or rhythm signal over threshold
     # (n,) families as for a lone account: coordination counts only with a tie (``TIES``)
     tied_families: np.ndarray
+    # (n,) bool: a tie (``TIES``) over its threshold, to particular other accounts
+    tied: np.ndarray | None = None
 
 
 def strength(value: np.ndarray, threshold: float, saturation: float) -> np.ndarray:
@@ -73,6 +75,7 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
     hit = np.zeros((n, len(family_names)), dtype=bool)
     tied = np.zeros((n, len(family_names)), dtype=bool)
     behaviour = np.zeros(n, dtype=bool)
+    any_tie = np.zeros(n, dtype=bool)
     for j, sig in enumerate(signals):
         if weights[j] > 0:
             on = strengths[:, j] > 0
@@ -80,6 +83,8 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
             hit[:, column] |= on
             if sig.family != COORDINATION or sig.name in TIES:
                 tied[:, column] |= on
+            if sig.name in TIES:
+                any_tie |= on
             if sig.family != COORDINATION:
                 behaviour |= on
     return Scores(
@@ -91,6 +96,7 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
         hit.sum(axis=1),
         behaviour,
         tied.sum(axis=1),
+        any_tie,
     )
 
 
@@ -117,7 +123,26 @@ def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
 
 
 # Link kinds that on their own show coordination (not just a common template or client).
-STRONG = {"ip", "payment", "activity"}
+STRONG = {"ip", "payment", "activity", "coaction"}
+# A bit per kind of tie, for ``decide``'s ``tie_kinds``.
+TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8}
+
+
+def tie_signature(kinds: np.ndarray) -> int:
+    """The kinds of tie (``TIE_BITS``) at least half of these accounts have."""
+    if not len(kinds):
+        return 0
+    return sum(bit for bit in TIE_BITS.values() if ((kinds & bit) > 0).mean() >= 0.5)
+
+
+def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
+    """Accounts with at least two of ``mask``'s kinds of tie, or the one if it has one."""
+    need = min(2, bin(mask).count("1"))
+    shared = np.zeros(len(kinds), dtype=int)
+    for bit in TIE_BITS.values():
+        if mask & bit:
+            shared += (kinds & bit) > 0
+    return shared >= need
 
 
 @dataclass
@@ -159,6 +184,7 @@ def decide(
     evidence_kinds: dict[int, set[str]],
     params: DetectionParams,
     organisation: np.ndarray | None = None,
+    tie_kinds: np.ndarray | None = None,
 ) -> Decision:
     """Flag campaigns and lone accounts.
 
@@ -184,7 +210,11 @@ def decide(
     shows a ``TARGETS`` signal but none of the campaign's signature, those most of its
     harvesters show: a developer on the same phone carrier as a reasoning fleet), and an
     account of an organisation most of whose accounts are outside the community (a company's
-    integration key on a cloud range a fleet also rents). The members must again span
+    integration key on a cloud range a fleet also rents). And with ``tie_kinds`` (per
+    account, a bit per kind of tie, ``TIE_BITS``, it has to others of its community), a member
+    is tied to the campaign the way most of its harvesters are: at least two of those kinds of
+    tie, or the one there is (a stranger on one of a fleet's exits, or a customer whose "uncommon"
+    client string a fleet also sends, is not). The members must again span
     ``campaign_min_accounts`` organisations.
     """
     n = len(scores.risk)
@@ -229,7 +259,11 @@ def decide(
         _, local, inside = np.unique(org[idx], return_inverse=True, return_counts=True)
         whole = inside[local] * 2 >= org_size[org[idx]]
         bar = np.where(alike, params.member_threshold, params.campaign_threshold)
-        members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere]
+        tie_mask, tied_like = 0, np.ones(len(idx), dtype=bool)
+        if tie_kinds is not None:
+            tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
+            tied_like = _ties_like(tie_kinds[idx], tie_mask)
+        members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
         if len(np.unique(org[members])) < need:
             continue
         flagged[members] = True
@@ -240,14 +274,141 @@ def decide(
             "median_risk": median,
             "evidence": sorted(kinds),
             "signature": [scores.signals[j].name for j in signature],
+            "ties": tie_mask,
         }
     # Alone, an account needs evidence from several families, and "coordination" then means a
     # tie to other accounts: a lab running a public benchmark from its cloud and trying a new
-    # model the day it ships is busy, templated and reasoning-heavy, but tied to no one.
+    # model the day it ships is busy, templated and reasoning-heavy, but tied to no one. And
+    # it needs a tie at all: a coding agent left running all night on a cloud box is content,
+    # volume and rhythm at once, and still one customer doing its own work.
+    tied = (
+        np.ones(n, dtype=bool) if scores.tied is None or not params.lone_needs_tie else scores.tied
+    )
     lone = (
         (campaign_of < 0)
         & (scores.risk >= params.lone_threshold)
         & (scores.tied_families >= params.lone_min_families)
+        & tied
     )
     flagged |= lone
+    return Decision(flagged, campaign_of, campaigns)
+
+
+def _off_signature(scores: Scores, rows: np.ndarray, signature: list[str]) -> np.ndarray:
+    """Rows that harvest something other than ``signature`` (a ``TARGETS`` signal, none of
+    the signature's)."""
+    targets = [j for j, s in enumerate(scores.signals) if s.name in TARGETS]
+    own = [j for j, s in enumerate(scores.signals) if s.name in signature]
+    if not signature or not targets or not len(rows):
+        return np.zeros(len(rows), dtype=bool)
+    return (scores.strengths[np.ix_(rows, targets)] > 0).any(axis=1) & ~(
+        scores.strengths[np.ix_(rows, own)] > 0
+    ).any(axis=1)
+
+
+def _harvests_like(scores: Scores, row: int, signature: list[str]) -> bool:
+    """The account harvests (a content, volume or rhythm signal), and what the campaign does:
+    one of its signature signals when it has any, and nothing else that it targets."""
+    if not scores.behaviour[row] or _off_signature(scores, np.array([row]), signature)[0]:
+        return False
+    own = [j for j, s in enumerate(scores.signals) if s.name in signature]
+    return not own or bool((scores.strengths[row, own] > 0).any())
+
+
+def join_by_signature(
+    scores: Scores,
+    decision: Decision,
+    a: np.ndarray,
+    b: np.ndarray,
+    bits: np.ndarray,
+    params: DetectionParams,
+    organisation: np.ndarray | None = None,
+) -> Decision:
+    """Campaign membership decided by each campaign's own signature, not by where the
+    community detection happened to cut.
+
+    ``a``, ``b`` are row indexes of the ties (addresses that are not hubs, cards, shifts,
+    co-action), ``bits`` each one's kind (``TIE_BITS``). Two passes:
+
+    - a flagged campaign most of whose members are tied to a larger campaign with the same
+      signature and tie signature, about as densely (per pair of accounts) as they are tied
+      among themselves, is part of it (a fleet that Leiden cut in two, whose halves act
+      together, is one fleet, not a second one; two fleets that rent a few of the same exits
+      are two);
+    - an account outside every campaign whose strongest ties lead to one campaign joins it
+      when it harvests what the campaign harvests (``_harvests_like``), is tied to it the way
+      its members are (``decide``), reaches ``member_threshold`` and its organisation is not
+      mostly elsewhere: a stranger with nothing but shared addresses stays out.
+    """
+    if not decision.campaigns or not len(a):
+        return decision
+    n = len(scores.risk)
+    org = np.arange(n) if organisation is None else np.asarray(organisation)
+    campaign_of = decision.campaign_of.copy()
+    campaigns = {c: dict(info) for c, info in decision.campaigns.items()}
+    # Pass 1: campaigns tied to a larger one with the same signature merge into it.
+    for c in sorted(campaigns, key=lambda k: len(campaigns[k]["members"])):
+        info = campaigns[c]
+        members = np.asarray(info["members"])
+        in_a, in_b = campaign_of[a] == c, campaign_of[b] == c
+        inside = int((in_a & in_b).sum())
+        density = inside / max(len(members) * (len(members) - 1) / 2, 1)
+        cross = np.concatenate([campaign_of[b[in_a & ~in_b]], campaign_of[a[in_b & ~in_a]]])
+        tied_rows = np.concatenate([a[in_a & ~in_b], b[in_b & ~in_a]])
+        for other in np.unique(cross[cross >= 0]).tolist():
+            target = campaigns.get(other)
+            links = int((cross == other).sum())
+            rows = len(np.unique(tied_rows[cross == other]))
+            if (
+                target is None
+                or len(target["members"]) < len(members)
+                or sorted(target.get("signature", [])) != sorted(info.get("signature", []))
+                or target.get("ties", 0) != info.get("ties", 0)
+                or 2 * rows < len(members)
+                # Halves of one fleet are tied across as densely as within; two fleets that
+                # rent a few of the same exits meet on a handful of pairs.
+                or links / (len(members) * len(target["members"])) < density / 2
+            ):
+                continue
+            campaign_of[members] = other
+            target["members"] = np.concatenate([np.asarray(target["members"]), members])
+            target["evidence"] = sorted(set(target["evidence"]) | set(info["evidence"]))
+            del campaigns[c]
+            break
+    # Pass 2: accounts outside every campaign, by the campaign their ties lead to.
+    outside = campaign_of < 0
+    weight: dict[tuple[int, int], int] = {}
+    kinds: dict[tuple[int, int], int] = {}
+    for x, y in ((a, b), (b, a)):
+        keep = outside[x] & (campaign_of[y] >= 0)
+        for row, c, bit in zip(
+            x[keep].tolist(), campaign_of[y[keep]].tolist(), bits[keep].tolist(), strict=True
+        ):
+            weight[(row, c)] = weight.get((row, c), 0) + 1
+            kinds[(row, c)] = kinds.get((row, c), 0) | bit
+    best: dict[int, tuple[int, int]] = {}
+    for (row, c), w in weight.items():
+        if w > best.get(row, (0, -1))[0]:
+            best[row] = (w, c)
+    org_size = np.bincount(org)
+    joined: dict[int, list[int]] = {}
+    for row, (w, c) in sorted(best.items()):
+        info = campaigns[c]
+        if w < 2 or not _harvests_like(scores, row, info.get("signature", [])):
+            continue
+        if not _ties_like(np.array([kinds[(row, c)]]), info.get("ties", 0))[0]:
+            continue
+        members = np.asarray(info["members"])
+        inside = int((org[members] == org[row]).sum()) + 1
+        if scores.risk[row] < params.member_threshold or inside * 2 < org_size[org[row]]:
+            continue
+        joined.setdefault(c, []).append(row)
+    for c, rows in joined.items():
+        campaign_of[rows] = c
+        campaigns[c]["members"] = np.concatenate([np.asarray(campaigns[c]["members"]), rows])
+    flagged = decision.flagged | (campaign_of >= 0)
+    for info in campaigns.values():
+        members = np.asarray(info["members"], dtype=np.int64)
+        info["members"] = np.sort(members)
+        info["risk"] = float(np.mean(scores.risk[members]))
     return Decision(flagged, campaign_of, campaigns)

@@ -40,6 +40,7 @@ TIES = frozenset(
         "user_agent_reuse",
         "registration_burst",
         "synchronised_activity",
+        "coaction",
     }
 )
 
@@ -172,8 +173,11 @@ def shared_templates(f: pl.DataFrame, p: DetectionParams) -> Signal:
         COORDINATION,
         *_share(f, p, "template_shared_share"),
         "{value:.0%} of sampled prompts match templates that as many as {partners:.0f} accounts "
-        "of other organisations also use; typical for this plan: {norm:.0%}",
-        {"partners": _col(f, "template_partners")},
+        "of other organisations also use, weighted down by how many independent payers send "
+        "them ({payers:.0f} for the most shared; a popular tool's harness prompt, sent by "
+        "thousands of unrelated customers, weighs next to nothing); typical for this plan: "
+        "{norm:.0%}",
+        {"partners": _col(f, "template_partners"), "payers": _col(f, "template_payers")},
     )
 
 
@@ -284,6 +288,29 @@ def synchronised_activity(f: pl.DataFrame, p: DetectionParams) -> Signal:
 
 
 @signal
+def coaction(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """Unrelated accounts working the same template from the same exits in the same minutes,
+    on several days, far more often than chance (loosely synchronised action)."""
+    return Signal(
+        "coaction",
+        COORDINATION,
+        _col(f, "coaction_partners"),
+        plan_norm(f, "coaction_partners"),
+        "worked the same prompt templates in the same {minutes}-minute windows as {value:.0f} "
+        "unrelated accounts on up to {days:.0f} days, {lift:.0f}x more often than chance, "
+        "leaving through the same exits ({overlap:.0%} of addresses in common); customers of "
+        "one popular tool share its template but not its minutes and exits; typical for this "
+        "plan: {norm:.0f}",
+        {
+            "minutes": np.full(f.height, p.coaction_minutes),
+            "days": _col(f, "coaction_days"),
+            "lift": _col(f, "coaction_lift"),
+            "overlap": _col(f, "coaction_exit_overlap"),
+        },
+    )
+
+
+@signal
 def model_pivot(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Share of traffic moved to a newly released model within a day of its release."""
     return Signal(
@@ -366,6 +393,7 @@ def derive(
     *,
     pairs: pl.DataFrame,
     sync: pl.DataFrame,
+    coaction: pl.DataFrame,
     template_links: pl.DataFrame,
     groups: pl.DataFrame,
     models: pl.DataFrame,
@@ -377,24 +405,7 @@ def derive(
     ip = pairs.filter((pl.col("kind") == "ip") & ~pl.col("hub"))
     ua = pairs.filter((pl.col("kind") == "ua") & ~pl.col("hub"))
     pay = pairs.filter(pl.col("kind") == "payment")
-    # Which sampled prompts (items) have a template band also used by another organisation,
-    # and how many accounts of other organisations use the most shared of them. Bands used by
-    # more than ``hub_cap`` accounts are stock phrases, not a fleet's template. Counted per
-    # band, not per pair of accounts: a fleet's template is shared by all its members, and
-    # listing their pairs would grow with the square of the fleet.
-    bands = (
-        template_links.join(groups, on="account")
-        .with_columns(
-            pl.col("group").n_unique().over("key").alias("groups"),
-            pl.len().over("key").alias("deg"),
-            pl.len().over("key", "group").alias("own"),
-        )
-        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params.hub_cap))
-    )
-    shared_items = bands.group_by("account").agg(
-        pl.col("item").n_unique().alias("shared_items"),
-        (pl.col("deg") - pl.col("own")).max().cast(pl.Float64).alias("template_partners"),
-    )
+    shared_items = _shared_templates(f, template_links, groups, params)
     out = f.join(groups, on="account", how="left")
     for frame, name in (
         (ip, "ip_partners"),
@@ -403,8 +414,9 @@ def derive(
         (sync, "sync_partners"),
     ):
         out = out.join(_partner_counts(frame, name), on="account", how="left")
+    out = out.join(_coaction_columns(coaction), on="account", how="left")
     out = out.join(shared_items, on="account", how="left").with_columns(
-        (pl.col("shared_items").fill_null(0) / pl.col("signed_prompts").clip(1, None))
+        (pl.col("shared_weight").fill_null(0) / pl.col("signed_prompts").clip(1, None))
         .clip(0, 1)
         .alias("template_shared_share")
     )
@@ -428,6 +440,71 @@ def derive(
             / ((pl.lit(window_end) - active_from).dt.total_seconds() / 86400).clip(1, span_days)
         ).alias("daily_exchanges"),
     ).fill_null(0)
+
+
+def _shared_templates(
+    f: pl.DataFrame, template_links: pl.DataFrame, groups: pl.DataFrame, params: DetectionParams
+) -> pl.DataFrame:
+    """Per account: its sampled prompts shared with other organisations, each weighted by how
+    popular its template is among independent payers.
+
+    A band is shared when accounts of more than one organisation use it; bands used by more
+    than ``hub_cap`` accounts are stock phrases, not a fleet's template. As FRAUDAR weighs a
+    popular column down, a prompt shared with more than ``popular_payers`` independent payers
+    (distinct organisations, or for accounts of no organisation distinct cards) counts
+    ``(popular_payers / payers)^2`` (twice as popular, a quarter of the weight): thousands
+    of a popular agent's customers send its harness prompt, and that says nothing about any
+    of them. Counted per band, not per pair of
+    accounts: listing a fleet's pairs would grow with the square of the fleet.
+    """
+    from detection.clustering import independent_payers
+
+    payers = independent_payers(f, groups)
+    bands = (
+        template_links.join(groups, on="account")
+        .join(payers, on="account")
+        .with_columns(
+            pl.col("group").n_unique().over("key").alias("groups"),
+            pl.len().over("key").alias("deg"),
+            pl.len().over("key", "group").alias("own"),
+            pl.col("payer").n_unique().over("key").alias("payers"),
+        )
+        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params.hub_cap))
+        .with_columns(
+            (params.popular_payers / (pl.col("payers") - 1).clip(1, None))
+            .clip(0, 1)
+            .pow(2)
+            .alias("weight")
+        )
+    )
+    per_item = bands.group_by("account", "item").agg(
+        pl.col("weight").max(),
+        (pl.col("deg") - pl.col("own")).max().alias("partners"),
+        pl.col("payers").max(),
+    )
+    return per_item.group_by("account").agg(
+        pl.col("weight").sum().alias("shared_weight"),
+        pl.col("partners").max().cast(pl.Float64).alias("template_partners"),
+        pl.col("payers").max().cast(pl.Float64).alias("template_payers"),
+    )
+
+
+def _coaction_columns(coaction: pl.DataFrame) -> pl.DataFrame:
+    """Per account: co-acting partners, the most days with one, median lift and exit overlap."""
+    both = pl.concat(
+        [
+            coaction.select(pl.col("a").alias("account"), pl.col("b").alias("partner"), "days",
+                            "lift", "exit_overlap"),
+            coaction.select(pl.col("b").alias("account"), pl.col("a").alias("partner"), "days",
+                            "lift", "exit_overlap"),
+        ]
+    )  # fmt: skip
+    return both.group_by("account").agg(
+        pl.col("partner").n_unique().cast(pl.Float64).alias("coaction_partners"),
+        pl.col("days").max().cast(pl.Float64).alias("coaction_days"),
+        pl.col("lift").median().alias("coaction_lift"),
+        pl.col("exit_overlap").median().alias("coaction_exit_overlap"),
+    )
 
 
 def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:

@@ -111,6 +111,9 @@ class World:
     carrier_nat: list[tuple[str, int]] = field(init=False)
     vpn_exits: list[tuple[str, int]] = field(init=False)
     homes: list[tuple[str, int]] = field(default_factory=list, init=False)
+    # A commercial rotating-proxy network that customers and a hydra fleet both rent
+    # (``lookalikes.proxy_network`` makes it once, after the ordinary customers' homes exist).
+    proxy_exits: list[tuple[str, int]] = field(default_factory=list, init=False)
     _ids: set[str] = field(default_factory=set, init=False)
 
     def __post_init__(self):

@@ -8,7 +8,9 @@ little as it can: aged accounts, human hours in claimed time zones, reworded pro
 
 Kinds: ``reasoning`` (chain-of-thought elicitation), ``capability`` (templated coding,
 reasoning and tool-use tasks; this one pivots to the new model within a day of release),
-``agentic`` (tool-use trajectories) and ``evasive``.
+``agentic`` (tool-use trajectories), ``evasive`` and ``hydra`` (an agentic fleet hidden among
+a commercial rotating-proxy network's ordinary customers, each account unremarkable, betrayed
+only by co-action: its orchestrator hands jobs to a random part of the fleet in waves).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ SIZES = {
     "capability": (150, 300, 120_000, 170_000),
     "agentic": (60, 140, 60_000, 90_000),
     "evasive": (120, 250, 40_000, 60_000),
+    "hydra": (100, 160, 40_000, 60_000),
 }
 
 
@@ -103,6 +106,8 @@ def plan_campaign(w: World, kind: str, campaign_id: str) -> tuple[list[AccountSp
     total = w.volume(vlow, vhigh)
     if kind == "evasive":
         return _plan_evasive(w, count, total, campaign_id)
+    if kind == "hydra":
+        return _plan_hydra(w, count, total, campaign_id)
     begin = w.start + rng.randint(1, 8) * DAY
     pool = _proxy_pool(w, rng.randint(count, 3 * count), rng.uniform(0.1, 0.6))
     uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]
@@ -258,3 +263,84 @@ def _plan_evasive(w: World, count: int, total: int, campaign_id: str):
 
 def _evasive_prompt(r):
     return pb.ordinary_prompt(r) if r.random() < 0.25 else ph.evasive_prompt(r)
+
+
+def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
+    """An agentic fleet behind a commercial rotating-proxy network, each account kept under
+    per-account thresholds: aged accounts registered weeks apart, own cards, stock clients,
+    moderate volume, exits rotating per request over a network ordinary customers use too.
+    What gives it away is the orchestrator: jobs go out in waves (every 10-40 minutes of the
+    fleet's working hours), each to a random part of the fleet, all in the house style."""
+    from detection.synthetic.lookalikes import proxy_network
+
+    rng = w.rng
+    exits = proxy_network(w)
+    begin = w.start + rng.randint(0, 5) * DAY
+    first, hours = rng.uniform(0, 24), rng.uniform(12, 20)
+    waves = []
+    for day in range(int((w.end - begin) // DAY) + 1):
+        t = begin + day * DAY + int(first * HOUR)
+        stop = t + int(hours * HOUR)
+        while t < stop:
+            waves.append(t)
+            t += rng.randint(10, 40) * 60
+    waves = np.array(waves, dtype=np.int64)
+    style = {
+        "elicitations": rng.sample(ph.ELICITATIONS, rng.randint(3, 5)),
+        "coding": rng.sample(ph.CODING_TASKS, rng.randint(2, 4)),
+        "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(2, 3)),
+    }
+    mix = [("agentic", 0.7), ("coding", 0.3)]
+    out = []
+    for n in w.split(total, count, sigma=0.4):
+        code, _ = pools.country(rng)
+        plan = rng.choice(["pro", "pro", "api", "free"])
+        family = rng.choice([pools.SDKS, pools.CODING_TOOLS, pools.BROWSERS])
+        behaviour = Behaviour(
+            times=functools.partial(_in_waves, waves=waves),
+            ips=rng.sample(exits, rng.randint(min(30, len(exits)), min(80, len(exits)))),
+            user_agents=[pools.user_agent(rng, family)],
+            prompt=functools.partial(_house_prompt, style=style, mix=mix),
+            models=ModelPolicy(
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.0, 0.4), 3 * DAY, 2 * DAY
+            ),
+            tool_rate=0.6,
+            context_tokens=(6.5, 0.6),
+            output_tokens=(6.0, 0.5),
+        )
+        out.append(
+            AccountSpec(
+                account_id=w.account_id(),
+                created_at=w.registered_before(10, 90),
+                cohort="hydra",
+                campaign=campaign_id,
+                n=n,
+                lo=begin,
+                hi=w.end,
+                behaviour=behaviour,
+                email_domain=rng.choice(pools.FREE_MAIL),
+                payment_fingerprint=w.card() if plan != "free" else "",
+                country=code,
+                plan=plan,
+            )
+        )
+    return out, {
+        "kind": "hydra",
+        "crews": None,
+        "shift_hours": round(hours, 2),
+        "proxy_pool": len(exits),
+        "waves": len(waves),
+        "pivot_delay_hours": None,
+        "first_active": begin,
+    }
+
+
+def _in_waves(g, n, lo, hi, *, waves):
+    """An account's share of the fleet's waves: 1-4 requests within minutes of each wave it
+    is handed, the waves it gets drawn at random (so any two members meet in some of them)."""
+    waves = waves[(waves >= lo) & (waves < hi)]
+    if n <= 0 or not len(waves):
+        return np.empty(0, dtype=np.int64)
+    picked = g.choice(waves, size=max(1, round(n / 2.5)), replace=round(n / 2.5) > len(waves))
+    ts = picked[g.integers(0, len(picked), n)] + g.integers(0, 240, n)
+    return np.sort(np.clip(ts, lo, hi - 1))

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from detection.contract import ACCOUNT_FIELDS, EXCHANGE_FIELDS, names
-from detection.synthetic import cohorts, organisations
+from detection.synthetic import cohorts, lookalikes, organisations
 from detection.synthetic.base import (
     NEW_MODEL,
     OLD_MODELS,
@@ -49,12 +49,16 @@ BENIGN = {
     "developer": cohorts.plan_developers,
     "vpn": cohorts.plan_vpn,
     "small_team": organisations.plan_small_teams,
+    "agent_user": lookalikes.plan_agent_users,
+    "researcher": lookalikes.plan_researchers,
+    "proxy_user": lookalikes.plan_proxy_users,
 }
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",
     "capability": "capability_harvest",
     "agentic": "agentic_harvest",
     "evasive": "evasive_fleet",
+    "hydra": "hydra_fleet",
 }
 
 
@@ -64,7 +68,8 @@ def plan(seed: int, scale: float) -> tuple[World, list[AccountSpec], dict[str, d
         raise ValueError("scale must be positive")
     world = World(seed=seed, scale=scale)
     world.reseed("campaigns")
-    kinds = campaign_kinds(world)
+    # The hydra fleet comes last, so the other campaigns keep their numbers and streams.
+    kinds = [*campaign_kinds(world), "hydra"]
     specs: list[AccountSpec] = []
     for name, planner in BENIGN.items():
         world.reseed(name)

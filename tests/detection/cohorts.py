@@ -423,6 +423,76 @@ class Cohort:
                 self.exchange(acct, ts, self.chat(), ip=self.rng.choice(mine), asn=21928)
         return ids
 
+    def harness_users(self, n: int = 30) -> list[str]:
+        """Unrelated customers of one popular coding agent: every request carries its long
+        harness prompt; each pays with its own card, from its own box, some around the clock."""
+        harness = (
+            "You are Anvil, a coding agent in the user's terminal. Tools: read_file(path), "
+            "edit_file(path, old, new), run(command), grep(pattern). Read before you edit, keep "
+            "changes small, never commit unless asked, report failures plainly. Task follows."
+        )
+        ids = []
+        for k in range(n):
+            acct = self.account("harness", email_domain=f"dev{k}.example", plan="pro")
+            ids.append(acct)
+            box = f"52.{k + 10}.{self.rng.randint(1, 250)}.{self.rng.randint(1, 250)}"
+            always_on = k % 3 == 0
+            for j in range(240 if always_on else 80):
+                ts = (
+                    START + timedelta(minutes=120 * j + self.rng.randint(0, 119))
+                    if always_on
+                    else self.human_times(1)[0]
+                )
+                self.exchange(
+                    acct,
+                    ts,
+                    f"{harness}\nUser: fix the failing test in src/mod{self.rng.randint(1, 60)}.py",
+                    ip=box,
+                    asn=16509,
+                    user_agent="anvil-cli/3.2.0",
+                    tool_use=True,
+                    output_tokens=1500,
+                )
+        return ids
+
+    def hydra(self, n: int = 12, customers: int = 12, name: str = "hydra") -> list[str]:
+        """A fleet behind a commercial rotating-proxy network that ``customers`` ordinary
+        people also use: own cards, stock clients, modest volume each; its orchestrator hands
+        jobs to a random part of the fleet in waves, in its house style."""
+        exits = [f"73.{40 + i // 200}.{i % 200}.{i % 97 + 1}" for i in range(60)]
+        styles = [
+            "You are an autonomous agent with tools [search, browse, run]. Complete the "
+            "multi-step task {t} and write every Thought, Action and Observation in full.",
+            "Act as a tool-using agent. Goal: {t}. Plan the subtasks, call the tools, and "
+            "narrate each action with the full reasoning behind it.",
+        ]
+        waves = [
+            START + timedelta(days=day, hours=8, minutes=25 * w)
+            for day in range(DAYS)
+            for w in range(30)
+        ]
+        ids = []
+        for _ in range(n):
+            acct = self.account(name, email_domain="gmail.com", plan="pro")
+            ids.append(acct)
+            for wave in self.rng.sample(waves, 90):
+                for _ in range(2):
+                    self.exchange(
+                        acct,
+                        wave + timedelta(seconds=self.rng.randint(0, 200)),
+                        self.rng.choice(styles).format(t=self.rng.choice(TOPICS)),
+                        ip=self.rng.choice(exits),
+                        asn=7922,
+                        user_agent="python-requests/2.32",
+                        tool_use=True,
+                    )
+        for _ in range(customers):
+            acct = self.account("proxy_customer", email_domain="gmail.com", plan="pro")
+            ids.append(acct)
+            for ts in self.human_times(60):
+                self.exchange(acct, ts, self.chat(), ip=self.rng.choice(exits), asn=7922)
+        return ids
+
     def everyone(self) -> Cohort:
         self.fleet()
         self.organisation()

@@ -324,8 +324,9 @@ def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
     cohort.save()
     run = detection_run_execute(run=detection_run_create())
     assert run.counts["flagged"] == 6
-    # A much lower bar for lone accounts would flag the two busy look-alikes.
-    data = _form_data(run.config, lone_threshold=0.3, lone_min_families=1)
+    # A much lower bar for lone accounts, ties not required, would flag the two busy
+    # look-alikes.
+    data = _form_data(run.config, lone_threshold=0.3, lone_min_families=1, lone_needs_tie=False)
     response = admin_client_.post(reverse("admin:detection_detectionconfig_preview"), data)
     body = response.content.decode()
     assert response.status_code == 200

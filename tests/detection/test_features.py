@@ -41,7 +41,7 @@ def test_links_carry_addresses_clients_and_template_bands():
     cohort.fleet(n=2, per_account=40)
     chunk, _ = _features(cohort)
     kinds = set(chunk.links["kind"].unique())
-    assert kinds == {"ip", "ua", "template"}
+    assert kinds == {"ip", "ua", "template", "coaction"}
     assert set(chunk.models.columns) == {"account", "model", "first_ts", "day", "n"}
 
 

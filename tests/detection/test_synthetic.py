@@ -145,17 +145,19 @@ def test_every_cohort_and_campaign_is_present(rows):
     cohorts = Counter(r["cohort"] for r in labels)
     for name in BENIGN:
         assert cohorts[name] >= 1, name
-    for name in ("reasoning_harvest", "capability_harvest", "evasive_fleet"):
+    for name in ("reasoning_harvest", "capability_harvest", "evasive_fleet", "hydra_fleet"):
         assert cohorts[name] >= 8, name
     campaigns = Counter(r["campaign"] for r in labels if r["campaign"])
-    assert 3 <= len(campaigns) <= 5
+    assert 4 <= len(campaigns) <= 6
     assert min(campaigns.values()) >= 8
     manifest = rows["manifest"]
     assert set(manifest["campaigns"]) == set(campaigns)
     for campaign_id, info in manifest["campaigns"].items():
         assert info["accounts"] == campaigns[campaign_id]
-    # Ordinary customers are most accounts; the small scale is still a usable set.
-    assert cohorts["ordinary"] > len(labels) / 2
+    # Ordinary customers are by far the largest cohort (at this small scale every other cohort
+    # sits on its floor, so they are not quite half); the small scale is still a usable set.
+    assert cohorts["ordinary"] > 2 * max(n for c, n in cohorts.items() if c != "ordinary")
+    assert cohorts["ordinary"] > len(labels) / 3
     assert len(labels) >= 150 and len(rows["exchanges"]) >= 20_000
 
 
@@ -195,7 +197,7 @@ def test_same_seed_gives_the_same_bytes(dataset, tmp_path):
 def test_different_seeds_differ():
     plans = {seed: plan(seed, 0.3) for seed in range(1, 9)}
     campaign_counts = {len(campaigns) for _, _, campaigns in plans.values()}
-    assert campaign_counts <= {3, 4, 5} and len(campaign_counts) >= 2
+    assert campaign_counts <= {4, 5, 6} and len(campaign_counts) >= 2
     sizes = set()
     for _, specs, _ in plans.values():
         sizes.add(tuple(sorted(Counter(s.cohort for s in specs).items())))
@@ -333,7 +335,7 @@ def test_no_single_trait_separates_fleets_from_customers(tmp_path):
         assert shown_by[True] > 0 and shown_by[False] > 0, (name, shown_by)
 
 
-def test_fleets_register_in_bursts_and_work_shifts_but_the_evasive_one_does_not(rows):
+def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do_not(rows):
     labels = {r["account_id"]: r for r in rows["labels"]}
     created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
     hours: dict[str, Counter] = {}
@@ -346,7 +348,7 @@ def test_fleets_register_in_bursts_and_work_shifts_but_the_evasive_one_does_not(
         # Share of members registered within 30 minutes of the previous member.
         close = sum(b - a <= timedelta(minutes=30) for a, b in itertools.pairwise(members))
         busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
-        if info["kind"] == "evasive":
+        if info["kind"] in ("evasive", "hydra"):  # aged accounts registered weeks apart
             assert close / len(members) < 0.5, campaign_id
         else:
             assert close / len(members) > 0.6, campaign_id
