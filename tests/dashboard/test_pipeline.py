@@ -143,11 +143,13 @@ def test_departed_members_are_marked_not_deleted(world):
 def test_lone_high_risk_account_gets_its_own_case():
     cohort = Cohort(seed=15)
     cohort.ordinary(30)
-    cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under a low lone bar
+    cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under a low lone bar that needs no tie
     cohort.save()
     run = detection_run_create()
     run.config.params = (
-        DetectionParams().replace(lone_threshold=0.3, lone_min_families=1).to_stored()
+        DetectionParams()
+        .replace(lone_threshold=0.3, lone_min_families=1, lone_needs_tie=False)
+        .to_stored()
     )
     run.config.save()
     run = detection_run_execute(run=run)
