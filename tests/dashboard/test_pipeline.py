@@ -143,7 +143,7 @@ def test_departed_members_are_marked_not_deleted(world):
 def test_lone_high_risk_account_gets_its_own_case():
     cohort = Cohort(seed=15)
     cohort.ordinary(30)
-    cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under a low lone bar that needs no tie
+    cohort.benchmark_runner()  # busy, templated, reasoning-heavy: flagged under low lone bars
     cohort.save()
     run = detection_run_create()
     run.config.params = (
