@@ -106,6 +106,9 @@
   function pressKeyed(key) {
     var el = document.querySelector("[data-key='" + key + "']");
     if (!el || el.disabled) return false;
+    // A section loaded a moment ago may hold a link htmx has not processed yet; without this
+    // the click would follow the link's href instead of opening its dialog.
+    if (window.htmx) htmx.process(el);
     el.click();
     return true;
   }
