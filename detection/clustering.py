@@ -181,7 +181,7 @@ def sync_pairs(
     ``lift`` is how many times that the observed overlap is, so two always-on accounts (a
     coding agent and a benchmark runner) are not "synchronised" just for being busy.
     """
-    from detection.features import band_keys
+    from detection.minhash import band_keys
 
     active = activity.filter(pl.col("active_buckets") >= min_buckets)
     if active.height < 2:

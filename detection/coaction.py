@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from detection.features import MIN_SHINGLES, _minhash_signatures
+from detection.minhash import MIN_SHINGLES, minhash_signatures
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -99,7 +99,7 @@ def exit_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
         .agg("h")
         .sort("account")
     )
-    sigs = _minhash_signatures(
+    sigs = minhash_signatures(
         [np.asarray(h, dtype=np.int64) for h in exits["h"].to_list()], params.minhash_num_perm
     )
     return exits.select("account").with_columns(

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from datasketch import MinHash
 
+from detection import coaction
 from detection.contract import EXCHANGE_FRAME_SCHEMA
+from detection.minhash import MIN_SHINGLES, band_keys, minhash_signatures
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -43,9 +44,6 @@ MODEL_SCHEMA = {
     "day": pl.Date,
     "n": pl.Int64,
 }
-# Prompts with fewer word pairs than this are too short to call a template.
-MIN_SHINGLES = 4
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
@@ -107,60 +105,6 @@ def prompt_flags(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     return ex.with_columns(flags)
 
 
-# MurmurHash3's 32-bit finalizer, the pre-mix datasketch's "affine32" scheme applies to each
-# input hash before its permutations.
-_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
-# Tokens hashed at once: bounds the (tokens x num_perm) block in memory (~50 MB at 64).
-_MINHASH_BLOCK = 200_000
-
-
-def _minhash_signatures(token_lists: list[np.ndarray], num_perm: int) -> np.ndarray:
-    """MinHash signatures of sets of 32-bit integer tokens, one row per set.
-
-    The values are datasketch's (``MinHash(num_perm, seed=1, hashfunc=int)``, scheme
-    "affine32": ``a * fmix32(h) + b`` modulo 2**32, minimum over the set), computed for all
-    sets at once in numpy rather than one datasketch object per set, which cost more than
-    everything else a chunk does. An empty set gets the all-maximum signature, as there.
-    """
-    a, b = MinHash(num_perm=num_perm, seed=1).permutations
-    a, b = a.astype(np.uint32), b.astype(np.uint32)
-    out = np.full((len(token_lists), num_perm), np.iinfo(np.uint32).max, dtype=np.uint64)
-    sizes = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
-    start = 0
-    while start < len(token_lists):
-        # Sets [start, stop) whose tokens fit one block (at least one set per block).
-        ends = np.cumsum(sizes[start:])
-        stop = start + max(1, int(np.searchsorted(ends, _MINHASH_BLOCK, side="right")))
-        rows = np.flatnonzero(sizes[start:stop]) + start
-        if len(rows):
-            hv = np.concatenate([token_lists[i] for i in rows]).astype(np.uint32)
-            s1, m1, s2, m2 = _FMIX32
-            with np.errstate(over="ignore"):
-                hv = hv ^ (hv >> s1)
-                hv = hv * m1
-                hv = hv ^ (hv >> s2)
-                hv = hv * m2
-                hv = hv ^ (hv >> s1)
-                phv = hv[:, None] * a + b
-            offsets = np.concatenate([[0], np.cumsum(sizes[rows])[:-1]])
-            out[rows] = np.minimum.reduceat(phv, offsets, axis=0)
-        start = stop
-    return out
-
-
-def band_keys(signatures: np.ndarray, bands: int) -> np.ndarray:
-    """LSH band keys: one 63-bit key per (signature, band); equal keys mean a likely near-dup."""
-    n, num_perm = signatures.shape
-    rows = num_perm // bands
-    banded = signatures[:, : rows * bands].reshape(n, bands, rows).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        key = np.zeros((n, bands), dtype=np.uint64)
-        for r in range(rows):
-            key = (key ^ banded[:, :, r]) * _MIX
-        key = key ^ (np.arange(bands, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9))
-    return (key >> np.uint64(1)).astype(np.int64)
-
-
 def _shingle_tokens(prompts: pl.Series) -> list[np.ndarray]:
     """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars)."""
     words = (
@@ -214,7 +158,7 @@ def template_features(
         pl.Series("signed", long_enough), pl.int_range(pl.len()).alias("i")
     )
     signed = sample.filter("signed")
-    sigs = _minhash_signatures(
+    sigs = minhash_signatures(
         [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params.minhash_num_perm
     )
     keys = band_keys(sigs, params.minhash_bands) if len(sigs) else np.empty((0, 0), np.int64)
@@ -270,7 +214,7 @@ def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFra
         .agg(pl.col("b"), pl.len().alias("active_buckets"))
         .sort("account")
     )
-    sigs = _minhash_signatures(
+    sigs = minhash_signatures(
         [np.asarray(b, dtype=np.int64) for b in buckets["b"].to_list()],
         params.minhash_num_perm,
     )
@@ -281,8 +225,6 @@ def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFra
 
 def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
     """Everything one chunk contributes to a run, from its exchanges alone."""
-    from detection import coaction  # it builds on this module's MinHash
-
     if ex.is_empty():
         return ChunkFeatures.empty()
     ex = prompt_flags(ex.cast(EXCHANGE_SCHEMA), params)

@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 
 from detection.config import DetectionParams
-from detection.features import band_keys, chunk_features, window_bounds
+from detection.features import chunk_features, window_bounds
+from detection.minhash import band_keys, minhash_signatures
 from tests.detection.cohorts import Cohort
 
 
@@ -46,12 +47,11 @@ def test_links_carry_addresses_clients_and_template_bands():
 
 
 def test_near_duplicates_share_band_keys_and_strangers_do_not():
-    from detection.features import _minhash_signatures
 
     a = np.arange(100, 140)
     b = np.concatenate([np.arange(100, 136), [9001, 9002, 9003, 9004]])  # Jaccard ~0.82
     c = np.arange(5000, 5040)
-    keys = band_keys(_minhash_signatures([a, b, c], 64), 16)
+    keys = band_keys(minhash_signatures([a, b, c], 64), 16)
     assert len(set(keys[0]) & set(keys[1])) > 0
     assert len(set(keys[0]) & set(keys[2])) == 0
 
@@ -72,8 +72,6 @@ def test_window_is_the_days_before_the_newest_exchange():
 def test_minhash_signatures_are_datasketch_values():
     from datasketch import MinHash
 
-    from detection.features import _minhash_signatures
-
     rng = np.random.default_rng(5)
     sets = [rng.integers(0, 2**32, size, dtype=np.int64) for size in (0, 1, 7, 40, 300)]
     permutations = MinHash(num_perm=64, seed=1).permutations
@@ -83,4 +81,4 @@ def test_minhash_signatures_are_datasketch_values():
         if len(tokens):
             m.update_batch(tokens.tolist())
         expected.append(m.hashvalues)
-    assert (_minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()
+    assert (minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()
