@@ -19,16 +19,16 @@ WINDOW, CONTENT, COORDINATION, SIGNALS, FLAGGING, COMMUNITIES = (
 )
 
 
-def _param(help_text: str, section: str, **bounds: float) -> Meta:
+def param(help_text: str, section: str, **bounds: float) -> Meta:
     """A parameter's help text, admin section and bounds (``ge``, ``gt``, ``le``, ``lt``)."""
     return Meta(description=help_text, extra={"section": section}, **bounds)
 
 
-class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class FrozenStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Immutable, and strict on load: an unknown key is an error, never silently ignored."""
 
 
-def _about(what: str) -> Meta:
+def about(what: str) -> Meta:
     return Meta(description=what)
 
 

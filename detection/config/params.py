@@ -17,16 +17,16 @@ from detection.config.fields import (
     FLAGGING,
     SIGNALS,
     WINDOW,
+    FrozenStruct,
     Patterns,
     Share,
-    _Frozen,
-    _param,
+    param,
 )
-from detection.config.problems import ParamsError, Problem, _problem, _rust_regex_check
+from detection.config.problems import ParamsError, Problem, problem_from, rust_regex_check
 from detection.config.weights import CapabilityPatterns, SignalWeights
 
 
-class DetectionParams(_Frozen):
+class DetectionParams(FrozenStruct):
     """Every parameter of a detection run, typed, bounded, documented and defaulted.
 
     Build one with ``from_stored`` (a stored version, or what the admin form posts); the
@@ -37,7 +37,7 @@ class DetectionParams(_Frozen):
     # ---------------------------------------------------------------------------- window
     window_days: Annotated[
         int,
-        _param(
+        param(
             "Days before the newest exchange that a run reads (not before now, so a run over "
             "an imported historical file reads that file's period).",
             WINDOW,
@@ -46,7 +46,7 @@ class DetectionParams(_Frozen):
     ] = 30
     chunk_size: Annotated[
         int,
-        _param(
+        param(
             "Accounts per chunk task, the unit a run fans out in; 500 to 2,000 keeps the "
             "per-task overhead small.",
             WINDOW,
@@ -56,7 +56,7 @@ class DetectionParams(_Frozen):
     # --------------------------------------------------------------------------- content
     reasoning_patterns: Annotated[
         Patterns,
-        _param(
+        param(
             "One regular expression per line, matched case-insensitively against prompts (Rust "
             "regex syntax: no look-around or back-references): what counts as asking for chain "
             "of thought or full working.",
@@ -65,12 +65,12 @@ class DetectionParams(_Frozen):
     ] = REASONING_PATTERNS
     capability_patterns: Annotated[
         CapabilityPatterns,
-        _param("Regular expressions per capability group, as for reasoning.", CONTENT),
+        param("Regular expressions per capability group, as for reasoning.", CONTENT),
     ] = CapabilityPatterns()
     # One step-by-step question out of four prompts is not a habit.
     share_min_exchanges: Annotated[
         int,
-        _param(
+        param(
             "Exchanges in the window an account needs before its shares (of prompts, of "
             "traffic) count as signals.",
             CONTENT,
@@ -79,7 +79,7 @@ class DetectionParams(_Frozen):
     ] = 20
     minhash_prompts_per_account: Annotated[
         int,
-        _param(
+        param(
             "Distinct prompts per account signed for near-duplicate detection, after collapsing "
             "exact repeats.",
             CONTENT,
@@ -88,12 +88,12 @@ class DetectionParams(_Frozen):
     ] = 24
     minhash_num_perm: Annotated[
         int,
-        _param("MinHash permutations per signature (prompts and activity).", CONTENT, ge=1),
+        param("MinHash permutations per signature (prompts and activity).", CONTENT, ge=1),
     ] = 64
     # 16 bands of 4 rows make prompts about half alike (Jaccard 0.5) likely to share a band.
     minhash_bands: Annotated[
         int,
-        _param(
+        param(
             "LSH bands per signature: more bands catch less alike prompts. At most the number "
             "of permutations.",
             CONTENT,
@@ -103,7 +103,7 @@ class DetectionParams(_Frozen):
     # ---------------------------------------------------------------------- coordination
     free_mail_domains: Annotated[
         Patterns,
-        _param(
+        param(
             "One domain per line: free-mail and throwaway-mail providers, whose addresses say "
             "nothing about an organisation.",
             COORDINATION,
@@ -111,7 +111,7 @@ class DetectionParams(_Frozen):
     ] = FREE_MAIL_DOMAINS
     hosting_asns: Annotated[
         tuple[Annotated[int, Meta(ge=0)], ...],
-        _param(
+        param(
             "Hosting, cloud, proxy and VPN networks (AS numbers, separated by commas or new "
             "lines); extend from your own feeds.",
             COORDINATION,
@@ -119,11 +119,11 @@ class DetectionParams(_Frozen):
     ] = HOSTING_ASNS
     sync_bucket_minutes: Annotated[
         int,
-        _param("Activity is compared in time buckets of this many minutes.", COORDINATION, ge=1),
+        param("Activity is compared in time buckets of this many minutes.", COORDINATION, ge=1),
     ] = 10
     sync_min_lift: Annotated[
         float,
-        _param(
+        param(
             "A pair is synchronised when its active buckets overlap this many times more than "
             "two independent accounts with their activity levels would.",
             COORDINATION,
@@ -132,7 +132,7 @@ class DetectionParams(_Frozen):
     ] = 3.0
     sync_min_jaccard: Annotated[
         Share,
-        _param(
+        param(
             "Least overlap (Jaccard) of two accounts' active buckets to count as synchronised.",
             COORDINATION,
         ),
@@ -140,7 +140,7 @@ class DetectionParams(_Frozen):
     # A NAT, a VPN exit, a stock client or a stock phrase is shared by many strangers.
     hub_cap: Annotated[
         int,
-        _param(
+        param(
             "An address, user agent or template shared by more accounts than this is a hub: it "
             "links its accounts sparsely and with less weight.",
             COORDINATION,
@@ -149,13 +149,13 @@ class DetectionParams(_Frozen):
     ] = 40
     hub_ring_neighbours: Annotated[
         int,
-        _param("Accounts of a hub each link to this many ring neighbours.", COORDINATION, ge=1),
+        param("Accounts of a hub each link to this many ring neighbours.", COORDINATION, ge=1),
     ] = 6
     # After SynchroTrap: a fleet's orchestrator hands out jobs in waves, so its accounts act
     # together within minutes, day after day; independent customers of one tool do not.
     coaction_minutes: Annotated[
         int,
-        _param(
+        param(
             "Co-action: accounts working the same prompt template within a window of this many "
             "minutes act together.",
             COORDINATION,
@@ -164,7 +164,7 @@ class DetectionParams(_Frozen):
     ] = 10
     coaction_min_days: Annotated[
         int,
-        _param(
+        param(
             "Co-action must be sustained: a pair acts together on at least this many distinct "
             "days (and each account works the template on as many).",
             COORDINATION,
@@ -173,7 +173,7 @@ class DetectionParams(_Frozen):
     ] = 3
     coaction_min_lift: Annotated[
         float,
-        _param(
+        param(
             "A pair co-acts when it works the same templates in the same windows this many "
             "times more often than two independent accounts with its activity would.",
             COORDINATION,
@@ -182,7 +182,7 @@ class DetectionParams(_Frozen):
     ] = 3.0
     coaction_cell_cap: Annotated[
         int,
-        _param(
+        param(
             "A template window worked by more accounts than this is a crowd (a popular tool's "
             "users at a busy hour): it pairs no one, which keeps the cost linear.",
             COORDINATION,
@@ -191,7 +191,7 @@ class DetectionParams(_Frozen):
     ] = 60
     coaction_min_exit_overlap: Annotated[
         Share,
-        _param(
+        param(
             "Least overlap (Jaccard) of two co-acting accounts' address sets: the same exit "
             "pool. 0 drops the condition.",
             COORDINATION,
@@ -201,7 +201,7 @@ class DetectionParams(_Frozen):
     # send (a popular agent's harness) says little about any one of them.
     popular_payers: Annotated[
         int,
-        _param(
+        param(
             "A prompt template shared with more independent payers (distinct cards or "
             "organisations) than this counts (popular_payers / payers) squared in "
             "shared_templates.",
@@ -211,7 +211,7 @@ class DetectionParams(_Frozen):
     ] = 8
     popular_exit_payers: Annotated[
         int,
-        _param(
+        param(
             "An address used by more independent payers than this (an exit of a commercial "
             "proxy network or a NAT) is a hub, as one used by more than hub_cap accounts is.",
             COORDINATION,
@@ -220,7 +220,7 @@ class DetectionParams(_Frozen):
     ] = 16
     burst_minutes: Annotated[
         int,
-        _param(
+        param(
             "Registration bursts: unrelated accounts registered within this many minutes.",
             COORDINATION,
             ge=1,
@@ -228,7 +228,7 @@ class DetectionParams(_Frozen):
     ] = 30
     new_model_min_age_days: Annotated[
         int,
-        _param(
+        param(
             "A model first seen this many days after the window starts counts as newly released.",
             COORDINATION,
             ge=0,
@@ -237,16 +237,16 @@ class DetectionParams(_Frozen):
     # --------------------------------------------------------------------------- signals
     signals: Annotated[
         SignalWeights,
-        _param("Each signal's weight, threshold and saturation.", SIGNALS),
+        param("Each signal's weight, threshold and saturation.", SIGNALS),
     ] = SignalWeights()
     # -------------------------------------------------------------------------- flagging
     campaign_threshold: Annotated[
         float,
-        _param("Median member risk that makes a linked group a campaign.", FLAGGING, gt=0, le=1),
+        param("Median member risk that makes a linked group a campaign.", FLAGGING, gt=0, le=1),
     ] = 0.55
     member_threshold: Annotated[
         float,
-        _param(
+        param(
             "Risk at which a member of a flagged campaign is flagged with it (at most the "
             "campaign threshold).",
             FLAGGING,
@@ -256,14 +256,14 @@ class DetectionParams(_Frozen):
     ] = 0.35
     lone_threshold: Annotated[
         float,
-        _param(
+        param(
             "Risk at which an account outside any campaign is flagged alone.", FLAGGING, gt=0, le=1
         ),
     ] = 0.85
     # A coding agent left running on a cloud box is content, volume and rhythm at once.
     lone_needs_tie: Annotated[
         bool,
-        _param(
+        param(
             "A lone account is flagged only with a tie to other accounts (shared addresses, "
             "card, client, shifts, registration burst or co-action), whatever its families.",
             FLAGGING,
@@ -271,7 +271,7 @@ class DetectionParams(_Frozen):
     ] = True
     campaign_min_accounts: Annotated[
         int,
-        _param(
+        param(
             "Fewest linked accounts (of as many unrelated organisations) that can form a campaign.",
             FLAGGING,
             ge=1,
@@ -279,7 +279,7 @@ class DetectionParams(_Frozen):
     ] = 3
     lone_min_families: Annotated[
         int,
-        _param(
+        param(
             "Signal families (content, coordination, volume, rhythm) a lone account needs.",
             FLAGGING,
             ge=1,
@@ -289,7 +289,7 @@ class DetectionParams(_Frozen):
     # Strangers behind one VPN exit or campus NAT share addresses but not the behaviour.
     campaign_min_behaviour_share: Annotated[
         Share,
-        _param(
+        param(
             "Share of a group's organisations that must harvest (a content, volume or rhythm "
             "signal over its threshold) for it to be a campaign.",
             FLAGGING,
@@ -299,11 +299,11 @@ class DetectionParams(_Frozen):
     # CPM keeps a group while its links average more than the resolution per pair of members.
     leiden_objective: Annotated[
         Literal["CPM", "modularity"],
-        _param("Leiden's objective over the link graph.", COMMUNITIES),
+        param("Leiden's objective over the link graph.", COMMUNITIES),
     ] = "CPM"
     leiden_resolution: Annotated[
         float,
-        _param(
+        param(
             "Leiden's resolution: with CPM, the least average link weight per pair of members.",
             COMMUNITIES,
             gt=0,
@@ -311,12 +311,12 @@ class DetectionParams(_Frozen):
     ] = 0.02
     link_min_weight: Annotated[
         float,
-        _param("Links lighter than this are left out of the graph.", COMMUNITIES, ge=0),
+        param("Links lighter than this are left out of the graph.", COMMUNITIES, ge=0),
     ] = 0.15
     # Chance is ``d_A d_B / 2m`` for two pieces with degrees d_A, d_B in a graph of weight m.
     campaign_merge_min_lift: Annotated[
         float,
-        _param(
+        param(
             "Harvesting pieces of one sparse fleet that the clustering cut apart are joined "
             "when the links between them are this many times what chance would give.",
             COMMUNITIES,
@@ -325,7 +325,7 @@ class DetectionParams(_Frozen):
     ] = 2.0
     campaign_min_overlap: Annotated[
         Share,
-        _param(
+        param(
             "A new group continues an earlier campaign when they share at least this share of "
             "the smaller one's members.",
             COMMUNITIES,
@@ -353,7 +353,7 @@ class DetectionParams(_Frozen):
         try:
             params = msgspec.convert(data, cls)
         except msgspec.ValidationError as exc:
-            raise ParamsError([_problem(str(exc))]) from None
+            raise ParamsError([problem_from(str(exc))]) from None
         problems = params.validate()
         if problems:
             raise ParamsError(problems)
@@ -382,7 +382,7 @@ class DetectionParams(_Frozen):
         for key, pattern in patterns:
             try:
                 re.compile(pattern)
-                _rust_regex_check(pattern)
+                rust_regex_check(pattern)
             except Exception as exc:
                 problems.append(Problem(key, f"pattern {pattern!r} does not compile: {exc}"))
         return problems

@@ -29,7 +29,7 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 
 
-def _problem(error: str) -> Problem:
+def problem_from(error: str) -> Problem:
     """msgspec's "Expected `int` >= 1 - at `$.window_days`" as a problem of ``window_days``."""
     match = _AT.match(error)
     message, path = match["message"], (match["path"] or "").lstrip(".")
@@ -40,7 +40,7 @@ def _problem(error: str) -> Problem:
     return Problem(path, message[:1].lower() + message[1:])
 
 
-def _rust_regex_check(pattern: str) -> None:
+def rust_regex_check(pattern: str) -> None:
     import polars as pl
 
     pl.Series(["x"]).str.contains(f"(?i){pattern}")
