@@ -41,7 +41,6 @@ ATTRIBUTES: dict[str, Attribute] = {
     )
 }
 ACCOUNT_KINDS = tuple(k for k, a in ATTRIBUTES.items() if a.on_account)
-EXCHANGE_KINDS = tuple(k for k, a in ATTRIBUTES.items() if not a.on_account)
 MAX_VALUE = 1000  # longer than any column holds: nothing can match it
 
 

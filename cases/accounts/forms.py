@@ -8,8 +8,6 @@ from cases.models import Case
 from cases.services.accounts import MAX_BULK_ACCOUNTS
 from detection.models import Account
 
-REASON_WIDGET = forms.TextInput(attrs={"size": 30})
-
 
 class AccountsField(forms.ModelMultipleChoiceField):
     def clean(self, value):
@@ -23,8 +21,8 @@ class _SelectedAccountsForm(forms.Form):
         queryset=Account.objects.only("account_id"),
         error_messages={"required": "Select at least one account."},
     )
-    reason = forms.CharField(max_length=2000, widget=REASON_WIDGET)
-    next = forms.CharField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=2000)
+    next = forms.CharField(required=False)
 
 
 class AddToCaseForm(_SelectedAccountsForm):

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from cases.accounts.attributes import ATTRIBUTES, display, exit_range, range_bounds
+from cases.accounts.attributes import ACCOUNT_KINDS, ATTRIBUTES, display, exit_range, range_bounds
 from cases.enforcement.models import EnforcementAction
 from cases.models import Case, CaseAccount
 from cases.selectors import cases_visible_to
@@ -215,7 +215,7 @@ def account_shared_counts(account: Account) -> dict[str, int]:
     """For each attribute on the account row that it has: how many accounts have it (itself
     included), in one query through the account indexes."""
     counts = {}
-    for kind in ("card", "org", "domain"):
+    for kind in ACCOUNT_KINDS:
         column = ATTRIBUTES[kind].column
         value = getattr(account, column)
         if value:

@@ -9,7 +9,7 @@ from django import template
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from cases.accounts.attributes import display
+from cases.accounts.attributes import ATTRIBUTES, display
 
 register = template.Library()
 
@@ -47,7 +47,7 @@ def pivot_link(kind: str, value, case=None, length: int = 40, text=None) -> dict
 
 
 # An account's history names fields by their model names; those with a pivot link to it.
-HISTORY_PIVOTS = {"payment_fingerprint": "card", "org_id": "org", "email_domain": "domain"}
+HISTORY_PIVOTS = {a.column: kind for kind, a in ATTRIBUTES.items() if a.on_account}
 
 
 @register.inclusion_tag("cases/accounts/_partials/link.html")
