@@ -37,7 +37,9 @@ def account_details(ca: CaseAccounts, window: Window) -> dict:
         by_account[row["account__account_id"]] += row["n"]
         for words in text_flags_words(row["text_flags"]):
             by_kind[words] += row["n"]
-    cleaned_accounts = Account.objects.filter(pk__in=ca.pks).exclude(text_flags=0)
+    cleaned_accounts = (
+        Account.objects.filter(pk__in=ca.pks).exclude(text_flags=0).order_by("account_id")
+    )
     return {
         "changes": [
             {

@@ -148,7 +148,10 @@ def window_for(case: Case, accounts: CaseAccounts) -> Window:
     if run is not None and run.window_start and run.window_end:
         return Window(run.window_start, run.window_end)
     days = int(getattr(settings, "EVIDENCE_WINDOW_DAYS", 30))
-    last = Exchange.objects.filter(account_id__in=accounts.pks).aggregate(t=Max("ts"))["t"]
+    # Quarantined (future-dated) exchanges would move the window past all real traffic.
+    last = (
+        Exchange.objects.plausible().filter(account_id__in=accounts.pks).aggregate(t=Max("ts"))["t"]
+    )
     end = (last + timedelta(seconds=1)) if last else timezone.now()
     return Window(end - timedelta(days=days), end)
 

@@ -237,3 +237,17 @@ def test_retry_requeues_a_failed_snapshot(analyst, enqueued, django_capture_on_c
     assert (snapshot.status, snapshot.error) == (S.PENDING, "")
     assert enqueued == [snapshot.pk]
     assert AuditEvent.objects.filter(verb="evidence.retried", actor=analyst).exists()
+
+
+def test_without_a_run_the_window_ends_at_the_newest_plausible_exchange():
+    from cases.evidence.sources import CaseAccounts
+    from tests.factories import AccountFactory, CaseFactory, ExchangeFactory
+
+    account = AccountFactory()
+    real = timezone.now() - timedelta(days=2)
+    ExchangeFactory(account=account, ts=real)
+    # Quarantined: one row dated far ahead must not carry the window away from the traffic.
+    ExchangeFactory(account=account, ts=real.replace(year=2099))
+    case = CaseFactory(last_run=None)
+    window = service.window_for(case, CaseAccounts(case.pk, [account.pk], [account.account_id]))
+    assert window.start <= real < window.end <= real + timedelta(seconds=1)
