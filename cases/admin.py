@@ -21,34 +21,17 @@ class TagAdmin(AuditedAdmin):
 
 
 @admin.register(EnforcementAction)
-class EnforcementActionAdmin(admin.ModelAdmin):
+class EnforcementActionAdmin(ReadOnlyAdmin):
+    """Actions are made only through the four-eyes services, never typed into the admin."""
+
     list_display = ["id", "case", "kind", "status", "proposed_by", "decided_by", "proposed_at"]
     list_filter = ["kind", "status"]
 
-    # Actions are made only through the four-eyes services, never typed into the admin.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log cannot be edited or deleted through the admin."""
 
     list_display = ["at", "verb", "actor", "case", "target_type", "target_id"]
     list_filter = ["verb"]
     search_fields = ["verb", "target_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

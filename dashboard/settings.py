@@ -206,7 +206,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "60"))
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 # Approving an enforcement action asks for the password again unless the approver entered it
-# within this many minutes (cases.enforcement.reauth).
+# within this many minutes (common.auth, and cases.enforcement.views where an approval asks for it).
 REAUTH_MINUTES = int(os.environ.get("REAUTH_MINUTES", "10"))
 
 # Failed logins are throttled per username and per address (django-axes), on the console's

@@ -59,13 +59,16 @@ def verify(
     parts = [item.partition("=") for item in (header or "").split(",")]
     stamps = [value for key, _, value in parts if key.strip() == "t"]
     macs = [value.strip() for key, _, value in parts if key.strip() == "v1"]
-    if len(stamps) != 1 or not stamps[0].strip().isdigit() or not macs:
+    stamp = stamps[0].strip() if len(stamps) == 1 else ""
+    # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+    if not (stamp.isascii() and stamp.isdecimal()) or not macs:
         return False
-    t = int(stamps[0])
+    t = int(stamp)
     if abs((time.time() if now is None else now) - t) > tolerance:
         return False
     expected = sign(body, secret, t).rpartition("v1=")[2]
-    return any(hmac.compare_digest(expected, mac) for mac in macs)
+    # Compared as bytes: compare_digest refuses str holding characters outside ASCII.
+    return any(hmac.compare_digest(expected.encode(), mac.encode()) for mac in macs)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -55,7 +55,7 @@ def platform_verify(raw_body: bytes, header: str, secret: str, now: float) -> bo
         return False
     signed = f"{t}.".encode() + raw_body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())
 
 
 class Receiver:
@@ -238,6 +238,9 @@ def test_the_consoles_own_verify_refuses_stale_tampered_and_malformed_headers():
     assert not webhook.verify(body, SECRET, header.replace(f"t={now}", f"t={now + 1}"), now=now)
     for bad in ("", "v1=abc", f"t={now}", "t=x,v1=y", "sha256=" + "0" * 64, "t=9" * 400):
         assert not webhook.verify(body, SECRET, bad, now=now)
+    # Refused, not raised: a non-ASCII digit as the time, a non-ASCII signature.
+    assert not webhook.verify(body, SECRET, header.replace(f"t={now}", "t=\u00b2"), now=now)
+    assert not webhook.verify(body, SECRET, f"t={now},v1=\u00e9", now=now)
 
 
 def test_a_wrong_secret_is_refused_by_the_receiver_and_never_confirms(approved, receiver, settings):
