@@ -28,6 +28,8 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
 	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
+	@# A dependency added to pyproject.toml without `make lock` stops here, not at import.
+	$(BIN)/python -m pip check
 	touch $@
 
 $(BIN)/uv:
