@@ -454,11 +454,16 @@ def _lenient_json(raw: bytes) -> Any:
     ``json.dumps`` and ``JSON.stringify`` both write) or bytes that are not UTF-8 inside a
     string. The standard library's parser takes both (the bytes read as Python's
     surrogateescape code points), so the row loads and its text is cleaned and marked
-    (detection.ingest.parse). None when the line is malformed anyway."""
+    (detection.ingest.parse). None when the line is malformed anyway, including the
+    ``NaN`` and ``Infinity`` the standard library would otherwise take: they are not JSON."""
     try:
-        return json.loads(raw.decode("utf-8", "surrogateescape"))
+        return json.loads(raw.decode("utf-8", "surrogateescape"), parse_constant=_not_json)
     except (ValueError, RecursionError):
         return None
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _lines(stream: BinaryIO, block: int = 1 << 20) -> Iterator[bytes]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from detection.contract import ExchangeRow
 from detection.ingest.batches import read_batches
-from detection.ingest.formats import Source, _lines
+from detection.ingest.formats import Source, _lines, decode_line
 from detection.ingest.parse import (
     RowError,
     csv_record,
@@ -568,3 +568,11 @@ def test_deep_nesting_rejects_its_line_and_the_rest_of_the_file_reads(tmp_path):
     assert [row.exchange_id for batch in batches for row in batch.rows] == ["ex-1", "ex-3"]
     assert sum(batch.rejected for batch in batches) == 1
     assert sum(batch.rows_read for batch in batches) == 3
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_a_line_with_a_non_json_constant_is_malformed_even_beside_a_lone_surrogate(constant):
+    # The lenient reader (for lone surrogates) must not let in what JSON does not define.
+    raw = b'{"exchange_id": "e\\ud800", "input_tokens": ' + constant + b"}"
+    record = decode_line(raw)
+    assert isinstance(record, RowError) and "malformed JSON" in str(record)
