@@ -103,7 +103,7 @@ class AccountChange(models.Model):
     Ingest applies a later row that changes a field (docs/ingest.md, "Accounts change") and
     keeps what it replaced here, so an analyst sees that an account moved onto another card
     or organisation, and detection can weigh a move onto a flagged fleet's
-    (``detection.services.fleet_moves``). A value an account had before is never applied
+    (``detection.selectors.fleet_moves``). A value an account had before is never applied
     again: re-loading an older file is a no-op.
     """
 

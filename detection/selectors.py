@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.db.models import Q
+
 from detection.models import AccountChange, AccountScore, DetectionRun
 
 # The account fields a fleet shares that a move onto is evidence: its card, its organisation.
@@ -38,11 +40,18 @@ def fleet_moves(accounts: list[int], *, before: DetectionRun) -> dict[int, int]:
                 users.setdefault((field, value), set()).add(pk)
     if not users:
         return {}
+    # The changes onto a value the fleet uses are few, whatever the number of accounts in
+    # the run: select those, not the changes of every account the run scores.
+    wanted = set(accounts)
+    onto_fleet = Q()
+    for field in FLEET_KEYS:
+        onto_fleet |= Q(field=field, new_value__in=members.values(f"account__{field}"))
     moves: Counter[int] = Counter()
-    changes = AccountChange.objects.filter(account_id__in=accounts, field__in=FLEET_KEYS)
-    for pk, field, value in changes.exclude(new_value="").values_list(
-        "account_id", "field", "new_value"
+    for pk, field, value in (
+        AccountChange.objects.filter(onto_fleet)
+        .exclude(new_value="")
+        .values_list("account_id", "field", "new_value")
     ):
-        if users.get((field, value), set()) - {pk}:
+        if pk in wanted and users.get((field, value), set()) - {pk}:
             moves[pk] += 1
     return dict(moves)
