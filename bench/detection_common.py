@@ -68,6 +68,21 @@ def load_generated(out_dir: Path, seed: int, scale: float) -> dict[str, dict]:
     return labels
 
 
+def load_heldout(out_dir: Path, seed: int, accounts: int, end: str) -> None:
+    """bench/heldout's generator -> ingest. Its labels are not read: timing only."""
+    import subprocess
+
+    from django.core.management import call_command
+
+    subprocess.run(
+        [sys.executable, "-m", "bench.heldout.generate", str(out_dir), "--seed", str(seed),
+         "--accounts", str(accounts), "--end", end],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    (out_dir / "truth.jsonl").unlink()
+    call_command("ingest", str(out_dir))
+
+
 def load_cohorts(seed: int, fleets: int = 4, scale: int = 1) -> dict[str, dict]:
     """The hand-made cohorts of tests/detection/cohorts.py, several fleets, written directly."""
     import random

@@ -420,3 +420,34 @@ class AccountScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}@{self.run_id}: {self.risk_score:.2f}"
+
+
+class ValueReach(models.Model):
+    """How many accounts used one shared value (an address, ASN, client or prompt template)
+    in a run's window, and each model's first use there.
+
+    Written once per run by ``detection.reach`` so that evidence can say "and 40 accounts
+    outside the case" by an index lookup instead of a scan of the whole window for every
+    case: with one scan per case the cost of a run's evidence grew with cases times traffic.
+    Values only one account used are not stored (their reach is that one account).
+    """
+
+    class Kind(models.TextChoices):
+        IP = "ip", "IP address"
+        ASN = "asn", "ASN"
+        USER_AGENT = "user_agent", "Client"
+        TEMPLATE = "template", "Prompt template"
+        MODEL = "model", "Model"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The value as text, cut to ``reach.VALUE_CHARS`` (a client string can be any length).
+    value = models.CharField(max_length=500)
+    accounts = models.PositiveIntegerField()
+    first_ts = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "kind", "value"], name="valuereach_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}: {self.accounts}@{self.run_id}"

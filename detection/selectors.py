@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from django.db.models import Q
 
-from detection.models import AccountChange, AccountScore, DetectionRun
+from detection.models import AccountChange, AccountScore, DetectionRun, ValueReach
+from detection.reach import reach_key
 
 # The account fields a fleet shares that a move onto is evidence: its card, its organisation.
 FLEET_KEYS = (AccountChange.Field.PAYMENT_FINGERPRINT, AccountChange.Field.ORG_ID)
@@ -55,3 +57,26 @@ def fleet_moves(accounts: list[int], *, before: DetectionRun) -> dict[int, int]:
         if pk in wanted and users.get((field, value), set()) - {pk}:
             moves[pk] += 1
     return dict(moves)
+
+
+def value_reach(
+    run_id: int | None, window: tuple[datetime, datetime], kind: str, values: list
+) -> dict[str, tuple[int, datetime | None]] | None:
+    """Accounts (and first use) behind each of ``values`` of ``kind`` in run ``run_id``'s
+    window, by ``reach.reach_key``; a value absent from the answer had one account at most.
+    None when that run's reach is not stored or ``window`` is not its window: scan instead."""
+    if run_id is None:
+        return None
+    run = DetectionRun.objects.filter(pk=run_id).values("window_start", "window_end").first()
+    if run is None or (run["window_start"], run["window_end"]) != tuple(window):
+        return None
+    rows = ValueReach.objects.filter(run_id=run_id)
+    if not rows.filter(kind=ValueReach.Kind.MODEL).exists():
+        return None
+    keys = [reach_key(v) for v in values]
+    return {
+        value: (accounts, first)
+        for value, accounts, first in rows.filter(kind=kind, value__in=keys).values_list(
+            "value", "accounts", "first_ts"
+        )
+    }

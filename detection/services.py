@@ -34,6 +34,7 @@ from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evide
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
+from detection.reach import value_reach_write
 from detection.scoring import explain
 from detection.selectors import fleet_moves
 from detection.signals import FLEET_MOVES
@@ -267,6 +268,9 @@ def detection_run_finalise(*, run_id: int) -> DetectionRun:
     started = time.monotonic()
     analysis = run_analysis(run)
     seconds = time.monotonic() - started
+    # Before the run succeeds: the evidence its cases ask for next reads it.
+    _progress(run_id, stage="reach of shared values", progress=90)
+    reach = value_reach_write(run)
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run_id)
         if run.status != R.RUNNING:
@@ -276,11 +280,12 @@ def detection_run_finalise(*, run_id: int) -> DetectionRun:
         run.stage = "done"
         run.progress = 100
         run.finished_at = timezone.now()
-        run.counts = {**run.counts, **counts}
+        run.counts = {**run.counts, **counts, "reach_rows": reach["rows"]}
         chunk_seconds = sum(run.chunks.values_list("seconds", flat=True))
         run.timings = {
             "features_seconds": round(chunk_seconds, 2),
             "finalise_seconds": round(seconds, 2),
+            "reach_seconds": reach["seconds"],
             "wall_seconds": round((run.finished_at - run.started_at).total_seconds(), 2),
         }
         run.save()

@@ -9,6 +9,8 @@ from django.db.models import Count, Max
 from cases.evidence.sources import CaseAccounts, Window
 from detection.config import DetectionParams
 from detection.models import Account, DetectionConfig, Exchange
+from detection.reach import reach_key
+from detection.selectors import value_reach
 
 TOP_VALUES = 20
 TEXT_CHARS = 300
@@ -43,6 +45,32 @@ def _window_exchanges(window: Window):
     return Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end)
 
 
+# Exchange column -> ``ValueReach`` kind.
+REACH_KINDS = {"ip": "ip", "asn": "asn", "user_agent": "user_agent", "prompt_hash": "template"}
+
+
+def window_reach(ca: CaseAccounts, window: Window, column: str, values: list):
+    """``reach(value, in_case)``: accounts anywhere in the window that used ``value``.
+
+    Read from the reach the case's detection run stored (an index lookup) when the window is
+    that run's; otherwise (a manual case, a run whose reach was pruned) by one scan of the
+    window for these values. A value the run did not store had one account: the case's own.
+    """
+    stored = value_reach(
+        ca.detection_run_id, (window.start, window.end), REACH_KINDS[column], values
+    )
+    if stored is not None:
+        return lambda value, in_case: stored.get(reach_key(value), (in_case, None))[0]
+    scanned = dict(
+        _window_exchanges(window)
+        .filter(**{f"{column}__in": values})
+        .values(column)
+        .annotate(n=Count("account_id", distinct=True))
+        .values_list(column, "n")
+    )
+    return lambda value, in_case: scanned.get(value, 0)
+
+
 def _shared_exchange_values(ca: CaseAccounts, window: Window, column: str) -> list[dict]:
     """Top values of an exchange column across the case, with accounts in and outside it."""
     qs = _exchanges(ca, window).exclude(**{f"{column}__isnull": True})
@@ -54,21 +82,14 @@ def _shared_exchange_values(ca: CaseAccounts, window: Window, column: str) -> li
         .annotate(accounts=Count("account_id", distinct=True), exchanges=Count("id"), **extra)
         .order_by("-accounts", "-exchanges")[:TOP_VALUES]
     )
-    values = [r[column] for r in rows]
-    everyone = dict(
-        _window_exchanges(window)
-        .filter(**{f"{column}__in": values})
-        .values(column)
-        .annotate(n=Count("account_id", distinct=True))
-        .values_list(column, "n")
-    )
+    everyone = window_reach(ca, window, column, [r[column] for r in rows])
     out = []
     for r in rows:
         item = {
             "value": str(r[column])[:TEXT_CHARS],
             "accounts": r["accounts"],
             "exchanges": r["exchanges"],
-            "outside_accounts": max(everyone.get(r[column], 0) - r["accounts"], 0),
+            "outside_accounts": max(everyone(r[column], r["accounts"]) - r["accounts"], 0),
         }
         if column == "ip":
             item["asn"] = r["asn"]

@@ -20,11 +20,13 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Trunc
 
 from cases.evidence.accounts import account_details
-from cases.evidence.infrastructure import infrastructure, network
+from cases.evidence.infrastructure import infrastructure, network, window_reach
 from cases.evidence.registrations import bucket_starts, iso, registrations
 from cases.evidence.sources import CaseAccounts, Window
 from detection.charts import activity_bands
 from detection.models import AccountScore, Exchange
+from detection.reach import reach_key
+from detection.selectors import value_reach
 
 TOP_TEMPLATES = 15
 SAMPLES_PER_TEMPLATE = 3
@@ -107,13 +109,7 @@ def templates(ca: CaseAccounts, window: Window) -> dict:
         )
         .order_by("-accounts", "-exchanges", "prompt_hash")[:TOP_TEMPLATES]
     )
-    hashes = [r["prompt_hash"] for r in rows]
-    everyone = dict(
-        Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end, prompt_hash__in=hashes)
-        .values("prompt_hash")
-        .annotate(n=Count("account_id", distinct=True))
-        .values_list("prompt_hash", "n")
-    )
+    everyone = window_reach(ca, window, "prompt_hash", [r["prompt_hash"] for r in rows])
     items = []
     for r in rows:
         # The newest uses of the template interleave the accounts that send it, so the
@@ -130,7 +126,9 @@ def templates(ca: CaseAccounts, window: Window) -> dict:
                 "hash": str(r["prompt_hash"]),
                 "exchanges": r["exchanges"],
                 "accounts": r["accounts"],
-                "outside_accounts": max(everyone.get(r["prompt_hash"], 0) - r["accounts"], 0),
+                "outside_accounts": max(
+                    everyone(r["prompt_hash"], r["accounts"]) - r["accounts"], 0
+                ),
                 "first": iso(r["first"]),
                 "last": iso(r["last"]),
                 "samples": samples,
@@ -187,12 +185,7 @@ def traffic(ca: CaseAccounts, window: Window) -> dict:
         .order_by("-exchanges")[:TOP_MODELS]
     )
     late = [m["model"] for m in models if m["first"] >= window.start + timedelta(days=1)]
-    first_seen = dict(
-        Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end, model__in=late)
-        .values("model")
-        .annotate(first=Min("ts"))
-        .values_list("model", "first")
-    )
+    first_seen = _first_seen(ca, window, late)
     per_account = list(
         ex.values("account_id", "account__account_id")
         .annotate(exchanges=Count("id"), output_tokens=Sum("output_tokens"))
@@ -229,6 +222,19 @@ def traffic(ca: CaseAccounts, window: Window) -> dict:
         },
         "heatmap": heatmap(ca, window),
     }
+
+
+def _first_seen(ca: CaseAccounts, window: Window, models: list[str]) -> dict:
+    """Each model's first use by anyone in the window: from the run's reach, or a scan."""
+    stored = value_reach(ca.detection_run_id, (window.start, window.end), "model", models)
+    if stored is not None:
+        return {m: stored[reach_key(m)][1] for m in models if reach_key(m) in stored}
+    return dict(
+        Exchange.objects.filter(ts__gte=window.start, ts__lt=window.end, model__in=models)
+        .values("model")
+        .annotate(first=Min("ts"))
+        .values_list("model", "first")
+    )
 
 
 def _share(part: int, whole: int) -> float:
