@@ -101,6 +101,9 @@ class World:
 
     seed: int
     scale: float
+    # Scales cohort volumes when set (else ``scale`` does): a preset's ordinary customers can
+    # be as many as it needs with as much traffic each as it needs.
+    volume_scale: float | None = None
     rng: random.Random = field(init=False)
     start: int = field(init=False)
     end: int = field(init=False)
@@ -140,7 +143,8 @@ class World:
 
     def volume(self, low: int, high: int) -> int:
         """A cohort's total exchanges drawn from [low, high] at scale 1, scaled."""
-        return max(1, round(self.rng.randint(low, high) * self.scale))
+        scale = self.scale if self.volume_scale is None else self.volume_scale
+        return max(1, round(self.rng.randint(low, high) * scale))
 
     def account_id(self) -> str:
         while True:

@@ -98,12 +98,15 @@ def _proxy_pool(w: World, size: int, hosting_share: float) -> list[tuple[str, in
     return fresh + nat + homes + vpn + ranges[: hosting - len(vpn)]
 
 
-def plan_campaign(w: World, kind: str, campaign_id: str) -> tuple[list[AccountSpec], dict]:
-    """One fleet's accounts and a description of it for the manifest."""
+def plan_campaign(
+    w: World, kind: str, campaign_id: str, *, count: int | None = None, total: int | None = None
+) -> tuple[list[AccountSpec], dict]:
+    """One fleet's accounts and a description of it for the manifest; ``count`` accounts and
+    ``total`` exchanges when given (a preset), else drawn from ``SIZES`` at the world's scale."""
     rng = w.rng
     low, high, vlow, vhigh = SIZES[kind]
-    count = w.size(low, high, minimum=8)
-    total = w.volume(vlow, vhigh)
+    count = w.size(low, high, minimum=8) if count is None else max(8, count)
+    total = w.volume(vlow, vhigh) if total is None else max(count, total)
     if kind == "evasive":
         return _plan_evasive(w, count, total, campaign_id)
     if kind == "hydra":

@@ -62,23 +62,55 @@ COHORT_OF_KIND = {
 }
 
 
-def plan(seed: int, scale: float) -> tuple[World, list[AccountSpec], dict[str, dict]]:
+# The reported scale (DESIGN.md, "The problem"): three campaigns of about 150 thousand, 3.4
+# million and 13 million exchanges over about 24,000 accounts (chain-of-thought harvesting; an
+# agentic fleet behind a rotating-proxy network that ordinary customers also use; coding and
+# tool use that moves to the new model within a day), inside ordinary traffic of at least
+# 100,000 accounts and 10 million exchanges with every look-alike cohort. ``scale`` is then a
+# fraction of it. Campaigns are (kind, accounts, exchanges); the ordinary cohorts are the
+# default mix, ``benign_scale`` times as many accounts with ``benign_volume`` times the traffic.
+PRESETS = {
+    "reported": {
+        "benign_scale": 37.0,
+        "benign_volume": 18.0,
+        "campaigns": [
+            ("reasoning", 1_200, 150_000),
+            ("hydra", 6_800, 3_400_000),
+            ("capability", 16_000, 13_000_000),
+        ],
+    }
+}
+
+
+def plan(
+    seed: int, scale: float, preset: str | None = None
+) -> tuple[World, list[AccountSpec], dict[str, dict]]:
     """Every account of the data set (shuffled) and a description of each campaign."""
     if scale <= 0:
         raise ValueError("scale must be positive")
-    world = World(seed=seed, scale=scale)
-    world.reseed("campaigns")
-    # The hydra fleet comes last, so the other campaigns keep their numbers and streams.
-    kinds = [*campaign_kinds(world), "hydra"]
+    sizes: list[tuple[str, int | None, int | None]]
+    if preset is None:
+        world = World(seed=seed, scale=scale)
+        world.reseed("campaigns")
+        # The hydra fleet comes last, so the other campaigns keep their numbers and streams.
+        sizes = [(kind, None, None) for kind in [*campaign_kinds(world), "hydra"]]
+    else:
+        shape = PRESETS[preset]
+        world = World(
+            seed=seed,
+            scale=shape["benign_scale"] * scale,
+            volume_scale=shape["benign_volume"] * scale,
+        )
+        sizes = [(k, round(a * scale), round(n * scale)) for k, a, n in shape["campaigns"]]
     specs: list[AccountSpec] = []
     for name, planner in BENIGN.items():
         world.reseed(name)
         specs += planner(world)
     campaigns: dict[str, dict] = {}
-    for k, kind in enumerate(kinds, start=1):
+    for k, (kind, count, total) in enumerate(sizes, start=1):
         campaign_id = f"campaign-{k}"
         world.reseed(campaign_id)
-        fleet, info = plan_campaign(world, kind, campaign_id)
+        fleet, info = plan_campaign(world, kind, campaign_id, count=count, total=total)
         for spec in fleet:
             spec.cohort = COHORT_OF_KIND[kind]
         info["first_active"] = rfc3339(info["first_active"])
@@ -96,15 +128,21 @@ def generate(
     scale: float = 1.0,
     fmt: str = "jsonl",
     progress: Callable[[int], None] | None = None,
+    preset: str | None = None,
 ) -> dict:
-    """Write the data set and return its manifest. ``progress`` gets exchanges written so far."""
+    """Write the data set and return its manifest. ``progress`` gets exchanges written so far.
+
+    Memory holds the plan (one small record per account) and one chunk of accounts'
+    exchanges at a time, whatever the number of exchanges.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    world, specs, campaigns = plan(seed, scale)
+    world, specs, campaigns = plan(seed, scale, preset)
     accounts_path = out / file_name("accounts", fmt)
     exchanges_path = out / file_name("exchanges", fmt)
     with RowWriter(accounts_path, names(ACCOUNT_FIELDS), fmt) as writer:
-        writer.write([s.account_row() for s in specs])
+        for start in range(0, len(specs), 10_000):
+            writer.write([s.account_row() for s in specs[start : start + 10_000]])
     with (out / "labels.jsonl").open("wb") as fh:
         for s in specs:
             label = {
@@ -133,6 +171,9 @@ def generate(
         total = writer.rows
 
     manifest = _manifest(world, specs, campaigns, per_account, fmt, total)
+    manifest["preset"] = preset
+    if preset is not None:
+        manifest["scale"] = scale  # a fraction of the preset, not the ordinary cohorts' scale
     manifest["window"]["first_exchange"], manifest["window"]["last_exchange"] = first_ts, last_ts
     manifest["files"] = {p.name: p.stat().st_size for p in (accounts_path, exchanges_path)}
     (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))

@@ -1,9 +1,12 @@
-"""``python manage.py generate_traffic OUT_DIR [--seed N] [--scale X]`` (a public contract).
+"""``python manage.py generate_traffic OUT_DIR [--seed N] [--scale X] [--preset reported]``
+(a public contract).
 
 Writes a synthetic, labelled data set in the ingest format: accounts and exchanges
 (``.jsonl.gz``, or ``.csv.gz`` with ``--format csv``), ``labels.jsonl`` and ``manifest.json``.
 Scale 1.0 is a few thousand accounts and over half a million exchanges; counts grow linearly.
-The same seed and scale always give the same files.
+``--preset reported`` is the published campaigns' scale instead (about 124,000 accounts and
+26 million exchanges), and ``--scale`` a fraction of it. The same seed, scale and preset always
+give the same files.
 """
 
 import sys
@@ -14,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from detection.synthetic import generate
+from detection.synthetic.generate import PRESETS
 
 
 class Command(BaseCommand):
@@ -29,10 +33,18 @@ class Command(BaseCommand):
             help="1.0 = a few thousand accounts and 500k+ exchanges; counts grow linearly",
         )
         parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", dest="fmt")
+        parser.add_argument(
+            "--preset",
+            choices=sorted(PRESETS),
+            help="the published campaigns' scale (docs/synthetic-data.md); --scale is then a "
+            "fraction of it (1.0 = about 26 million exchanges)",
+        )
 
-    def handle(self, *args, out_dir, seed, scale, fmt, **options):
+    def handle(self, *args, out_dir, seed, scale, fmt, preset=None, **options):
         if not 0 < scale <= 1000:
             raise CommandError("--scale must be greater than 0 and at most 1000")
+        if preset and scale > 10:
+            raise CommandError("with --preset, --scale is a fraction of it: at most 10")
         if seed < 0:
             raise CommandError("--seed must be a non-negative integer")
         out = Path(out_dir)
@@ -45,7 +57,9 @@ class Command(BaseCommand):
             def progress(done: int) -> None:
                 bar.update(done - bar.n)
 
-            manifest = generate(out, seed=seed, scale=scale, fmt=fmt, progress=progress)
+            manifest = generate(
+                out, seed=seed, scale=scale, fmt=fmt, progress=progress, preset=preset
+            )
         totals = manifest["totals"]
         self.stdout.write(
             f"wrote {totals['accounts']:,} accounts and {totals['exchanges']:,} exchanges "
