@@ -32,7 +32,7 @@ from detection_quality import evaluate
 def stage(name: str, args: list[str], env: dict, rows: int | None = None) -> dict:
     """Run ``manage.py args`` as a child; its wall and CPU seconds and peak RSS."""
     started = time.perf_counter()
-    proc = subprocess.Popen(  # noqa: S603 (our own command line)
+    proc = subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
@@ -140,7 +140,7 @@ def main() -> None:
     after = detect["seconds"] - timings.get("wall_seconds", 0)
     snapshots = list(
         EvidenceSnapshot.objects.exclude(finished_at=None).values_list(
-            "started_at", "finished_at", "account_count"
+            "created_at", "finished_at", "account_count"
         )
     )
     durations = sorted(((f - s).total_seconds(), n) for s, f, n in snapshots)

@@ -72,7 +72,7 @@ COHORT_OF_KIND = {
 PRESETS = {
     "reported": {
         "benign_scale": 37.0,
-        "benign_volume": 18.0,
+        "benign_volume": 19.0,
         "campaigns": [
             ("reasoning", 1_200, 150_000),
             ("hydra", 6_800, 3_400_000),

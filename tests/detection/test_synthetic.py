@@ -355,3 +355,39 @@ def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do
             if info["crews"] == 1:
                 # One crew: (nearly) all traffic in the 12 busiest UTC hours of the day.
                 assert busy > 0.95, campaign_id
+
+
+def test_reported_preset_has_the_published_shape_at_any_fraction():
+    totals = {}
+    for scale in (0.01, 0.02):
+        _, specs, campaigns = plan(7, scale, "reported")
+        fleets = Counter(s.campaign for s in specs if s.campaign)
+        volume = Counter()
+        for s in specs:
+            volume[s.campaign or s.cohort] += s.n
+        kinds = {c: info["kind"] for c, info in campaigns.items()}
+        assert sorted(kinds.values()) == ["capability", "hydra", "reasoning"]
+        by_kind = {kinds[c]: volume[c] for c in kinds}
+        # About 150 thousand, 3.4 million and 13 million exchanges at scale 1.
+        for kind, full in (("reasoning", 150_000), ("hydra", 3_400_000), ("capability", 13e6)):
+            assert by_kind[kind] == pytest.approx(full * scale, rel=0.02)
+        assert sum(fleets.values()) == pytest.approx(24_000 * scale, rel=0.02)
+        benign = [s for s in specs if not s.campaign]
+        # Ordinary traffic at least 100,000 accounts and 10 million exchanges at scale 1,
+        # with every look-alike cohort.
+        assert len(benign) >= 100_000 * scale and sum(s.n for s in benign) >= 10e6 * scale
+        assert {s.cohort for s in benign} == set(BENIGN)
+        totals[scale] = (len(specs), sum(s.n for s in specs))
+    assert totals[0.02][1] == pytest.approx(2 * totals[0.01][1], rel=0.05)
+
+
+def test_command_takes_the_preset_and_refuses_a_scale_past_it(tmp_path):
+    out = io.StringIO()
+    call_command("generate_traffic", str(tmp_path / "set"), "--preset", "reported",
+                 "--scale", "0.002", stdout=out)  # fmt: skip
+    manifest = orjson.loads((tmp_path / "set" / "manifest.json").read_bytes())
+    assert (manifest["preset"], manifest["scale"]) == ("reported", 0.002)
+    assert len(manifest["campaigns"]) == 3
+    with pytest.raises(CommandError, match="fraction"):
+        call_command("generate_traffic", str(tmp_path / "big"), "--preset", "reported",
+                     "--scale", "20")  # fmt: skip

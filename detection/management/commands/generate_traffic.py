@@ -5,7 +5,7 @@ Writes a synthetic, labelled data set in the ingest format: accounts and exchang
 (``.jsonl.gz``, or ``.csv.gz`` with ``--format csv``), ``labels.jsonl`` and ``manifest.json``.
 Scale 1.0 is a few thousand accounts and over half a million exchanges; counts grow linearly.
 ``--preset reported`` is the published campaigns' scale instead (about 124,000 accounts and
-26 million exchanges), and ``--scale`` a fraction of it. The same seed, scale and preset always
+28 million exchanges), and ``--scale`` a fraction of it. The same seed, scale and preset always
 give the same files.
 """
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             "--preset",
             choices=sorted(PRESETS),
             help="the published campaigns' scale (docs/synthetic-data.md); --scale is then a "
-            "fraction of it (1.0 = about 26 million exchanges)",
+            "fraction of it (1.0 = about 28 million exchanges)",
         )
 
     def handle(self, *args, out_dir, seed, scale, fmt, preset=None, **options):
