@@ -299,10 +299,12 @@ def coaction(f: pl.DataFrame, p: DetectionParams) -> Signal:
         "worked the same prompt templates in the same {minutes}-minute windows as {value:.0f} "
         "unrelated accounts on up to {days:.0f} days, {lift:.0f}x more often than chance, "
         "leaving through the same exits ({overlap:.0%} of addresses in common); customers of "
-        "one popular tool share its template but not its minutes and exits; typical for this "
+        "one popular tool share its template but not its minutes and exits (a window worked by "
+        "more than {cap:.0f} accounts is a crowd and pairs no one); typical for this "
         "plan: {norm:.0f}",
         {
             "minutes": np.full(f.height, p.coaction_minutes),
+            "cap": np.full(f.height, float(p.coaction_cell_cap)),
             "days": _col(f, "coaction_days"),
             "lift": _col(f, "coaction_lift"),
             "overlap": _col(f, "coaction_exit_overlap"),
