@@ -126,9 +126,14 @@ def celery_worker_process(request, transactional_db):
     Yields a handle with ``stop(sig)`` so a test can kill the worker mid-task. Tests that use
     it must commit their data (``transactional_db``): the worker is another connection. The
     pool is ``solo`` unless the test asks for another through indirect parametrisation
-    (``@pytest.mark.parametrize("celery_worker_process", ["prefork"], indirect=True)``).
+    (``@pytest.mark.parametrize("celery_worker_process", ["prefork"], indirect=True)``, or
+    ``{"pool": "prefork", "concurrency": 2}`` for two worker processes).
     """
-    pool = getattr(request, "param", "solo")
+    param = getattr(request, "param", "solo")
+    # "prefork" or {"pool": "prefork", "concurrency": 2}: worker processes in one worker.
+    pool, concurrency = (
+        (param, 1) if isinstance(param, str) else (param["pool"], param["concurrency"])
+    )
     if not settings.CELERY_BROKER_URL:
         pytest.skip("needs CELERY_BROKER_URL (run through `make test`)")
     import redis
@@ -159,7 +164,7 @@ def celery_worker_process(request, transactional_db):
                     "dashboard",
                     "worker",
                     f"--pool={pool}",
-                    "--concurrency=1",
+                    f"--concurrency={concurrency}",
                     "--loglevel=INFO",
                     "--without-gossip",
                     "--without-mingle",
