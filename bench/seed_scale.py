@@ -12,7 +12,7 @@ process, and the script prints its wall time, CPU time, rows per second and peak
 largest process of the stage, from ``wait4``), then the detection run's own stages, the
 cases and their evidence snapshots, and the quality figures against the generator's labels.
 ``--bare-copy`` also times a bare ``COPY`` of the same exchange rows (bench/ingest.py), the
-reference of the ingest budget.
+reference of the ingest budget; ``--profile FILE`` runs detect under pyinstrument.
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ from detection_common import ROOT, read_export, setup_database
 from detection_quality import evaluate
 
 
-def stage(name: str, args: list[str], env: dict, rows: int | None = None) -> dict:
+def stage(
+    name: str, args: list[str], env: dict, rows: int | None = None, profile: Path | None = None
+) -> dict:
     """Run ``manage.py args`` as a child; its wall and CPU seconds and peak RSS."""
+    prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile)] if profile else []
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *prefix, "manage.py", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -104,6 +107,7 @@ def main() -> None:
     parser.add_argument("--database", default="console_bench_scale", help="scratch (dropped)")
     parser.add_argument("--data", type=Path, help="default var/scale/seed-SEED-scale-SCALE")
     parser.add_argument("--bare-copy", action="store_true", help="also time a bare COPY")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of detect")
     args = parser.parse_args()
     data = args.data or ROOT / "var" / "scale" / f"seed-{args.seed}-scale-{args.scale}"
     url = setup_database(args.database)
@@ -124,7 +128,7 @@ def main() -> None:
     ingest = stage("ingest", ["ingest", str(data)], env, rows=totals["exchanges"])
     if bare:
         print(f"           ingest at {bare / ingest['seconds']:.2f} of the bare COPY's rate")
-    detect = stage("detect", ["detect"], env, rows=totals["exchanges"])
+    detect = stage("detect", ["detect"], env, rows=totals["exchanges"], profile=args.profile)
 
     from cases.models import Case, EvidenceSnapshot
     from detection.models import DetectionRun
