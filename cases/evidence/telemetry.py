@@ -15,9 +15,9 @@ from collections import Counter, defaultdict
 from datetime import UTC, timedelta
 
 import numpy as np
-from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import Trunc
+from django.db import connection, models
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import RowNumber, Trunc
 
 from cases.evidence.accounts import account_details
 from cases.evidence.infrastructure import infrastructure, network, window_reach
@@ -109,18 +109,31 @@ def templates(ca: CaseAccounts, window: Window) -> dict:
         )
         .order_by("-accounts", "-exchanges", "prompt_hash")[:TOP_TEMPLATES]
     )
-    everyone = window_reach(ca, window, "prompt_hash", [r["prompt_hash"] for r in rows])
+    hashes = [r["prompt_hash"] for r in rows]
+    everyone = window_reach(ca, window, "prompt_hash", hashes)
+    # The newest uses of each template interleave the accounts that send it, so the samples
+    # show different accounts (what makes a shared template evidence) and different
+    # wordings; a template one account sends gives that account's samples. One read of the
+    # case's exchanges for all the templates, not one per template.
+    newest = (
+        ex.filter(prompt_hash__in=hashes)
+        .annotate(
+            rank=models.Window(
+                RowNumber(),
+                partition_by=[F("prompt_hash")],
+                order_by=[F("ts").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=SAMPLE_CANDIDATES)
+        .order_by("prompt_hash", "rank")
+        .values("pk", "prompt", "ts", "account__account_id", "prompt_hash")
+    )
+    candidates: dict[int, list[dict]] = defaultdict(list)
+    for c in newest:
+        candidates[c["prompt_hash"]].append(c)
     items = []
     for r in rows:
-        # The newest uses of the template interleave the accounts that send it, so the
-        # samples show different accounts (what makes a shared template evidence) and
-        # different wordings; a template one account sends gives that account's samples.
-        candidates = list(
-            ex.filter(prompt_hash=r["prompt_hash"])
-            .order_by("-ts", "-pk")
-            .values("pk", "prompt", "ts", "account__account_id")[:SAMPLE_CANDIDATES]
-        )
-        samples = _samples(candidates)
+        samples = _samples(candidates[r["prompt_hash"]])
         items.append(
             {
                 "hash": str(r["prompt_hash"]),
