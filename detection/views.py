@@ -6,6 +6,13 @@ from django.views.decorators.http import require_GET
 
 from detection.models import DetectionRun
 
+# A finished run's stages and their seconds (``DetectionRun.timings``), in the order they run.
+STAGE_TIMINGS = (
+    ("features", "features_seconds"),
+    ("scoring", "finalise_seconds"),
+    ("reach", "reach_seconds"),
+)
+
 
 @require_GET
 @permission_required("detection.view_detectionrun", raise_exception=True)
@@ -21,5 +28,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
         }
         if run.figures["scored"] is None:  # a run still computing knows its accounts only
             run.figures["scored"] = counts.get("accounts")
+        run.stage_times = [
+            (label, run.timings[key])
+            for label, key in STAGE_TIMINGS
+            if isinstance((run.timings or {}).get(key), int | float)
+        ]
     context = {"runs": runs, "schedule_minutes": settings.DETECTION_SCHEDULE_MINUTES}
     return render(request, "detection/run_list.html", context)

@@ -37,3 +37,17 @@ def test_managers_read_runs_and_users_without_a_role_are_refused(manager_client,
     DetectionRunFactory()
     assert manager_client.get(URL).status_code == 200
     assert outsider_client.get(URL).status_code == 403
+
+
+def test_runs_show_progress_and_time_by_stage(analyst_client):
+    DetectionRunFactory(
+        timings={"features_seconds": 17.04, "finalise_seconds": 4.4, "reach_seconds": 3.25},
+    )
+    DetectionRunFactory(
+        status="running", stage="features", progress=40, chunks_total=8, chunks_done=3
+    )
+
+    html = analyst_client.get(URL).content.decode()
+
+    assert "features 17.0 s · scoring 4.4 s · reach 3.3 s" in html
+    assert "features 40%" in html and "(3 of 8 chunks)" in html
