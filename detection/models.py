@@ -420,3 +420,14 @@ class AccountScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}@{self.run_id}: {self.risk_score:.2f}"
+
+
+# The watch list's tables live with the rest of it; imported here so Django registers them
+# with this app (their migrations stay the app's).
+from detection.indicators.models import (  # noqa: E402, F401
+    ExternalFlag,
+    Indicator,
+    IndicatorImport,
+    IndicatorMatch,
+    Tlp,
+)
