@@ -361,6 +361,8 @@ EVIDENCE_PROXY_ASNS = [int(v) for v in env_list("EVIDENCE_PROXY_ASNS")]
 # Exports with more rows than this run as a task with a download link.
 EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "5000"))
 # Built export files are deleted this many days after they were written (celery beat).
+# Who a shared indicator file says it comes from (the STIX identity of exported bundles).
+INDICATOR_SHARING_IDENTITY = os.environ.get("INDICATOR_SHARING_IDENTITY", "Trust and Safety")
 EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "30"))
 
 # Enforcement delivery (the account platform's webhook); the ban list is always available.

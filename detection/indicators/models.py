@@ -82,6 +82,11 @@ class Indicator(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value[:80]}"
 
+    @property
+    def is_active(self) -> bool:
+        """Whether detection still reads it (see ``IndicatorQuerySet.active``)."""
+        return self.expires_at is None or self.expires_at > timezone.now()
+
 
 class IndicatorImport(models.Model):
     """One indicator file loaded: what it added, what it refused and why (by row)."""
