@@ -53,8 +53,7 @@ def indicator_hits(accounts: list[int]) -> list[IndicatorHit]:
     for match in matches_for_accounts(accounts).order_by("indicator_id", "account__account_id"):
         hit = hits.setdefault(match.indicator_id, IndicatorHit(match.indicator))
         hit.accounts.append(match.account)
-    active = set(Indicator.objects.active().filter(pk__in=hits).values_list("pk", flat=True))
-    return sorted(hits.values(), key=lambda h: (h.indicator.pk not in active, -len(h.accounts)))
+    return sorted(hits.values(), key=lambda h: (not h.indicator.is_active, -len(h.accounts)))
 
 
 def external_flags(accounts: list[int]) -> QuerySet[ExternalFlag]:
