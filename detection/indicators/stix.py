@@ -114,7 +114,8 @@ def _tlp_of(obj: dict, markings: dict[str, dict]) -> str:
     for ref in obj.get("object_marking_refs") or []:
         if ref in TLP_OF_MARKING:
             levels.append(TLP_OF_MARKING[ref])
-        statement = (markings.get(ref) or {}).get("definition", {}).get("statement", "")
+        definition = (markings.get(ref) or {}).get("definition")
+        statement = definition.get("statement") if isinstance(definition, dict) else None
         if statement == AMBER_STRICT_STATEMENT:
             levels.append(Tlp.AMBER_STRICT)
     order = list(Tlp.values)
@@ -130,6 +131,8 @@ def parse_bundle(data: bytes) -> Iterator[Candidate | Reject]:
         document = json.loads(decode(data))
     except json.JSONDecodeError as exc:
         raise IndicatorFileError(f"the file is not JSON: {exc}") from None
+    except RecursionError:
+        raise IndicatorFileError("the file nests JSON too deeply to be a STIX bundle") from None
     if not isinstance(document, dict) or document.get("type") != "bundle":
         raise IndicatorFileError('the file is not a STIX bundle (no "type": "bundle")')
     objects = document.get("objects")
@@ -137,13 +140,14 @@ def parse_bundle(data: bytes) -> Iterator[Candidate | Reject]:
         raise IndicatorFileError('the bundle has no "objects" list')
     if len(objects) > MAX_ROWS:
         raise IndicatorFileError(f"the bundle has more than {MAX_ROWS} objects; split it")
-    dicts = [o for o in objects if isinstance(o, dict)]
+    # Objects looked up by id (creators, markings); one whose id is not a string names nothing.
+    dicts = [o for o in objects if isinstance(o, dict) and isinstance(o.get("id"), str)]
     names = {
-        o.get("id"): clean_text(str(o.get("name", "")))[:255]
+        o["id"]: clean_text(str(o.get("name", "")))[:255]
         for o in dicts
         if o.get("type") == "identity"
     }
-    markings = {o.get("id"): o for o in dicts if o.get("type") == "marking-definition"}
+    markings = {o["id"]: o for o in dicts if o.get("type") == "marking-definition"}
     for number, raw in enumerate(objects, start=1):
         if not isinstance(raw, dict):
             yield Reject(number, "", "not a STIX object")
@@ -153,7 +157,9 @@ def parse_bundle(data: bytes) -> Iterator[Candidate | Reject]:
         label = clean_text(str(raw.get("id", "")))[:80]
         try:
             obj = stix2.parse(raw, allow_custom=True, version="2.1")
-        except (STIXError, ValueError, TypeError, KeyError) as exc:
+        except (STIXError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # The library's own errors, and what its checks raise on values of the wrong
+            # shape (a list where a string belongs): one object refused, the rest read.
             yield Reject(number, label, f"not a valid STIX 2.1 indicator: {str(exc)[:200]}")
             continue
         if obj.pattern_type != "stix":

@@ -7,100 +7,274 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('detection', '0006_account_email_domain_index'),
+        ("detection", "0006_account_email_domain_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IndicatorImport',
+            name="IndicatorImport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=255)),
-                ('format', models.CharField(choices=[('csv', 'CSV (indicator_type, indicator_value, comment)'), ('stix', 'STIX 2.1 bundle (JSON)')], max_length=8)),
-                ('source', models.CharField(max_length=255)),
-                ('tlp', models.CharField(choices=[('clear', 'TLP:CLEAR'), ('green', 'TLP:GREEN'), ('amber', 'TLP:AMBER'), ('amber+strict', 'TLP:AMBER+STRICT'), ('red', 'TLP:RED')], default='amber', max_length=16, verbose_name='TLP')),
-                ('status', models.CharField(choices=[('done', 'Done'), ('failed', 'Failed')], default='done', max_length=8)),
-                ('rows_read', models.PositiveIntegerField(default=0)),
-                ('added', models.PositiveIntegerField(default=0)),
-                ('updated', models.PositiveIntegerField(default=0)),
-                ('rejected', models.PositiveIntegerField(default=0)),
-                ('matched_accounts', models.PositiveIntegerField(default=0)),
-                ('rejects', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=255)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("csv", "CSV (indicator_type, indicator_value, comment)"),
+                            ("stix", "STIX 2.1 bundle (JSON)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("source", models.CharField(max_length=255)),
+                (
+                    "tlp",
+                    models.CharField(
+                        choices=[
+                            ("clear", "TLP:CLEAR"),
+                            ("green", "TLP:GREEN"),
+                            ("amber", "TLP:AMBER"),
+                            ("amber+strict", "TLP:AMBER+STRICT"),
+                            ("red", "TLP:RED"),
+                        ],
+                        default="amber",
+                        max_length=16,
+                        verbose_name="TLP",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("done", "Done"), ("failed", "Failed")],
+                        default="done",
+                        max_length=8,
+                    ),
+                ),
+                ("rows_read", models.PositiveIntegerField(default=0)),
+                ("added", models.PositiveIntegerField(default=0)),
+                ("updated", models.PositiveIntegerField(default=0)),
+                ("rejected", models.PositiveIntegerField(default=0)),
+                ("matched_accounts", models.PositiveIntegerField(default=0)),
+                ("rejects", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Indicator',
+            name="Indicator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('ip', 'IP address'), ('cidr', 'address range'), ('asn', 'ASN'), ('email_domain', 'email domain'), ('payment_fingerprint', 'payment fingerprint'), ('prompt_template', 'prompt template'), ('account_id', 'account id')], max_length=32)),
-                ('value', models.CharField(max_length=2048)),
-                ('prompt_hash', models.BigIntegerField(blank=True, null=True)),
-                ('source', models.CharField(help_text='Who shared it: a partner, a feed, a file, this console.', max_length=255)),
-                ('comment', models.TextField(blank=True, default='')),
-                ('tlp', models.CharField(choices=[('clear', 'TLP:CLEAR'), ('green', 'TLP:GREEN'), ('amber', 'TLP:AMBER'), ('amber+strict', 'TLP:AMBER+STRICT'), ('red', 'TLP:RED')], default='amber', max_length=16, verbose_name='TLP')),
-                ('stix_id', models.CharField(blank=True, default='', max_length=64)),
-                ('expires_at', models.DateTimeField(blank=True, help_text='After this, detection no longer reads it.', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('added_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('imported_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='indicators', to='detection.indicatorimport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("ip", "IP address"),
+                            ("cidr", "address range"),
+                            ("asn", "ASN"),
+                            ("email_domain", "email domain"),
+                            ("payment_fingerprint", "payment fingerprint"),
+                            ("prompt_template", "prompt template"),
+                            ("account_id", "account id"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("value", models.CharField(max_length=2048)),
+                ("prompt_hash", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Who shared it: a partner, a feed, a file, this console.",
+                        max_length=255,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, default="")),
+                (
+                    "tlp",
+                    models.CharField(
+                        choices=[
+                            ("clear", "TLP:CLEAR"),
+                            ("green", "TLP:GREEN"),
+                            ("amber", "TLP:AMBER"),
+                            ("amber+strict", "TLP:AMBER+STRICT"),
+                            ("red", "TLP:RED"),
+                        ],
+                        default="amber",
+                        max_length=16,
+                        verbose_name="TLP",
+                    ),
+                ),
+                ("stix_id", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "expires_at",
+                    models.DateTimeField(
+                        blank=True, help_text="After this, detection no longer reads it.", null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "added_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "imported_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="indicators",
+                        to="detection.indicatorimport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='IndicatorMatch',
+            name="IndicatorMatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_seen', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='indicator_matches', to='detection.account')),
-                ('indicator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='detection.indicator')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_seen", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="indicator_matches",
+                        to="detection.account",
+                    ),
+                ),
+                (
+                    "indicator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="matches",
+                        to="detection.indicator",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-first_seen', '-id'],
+                "ordering": ["-first_seen", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ExternalFlag',
+            name="ExternalFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(max_length=255)),
-                ('external_id', models.CharField(blank=True, default='', max_length=255)),
-                ('reason', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='external_flags', to='detection.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('indicator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='external_flags', to='detection.indicator')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(max_length=255)),
+                ("external_id", models.CharField(blank=True, default="", max_length=255)),
+                ("reason", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_flags",
+                        to="detection.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "indicator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="external_flags",
+                        to="detection.indicator",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['account'], name='externalflag_account_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('source', 'external_id'), name='externalflag_source_external_id_uniq'), models.CheckConstraint(condition=models.Q(('account__isnull', False), ('indicator__isnull', False), _connector='OR'), name='externalflag_names_account_or_indicator')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["account"], name="externalflag_account_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_id", ""), _negated=True),
+                        fields=("source", "external_id"),
+                        name="externalflag_source_external_id_uniq",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("account__isnull", False),
+                            ("indicator__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="externalflag_names_account_or_indicator",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='indicator',
-            index=models.Index(fields=['kind', 'value'], name='indicator_kind_value_idx'),
+            model_name="indicator",
+            index=models.Index(fields=["kind", "value"], name="indicator_kind_value_idx"),
         ),
         migrations.AddConstraint(
-            model_name='indicator',
-            constraint=models.UniqueConstraint(fields=('kind', 'value', 'source'), name='indicator_kind_value_source_uniq'),
+            model_name="indicator",
+            constraint=models.UniqueConstraint(
+                fields=("kind", "value", "source"), name="indicator_kind_value_source_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='indicatormatch',
-            index=models.Index(fields=['account'], name='indicatormatch_account_idx'),
+            model_name="indicatormatch",
+            index=models.Index(fields=["account"], name="indicatormatch_account_idx"),
         ),
         migrations.AddConstraint(
-            model_name='indicatormatch',
-            constraint=models.UniqueConstraint(fields=('indicator', 'account'), name='indicatormatch_indicator_account_uniq'),
+            model_name="indicatormatch",
+            constraint=models.UniqueConstraint(
+                fields=("indicator", "account"), name="indicatormatch_indicator_account_uniq"
+            ),
         ),
     ]

@@ -263,3 +263,29 @@ def test_the_command_runs_as_a_process():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "5 indicators added" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "objects",
+    [
+        [{"type": "identity", "id": ["x"], "name": {"a": 1}}],
+        [{"type": "marking-definition", "id": ["y"], "definition": "z"}],
+        [{"type": "indicator", "id": ["nope"], "pattern": ["x"], "pattern_type": "stix"}],
+        [{"type": "indicator", "spec_version": "2.1", "pattern": 7}],
+        ["not an object", 12, None],
+    ],
+)
+def test_objects_of_the_wrong_shape_are_refused_by_row_not_by_a_crash(objects):
+    data = json.dumps({"type": "bundle", "objects": objects}).encode()
+    record = indicators_import(data=data, file_name="odd.json")
+    assert record.status == IndicatorImport.Status.DONE
+    assert record.added == 0
+    assert record.rejected == sum(
+        1 for o in objects if not isinstance(o, dict) or o.get("type") == "indicator"
+    )
+
+
+def test_json_nested_too_deeply_is_refused_whole():
+    record = indicators_import(data=b"[" * 100_000, file_name="deep.json")
+    assert record.status == IndicatorImport.Status.FAILED
+    assert "nests JSON too deeply" in record.error
