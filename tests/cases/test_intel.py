@@ -167,3 +167,23 @@ def test_a_bad_export_form_is_shown_again(fleet, approver_client):
     response = approver_client.post(f"/cases/{case.pk}/indicators/", {"format": "pdf", "tlp": "x"})
     assert response.status_code == 200 and b"Select a valid choice" in response.content
     assert not AuditEvent.objects.filter(verb="export.created").exists()
+
+
+@pytest.mark.parametrize("extra", [0, 8])
+def test_the_section_costs_the_same_queries_whatever_the_matches(
+    fleet, analyst_client, django_assert_num_queries, extra
+):
+    case, _ = fleet
+    for n in range(extra):
+        account = AccountFactory(account_id=f"more-{n}", payment_fingerprint="fp_fleet")
+        CaseAccountFactory(case=case, account=account)
+        external_flag_record(source=f"system-{n}", reason="r", account_id=account.account_id)
+    indicators_import(data=FIXTURES.joinpath("meta_cib_report.csv").read_bytes(),
+                      file_name="m.csv")  # fmt: skip
+    indicators_import(
+        data=b"indicator_type,indicator_value\npayment_fingerprint,fp_fleet\n", file_name="c.csv"
+    )
+    # The session (4), the case, its accounts, their marks, their flags.
+    with django_assert_num_queries(4 + 4):
+        response = analyst_client.get(f"/cases/{case.pk}/watch-list/", HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
