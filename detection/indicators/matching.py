@@ -83,29 +83,45 @@ def _range_pairs(by, since: datetime | None) -> set[tuple[int, int]]:
     values = by.get(K.CIDR)
     if not values:
         return set()
-    table = Exchange._meta.db_table
-    pairs = set()
-    if connection.vendor == "postgresql":
-        when = "AND ts >= %s" if since is not None else ""
-        sql = (
-            f"SELECT DISTINCT r.net, e.account_id FROM {table} e "  # noqa: S608 (constants)
-            f"JOIN unnest(%s::cidr[]) AS r(net) ON e.ip <<= r.net WHERE true {when}"
-        )
-        params: list = [list(values)] + ([since] if since is not None else [])
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for net, account in cursor.fetchall():
-                for indicator in values.get(str(net), ()):
-                    pairs.add((indicator, account))
-        return pairs
     networks = [(ipaddress.ip_network(v), ids) for v, ids in values.items()]
     exchanges = Exchange.objects.all() if since is None else Exchange.objects.filter(ts__gte=since)
-    for ip, account in exchanges.values_list("ip", "account_id").distinct().iterator():
+    if connection.vendor == "postgresql":
+        found = _addresses_in_ranges([n for n, _ in networks], since)
+    else:
+        found = exchanges.values_list("ip", "account_id").distinct().iterator()
+    pairs = set()
+    for ip, account in found:
         address = ipaddress.ip_address(ip)
         for network, ids in networks:
             if address.version == network.version and address in network:
                 pairs.update((indicator, account) for indicator in ids)
     return pairs
+
+
+def _addresses_in_ranges(networks, since: datetime | None) -> list[tuple[str, int]]:
+    """(address, account) of the exchanges inside any of ``networks``, in one scan.
+
+    Containment tests each row against each range; instead each row's address is cut to
+    each prefix length the ranges use and looked up among the ranges of that length (a
+    hashed ``= ANY``), so the cost grows with the number of distinct lengths, not ranges.
+    """
+    by_length: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for network in networks:
+        by_length[(network.version, network.prefixlen)].append(str(network))
+    tests, params = [], []
+    for (version, length), nets in sorted(by_length.items()):
+        tests.append(
+            "CASE WHEN family(ip) = %s THEN network(set_masklen(ip, %s)) END = ANY(%s::cidr[])"
+        )
+        params += [version, length, nets]
+    table = Exchange._meta.db_table
+    sql = f"SELECT DISTINCT host(ip), account_id FROM {table} WHERE ({' OR '.join(tests)})"  # noqa: S608 (constants)
+    if since is not None:
+        sql += " AND ts >= %s"
+        params.append(since)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def indicator_matches_refresh(

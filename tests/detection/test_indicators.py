@@ -289,3 +289,26 @@ def test_json_nested_too_deeply_is_refused_whole():
     record = indicators_import(data=b"[" * 100_000, file_name="deep.json")
     assert record.status == IndicatorImport.Status.FAILED
     assert "nests JSON too deeply" in record.error
+
+
+def test_ranges_of_both_families_and_several_lengths_match_in_one_pass():
+    inside = {
+        "v6": "2001:db8:1::5",
+        "v4-24": "192.0.2.77",
+        "v4-16": "198.18.200.1",
+    }
+    for name, ip in inside.items():
+        ExchangeFactory(account=AccountFactory(account_id=name), ip=ip)
+    ExchangeFactory(account=AccountFactory(account_id="outside"), ip="2001:db8:2::5")
+    data = (
+        "indicator_type,indicator_value\n"
+        "cidr,2001:db8:1::/48\ncidr,192.0.2.0/24\ncidr,198.18.0.0/16\ncidr,203.0.113.0/24\n"
+    ).encode()
+    record = indicators_import(data=data, file_name="ranges.csv")
+    assert record.matched_accounts == 3
+    marked = dict(IndicatorMatch.objects.values_list("account__account_id", "indicator__value"))
+    assert marked == {
+        "v6": "2001:db8:1::/48",
+        "v4-24": "192.0.2.0/24",
+        "v4-16": "198.18.0.0/16",
+    }
