@@ -36,7 +36,8 @@ def fill(accounts: int, exchanges: int) -> None:
             "INSERT INTO detection_exchange (exchange_id, account_id, ts, ip, asn, user_agent,"
             " model, prompt, prompt_hash, text_flags, text_originals)"
             " SELECT 'ex-' || g, 1 + (g %% %s), now() - (g %% 86400) * interval '10 seconds',"
-            " ('10.' || (g %% 251) || '.' || ((g / 251) %% 251) || '.' || ((g / 63001) %% 251))::inet,"
+            " ('10.' || (g %% 251) || '.' || ((g / 251) %% 251) || '.'"
+            " || ((g / 63001) %% 251))::inet,"
             " 64000 + (g %% 200), 'ua', 'm', '', g %% 5000, 0, ''"
             " FROM generate_series(1, %s) g",
             [accounts, exchanges],

@@ -301,9 +301,9 @@ def test_ranges_of_both_families_and_several_lengths_match_in_one_pass():
         ExchangeFactory(account=AccountFactory(account_id=name), ip=ip)
     ExchangeFactory(account=AccountFactory(account_id="outside"), ip="2001:db8:2::5")
     data = (
-        "indicator_type,indicator_value\n"
-        "cidr,2001:db8:1::/48\ncidr,192.0.2.0/24\ncidr,198.18.0.0/16\ncidr,203.0.113.0/24\n"
-    ).encode()
+        b"indicator_type,indicator_value\n"
+        b"cidr,2001:db8:1::/48\ncidr,192.0.2.0/24\ncidr,198.18.0.0/16\ncidr,203.0.113.0/24\n"
+    )
     record = indicators_import(data=data, file_name="ranges.csv")
     assert record.matched_accounts == 3
     marked = dict(IndicatorMatch.objects.values_list("account__account_id", "indicator__value"))
