@@ -252,7 +252,9 @@ def test_the_command_prints_counts_and_rejects_and_fails_on_an_unreadable_file(t
     assert "not a STIX bundle" in err.getvalue()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_command_runs_as_a_process():
+    """In a process of its own, which commits: the database is emptied after the test."""
     from tests.conftest import ROOT, _test_database_url
 
     result = subprocess.run(
