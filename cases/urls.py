@@ -4,6 +4,7 @@ from cases import views
 from cases.accounts import views as accounts
 from cases.enforcement import views as enforcement
 from cases.evidence import views as evidence
+from cases.intel import views as intel
 
 app_name = "cases"
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("<int:pk>/notes/", views.case_notes, name="case_notes"),
     path("<int:pk>/timeline/", views.case_timeline_view, name="case_timeline"),
     path("<int:pk>/related/", accounts.case_related, name="case_related"),
+    path("<int:pk>/watch-list/", intel.case_intel, name="case_intel"),
+    path("<int:pk>/indicators/", intel.case_indicators, name="case_indicators"),
     # One case: workflow actions (GET the form, POST to apply).
     path("<int:pk>/assign/", views.case_assign, name="case_assign"),
     path("<int:pk>/status/", views.case_status, name="case_status"),

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "axes",
+    "mozilla_django_oidc",
     "common",
     "dashboard",
     "detection",
@@ -163,6 +164,38 @@ AUTHENTICATION_BACKENDS = [
     "common.auth.ThrottlingBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# Single sign-on through OpenID Connect (dashboard.sso; docs/operations.md, "Single sign-on"),
+# on when a client id is set. The provider's endpoints are given one by one, as its discovery
+# document (/.well-known/openid-configuration) lists them.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+# The claim that carries a person's groups, how its values map to the console's roles
+# ("value=role,value=role"; a value that is a role's own name needs no entry), and the
+# values that make someone an administrator (staff and superuser, for the admin).
+OIDC_ROLES_CLAIM = os.environ.get("OIDC_ROLES_CLAIM", "groups")
+OIDC_ROLE_MAP = dict(pair.split("=", 1) for pair in env_list("OIDC_ROLE_MAP") if "=" in pair)
+OIDC_ADMIN_VALUES = env_list("OIDC_ADMIN_VALUES")
+OIDC_USERNAME_ALGO = "dashboard.sso.username_from_claims"
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/"
+# PASSWORD_LOGIN=false: no username and password form, here or in the admin; only SSO.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("dashboard.sso.RoleMappingBackend")
+    if not PASSWORD_LOGIN:
+        # The OIDC backend answers permission checks as ModelBackend does (its subclass).
+        AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -328,6 +361,8 @@ EVIDENCE_PROXY_ASNS = [int(v) for v in env_list("EVIDENCE_PROXY_ASNS")]
 # Exports with more rows than this run as a task with a download link.
 EXPORT_SYNC_MAX_ROWS = int(os.environ.get("EXPORT_SYNC_MAX_ROWS", "5000"))
 # Built export files are deleted this many days after they were written (celery beat).
+# Who a shared indicator file says it comes from (the STIX identity of exported bundles).
+INDICATOR_SHARING_IDENTITY = os.environ.get("INDICATOR_SHARING_IDENTITY", "Trust and Safety")
 EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", "30"))
 
 # Enforcement delivery (the account platform's webhook); the ban list is always available.

@@ -22,6 +22,7 @@ from detection.config import (
     config_new_version,
 )
 from detection.forms import PARAM_FIELDS, DetectionConfigForm
+from detection.indicators import admin as indicators_admin
 from detection.models import (
     Account,
     AccountChange,
@@ -430,3 +431,7 @@ class DetectionConfigAdmin(admin.ModelAdmin):
 
             context["preview"] = preview_params(form.cleaned_data["params"])
         return TemplateResponse(request, "admin/detection/detectionconfig/preview.html", context)
+
+
+# The watch list's pages live with it (detection.indicators.admin).
+indicators_admin.register(admin.site)

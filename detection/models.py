@@ -451,3 +451,14 @@ class ValueReach(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.value}: {self.accounts}@{self.run_id}"
+
+
+# The watch list's tables live with the rest of it; imported here so Django registers them
+# with this app (their migrations stay the app's).
+from detection.indicators.models import (  # noqa: E402, F401
+    ExternalFlag,
+    Indicator,
+    IndicatorImport,
+    IndicatorMatch,
+    Tlp,
+)

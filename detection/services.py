@@ -33,11 +33,16 @@ from detection import features as feat
 from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
+from detection.indicators.matching import (
+    external_flag_counts,
+    indicator_matches_refresh,
+    watch_list_counts,
+)
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
 from detection.reach import value_reach_write
 from detection.scoring import explain
 from detection.selectors import fleet_moves
-from detection.signals import FLEET_MOVES
+from detection.signals import EXTERNAL_FLAGS, FLEET_MOVES, WATCH_LIST_MATCHES
 
 log = logging.getLogger(__name__)
 R = DetectionRun.Status
@@ -244,9 +249,17 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
         schema=list(ACCOUNT_SCHEMA),
         orient="row",
     )
-    moves = fleet_moves(accounts["account"].to_list(), before=run)
+    pks = accounts["account"].to_list()
+    columns = {
+        FLEET_MOVES: fleet_moves(pks, before=run),
+        WATCH_LIST_MATCHES: watch_list_counts(pks, now=run.window_end),
+        EXTERNAL_FLAGS: external_flag_counts(pks),
+    }
     accounts = accounts.with_columns(
-        pl.col("account").replace_strict(moves, default=0, return_dtype=pl.Int64).alias(FLEET_MOVES)
+        [
+            pl.col("account").replace_strict(counts, default=0, return_dtype=pl.Int64).alias(name)
+            for name, counts in columns.items()
+        ]
     )
     return analyse(
         features=features,
@@ -266,6 +279,8 @@ def detection_run_finalise(*, run_id: int) -> DetectionRun:
         return run
     _progress(run_id, stage="scoring", progress=82)
     started = time.monotonic()
+    # Traffic of the window may show indicators imported before it arrived.
+    indicator_matches_refresh(since=run.window_start)
     analysis = run_analysis(run)
     seconds = time.monotonic() - started
     # Before the run succeeds: the evidence its cases ask for next reads it.

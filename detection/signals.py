@@ -7,7 +7,8 @@ read. Thresholds and weights are not here: they come from the run's ``DetectionP
 ``detection.scoring`` applies them, so an admin can retune without a release.
 
 Families matter for flagging (``scoring``): *content* (what is asked), *coordination* (what is
-shared with unrelated accounts), *volume* and *rhythm*. Legitimate look-alikes light one family
+shared with unrelated accounts), *volume*, *rhythm* and *intelligence* (what partners and other
+systems reported). Legitimate look-alikes light one family
 (a benchmark runner: content; a campus NAT or a VPN: part of coordination; a coding agent:
 content and rhythm); a fleet lights several.
 """
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from detection.config import DetectionParams
 
 CONTENT, COORDINATION, VOLUME, RHYTHM = "content", "coordination", "volume", "rhythm"
+# What others know: indicators partners shared, flags raised by other systems. Evidence that
+# does not come from this console's own view of the traffic, so a family of its own.
+INTELLIGENCE = "intelligence"
 # Content signals that say *what* an account asks for: the kind of output a fleet harvests.
 # (Templating says how prompts are made, which every automated client shares.)
 TARGETS = frozenset({"reasoning_elicitation", "capability_targeting"})
@@ -322,6 +326,43 @@ def model_pivot(f: pl.DataFrame, p: DetectionParams) -> Signal:
         "moved {value:.0%} of its traffic to a newly released model within {hours:.0f} hours "
         "of its first use anywhere; typical for this plan: {norm:.0%}",
         {"hours": _col(f, "pivot_hours")},
+    )
+
+
+# The accounts frame's columns for the intelligence signals (detection.indicators.matching,
+# added by detection.services.run_analysis); a frame built without them has no matches.
+WATCH_LIST_MATCHES = "watch_list_matches"
+EXTERNAL_FLAGS = "external_flags"
+
+
+def _optional(f: pl.DataFrame, name: str) -> np.ndarray:
+    return _col(f, name) if name in f.columns else np.zeros(f.height)
+
+
+@signal
+def watch_list(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """Watch-list indicators (shared by partners or imported) the account matches."""
+    return Signal(
+        "watch_list",
+        INTELLIGENCE,
+        _optional(f, WATCH_LIST_MATCHES),
+        np.zeros(f.height),
+        "matches {value:.0f} watch-list indicator(s) that partners shared (addresses, "
+        "ranges, networks, email domain, card, prompt templates or the account itself; the "
+        "account page lists each with its source); typical for this plan: {norm:.0f}",
+    )
+
+
+@signal
+def external_flag(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """Other systems (the account platform, a fraud engine) that flagged the account."""
+    return Signal(
+        "external_flag",
+        INTELLIGENCE,
+        _optional(f, EXTERNAL_FLAGS),
+        np.zeros(f.height),
+        "flagged by {value:.0f} other system(s) (the account page lists each flag with its "
+        "source and reason); typical for this plan: {norm:.0f}",
     )
 
 

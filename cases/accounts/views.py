@@ -16,6 +16,7 @@ from cases.accounts.forms import AddToCaseForm, OpenCaseForm
 from cases.accounts.related import TOP_TIES, related_accounts
 from cases.accounts.search import MAX_TERM, search_accounts, search_cases
 from cases.accounts.tables import AccountTable, RelatedTable
+from cases.intel.selectors import account_intel
 from cases.models import Case
 from cases.selectors import cases_visible_to
 from cases.services.accounts import case_accounts_add
@@ -75,6 +76,7 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
         "actions": selectors.account_actions(account),
         "scores": selectors.account_scores(account),
         "changes": selectors.account_changes(account),
+        "intel": account_intel(account),
     }
     return render(request, "cases/accounts/account_detail.html", context)
 

@@ -99,6 +99,15 @@ class SignalWeights(FrozenStruct):
         about("Share of traffic moved to a newly released model within a day of its release."),
     ] = signal_spec(0.2, 0.5, 0.9)
 
+    watch_list: Annotated[
+        SignalSpec,
+        about("Watch-list indicators (shared by partners or imported) the account matches."),
+    ] = signal_spec(0.5, 1, 3)
+    external_flag: Annotated[
+        SignalSpec,
+        about("Other systems (the account platform, a fraud engine) that flagged the account."),
+    ] = signal_spec(0.4, 1, 2)
+
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return cls.__struct_fields__

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Pages that are public on purpose.
-PUBLIC = {"login", "healthz"}
+# Pages that are public on purpose: single sign-on starts and ends before anyone is logged
+# in (and is a 404 unless configured, tests/dashboard/test_sso.py).
+PUBLIC = {"login", "healthz", "oidc_authentication_init", "oidc_authentication_callback"}
 
 
 def _all_named_patterns(resolver=None, prefix="", namespace=""):
