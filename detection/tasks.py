@@ -105,3 +105,11 @@ def prune_telemetry_task(older_than_days: int | None = None) -> int:
     deleted = telemetry_prune(older_than_days=older_than_days).deleted
     telemetry_files_prune(older_than_days=older_than_days)
     return deleted
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def backtest_task(backtest_id: int) -> str:
+    """Run a queued backtest (a redelivered one that is already claimed does nothing)."""
+    from detection.backtest import backtest_execute
+
+    return backtest_execute(backtest_id=backtest_id).status
