@@ -612,6 +612,9 @@ class BacktestAccount(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.account_id} in backtest {self.backtest_id}"
+
 
 class BacktestCampaign(models.Model):
     """A flagged community of one version in a backtest, matched to the other version's
