@@ -26,7 +26,10 @@ def _user(by):
     return by if by is not None and by.is_authenticated else None
 
 
-def _check(scope: str, value: str, reason: str, expires_at: datetime, now: datetime) -> None:
+def known_good_check(
+    scope: str, value: str, reason: str, expires_at: datetime, now: datetime
+) -> None:
+    """Raise ``ValidationError`` unless the entry's fields make a valid entry."""
     if scope not in KnownGood.Scope.values:
         raise ValidationError(f"unknown allow-list scope {scope!r}")
     if not value.strip():
@@ -45,7 +48,7 @@ def known_good_add(
 ) -> KnownGood:
     """A new entry, in force from now until ``expires_at``."""
     now = timezone.now()
-    _check(scope, value, reason, expires_at, now)
+    known_good_check(scope, value, reason, expires_at, now)
     entry = KnownGood.objects.create(
         scope=scope,
         value=value.strip(),
@@ -69,7 +72,7 @@ def known_good_change(*, entry: KnownGood, reason: str, expires_at: datetime, by
     entry = KnownGood.objects.select_for_update().get(pk=entry.pk)
     if entry.revoked_at is not None:
         raise ValidationError("a revoked entry cannot change; add a new one")
-    _check(entry.scope, entry.value, reason, expires_at, timezone.now())
+    known_good_check(entry.scope, entry.value, reason, expires_at, timezone.now())
     changes = {}
     if entry.expires_at != expires_at:
         changes["expires_at"] = [entry.expires_at.isoformat(), expires_at.isoformat()]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from cases.labels.models import Outcome, ReasonCode
+from cases.labels.evaluation import Evaluation, evaluate
+from cases.labels.models import AccountLabel, Outcome, ReasonCode
+from cases.models.case import Case, CaseAccount
+from detection.models import Backtest, BacktestAccount
 
 
 def reason_choices(outcomes=None) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -14,3 +17,51 @@ def reason_choices(outcomes=None) -> list[tuple[str, list[tuple[str, str]]]]:
         name = Outcome(code.outcome).label if code.outcome else "Any outcome"
         groups.setdefault(name, []).append((code.code, code.label))
     return [("", "—"), *groups.items()]
+
+
+def label_outcomes(account_pks=None) -> dict[int, str]:
+    """account pk -> current outcome, for these accounts (all labelled ones with None)."""
+    labels = AccountLabel.objects.all()
+    if account_pks is not None:
+        labels = labels.filter(account_id__in=account_pks)
+    return dict(labels.values_list("account_id", "outcome"))
+
+
+def backtest_evaluations(backtest: Backtest) -> tuple[Evaluation, Evaluation]:
+    """The version in force and the draft, each against the labels of the accounts the
+    backtest scored (those active in its window)."""
+    rows = list(
+        BacktestAccount.objects.filter(backtest=backtest).values_list(
+            "account_id", "base_flagged", "draft_flagged"
+        )
+    )
+    labels = label_outcomes(BacktestAccount.objects.filter(backtest=backtest).values("account_id"))
+    base = evaluate(((a, b) for a, b, _ in rows), labels)
+    draft = evaluate(((a, d) for a, _, d in rows), labels)
+    return base, draft
+
+
+def live_cases_of(account_pks) -> dict[int, int]:
+    """account pk -> the live case it is on (the newest), for links from detection's lists."""
+    links = (
+        CaseAccount.objects.filter(
+            account_id__in=account_pks, removed_at=None, case__merged_into=None
+        )
+        .order_by("account_id", "-case__opened_at")
+        .values_list("account_id", "case_id")
+    )
+    found: dict[int, int] = {}
+    for account, case in links:
+        found.setdefault(account, case)
+    return found
+
+
+def campaign_cases(campaign_pks) -> dict[int, int]:
+    """campaign pk -> its live case."""
+    rows = Case.objects.filter(campaign_id__in=campaign_pks, merged_into=None).order_by(
+        "campaign_id", "-opened_at"
+    )
+    found: dict[int, int] = {}
+    for campaign, case in rows.values_list("campaign_id", "pk"):
+        found.setdefault(campaign, case)
+    return found
