@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin, announce, dict_changes
 from detection.allowlist import (
@@ -42,7 +42,6 @@ from detection.models import (
     Exchange,
     IngestReport,
     KnownGood,
-    KnownGoodEvent,
 )
 from detection.services import detection_run_start
 
@@ -583,19 +582,6 @@ class ConfigPublicationAdmin(ReadOnlyAdmin):
     list_display = ["published_at", "config", "previous", "published_by", "reason"]
 
 
-class KnownGoodEventInline(admin.TabularInline):
-    """The entry's own audit trail (records, not editable)."""
-
-    model = KnownGoodEvent
-    fields = ["at", "verb", "actor", "data"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
 class KnownGoodForm(forms.ModelForm):
     revoke = forms.BooleanField(
         required=False, help_text="End the entry now; the reason above is recorded as why."
@@ -643,7 +629,6 @@ class KnownGoodAdmin(admin.ModelAdmin):
     list_display = ["value", "scope", "state", "expires_at", "created_by", "created_at"]
     list_filter = [KnownGoodStateFilter, "scope"]
     search_fields = ["=value", "reason"]
-    inlines = [KnownGoodEventInline]
 
     @admin.display(description="state")
     def state(self, entry: KnownGood) -> str:
@@ -651,8 +636,28 @@ class KnownGoodAdmin(admin.ModelAdmin):
             return "revoked"
         return "in force" if entry.holds() else "expired"
 
+    @admin.display(description="audit trail, newest first")
+    def trail(self, entry: KnownGood) -> str:
+        events = entry.events.select_related("actor")
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {} · {}</li>",
+                (
+                    (
+                        e.at.strftime("%Y-%m-%d %H:%M"),
+                        e.verb,
+                        e.actor.get_username() if e.actor else "system",
+                        ", ".join(f"{k}: {v}" for k, v in e.data.items()),
+                    )
+                    for e in events
+                ),
+            ),
+        )
+
     def get_readonly_fields(self, request, obj=None):
-        done = ["created_by", "created_at", "revoked_at", "revoked_by"]
+        done = ["created_by", "created_at", "revoked_at", "revoked_by", "trail"]
         return ["scope", "value", *done] if obj is not None else []
 
     def get_fields(self, request, obj=None):
@@ -691,6 +696,3 @@ class KnownGoodAdmin(admin.ModelAdmin):
             announce(request, entry, "changed", {"expires_at": [None, str(entry.expires_at)]})
         obj.pk = entry.pk
         obj._state.adding = False
-
-    def save_related(self, request, form, formsets, change):
-        """The events are written by the services, never through the inline."""
