@@ -5,7 +5,7 @@ from __future__ import annotations
 from cases.labels.evaluation import Evaluation, evaluate
 from cases.labels.models import AccountLabel, Outcome, ReasonCode
 from cases.models.case import Case, CaseAccount
-from detection.models import Backtest, BacktestAccount
+from detection.models import AccountScore, Backtest, BacktestAccount, DetectionRun
 
 
 def reason_choices(outcomes=None) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -65,3 +65,58 @@ def campaign_cases(campaign_pks) -> dict[int, int]:
     for campaign, case in rows.values_list("campaign_id", "pk"):
         found.setdefault(campaign, case)
     return found
+
+
+# A signal whose firings on decided accounts are legitimate at least this often stands out.
+NOISY_SHARE = 0.5
+EXAMPLES = 3
+
+
+def signal_quality(start, end) -> list[dict]:
+    """Each signal's record against the labels, over the runs that finished in
+    [``start``, ``end``): on how many confirmed, legitimate and unsure accounts it fired
+    (in each labelled account's latest score of the period), its precision, and a few
+    example accounts of each. Noisiest first."""
+    runs = DetectionRun.objects.filter(
+        status=DetectionRun.Status.SUCCEEDED, finished_at__gte=start, finished_at__lt=end
+    )
+    labels = label_outcomes()
+    scores = (
+        AccountScore.objects.filter(run__in=runs, account_id__in=list(labels))
+        .order_by("account_id", "-run_id")
+        .values_list("account_id", "account__account_id", "signals")
+    )
+    seen: set[int] = set()
+    table: dict[str, dict] = {}
+    for pk, account_id, signals in scores.iterator(chunk_size=2000):
+        if pk in seen:
+            continue
+        seen.add(pk)
+        outcome = labels[pk]
+        for signal in signals or []:
+            if not isinstance(signal, dict) or (signal.get("contribution") or 0) <= 0:
+                continue
+            row = table.setdefault(
+                signal.get("name"),
+                {"name": signal.get("name"), **dict.fromkeys(Outcome.values, 0), "examples": {}},
+            )
+            row[outcome] += 1
+            examples = row["examples"].setdefault(outcome, [])
+            if len(examples) < EXAMPLES:
+                examples.append(account_id)
+    rows = []
+    for row in table.values():
+        decided = row[Outcome.CONFIRMED] + row[Outcome.LEGITIMATE]
+        row["precision"] = row[Outcome.CONFIRMED] / decided if decided else None
+        row["noisy"] = bool(decided) and row[Outcome.LEGITIMATE] / decided >= NOISY_SHARE
+        row["confirmed_examples"] = row["examples"].get(Outcome.CONFIRMED, [])
+        row["legitimate_examples"] = row["examples"].get(Outcome.LEGITIMATE, [])
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            not r["noisy"],
+            r["precision"] if r["precision"] is not None else 2,
+            r["name"],
+        )
+    )
+    return rows
