@@ -25,6 +25,26 @@ class Source(models.TextChoices):
     REVERSAL_APPROVED = "reversal_approved", "Enforcement action reversed"
 
 
+# The list a new installation starts with (migration 0009 writes it; admins edit it from
+# there). The codes the deciding paths fall back on are among them.
+STARTING_REASON_CODES = [
+    ("shared-infrastructure", "Shares infrastructure or a card with the fleet", "confirmed"),
+    ("extraction-prompts", "Extraction prompts (reasoning traces, capabilities)", "confirmed"),
+    ("synchronised-shifts", "Works the fleet's synchronised shifts", "confirmed"),
+    ("fleet-confirmed", "Confirmed in enforcement review", "confirmed"),
+    ("known-customer", "Known customer or contract", "legitimate"),
+    (
+        "legitimate-lookalike",
+        "Legitimate look-alike (shared template, agent, benchmark)",
+        "legitimate",
+    ),
+    ("shared-network", "Campus, NAT or proxy exit shared with strangers", "legitimate"),
+    ("false-positive", "Detection false positive", "legitimate"),
+    ("reversed-on-appeal", "Reversed on appeal or review", "legitimate"),
+    ("insufficient-evidence", "Insufficient evidence either way", "unsure"),
+]
+
+
 class ReasonCodeQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)

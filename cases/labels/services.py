@@ -15,7 +15,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import audit
-from cases.labels.models import AccountLabel, AccountLabelRevision, Outcome, ReasonCode, Source
+from cases.labels.models import (
+    STARTING_REASON_CODES,
+    AccountLabel,
+    AccountLabelRevision,
+    Outcome,
+    ReasonCode,
+    Source,
+)
 from detection.models import Account
 
 # The reason a decision gives when its dialog offered none: what the case's resolution, or
@@ -31,11 +38,25 @@ REVERSAL_DEFAULT = (Outcome.LEGITIMATE, "reversed-on-appeal")
 AUDIT_ACCOUNTS = 50
 
 
-def reason_code_get(code: str, outcome: str) -> ReasonCode:
+def _starting_code(code: str) -> ReasonCode | None:
+    """A code of the starting list, written again if it went missing (a database restored
+    without its data migration's rows): a fallback must not fail the decision it labels."""
+    for position, (name, label, outcome) in enumerate(STARTING_REASON_CODES):
+        if name == code:
+            reason, _ = ReasonCode.objects.get_or_create(
+                code=code, defaults={"label": label, "outcome": outcome, "position": position * 10}
+            )
+            return reason
+    return None
+
+
+def reason_code_get(code: str, outcome: str, *, fallback: bool = False) -> ReasonCode:
     """The active reason ``code``, checked to explain ``outcome``."""
     if outcome not in Outcome.values:
         raise ValidationError(f"unknown outcome {outcome!r}")
     reason = ReasonCode.objects.active().filter(code=code).first()
+    if reason is None and fallback and not ReasonCode.objects.filter(code=code).exists():
+        reason = _starting_code(code)
     if reason is None:
         raise ValidationError(f"unknown reason code {code!r}")
     if reason.outcome and reason.outcome != outcome:
@@ -57,9 +78,11 @@ def labels_record(
     case=None,
     action=None,
     note: str = "",
+    fallback: bool = False,
 ) -> list[AccountLabel]:
-    """Record ``outcome`` for each account (pks), revising any earlier label; one audit event."""
-    reason = reason_code_get(reason_code, outcome)
+    """Record ``outcome`` for each account (pks), revising any earlier label; one audit event.
+    ``fallback``: the code is a deciding path's default, not a person's choice."""
+    reason = reason_code_get(reason_code, outcome, fallback=fallback)
     if source not in Source.values:
         raise ValidationError(f"unknown label source {source!r}")
     pks = sorted(set(account_ids))

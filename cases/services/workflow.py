@@ -115,6 +115,7 @@ def case_change_status(
             account_ids=list(accounts.values_list("account_id", flat=True)),
             outcome=outcome or default_outcome,
             reason_code=reason_code or default_code,
+            fallback=not reason_code,
             source=label_source,
             by=by,
             case=case,

@@ -17,9 +17,12 @@ from tests.factories import (
     CaseAccountFactory,
     CaseFactory,
     UserFactory,
+    ensure_reason_codes,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# The free-text reason, not the reason code beside it in the deciding dialogs.
+REASON = re.compile(r"^Reason:?$")
 
 
 @pytest.fixture
@@ -32,6 +35,7 @@ def team(monkeypatch):
     # No worker here: an approved action's deliveries are queued and left alone.
     monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
     ensure_roles()
+    ensure_reason_codes()
     campaign = CampaignFactory(label="Harvest fleet")
     case = CaseFactory(title="Harvest fleet", campaign=campaign, account_count=2, risk_score=0.9)
     for i in range(2):
@@ -100,7 +104,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     header.get_by_role("link", name="Merge…").click()
     dialog = _dialog(page)
     dialog.get_by_label("Merge this case into this one").select_option(str(other.pk))
-    dialog.get_by_label("Reason", exact=True).fill("Same card, same shift")
+    dialog.get_by_label(REASON).fill("Same card, same shift")
     dialog.get_by_role("button", name="Merge").click()
     _saved(page, dialog, f"#{other.pk} merged into #{case.pk}")
     expect(timeline).to_contain_text(f"merged case #{other.pk} into this one")
@@ -108,7 +112,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     accounts.get_by_role("link", name="Add account…").click()
     dialog = _dialog(page)
     dialog.get_by_label("Account id").fill("spare-7")
-    dialog.get_by_label("Reason", exact=True).fill("Shares the card")
+    dialog.get_by_label(REASON).fill("Shares the card")
     dialog.get_by_role("button", name="Add account").click()
     _saved(page, dialog, "Added account spare-7")
     expect(accounts).to_contain_text("spare-7")
@@ -116,10 +120,10 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     accounts.get_by_role("link", name="Remove spare-7 from this case").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason", exact=True).fill("A customer after all")
+    dialog.get_by_label(REASON).fill("A customer after all")
     dialog.get_by_label("Dismiss as").select_option("legitimate")
     dialog.get_by_label("Reason code").select_option("known-customer")
-    dialog.get_by_label("Allow-list", exact=True).select_option("account")
+    dialog.get_by_label(re.compile(r"^Allow-list:?$")).select_option("account")
     dialog.get_by_label("Allow-list for (days)").fill("30")
     dialog.get_by_role("button", name="Remove account").click()
     _saved(page, dialog, "Removed account spare-7")
@@ -152,7 +156,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     dialog.get_by_label("Resolution").select_option(index=1)
     dialog.get_by_label("Outcome").select_option("legitimate")
     dialog.get_by_label("Reason code").select_option("legitimate-lookalike")
-    dialog.get_by_label("Reason", exact=True).fill("Looked like a benchmark suite")
+    dialog.get_by_label(REASON).fill("Looked like a benchmark suite")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to dismissed")
     labels = AccountLabel.objects.filter(account__account_id__startswith="fleet-")
@@ -165,7 +169,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     header.get_by_role("link", name="Reopen…").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason", exact=True).fill("Same card showed up again")
+    dialog.get_by_label(REASON).fill("Same card showed up again")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to investigating")
     expect(header.locator(".badge.status-investigating")).to_be_visible()
@@ -178,7 +182,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     page.get_by_role("link", name="Propose an action…").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason", exact=True).fill("A fleet harvesting reasoning traces")
+    dialog.get_by_label(REASON).fill("A fleet harvesting reasoning traces")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
     expect(page.locator("#case-enforcement")).to_contain_text("Proposed")
@@ -257,32 +261,32 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
 
     def merge(form):
         form.get_by_label("Merge this case into this one").select_option(str(other.pk))
-        form.get_by_label("Reason", exact=True).fill("Same fleet")
+        form.get_by_label(REASON).fill("Same fleet")
 
     _submit_at(page, f"{base}/merge/", merge, "Merge", f"#{other.pk} merged into #{case.pk}")
 
     def add(form):
         form.get_by_label("Account id").fill("spare-7")
-        form.get_by_label("Reason", exact=True).fill("Shares the card")
+        form.get_by_label(REASON).fill("Shares the card")
 
     _submit_at(page, f"{base}/accounts/add/", add, "Add account", "Added account spare-7")
     link = CaseAccount.objects.get(case=case, account__account_id="spare-7")
     _submit_at(
         page,
         f"{base}/accounts/{link.pk}/remove/",
-        lambda f: f.get_by_label("Reason", exact=True).fill("A customer"),
+        lambda f: f.get_by_label(REASON).fill("A customer"),
         "Remove account",
         "Removed account spare-7",
     )
 
     def dismiss(form):
         form.get_by_label("Resolution").select_option(index=1)
-        form.get_by_label("Reason", exact=True).fill("Benchmarks")
+        form.get_by_label(REASON).fill("Benchmarks")
 
     # A form the server refuses comes back as the same page with the error, not a dialog.
     page.goto(f"{base}/status/?to=dismissed")
     form = page.locator("#main form.action-form")
-    form.get_by_label("Reason", exact=True).fill("Benchmarks")
+    form.get_by_label(REASON).fill("Benchmarks")
     form.get_by_role("button", name="Change status").click()
     expect(form.locator(".has-error")).to_contain_text("Pick why the case is dismissed")
     _submit_at(page, f"{base}/status/?to=dismissed", dismiss, "Change status", "dismissed")
@@ -290,7 +294,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/status/",
-        lambda f: f.get_by_label("Reason", exact=True).fill("Back again"),
+        lambda f: f.get_by_label(REASON).fill("Back again"),
         "Change status",
         "moved to investigating",
     )
@@ -299,7 +303,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/enforcement/propose/",
-        lambda f: f.get_by_label("Reason", exact=True).fill("Fleet"),
+        lambda f: f.get_by_label(REASON).fill("Fleet"),
         "Propose",
         "awaiting approval",
     )
@@ -377,7 +381,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     expect(page.locator("#propose-action")).to_be_visible()  # its section has loaded
     page.keyboard.press("p")
     dialog = _dialog(page)
-    dialog.get_by_label("Reason", exact=True).fill("Fleet, by the keyboard")
+    dialog.get_by_label(REASON).fill("Fleet, by the keyboard")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
     expect(timeline).to_contain_text("proposed ban")
@@ -387,7 +391,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     page.keyboard.press("d")
     dialog = _dialog(page)
     dialog.get_by_label("Resolution").select_option(index=1)
-    dialog.get_by_label("Reason", exact=True).fill("Dismissed by key")
+    dialog.get_by_label(REASON).fill("Dismissed by key")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to dismissed")
     expect(page.locator("#case-header .badge.status-dismissed")).to_be_visible()

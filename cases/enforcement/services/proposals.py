@@ -371,6 +371,7 @@ def _label_decided(action: EnforcementAction, *, by, case, outcome: str, reason_
         account_ids=list(accounts.values_list("pk", flat=True)),
         outcome=outcome or default_outcome,
         reason_code=reason_code or default_code,
+        fallback=not reason_code,
         source=source,
         by=by,
         case=case,
