@@ -447,7 +447,8 @@ class DetectionConfigAdmin(admin.ModelAdmin):
         changes = dict_changes(in_force.params if in_force else {}, new.params)
         changes["version"] = [in_force.version if in_force else None, new.version]
         changes["reason"] = [in_force.reason if in_force else None, new.reason]
-        changes["is_draft"] = [None, draft]
+        if draft:
+            changes["is_draft"] = [None, True]
         announce(request, new, "added", changes)
         # The admin goes on to log and redirect to ``obj``: make it the new version.
         obj.pk, obj.version, obj.params, obj.reason = new.pk, new.version, new.params, new.reason
