@@ -238,6 +238,7 @@ class IngestReportAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": "Upload telemetry",
             "form": form,
+            "submit": "Upload and ingest",
         }
         return TemplateResponse(request, "admin/detection/ingestreport/upload.html", context)
 

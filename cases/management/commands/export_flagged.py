@@ -81,6 +81,16 @@ class Stdout:
         self.wrapper.write(text, ending="")
 
 
+def open_output(path: str | None, stdout):
+    """The file at ``path`` (UTF-8, for ``csv``), or the command's stdout without one."""
+    if not path:
+        return Stdout(stdout)
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc}") from exc
+
+
 class Command(BaseCommand):
     help = "Export the accounts the latest detection run flagged (JSON Lines or CSV)."
 
@@ -89,14 +99,7 @@ class Command(BaseCommand):
         parser.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
 
     def handle(self, *args, **options):
-        try:
-            out = (
-                open(options["output"], "w", newline="", encoding="utf-8")  # noqa: SIM115
-                if options["output"]
-                else Stdout(self.stdout)
-            )
-        except OSError as exc:
-            raise CommandError(f"cannot write {options['output']}: {exc}") from exc
+        out = open_output(options["output"], self.stdout)
         count = 0
         try:
             if options["format"] == "jsonl":

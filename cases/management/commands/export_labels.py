@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cases.labels.models import AccountLabel, AccountLabelRevision
-from cases.management.commands.export_flagged import Stdout
+from cases.management.commands.export_flagged import open_output
 from common.spreadsheets import neutralise
 from detection.models import AccountScore, DetectionRun
 
@@ -120,14 +120,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         since = _since(options["since"]) if options["since"] else None
-        try:
-            out = (
-                open(options["output"], "w", newline="", encoding="utf-8")  # noqa: SIM115
-                if options["output"]
-                else Stdout(self.stdout)
-            )
-        except OSError as exc:
-            raise CommandError(f"cannot write {options['output']}: {exc}") from exc
+        out = open_output(options["output"], self.stdout)
         count = 0
         rows = label_rows(history=options["history"], since=since)
         try:
