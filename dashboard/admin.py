@@ -45,8 +45,32 @@ class BacktestAdmin(ReadOnlyAdmin):
     Registered here, not in ``detection``: the page sets detection's flags beside analysts'
     labels and cases, which only a room above both may read."""
 
-    list_display = ["id", "config", "baseline", "status", "progress", "window", "created_at"]
-    list_filter = ["status"]
+    list_display = [
+        "id",
+        "config",
+        "baseline",
+        "kind",
+        "status",
+        "progress",
+        "window",
+        "newly_flagged",
+        "no_longer_flagged",
+        "created_at",
+    ]
+    list_filter = ["status", "config"]
+
+    @admin.display(description="kind")
+    def kind(self, backtest: Backtest) -> str:
+        return f"shadow of run {backtest.run_id}" if backtest.run_id else "backtest"
+
+    @admin.display(description="newly flagged")
+    def newly_flagged(self, backtest: Backtest):
+        return (backtest.counts or {}).get("newly_flagged", "")
+
+    @admin.display(description="no longer flagged")
+    def no_longer_flagged(self, backtest: Backtest):
+        return (backtest.counts or {}).get("no_longer_flagged", "")
+
     # Each list is paged by its own query parameter, so the pages stay independent.
     PER_PAGE = 50
     LISTS = {

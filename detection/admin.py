@@ -19,6 +19,12 @@ from detection.allowlist import (
     known_good_check,
     known_good_revoke,
 )
+from detection.backtest import (
+    MAX_SHADOW_DAYS,
+    backtest_default_window,
+    backtest_start,
+    config_shadow,
+)
 from detection.config import (
     COMMUNITIES,
     CONTENT,
@@ -353,6 +359,10 @@ class PublishForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
+class ShadowForm(forms.Form):
+    days = forms.IntegerField(label="Days in shadow", min_value=0, max_value=MAX_SHADOW_DAYS)
+
+
 class BacktestForm(forms.Form):
     start = forms.DateTimeField(label="Window from", help_text="UTC, e.g. 2026-01-01 00:00")
     end = forms.DateTimeField(label="Window to", help_text="Defaults to the next run's window.")
@@ -473,6 +483,11 @@ class DetectionConfigAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.backtest_view),
                 name="detection_detectionconfig_backtest",
             ),
+            path(
+                "<int:pk>/shadow/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="detection_detectionconfig_shadow",
+            ),
             *super().get_urls(),
         ]
 
@@ -532,10 +547,44 @@ class DetectionConfigAdmin(admin.ModelAdmin):
             submit=f"{verb} {config}",
         )
 
+    def shadow_view(self, request, pk: int):
+        """Run a draft in shadow beside the scheduled runs for a number of days (0 stops)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        config = get_object_or_404(DetectionConfig, pk=pk, is_draft=True)
+        form = ShadowForm(request.POST or None, initial={"days": 14})
+        if request.method == "POST" and form.is_valid():
+            before = config.shadow_until
+            with transaction.atomic():
+                config_shadow(config=config, days=form.cleaned_data["days"])
+                announce(
+                    request,
+                    config,
+                    "changed",
+                    {"shadow_until": [str(before), str(config.shadow_until)]},
+                )
+            said = (
+                f"{config} runs in shadow until {config.shadow_until:%Y-%m-%d %H:%M}."
+                if config.shadow_until
+                else f"{config} no longer runs in shadow."
+            )
+            self.message_user(request, said, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:detection_detectionconfig_change", args=[config.pk])
+            )
+        return self._simple_form(
+            request,
+            config,
+            form,
+            title=f"Run {config} in shadow",
+            intro="After each scheduled run that succeeds, the draft is backtested over that "
+            "run's window beside that run's version: it opens no case and changes no flag, and "
+            "the comparisons accumulate under Backtests. 0 days stops it.",
+            submit="Run in shadow",
+        )
+
     def backtest_view(self, request, pk: int):
         """Start a backtest of this version against the one in force over a window."""
-        from detection.backtest import backtest_default_window, backtest_start
-
         if not self.has_add_permission(request):
             raise PermissionDenied
         config = get_object_or_404(DetectionConfig, pk=pk)

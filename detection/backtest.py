@@ -8,13 +8,17 @@ as it holds now, fleet moves against the last successful run). It stores each ac
 and flag under both, and each flagged community matched to the other version's and to the
 persisted campaigns; it never writes an ``AccountScore`` or ``Campaign`` and never opens a
 case. Comparing the flags with analysts' labels is for the rooms above (``cases.labels``).
+
+A draft in shadow gets such a comparison after every scheduled run that succeeds, over that
+run's window and beside that run's version, until its shadow period ends: the same
+comparison, accumulated over time (``config_shadow``, ``shadow_start``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.core.exceptions import ValidationError
@@ -73,6 +77,50 @@ def backtest_start(
     )
     enqueue_on_commit(TASK, backtest.pk)
     return backtest
+
+
+# The longest a draft runs in shadow before someone decides about it.
+MAX_SHADOW_DAYS = 90
+
+
+@transaction.atomic
+def config_shadow(*, config: DetectionConfig, days: int) -> DetectionConfig:
+    """Run a draft in shadow for ``days`` (0 stops it): each scheduled run that succeeds
+    until then gets a backtest of the draft over its own window, beside its own version."""
+    if not config.is_draft and days:
+        raise ValidationError("only a draft runs in shadow; the version in force runs for real")
+    if not 0 <= days <= MAX_SHADOW_DAYS:
+        raise ValidationError(f"a draft runs in shadow for 1 to {MAX_SHADOW_DAYS} days")
+    until = timezone.now() + timedelta(days=days) if days else None
+    DetectionConfig.objects.filter(pk=config.pk).update(shadow_until=until)
+    config.refresh_from_db(fields=["shadow_until"])
+    return config
+
+
+def shadow_start(*, run) -> list[Backtest]:
+    """After ``run`` succeeded: queue a shadow comparison for each draft in shadow. At most
+    one per run and draft, so a redelivered hook adds nothing."""
+    started = []
+    if run.window_start is None:
+        return started
+    drafts = DetectionConfig.objects.filter(is_draft=True, shadow_until__gt=timezone.now()).exclude(
+        backtests__run=run
+    )
+    for config in drafts:
+        with transaction.atomic():
+            backtest, created = Backtest.objects.get_or_create(
+                run=run,
+                config=config,
+                defaults={
+                    "baseline": run.config,
+                    "window_start": run.window_start,
+                    "window_end": run.window_end,
+                },
+            )
+            if created:
+                enqueue_on_commit(TASK, backtest.pk)
+                started.append(backtest)
+    return started
 
 
 def backtest_cancel(*, backtest: Backtest) -> Backtest:

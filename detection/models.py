@@ -273,6 +273,8 @@ class DetectionConfig(models.Model):
     # so publishing an earlier version again restores it. Only these two fields ever change.
     is_draft = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
+    # A draft in shadow is backtested beside each scheduled run until then (opening nothing).
+    shadow_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
@@ -539,6 +541,10 @@ class Backtest(models.Model):
 
     config = models.ForeignKey(DetectionConfig, on_delete=models.PROTECT, related_name="backtests")
     baseline = models.ForeignKey(DetectionConfig, on_delete=models.PROTECT, related_name="+")
+    # Set for a shadow comparison: the scheduled run whose window and version it shadowed.
+    run = models.ForeignKey(
+        DetectionRun, null=True, blank=True, on_delete=models.CASCADE, related_name="shadows"
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -557,9 +563,13 @@ class Backtest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "config"], name="backtest_one_shadow_per_run")
+        ]
 
     def __str__(self) -> str:
-        return f"backtest {self.pk} of {self.config} against {self.baseline}"
+        kind = f"shadow of run {self.run_id}" if self.run_id else "backtest"
+        return f"{kind} {self.pk}: {self.config} against {self.baseline}"
 
     @property
     def is_finished(self) -> bool:

@@ -233,3 +233,53 @@ def test_backtests_and_publishing_are_for_admins(world, analyst_client, manager_
         url = reverse("admin:detection_detectionconfig_publish", args=[world["draft"].pk])
         assert client.post(url, {"reason": "x"}).status_code in (302, 403)
     assert current_config() == world["strict"]
+
+
+def test_a_draft_in_shadow_is_compared_after_each_scheduled_run_until_its_period_ends(
+    world, django_capture_on_commit_callbacks
+):
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from detection.backtest import config_shadow
+    from detection.tasks import detection_finalise_task
+
+    with pytest.raises(ValidationError, match="only a draft"):
+        config_shadow(config=world["strict"], days=7)
+    config_shadow(config=world["draft"], days=7)
+    run = detection_run_execute(run=detection_run_create())
+    # The finalise task of a succeeded run (a redelivery here) queues the shadow comparison.
+    with django_capture_on_commit_callbacks():
+        detection_finalise_task(run.pk)
+        detection_finalise_task(run.pk)  # at most one per run and draft
+    shadow = Backtest.objects.get()
+    assert shadow.run == run and shadow.baseline == run.config
+    assert (shadow.window_start, shadow.window_end) == (run.window_start, run.window_end)
+    assert backtest_task(shadow.pk) == Backtest.Status.SUCCEEDED
+    shadow.refresh_from_db()
+    assert shadow.counts["newly_flagged"] == 12
+    from cases.models import Case
+
+    assert not Case.objects.exists()
+    # A second scheduled run adds a second comparison; past the period, none.
+    second = detection_run_execute(run=detection_run_create())
+    detection_finalise_task(second.pk)
+    assert Backtest.objects.filter(run__isnull=False).count() == 2
+    type(world["draft"]).objects.filter(pk=world["draft"].pk).update(shadow_until=timezone.now())
+    third = detection_run_execute(run=detection_run_create())
+    detection_finalise_task(third.pk)
+    assert Backtest.objects.count() == 2
+
+
+def test_admin_puts_a_draft_in_shadow_and_lists_its_comparisons(world, admin_client_):
+    url = reverse("admin:detection_detectionconfig_shadow", args=[world["draft"].pk])
+    assert admin_client_.post(url, {"days": "500"}).status_code == 200
+    assert admin_client_.post(url, {"days": "10"}).status_code == 302
+    world["draft"].refresh_from_db()
+    assert world["draft"].shadow_until is not None
+    page = admin_client_.get(
+        reverse("admin:detection_detectionconfig_change", args=[world["draft"].pk])
+    ).content.decode()
+    assert "runs in shadow until" in page and "its comparisons" in page
+    strict = reverse("admin:detection_detectionconfig_shadow", args=[world["strict"].pk])
+    assert admin_client_.post(strict, {"days": "10"}).status_code == 404

@@ -97,8 +97,14 @@ def test_admin_backtests_a_draft_reads_the_results_and_publishes_it(
     monkeypatch.setattr(BacktestAdmin, "PER_PAGE", 5)
     draft = tuning["draft"]
     login(tuning["admin"])
-    # Start one from the draft's page, see it queued with its progress, cancel it.
+    # Shadow mode: the draft runs beside the scheduled runs for a week.
     page.goto(f"{live_server.url}/admin/detection/detectionconfig/{draft.pk}/change/")
+    page.get_by_role("link", name="Run in shadow…").click()
+    page.get_by_label("Days in shadow").fill("7")
+    page.get_by_role("button", name="Run in shadow").click()
+    expect(page.locator(".messagelist")).to_contain_text("runs in shadow until")
+    expect(page.get_by_role("link", name="its comparisons")).to_be_visible()
+    # Start one from the draft's page, see it queued with its progress, cancel it.
     page.get_by_role("link", name="Backtest against the version in force").click()
     page.get_by_role("button", name="Start the backtest").click()
     expect(page.locator("#backtest-status")).to_contain_text("Queued")
