@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from detection.models import KnownGood, KnownGoodEvent
@@ -106,10 +107,10 @@ def known_good_entries(account_ids: list[str], org_ids: list[str], now=None) -> 
     """The entries in force at ``now`` naming any of these accounts or organisations."""
     accounts = [a for a in account_ids if a]
     orgs = [o for o in org_ids if o]
-    held = KnownGood.objects.in_force(now)
-    return list(held.filter(scope=KnownGood.Scope.ACCOUNT, value__in=accounts)) + list(
-        held.filter(scope=KnownGood.Scope.ORGANISATION, value__in=orgs)
+    named = Q(scope=KnownGood.Scope.ACCOUNT, value__in=accounts) | Q(
+        scope=KnownGood.Scope.ORGANISATION, value__in=orgs
     )
+    return list(KnownGood.objects.in_force(now).filter(named))
 
 
 def known_good_mask(frame: pl.DataFrame, now=None) -> np.ndarray:

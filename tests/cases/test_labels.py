@@ -248,3 +248,24 @@ def test_labels_export_for_offline_evaluation(make_case, analyst, tmp_path):
     assert lines[0].startswith("account_id,outcome,reason_code,source")
     assert len(lines) == 4  # three revisions
     assert "'=HYPERLINK" in history.read_text()  # formula neutralised
+
+
+def test_the_account_page_shows_its_decisions_and_its_allow_list_entry(
+    make_case, analyst, analyst_client
+):
+    case = make_case(accounts=1)
+    link = CaseAccount.objects.select_related("account").get(case=case)
+    case_account_remove(
+        link=link,
+        by=analyst,
+        reason="<b>partner</b>",
+        outcome="legitimate",
+        reason_code="known-customer",
+        allow_scope="account",
+        allow_days=5,
+    )
+    page = analyst_client.get(reverse("accounts:account_detail", args=[link.account.account_id]))
+    body = page.content.decode()
+    assert 'id="account-decisions"' in body and "Known customer or contract" in body
+    assert "Account dismissed from a case" in body and "ana" in body
+    assert "On the known-good list" in body and "&lt;b&gt;partner&lt;/b&gt;" in body
