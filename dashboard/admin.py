@@ -38,6 +38,20 @@ class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
     pass
 
 
+def _pager(request, key: str, page) -> dict:
+    """Links to the previous and next page of one list, keeping the other lists' pages."""
+    links = {}
+    for name, number in (
+        ("previous_url", page.has_previous() and page.previous_page_number()),
+        ("next_url", page.has_next() and page.next_page_number()),
+    ):
+        if number:
+            query = request.GET.copy()
+            query[key] = number
+            links[name] = f"?{query.urlencode()}#list-{key}"
+    return links
+
+
 @admin.register(Backtest)
 class BacktestAdmin(ReadOnlyAdmin):
     """Backtests, and each one's comparison page.
@@ -136,7 +150,7 @@ class BacktestAdmin(ReadOnlyAdmin):
                 row.top_signal = max(
                     row.draft_signals or {"": 0}, key=lambda n: (row.draft_signals or {}).get(n, 0)
                 )
-            lists.append({"key": key, "title": title, "page": page})
+            lists.append({"key": key, "title": title, "page": page, **_pager(request, key, page)})
         campaigns = []
         for change, title in (
             (BacktestCampaign.Change.NEW, "Campaigns newly flagged"),
@@ -150,7 +164,9 @@ class BacktestAdmin(ReadOnlyAdmin):
             cases = campaign_cases([c.campaign_id for c in page if c.campaign_id])
             for row in page:
                 row.case_id = cases.get(row.campaign_id)
-            campaigns.append({"key": key, "title": title, "page": page})
+            campaigns.append(
+                {"key": key, "title": title, "page": page, **_pager(request, key, page)}
+            )
         return {
             "evaluations": [
                 ("Version in force", backtest.baseline, base),

@@ -203,10 +203,12 @@ def test_the_comparison_page_lists_and_links_every_change(
 
     BacktestAdmin.PER_PAGE = 5
     try:
-        second = admin_client_.get(url + "?new=3").content.decode()
+        second = admin_client_.get(url + "?cnew=1&new=3").content.decode()
     finally:
         BacktestAdmin.PER_PAGE = 50
     assert "Accounts newly flagged (12)" in second and "Page 3 of 3" in second
+    # The link back keeps the other lists where they were.
+    assert 'href="?cnew=1&amp;new=2#list-new"' in second
 
 
 def test_admin_starts_a_backtest_and_publishing_needs_a_reason(world, admin_client_):

@@ -361,7 +361,9 @@ def _label_decided(action: EnforcementAction, *, by, case, outcome: str, reason_
         default_outcome, default_code = REVERSAL_DEFAULT
         if outcome == Outcome.CONFIRMED:
             raise ValidationError("a reversal concludes the accounts legitimate or unsure")
-        source, accounts = Source.REVERSAL_APPROVED, action.reverses.accounts
+        # The reversal's own accounts: those it gives back, whether all of the action's or
+        # some of them.
+        source, accounts = Source.REVERSAL_APPROVED, action.accounts
     else:
         default_outcome, default_code = APPROVAL_DEFAULT
         if outcome and outcome != Outcome.CONFIRMED:
