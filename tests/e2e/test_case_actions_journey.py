@@ -17,7 +17,6 @@ from tests.factories import (
     CaseAccountFactory,
     CaseFactory,
     UserFactory,
-    ensure_reason_codes,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -35,7 +34,6 @@ def team(monkeypatch):
     # No worker here: an approved action's deliveries are queued and left alone.
     monkeypatch.setattr(deliver_outbox_message_task, "apply_async", lambda *a, **kw: None)
     ensure_roles()
-    ensure_reason_codes()
     campaign = CampaignFactory(label="Harvest fleet")
     case = CaseFactory(title="Harvest fleet", campaign=campaign, account_count=2, risk_score=0.9)
     for i in range(2):

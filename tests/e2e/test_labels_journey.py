@@ -21,7 +21,6 @@ from tests.factories import (
     CaseFactory,
     DetectionRunFactory,
     UserFactory,
-    ensure_reason_codes,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -32,7 +31,6 @@ def roles():
     from dashboard.roles import ensure_roles
 
     ensure_roles()
-    ensure_reason_codes()
 
 
 def test_bulk_dismiss_from_the_queue_labels_every_account(page, live_server, login, roles):
