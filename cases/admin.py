@@ -1,6 +1,15 @@
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
-from cases.models import AuditEvent, Case, EnforcementAction, Tag
+from cases.models import (
+    AccountLabel,
+    AccountLabelRevision,
+    AuditEvent,
+    Case,
+    EnforcementAction,
+    ReasonCode,
+    Tag,
+)
 from common.admin import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -35,3 +44,55 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "verb", "actor", "case", "target_type", "target_id"]
     list_filter = ["verb"]
     search_fields = ["verb", "target_id"]
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(AuditedAdmin):
+    """The maintained list of reasons a decision may give. A code in use is retired
+    (``is_active`` off), never deleted, so the labels that cite it stay readable."""
+
+    list_display = ["code", "label", "outcome", "is_active", "position"]
+    list_filter = ["outcome", "is_active"]
+    list_editable = ["position"]
+    search_fields = ["code", "label"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccountLabel)
+class AccountLabelAdmin(ReadOnlyAdmin):
+    """Labels change only through the decisions that record them; each shows its history."""
+
+    list_display = ["account", "outcome", "reason", "source", "decided_by", "decided_at"]
+    list_filter = ["outcome", "source", "reason"]
+    search_fields = ["=account__account_id"]
+    raw_id_fields = ["account", "case", "action"]
+    readonly_fields = ["history"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "reason", "decided_by")
+
+    @admin.display(description="revisions, newest first")
+    def history(self, label: AccountLabel) -> str:
+        revisions = AccountLabelRevision.objects.filter(account=label.account_id).select_related(
+            "reason", "decided_by"
+        )
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {} · {} · {}</li>",
+                (
+                    (
+                        r.decided_at.strftime("%Y-%m-%d %H:%M"),
+                        r.get_outcome_display(),
+                        r.reason.label,
+                        r.get_source_display(),
+                        r.decided_by.get_username() if r.decided_by else "system",
+                    )
+                    for r in revisions
+                ),
+            ),
+        )

@@ -2,10 +2,14 @@
 
 from django import forms
 
+from cases.labels.forms import LabelFieldsMixin
+from cases.labels.models import Outcome
 from cases.models import Case
 from cases.selectors import cases_mergeable_into, cases_visible_to, users_who_work_cases
 from cases.services.notes import MAX_NOTE_CHARS
 from cases.services.workflow import allowed_transitions
+from detection.allowlist import MAX_DAYS
+from detection.models import KnownGood
 
 S = Case.Status
 REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
@@ -38,7 +42,7 @@ class TagForm(forms.Form):
     name = forms.SlugField(max_length=64, label="Tag", help_text="letters, digits, - and _")
 
 
-class StatusForm(forms.Form):
+class StatusForm(LabelFieldsMixin, forms.Form):
     to = forms.ChoiceField(label="New status")
     resolution = forms.ChoiceField(
         choices=[("", "—"), *DISMISS_RESOLUTIONS], required=False, help_text="Needed to dismiss."
@@ -51,12 +55,15 @@ class StatusForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["to"].choices = [(s, S(s).label) for s in allowed_transitions(case, user)]
         self.case = case
+        self.add_label_fields()
+        self.fields["outcome"].help_text = "Needed to dismiss: recorded as each account's label."
 
     def clean(self):
         data = super().clean()
         to = data.get("to")
         if to == S.DISMISSED and not data.get("resolution"):
             self.add_error("resolution", "Pick why the case is dismissed.")
+        self.clean_label(data, deciding=to == S.DISMISSED)
         reopening = self.case.status in Case.CLOSED_STATUSES
         if (to == S.DISMISSED or reopening) and not (data.get("reason") or "").strip():
             self.add_error("reason", "Give a reason.")
@@ -78,8 +85,41 @@ class AccountAddForm(forms.Form):
     reason = forms.CharField(widget=REASON_WIDGET, max_length=2000)
 
 
-class AccountRemoveForm(forms.Form):
+class AccountRemoveForm(LabelFieldsMixin, forms.Form):
     reason = forms.CharField(widget=REASON_WIDGET, max_length=2000)
+    allow_scope = forms.ChoiceField(
+        label="Allow-list",
+        choices=[
+            ("", "No"),
+            (KnownGood.Scope.ACCOUNT, "This account"),
+            (KnownGood.Scope.ORGANISATION, "Every account of its organisation"),
+        ],
+        required=False,
+        help_text="Legitimate only: detection keeps scoring it but flags it no more until the "
+        "entry expires.",
+    )
+    allow_days = forms.IntegerField(
+        label="Allow-list for (days)", min_value=1, max_value=MAX_DAYS, initial=90, required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_label_fields(outcomes=(Outcome.LEGITIMATE, Outcome.UNSURE))
+        self.fields["outcome"].choices = [
+            ("", "— no decision (only take it off this case)"),
+            *self.fields["outcome"].choices[1:],
+        ]
+        self.fields["outcome"].label = "Dismiss as"
+
+    def clean(self):
+        data = super().clean()
+        self.clean_label(data, deciding=bool(data.get("outcome")))
+        if data.get("allow_scope"):
+            if data.get("outcome") != Outcome.LEGITIMATE:
+                self.add_error("allow_scope", "Only an account dismissed as legitimate.")
+            if not data.get("allow_days"):
+                self.add_error("allow_days", "Say for how many days.")
+        return data
 
 
 class MergeForm(forms.Form):
@@ -94,7 +134,7 @@ class MergeForm(forms.Form):
         self.fields["other"].label_from_instance = lambda c: f"#{c.pk} {c.title} ({c.status})"
 
 
-class BulkForm(forms.Form):
+class BulkForm(LabelFieldsMixin, forms.Form):
     ACTION_CHOICES = [
         ("assign", "Assign to"),
         ("priority", "Set priority"),
@@ -122,6 +162,7 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["cases"].queryset = cases_visible_to(user).select_related("assignee")
+        self.add_label_fields()
 
     def clean(self):
         data = super().clean()
@@ -154,6 +195,7 @@ class BulkForm(forms.Form):
                     self.add_error("resolution", "Pick why the cases are dismissed.")
                 if not (data.get("reason") or "").strip():
                     self.add_error("reason", "Give a reason.")
+            self.clean_label(data, deciding=to == S.DISMISSED)
             data["value"] = to
         return data
 

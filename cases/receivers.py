@@ -3,7 +3,8 @@
 The queue's cached choice lists (``cases.selectors.queue_choice_names``) are forgotten when
 anything they are read from changes: a user (added, renamed, activated, made superuser,
 deleted), a user's groups, a group's permissions, a group or permission deleted, a tag added,
-renamed or deleted. A login only stamps ``last_login``, which changes neither list.
+renamed or deleted, a reason code saved or deleted. A login only stamps ``last_login``, which
+changes no list.
 Connected in ``CasesConfig.ready``. Changes that send no signal (``QuerySet.update``,
 ``bulk_create``, raw SQL, data migrations) must call ``queue_choices_changed`` themselves, or
 the lists stay as they were until the cache entry expires (docs/operations.md, "Cache").
@@ -13,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from cases.models import Tag
+from cases.models import ReasonCode, Tag
 from cases.selectors import queue_choices_changed
 
 
@@ -45,3 +46,5 @@ def connect() -> None:
         post_delete.connect(_forget, sender=model, dispatch_uid=f"{uid}.{model.__name__}")
     post_save.connect(_forget, sender=Tag, dispatch_uid=f"{uid}.tag_saved")
     post_delete.connect(_forget, sender=Tag, dispatch_uid=f"{uid}.tag_deleted")
+    post_save.connect(_forget, sender=ReasonCode, dispatch_uid=f"{uid}.reason_saved")
+    post_delete.connect(_forget, sender=ReasonCode, dispatch_uid=f"{uid}.reason_deleted")

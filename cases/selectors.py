@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
 
+from cases.labels.selectors import reason_choices
 from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, Tag
 from detection.models import AccountScore
 
@@ -199,23 +200,34 @@ def tags_in_use() -> QuerySet[Tag]:
     return Tag.objects.order_by("name")
 
 
-# The queue's filter bar and bulk toolbar list every worker's username and every tag on each
-# page view: two queries, the workers' a six-table join, for lists that change only when
-# someone is given a role or a tag is first used. So they are kept in the cache under a
-# version that ``queue_choices_changed`` replaces whenever a user, group, permission or tag
-# changes (``cases/receivers.py``). A new version is a new key, so a page that read the old
-# lists while the change was being made can only store them under the version nobody reads
-# any more. With CACHE_URL (Redis) every process sees a new version at once; without it each
+# The queue's filter bar and bulk toolbar list every worker's username, every tag and the
+# reason codes on each page view: three queries, the workers' a six-table join, for lists
+# that change only when someone is given a role, a tag is first used or an admin edits the
+# reasons. So they are kept in the cache under a version that ``queue_choices_changed``
+# replaces whenever a user, group, permission, tag or reason code changes
+# (``cases/receivers.py``). A new version is a new key, so a page that read the old lists
+# while the change was being made can only store them under the version nobody reads any
+# more. With CACHE_URL (Redis) every process sees a new version at once; without it each
 # process has its own cache, and a change made in another process (a management command,
 # another web worker) shows here when the lists expire (after QUEUE_CHOICES_TIMEOUT seconds,
 # as it does if the cache could not be told). A cache that does not answer costs the page the
-# two queries, and is reported by /healthz.
+# three queries, and is reported by /healthz.
 QUEUE_CHOICES_VERSION = "cases:queue-choices:version"
 QUEUE_CHOICES_TIMEOUT = 300
 
 
 def queue_choice_names() -> tuple[list[str], list[str]]:
     """The usernames of ``users_who_work_cases`` and the names of every tag, both sorted."""
+    names = _queue_choices()
+    return names["workers"], names["tags"]
+
+
+def queue_reason_choices() -> list:
+    """The active reason codes grouped by outcome, for the bulk toolbar's dismiss."""
+    return _queue_choices()["reasons"]
+
+
+def _queue_choices() -> dict:
     try:
         version = cache.get(QUEUE_CHOICES_VERSION)
         if version is None:
@@ -230,11 +242,12 @@ def queue_choice_names() -> tuple[list[str], list[str]]:
         names = {
             "workers": list(users_who_work_cases().values_list(User.USERNAME_FIELD, flat=True)),
             "tags": list(tags_in_use().values_list("name", flat=True)),
+            "reasons": reason_choices()[1:],
         }
         if key is not None:
             with suppress(Exception):
                 cache.set(key, names, QUEUE_CHOICES_TIMEOUT)
-    return names["workers"], names["tags"]
+    return names
 
 
 def queue_choices_changed() -> None:

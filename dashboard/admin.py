@@ -1,11 +1,27 @@
-"""Users and roles in the admin, with every change written to the audit log (common.admin)."""
+"""Users and roles in the admin, with every change written to the audit log (common.admin),
+and the backtests' comparison pages (detection's flags beside analysts' labels and cases)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from common.admin import AuditedAdmin
+from cases.labels.selectors import (
+    backtest_evaluations,
+    campaign_cases,
+    label_outcomes,
+    live_cases_of,
+)
+from common.admin import AuditedAdmin, ReadOnlyAdmin, announce
+from detection.backtest import backtest_cancel
+from detection.models import Backtest, BacktestAccount, BacktestCampaign
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -20,3 +36,142 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
     pass
+
+
+def _pager(request, key: str, page) -> dict:
+    """Links to the previous and next page of one list, keeping the other lists' pages."""
+    links = {}
+    for name, number in (
+        ("previous_url", page.has_previous() and page.previous_page_number()),
+        ("next_url", page.has_next() and page.next_page_number()),
+    ):
+        if number:
+            query = request.GET.copy()
+            query[key] = number
+            links[name] = f"?{query.urlencode()}#list-{key}"
+    return links
+
+
+@admin.register(Backtest)
+class BacktestAdmin(ReadOnlyAdmin):
+    """Backtests, and each one's comparison page.
+
+    Registered here, not in ``detection``: the page sets detection's flags beside analysts'
+    labels and cases, which only a room above both may read."""
+
+    list_display = [
+        "id",
+        "config",
+        "baseline",
+        "kind",
+        "status",
+        "progress",
+        "window",
+        "newly_flagged",
+        "no_longer_flagged",
+        "created_at",
+    ]
+    list_filter = ["status", "config"]
+
+    @admin.display(description="kind")
+    def kind(self, backtest: Backtest) -> str:
+        return f"shadow of run {backtest.run_id}" if backtest.run_id else "backtest"
+
+    @admin.display(description="newly flagged")
+    def newly_flagged(self, backtest: Backtest):
+        return (backtest.counts or {}).get("newly_flagged", "")
+
+    @admin.display(description="no longer flagged")
+    def no_longer_flagged(self, backtest: Backtest):
+        return (backtest.counts or {}).get("no_longer_flagged", "")
+
+    # Each list is paged by its own query parameter, so the pages stay independent.
+    PER_PAGE = 50
+    LISTS = {
+        "new": ("Accounts newly flagged", "newly_flagged"),
+        "gone": ("Accounts no longer flagged", "no_longer_flagged"),
+    }
+
+    @admin.display(description="window")
+    def window(self, backtest: Backtest) -> str:
+        return f"{backtest.window_start:%Y-%m-%d %H:%M} → {backtest.window_end:%Y-%m-%d %H:%M}"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="detection_backtest_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def cancel_view(self, request, pk: int):
+        if request.method != "POST" or not request.user.has_perm("detection.add_detectionconfig"):
+            raise PermissionDenied
+        backtest = get_object_or_404(Backtest, pk=pk)
+        with transaction.atomic():
+            backtest_cancel(backtest=backtest)
+            announce(request, backtest, "changed", {"cancel_requested": [False, True]})
+        self.message_user(request, f"Backtest {backtest.pk}: cancel requested.", messages.INFO)
+        return HttpResponseRedirect(reverse("admin:detection_backtest_change", args=[pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        backtest = get_object_or_404(
+            Backtest.objects.select_related("config", "baseline", "created_by"), pk=object_id
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": backtest,
+            "title": str(backtest),
+            "can_cancel": request.user.has_perm("detection.add_detectionconfig"),
+        }
+        if backtest.status == Backtest.Status.SUCCEEDED:
+            context.update(self._comparison(request, backtest))
+        return TemplateResponse(request, "admin/detection/backtest/detail.html", context)
+
+    def _comparison(self, request, backtest: Backtest) -> dict:
+        base, draft = backtest_evaluations(backtest)
+        lists = []
+        for key, (title, method) in self.LISTS.items():
+            rows = getattr(BacktestAccount.objects.filter(backtest=backtest), method)()
+            page = Paginator(rows.select_related("account"), self.PER_PAGE).get_page(
+                request.GET.get(key)
+            )
+            pks = [row.account_id for row in page]
+            cases = live_cases_of(pks)
+            labels = label_outcomes(pks)
+            for row in page:
+                row.case_id = cases.get(row.account_id)
+                row.label = labels.get(row.account_id, "")
+                row.top_signal = max(
+                    row.draft_signals or {"": 0}, key=lambda n: (row.draft_signals or {}).get(n, 0)
+                )
+            lists.append({"key": key, "title": title, "page": page, **_pager(request, key, page)})
+        campaigns = []
+        for change, title in (
+            (BacktestCampaign.Change.NEW, "Campaigns newly flagged"),
+            (BacktestCampaign.Change.GONE, "Campaigns no longer flagged"),
+        ):
+            rows = BacktestCampaign.objects.filter(backtest=backtest, change=change)
+            key = f"c{change}"
+            page = Paginator(rows.select_related("campaign"), self.PER_PAGE).get_page(
+                request.GET.get(key)
+            )
+            cases = campaign_cases([c.campaign_id for c in page if c.campaign_id])
+            for row in page:
+                row.case_id = cases.get(row.campaign_id)
+            campaigns.append(
+                {"key": key, "title": title, "page": page, **_pager(request, key, page)}
+            )
+        return {
+            "evaluations": [
+                ("Version in force", backtest.baseline, base),
+                ("Draft", backtest.config, draft),
+            ],
+            "lists": lists,
+            "campaign_lists": campaigns,
+        }

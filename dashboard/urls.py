@@ -7,6 +7,7 @@ from dashboard import health, sso, views
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("start/", views.landing, name="landing"),
+    path("signals/quality/", views.signal_quality, name="signal_quality"),
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", sso.LoginView.as_view(), name="login"),
     path("oidc/authenticate/", sso.sso_start, name="oidc_authentication_init"),

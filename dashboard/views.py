@@ -1,4 +1,5 @@
-"""The managers' overview: the state of the work now, and what happened in a date range.
+"""The managers' overview: the state of the work now, and what happened in a date range;
+and the signal-quality page (each detection signal against analysts' labels).
 
 Figures come from ``dashboard.selectors`` (a bounded number of aggregate queries), charts
 from ``dashboard.charts``; every number on the page is a link to the queue filtered to the
@@ -13,6 +14,7 @@ from datetime import date, timedelta
 
 import orjson
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,11 +22,14 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from cases.labels.selectors import NOISY_SHARE
+from cases.labels.selectors import signal_quality as signal_quality_rows
 from cases.models import Case
 from cases.selectors import cases_visible_to
 from common.dates import DATE_INPUT_ATTRS, DAY_INPUT_FORMAT
 from common.htmx import is_fragment, vary_on_fragment
 from dashboard import charts, selectors
+from dashboard.roles import MANAGER, roles_of
 from dashboard.selectors import Period
 
 MAX_DAYS = 3 * 366
@@ -221,3 +226,25 @@ def landing(request: HttpRequest) -> HttpResponse:
     if request.user.has_perm("cases.work_case"):
         return redirect("cases:case_queue")
     return redirect("overview")
+
+
+def _sees_signal_quality(user) -> bool:
+    """Admins, who tune the signals, and managers, who answer for what they flag."""
+    return user.is_staff or MANAGER in roles_of(user)
+
+
+@require_GET
+def signal_quality(request: HttpRequest) -> HttpResponse:
+    """Each signal's precision against analysts' labels over a period, with examples."""
+    if not _sees_signal_quality(request.user):
+        raise PermissionDenied
+    today = timezone.localdate()
+    period = Period.default(today)
+    form = PeriodForm(
+        request.GET or None, today=today, initial={"start": period.start, "end": period.end}
+    )
+    if form.is_bound and form.is_valid():
+        period = form.cleaned_data["period"]
+    rows = signal_quality_rows(period.start_at, period.end_before)
+    context = {"form": form, "period": period, "rows": rows, "noisy_share": NOISY_SHARE}
+    return render(request, "dashboard/signal_quality.html", context)

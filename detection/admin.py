@@ -3,15 +3,28 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin, announce, dict_changes
+from detection.allowlist import (
+    known_good_add,
+    known_good_change,
+    known_good_check,
+    known_good_revoke,
+)
+from detection.backtest import (
+    MAX_SHADOW_DAYS,
+    backtest_default_window,
+    backtest_start,
+    config_shadow,
+)
 from detection.config import (
     COMMUNITIES,
     CONTENT,
@@ -20,6 +33,8 @@ from detection.config import (
     SIGNALS,
     WINDOW,
     config_new_version,
+    config_publish,
+    current_config,
 )
 from detection.forms import PARAM_FIELDS, DetectionConfigForm
 from detection.indicators import admin as indicators_admin
@@ -28,10 +43,12 @@ from detection.models import (
     AccountChange,
     AccountScore,
     Campaign,
+    ConfigPublication,
     DetectionConfig,
     DetectionRun,
     Exchange,
     IngestReport,
+    KnownGood,
 )
 from detection.services import detection_run_start
 
@@ -228,6 +245,7 @@ class IngestReportAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": "Upload telemetry",
             "form": form,
+            "submit": "Upload and ingest",
         }
         return TemplateResponse(request, "admin/detection/ingestreport/upload.html", context)
 
@@ -338,6 +356,25 @@ class AccountScoreAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
+class PublishForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+class ShadowForm(forms.Form):
+    days = forms.IntegerField(label="Days in shadow", min_value=0, max_value=MAX_SHADOW_DAYS)
+
+
+class BacktestForm(forms.Form):
+    start = forms.DateTimeField(label="Window from", help_text="UTC, e.g. 2026-01-01 00:00")
+    end = forms.DateTimeField(label="Window to", help_text="Defaults to the next run's window.")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", "The window must end after it starts.")
+        return data
+
+
 # How the declaration's sections are laid out in the admin, in this order.
 CONFIG_SECTIONS = {
     FLAGGING: {
@@ -382,7 +419,8 @@ class DetectionConfigAdmin(admin.ModelAdmin):
     announced for the audit log with every value that differs from the version in force."""
 
     form = DetectionConfigForm
-    list_display = ["version", "created_by", "created_at", "reason", "runs_count"]
+    list_display = ["version", "state", "created_by", "created_at", "reason", "runs_count"]
+    list_filter = ["is_draft"]
     readonly_fields = ["version", "created_by", "created_at"]
     fieldsets = config_fieldsets()
     change_form_template = "admin/detection/detectionconfig/change_form.html"
@@ -394,16 +432,35 @@ class DetectionConfigAdmin(admin.ModelAdmin):
     def runs_count(self, config):
         return config.runs.count()
 
+    @admin.display(description="state")
+    def state(self, config):
+        if config.pk == self._in_force_pk():
+            return "in force"
+        if config.is_draft:
+            return "draft"
+        return "earlier"
+
+    def _in_force_pk(self) -> int:
+        return current_config().pk
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra = {"in_force": current_config(), **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, extra)
+
     def save_model(self, request, obj, form, change):
-        in_force = DetectionConfig.objects.order_by("-version").first()
+        in_force = current_config()
+        draft = "_draft" in request.POST
         new = config_new_version(
             params=form.cleaned_data["params"],
             reason=form.cleaned_data["reason"],
             author=request.user,
+            draft=draft,
         )
         changes = dict_changes(in_force.params if in_force else {}, new.params)
         changes["version"] = [in_force.version if in_force else None, new.version]
         changes["reason"] = [in_force.reason if in_force else None, new.reason]
+        if draft:
+            changes["is_draft"] = [None, True]
         announce(request, new, "added", changes)
         # The admin goes on to log and redirect to ``obj``: make it the new version.
         obj.pk, obj.version, obj.params, obj.reason = new.pk, new.version, new.params, new.reason
@@ -417,8 +474,145 @@ class DetectionConfigAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="detection_detectionconfig_preview",
             ),
+            path(
+                "<int:pk>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="detection_detectionconfig_publish",
+            ),
+            path(
+                "<int:pk>/backtest/",
+                self.admin_site.admin_view(self.backtest_view),
+                name="detection_detectionconfig_backtest",
+            ),
+            path(
+                "<int:pk>/shadow/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="detection_detectionconfig_shadow",
+            ),
             *super().get_urls(),
         ]
+
+    def _simple_form(self, request, config, form, *, title, intro, submit):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": config,
+            "title": title,
+            "intro": intro,
+            "form": form,
+            "submit": submit,
+        }
+        return TemplateResponse(request, "admin/detection/simple_form.html", context)
+
+    def publish_view(self, request, pk: int):
+        """Put a version in force: a draft goes live, an earlier version is restored."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        config = get_object_or_404(DetectionConfig, pk=pk)
+        in_force = current_config()
+        form = PublishForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                with transaction.atomic():
+                    publication = config_publish(
+                        config=config, reason=form.cleaned_data["reason"], author=request.user
+                    )
+                    announce(
+                        request,
+                        config,
+                        "changed",
+                        {
+                            "in_force": [str(in_force), str(config)],
+                            "reason": [None, publication.reason],
+                        },
+                    )
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"{config} is now in force (was {in_force}); the next run uses it.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:detection_detectionconfig_change", args=[config.pk])
+                )
+        verb = "Publish" if config.is_draft else "Restore"
+        return self._simple_form(
+            request,
+            config,
+            form,
+            title=f"{verb} {config}",
+            intro=f"{in_force} is in force. {verb} {config} and every run from the next one "
+            "uses it. Say why: the reason is kept with the version's publication history.",
+            submit=f"{verb} {config}",
+        )
+
+    def shadow_view(self, request, pk: int):
+        """Run a draft in shadow beside the scheduled runs for a number of days (0 stops)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        config = get_object_or_404(DetectionConfig, pk=pk, is_draft=True)
+        form = ShadowForm(request.POST or None, initial={"days": 14})
+        if request.method == "POST" and form.is_valid():
+            before = config.shadow_until
+            with transaction.atomic():
+                config_shadow(config=config, days=form.cleaned_data["days"])
+                announce(
+                    request,
+                    config,
+                    "changed",
+                    {"shadow_until": [str(before), str(config.shadow_until)]},
+                )
+            said = (
+                f"{config} runs in shadow until {config.shadow_until:%Y-%m-%d %H:%M}."
+                if config.shadow_until
+                else f"{config} no longer runs in shadow."
+            )
+            self.message_user(request, said, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:detection_detectionconfig_change", args=[config.pk])
+            )
+        return self._simple_form(
+            request,
+            config,
+            form,
+            title=f"Run {config} in shadow",
+            intro="After each scheduled run that succeeds, the draft is backtested over that "
+            "run's window beside that run's version: it opens no case and changes no flag, and "
+            "the comparisons accumulate under Backtests. 0 days stops it.",
+            submit="Run in shadow",
+        )
+
+    def backtest_view(self, request, pk: int):
+        """Start a backtest of this version against the one in force over a window."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        config = get_object_or_404(DetectionConfig, pk=pk)
+        start, end = backtest_default_window(config)
+        form = BacktestForm(request.POST or None, initial={"start": start, "end": end})
+        if request.method == "POST" and form.is_valid():
+            with transaction.atomic():
+                backtest = backtest_start(
+                    config=config,
+                    window_start=form.cleaned_data["start"],
+                    window_end=form.cleaned_data["end"],
+                    by=request.user,
+                )
+                announce(request, backtest, "added", {"config": [None, str(config)]})
+            return HttpResponseRedirect(
+                reverse("admin:detection_backtest_change", args=[backtest.pk])
+            )
+        return self._simple_form(
+            request,
+            config,
+            form,
+            title=f"Backtest {config}",
+            intro=f"Runs {config} beside the version in force ({current_config()}) over the "
+            "window's stored telemetry, in the background. It opens no case and changes no "
+            "flag; you see what each would flag, and how each does against analysts' labels.",
+            submit="Start the backtest",
+        )
 
     def preview_view(self, request):
         """What the posted parameters would flag on the latest run, before saving them."""
@@ -431,6 +625,129 @@ class DetectionConfigAdmin(admin.ModelAdmin):
 
             context["preview"] = preview_params(form.cleaned_data["params"])
         return TemplateResponse(request, "admin/detection/detectionconfig/preview.html", context)
+
+
+@admin.register(ConfigPublication)
+class ConfigPublicationAdmin(ReadOnlyAdmin):
+    """Which version was in force when: each publication, restore included, with its reason."""
+
+    list_display = ["published_at", "config", "previous", "published_by", "reason"]
+
+
+class KnownGoodForm(forms.ModelForm):
+    revoke = forms.BooleanField(
+        required=False, help_text="End the entry now; the reason above is recorded as why."
+    )
+
+    class Meta:
+        model = KnownGood
+        fields = ["scope", "value", "reason", "expires_at"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or data.get("revoke"):
+            return data
+        scope = data.get("scope", self.instance.scope)
+        value = data.get("value", self.instance.value)
+        try:
+            known_good_check(scope, value, data["reason"], data["expires_at"], timezone.now())
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        return data
+
+
+class KnownGoodStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("in_force", "in force"), ("ended", "expired or revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in_force":
+            return queryset.in_force()
+        if self.value() == "ended":
+            return queryset.exclude(pk__in=KnownGood.objects.in_force().values("pk"))
+        return queryset
+
+
+@admin.register(KnownGood)
+class KnownGoodAdmin(admin.ModelAdmin):
+    """The known-good allow-list. Entries are added, extended and revoked through
+    ``detection.allowlist``, which writes each change to the entry's audit trail; an entry
+    is never deleted."""
+
+    form = KnownGoodForm
+    list_display = ["value", "scope", "state", "expires_at", "created_by", "created_at"]
+    list_filter = [KnownGoodStateFilter, "scope"]
+    search_fields = ["=value", "reason"]
+
+    @admin.display(description="state")
+    def state(self, entry: KnownGood) -> str:
+        if entry.revoked_at:
+            return "revoked"
+        return "in force" if entry.holds() else "expired"
+
+    @admin.display(description="audit trail, newest first")
+    def trail(self, entry: KnownGood) -> str:
+        events = entry.events.select_related("actor")
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {} · {}</li>",
+                (
+                    (
+                        e.at.strftime("%Y-%m-%d %H:%M"),
+                        e.verb,
+                        e.actor.get_username() if e.actor else "system",
+                        ", ".join(f"{k}: {v}" for k, v in e.data.items()),
+                    )
+                    for e in events
+                ),
+            ),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        done = ["created_by", "created_at", "revoked_at", "revoked_by", "trail"]
+        return ["scope", "value", *done] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["scope", "value", "reason", "expires_at"]
+        return [
+            "scope",
+            "value",
+            "reason",
+            "expires_at",
+            "revoke",
+            *self.get_readonly_fields(request, obj)[2:],
+        ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            entry = known_good_add(
+                scope=data["scope"],
+                value=data["value"],
+                reason=data["reason"],
+                expires_at=data["expires_at"],
+                by=request.user,
+            )
+            announce(request, entry, "added", {"value": [None, entry.value]})
+        elif data.get("revoke"):
+            entry = known_good_revoke(entry=obj, reason=data["reason"], by=request.user)
+            announce(request, entry, "changed", {"revoked": [False, True]})
+        else:
+            entry = known_good_change(
+                entry=obj, reason=data["reason"], expires_at=data["expires_at"], by=request.user
+            )
+            announce(request, entry, "changed", {"expires_at": [None, str(entry.expires_at)]})
+        obj.pk = entry.pk
+        obj._state.adding = False
 
 
 # The watch list's pages live with it (detection.indicators.admin).

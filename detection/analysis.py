@@ -43,6 +43,8 @@ class Analysis:
     sync: pl.DataFrame
     coaction: pl.DataFrame  # (a, b, cells, days, lift, exit_overlap): accounts acting together
     templates: pl.DataFrame  # (account, kind, key, item, group): sampled prompts' LSH bands
+    # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
+    known_good: np.ndarray | None = None
 
     @property
     def accounts(self) -> np.ndarray:
@@ -197,6 +199,26 @@ def analyse(
     decision = scoring.join_by_signature(scores, decision, tie_a, tie_b, bits, params, organisation)
     templates = templates.join(groups, on="account", how="left")
     return Analysis(frame, scores, decision, membership, pairs, sync, acting, templates)
+
+
+def hold_back(analysis: Analysis, known_good: np.ndarray) -> Analysis:
+    """``analysis`` with the rows in ``known_good`` (a bool mask) scored but not flagged: out
+    of their campaigns, and a campaign left with no member is no campaign. Their scores and
+    signals stay as they are, so the account's page still shows what detection saw."""
+    decision = analysis.decision
+    flagged = decision.flagged & ~known_good
+    campaign_of = np.where(known_good, -1, decision.campaign_of)
+    campaigns = {}
+    for community, info in decision.campaigns.items():
+        members = np.asarray(info["members"], dtype=np.int64)
+        members = members[~known_good[members]] if len(members) else members
+        if len(members):
+            campaigns[community] = {**info, "members": members}
+        else:
+            campaign_of = np.where(campaign_of == community, -1, campaign_of)
+    analysis.decision = scoring.Decision(flagged, campaign_of, campaigns)
+    analysis.known_good = known_good & decision.flagged
+    return analysis
 
 
 def _harvesting(

@@ -223,6 +223,21 @@ def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFra
     )
 
 
+# The parameters ``chunk_features`` reads (here and in ``coaction``): two configurations that
+# agree on these compute the same features, so a backtest computes them once for both.
+FEATURE_PARAMS = (
+    "capability_patterns",
+    "reasoning_patterns",
+    "minhash_prompts_per_account",
+    "minhash_num_perm",
+    "minhash_bands",
+    "sync_bucket_minutes",
+    "hosting_asns",
+    "coaction_minutes",
+    "coaction_min_days",
+)
+
+
 def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
     """Everything one chunk contributes to a run, from its exchanges alone."""
     if ex.is_empty():

@@ -268,13 +268,42 @@ class DetectionConfig(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A draft is never used by a run until it is published (with a reason); it can be
+    # backtested first. The version in force is the one published last (``published_at``),
+    # so publishing an earlier version again restores it. Only these two fields ever change.
+    is_draft = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # A draft in shadow is backtested beside each scheduled run until then (opening nothing).
+    shadow_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
         get_latest_by = "version"
 
     def __str__(self) -> str:
-        return f"v{self.version}"
+        return f"v{self.version}{' (draft)' if self.is_draft else ''}"
+
+
+class ConfigPublication(models.Model):
+    """One publication of a config version: the history of which version was in force."""
+
+    config = models.ForeignKey(
+        DetectionConfig, on_delete=models.PROTECT, related_name="publications"
+    )
+    previous = models.ForeignKey(
+        DetectionConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"v{self.config.version} published {self.published_at:%Y-%m-%d %H:%M}"
 
 
 class DetectionRun(models.Model):
@@ -411,6 +440,9 @@ class AccountScore(models.Model):
     signals = models.JSONField(default=list)
     exchange_count = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
+    # The score would have flagged the account, and an entry of the known-good list in
+    # force when the run decided held it back (``detection.allowlist``).
+    known_good = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
@@ -420,6 +452,208 @@ class AccountScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}@{self.run_id}: {self.risk_score:.2f}"
+
+
+class KnownGoodQuerySet(models.QuerySet):
+    def in_force(self, now: datetime | None = None) -> KnownGoodQuerySet:
+        """Entries that hold at ``now``: not revoked and not yet expired."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class KnownGood(models.Model):
+    """An account, or every account of an organisation, known to be legitimate until a date.
+
+    Detection still scores a known-good account and keeps its score and signals, but does not
+    flag it, so no case is opened on it, until the entry expires or is revoked. Entries are
+    never deleted: revoking one keeps it, and every change is in ``KnownGoodEvent``.
+    """
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        ORGANISATION = "org", "Organisation"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.ACCOUNT)
+    value = models.CharField(
+        max_length=255, help_text="The account id, or the organisation id of the accounts."
+    )
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = KnownGoodQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "known-good entry"
+        verbose_name_plural = "known-good allow-list"
+        indexes = [models.Index(fields=["scope", "value"], name="knowngood_scope_value_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.value}"
+
+    def holds(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+class KnownGoodEvent(models.Model):
+    """The allow-list's own audit trail: each entry's creation, changes and revocation."""
+
+    entry = models.ForeignKey(KnownGood, on_delete=models.PROTECT, related_name="events")
+    verb = models.CharField(max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.entry}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("the allow-list's audit trail is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("the allow-list's audit trail is append-only")
+
+
+class Backtest(models.Model):
+    """A draft configuration run beside the version in force over a window of stored
+    telemetry: the flags of both, per account, and nothing else (no cases, no campaigns)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    config = models.ForeignKey(DetectionConfig, on_delete=models.PROTECT, related_name="backtests")
+    baseline = models.ForeignKey(DetectionConfig, on_delete=models.PROTECT, related_name="+")
+    # Set for a shadow comparison: the scheduled run whose window and version it shadowed.
+    run = models.ForeignKey(
+        DetectionRun, null=True, blank=True, on_delete=models.CASCADE, related_name="shadows"
+    )
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=64, blank=True, default="")
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    cancel_requested = models.BooleanField(default=False)
+    counts = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "config"], name="backtest_one_shadow_per_run")
+        ]
+
+    def __str__(self) -> str:
+        kind = f"shadow of run {self.run_id}" if self.run_id else "backtest"
+        return f"{kind} {self.pk}: {self.config} against {self.baseline}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def took(self) -> str:
+        if self.started_at and self.finished_at:
+            return say_duration(self.finished_at - self.started_at)
+        return ""
+
+
+class BacktestAccountQuerySet(models.QuerySet):
+    def newly_flagged(self):
+        return self.filter(draft_flagged=True, base_flagged=False)
+
+    def no_longer_flagged(self):
+        return self.filter(draft_flagged=False, base_flagged=True)
+
+
+class BacktestAccount(models.Model):
+    """One scored account of a backtest: its risk and flag under each version.
+
+    The campaign columns are the community each version put the account in (an index
+    within the backtest, -1 for none) and the persisted campaign it overlaps most, if any.
+    """
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="accounts")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    base_risk = models.FloatField()
+    draft_risk = models.FloatField()
+    base_flagged = models.BooleanField()
+    draft_flagged = models.BooleanField()
+    base_community = models.IntegerField(default=-1)
+    draft_community = models.IntegerField(default=-1)
+    # The signals that fired on the account under the draft (name: contribution).
+    draft_signals = models.JSONField(default=dict, blank=True)
+
+    objects = BacktestAccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-draft_risk", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["backtest", "account"], name="backtestaccount_uniq")
+        ]
+        indexes = [
+            models.Index(
+                fields=["backtest", "base_flagged", "draft_flagged"],
+                name="backtestaccount_flag_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} in backtest {self.backtest_id}"
+
+
+class BacktestCampaign(models.Model):
+    """A flagged community of one version in a backtest, matched to the other version's
+    communities and to a persisted campaign by overlap of members."""
+
+    class Side(models.TextChoices):
+        BASE = "base", "Version in force"
+        DRAFT = "draft", "Draft"
+
+    class Change(models.TextChoices):
+        NEW = "new", "Newly flagged"
+        GONE = "gone", "No longer flagged"
+        KEPT = "kept", "Flagged by both"
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="campaigns")
+    side = models.CharField(max_length=8, choices=Side.choices)
+    community = models.IntegerField()
+    change = models.CharField(max_length=8, choices=Change.choices)
+    member_count = models.PositiveIntegerField(default=0)
+    risk = models.FloatField(default=0)
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-risk", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.side} community {self.community} in backtest {self.backtest_id}"
 
 
 class ValueReach(models.Model):

@@ -14,7 +14,7 @@ from detection.reach import reach_key
 FLEET_KEYS = (AccountChange.Field.PAYMENT_FINGERPRINT, AccountChange.Field.ORG_ID)
 
 
-def fleet_moves(accounts: list[int], *, before: DetectionRun) -> dict[int, int]:
+def fleet_moves(accounts: list[int], *, before: DetectionRun | None) -> dict[int, int]:
     """Account pk -> how many of its recorded changes (``AccountChange``) moved it onto a
     payment card or organisation that another account uses which the last successful run
     before ``before`` flagged as a campaign member: a fleet adding an account by moving it
@@ -23,13 +23,13 @@ def fleet_moves(accounts: list[int], *, before: DetectionRun) -> dict[int, int]:
     The previous run, not this one: this run's flags come from the scores this feeds. An
     account that moves onto a fleet's card also shares that card from then on
     (``shared_payment``); the move says more, that it came to the fleet after being known
-    apart from it.
+    apart from it. With ``before`` None, the last successful run of all (what the next run
+    will read: a backtest asks as the next run would).
     """
-    last = (
-        DetectionRun.objects.filter(status=DetectionRun.Status.SUCCEEDED, pk__lt=before.pk)
-        .order_by("-pk")
-        .first()
-    )
+    runs = DetectionRun.objects.filter(status=DetectionRun.Status.SUCCEEDED)
+    if before is not None:
+        runs = runs.filter(pk__lt=before.pk)
+    last = runs.order_by("-pk").first()
     if last is None or not accounts:
         return {}
     members = AccountScore.objects.filter(run=last, flagged=True, campaign__isnull=False)

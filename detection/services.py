@@ -22,6 +22,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 from django.db import connection, transaction
 from django.db.models import F, Max
@@ -30,7 +31,8 @@ from django.utils import timezone
 from common.tasks import enqueue_on_commit
 from detection import contract
 from detection import features as feat
-from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence
+from detection.allowlist import known_good_mask
+from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence, hold_back
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.indicators.matching import (
@@ -231,6 +233,26 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
     """Re-analyse ``run``'s stored chunk features, under ``params`` or the run's own config."""
     payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
     chunks = [_unpack(bytes(p)) for p in payloads]
+    return analyse_chunks(
+        chunks,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        params=params if params is not None else DetectionParams.from_stored(run.config.params),
+        before=run,
+    )
+
+
+def analyse_chunks(
+    chunks: list[feat.ChunkFeatures],
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    params: DetectionParams,
+    before: DetectionRun | None,
+    now: datetime | None = None,
+) -> Analysis | None:
+    """Score, cluster and decide over the chunks' features; accounts on the known-good list
+    at ``now`` are scored and held back from a flag (``detection.allowlist``)."""
     features = pl.concat([c.features for c in chunks]) if chunks else None
     if features is None or features.is_empty():
         return None
@@ -251,8 +273,8 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
     )
     pks = accounts["account"].to_list()
     columns = {
-        FLEET_MOVES: fleet_moves(pks, before=run),
-        WATCH_LIST_MATCHES: watch_list_counts(pks, now=run.window_end),
+        FLEET_MOVES: fleet_moves(pks, before=before),
+        WATCH_LIST_MATCHES: watch_list_counts(pks, now=window_end),
         EXTERNAL_FLAGS: external_flag_counts(pks),
     }
     accounts = accounts.with_columns(
@@ -261,15 +283,16 @@ def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> An
             for name, counts in columns.items()
         ]
     )
-    return analyse(
+    analysis = analyse(
         features=features,
         links=pl.concat([c.links for c in chunks]),
         models=pl.concat([c.models for c in chunks]),
         accounts=accounts,
-        window_start=run.window_start,
-        window_end=run.window_end,
-        params=params if params is not None else DetectionParams.from_stored(run.config.params),
+        window_start=window_start,
+        window_end=window_end,
+        params=params,
     )
+    return hold_back(analysis, known_good_mask(analysis.frame, now))
 
 
 def detection_run_finalise(*, run_id: int) -> DetectionRun:
@@ -363,6 +386,7 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
     Campaign.objects.filter(is_active=True).exclude(
         pk__in=[c.pk for c in campaign_for.values()]
     ).update(is_active=False)
+    held = analysis.known_good if analysis.known_good is not None else np.zeros(len(ids), bool)
     scores = []
     for i, account in enumerate(ids):
         community = int(decision.campaign_of[i])
@@ -376,6 +400,7 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
                 signals=explain(analysis.scores, i),
                 exchange_count=exchanges[i],
                 output_tokens=tokens[i],
+                known_good=bool(held[i]),
             )
         )
     AccountScore.objects.bulk_create(scores, batch_size=2000)
@@ -385,6 +410,7 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
         "campaigns": len(campaign_for),
         "lone": int((decision.flagged & (decision.campaign_of < 0)).sum()),
         "exchanges": total_exchanges,
+        "known_good": int(held.sum()),
     }
 
 

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from detection import services
+from detection.backtest import backtest_execute, shadow_start
 from detection.hooks import run_succeeded
 from detection.ingest.parallel import WorkerLost
 from detection.ingest.uploads import upload_ingest
@@ -73,6 +74,7 @@ def detection_finalise_task(run_id: int) -> None:
     # may have been lost before it got here, and then this redelivery is the hook's only
     # chance (the hook is at least once; its receivers are idempotent).
     if run.status == DetectionRun.Status.SUCCEEDED:
+        shadow_start(run=run)
         run_succeeded.send(sender=DetectionRun, run=run)
 
 
@@ -105,3 +107,9 @@ def prune_telemetry_task(older_than_days: int | None = None) -> int:
     deleted = telemetry_prune(older_than_days=older_than_days).deleted
     telemetry_files_prune(older_than_days=older_than_days)
     return deleted
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def backtest_task(backtest_id: int) -> str:
+    """Run a queued backtest (a redelivered one that is already claimed does nothing)."""
+    return backtest_execute(backtest_id=backtest_id).status

@@ -140,3 +140,13 @@ class NoteFactory(factory.django.DjangoModelFactory):
     case = factory.SubFactory(CaseFactory)
     author = factory.SubFactory(UserFactory)
     body = "Looks like a fleet."
+
+
+def ensure_reason_codes() -> None:
+    """The starting reason codes: a transactional test's flush removes the migration's rows."""
+    from cases.labels.models import STARTING_REASON_CODES, ReasonCode
+
+    for position, (code, label, outcome) in enumerate(STARTING_REASON_CODES):
+        ReasonCode.objects.get_or_create(
+            code=code, defaults={"label": label, "outcome": outcome, "position": position * 10}
+        )

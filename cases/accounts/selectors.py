@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 
 from cases.accounts.attributes import ACCOUNT_KINDS, ATTRIBUTES, display, exit_range, range_bounds
 from cases.enforcement.models import EnforcementAction
+from cases.labels.models import AccountLabelRevision
 from cases.models import Case, CaseAccount
 from cases.selectors import cases_visible_to
 from detection.models import Account, AccountChange, AccountScore, DetectionRun, Exchange
@@ -201,6 +202,7 @@ def account_scores(account: Account) -> list[AccountScore]:
         .only(
             "risk_score",
             "flagged",
+            "known_good",
             "signals",
             "exchange_count",
             "run__created_at",
@@ -266,4 +268,17 @@ def open_cases_for_adding(user) -> QuerySet[Case]:
         .filter(merged_into__isnull=True)
         .only("title", "risk_score")
         .order_by("-risk_score", "-id")
+    )
+
+
+# The most decisions an account page lists, newest first.
+DECISION_ROWS = 20
+
+
+def account_decisions(account: Account) -> list[AccountLabelRevision]:
+    """Every conclusion recorded about the account (``cases.labels``), newest first."""
+    return list(
+        AccountLabelRevision.objects.filter(account=account)
+        .select_related("reason", "decided_by")
+        .order_by("-decided_at", "-pk")[:DECISION_ROWS]
     )

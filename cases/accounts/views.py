@@ -24,6 +24,7 @@ from cases.services.opening import case_open_manual
 from cases.tables import paginate
 from cases.views.common import get_case_for_user
 from common.htmx import is_fragment, vary_on_fragment
+from detection.allowlist import known_good_entries
 from detection.models import Account
 
 SCOPES = {"all": "All", "outside": "Outside", "inside": "Inside"}
@@ -77,6 +78,8 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
         "scores": selectors.account_scores(account),
         "changes": selectors.account_changes(account),
         "intel": account_intel(account),
+        "decisions": selectors.account_decisions(account),
+        "known_good": known_good_entries([account.account_id], [account.org_id]),
     }
     return render(request, "cases/accounts/account_detail.html", context)
 

@@ -5,6 +5,9 @@ import re
 from django import forms
 
 from cases.enforcement.models import EnforcementAction
+from cases.labels.forms import LabelFieldsMixin
+from cases.labels.models import Outcome
+from cases.labels.services import APPROVAL_DEFAULT, REVERSAL_DEFAULT
 
 REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
 # Up to this many accounts the proposal form lists them as checkboxes; past it, paste ids.
@@ -69,7 +72,7 @@ class ProposeForm(forms.Form):
         return data
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(LabelFieldsMixin, forms.Form):
     decision = forms.ChoiceField(
         choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect
     )
@@ -80,8 +83,16 @@ class DecisionForm(forms.Form):
         help_text="Needed to reject; recorded with the decision either way.",
     )
 
-    def __init__(self, *args, ask_password: bool = False, **kwargs):
+    def __init__(self, *args, ask_password: bool = False, reversal: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        # Approving labels the accounts: an action confirms them, a reversal finds them
+        # legitimate or leaves them unsure. The usual conclusion is filled in.
+        outcome, code = REVERSAL_DEFAULT if reversal else APPROVAL_DEFAULT
+        outcomes = (Outcome.LEGITIMATE, Outcome.UNSURE) if reversal else (Outcome.CONFIRMED,)
+        self.add_label_fields(
+            outcomes=outcomes, initial={"outcome": outcome, "reason_code": code}, required=True
+        )
+        self.fields["outcome"].help_text = "Recorded as the accounts' label when you approve."
         if ask_password:
             # Approving acts on accounts: a session left open must not be enough (the view
             # asks when the password was last entered more than REAUTH_MINUTES ago).
@@ -97,6 +108,7 @@ class DecisionForm(forms.Form):
         data = super().clean()
         if data.get("decision") == "reject" and not (data.get("comment") or "").strip():
             self.add_error("comment", "Say why you reject it.")
+        self.clean_label(data, deciding=data.get("decision") == "approve")
         if (
             "password" in self.fields
             and data.get("decision") == "approve"

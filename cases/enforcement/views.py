@@ -138,7 +138,11 @@ def action_decide(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse
     case, action = _get_action_for_user(request, pk, action_pk)
     if action.proposed_by_id == request.user.pk:
         raise PermissionDenied("You proposed this; another approver must decide.")
-    form = DecisionForm(request.POST or None, ask_password=not recently_authenticated(request))
+    form = DecisionForm(
+        request.POST or None,
+        ask_password=not recently_authenticated(request),
+        reversal=action.is_reversal,
+    )
     if request.method == "POST" and form.is_valid() and _reauthenticated(request, form):
         approve = form.cleaned_data["decision"] == "approve"
         try:
@@ -147,6 +151,8 @@ def action_decide(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse
                 by=request.user,
                 approve=approve,
                 comment=form.cleaned_data["comment"],
+                outcome=form.cleaned_data.get("outcome") or "",
+                reason_code=form.cleaned_data.get("reason_code") or "",
             )
         except ValidationError as exc:
             add_service_error(form, exc)

@@ -1,4 +1,4 @@
-"""The investigation: cases, their accounts, notes, evidence, enforcement and the audit log.
+"""The investigation: cases, their accounts, notes, evidence, enforcement, labels, the audit log.
 
 One module per area, so each can be read on its own; everything is importable from here.
 Enforcement's and evidence's models live in their own packages (``cases.enforcement.models``,
@@ -8,11 +8,14 @@ app when it loads this module (their tables and migrations stay the app's).
 
 from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.evidence.models import Evidence, EvidenceSnapshot
+from cases.labels.models import AccountLabel, AccountLabelRevision, ReasonCode
 from cases.models.audit import AuditEvent
 from cases.models.case import Case, CaseAccount, Note, NoteRevision, Notification, Tag
 from cases.models.exports import Export
 
 __all__ = [
+    "AccountLabel",
+    "AccountLabelRevision",
     "AuditEvent",
     "Case",
     "CaseAccount",
@@ -25,5 +28,6 @@ __all__ = [
     "NoteRevision",
     "Notification",
     "OutboxMessage",
+    "ReasonCode",
     "Tag",
 ]

@@ -5,14 +5,19 @@ adding a removed account back restores its row. Either change asks the evidence 
 for a fresh snapshot, since what the evidence describes has changed.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from cases import audit
 from cases.evidence.services import evidence_snapshot_request
+from cases.labels.models import Outcome, Source
+from cases.labels.services import labels_record
 from cases.models import Case, CaseAccount
-from detection.models import Account
+from detection.allowlist import known_good_add
+from detection.models import Account, KnownGood
 
 
 def _require_work(by) -> None:
@@ -106,10 +111,24 @@ def case_accounts_add(*, case: Case, accounts: list[Account], by, reason: str) -
 
 
 @transaction.atomic
-def case_account_remove(*, link: CaseAccount, by, reason: str) -> CaseAccount:
+def case_account_remove(
+    *,
+    link: CaseAccount,
+    by,
+    reason: str,
+    outcome: str = "",
+    reason_code: str = "",
+    allow_scope: str = "",
+    allow_days: int | None = None,
+) -> CaseAccount:
+    """Take an account off a case. With ``outcome`` the account is dismissed: labelled with
+    it and ``reason_code``; dismissed as legitimate it can also go on the known-good list
+    (``allow_scope``: the account or its organisation) for ``allow_days``."""
     _require_work(by)
     if not reason.strip():
         raise ValidationError("removing an account needs a reason")
+    if allow_scope and outcome != Outcome.LEGITIMATE:
+        raise ValidationError("only an account dismissed as legitimate goes on the allow-list")
     link = CaseAccount.objects.select_for_update().select_related("account", "case").get(pk=link.pk)
     if link.removed_at is not None:
         raise ValidationError(f"{link.account.account_id} is not on this case")
@@ -125,5 +144,46 @@ def case_account_remove(*, link: CaseAccount, by, reason: str) -> CaseAccount:
         target=link.account,
         data={"account": link.account.account_id, "reason": reason},
     )
+    if outcome:
+        labels_record(
+            account_ids=[link.account_id],
+            outcome=outcome,
+            reason_code=reason_code,
+            source=Source.ACCOUNT_DISMISSED,
+            by=by,
+            case=link.case,
+            note=reason,
+        )
+    if allow_scope:
+        _allow_list(link, by, reason, allow_scope, allow_days)
     _request_evidence(link.case, by)
     return link
+
+
+def _allow_list(link: CaseAccount, by, reason: str, scope: str, days: int | None) -> None:
+    account = link.account
+    value = account.account_id if scope == KnownGood.Scope.ACCOUNT else account.org_id
+    if not value:
+        raise ValidationError(f"{account.account_id} declares no organisation to allow-list")
+    if not days or days < 1:
+        raise ValidationError("say for how many days the allow-list entry holds")
+    entry = known_good_add(
+        scope=scope,
+        value=value,
+        reason=reason,
+        expires_at=timezone.now() + timedelta(days=days),
+        by=by,
+        source=f"case {link.case_id}",
+    )
+    audit.record(
+        "allowlist.added",
+        actor=by,
+        case=link.case,
+        target=entry,
+        data={
+            "scope": scope,
+            "value": value,
+            "expires_at": entry.expires_at.isoformat(),
+            "reason": reason,
+        },
+    )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from cases.labels.models import Source
 from cases.models import AuditEvent, Case
 from cases.services import workflow
 
@@ -32,7 +33,9 @@ class BulkResult:
         return ", ".join(parts)
 
 
-def _apply_one(case: Case, *, action: str, by, value, reason: str, resolution: str) -> None:
+def _apply_one(
+    case: Case, *, action: str, by, value, reason: str, resolution: str, label: dict
+) -> None:
     if action == "assign":
         workflow.case_assign(case=case, to=value, by=by)
     elif action == "priority":
@@ -41,7 +44,13 @@ def _apply_one(case: Case, *, action: str, by, value, reason: str, resolution: s
         workflow.case_add_tag(case=case, name=value, by=by)
     elif action == "status":
         workflow.case_change_status(
-            case=case, to=value, by=by, reason=reason, resolution=resolution
+            case=case,
+            to=value,
+            by=by,
+            reason=reason,
+            resolution=resolution,
+            label_source=Source.BULK_DISMISSED,
+            **label,
         )
     else:
         raise ValidationError(f"unknown bulk action {action!r}")
@@ -49,9 +58,18 @@ def _apply_one(case: Case, *, action: str, by, value, reason: str, resolution: s
 
 @transaction.atomic
 def cases_bulk_apply(
-    *, cases, action: str, by, value, reason: str = "", resolution: str = ""
+    *,
+    cases,
+    action: str,
+    by,
+    value,
+    reason: str = "",
+    resolution: str = "",
+    outcome: str = "",
+    reason_code: str = "",
 ) -> BulkResult:
-    """Apply ``action`` to each case; returns which changed, which already were, which not."""
+    """Apply ``action`` to each case; returns which changed, which already were, which not.
+    Dismissed cases label their accounts with ``outcome`` and ``reason_code``."""
     if not by.has_perm("cases.work_case"):
         raise PermissionDenied("your role cannot change cases")
     result = BulkResult()
@@ -60,7 +78,13 @@ def cases_bulk_apply(
         try:
             with transaction.atomic():
                 _apply_one(
-                    case, action=action, by=by, value=value, reason=reason, resolution=resolution
+                    case,
+                    action=action,
+                    by=by,
+                    value=value,
+                    reason=reason,
+                    resolution=resolution,
+                    label={"outcome": outcome, "reason_code": reason_code},
                 )
         except (ValidationError, PermissionDenied) as exc:
             message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)

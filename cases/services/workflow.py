@@ -16,7 +16,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from cases import audit
-from cases.models import Case, Tag
+from cases.labels.models import Source
+from cases.labels.services import RESOLUTION_DEFAULTS, labels_record
+from cases.models import Case, CaseAccount, Tag
 
 S = Case.Status
 
@@ -55,11 +57,17 @@ def case_change_status(
     reason: str = "",
     resolution: str = "",
     system: bool = False,
+    outcome: str = "",
+    reason_code: str = "",
+    label_source: str = Source.CASE_CLOSED,
 ) -> Case:
     """Move ``case`` to status ``to``, recording who, why and from where.
 
     ``system=True`` is for the enforcement services (proposal, approval, rejection); it may
     enter ``pending_approval`` and ``actioned`` and leave ``pending_approval``.
+
+    Dismissing a case labels each account on it with ``outcome`` and ``reason_code``
+    (``cases.labels``); without them, with what the resolution says.
     """
     case = Case.objects.select_for_update().get(pk=case.pk)
     frm = case.status
@@ -100,6 +108,19 @@ def case_change_status(
     case.save(
         update_fields=["status", "decided_at", "resolution", "resolution_reason", "updated_at"]
     )
+    if to == S.DISMISSED and resolution in RESOLUTION_DEFAULTS:
+        default_outcome, default_code = RESOLUTION_DEFAULTS[resolution]
+        accounts = CaseAccount.objects.filter(case=case, removed_at__isnull=True)
+        labels_record(
+            account_ids=list(accounts.values_list("account_id", flat=True)),
+            outcome=outcome or default_outcome,
+            reason_code=reason_code or default_code,
+            fallback=not reason_code,
+            source=label_source,
+            by=by,
+            case=case,
+            note=reason,
+        )
     audit.record(
         "case.reopened" if reopening else "case.status_changed",
         actor=by,

@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 
+from cases.labels.models import Outcome
 from cases.models import Case, EnforcementAction
 
 register = template.Library()
@@ -68,6 +69,7 @@ def signal_list(value, limit: int = 3) -> list[dict]:
 STATUS_LABELS = dict(Case.Status.choices)
 PRIORITY_LABELS = {str(k): v for k, v in Case.Priority.choices}
 KIND_LABELS = dict(EnforcementAction.Kind.choices)
+OUTCOME_LABELS = dict(Outcome.choices)
 
 
 def _status(value) -> str:
@@ -107,6 +109,14 @@ def describe_event(event) -> str:
         return f"merged case #{d.get('from_case')} into this one"
     if verb == "case.merged_away":
         return f"merged into case #{d.get('into')}"
+    if verb == "label.recorded":
+        n = d.get("accounts") or 0
+        outcome = OUTCOME_LABELS.get(d.get("outcome"), d.get("outcome"))
+        return f"labelled {n} account{pluralize(n)} {str(outcome).lower()} ({d.get('reason_code')})"
+    if verb == "allowlist.added":
+        until = (d.get("expires_at") or "")[:10]
+        what = "organisation" if d.get("scope") == "org" else "account"
+        return f"allow-listed {what} {d.get('value')} until {until}"
     if verb.startswith("action."):
         return _describe_action(verb, d)
     return verb.replace("_", " ").replace(".", ": ", 1)

@@ -53,7 +53,16 @@ def case_account_remove_view(request: HttpRequest, pk: int, link_pk: int) -> Htt
     form = AccountRemoveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            case_account_remove(link=link, by=request.user, reason=form.cleaned_data["reason"])
+            data = form.cleaned_data
+            case_account_remove(
+                link=link,
+                by=request.user,
+                reason=data["reason"],
+                outcome=data.get("outcome") or "",
+                reason_code=data.get("reason_code") or "",
+                allow_scope=data.get("allow_scope") or "",
+                allow_days=data.get("allow_days"),
+            )
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
@@ -65,7 +74,9 @@ def case_account_remove_view(request: HttpRequest, pk: int, link_pk: int) -> Htt
         title="Remove an account from this case",
         action_url=reverse("cases:case_account_remove", args=[case.pk, link.pk]),
         submit="Remove account",
-        intro="The account stays in the case's history with who removed it and why.",
+        intro="The account stays in the case's history with who removed it and why. "
+        "Dismissed as legitimate or unsure, it is labelled so; legitimate, it can go on the "
+        "known-good allow-list for a while.",
         danger=True,
         extra={"subject": link.account.account_id},
     )

@@ -59,6 +59,8 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 reason=form.cleaned_data.get("reason") or "",
                 resolution=form.cleaned_data.get("resolution") or "",
+                outcome=form.cleaned_data.get("outcome") or "",
+                reason_code=form.cleaned_data.get("reason_code") or "",
             )
         except ValidationError as exc:
             add_service_error(form, exc)

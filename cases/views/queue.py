@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
+from cases.labels.models import Outcome
 from cases.models import Case
 from cases.paging import CURSOR_PARAMS, seek_conditions, sort_keys
-from cases.selectors import cases_visible_to, queue_choice_names, queue_rows
+from cases.selectors import cases_visible_to, queue_choice_names, queue_reason_choices, queue_rows
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, render_action
@@ -80,6 +81,8 @@ def case_queue(request: HttpRequest) -> HttpResponse:
         "priorities": Case.Priority.choices,
         "bulk_statuses": BulkForm.base_fields["status"].choices[1:],
         "resolutions": BulkForm.base_fields["resolution"].choices[1:],
+        "outcomes": Outcome.choices,
+        "reason_codes": SimpleLazyObject(queue_reason_choices) if can_work else (),
         "sort": request.GET.get("sort", ""),
     }
     template = "cases/case_queue.html"
@@ -123,6 +126,8 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
         value=form.cleaned_data["value"],
         reason=form.cleaned_data.get("reason") or "",
         resolution=form.cleaned_data.get("resolution") or "",
+        outcome=form.cleaned_data.get("outcome") or "",
+        reason_code=form.cleaned_data.get("reason_code") or "",
     )
     message = f"{form.describe().capitalize()}: {result.summary}."
     if result.skipped:

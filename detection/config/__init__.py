@@ -23,7 +23,7 @@ from detection.config.defaults import (
 from detection.config.fields import COMMUNITIES, CONTENT, COORDINATION, FLAGGING, SIGNALS, WINDOW
 from detection.config.params import DetectionParams
 from detection.config.problems import ParamsError, Problem
-from detection.config.versions import config_new_version, current_config
+from detection.config.versions import config_new_version, config_publish, current_config
 from detection.config.weights import CapabilityPatterns, SignalSpec, SignalWeights
 
 __all__ = [
@@ -44,5 +44,6 @@ __all__ = [
     "SignalSpec",
     "SignalWeights",
     "config_new_version",
+    "config_publish",
     "current_config",
 ]

@@ -195,9 +195,9 @@ def test_queries_per_account_pages_are_pinned_whatever_the_data_size(
     member = world.members[0].account_id
     case = world.case.pk
     # The page: the account, the context case, the run's window, the counts of sharers, four
-    # exchange attributes, memberships, enforcement, scores, history, watch-list matches and
-    # outside flags.
-    with django_assert_num_queries(SESSION + TOP_BAR + 14):
+    # exchange attributes, memberships, enforcement, scores, history, watch-list matches,
+    # outside flags, decisions and the allow-list.
+    with django_assert_num_queries(SESSION + TOP_BAR + 16):
         assert analyst_client.get(f"/accounts/{member}/?case={case}").status_code == 200
     # Counts, a page of rows, the context case, the cases to add to.
     with django_assert_num_queries(SESSION + TOP_BAR + 4):

@@ -218,8 +218,10 @@ def test_ban_list_delivery_executes_the_action_and_the_case_is_actioned(
     assert outbox_deliver(message_id=message.pk) == "not due or already taken"
     assert message.attempt_log.count() == 1
     assert verbs(case).count("action.executed") == 1
-    assert verbs(case)[-4:] == [
+    # Approval labels the accounts as confirmed fleet members in the same transaction.
+    assert verbs(case)[-5:] == [
         "action.approved",
+        "label.recorded",
         "action.delivered",
         "action.executed",
         "case.status_changed",

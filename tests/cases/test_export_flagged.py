@@ -31,7 +31,15 @@ def test_jsonl_has_one_row_per_flagged_account_with_its_case(flagged, tmp_path):
     call_command("export_flagged", stdout=out)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(rows) == 6
-    assert set(rows[0]) == {"account_id", "risk_score", "campaign_id", "case_id", "top_signals"}
+    assert set(rows[0]) == {
+        "account_id",
+        "risk_score",
+        "campaign_id",
+        "case_id",
+        "top_signals",
+        "label_outcome",
+        "label_reason",
+    }
     assert {r["case_id"] for r in rows} == {flagged.pk}
     assert {r["campaign_id"] for r in rows} == {flagged.campaign_id}
     assert rows[0]["risk_score"] >= rows[-1]["risk_score"]
@@ -44,7 +52,15 @@ def test_csv_to_a_file_neutralises_formulas(flagged, tmp_path):
     call_command("export_flagged", "--format", "csv", "-o", str(path))
     rows = list(csv.DictReader(path.open(newline="")))
     assert len(rows) == 6
-    assert list(rows[0]) == ["account_id", "risk_score", "campaign_id", "case_id", "top_signals"]
+    assert list(rows[0]) == [
+        "account_id",
+        "risk_score",
+        "campaign_id",
+        "case_id",
+        "top_signals",
+        "label_outcome",
+        "label_reason",
+    ]
     ids = {r["account_id"] for r in rows}
     assert '\'=HYPERLINK("x")' in ids and '=HYPERLINK("x")' not in ids
     assert all(r["case_id"] == str(flagged.pk) for r in rows)
@@ -54,7 +70,9 @@ def test_csv_to_a_file_neutralises_formulas(flagged, tmp_path):
 def test_nothing_flagged_exports_a_header_only():
     out = io.StringIO()
     call_command("export_flagged", "--format", "csv", stdout=out)
-    assert out.getvalue().strip() == "account_id,risk_score,campaign_id,case_id,top_signals"
+    assert out.getvalue().strip() == (
+        "account_id,risk_score,campaign_id,case_id,top_signals,label_outcome,label_reason"
+    )
 
 
 def test_detect_command_prints_a_summary(flagged):

@@ -129,7 +129,7 @@ QUEUE_QUERIES = {
     "next link": SESSION + TOP_BAR + 1,
     "typed page": SESSION + TOP_BAR + 2,
     "fragment": SESSION + 1,
-    "choices not cached": SESSION + TOP_BAR + 3,
+    "choices not cached": SESSION + TOP_BAR + 4,
 }
 
 

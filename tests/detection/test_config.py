@@ -12,7 +12,7 @@ from detection.config import (
     config_new_version,
     current_config,
 )
-from detection.models import DetectionConfig, DetectionRun
+from detection.models import ConfigPublication, DetectionConfig, DetectionRun
 from detection.services import detection_run_create
 from detection.signals import SIGNALS
 
@@ -223,6 +223,29 @@ def test_admin_save_writes_a_new_version_and_never_edits(admin_client_, admin_us
         lone_threshold=0.85, reasoning_patterns=list(DEFAULTS.reasoning_patterns)
     )
     assert unchanged == DEFAULTS
+
+
+def test_admin_saves_a_draft_that_no_run_uses_until_published(admin_client_, admin_user):
+    v1 = current_config()
+    url = reverse("admin:detection_detectionconfig_change", args=[v1.pk])
+    page = admin_client_.get(url).content.decode()
+    assert "Save as a draft" in page and "This version is in force." in page
+    data = {**_form_data(v1, lone_threshold=0.7), "_draft": "Save as a draft"}
+    assert admin_client_.post(url, data).status_code == 302
+    draft = DetectionConfig.objects.get(version=2)
+    assert draft.is_draft and draft.published_at is None and current_config() == v1
+    page = admin_client_.get(
+        reverse("admin:detection_detectionconfig_change", args=[draft.pk])
+    ).content.decode()
+    assert "Publish this draft" in page and "Backtest against the version in force" in page
+    # Saving a version the usual way publishes it; restoring v1 puts it back in force.
+    admin_client_.post(url, _form_data(v1, lone_threshold=0.8))
+    assert current_config().version == 3
+    restore = reverse("admin:detection_detectionconfig_publish", args=[v1.pk])
+    assert "Restore v1" in admin_client_.get(restore).content.decode()
+    admin_client_.post(restore, {"reason": "v3 flagged customers"})
+    assert current_config() == v1
+    assert [p.config.version for p in ConfigPublication.objects.all()] == [1, 3]
 
 
 def test_admin_form_has_a_field_with_help_for_every_parameter(admin_client_):

@@ -61,3 +61,17 @@ def login(page, live_server):
         return page
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _reason_codes(request):
+    """The starting reason codes in every journey's database: a journey's database is
+    flushed after it (transactional tests), taking the data migration's rows with it, and
+    the deciding dialogs offer the codes."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    from tests.factories import ensure_reason_codes
+
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    ensure_reason_codes()

@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from cases.enforcement.models import EnforcementAction
-from cases.models import CaseAccount
+from cases.models import AccountLabel, CaseAccount
+from detection.models import KnownGood
 from tests.factories import (
     PASSWORD,
     AccountFactory,
@@ -19,6 +20,8 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# The free-text reason, not the reason code beside it in the deciding dialogs.
+REASON = re.compile(r"^Reason:?$")
 
 
 @pytest.fixture
@@ -99,7 +102,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     header.get_by_role("link", name="Merge…").click()
     dialog = _dialog(page)
     dialog.get_by_label("Merge this case into this one").select_option(str(other.pk))
-    dialog.get_by_label("Reason").fill("Same card, same shift")
+    dialog.get_by_label(REASON).fill("Same card, same shift")
     dialog.get_by_role("button", name="Merge").click()
     _saved(page, dialog, f"#{other.pk} merged into #{case.pk}")
     expect(timeline).to_contain_text(f"merged case #{other.pk} into this one")
@@ -107,7 +110,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     accounts.get_by_role("link", name="Add account…").click()
     dialog = _dialog(page)
     dialog.get_by_label("Account id").fill("spare-7")
-    dialog.get_by_label("Reason").fill("Shares the card")
+    dialog.get_by_label(REASON).fill("Shares the card")
     dialog.get_by_role("button", name="Add account").click()
     _saved(page, dialog, "Added account spare-7")
     expect(accounts).to_contain_text("spare-7")
@@ -115,9 +118,22 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     accounts.get_by_role("link", name="Remove spare-7 from this case").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason").fill("A customer after all")
+    dialog.get_by_label(REASON).fill("A customer after all")
+    dialog.get_by_label("Dismiss as").select_option("legitimate")
+    dialog.get_by_label("Reason code").select_option("known-customer")
+    dialog.get_by_label(re.compile(r"^Allow-list:?$")).select_option("account")
+    dialog.get_by_label("Allow-list for (days)").fill("30")
     dialog.get_by_role("button", name="Remove account").click()
     _saved(page, dialog, "Removed account spare-7")
+    label = AccountLabel.objects.get(account__account_id="spare-7")
+    assert (label.outcome, label.reason.code, label.decided_by) == (
+        "legitimate",
+        "known-customer",
+        team["analyst"],
+    )
+    assert KnownGood.objects.get(value="spare-7").holds()
+    expect(timeline).to_contain_text("labelled 1 account legitimate (known-customer)")
+    expect(timeline).to_contain_text("allow-listed account spare-7 until")
     expect(accounts.get_by_role("link", name="Remove spare-7 from this case")).to_have_count(0)
     expect(timeline).to_contain_text("removed account spare-7")
 
@@ -136,15 +152,22 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
     header.get_by_role("link", name="Dismiss…").click()
     dialog = _dialog(page)
     dialog.get_by_label("Resolution").select_option(index=1)
-    dialog.get_by_label("Reason").fill("Looked like a benchmark suite")
+    dialog.get_by_label("Outcome").select_option("legitimate")
+    dialog.get_by_label("Reason code").select_option("legitimate-lookalike")
+    dialog.get_by_label(REASON).fill("Looked like a benchmark suite")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to dismissed")
+    labels = AccountLabel.objects.filter(account__account_id__startswith="fleet-")
+    assert {(x.outcome, x.reason.code, x.source) for x in labels} == {
+        ("legitimate", "legitimate-lookalike", "case_closed")
+    }
+    expect(timeline).to_contain_text("labelled 2 accounts legitimate (legitimate-lookalike)")
     expect(header.locator(".badge.status-dismissed")).to_be_visible()
     expect(timeline).to_contain_text("moved from Triage to Dismissed")
 
     header.get_by_role("link", name="Reopen…").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason").fill("Same card showed up again")
+    dialog.get_by_label(REASON).fill("Same card showed up again")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to investigating")
     expect(header.locator(".badge.status-investigating")).to_be_visible()
@@ -157,7 +180,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     page.get_by_role("link", name="Propose an action…").click()
     dialog = _dialog(page)
-    dialog.get_by_label("Reason").fill("A fleet harvesting reasoning traces")
+    dialog.get_by_label(REASON).fill("A fleet harvesting reasoning traces")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
     expect(page.locator("#case-enforcement")).to_contain_text("Proposed")
@@ -236,32 +259,32 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
 
     def merge(form):
         form.get_by_label("Merge this case into this one").select_option(str(other.pk))
-        form.get_by_label("Reason").fill("Same fleet")
+        form.get_by_label(REASON).fill("Same fleet")
 
     _submit_at(page, f"{base}/merge/", merge, "Merge", f"#{other.pk} merged into #{case.pk}")
 
     def add(form):
         form.get_by_label("Account id").fill("spare-7")
-        form.get_by_label("Reason").fill("Shares the card")
+        form.get_by_label(REASON).fill("Shares the card")
 
     _submit_at(page, f"{base}/accounts/add/", add, "Add account", "Added account spare-7")
     link = CaseAccount.objects.get(case=case, account__account_id="spare-7")
     _submit_at(
         page,
         f"{base}/accounts/{link.pk}/remove/",
-        lambda f: f.get_by_label("Reason").fill("A customer"),
+        lambda f: f.get_by_label(REASON).fill("A customer"),
         "Remove account",
         "Removed account spare-7",
     )
 
     def dismiss(form):
         form.get_by_label("Resolution").select_option(index=1)
-        form.get_by_label("Reason").fill("Benchmarks")
+        form.get_by_label(REASON).fill("Benchmarks")
 
     # A form the server refuses comes back as the same page with the error, not a dialog.
     page.goto(f"{base}/status/?to=dismissed")
     form = page.locator("#main form.action-form")
-    form.get_by_label("Reason").fill("Benchmarks")
+    form.get_by_label(REASON).fill("Benchmarks")
     form.get_by_role("button", name="Change status").click()
     expect(form.locator(".has-error")).to_contain_text("Pick why the case is dismissed")
     _submit_at(page, f"{base}/status/?to=dismissed", dismiss, "Change status", "dismissed")
@@ -269,7 +292,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/status/",
-        lambda f: f.get_by_label("Reason").fill("Back again"),
+        lambda f: f.get_by_label(REASON).fill("Back again"),
         "Change status",
         "moved to investigating",
     )
@@ -278,7 +301,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/enforcement/propose/",
-        lambda f: f.get_by_label("Reason").fill("Fleet"),
+        lambda f: f.get_by_label(REASON).fill("Fleet"),
         "Propose",
         "awaiting approval",
     )
@@ -356,7 +379,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     expect(page.locator("#propose-action")).to_be_visible()  # its section has loaded
     page.keyboard.press("p")
     dialog = _dialog(page)
-    dialog.get_by_label("Reason").fill("Fleet, by the keyboard")
+    dialog.get_by_label(REASON).fill("Fleet, by the keyboard")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
     expect(timeline).to_contain_text("proposed ban")
@@ -366,7 +389,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     page.keyboard.press("d")
     dialog = _dialog(page)
     dialog.get_by_label("Resolution").select_option(index=1)
-    dialog.get_by_label("Reason").fill("Dismissed by key")
+    dialog.get_by_label(REASON).fill("Dismissed by key")
     dialog.get_by_role("button", name="Change status").click()
     _saved(page, dialog, "moved to dismissed")
     expect(page.locator("#case-header .badge.status-dismissed")).to_be_visible()

@@ -24,6 +24,8 @@ from cases.enforcement.backends import backends_for_new_action
 from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.enforcement.selectors import live_accounts_of
 from cases.enforcement.services.delivery import DELIVER_TASK
+from cases.labels.models import Outcome, Source
+from cases.labels.services import APPROVAL_DEFAULT, REVERSAL_DEFAULT, labels_record
 from cases.models import Case, CaseAccount, EvidenceSnapshot
 from cases.services.workflow import case_change_status
 from common.tasks import enqueue_on_commit
@@ -278,12 +280,20 @@ def build_payload(action: EnforcementAction, *, approved_by, approved_at) -> dic
 
 @transaction.atomic
 def action_decide(
-    *, action: EnforcementAction, by, approve: bool, comment: str = ""
+    *,
+    action: EnforcementAction,
+    by,
+    approve: bool,
+    comment: str = "",
+    outcome: str = "",
+    reason_code: str = "",
 ) -> EnforcementAction:
     """Approve or reject a proposal (or a reversal request). Never by its proposer.
 
     Approval writes the outbox messages in this same transaction and enqueues their delivery
     after commit; rejecting the case's last open proposal returns the case to investigating.
+    Approval labels the accounts (``cases.labels``): an action as confirmed fleet members, a
+    reversal with ``outcome`` (legitimate or unsure), each with ``reason_code``.
     """
     _require(by, "cases.approve_action", "only an approver can decide on enforcement actions")
     comment = (comment or "").strip()
@@ -324,6 +334,7 @@ def action_decide(
         )
         verb = "action.reversal_approved" if current.is_reversal else "action.approved"
         audit.record(verb, actor=by, case=case, target=current, data={**data, "backends": backends})
+        _label_decided(current, by=by, case=case, outcome=outcome, reason_code=reason_code)
         for message in messages:
             enqueue_on_commit(DELIVER_TASK, message.pk)
         return current
@@ -342,3 +353,30 @@ def action_decide(
                 system=True,
             )
     return current
+
+
+def _label_decided(action: EnforcementAction, *, by, case, outcome: str, reason_code: str):
+    """Label the accounts of an approved action or reversal."""
+    if action.is_reversal:
+        default_outcome, default_code = REVERSAL_DEFAULT
+        if outcome == Outcome.CONFIRMED:
+            raise ValidationError("a reversal concludes the accounts legitimate or unsure")
+        # The reversal's own accounts: those it gives back, whether all of the action's or
+        # some of them.
+        source, accounts = Source.REVERSAL_APPROVED, action.accounts
+    else:
+        default_outcome, default_code = APPROVAL_DEFAULT
+        if outcome and outcome != Outcome.CONFIRMED:
+            raise ValidationError("an approved action confirms the accounts as fleet members")
+        source, accounts = Source.ACTION_APPROVED, action.accounts
+    labels_record(
+        account_ids=list(accounts.values_list("pk", flat=True)),
+        outcome=outcome or default_outcome,
+        reason_code=reason_code or default_code,
+        fallback=not reason_code,
+        source=source,
+        by=by,
+        case=case,
+        action=action,
+        note=action.reason,
+    )

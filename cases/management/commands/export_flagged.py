@@ -1,8 +1,10 @@
 """``python manage.py export_flagged [--format jsonl|csv] [-o FILE]`` (a public contract).
 
 One row per account flagged by the latest successful detection run: account_id, risk_score,
-campaign_id, case_id, top signals. Account ids and signal reasons come from the accounts we
-investigate, so CSV cells that a spreadsheet could read as a formula are neutralised.
+campaign_id, case_id, top signals, and the account's label if analysts decided it
+(label_outcome, label_reason: ``cases.labels``). Account ids and signal reasons come from
+the accounts we investigate, so CSV cells that a spreadsheet could read as a formula are
+neutralised.
 
 It lives in ``cases`` because it reads detection's scores together with the cases they are
 on: ``cases`` is the lowest app that may import both (detection knows nothing of cases).
@@ -14,11 +16,19 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import OuterRef, Subquery
 
-from cases.models import CaseAccount
+from cases.models import AccountLabel, CaseAccount
 from common.spreadsheets import neutralise
 from detection.models import AccountScore, DetectionRun
 
-FIELDS = ["account_id", "risk_score", "campaign_id", "case_id", "top_signals"]
+FIELDS = [
+    "account_id",
+    "risk_score",
+    "campaign_id",
+    "case_id",
+    "top_signals",
+    "label_outcome",
+    "label_reason",
+]
 TOP = 3
 
 
@@ -31,8 +41,21 @@ def flagged_rows():
     live = CaseAccount.objects.filter(
         account=OuterRef("account"), removed_at=None, case__merged_into=None
     ).order_by("-case__opened_at")
-    scores = scores.annotate(case_id=Subquery(live.values("case_id")[:1]))
-    values = ["account__account_id", "risk_score", "campaign_id", "signals", "case_id"]
+    label = AccountLabel.objects.filter(account=OuterRef("account"))
+    scores = scores.annotate(
+        case_id=Subquery(live.values("case_id")[:1]),
+        label_outcome=Subquery(label.values("outcome")[:1]),
+        label_reason=Subquery(label.values("reason__code")[:1]),
+    )
+    values = [
+        "account__account_id",
+        "risk_score",
+        "campaign_id",
+        "signals",
+        "case_id",
+        "label_outcome",
+        "label_reason",
+    ]
     for row in scores.values(*values).iterator(chunk_size=2000):
         yield {
             "account_id": row["account__account_id"],
@@ -43,10 +66,12 @@ def flagged_rows():
                 {"name": s.get("name"), "value": s.get("value"), "reason": s.get("reason")}
                 for s in (row["signals"] or [])[:TOP]
             ],
+            "label_outcome": row["label_outcome"] or "",
+            "label_reason": row["label_reason"] or "",
         }
 
 
-class _Stdout:
+class Stdout:
     """The command's stdout as a plain text stream (no line endings added)."""
 
     def __init__(self, wrapper):
@@ -54,6 +79,16 @@ class _Stdout:
 
     def write(self, text: str) -> None:
         self.wrapper.write(text, ending="")
+
+
+def open_output(path: str | None, stdout):
+    """The file at ``path`` (UTF-8, for ``csv``), or the command's stdout without one."""
+    if not path:
+        return Stdout(stdout)
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc}") from exc
 
 
 class Command(BaseCommand):
@@ -64,14 +99,7 @@ class Command(BaseCommand):
         parser.add_argument("-o", "--output", metavar="FILE", help="write here (default stdout)")
 
     def handle(self, *args, **options):
-        try:
-            out = (
-                open(options["output"], "w", newline="", encoding="utf-8")  # noqa: SIM115
-                if options["output"]
-                else _Stdout(self.stdout)
-            )
-        except OSError as exc:
-            raise CommandError(f"cannot write {options['output']}: {exc}") from exc
+        out = open_output(options["output"], self.stdout)
         count = 0
         try:
             if options["format"] == "jsonl":
@@ -90,6 +118,8 @@ class Command(BaseCommand):
                             row["campaign_id"] if row["campaign_id"] is not None else "",
                             row["case_id"] if row["case_id"] is not None else "",
                             neutralise(signals),
+                            row["label_outcome"],
+                            row["label_reason"],
                         ]
                     )
                     count += 1
