@@ -6,11 +6,18 @@ Enforcement's and evidence's models live in their own packages (``cases.enforcem
 app when it loads this module (their tables and migrations stay the app's).
 """
 
-from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.models import (
+    DeliveryAttempt,
+    EnforcementAction,
+    OutboxMessage,
+    Policy,
+    ViolationCategory,
+)
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.models.audit import AuditEvent
 from cases.models.case import Case, CaseAccount, Note, NoteRevision, Notification, Tag
 from cases.models.exports import Export
+from cases.models.views import SavedView
 
 __all__ = [
     "AuditEvent",
@@ -25,5 +32,8 @@ __all__ = [
     "NoteRevision",
     "Notification",
     "OutboxMessage",
+    "Policy",
+    "SavedView",
     "Tag",
+    "ViolationCategory",
 ]
