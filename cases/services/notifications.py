@@ -2,7 +2,7 @@
 
 The in-app row is written in the caller's transaction, so a rolled-back step notifies nobody;
 the e-mail goes out from a task after commit, through Django's mail settings, only to people
-with an address.
+with an address and only when mail is configured (``NOTIFY_BY_EMAIL``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def notify(*, user, case: Case | None, message: str) -> Notification | None:
     if user is None or not user.is_active:
         return None
     notification = Notification.objects.create(user=user, case=case, message=message[:MAX_MESSAGE])
-    if user.email:
+    if user.email and settings.NOTIFY_BY_EMAIL:
         enqueue_on_commit(EMAIL_TASK, notification.pk)
     return notification
 
