@@ -162,7 +162,8 @@ def test_the_proposer_hears_of_approval_delivery_and_failure(
     action.refresh_from_db()
     assert action.status == A.FAILED
     latest = Notification.objects.filter(user=analyst).first()
-    assert "Delivery of your ban" in latest.message and "ENFORCEMENT_WEBHOOK_SECRET" in latest.message
+    assert "Delivery of your ban" in latest.message
+    assert "ENFORCEMENT_WEBHOOK_SECRET" in latest.message
 
     # Fixed and retried: delivered, and the proposer is told it is in force.
     from cases.enforcement import webhook
