@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from cases.enforcement.models import EnforcementAction
 from cases.models import CaseAccount
+from tests.e2e.conftest import choose_terms
 from tests.factories import (
     PASSWORD,
     AccountFactory,
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def team(monkeypatch):
+def team(monkeypatch, enforcement_lists):
     """An analyst, a second analyst to assign to, an approver; a case of a campaign with two
     accounts, a second case of the same campaign to merge, and an account on neither."""
     from cases.enforcement.tasks import deliver_outbox_message_task
@@ -157,6 +158,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     page.get_by_role("link", name="Propose an action…").click()
     dialog = _dialog(page)
+    choose_terms(dialog)
     dialog.get_by_label("Reason").fill("A fleet harvesting reasoning traces")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
@@ -278,7 +280,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/enforcement/propose/",
-        lambda f: f.get_by_label("Reason").fill("Fleet"),
+        lambda f: (choose_terms(f), f.get_by_label("Reason").fill("Fleet")),
         "Propose",
         "awaiting approval",
     )
@@ -356,6 +358,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     expect(page.locator("#propose-action")).to_be_visible()  # its section has loaded
     page.keyboard.press("p")
     dialog = _dialog(page)
+    choose_terms(dialog)
     dialog.get_by_label("Reason").fill("Fleet, by the keyboard")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
