@@ -20,6 +20,7 @@ from cases.views.notes import (
     notification_mark_read,
 )
 from cases.views.queue import case_bulk, case_queue, case_step
+from cases.views.saved_views import saved_view_delete_view, saved_view_edit, saved_view_new
 
 __all__ = [
     "case_account_add_view",
@@ -46,4 +47,7 @@ __all__ = [
     "notification_list",
     "notification_mark_read",
     "queue_export",
+    "saved_view_delete_view",
+    "saved_view_edit",
+    "saved_view_new",
 ]
