@@ -19,6 +19,7 @@ from cases.views.notes import (
     notification_list,
     notification_mark_read,
 )
+from cases.views.palette import palette
 from cases.views.queue import case_bulk, case_queue, case_step
 from cases.views.saved_views import saved_view_delete_view, saved_view_edit, saved_view_new
 
@@ -46,6 +47,7 @@ __all__ = [
     "note_history",
     "notification_list",
     "notification_mark_read",
+    "palette",
     "queue_export",
     "saved_view_delete_view",
     "saved_view_edit",
