@@ -252,7 +252,7 @@ def _refresh_platform_status(account_ids: list[int]) -> None:
 def _fully_reversed(action_id: int) -> bool:
     """Every account of the action is covered by an executed reversal of it."""
     reversed_ids = EnforcementAction.objects.filter(
-        reverses_id=action_id, status=A.Status.EXECUTED
+        reverses_id=action_id, status=A.Status.EXECUTED, accounts__isnull=False
     ).values("accounts")
     return not (
         EnforcementAction.accounts.through.objects.filter(enforcementaction_id=action_id)

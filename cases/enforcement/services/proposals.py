@@ -244,8 +244,9 @@ def action_propose(
 
 def reversible_accounts(action: EnforcementAction) -> list[tuple[int, str]]:
     """``(pk, account_id)`` of the action's accounts that no live reversal covers yet."""
+    # Non-null: a NULL in a NOT IN list would hide every account.
     covered = EnforcementAction.objects.filter(
-        reverses=action, status__in=A.LIVE_REVERSAL_STATUSES
+        reverses=action, status__in=A.LIVE_REVERSAL_STATUSES, accounts__isnull=False
     ).values("accounts")
     return list(
         action.accounts.exclude(pk__in=covered)
