@@ -276,3 +276,16 @@ def test_admins_keep_the_lists_and_a_used_entry_cannot_be_deleted(
     page = admin_client_.post(delete, {"post": "yes"})
     assert page.status_code == 200 and "Cannot delete policy" in page.content.decode()
     assert Policy.objects.filter(pk=terms["policy"].pk).exists()
+
+
+def test_the_queue_export_names_the_policy_in_the_decision(make_case, analyst):
+    from cases.exports import summary_from_case
+    from cases.models import Case
+    from cases.services.exports import with_export_fields
+
+    case = make_case(accounts=2)
+    terms = enforcement_terms()
+    action_propose(case=case, by=analyst, kind="ban", reason="r", **terms)
+    row = with_export_fields(Case.objects.filter(pk=case.pk)).get()
+    summary = summary_from_case(row, site_url="https://console.example")
+    assert f"Ban proposed under {terms['policy'].name}" in str(summary.values())
