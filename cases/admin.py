@@ -7,8 +7,10 @@ from cases.models import (
     AuditEvent,
     Case,
     EnforcementAction,
+    Policy,
     ReasonCode,
     Tag,
+    ViolationCategory,
 )
 from common.admin import AuditedAdmin, ReadOnlyAdmin
 
@@ -29,12 +31,27 @@ class TagAdmin(AuditedAdmin):
     search_fields = ["name"]
 
 
+class EnforcementTermAdmin(AuditedAdmin):
+    """The lists a proposal picks its policy and violation category from. Retire an entry by
+    unticking "active": one that an action used cannot be deleted (the action keeps it)."""
+
+    list_display = ["name", "code", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["active"]
+    search_fields = ["name", "code"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+admin.site.register(Policy, EnforcementTermAdmin)
+admin.site.register(ViolationCategory, EnforcementTermAdmin)
+
+
 @admin.register(EnforcementAction)
 class EnforcementActionAdmin(ReadOnlyAdmin):
     """Actions are made only through the four-eyes services, never typed into the admin."""
 
-    list_display = ["id", "case", "kind", "status", "proposed_by", "decided_by", "proposed_at"]
-    list_filter = ["kind", "status"]
+    list_display = ["id", "case", "kind", "policy", "category", "status", "proposed_by"]
+    list_filter = ["kind", "status", "policy", "category"]
 
 
 @admin.register(AuditEvent)

@@ -210,3 +210,22 @@ class BulkForm(LabelFieldsMixin, forms.Form):
         if action == "tag":
             return f"add tag “{value}”"
         return f"move to {S(value).label.lower()}"
+
+
+class SavedViewForm(forms.Form):
+    """Name a queue filter. ``query`` is the filter as the queue's URL carries it."""
+
+    name = forms.CharField(max_length=80, help_text="Shown on the queue, e.g. “P1 coding fleets”.")
+    shared = forms.BooleanField(
+        label="Share with the team",
+        required=False,
+        help_text="Everyone who reads the queue sees it; only you can change or delete it.",
+    )
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+
+
+class SavedViewEditForm(SavedViewForm):
+    use_current = forms.BooleanField(
+        label="Replace its filter with the queue's current one",
+        required=False,
+    )

@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
 
 from cases.labels.selectors import reason_choices
-from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, Tag
+from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, SavedView, Tag
 from detection.models import AccountScore
 
 User = get_user_model()
@@ -325,3 +325,9 @@ def case_text_match(value: str) -> Q:
     if number.isdigit() and len(number) < 18:
         match |= Q(pk=int(number))
     return match
+
+
+def saved_views_for(user) -> tuple[list[SavedView], list[SavedView]]:
+    """The user's own views, and the views colleagues shared, each by name: one query."""
+    views = list(SavedView.objects.visible_to(user).order_by("name", "id"))
+    return [v for v in views if v.owner_id == user.pk], [v for v in views if v.owner_id != user.pk]

@@ -12,6 +12,10 @@ urlpatterns = [
     # The queue and what acts on many cases.
     path("", views.case_queue, name="case_queue"),
     path("bulk/", views.case_bulk, name="case_bulk"),
+    path("palette/", views.palette, name="palette"),
+    path("views/new/", views.saved_view_new, name="saved_view_new"),
+    path("views/<int:pk>/edit/", views.saved_view_edit, name="saved_view_edit"),
+    path("views/<int:pk>/delete/", views.saved_view_delete_view, name="saved_view_delete"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/read/", views.notification_mark_read, name="notification_mark_read"),
     # One case: the page (its header for htmx) and its sections.

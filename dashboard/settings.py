@@ -379,6 +379,18 @@ ENFORCEMENT_LEASE_SECONDS = int(os.environ.get("ENFORCEMENT_LEASE_SECONDS", "120
 # A bearer token that lets the account platform download the ban list without a login.
 ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
 
+# Mail (notifications to people with an address). Nothing is mailed until EMAIL_HOST is set
+# (or NOTIFY_BY_EMAIL forces it, e.g. with another EMAIL_BACKEND); the in-app list always works.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "console@localhost")
+NOTIFY_BY_EMAIL = env_bool("NOTIFY_BY_EMAIL", bool(EMAIL_HOST))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -266,3 +266,119 @@
   });
 })();
 // ---- end of overview and exports block -------------------------------------------------------
+
+// ---- Command palette (Ctrl-K / Cmd-K) ------------------------------------------------------
+// The <dialog id="palette"> in base.html; its input asks cases:palette for results (htmx) as
+// the user types. Arrow keys move through the options, Enter opens one: an option that names
+// an element of this page (data-click, e.g. the case's Propose button) clicks it so its dialog
+// opens here; otherwise its link is followed. Escape closes it.
+(function () {
+  "use strict";
+
+  // The results on screen may be for an older text while the request for the new one is on
+  // its way (the list says which text it answers, data-term): Enter then waits for them, so it
+  // opens what the user typed for, not what was there.
+  var enterPending = false;
+
+  function fresh() {
+    var list = document.getElementById("palette-results");
+    var q = document.getElementById("palette-q");
+    return !!(list && q && list.dataset.term !== undefined &&
+      list.dataset.term === q.value.trim().split(/\s+/).join(" "));
+  }
+
+  function palette() { return document.getElementById("palette"); }
+  function input() { return document.getElementById("palette-q"); }
+  function options() {
+    var p = palette();
+    return p ? Array.prototype.slice.call(p.querySelectorAll("[role=option]")) : [];
+  }
+  function selected() { return options().filter(function (o) { return o.getAttribute("aria-selected") === "true"; })[0]; }
+
+  function select(option) {
+    options().forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    var q = input();
+    if (!q) return;
+    if (option) {
+      q.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      q.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function open() {
+    var p = palette();
+    var q = input();
+    if (!p || !q) return;
+    if (!p.open) p.showModal();
+    q.value = "";
+    enterPending = false;
+    q.focus();
+    if (window.htmx) window.htmx.trigger(q, "paletteOpen");
+  }
+
+  function choose(option) {
+    var link = option && option.querySelector("a");
+    if (!link) return;
+    var p = palette();
+    if (p && p.open) p.close();
+    var selector = link.dataset.click;
+    var target = selector ? document.querySelector(selector) : null;
+    if (target) {
+      if (window.htmx) window.htmx.process(target);
+      target.click();
+      if (/^(INPUT|TEXTAREA)$/.test(target.tagName)) {
+        target.scrollIntoView({ block: "center" });
+        target.focus();
+      }
+      return;
+    }
+    window.location.assign(link.href);
+  }
+
+  function move(step) {
+    var all = options();
+    if (!all.length) return;
+    var at = all.indexOf(selected());
+    select(all[(at + step + all.length) % all.length]);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && (event.key === "k" || event.key === "K")) {
+      var p = palette();
+      if (!p) return;
+      // Another dialog is open (a form being filled): leave it alone.
+      if (document.querySelector("dialog[open]:not(#palette)")) return;
+      event.preventDefault();
+      if (p.open) p.close(); else open();
+      return;
+    }
+    if (!event.target.closest || !event.target.closest("#palette")) return;
+    if (event.key === "ArrowDown") { event.preventDefault(); move(1); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); move(-1); }
+    else if (event.key === "Enter") {
+      event.preventDefault();
+      if (fresh()) choose(selected() || options()[0]); else enterPending = true;
+    }
+    // A search field eats the first Escape (to clear itself); one press closes the palette.
+    else if (event.key === "Escape") { event.preventDefault(); palette().close(); }
+  });
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-palette]");
+    if (opener) { event.preventDefault(); open(); return; }
+    var link = event.target.closest("#palette [role=option] a");
+    if (link) { event.preventDefault(); choose(link.closest("[role=option]")); }
+  });
+
+  // The swap replaces the list itself (outerHTML); once htmx has settled the new one, its first
+  // option is selected, and an Enter pressed meanwhile opens it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var elt = event.detail.elt;
+    if (!elt || elt.id !== "palette-results") return;
+    select(options()[0]);
+    if (enterPending && fresh()) { enterPending = false; choose(options()[0]); }
+  });
+})();
+// ---- end of command palette block ------------------------------------------------------------

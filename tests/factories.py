@@ -150,3 +150,23 @@ def ensure_reason_codes() -> None:
         ReasonCode.objects.get_or_create(
             code=code, defaults={"label": label, "outcome": outcome, "position": position * 10}
         )
+
+
+def enforcement_terms() -> dict:
+    """The policy and violation category every proposal names. A migration seeds them;
+    tests on a flushed database (``transaction=True``) get them back here."""
+    from cases.models import Policy, ViolationCategory
+
+    policy, _ = Policy.objects.get_or_create(
+        code="usage-distillation", defaults={"name": "Usage policy: no distillation"}
+    )
+    category, _ = ViolationCategory.objects.get_or_create(
+        code="output-harvesting", defaults={"name": "Output harvesting for distillation"}
+    )
+    return {"policy": policy, "category": category}
+
+
+def enforcement_terms_form() -> dict:
+    """The same, as the proposal form posts them (a permanent action)."""
+    terms = enforcement_terms()
+    return {"policy": terms["policy"].pk, "category": terms["category"].pk, "length": "permanent"}

@@ -28,3 +28,7 @@ STORAGES = {
 CACHE_URL = ""
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Notifications are mailed in tests (pytest-django swaps in the in-memory mail backend), so
+# tests see the e-mail whatever the shell's EMAIL_HOST.
+NOTIFY_BY_EMAIL = True

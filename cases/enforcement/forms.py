@@ -4,7 +4,7 @@ import re
 
 from django import forms
 
-from cases.enforcement.models import EnforcementAction
+from cases.enforcement.models import EnforcementAction, Policy, ViolationCategory
 from cases.labels.forms import LabelFieldsMixin
 from cases.labels.models import Outcome
 from cases.labels.services import APPROVAL_DEFAULT, REVERSAL_DEFAULT
@@ -14,27 +14,33 @@ REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
 CHECKBOX_LIMIT = 200
 
 
-class ProposeForm(forms.Form):
-    kind = forms.ChoiceField(
-        label="Action",
-        choices=[(k.value, k.label) for k in EnforcementAction.PROPOSABLE_KINDS],
-        initial=EnforcementAction.Kind.BAN,
-        widget=forms.RadioSelect,
-    )
-    scope = forms.ChoiceField(
-        label="Accounts",
-        choices=[("all", "All accounts on the case"), ("selected", "Only the accounts I pick")],
-        initial="all",
-        widget=forms.RadioSelect,
-    )
-    reason = forms.CharField(
-        widget=REASON_WIDGET,
-        max_length=5000,
-        help_text="What the approver should know: why these accounts, and why this action.",
-    )
+# Lengths offered for a limited action; "permanent" is the default for a ban.
+LENGTHS = [
+    ("permanent", "Permanent"),
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("180", "180 days"),
+    ("365", "1 year"),
+]
+
+
+class AccountScopeForm(forms.Form):
+    """All the accounts, or the ones picked: checkboxes up to ``CHECKBOX_LIMIT``, past it a
+    box to paste ids into. ``cleaned_data["account_ids"]`` is ``None`` for all."""
+
+    scope_choices = [("all", "All accounts on the case"), ("selected", "Only the accounts I pick")]
+    unknown_message = "Not on this case"
 
     def __init__(self, *args, accounts: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["scope"] = forms.ChoiceField(
+            label="Accounts",
+            choices=self.scope_choices,
+            initial="all",
+            required=False,  # left out: all of them
+            widget=forms.RadioSelect,
+        )
         self.by_name = {name: pk for pk, name in accounts}
         if len(accounts) <= CHECKBOX_LIMIT:
             self.fields["picked"] = forms.TypedMultipleChoiceField(
@@ -51,6 +57,7 @@ class ProposeForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 4}),
                 help_text="One per line (or separated by commas or spaces).",
             )
+        self.order_fields(self.field_order or [])
 
     def clean(self):
         data = super().clean()
@@ -64,11 +71,50 @@ class ProposeForm(forms.Form):
             unknown = [n for n in names if n not in self.by_name]
             if unknown:
                 shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
-                self.add_error("pasted", f"Not on this case: {shown}")
+                self.add_error("pasted", f"{self.unknown_message}: {shown}")
             ids = [self.by_name[n] for n in names if n in self.by_name]
         if not ids and not self.errors:
             self.add_error(None, "Pick at least one account, or choose all accounts.")
         data["account_ids"] = ids
+        return data
+
+
+class ProposeForm(AccountScopeForm):
+    field_order = ["kind", "policy", "category", "length", "scope", "picked", "pasted", "reason"]
+
+    kind = forms.ChoiceField(
+        label="Action",
+        choices=[(k.value, k.label) for k in EnforcementAction.PROPOSABLE_KINDS],
+        initial=EnforcementAction.Kind.BAN,
+        widget=forms.RadioSelect,
+    )
+    policy = forms.ModelChoiceField(
+        queryset=Policy.objects.active(),
+        empty_label="Choose the policy…",
+        help_text="The rule these accounts broke (the list is kept in the admin).",
+    )
+    category = forms.ModelChoiceField(
+        label="Violation category",
+        queryset=ViolationCategory.objects.active(),
+        empty_label="Choose what they did…",
+    )
+    length = forms.ChoiceField(
+        choices=LENGTHS,
+        initial="permanent",
+        help_text="How long it lasts once approved. A suspension needs a length.",
+    )
+    reason = forms.CharField(
+        widget=REASON_WIDGET,
+        max_length=5000,
+        help_text="What the approver should know: why these accounts, and why this action.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        length = data.get("length")
+        data["duration_days"] = None if length in (None, "permanent") else int(length)
+        if data.get("kind") == EnforcementAction.Kind.SUSPEND and data["duration_days"] is None:
+            self.add_error("length", "A suspension needs a length; a permanent one is a ban.")
         return data
 
 
@@ -118,9 +164,18 @@ class DecisionForm(LabelFieldsMixin, forms.Form):
         return data
 
 
-class ReversalForm(forms.Form):
+class ReversalForm(AccountScopeForm):
+    """Reverse the action on all its accounts, or only some (an appeal upheld for them)."""
+
+    field_order = ["scope", "picked", "pasted", "reason"]
+    scope_choices = [
+        ("all", "Every account still under the action"),
+        ("selected", "Only the accounts I pick (an appeal)"),
+    ]
+    unknown_message = "Not under this action"
+
     reason = forms.CharField(
         widget=REASON_WIDGET,
         max_length=5000,
-        help_text="Why the action should be undone. Another approver decides.",
+        help_text="Why the action should be undone for these accounts. Another approver decides.",
     )

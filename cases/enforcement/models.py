@@ -25,6 +25,53 @@ class ImmutableActionError(Exception):
     """A proposal is immutable once made: supersede it with a new one instead."""
 
 
+class TermQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class EnforcementTerm(models.Model):
+    """An entry of a list admins maintain (policies, violation categories).
+
+    An entry is retired by unticking ``active`` rather than deleted: actions keep pointing at
+    the entry they were approved under, so a past decision still reads as it was made.
+    """
+
+    code = models.SlugField(
+        max_length=64, unique=True, help_text="Stable identifier sent to the account platform."
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True, help_text="Offered when proposing an action.")
+    position = models.PositiveIntegerField(default=0, help_text="Order in the list.")
+
+    objects = TermQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def as_payload(self) -> dict:
+        return {"code": self.code, "name": self.name}
+
+
+class Policy(EnforcementTerm):
+    """The rule an action enforces: a clause of the usage policy or terms of service."""
+
+    class Meta(EnforcementTerm.Meta):
+        verbose_name_plural = "policies"
+
+
+class ViolationCategory(EnforcementTerm):
+    """What kind of abuse the accounts committed, for reporting and for the platform."""
+
+    class Meta(EnforcementTerm.Meta):
+        verbose_name_plural = "violation categories"
+
+
 class EnforcementActionQuerySet(models.QuerySet):
     def open_proposals(self):
         return self.filter(status=EnforcementAction.Status.PROPOSED)
@@ -47,7 +94,9 @@ class EnforcementAction(models.Model):
     the outbox rows it creates commit together, so delivery can never be lost or doubled.
     A reversal is an action of its own (kind ``reverse``, ``reverses`` set): requested by one
     person, approved by another, delivered like any other action, with its own idempotency
-    key.
+    key. It covers all of the action's accounts or only some (an appeal): the others stay
+    under the action, which reads ``reversed`` only once every account has been reversed. An
+    account is in at most one live reversal of an action (checked under the case lock).
     """
 
     class Kind(models.TextChoices):
@@ -80,6 +129,22 @@ class EnforcementAction(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
     accounts = models.ManyToManyField("detection.Account", related_name="enforcement_actions")
     reason = models.TextField()
+    # Required on a proposal (the services check it); a reversal carries none of its own.
+    policy = models.ForeignKey(
+        Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    category = models.ForeignKey(
+        ViolationCategory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="actions",
+        verbose_name="violation category",
+    )
+    # How long the action lasts once approved; empty means permanent.
+    duration_days = models.PositiveIntegerField(null=True, blank=True)
+    # Set at approval (approval time + duration_days), with the decision.
+    ends_at = models.DateTimeField(null=True, blank=True)
     snapshot = models.ForeignKey(
         "cases.EvidenceSnapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -116,12 +181,6 @@ class EnforcementAction(models.Model):
                 condition=Q(status="proposed") & ~Q(kind="reverse"),
                 name="action_one_open_proposal_per_case",
             ),
-            # ... and at most one live reversal per action.
-            models.UniqueConstraint(
-                fields=["reverses"],
-                condition=Q(status__in=["proposed", "approved", "executed", "failed"]),
-                name="action_one_live_reversal",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -133,6 +192,8 @@ class EnforcementAction(models.Model):
                 "an enforcement action cannot be edited; propose a new one to supersede it"
             )
         super().save(*args, **kwargs)
+
+    LIVE_REVERSAL_STATUSES = (Status.PROPOSED, Status.APPROVED, Status.EXECUTED, Status.FAILED)
 
     @property
     def is_reversal(self) -> bool:
@@ -146,6 +207,39 @@ class EnforcementAction(models.Model):
     def can_be_reversed(self) -> bool:
         return self.status == self.Status.EXECUTED and not self.is_reversal
 
+    def _reversal_accounts(self, statuses) -> int:
+        """Accounts covered by this action's reversals in ``statuses``; reads the reversals
+        prefetched with ``account_total`` (``selectors.actions_of_case``)."""
+        return sum(
+            getattr(r, "account_total", 0) for r in self.reversals.all() if r.status in statuses
+        )
+
+    @property
+    def reversed_account_count(self) -> int:
+        return self._reversal_accounts((self.Status.EXECUTED,))
+
+    @property
+    def has_reversible_accounts(self) -> bool:
+        """Executed, and some accounts are not yet reversed or awaiting a reversal."""
+        if not self.can_be_reversed:
+            return False
+        live = self._reversal_accounts(self.LIVE_REVERSAL_STATUSES)
+        return getattr(self, "account_total", 0) > live
+
+    @property
+    def state_label(self) -> str:
+        """ "banned", "suspended", "rate-limited": what the action leaves an account."""
+        return A_STATE_LABELS.get(self.kind, "")
+
+    @property
+    def length_label(self) -> str:
+        """ "permanent", "30 days": how long the action lasts."""
+        if self.is_reversal:
+            return ""
+        if self.duration_days is None:
+            return "permanent"
+        return f"{self.duration_days} day{'s' if self.duration_days != 1 else ''}"
+
     @property
     def verb_label(self) -> str:
         """ "ban", "suspension", "rate limit", "reversal": for sentences."""
@@ -155,6 +249,13 @@ class EnforcementAction(models.Model):
             self.Kind.RATE_LIMIT: "rate limit",
             self.Kind.REVERSE: "reversal",
         }[self.kind]
+
+
+A_STATE_LABELS = {
+    EnforcementAction.Kind.BAN: "banned",
+    EnforcementAction.Kind.SUSPEND: "suspended",
+    EnforcementAction.Kind.RATE_LIMIT: "rate-limited",
+}
 
 
 class OutboxMessageQuerySet(models.QuerySet):
@@ -246,6 +347,8 @@ class BanListEntry(models.Model):
         "detection.Account", on_delete=models.PROTECT, related_name="banlist_entries"
     )
     kind = models.CharField(max_length=16, choices=EnforcementAction.Kind.choices)
+    # When a suspension (or a ban of limited length) ends; empty means permanent.
+    ends_at = models.DateTimeField(null=True, blank=True)
     listed_at = models.DateTimeField(auto_now_add=True)
     lifted_at = models.DateTimeField(null=True, blank=True)
     lifted_by = models.ForeignKey(

@@ -18,7 +18,9 @@ def live_accounts_of(case):
 
 def _with_details(actions: QuerySet) -> QuerySet:
     return (
-        actions.select_related("case", "proposed_by", "decided_by", "snapshot", "reverses")
+        actions.select_related(
+            "case", "proposed_by", "decided_by", "snapshot", "reverses", "policy", "category"
+        )
         .annotate(account_total=Count("accounts"))
         .prefetch_related(
             Prefetch(
@@ -29,7 +31,9 @@ def _with_details(actions: QuerySet) -> QuerySet:
             ),
             Prefetch(
                 "reversals",
-                queryset=EnforcementAction.objects.select_related("proposed_by").order_by("-id"),
+                queryset=EnforcementAction.objects.select_related("proposed_by")
+                .annotate(account_total=Count("accounts"))
+                .order_by("-id"),
             ),
         )
     )
@@ -48,7 +52,7 @@ def actions_awaiting(user) -> QuerySet[EnforcementAction]:
     """Proposals and reversal requests ``user`` may decide, oldest first."""
     return (
         EnforcementAction.objects.awaiting_decision_by(user)
-        .select_related("case", "proposed_by", "reverses", "snapshot")
+        .select_related("case", "proposed_by", "reverses", "snapshot", "policy", "category")
         .annotate(account_total=Count("accounts"))
         .order_by("proposed_at", "id")
     )

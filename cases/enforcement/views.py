@@ -93,6 +93,9 @@ def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
                 by=request.user,
                 kind=form.cleaned_data["kind"],
                 reason=form.cleaned_data["reason"],
+                policy=form.cleaned_data["policy"],
+                category=form.cleaned_data["category"],
+                duration_days=form.cleaned_data["duration_days"],
                 account_ids=form.cleaned_data["account_ids"],
             )
         except ValidationError as exc:
@@ -179,17 +182,25 @@ def action_decide(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse
 @permission_required("cases.propose_action", raise_exception=True)
 def action_reverse(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse:
     case, action = _get_action_for_user(request, pk, action_pk)
-    form = ReversalForm(request.POST or None)
+    accounts = services.reversible_accounts(action)
+    form = ReversalForm(request.POST or None, accounts=accounts)
     if request.method == "POST" and form.is_valid():
         try:
-            services.action_request_reversal(
-                action=action, by=request.user, reason=form.cleaned_data["reason"]
+            reversal = services.action_request_reversal(
+                action=action,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                account_ids=form.cleaned_data["account_ids"],
             )
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
+            n = reversal.blast_radius.get("account_count", 0)
             return action_done(
-                request, case, f"Reversal of the {action.verb_label} requested; awaiting approval."
+                request,
+                case,
+                f"Reversal of the {action.verb_label} for {n} account(s) requested; "
+                "awaiting approval.",
             )
     return _form(
         request,
@@ -201,6 +212,8 @@ def action_reverse(request: HttpRequest, pk: int, action_pk: int) -> HttpRespons
             "action_url": reverse("cases:action_reverse", args=[case.pk, action.pk]),
             "submit": "Request reversal",
             "danger": True,
+            "reversing": True,
+            "reversible": len(accounts),
         },
     )
 
@@ -281,7 +294,7 @@ def ban_list(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in ("csv", "json"):
         raise Http404("CSV or JSON")
     now = timezone.now()
-    rows = banlist.current_rows()
+    rows = banlist.current_rows(now)
     stamp = now.strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
         response = StreamingHttpResponse(

@@ -59,7 +59,7 @@ class CaseSummary:
 
 def summary_from_case(case, *, site_url: str) -> CaseSummary:
     """A :class:`CaseSummary` from a ``Case`` annotated by ``cases_for_export``
-    (``approver_name``, ``action_kind``, ``action_status``)."""
+    (``approver_name``, ``action_kind``, ``action_status``, ``action_policy``)."""
     decision = case.get_resolution_display() if case.resolution else ""
     action_kind = getattr(case, "action_kind", None)
     action_status = getattr(case, "action_status", None)
@@ -67,6 +67,9 @@ def summary_from_case(case, *, site_url: str) -> CaseSummary:
         kind = EnforcementAction.Kind(action_kind).label
         status = EnforcementAction.Status(action_status).label.split(",")[0].lower()
         action = f"{kind} {status}"
+        policy = getattr(case, "action_policy", None)
+        if policy:
+            action = f"{action} under {policy}"
         decision = f"{decision} ({action})" if decision else action
     return CaseSummary(
         id=case.pk,

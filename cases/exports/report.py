@@ -176,7 +176,7 @@ def case_report_data(case: Case) -> dict:
     snapshot, sections, custom = _evidence(case)
     actions = list(
         EnforcementAction.objects.filter(case=case)
-        .select_related("proposed_by", "decided_by")
+        .select_related("proposed_by", "decided_by", "policy", "category")
         .annotate(account_total=Count("accounts"))
         .order_by("proposed_at", "id")
     )

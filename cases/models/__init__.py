@@ -6,12 +6,19 @@ Enforcement's and evidence's models live in their own packages (``cases.enforcem
 app when it loads this module (their tables and migrations stay the app's).
 """
 
-from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
+from cases.enforcement.models import (
+    DeliveryAttempt,
+    EnforcementAction,
+    OutboxMessage,
+    Policy,
+    ViolationCategory,
+)
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.labels.models import AccountLabel, AccountLabelRevision, ReasonCode
 from cases.models.audit import AuditEvent
 from cases.models.case import Case, CaseAccount, Note, NoteRevision, Notification, Tag
 from cases.models.exports import Export
+from cases.models.views import SavedView
 
 __all__ = [
     "AccountLabel",
@@ -28,6 +35,9 @@ __all__ = [
     "NoteRevision",
     "Notification",
     "OutboxMessage",
+    "Policy",
     "ReasonCode",
+    "SavedView",
     "Tag",
+    "ViolationCategory",
 ]

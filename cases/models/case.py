@@ -264,7 +264,11 @@ class NoteRevision(models.Model):
 
 
 class Notification(models.Model):
-    """In-app notice, e.g. an @mention in a note."""
+    """In-app notice: an @mention in a note, a step of one's own enforcement proposal.
+
+    Someone with an e-mail address also gets it by mail; ``emailed_at`` is set by the one
+    worker that sends it (compare-and-set), so a redelivered task does not mail twice.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -273,6 +277,7 @@ class Notification(models.Model):
     message = models.CharField(max_length=500)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

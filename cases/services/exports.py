@@ -70,6 +70,7 @@ def with_export_fields(cases: QuerySet[Case]) -> QuerySet[Case]:
     return cases.select_related("assignee", "campaign").annotate(
         action_kind=Subquery(latest.values("kind")[:1]),
         action_status=Subquery(latest.values("status")[:1]),
+        action_policy=Subquery(latest.values("policy__name")[:1]),
         approver_name=Subquery(approved.values("decided_by__username")[:1]),
     )
 

@@ -137,7 +137,12 @@ def _describe_action(verb: str, d: dict) -> str:
         "action.approved": f"approved {kind} {action}",
         "action.rejected": f"rejected {kind} {action}",
         "action.reversal_requested": f"asked to reverse {kind} #{d.get('reverses')} "
-        f"(reversal {action})",
+        + (
+            f"for {accounts} account{pluralize(accounts)} "
+            if d.get("all_accounts") is False
+            else ""
+        )
+        + f"(reversal {action})",
         "action.reversal_approved": f"approved reversal {action}{reverses}",
         "action.reversal_rejected": f"rejected reversal {action}{reverses}",
         "action.executed": f"{kind} {action} in force{count}",

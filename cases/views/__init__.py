@@ -19,7 +19,9 @@ from cases.views.notes import (
     notification_list,
     notification_mark_read,
 )
+from cases.views.palette import palette
 from cases.views.queue import case_bulk, case_queue, case_step
+from cases.views.saved_views import saved_view_delete_view, saved_view_edit, saved_view_new
 
 __all__ = [
     "case_account_add_view",
@@ -45,5 +47,9 @@ __all__ = [
     "note_history",
     "notification_list",
     "notification_mark_read",
+    "palette",
     "queue_export",
+    "saved_view_delete_view",
+    "saved_view_edit",
+    "saved_view_new",
 ]

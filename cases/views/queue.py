@@ -13,9 +13,15 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.filters import SAVED_VIEWS, CaseFilter
 from cases.forms import BulkForm
 from cases.labels.models import Outcome
-from cases.models import Case
+from cases.models import Case, SavedView
 from cases.paging import CURSOR_PARAMS, seek_conditions, sort_keys
-from cases.selectors import cases_visible_to, queue_choice_names, queue_reason_choices, queue_rows
+from cases.selectors import (
+    cases_visible_to,
+    queue_choice_names,
+    queue_reason_choices,
+    queue_rows,
+    saved_views_for,
+)
 from cases.services.bulk import cases_bulk_apply
 from cases.tables import CaseTable, paginate
 from cases.views.common import action_done, render_action
@@ -37,6 +43,15 @@ def _saved_views(request: HttpRequest) -> list[dict]:
         }
         for key, label, params in SAVED_VIEWS
     ]
+
+
+def _own_views(request: HttpRequest) -> tuple[list[SavedView], list[SavedView]]:
+    """The user's saved views and the team's shared ones, the one matching the filter marked."""
+    current = sorted(SavedView.clean_query(request.GET.urlencode()).split("&"))
+    mine, team = saved_views_for(request.user)
+    for view in (*mine, *team):
+        view.active = sorted(view.query.split("&")) == current
+    return mine, team
 
 
 def _queue_filter(request: HttpRequest, params, workers, tags) -> CaseFilter:
@@ -70,10 +85,13 @@ def case_queue(request: HttpRequest) -> HttpResponse:
     table.hx_target = "#queue-results"
     table.push_url = True
     table.base_url = reverse("cases:case_queue")
+    my_views, team_views = ([], []) if is_fragment(request) else _own_views(request)
     context = {
         "filter": filterset,
         "table": table,
         "saved_views": _saved_views(request),
+        "my_views": my_views,
+        "team_views": team_views,
         "can_work": can_work,
         "workers": workers,
         "tags": tags,

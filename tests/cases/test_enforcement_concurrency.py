@@ -11,6 +11,7 @@ from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.enforcement.services import action_decide, action_propose
 from cases.enforcement.tasks import deliver_outbox_message_task
 from cases.models import AuditEvent
+from tests.factories import enforcement_terms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +51,9 @@ def test_two_approvers_at_once_produce_one_decision(
     make_case, analyst, approver, approver2, second_approves
 ):
     case = make_case(accounts=2)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet"
+    )
     results = race(action.pk, [(approver, True), (approver2, second_approves)])
     assert sorted(v.split(":")[0] for v in results.values()) == ["decided", "refused"]
     winner = next(name for name, v in results.items() if v == "decided")

@@ -30,6 +30,7 @@ from cases.enforcement.services import (
 )
 from cases.enforcement.services import delivery as delivery_service
 from cases.models import AuditEvent, Case
+from tests.factories import enforcement_terms
 
 pytestmark = pytest.mark.django_db
 SECRET = "s3cret-for-tests"
@@ -160,7 +161,9 @@ def enqueued(monkeypatch):
 def approved(make_case, analyst, approver, receiver):
     """An approved ban with its ban list message already delivered; the webhook one waits."""
     case = make_case(accounts=3)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet"
+    )
     action_decide(action=action, by=approver, approve=True, comment="ok")
     outbox_deliver(message_id=action.outbox.get(backend="banlist").pk)
     return action

@@ -10,7 +10,7 @@ from django.urls import reverse
 from cases.enforcement.models import EnforcementAction
 from cases.enforcement.services import action_propose
 from common.auth import AUTHENTICATED_AT
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, enforcement_terms
 
 pytestmark = pytest.mark.django_db
 A = EnforcementAction.Status
@@ -28,7 +28,7 @@ def _no_webhook(settings, monkeypatch):
 @pytest.fixture
 def proposal(make_case, analyst):
     case = make_case(accounts=2)
-    return action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    return action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet")
 
 
 def _client(user, *, entered_ago: int) -> Client:

@@ -19,6 +19,7 @@ from cases.enforcement.services import (
 from cases.models import Case
 from detection.models import Account
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
+from tests.factories import enforcement_terms
 
 pytestmark = pytest.mark.django_db
 A = EnforcementAction.Status
@@ -51,7 +52,9 @@ def test_ban_and_its_reversal_reach_the_receiver_signed_once_each_and_show_on_th
         Account.objects.filter(case_links__case=case).values_list("account_id", flat=True)
     )
 
-    ban = action_propose(case=case, by=analyst, kind="ban", reason="Harvesting fleet")
+    ban = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="Harvesting fleet"
+    )
     with pytest.raises(PermissionDenied):
         action_decide(action=ban, by=analyst, approve=True)
     action_decide(action=ban, by=approver, approve=True, comment="Clear evidence")

@@ -23,7 +23,7 @@ from cases.enforcement.services import (
 )
 from cases.models import AuditEvent, Case, EvidenceSnapshot
 from detection.models import Account
-from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
+from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, enforcement_terms
 
 pytestmark = pytest.mark.django_db
 A = EnforcementAction.Status
@@ -51,7 +51,9 @@ def test_propose_pins_the_latest_done_snapshot_and_moves_the_case(make_case, ana
     EvidenceSnapshot.objects.create(case=case, status="done", finished_at=timezone.now())
     newest_done = EvidenceSnapshot.objects.create(case=case, status="done")
     EvidenceSnapshot.objects.create(case=case, status="running")  # not finished: not pinned
-    action = action_propose(case=case, by=analyst, kind="ban", reason="Fleet of 3")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="Fleet of 3"
+    )
     assert action.snapshot == newest_done
     assert action.accounts.count() == 3
     assert action.status == A.PROPOSED
@@ -65,7 +67,9 @@ def test_propose_pins_the_latest_done_snapshot_and_moves_the_case(make_case, ana
 
 def test_propose_without_a_snapshot_is_allowed_and_says_so(make_case, analyst):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="suspend", reason="r")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="suspend", duration_days=30, reason="r"
+    )
     assert action.snapshot is None
     assert AuditEvent.objects.get(verb="action.proposed").data["snapshot"] is None
 
@@ -73,11 +77,20 @@ def test_propose_without_a_snapshot_is_allowed_and_says_so(make_case, analyst):
 def test_propose_on_a_selection_rejects_accounts_not_on_the_case(make_case, analyst):
     case = make_case(accounts=3)
     ids = list(case.case_accounts.values_list("account_id", flat=True))
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r", account_ids=ids[:2])
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="r", account_ids=ids[:2]
+    )
     assert set(action.accounts.values_list("pk", flat=True)) == set(ids[:2])
     stranger = AccountFactory()
     with pytest.raises(ValidationError, match="not on this case"):
-        action_propose(case=case, by=analyst, kind="ban", reason="r", account_ids=[stranger.pk])
+        action_propose(
+            **enforcement_terms(),
+            case=case,
+            by=analyst,
+            kind="ban",
+            reason="r",
+            account_ids=[stranger.pk],
+        )
 
 
 @pytest.mark.parametrize(
@@ -87,27 +100,34 @@ def test_propose_on_a_selection_rejects_accounts_not_on_the_case(make_case, anal
 def test_propose_refuses_bad_input(make_case, analyst, kind, reason, message):
     case = make_case(accounts=1)
     with pytest.raises(ValidationError, match=message):
-        action_propose(case=case, by=analyst, kind=kind, reason=reason)
+        action_propose(**enforcement_terms(), case=case, by=analyst, kind=kind, reason=reason)
     assert not EnforcementAction.objects.exists()
 
 
 def test_closed_case_takes_no_proposal(make_case, analyst):
     case = make_case(accounts=1, status=S.DISMISSED)
     with pytest.raises(ValidationError, match="reopen it first"):
-        action_propose(case=case, by=analyst, kind="ban", reason="r")
+        action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
 
 
 def test_manager_and_outsider_cannot_propose(make_case, manager, outsider):
     case = make_case(accounts=1)
     for user in (manager, outsider):
         with pytest.raises(PermissionDenied):
-            action_propose(case=case, by=user, kind="ban", reason="r")
+            action_propose(**enforcement_terms(), case=case, by=user, kind="ban", reason="r")
 
 
 def test_a_new_proposal_supersedes_the_open_one_which_never_changes(make_case, analyst, analyst2):
     case = make_case(accounts=2)
-    first = action_propose(case=case, by=analyst, kind="ban", reason="first")
-    second = action_propose(case=case, by=analyst2, kind="suspend", reason="second")
+    first = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="first")
+    second = action_propose(
+        **enforcement_terms(),
+        case=case,
+        by=analyst2,
+        kind="suspend",
+        duration_days=30,
+        reason="second",
+    )
     first.refresh_from_db()
     assert first.status == A.SUPERSEDED and first.reason == "first" and first.kind == "ban"
     assert second.supersedes == first and second.status == A.PROPOSED
@@ -129,7 +149,7 @@ def test_blast_radius_counts_traffic_other_cases_and_lookalikes(make_case, analy
     other = CaseFactory(status=S.TRIAGE)
     CaseAccountFactory(case=other, account=old)
     CaseAccountFactory(case=CaseFactory(status=S.DISMISSED), account=old)  # closed: not counted
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     blast = action.blast_radius
     assert blast["account_count"] == 3
     assert blast["exchange_count"] == 100 + 101  # the two scored accounts of make_case
@@ -143,7 +163,7 @@ def test_blast_radius_counts_traffic_other_cases_and_lookalikes(make_case, analy
 
 def test_proposer_can_never_approve_and_analyst_cannot_decide(make_case, approver, analyst):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=approver, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=approver, kind="ban", reason="r")
     with pytest.raises(PermissionDenied, match="four eyes"):
         action_decide(action=action, by=approver, approve=True)
     with pytest.raises(PermissionDenied):
@@ -155,7 +175,7 @@ def test_proposer_can_never_approve_and_analyst_cannot_decide(make_case, approve
 
 def test_reject_needs_a_comment_and_returns_the_case_to_investigating(make_case, analyst, approver):
     case = make_case(accounts=1, status=S.INVESTIGATING)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     with pytest.raises(ValidationError, match="comment"):
         action_decide(action=action, by=approver, approve=False, comment="")
     action_decide(action=action, by=approver, approve=False, comment="Campus NAT, not a fleet")
@@ -180,12 +200,12 @@ def test_approval_writes_outbox_rows_and_enqueues_after_commit(
         deliver_outbox_message_task, "apply_async", lambda args, *_, **__: sent.append(*args)
     )
     case = make_case(accounts=2)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         action_decide(action=action, by=approver, approve=True, comment="clear fleet")
     messages = list(OutboxMessage.objects.filter(action=action).order_by("backend"))
     assert [m.backend for m in messages] == ["banlist", "webhook"]
-    assert len(callbacks) == 2
+    assert len(callbacks) == 3  # the two deliveries, and the proposer's e-mail
     assert sorted(sent) == sorted(m.pk for m in messages)
     payload = messages[1].payload
     assert payload["idempotency_key"] == str(action.idempotency_key)
@@ -202,7 +222,7 @@ def test_ban_list_delivery_executes_the_action_and_the_case_is_actioned(
     make_case, analyst, approver
 ):
     case = make_case(accounts=2)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     deliver_all(action)
     action.refresh_from_db()
@@ -232,14 +252,16 @@ def test_reversal_is_four_eyes_and_returns_accounts_to_active(
     make_case, analyst, approver, approver2
 ):
     case = make_case(accounts=2)
-    ban = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    ban = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=ban, by=approver, approve=True)
     deliver_all(ban)
     # One account is also rate-limited by another case's action, which stays in force.
     shared = ban.accounts.first()
     other_case = make_case(accounts=0)
     CaseAccountFactory(case=other_case, account=shared)
-    limit = action_propose(case=other_case, by=analyst, kind="rate_limit", reason="r2")
+    limit = action_propose(
+        **enforcement_terms(), case=other_case, by=analyst, kind="rate_limit", reason="r2"
+    )
     action_decide(action=limit, by=approver, approve=True)
     deliver_all(limit)
     shared.refresh_from_db()
@@ -279,14 +301,16 @@ def test_reversal_is_four_eyes_and_returns_accounts_to_active(
 
 def test_only_executed_actions_can_be_reversed(make_case, analyst):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     with pytest.raises(ValidationError, match="only an executed"):
         action_request_reversal(action=action, by=analyst, reason="oops")
 
 
 def test_platform_status_is_untouched_until_every_backend_confirms(make_case, analyst, approver):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="suspend", reason="r")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="suspend", duration_days=30, reason="r"
+    )
     action_decide(action=action, by=approver, approve=True)
     assert Account.objects.filter(platform_status="suspended").count() == 0
     deliver_all(action)

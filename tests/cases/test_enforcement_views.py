@@ -13,7 +13,13 @@ from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.enforcement.services import action_decide, action_propose, outbox_deliver
 from cases.models import Case
 from tests.cases.conftest import HOSTILE
-from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
+from tests.factories import (
+    AccountFactory,
+    CaseAccountFactory,
+    CaseFactory,
+    enforcement_terms,
+    enforcement_terms_form,
+)
 
 pytestmark = pytest.mark.django_db
 A = EnforcementAction.Status
@@ -39,7 +45,7 @@ def client_for(user) -> Client:
 
 def test_section_fragment_and_page(make_case, analyst, analyst_client, htmx_headers):
     case = make_case(accounts=2)
-    action_propose(case=case, by=analyst, kind="ban", reason=HOSTILE)
+    action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason=HOSTILE)
     fragment = analyst_client.get(url("case_enforcement", case.pk), headers=htmx_headers)
     assert fragment.status_code == 200
     html = fragment.content.decode()
@@ -67,7 +73,9 @@ def test_section_queries_do_not_grow_with_actions(
 ):
     case = make_case(accounts=3)
     for _ in range(4):
-        action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+        action = action_propose(
+            **enforcement_terms(), case=case, by=analyst, kind="ban", reason="r"
+        )
     action_decide(action=action, by=approver, approve=True)
     for message in action.outbox.all():
         outbox_deliver(message_id=message.pk)
@@ -84,7 +92,7 @@ def test_propose_modal_then_saved(make_case, analyst_client, htmx_headers):
     assert "<dialog" in html and "Blast radius" in html and "no evidence snapshot" in html
     response = analyst_client.post(
         url("action_propose", case.pk),
-        {"kind": "ban", "scope": "all", "reason": "Fleet"},
+        {"kind": "ban", "scope": "all", "reason": "Fleet", **enforcement_terms_form()},
         headers=htmx_headers,
     )
     assert response.status_code == 204
@@ -99,7 +107,7 @@ def test_propose_invalid_form_comes_back_with_200(make_case, analyst_client, htm
     case = make_case(accounts=2)
     response = analyst_client.post(
         url("action_propose", case.pk),
-        {"kind": "ban", "scope": "selected", "reason": "x"},
+        {"kind": "ban", "scope": "selected", "reason": "x", **enforcement_terms_form()},
         headers=htmx_headers,
     )
     assert response.status_code == 200
@@ -112,7 +120,13 @@ def test_propose_a_selection_of_accounts(make_case, analyst_client):
     picked = list(case.case_accounts.values_list("account_id", flat=True))[:1]
     response = analyst_client.post(
         url("action_propose", case.pk),
-        {"kind": "rate_limit", "scope": "selected", "picked": picked, "reason": "one"},
+        {
+            "kind": "rate_limit",
+            "scope": "selected",
+            "picked": picked,
+            "reason": "one",
+            **enforcement_terms_form(),
+        },
     )
     assert response.status_code == 302
     assert list(EnforcementAction.objects.get().accounts.values_list("pk", flat=True)) == picked
@@ -124,7 +138,8 @@ def test_manager_and_outsider_cannot_propose(make_case, persona, request):
     c = client_for(request.getfixturevalue(persona))
     assert c.get(url("action_propose", case.pk)).status_code == 403
     response = c.post(
-        url("action_propose", case.pk), {"kind": "ban", "scope": "all", "reason": "r"}
+        url("action_propose", case.pk),
+        {"kind": "ban", "scope": "all", "reason": "r", **enforcement_terms_form()},
     )
     assert response.status_code == 403
     assert not EnforcementAction.objects.exists()
@@ -134,7 +149,7 @@ def test_four_eyes_on_the_decision_views(
     make_case, approver, approver2, analyst, manager, outsider
 ):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=approver, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=approver, kind="ban", reason="r")
     decide = url("action_decide", case.pk, action.pk)
     body = {"decision": "approve", "comment": "ok"}
     proposer = client_for(approver)
@@ -158,7 +173,7 @@ def test_four_eyes_on_the_decision_views(
 
 def test_reject_without_comment_is_refused_in_the_form(make_case, analyst, approver_client):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     response = approver_client.post(
         url("action_decide", case.pk, action.pk), {"decision": "reject", "comment": " "}
     )
@@ -166,7 +181,7 @@ def test_reject_without_comment_is_refused_in_the_form(make_case, analyst, appro
 
 
 def _executed(case, analyst, approver):
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     for message in action.outbox.all():
         outbox_deliver(message_id=message.pk)
@@ -199,7 +214,7 @@ def test_manager_cannot_request_a_reversal(make_case, analyst, approver, manager
 
 def test_retry_is_for_approvers(make_case, analyst, approver, approver2, analyst_client):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     message = action.outbox.get()
     OutboxMessage.objects.filter(pk=message.pk).update(status="dead", last_error="HTTP 500")
@@ -266,7 +281,7 @@ def test_retry_from_the_approvals_page_returns_there_and_never_off_site(
     make_case, analyst, approver, approver2
 ):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     message = action.outbox.get()
     retry = url("outbox_retry", case.pk, message.pk)
@@ -280,8 +295,17 @@ def test_retry_from_the_approvals_page_returns_there_and_never_off_site(
 
 
 def test_approvals_queue_lists_others_proposals(make_case, analyst, approver, approver2):
-    mine = action_propose(case=make_case(accounts=1), by=approver, kind="ban", reason="r")
-    theirs = action_propose(case=make_case(accounts=2), by=analyst, kind="suspend", reason="r")
+    mine = action_propose(
+        **enforcement_terms(), case=make_case(accounts=1), by=approver, kind="ban", reason="r"
+    )
+    theirs = action_propose(
+        **enforcement_terms(),
+        case=make_case(accounts=2),
+        by=analyst,
+        kind="suspend",
+        duration_days=30,
+        reason="r",
+    )
     html = client_for(approver).get(url("approval_queue")).content.decode()
     assert f'data-action="{theirs.pk}"' in html and f'data-action="{mine.pk}"' not in html
     assert "Your proposals, waiting for another approver" in html
@@ -333,7 +357,7 @@ def test_ban_list_access(settings, outsider_client, manager_client):
 
 def test_dead_letter_shows_with_retry_for_approvers_only(make_case, analyst, approver, approver2):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     message = action.outbox.get()
     OutboxMessage.objects.filter(pk=message.pk).update(
@@ -356,7 +380,7 @@ def test_polling_section_tells_the_page_when_delivery_finished(
     make_case, analyst, approver, analyst_client, htmx_headers
 ):
     case = make_case(accounts=1)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     action_decide(action=action, by=approver, approve=True)
     polling = analyst_client.get(url("case_enforcement", case.pk), headers=htmx_headers)
     assert "every 3s" in polling.content.decode() and "HX-Trigger-After-Swap" not in polling
@@ -371,7 +395,7 @@ def test_action_page_shows_the_frozen_blast_radius(make_case, analyst, manager_c
     case = make_case(accounts=2)
     AccountFactory(org_id="org-0")
     AccountFactory(org_id="org-0")  # org-0 now has 3 accounts: a shared organisation
-    action = action_propose(case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     page = manager_client.get(url("action_detail", case.pk, action.pk))
     html = page.content.decode()
     assert page.status_code == 200
@@ -389,7 +413,7 @@ def test_blast_radius_says_traffic_unknown_rather_than_zero_without_scores(
     unscored = CaseFactory(account_count=1)
     CaseAccountFactory(case=unscored, account=AccountFactory())
     for case in (scored, unscored):
-        action_propose(case=case, by=analyst, kind="ban", reason="r")
+        action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
     scored_html = manager_client.get(url("case_enforcement", scored.pk)).content.decode()
     assert "201 exchanges" in scored_html and "traffic-unknown" not in scored_html
     unscored_html = manager_client.get(url("case_enforcement", unscored.pk)).content.decode()
@@ -409,10 +433,19 @@ def test_approvals_queue_queries_do_not_grow_with_proposals(
         return len(ctx.captured_queries)
 
     client = client_for(approver2)
-    action_propose(case=make_case(accounts=2), by=analyst, kind="ban", reason="r")
+    action_propose(
+        **enforcement_terms(), case=make_case(accounts=2), by=analyst, kind="ban", reason="r"
+    )
     few = count_queries()
     for _ in range(5):
-        action_propose(case=make_case(accounts=3), by=approver, kind="suspend", reason="r")
+        action_propose(
+            **enforcement_terms(),
+            case=make_case(accounts=3),
+            by=approver,
+            kind="suspend",
+            duration_days=30,
+            reason="r",
+        )
     html = client.get(url("approval_queue")).content.decode()
     assert html.count("data-action=") == 6
     with django_assert_max_num_queries(few):

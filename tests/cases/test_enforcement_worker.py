@@ -11,6 +11,7 @@ from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxM
 from cases.enforcement.services import action_decide, action_propose, outbox_sweep
 from cases.models import AuditEvent
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
+from tests.factories import enforcement_terms
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 LEASE = 3
@@ -50,7 +51,9 @@ def test_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
 ):
     receiver = webhook_receiver
     case = make_case(accounts=3)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet"
+    )
     action_decide(action=action, by=approver, approve=True, comment="ok")  # enqueued on commit
     webhook = OutboxMessage.objects.get(action=action, backend="webhook")
 

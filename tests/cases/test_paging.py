@@ -103,9 +103,9 @@ def test_a_cursor_page_costs_the_queries_of_the_first(
 ):
     first = analyst_client.get(f"/cases/?status=any&per_page={PER_PAGE}")
     # Django's four (the session, its user, the user's own permissions and their groups'),
-    # the page's rows and the top bar's unread count and roles (the filter bar's choices were
-    # cached by the first page).
-    with django_assert_num_queries(7):
+    # the page's rows, the top bar's unread count and roles, and the saved views (the filter
+    # bar's choices were cached by the first page).
+    with django_assert_num_queries(8):
         second = analyst_client.get(link(first.content.decode(), "next"))
     assert second.status_code == 200 and len(pks(second)) == PER_PAGE
     # A typed page number reads one key more: the row before the page, from the cases table
@@ -113,7 +113,7 @@ def test_a_cursor_page_costs_the_queries_of_the_first(
     with CaptureQueriesContext(connection) as ctx:
         third = analyst_client.get(f"/cases/?status=any&per_page={PER_PAGE}&page=3")
     assert third.status_code == 200 and len(pks(third)) == PER_PAGE
-    assert len(ctx.captured_queries) == 8
+    assert len(ctx.captured_queries) == 9
     (key,) = [q["sql"] for q in ctx.captured_queries if "OFFSET" in q["sql"]]
     assert "JOIN" not in key
 

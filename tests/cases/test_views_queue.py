@@ -118,18 +118,20 @@ def test_the_queue_never_counts_the_whole_table(analyst_client):
 # number first reads the sort key of the row before it (``KeysetPaginator``). The filter bar's
 # choice lists come from the cache once the first page has stored them
 # (``queue_choice_names``: the workers and the tags, two queries); the htmx fragment draws
-# neither bar nor top bar.
+# neither bar nor top bar. A full page also lists the user's and the team's saved views
+# (VIEWS, one query).
 SESSION = 4
 TOP_BAR = 2
+VIEWS = 1
 QUEUE_QUERIES = {
-    "default": SESSION + TOP_BAR + 1,
-    "filter": SESSION + TOP_BAR + 1,
-    "search": SESSION + TOP_BAR + 2,
-    "sort": SESSION + TOP_BAR + 1,
-    "next link": SESSION + TOP_BAR + 1,
-    "typed page": SESSION + TOP_BAR + 2,
+    "default": SESSION + TOP_BAR + VIEWS + 1,
+    "filter": SESSION + TOP_BAR + VIEWS + 1,
+    "search": SESSION + TOP_BAR + VIEWS + 2,
+    "sort": SESSION + TOP_BAR + VIEWS + 1,
+    "next link": SESSION + TOP_BAR + VIEWS + 1,
+    "typed page": SESSION + TOP_BAR + VIEWS + 2,
     "fragment": SESSION + 1,
-    "choices not cached": SESSION + TOP_BAR + 4,
+    "choices not cached": SESSION + TOP_BAR + VIEWS + 4,
 }
 
 
@@ -428,7 +430,7 @@ def test_every_bulk_action_asks_first_then_applies_what_was_confirmed(
     )
     assert asked.status_code == 200
     html = asked.content.decode()
-    assert ("<dialog" in html) is htmx and ("<html" in html) is not htmx
+    assert ('<dialog class="modal"' in html) is htmx and ("<html" in html) is not htmx
     assert "Confirm bulk action" in html and "for 3 cases</button>" in html
     assert [case_state(c) for c in cases] == before
     assert not AuditEvent.objects.exists()

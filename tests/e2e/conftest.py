@@ -75,3 +75,20 @@ def _reason_codes(request):
 
     request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
     ensure_reason_codes()
+
+
+@pytest.fixture
+def enforcement_lists(transactional_db):
+    """The policies and violation categories a proposal picks from: seeded by a migration,
+    but a journey's database is emptied between tests, so they are put back here."""
+    from tests.factories import enforcement_terms
+
+    return enforcement_terms()
+
+
+def choose_terms(form, *, length: str | None = None) -> None:
+    """Fill the proposal form's required policy and violation category (the first of each)."""
+    form.get_by_label("Policy").select_option(index=1)
+    form.get_by_label("Violation category").select_option(index=1)
+    if length:
+        form.get_by_label("Length").select_option(label=length)

@@ -14,6 +14,7 @@ from cases.evidence.services import evidence_snapshot_collect
 from cases.models import Case, EvidenceSnapshot
 from tests.cases.test_enforcement_delivery import SECRET, Receiver
 from tests.cases.test_evidence_fixtures import make_campaign
+from tests.e2e.conftest import choose_terms
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -39,7 +40,7 @@ def receiver(settings, monkeypatch):
 
 
 def test_analyst_proposes_approver_approves_case_actioned(
-    page, live_server, login, console_errors, receiver
+    page, live_server, login, console_errors, receiver, enforcement_lists
 ):
     from dashboard.roles import ANALYST, APPROVER, ensure_roles
 
@@ -69,6 +70,7 @@ def test_analyst_proposes_approver_approves_case_actioned(
     dialog.get_by_label("All accounts on the case").check()
     expect(picker).to_be_hidden()
     dialog.get_by_label("Ban").check()
+    choose_terms(dialog)
     dialog.get_by_label("Reason").fill("Six accounts, one card, one shift: a harvesting fleet.")
     _shot(dialog, "ban-propose")
     dialog.get_by_role("button", name="Propose").click()

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from cases.enforcement.models import EnforcementAction
 from cases.models import AccountLabel, CaseAccount
 from detection.models import KnownGood
+from tests.e2e.conftest import choose_terms
 from tests.factories import (
     PASSWORD,
     AccountFactory,
@@ -25,7 +26,7 @@ REASON = re.compile(r"^Reason:?$")
 
 
 @pytest.fixture
-def team(monkeypatch):
+def team(monkeypatch, enforcement_lists):
     """An analyst, a second analyst to assign to, an approver; a case of a campaign with two
     accounts, a second case of the same campaign to merge, and an account on neither."""
     from cases.enforcement.tasks import deliver_outbox_message_task
@@ -180,6 +181,7 @@ def test_every_case_action_from_a_click(page, live_server, login, console_errors
 
     page.get_by_role("link", name="Propose an action…").click()
     dialog = _dialog(page)
+    choose_terms(dialog)
     dialog.get_by_label(REASON).fill("A fleet harvesting reasoning traces")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")
@@ -301,7 +303,7 @@ def test_every_case_action_from_its_url_without_javascript(browser, live_server,
     _submit_at(
         page,
         f"{base}/enforcement/propose/",
-        lambda f: f.get_by_label(REASON).fill("Fleet"),
+        lambda f: (choose_terms(f), f.get_by_label(REASON).fill("Fleet")),
         "Propose",
         "awaiting approval",
     )
@@ -379,6 +381,7 @@ def test_case_page_keys(page, live_server, login, console_errors, team):
     expect(page.locator("#propose-action")).to_be_visible()  # its section has loaded
     page.keyboard.press("p")
     dialog = _dialog(page)
+    choose_terms(dialog)
     dialog.get_by_label(REASON).fill("Fleet, by the keyboard")
     dialog.get_by_role("button", name="Propose").click()
     _saved(page, dialog, "awaiting approval")

@@ -11,6 +11,7 @@ from cases.enforcement.services.proposals import (
     action_propose,
     action_request_reversal,
     blast_radius_for,
+    reversible_accounts,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "outbox_deliver",
     "outbox_retry",
     "outbox_sweep",
+    "reversible_accounts",
 ]

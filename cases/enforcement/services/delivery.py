@@ -11,8 +11,8 @@ resulting redelivery harmless.
 
 When every message of an action is delivered, the action becomes executed exactly once
 (compare-and-set again), the accounts take their new platform status and the case becomes
-actioned; for a reversal, the reversed action becomes reversed and its accounts return to
-active (unless another action still in force covers them).
+actioned; for a reversal, its accounts return to active (unless another action still in
+force covers them), and the reversed action becomes reversed once all its accounts are.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cases import audit
-from cases.enforcement import banlist, webhook
+from cases.enforcement import banlist, notify, webhook
 from cases.enforcement.backends import DeliveryResult
 from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.models import Case
@@ -143,6 +143,7 @@ def _dead_letter(message: OutboxMessage, case: Case, error: str) -> None:
             "reason": error,
         },
     )
+    notify.delivery_failed(message.action, backend=message.get_backend_display(), error=error)
 
 
 def _next_number(message: OutboxMessage) -> int:
@@ -213,19 +214,30 @@ def _record(message: OutboxMessage, token: str, result: DeliveryResult, duration
     return f"failed; retry in {int(delay.total_seconds())}s"
 
 
+def _reversed_pairs(account_ids: list[int]) -> set[tuple[int, int]]:
+    """``(account, action)`` pairs an executed reversal took the account out of."""
+    return set(
+        EnforcementAction.objects.filter(
+            kind=A.Kind.REVERSE, status=A.Status.EXECUTED, accounts__in=account_ids
+        ).values_list("accounts", "reverses_id")
+    )
+
+
 def _refresh_platform_status(account_ids: list[int]) -> None:
-    """Each account takes the status of the most severe action still in force on it."""
+    """Each account takes the status of the most severe action still in force on it (an
+    action partly reversed is no longer in force on the accounts it was reversed for)."""
     best: dict[int, str] = {}
     for start in range(0, len(account_ids), 5000):
         chunk = account_ids[start : start + 5000]
-        for account_id, kind in (
+        lifted = _reversed_pairs(chunk)
+        for account_id, action_id, kind in (
             EnforcementAction.objects.in_force()
             .filter(accounts__in=chunk)
-            .values_list("accounts", "kind")
+            .values_list("accounts", "pk", "kind")
         ):
-            if account_id in chunk and (
-                account_id not in best or A.SEVERITY[kind] > A.SEVERITY[best[account_id]]
-            ):
+            if (account_id, action_id) in lifted:
+                continue
+            if account_id not in best or A.SEVERITY[kind] > A.SEVERITY[best[account_id]]:
                 best[account_id] = kind
     by_status: dict[str, list[int]] = {}
     for account_id in account_ids:
@@ -235,6 +247,18 @@ def _refresh_platform_status(account_ids: list[int]) -> None:
     for status, ids in by_status.items():
         for start in range(0, len(ids), 5000):
             Account.objects.filter(pk__in=ids[start : start + 5000]).update(platform_status=status)
+
+
+def _fully_reversed(action_id: int) -> bool:
+    """Every account of the action is covered by an executed reversal of it."""
+    reversed_ids = EnforcementAction.objects.filter(
+        reverses_id=action_id, status=A.Status.EXECUTED, accounts__isnull=False
+    ).values("accounts")
+    return not (
+        EnforcementAction.accounts.through.objects.filter(enforcementaction_id=action_id)
+        .exclude(account_id__in=reversed_ids)
+        .exists()
+    )
 
 
 def _execute_if_complete(action_id: int, case: Case) -> None:
@@ -247,10 +271,14 @@ def _execute_if_complete(action_id: int, case: Case) -> None:
     ).update(status=A.Status.EXECUTED, executed_at=now)
     if executed != 1:
         return
-    action = EnforcementAction.objects.select_related("reverses").get(pk=action_id)
+    action = EnforcementAction.objects.select_related(
+        "reverses", "reverses__proposed_by", "proposed_by", "case"
+    ).get(pk=action_id)
     source = action.reverses if action.is_reversal else action
-    account_ids = list(source.accounts.values_list("pk", flat=True))
-    if action.is_reversal:
+    # A reversal's own accounts: all of the action's, or the ones an appeal was upheld for.
+    account_ids = list(action.accounts.values_list("pk", flat=True))
+    fully = action.is_reversal and _fully_reversed(source.pk)
+    if fully:
         EnforcementAction.objects.filter(pk=source.pk, status=A.Status.EXECUTED).update(
             status=A.Status.REVERSED
         )
@@ -264,8 +292,10 @@ def _execute_if_complete(action_id: int, case: Case) -> None:
             "kind": source.kind,
             "accounts": len(account_ids),
             "reverses": source.pk if action.is_reversal else None,
+            "all_accounts": fully if action.is_reversal else True,
         },
     )
+    notify.delivered(action, accounts=len(account_ids))
     if not action.is_reversal and case.status != Case.Status.ACTIONED:
         case_change_status(
             case=case,

@@ -12,6 +12,9 @@ Who may do what is checked here, not only in the views:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -20,8 +23,9 @@ from django.utils import timezone
 
 from cases import audit
 from cases.enforcement import blast_radius as radius
+from cases.enforcement import notify
 from cases.enforcement.backends import backends_for_new_action
-from cases.enforcement.models import EnforcementAction, OutboxMessage
+from cases.enforcement.models import EnforcementAction, OutboxMessage, Policy, ViolationCategory
 from cases.enforcement.selectors import live_accounts_of
 from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.labels.models import Outcome, Source
@@ -34,6 +38,8 @@ from detection.models import Account, AccountScore, DetectionRun
 A = EnforcementAction
 S = Case.Status
 MAX_REASON = 5000
+# The longest limited action; past ten years, propose a permanent one.
+MAX_DURATION_DAYS = 3650
 
 
 def _lock_case(case_id: int) -> Case:
@@ -52,6 +58,22 @@ def _clean_text(text: str, what: str) -> str:
     if len(text) > MAX_REASON:
         raise ValidationError(f"{what} is too long (at most {MAX_REASON} characters)")
     return text
+
+
+def _check_terms(kind: str, policy, category, duration_days) -> None:
+    """A proposal names the rule it enforces and the abuse it saw, from the admins' lists."""
+    if not isinstance(policy, Policy) or not policy.active:
+        raise ValidationError("choose the policy this action enforces")
+    if not isinstance(category, ViolationCategory) or not category.active:
+        raise ValidationError("choose the violation category")
+    if duration_days is None:
+        if kind == A.Kind.SUSPEND:
+            raise ValidationError("a suspension needs a length; a permanent one is a ban")
+        return
+    if not isinstance(duration_days, int) or not 1 <= duration_days <= MAX_DURATION_DAYS:
+        raise ValidationError(
+            f"the length is a whole number of days from 1 to {MAX_DURATION_DAYS}, or permanent"
+        )
 
 
 def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
@@ -117,9 +139,18 @@ def _add_accounts(action: EnforcementAction, account_ids: list[int]) -> None:
 
 @transaction.atomic
 def action_propose(
-    *, case: Case, by, kind: str, reason: str, account_ids: list[int] | None = None
+    *,
+    case: Case,
+    by,
+    kind: str,
+    reason: str,
+    policy: Policy,
+    category: ViolationCategory,
+    duration_days: int | None = None,
+    account_ids: list[int] | None = None,
 ) -> EnforcementAction:
-    """Propose ``kind`` on the case's accounts (all of them, or ``account_ids``).
+    """Propose ``kind`` on the case's accounts (all of them, or ``account_ids``), under
+    ``policy`` for ``category`` of abuse, for ``duration_days`` (``None``: permanent).
 
     The latest done evidence snapshot is pinned (a proposal without one is allowed and says
     so), the blast radius is computed and frozen, an open proposal on the case is superseded,
@@ -129,6 +160,7 @@ def action_propose(
     if kind not in A.PROPOSABLE_KINDS:
         raise ValidationError(f"cannot propose {kind!r}; choose ban, suspend or rate-limit")
     reason = _clean_text(reason, "a reason")
+    _check_terms(kind, policy, category, duration_days)
     case = _lock_case(case.pk)
     if case.merged_into_id:
         raise ValidationError(f"this case was merged into case #{case.merged_into_id}")
@@ -164,6 +196,9 @@ def action_propose(
         case=case,
         kind=kind,
         reason=reason,
+        policy=policy,
+        category=category,
+        duration_days=duration_days,
         snapshot=snapshot,
         blast_radius=blast,
         supersedes=previous,
@@ -189,6 +224,9 @@ def action_propose(
             "accounts": len(chosen),
             "all_accounts": len(chosen) == len(live),
             "reason": reason,
+            "policy": policy.code,
+            "category": category.code,
+            "duration_days": duration_days,
             "snapshot": snapshot.pk if snapshot else None,
             "supersedes": previous.pk if previous else None,
             "warnings": blast["warning_count"],
@@ -206,31 +244,58 @@ def action_propose(
     return action
 
 
+def reversible_accounts(action: EnforcementAction) -> list[tuple[int, str]]:
+    """``(pk, account_id)`` of the action's accounts that no live reversal covers yet."""
+    # Non-null: a NULL in a NOT IN list would hide every account.
+    covered = EnforcementAction.objects.filter(
+        reverses=action, status__in=A.LIVE_REVERSAL_STATUSES, accounts__isnull=False
+    ).values("accounts")
+    return list(
+        action.accounts.exclude(pk__in=covered)
+        .order_by("account_id")
+        .values_list("pk", "account_id")
+    )
+
+
 @transaction.atomic
-def action_request_reversal(*, action: EnforcementAction, by, reason: str) -> EnforcementAction:
-    """Ask for an executed action to be reversed; another approver decides (four eyes)."""
+def action_request_reversal(
+    *, action: EnforcementAction, by, reason: str, account_ids: list[int] | None = None
+) -> EnforcementAction:
+    """Ask for an executed action to be reversed on all its accounts not yet reversed, or on
+    ``account_ids`` only (an appeal: the others stay under the action). Another approver
+    decides (four eyes); delivery then returns those accounts to active on the platform."""
     _require(by, "cases.propose_action", "your role cannot request reversals")
     reason = _clean_text(reason, "a reason")
     case = _lock_case(action.case_id)
     original = EnforcementAction.objects.select_for_update().get(pk=action.pk)
     if original.is_reversal or original.status != A.Status.EXECUTED:
         raise ValidationError("only an executed ban, suspension or rate limit can be reversed")
-    live = original.reversals.filter(
-        status__in=[A.Status.PROPOSED, A.Status.APPROVED, A.Status.FAILED]
-    )
-    if live.exists():
-        raise ValidationError("a reversal of this action is already requested")
-    account_ids = list(original.accounts.values_list("pk", flat=True))
+    open_ids = [pk for pk, _ in reversible_accounts(original)]
+    if not open_ids:
+        raise ValidationError(
+            "every account of this action is reversed, or its reversal is already requested"
+        )
+    if account_ids is None:
+        chosen = open_ids
+    else:
+        chosen = sorted(set(account_ids))
+        if not chosen:
+            raise ValidationError("pick at least one account to reverse")
+        if set(chosen) - set(open_ids):
+            raise ValidationError(
+                "some picked accounts are not under this action, or their reversal is "
+                "already requested"
+            )
     reversal = EnforcementAction.objects.create(
         case=case,
         kind=A.Kind.REVERSE,
         reverses=original,
         reason=reason,
         snapshot=EvidenceSnapshot.objects.filter(case=case).done().first(),
-        blast_radius=blast_radius_for(case, account_ids),
+        blast_radius=blast_radius_for(case, chosen),
         proposed_by=by,
     )
-    _add_accounts(reversal, account_ids)
+    _add_accounts(reversal, chosen)
     audit.record(
         "action.reversal_requested",
         actor=by,
@@ -240,19 +305,31 @@ def action_request_reversal(*, action: EnforcementAction, by, reason: str) -> En
             "action": reversal.pk,
             "reverses": original.pk,
             "kind": original.kind,
-            "accounts": len(account_ids),
+            "accounts": len(chosen),
+            "all_accounts": len(chosen) == len(open_ids),
+            "account_ids": sorted(
+                original.accounts.filter(pk__in=chosen).values_list("account_id", flat=True)
+            )[:100],
             "reason": reason,
         },
     )
     return reversal
 
 
-def build_payload(action: EnforcementAction, *, approved_by, approved_at) -> dict:
-    """The message body every backend gets; fixed at approval, identical on every attempt."""
-    from django.conf import settings
+def ends_at_for(action: EnforcementAction, approved_at):
+    if action.duration_days is None:
+        return None
+    return approved_at + timedelta(days=action.duration_days)
 
+
+def build_payload(action: EnforcementAction, *, approved_by, approved_at) -> dict:
+    """The message body every backend gets; fixed at approval, identical on every attempt.
+
+    A reversal names the accounts it returns to active (all of the action's, or the few an
+    appeal was upheld for) and repeats the reversed action's policy and category."""
     source = action.reverses if action.is_reversal else action
-    accounts = sorted(source.accounts.values_list("account_id", flat=True))
+    accounts = sorted(action.accounts.values_list("account_id", flat=True))
+    ends_at = None if action.is_reversal else ends_at_for(action, approved_at)
     payload = {
         "type": "enforcement.action",
         "version": 1,
@@ -265,6 +342,10 @@ def build_payload(action: EnforcementAction, *, approved_by, approved_at) -> dic
         "account_count": len(accounts),
         "case": {"id": action.case_id, "url": f"{settings.SITE_URL}/cases/{action.case_id}/"},
         "reason": action.reason,
+        "policy": source.policy.as_payload() if source.policy_id else None,
+        "category": source.category.as_payload() if source.category_id else None,
+        "duration_days": None if action.is_reversal else action.duration_days,
+        "ends_at": ends_at.isoformat() if ends_at else None,
         "proposed_by": action.proposed_by.get_username(),
         "approved_by": approved_by.get_username(),
         "approved_at": approved_at.isoformat(),
@@ -274,6 +355,7 @@ def build_payload(action: EnforcementAction, *, approved_by, approved_at) -> dic
             "action_id": source.pk,
             "action": source.kind,
             "idempotency_key": str(source.idempotency_key),
+            "all_accounts": len(accounts) == source.accounts.count(),
         }
     return payload
 
@@ -302,7 +384,9 @@ def action_decide(
     if len(comment) > MAX_REASON:
         raise ValidationError(f"the comment is too long (at most {MAX_REASON} characters)")
     case = _lock_case(action.case_id)
-    current = EnforcementAction.objects.select_related("proposed_by", "reverses").get(pk=action.pk)
+    current = EnforcementAction.objects.select_related(
+        "proposed_by", "reverses", "policy", "category"
+    ).get(pk=action.pk)
     if current.proposed_by_id == by.pk:
         raise PermissionDenied("you proposed this; another approver must decide (four eyes)")
     if current.status != A.Status.PROPOSED:
@@ -318,6 +402,7 @@ def action_decide(
             decided_by=by,
             decided_at=now,
             decision_comment=comment,
+            ends_at=ends_at_for(current, now) if approve and not current.is_reversal else None,
         )
     )
     if decided != 1:
@@ -337,9 +422,11 @@ def action_decide(
         _label_decided(current, by=by, case=case, outcome=outcome, reason_code=reason_code)
         for message in messages:
             enqueue_on_commit(DELIVER_TASK, message.pk)
+        notify.decided(current, by=by, approve=True, comment=comment)
         return current
     verb = "action.reversal_rejected" if current.is_reversal else "action.rejected"
     audit.record(verb, actor=by, case=case, target=current, data=data)
+    notify.decided(current, by=by, approve=False, comment=comment)
     if not current.is_reversal and case.status == S.PENDING_APPROVAL:
         in_flight = case.actions.filter(
             status__in=[A.Status.PROPOSED, A.Status.APPROVED, A.Status.FAILED]
