@@ -18,6 +18,7 @@ from cases.services.accounts import case_account_remove
 from cases.services.bulk import cases_bulk_apply
 from cases.services.workflow import case_change_status
 from detection.models import KnownGood, KnownGoodEvent
+from tests.factories import enforcement_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +150,7 @@ def test_approval_confirms_and_an_approved_reversal_revises_with_history(
     make_case, analyst, approver, approver2
 ):
     case = make_case(accounts=2)
-    ban = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    ban = action_propose(case=case, by=analyst, kind="ban", reason="fleet", **enforcement_terms())
     action_decide(
         action=ban, by=approver, approve=True, reason_code="synchronised-shifts", outcome=""
     )
