@@ -14,6 +14,7 @@ from statistics import median
 from cases.models import Case
 from cases.services.opening import FlaggedSubject, RunRef, SyncResult, cases_open_for_subjects
 from detection.models import AccountScore, Campaign, DetectionRun
+from detection.naming import campaign_title
 
 
 def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict:
@@ -74,7 +75,7 @@ def run_subjects(run: DetectionRun) -> list[FlaggedSubject]:
             FlaggedSubject(
                 key=f"campaign:{campaign.pk}",
                 kind=Case.Kind.CAMPAIGN,
-                title=f"{campaign.label}: {len(scores)} linked accounts",
+                title=campaign_title(campaign.label, len(scores)),
                 risk=campaign.risk_score,
                 accounts={s.account_id: s.risk_score for s in scores},
                 exchanges=sum(s.exchange_count for s in scores),
