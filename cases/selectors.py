@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
 
+from cases.lookalikes import lookalike_flag, lookalike_q
 from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, Tag
 from detection.models import AccountScore
 
@@ -65,9 +66,22 @@ QUEUE_ROW_FIELDS = (
 
 
 def queue_rows(user) -> QuerySet[Case]:
-    """The queue's cases with what a row shows; the filters, the table's sort and the pager's
+    """The queue's cases with what a row shows, and how many of each case's live accounts
+    look like customers (``lookalike_count``); the filters, the table's sort and the pager's
     cursor refine it."""
-    return cases_for_queue(user).only(*QUEUE_ROW_FIELDS)
+    return (
+        cases_for_queue(user)
+        .only(*QUEUE_ROW_FIELDS)
+        .annotate(lookalike_count=_count(case_lookalikes(OuterRef("pk"))))
+    )
+
+
+def case_lookalikes(case) -> QuerySet[CaseAccount]:
+    """The live accounts of ``case`` (a case, its pk or an ``OuterRef``) that look like
+    legitimate customers (``cases.lookalikes``)."""
+    return CaseAccount.objects.filter(case=case, removed_at__isnull=True).filter(
+        lookalike_q("account__")
+    )
 
 
 def case_for_page(user, pk: int) -> Case:
@@ -148,6 +162,7 @@ def case_accounts_table_rows(case: Case, *, removed: bool = False) -> QuerySet[C
             signals=Subquery(latest.values("signals")[:1]),
             volume=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
             other_cases=_count(others),
+            lookalike=lookalike_flag("account__"),
         )
     )
 

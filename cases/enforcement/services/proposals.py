@@ -115,9 +115,18 @@ def _add_accounts(action: EnforcementAction, account_ids: list[int]) -> None:
 
 @transaction.atomic
 def action_propose(
-    *, case: Case, by, kind: str, reason: str, account_ids: list[int] | None = None
+    *,
+    case: Case,
+    by,
+    kind: str,
+    reason: str,
+    account_ids: list[int] | None = None,
+    lookalike_reason: str = "",
 ) -> EnforcementAction:
     """Propose ``kind`` on the case's accounts (all of them, or ``account_ids``).
+
+    ``lookalike_reason`` is why the proposer acts on accounts that look like customers; the
+    audit event keeps it beside the number of look-alikes the blast radius found.
 
     The latest done evidence snapshot is pinned (a proposal without one is allowed and says
     so), the blast radius is computed and frozen, an open proposal on the case is superseded,
@@ -190,6 +199,8 @@ def action_propose(
             "snapshot": snapshot.pk if snapshot else None,
             "supersedes": previous.pk if previous else None,
             "warnings": blast["warning_count"],
+            "lookalikes": blast["lookalike_count"],
+            "lookalike_reason": (lookalike_reason or "").strip()[:2000],
             "traffic_share": blast["traffic_share"],
         },
     )
