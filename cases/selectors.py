@@ -108,13 +108,17 @@ def case_for_page(user, pk: int) -> Case:
 
 def case_for_accounts(user, pk: int) -> Case:
     """The case whose accounts section this is, with what the section shows of it and the
-    number of accounts taken off it (``removed_account_count``), in one query; raises
+    number of accounts taken off it (``removed_account_count``) and of its look-alikes
+    (``lookalike_count``, as the summary card counts them), in one query; raises
     ``Case.DoesNotExist`` if the user may not see it."""
     removed = CaseAccount.objects.filter(case=OuterRef("pk"), removed_at__isnull=False)
     return (
         cases_visible_to(user)
         .only("title", "account_count")
-        .annotate(removed_account_count=_count(removed))
+        .annotate(
+            removed_account_count=_count(removed),
+            lookalike_count=_count(case_lookalikes(OuterRef("pk"))),
+        )
         .get(pk=pk)
     )
 

@@ -27,7 +27,10 @@ def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict
     signals = []
     for name, sigs in by_name.items():
         mid = median(s["value"] for s in sigs)
-        representative = min(sigs, key=lambda s: abs(s["value"] - mid))
+        # The reason quoted is a member's on whom the signal fired (above its norm), nearest the
+        # median: a member below the norm would explain the flag with a figure under it.
+        firing = [s for s in sigs if s["value"] > s["norm"]] or sigs
+        representative = min(firing, key=lambda s: abs(s["value"] - mid))
         signals.append(
             {
                 "name": name,
