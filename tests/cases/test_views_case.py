@@ -206,9 +206,10 @@ def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client
 
 # Queries per case page and section, pinned. Each starts with Django's four (SESSION): the
 # session, its user, the user's own permissions and their groups'; the page adds the top
-# bar's unread count and roles (TOP_BAR). The page reads its case with the
-# merge check, then its tags, then the summary card's figures; the accounts section its case (with the removed count) and a
-# page of rows; the notes their case and the notes; the timeline its case, the cases merged
+# bar's unread count and roles (TOP_BAR). The page reads its case with the merge check, then
+# its tags, then the summary card's figures; the accounts section its case (with the removed
+# and look-alike counts) and a page of rows; the notes their case and the notes; the timeline
+# its case, the cases merged
 # into it and the events; why-flagged its case alone; the summary card its case, its tags and
 # the figures.
 SESSION = 4
