@@ -1,5 +1,7 @@
 """Campaigns named by what they do, and signals by plain words, on plain data."""
 
+import pytest
+
 from detection import naming
 
 
@@ -32,3 +34,32 @@ def test_signal_labels_are_words():
     assert naming.signal_label("reasoning_elicitation") == "Asks for step-by-step reasoning"
     assert naming.signal_label("some_new_signal") == "Some new signal"
     assert naming.is_numbered("Campaign 4") and not naming.is_numbered("Campaign of 4")
+
+
+@pytest.mark.django_db
+def test_numbered_campaigns_and_their_case_titles_take_the_new_name():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from tests.factories import CampaignFactory, CaseFactory
+
+    evidence = _evidence(reasoning_elicitation=0.9, prompt_templating=0.9)
+    old = CampaignFactory(label="Campaign 4", evidence=evidence)
+    twin = CampaignFactory(label="Campaign 5", evidence=evidence)
+    kept = CampaignFactory(label="Named by hand", evidence=evidence)
+    case = CaseFactory(title="Campaign 4: 32 linked accounts", campaign=old)
+    edited = CaseFactory(title="Campaign 4: the card ring", campaign=old)
+
+    import_module("detection.migrations.0007_campaigns_named_by_what_they_do").name_campaigns(
+        apps, None
+    )
+    import_module("cases.migrations.0009_campaign_case_titles").retitle(apps, None)
+
+    for row in (old, twin, kept, case, edited):
+        row.refresh_from_db()
+    assert old.label == "Reasoning extraction via templated prompts"
+    assert twin.label == f"Reasoning extraction via templated prompts (campaign {twin.pk})"
+    assert kept.label == "Named by hand"
+    assert case.title == "Reasoning extraction via templated prompts, 32 accounts"
+    assert edited.title == "Campaign 4: the card ring"
