@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from cases.evidence.services import evidence_snapshot_collect
 from cases.models import EvidenceSnapshot
 from tests.cases.test_evidence_fixtures import make_campaign
+from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -40,6 +41,8 @@ def test_network_nodes_open_their_page_and_the_table_lists_them(
     for kind in ("IP", "ASN", "payment fingerprint"):
         expect(legend).to_contain_text(kind)
 
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#chart-network").screenshot(path=SCREENSHOTS / "network.png")
     table = page.locator("details.network-table")
     table.locator("summary").click()
     expect(table.locator("tbody tr").first).to_be_visible()
