@@ -84,7 +84,6 @@ class ProposeForm(forms.Form):
         include = bool(data.get("include_lookalikes"))
         reason = (data.get("lookalike_reason") or "").strip()
         data["lookalike_reason"] = reason if include else ""
-        data["excluded_lookalikes"] = 0
         if not self.lookalikes:
             return ids
         if include and not reason:
@@ -92,7 +91,6 @@ class ProposeForm(forms.Form):
         if ids is None:
             if include:
                 return None
-            data["excluded_lookalikes"] = len(self.lookalikes)
             ids = [pk for pk in self.by_name.values() if pk not in self.lookalikes]
             if not ids:
                 self.add_error(

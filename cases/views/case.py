@@ -73,10 +73,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @vary_on_fragment
 def case_summary_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The summary card: the case in plain language, from the figures the sections show."""
-    try:
-        case = case_for_page(request.user, pk)
-    except Case.DoesNotExist:
-        raise Http404("No such case") from None
+    case = get_case_for_user(request, pk, related=("campaign",))
     return _section(request, case, "summary", "Summary", {"summary": case_summary(case)})
 
 

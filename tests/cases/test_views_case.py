@@ -210,13 +210,13 @@ def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client
 # its tags, then the summary card's figures; the accounts section its case (with the removed
 # and look-alike counts) and a page of rows; the notes their case and the notes; the timeline
 # its case, the cases merged
-# into it and the events; why-flagged its case alone; the summary card its case, its tags and
-# the figures.
+# into it and the events; why-flagged its case alone; the summary card its case (with its
+# campaign) and the figures.
 SESSION = 4
 TOP_BAR = 2
 CASE_QUERIES = {
     "": SESSION + TOP_BAR + 3,
-    "summary/": SESSION + 3,
+    "summary/": SESSION + 2,
     "accounts/": SESSION + 2,
     "accounts/?removed=1": SESSION + 2,
     "notes/": SESSION + 2,
