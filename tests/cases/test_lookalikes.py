@@ -134,3 +134,12 @@ def test_picking_a_look_alike_without_including_them_is_refused(
     assert response.status_code == 200
     assert "1 of the accounts you picked is a look-alike" in response.content.decode()
     assert not EnforcementAction.objects.exists()
+
+
+def test_a_pivot_marks_the_look_alikes_among_the_accounts_it_finds(
+    case_with_lookalikes, analyst_client
+):
+    url = reverse("accounts:pivot", args=["org"]) + "?value=org-0"
+    html = analyst_client.get(url).content.decode()
+    rows = [row for row in html.split("<tr")[1:] if "account-link" in row]
+    assert len(rows) == 3 and all("badge lookalike" in row for row in rows)
