@@ -28,7 +28,7 @@ from django.db.models.lookups import IsNull
 
 from cases.lookalikes import lookalike_flag, lookalike_q
 from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, Tag
-from detection.models import AccountScore
+from detection.models import Account, AccountScore, DetectionRun
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -74,6 +74,35 @@ def queue_rows(user) -> QuerySet[Case]:
         .only(*QUEUE_ROW_FIELDS)
         .annotate(lookalike_count=_count(case_lookalikes(OuterRef("pk"))))
     )
+
+
+def with_latest_traffic(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """Accounts with the exchange count of their latest score (``traffic``, 0 when never
+    scored) and that score's run (``run_id``): one correlated subquery per account on the
+    ``accountscore`` account index."""
+    latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
+    return accounts.annotate(
+        traffic=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
+        run_id=Subquery(latest.values("run_id")[:1]),
+    )
+
+
+def run_total_exchanges(run_id: int | None) -> int | None:
+    """All the exchanges detection run ``run_id`` saw (the denominator of a traffic share)."""
+    if not run_id:
+        return None
+    run = DetectionRun.objects.filter(pk=run_id).only("counts").first()
+    return int(((run.counts or {}) if run else {}).get("exchanges") or 0) or None
+
+
+def case_traffic(case: Case) -> tuple[int, float]:
+    """The exchanges of the case's live accounts and their share of all traffic, counted as a
+    proposal's blast radius counts them, so the case and the proposal say the same."""
+    live = Account.objects.filter(case_links__case=case, case_links__removed_at__isnull=True)
+    rows = list(with_latest_traffic(live).values_list("traffic", "run_id"))
+    exchanges = sum(traffic for traffic, _ in rows)
+    total = run_total_exchanges(max((run for _, run in rows if run), default=None))
+    return exchanges, round(exchanges / total, 6) if total else 0.0
 
 
 def case_lookalikes(case) -> QuerySet[CaseAccount]:

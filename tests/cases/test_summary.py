@@ -117,3 +117,31 @@ def test_signal_names_are_words_on_the_page(analyst_client, case):
     html = analyst_client.get(reverse("cases:case_why", args=[case.pk])).content.decode()
     assert "Asks for step-by-step reasoning" in html
     assert ">reasoning_elicitation<" not in html
+
+
+def test_the_traffic_share_is_the_one_a_proposal_would_freeze(case, analyst):
+    from cases.enforcement.services import blast_radius_for
+    from cases.services.accounts import case_accounts_add
+    from detection.models import AccountScore, DetectionRun
+    from tests.factories import AccountScoreFactory
+
+    run = DetectionRun.objects.get(
+        pk=AccountScore.objects.filter(account__case_links__case=case).first().run_id
+    )
+    DetectionRun.objects.filter(pk__in=AccountScore.objects.values("run_id")).update(
+        counts={"exchanges": 12_345}
+    )
+    added = AccountFactory(account_id="widened-1")
+    AccountScoreFactory(account=added, run=run, exchange_count=700)
+    case_accounts_add(case=case, accounts=[added], by=analyst, reason="Shares the card")
+    case.refresh_from_db()
+    live = list(
+        CaseAccount.objects.filter(case=case, removed_at__isnull=True).values_list(
+            "account", flat=True
+        )
+    )
+    blast = blast_radius_for(case, live)
+    summary = case_summary(case)
+    assert summary.accounts == 6
+    assert summary.exchanges == blast["exchange_count"]
+    assert summary.traffic_share == blast["traffic_share"]

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from cases import audit
@@ -25,9 +24,10 @@ from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.enforcement.selectors import live_accounts_of
 from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.models import Case, CaseAccount, EvidenceSnapshot
+from cases.selectors import run_total_exchanges, with_latest_traffic
 from cases.services.workflow import case_change_status
 from common.tasks import enqueue_on_commit
-from detection.models import Account, AccountScore, DetectionRun
+from detection.models import Account
 
 A = EnforcementAction
 S = Case.Status
@@ -60,14 +60,10 @@ def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
     ``org_id`` index.
     """
     now = now or timezone.now()
-    latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
     rows = list(
-        Account.objects.filter(pk__in=account_ids)
-        .annotate(
-            traffic=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
-            run_id=Subquery(latest.values("run_id")[:1]),
+        with_latest_traffic(Account.objects.filter(pk__in=account_ids)).values(
+            "pk", "account_id", "created_at", "plan", "org_id", "traffic", "run_id"
         )
-        .values("pk", "account_id", "created_at", "plan", "org_id", "traffic", "run_id")
     )
     others: dict[int, list[int]] = {}
     for account_id, case_id in (
@@ -85,12 +81,7 @@ def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
         .annotate(n=Count("pk"))
         .values_list("org_id", "n")
     )
-    run_ids = [r["run_id"] for r in rows if r["run_id"]]
-    total = None
-    if run_ids:
-        run = DetectionRun.objects.filter(pk=max(run_ids)).only("counts").first()
-        if run is not None:
-            total = int((run.counts or {}).get("exchanges") or 0) or None
+    total = run_total_exchanges(max((r["run_id"] for r in rows if r["run_id"]), default=None))
     facts = [
         radius.AccountFacts(
             account_id=r["account_id"],
