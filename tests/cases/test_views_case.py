@@ -427,14 +427,15 @@ def test_the_header_lists_tags_by_name_with_a_remove_form_for_workers_only(
     assert '<span class="tag">fleet-b' in content and "/tags/fleet-b/remove/" not in content
 
 
-def test_a_hostile_campaign_label_in_the_header_stays_text_and_is_clipped(analyst_client):
+def test_a_hostile_campaign_label_in_the_summary_stays_text_and_is_clipped(analyst_client):
     case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=PAYLOAD))
-    for headers in ({}, {"HX-Request": "true"}):
-        content = analyst_client.get(url(case), headers=headers).content.decode()
+    for path, headers in (("", {}), ("summary/", {"HX-Request": "true"})):
+        content = analyst_client.get(url(case, path), headers=headers).content.decode()
         assert "<script>alert(1)" not in content and "<img src=x" not in content
-        campaign = content[content.index("<dt>Campaign</dt>") : content.index("<dt>Accounts</dt>")]
-        # Longer than the header's 40 characters: cut, with the whole label behind the control.
-        assert f'<span class="clip-short">{escape(PAYLOAD[:39])}…</span>' in campaign
+        start = content.index("<dt>Campaign</dt>")
+        campaign = content[start : content.index("</dd>", start)]
+        # Longer than the card's 60 characters: cut, with the whole label behind the control.
+        assert f'<span class="clip-short">{escape(PAYLOAD[:59])}…</span>' in campaign
         assert f'<span class="clip-full">{escape(PAYLOAD)}</span>' in campaign
 
 
