@@ -428,15 +428,16 @@ def test_the_header_lists_tags_by_name_with_a_remove_form_for_workers_only(
 
 
 def test_a_hostile_campaign_label_in_the_summary_stays_text_and_is_clipped(analyst_client):
-    case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=PAYLOAD))
+    label = PAYLOAD + " harvesting fleet"
+    case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=label))
     for path, headers in (("", {}), ("summary/", {"HX-Request": "true"})):
         content = analyst_client.get(url(case, path), headers=headers).content.decode()
         assert "<script>alert(1)" not in content and "<img src=x" not in content
         start = content.index("<dt>Campaign</dt>")
         campaign = content[start : content.index("</dd>", start)]
         # Longer than the card's 60 characters: cut, with the whole label behind the control.
-        assert f'<span class="clip-short">{escape(PAYLOAD[:59])}…</span>' in campaign
-        assert f'<span class="clip-full">{escape(PAYLOAD)}</span>' in campaign
+        assert f'<span class="clip-short">{escape(label[:59])}…</span>' in campaign
+        assert f'<span class="clip-full">{escape(label)}</span>' in campaign
 
 
 def test_hostile_titles_and_event_text_on_the_timeline_stay_text(
