@@ -27,8 +27,9 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import IsNull
 
 from cases.labels.selectors import reason_choices
+from cases.lookalikes import lookalike_flag, lookalike_q
 from cases.models import AuditEvent, Case, CaseAccount, Note, Notification, SavedView, Tag
-from detection.models import AccountScore
+from detection.models import Account, AccountScore, DetectionRun
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -66,9 +67,51 @@ QUEUE_ROW_FIELDS = (
 
 
 def queue_rows(user) -> QuerySet[Case]:
-    """The queue's cases with what a row shows; the filters, the table's sort and the pager's
+    """The queue's cases with what a row shows, and how many of each case's live accounts
+    look like customers (``lookalike_count``); the filters, the table's sort and the pager's
     cursor refine it."""
-    return cases_for_queue(user).only(*QUEUE_ROW_FIELDS)
+    return (
+        cases_for_queue(user)
+        .only(*QUEUE_ROW_FIELDS)
+        .annotate(lookalike_count=_count(case_lookalikes(OuterRef("pk"))))
+    )
+
+
+def with_latest_traffic(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """Accounts with the exchange count of their latest score (``traffic``, 0 when never
+    scored) and that score's run (``run_id``): one correlated subquery per account on the
+    ``accountscore`` account index."""
+    latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
+    return accounts.annotate(
+        traffic=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
+        run_id=Subquery(latest.values("run_id")[:1]),
+    )
+
+
+def run_total_exchanges(run_id: int | None) -> int | None:
+    """All the exchanges detection run ``run_id`` saw (the denominator of a traffic share)."""
+    if not run_id:
+        return None
+    run = DetectionRun.objects.filter(pk=run_id).only("counts").first()
+    return int(((run.counts or {}) if run else {}).get("exchanges") or 0) or None
+
+
+def case_traffic(case: Case) -> tuple[int, float]:
+    """The exchanges of the case's live accounts and their share of all traffic, counted as a
+    proposal's blast radius counts them, so the case and the proposal say the same."""
+    live = Account.objects.filter(case_links__case=case, case_links__removed_at__isnull=True)
+    rows = list(with_latest_traffic(live).values_list("traffic", "run_id"))
+    exchanges = sum(traffic for traffic, _ in rows)
+    total = run_total_exchanges(max((run for _, run in rows if run), default=None))
+    return exchanges, round(exchanges / total, 6) if total else 0.0
+
+
+def case_lookalikes(case) -> QuerySet[CaseAccount]:
+    """The live accounts of ``case`` (a case, its pk or an ``OuterRef``) that look like
+    legitimate customers (``cases.lookalikes``)."""
+    return CaseAccount.objects.filter(case=case, removed_at__isnull=True).filter(
+        lookalike_q("account__")
+    )
 
 
 def case_for_page(user, pk: int) -> Case:
@@ -95,13 +138,17 @@ def case_for_page(user, pk: int) -> Case:
 
 def case_for_accounts(user, pk: int) -> Case:
     """The case whose accounts section this is, with what the section shows of it and the
-    number of accounts taken off it (``removed_account_count``), in one query; raises
+    number of accounts taken off it (``removed_account_count``) and of its look-alikes
+    (``lookalike_count``, as the summary card counts them), in one query; raises
     ``Case.DoesNotExist`` if the user may not see it."""
     removed = CaseAccount.objects.filter(case=OuterRef("pk"), removed_at__isnull=False)
     return (
         cases_visible_to(user)
         .only("title", "account_count")
-        .annotate(removed_account_count=_count(removed))
+        .annotate(
+            removed_account_count=_count(removed),
+            lookalike_count=_count(case_lookalikes(OuterRef("pk"))),
+        )
         .get(pk=pk)
     )
 
@@ -149,6 +196,7 @@ def case_accounts_table_rows(case: Case, *, removed: bool = False) -> QuerySet[C
             signals=Subquery(latest.values("signals")[:1]),
             volume=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
             other_cases=_count(others),
+            lookalike=lookalike_flag("account__"),
         )
     )
 

@@ -94,6 +94,10 @@ class CaseTable(LinkedTable):
     accounts = tables.Column(
         accessor="account_count", verbose_name="Accounts", order_by=("account_count", "id")
     )
+    # Counted per row shown (a subquery), so it does not sort: sorting would count every case.
+    lookalikes = tables.Column(
+        accessor="lookalike_count", verbose_name="Look-alikes", orderable=False
+    )
     exchanges = tables.Column(
         accessor="exchange_count", verbose_name="Exchanges", order_by=("exchange_count", "id")
     )
@@ -119,6 +123,7 @@ class CaseTable(LinkedTable):
             "risk",
             "campaign",
             "accounts",
+            "lookalikes",
             "exchanges",
             "status",
             "priority",

@@ -21,6 +21,7 @@ urlpatterns = [
     # One case: the page (its header for htmx) and its sections.
     path("<int:pk>/", views.case_detail, name="case_detail"),
     path("<int:pk>/step/", views.case_step, name="case_step"),
+    path("<int:pk>/summary/", views.case_summary_view, name="case_summary"),
     path("<int:pk>/why/", views.case_why, name="case_why"),
     path("<int:pk>/accounts/", views.case_accounts, name="case_accounts"),
     path("<int:pk>/notes/", views.case_notes, name="case_notes"),

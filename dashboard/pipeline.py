@@ -14,6 +14,7 @@ from statistics import median
 from cases.models import Case
 from cases.services.opening import FlaggedSubject, RunRef, SyncResult, cases_open_for_subjects
 from detection.models import AccountScore, Campaign, DetectionRun
+from detection.naming import campaign_title
 
 
 def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict:
@@ -26,7 +27,10 @@ def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict
     signals = []
     for name, sigs in by_name.items():
         mid = median(s["value"] for s in sigs)
-        representative = min(sigs, key=lambda s: abs(s["value"] - mid))
+        # The reason quoted is a member's on whom the signal fired (above its norm), nearest the
+        # median: a member below the norm would explain the flag with a figure under it.
+        firing = [s for s in sigs if s["value"] > s["norm"]] or sigs
+        representative = min(firing, key=lambda s: abs(s["value"] - mid))
         signals.append(
             {
                 "name": name,
@@ -74,7 +78,7 @@ def run_subjects(run: DetectionRun) -> list[FlaggedSubject]:
             FlaggedSubject(
                 key=f"campaign:{campaign.pk}",
                 kind=Case.Kind.CAMPAIGN,
-                title=f"{campaign.label}: {len(scores)} linked accounts",
+                title=campaign_title(campaign.label, len(scores)),
                 risk=campaign.risk_score,
                 accounts={s.account_id: s.risk_score for s in scores},
                 exchanges=sum(s.exchange_count for s in scores),

@@ -298,7 +298,14 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "coaction": "pairs acting together (same template, same exits, same minutes, on "
         "several days)",
     }
-    summary = f"{len(rows)} accounts of {groups} unrelated organisations linked by " + ", ".join(
+    # An account that declares no organisation is a group of its own: when every account is,
+    # "of N unrelated organisations" would name organisations nobody declared.
+    whose = (
+        "with no organisation in common"
+        if groups == len(rows)
+        else f"of {groups} unrelated organisations"
+    )
+    summary = f"{len(rows)} accounts {whose} linked by " + ", ".join(
         f"{n} {words.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda x: -x[1])
     )
     ties = [LOOKALIKE_GAP[k] for k in ("coaction", "payment", "ip", "activity") if k in kinds]

@@ -29,7 +29,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
-from detection import contract
+from detection import contract, naming
 from detection import features as feat
 from detection.allowlist import known_good_mask
 from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence, hold_back
@@ -345,6 +345,14 @@ def _previous_members() -> dict[int, set[int]]:
     return members
 
 
+def _unique_name(campaign: Campaign) -> str:
+    """The campaign's name by what it does; a second active campaign doing the same thing
+    gets its number too, so no two live campaigns read alike."""
+    name = naming.campaign_name(campaign.evidence)
+    taken = Campaign.objects.filter(label=name, is_active=True).exclude(pk=campaign.pk).exists()
+    return f"{name} (campaign {campaign.pk})" if taken else name
+
+
 def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
     """Write scores and campaigns for ``run`` (replacing any from an interrupted attempt)."""
     AccountScore.objects.filter(run=run).delete()
@@ -377,10 +385,12 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
             campaign = Campaign.objects.get(pk=matched[community])
             for name, value in fields.items():
                 setattr(campaign, name, value)
+            if naming.is_numbered(campaign.label):
+                campaign.label = _unique_name(campaign)
             campaign.save()
         else:
             campaign = Campaign.objects.create(label="", first_run=run, **fields)
-            campaign.label = f"Campaign {campaign.pk}"
+            campaign.label = _unique_name(campaign)
             campaign.save(update_fields=["label"])
         campaign_for[community] = campaign
     Campaign.objects.filter(is_active=True).exclude(

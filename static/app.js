@@ -382,3 +382,32 @@
   });
 })();
 // ---- end of command palette block ------------------------------------------------------------
+
+// ---- Case page: the sticky header ----------------------------------------------------------
+// A section link jumps to its section just below the header, whatever height the header has at
+// this width (its actions wrap, its title is one line): the page's scroll padding follows it.
+(function () {
+  "use strict";
+
+  var observer = window.ResizeObserver ? new window.ResizeObserver(pad) : null;
+
+  function pad() {
+    var header = document.getElementById("case-header");
+    if (!header) return;
+    var sticky = window.getComputedStyle(header).position === "sticky";
+    document.documentElement.style.scrollPaddingTop = sticky ? header.offsetHeight + 8 + "px" : "";
+  }
+
+  function watch() {
+    var header = document.getElementById("case-header");
+    if (!header || header.dataset.watched) return;
+    header.dataset.watched = "1";
+    if (observer) observer.observe(header);
+    pad();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) window.htmx.onLoad(watch); else watch();
+    window.addEventListener("resize", pad);
+  });
+})();

@@ -55,11 +55,28 @@ def parse_asn(text: str) -> int | None:
 
 
 def parse_template(text: str) -> int | None:
+    """A template id as stored (a signed 64-bit integer) or as pages name it (``T-`` and 16
+    hexadecimal digits, see ``template_name``)."""
+    text = text.strip()
+    if text[:2].upper() == "T-":
+        try:
+            unsigned = int(text[2:], 16)
+        except ValueError:
+            return None
+        if not 0 <= unsigned < 2**64 or len(text) != 18:
+            return None
+        return unsigned - 2**64 if unsigned > INT64[1] else unsigned
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
         return None
     return value if INT64[0] <= value <= INT64[1] else None
+
+
+def template_name(value: int) -> str:
+    """A template's name on a page: its hash as 16 hexadecimal digits, never a large negative
+    number (the stored hash is signed)."""
+    return f"T-{int(value) & (2**64 - 1):016x}"
 
 
 def exit_range(address: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -102,8 +119,15 @@ def normalise(kind: str, text: str) -> str | int:
 
 
 def display(kind: str, value) -> str:
-    """How a value is named on a page (ASNs as ``AS13335``)."""
-    return f"AS{value}" if kind == "asn" else str(value)
+    """How a value is named on a page (ASNs as ``AS13335``, templates as ``T-…``)."""
+    if kind == "asn":
+        return f"AS{value}"
+    if kind == "template":
+        try:
+            return template_name(int(value))
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
 
 
 def range_bounds(network: str) -> tuple[str, str]:

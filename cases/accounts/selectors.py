@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from cases.accounts.attributes import ACCOUNT_KINDS, ATTRIBUTES, display, exit_range, range_bounds
 from cases.enforcement.models import EnforcementAction
 from cases.labels.models import AccountLabelRevision
+from cases.lookalikes import lookalike_flag
 from cases.models import Case, CaseAccount
 from cases.selectors import cases_visible_to
 from detection.models import Account, AccountChange, AccountScore, DetectionRun, Exchange
@@ -92,7 +93,8 @@ def _on_open_case() -> QuerySet[CaseAccount]:
 
 def account_rows(accounts: QuerySet[Account], *, case: Case | None) -> QuerySet[Account]:
     """What an account listing shows: the account's columns, its latest risk, how many open
-    cases hold it, and (``in_case``) whether ``case`` does. Correlated subqueries, answered
+    cases hold it, whether it looks like a customer (``lookalike``, ``cases.lookalikes``) and
+    (``in_case``) whether ``case`` does. Correlated subqueries, answered
     per row by the account indexes of the score and case tables; the listing pages."""
     latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
     open_cases = _on_open_case().order_by().values("account").annotate(n=Count("pk")).values("n")
@@ -107,6 +109,7 @@ def account_rows(accounts: QuerySet[Account], *, case: Case | None) -> QuerySet[
     ).annotate(
         risk=Subquery(latest.values("risk_score")[:1]),
         open_cases=Coalesce(Subquery(open_cases), 0),
+        lookalike=lookalike_flag(),
     )
     if case is not None:
         rows = rows.annotate(in_case=Exists(_on_case(case.pk)))

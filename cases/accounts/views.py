@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,6 +17,7 @@ from cases.accounts.forms import AddToCaseForm, OpenCaseForm
 from cases.accounts.related import TOP_TIES, related_accounts
 from cases.accounts.search import MAX_TERM, search_accounts, search_cases
 from cases.accounts.tables import AccountTable, RelatedTable
+from cases.enforcement.blast_radius import AccountFacts, lookalike_warnings
 from cases.intel.selectors import account_intel
 from cases.models import Case
 from cases.selectors import cases_visible_to
@@ -64,10 +66,24 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     case = _context_case(request)
     window = selectors.pivot_window()
     values = selectors.account_exchange_values(account, window)
+    shared_counts = selectors.account_shared_counts(account)
+    facts = AccountFacts(
+        account_id=account.account_id,
+        created_at=account.created_at,
+        plan=account.plan,
+        org_id=account.org_id,
+        exchanges=0,
+    )
     context = {
         "account": account,
         "case": case,
-        "shared_counts": selectors.account_shared_counts(account),
+        "shared_counts": shared_counts,
+        "lookalike": lookalike_warnings(
+            facts,
+            org_sizes={account.org_id: shared_counts.get("org", 0)},
+            org_in_proposal=None,
+            now=timezone.now(),
+        ),
         "exchange_values": [
             (kind, ATTRIBUTES[kind].label, values[kind])
             for kind in ("ip", "range", "asn", "template", "agent")

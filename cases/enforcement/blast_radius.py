@@ -49,14 +49,19 @@ def rules() -> dict:
 
 
 def lookalike_warnings(
-    facts: AccountFacts, *, org_sizes: dict[str, int], org_in_proposal: dict[str, int], now
+    facts: AccountFacts, *, org_sizes: dict[str, int], org_in_proposal: dict[str, int] | None, now
 ) -> list[dict]:
+    """The rules above for one account; ``org_in_proposal`` None for an account on its own
+    (its page), where there is no proposal to count against."""
     warnings = []
     org_total = org_sizes.get(facts.org_id, 0) if facts.org_id else 0
     if facts.org_id and org_total >= SHARED_ORG_MIN_ACCOUNTS:
-        outside = org_total - org_in_proposal.get(facts.org_id, 0)
         text = f"organisation {facts.org_id} has {org_total} accounts"
-        text += f", {outside} of them not in this proposal" if outside else ", all in this proposal"
+        if org_in_proposal is not None:
+            outside = org_total - org_in_proposal.get(facts.org_id, 0)
+            text += (
+                f", {outside} of them not in this proposal" if outside else ", all in this proposal"
+            )
         warnings.append({"code": "shared_org", "text": text})
     if facts.created_at is not None and (facts.plan or "").lower() not in FREE_PLANS:
         days = (now - facts.created_at).days

@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.template.defaultfilters import pluralize
 
 from cases.enforcement.models import EnforcementAction, Policy, ViolationCategory
 from cases.labels.forms import LabelFieldsMixin
@@ -32,7 +33,13 @@ class AccountScopeForm(forms.Form):
     scope_choices = [("all", "All accounts on the case"), ("selected", "Only the accounts I pick")]
     unknown_message = "Not on this case"
 
-    def __init__(self, *args, accounts: list[tuple[int, str]], **kwargs):
+    def __init__(
+        self,
+        *args,
+        accounts: list[tuple[int, str]],
+        lookalikes: frozenset[int] = frozenset(),
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["scope"] = forms.ChoiceField(
             label="Accounts",
@@ -42,6 +49,7 @@ class AccountScopeForm(forms.Form):
             widget=forms.RadioSelect,
         )
         self.by_name = {name: pk for pk, name in accounts}
+        self.lookalikes = frozenset(lookalikes) & {pk for pk, _ in accounts}
         if len(accounts) <= CHECKBOX_LIMIT:
             self.fields["picked"] = forms.TypedMultipleChoiceField(
                 label="Pick accounts",
@@ -59,10 +67,61 @@ class AccountScopeForm(forms.Form):
             )
         self.order_fields(self.field_order or [])
 
+        if self.lookalikes:
+            self._add_lookalike_fields(len(self.lookalikes))
+
+    def _add_lookalike_fields(self, n: int) -> None:
+        """Look-alikes (``cases.lookalikes``) stay out of a proposal unless the proposer ticks
+        them in and says why; the reason goes into the audit log with the proposal."""
+        them = "it" if n == 1 else f"all {n}"
+        self.fields["scope"].choices = [
+            ("all", f"All accounts on the case, except {n} look-alike{pluralize(n)}"),
+            ("selected", "Only the accounts I pick"),
+        ]
+        self.fields["include_lookalikes"] = forms.BooleanField(
+            label=f"Include the {n} look-alike{pluralize(n)}",
+            required=False,
+            help_text=f"They look like legitimate customers; tick to act on {them} too.",
+        )
+        self.fields["lookalike_reason"] = forms.CharField(
+            label="Why the look-alikes belong in this action",
+            required=False,
+            max_length=2000,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+
+    def _clean_lookalikes(self, data: dict, ids: list[int] | None) -> list[int] | None:
+        include = bool(data.get("include_lookalikes"))
+        reason = (data.get("lookalike_reason") or "").strip()
+        data["lookalike_reason"] = reason if include else ""
+        if not self.lookalikes:
+            return ids
+        if include and not reason:
+            self.add_error("lookalike_reason", "Say why the look-alikes belong in this action.")
+        if ids is None:
+            if include:
+                return None
+            ids = [pk for pk in self.by_name.values() if pk not in self.lookalikes]
+            if not ids:
+                self.add_error(
+                    "include_lookalikes",
+                    "Every account on this case is a look-alike: include them, with a reason.",
+                )
+            return ids
+        picked = len(self.lookalikes.intersection(ids))
+        if picked and not include:
+            which = "is a look-alike" if picked == 1 else "are look-alikes"
+            self.add_error(
+                "include_lookalikes",
+                f"{picked} of the accounts you picked {which}: include them, with a reason, "
+                "or leave them out.",
+            )
+        return ids
+
     def clean(self):
         data = super().clean()
         if data.get("scope") != "selected":
-            data["account_ids"] = None
+            data["account_ids"] = self._clean_lookalikes(data, None)
             return data
         if "picked" in self.fields:
             ids = data.get("picked") or []
@@ -75,7 +134,7 @@ class AccountScopeForm(forms.Form):
             ids = [self.by_name[n] for n in names if n in self.by_name]
         if not ids and not self.errors:
             self.add_error(None, "Pick at least one account, or choose all accounts.")
-        data["account_ids"] = ids
+        data["account_ids"] = self._clean_lookalikes(data, ids)
         return data
 
 

@@ -31,6 +31,7 @@ from cases.enforcement import banlist, selectors, services
 from cases.enforcement.forms import DecisionForm, ProposeForm, ReversalForm
 from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.models import EvidenceSnapshot
+from cases.selectors import case_lookalikes
 from cases.views.common import action_done, add_service_error, get_case_for_user
 from common.auth import mark_authenticated, password_confirms, recently_authenticated
 from common.htmx import is_fragment, vary_on_fragment
@@ -85,7 +86,8 @@ def case_enforcement(request: HttpRequest, pk: int) -> HttpResponse:
 def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_case_for_user(request, pk)
     accounts = list(selectors.live_accounts_of(case).values_list("pk", "account_id"))
-    form = ProposeForm(request.POST or None, accounts=accounts)
+    lookalikes = frozenset(case_lookalikes(case).values_list("account_id", flat=True))
+    form = ProposeForm(request.POST or None, accounts=accounts, lookalikes=lookalikes)
     if request.method == "POST" and form.is_valid():
         try:
             action = services.action_propose(
@@ -97,6 +99,7 @@ def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
                 category=form.cleaned_data["category"],
                 duration_days=form.cleaned_data["duration_days"],
                 account_ids=form.cleaned_data["account_ids"],
+                lookalike_reason=form.cleaned_data["lookalike_reason"],
             )
         except ValidationError as exc:
             add_service_error(form, exc)
@@ -116,6 +119,7 @@ def action_propose(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": preview,
             "snapshot": EvidenceSnapshot.objects.filter(case=case).done().first(),
             "proposing": True,
+            "lookalike_total": len(form.lookalikes),
             "open_proposal": case.actions.open_proposals()
             .exclude(kind=EnforcementAction.Kind.REVERSE)
             .first(),

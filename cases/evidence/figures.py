@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import orjson
 import plotly.graph_objects as go
 
+from cases.templatetags.account_links import account_url, pivot_url
 from detection import charts
 from detection.charts import ActivityBands, NetAccount, Share, SharedKey
+from detection.charts.base import KEY_KIND_LABELS
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,55 @@ class Chart:
     build: Callable[[dict], go.Figure | None]
 
 
+# The network's kinds of shared thing, as the account pages name them (cases.accounts).
+PIVOT_KINDS = {
+    "ip": "ip",
+    "asn": "asn",
+    "user_agent": "agent",
+    "payment": "card",
+    "org": "org",
+    "template": "template",
+}
+
+
 def _network(data: dict) -> go.Figure | None:
     if not data.get("accounts"):
         return None
+    keys = [SharedKey(k, v, n) for k, v, n in data.get("keys", [])]
     return charts.network_figure(
         [NetAccount(a, float(r), c) for a, r, c in data["accounts"]],
-        [SharedKey(k, v, n) for k, v, n in data.get("keys", [])],
+        keys,
         [(a, k) for a, k in data.get("memberships", [])],
+        account_urls=[account_url(a) for a, _, _ in data["accounts"]],
+        key_urls=[
+            pivot_url(PIVOT_KINDS[key.kind], key.value) if key.kind in PIVOT_KINDS else None
+            for key in keys
+        ],
     )
+
+
+def network_table(data: dict, limit: int = 50) -> list[dict]:
+    """The network as rows for people who do not read the picture: each shared thing, its
+    kind, and how many of the case's accounts share it, most shared first."""
+    keys = data.get("keys") or []
+    counts = [0] * len(keys)
+    for _, k in data.get("memberships") or []:
+        if 0 <= k < len(keys):
+            counts[k] += 1
+    rows = [
+        {
+            "kind": KEY_KIND_LABELS.get(kind, kind),
+            "pivot": PIVOT_KINDS.get(kind),
+            # Text the accounts wrote (organisations, clients) stays clipped, never a link
+            # text; the count links to the accounts instead.
+            "link_value": kind in ("ip", "asn", "payment", "template"),
+            "value": value,
+            "note": note,
+            "accounts": counts[i],
+        }
+        for i, (kind, value, note) in enumerate(keys)
+    ]
+    return sorted(rows, key=lambda r: (-r["accounts"], r["kind"], r["value"]))[:limit]
 
 
 def _heatmap(data: dict) -> go.Figure | None:
@@ -69,6 +112,7 @@ def _registrations(data: dict) -> go.Figure | None:
         data.get("counts_by_plan", {}),
         bursts=data.get("bursts", []),
         bucket_label=data.get("bucket", "day"),
+        outside=data.get("outside"),
     )
 
 

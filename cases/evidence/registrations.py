@@ -10,6 +10,10 @@ from detection.models import Account
 
 BURST_GAP = timedelta(minutes=10)
 BURST_MIN = 5
+# The chart's range: registrations within this many interquartile distances of the middle
+# half, and never narrower than CORE_MIN around it.
+CORE_FENCE = 3
+CORE_MIN = timedelta(days=2)
 
 
 def iso(value) -> str | None:
@@ -54,6 +58,19 @@ def find_bursts(times: list[datetime], gap=BURST_GAP, minimum=BURST_MIN) -> list
     ]
 
 
+def core_range(times: list[datetime]) -> tuple[datetime, datetime]:
+    """The span most registrations fall in: the quartiles widened by ``CORE_FENCE`` times
+    their distance (at least ``CORE_MIN``), then shrunk to the registrations inside. A few
+    accounts made months before the fleet would otherwise stretch the chart until the burst
+    is a sliver; the chart says how many it leaves out."""
+    ordered = sorted(times)
+    n = len(ordered)
+    q1, q3 = ordered[n // 4], ordered[(3 * n) // 4 if n > 1 else 0]
+    fence = max((q3 - q1) * CORE_FENCE, CORE_MIN)
+    inside = [t for t in ordered if q1 - fence <= t <= q3 + fence]
+    return inside[0], inside[-1]
+
+
 def registrations(ca: CaseAccounts) -> dict:
     rows = list(Account.objects.filter(pk__in=ca.pks).values_list("created_at", "plan"))
     times = [t for t, _ in rows if t is not None]
@@ -61,10 +78,17 @@ def registrations(ca: CaseAccounts) -> dict:
     if not times:
         return {"accounts": len(rows), "plan_mix": dict(plan_mix), "bursts": [], "buckets": []}
     first, last = min(times), max(times)
-    kind = "hour" if last - first <= timedelta(days=3) else "day"
+    core_first, core_last = core_range(times)
+    outside = {
+        "before": sum(1 for t in times if t < core_first),
+        "after": sum(1 for t in times if t > core_last),
+        "earliest": iso(first),
+        "latest": iso(last),
+    }
+    kind = "hour" if core_last - core_first <= timedelta(days=3) else "day"
     # Some quiet time either side, so a burst stands out against its surroundings.
     pad = timedelta(hours=12) if kind == "hour" else timedelta(days=3)
-    buckets = bucket_starts(first - pad, last + pad, kind)
+    buckets = bucket_starts(core_first - pad, core_last + pad, kind)
     if len(buckets) > 400:  # a year and more of sign-ups: weeks read better than days
         step = 7
         buckets = buckets[::step]
@@ -72,7 +96,7 @@ def registrations(ca: CaseAccounts) -> dict:
     index = {b: i for i, b in enumerate(buckets)}
     by_plan: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
     for t, plan in rows:
-        if t is None:
+        if t is None or not core_first <= t <= core_last:
             continue
         b = t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         if kind != "hour":
@@ -88,6 +112,7 @@ def registrations(ca: CaseAccounts) -> dict:
         "bucket": kind,
         "bucket_starts": [iso(b) for b in buckets],
         "counts_by_plan": dict(by_plan),
+        "outside": outside,
         "plan_mix": dict(plan_mix.most_common()),
         "bursts": bursts[:10],
         "in_bursts": sum(b["count"] for b in bursts),

@@ -316,7 +316,9 @@ def signals_section(ca: CaseAccounts, scores: dict[int, dict]) -> dict:
                 "accounts": len(sigs),
                 "mean": round(statistics.fmean(values), 4) if values else None,
                 "median": round(statistics.median(values), 4) if values else None,
-                "norm": round(statistics.fmean(norms), 4) if norms else None,
+                # The median, as the case's explanation states a campaign's typical value
+                # (dashboard.pipeline): the two sections show one figure.
+                "norm": round(statistics.median(norms), 4) if norms else None,
                 "threshold": threshold,
                 "above_threshold": sum(
                     1 for v in values if threshold is not None and v >= threshold

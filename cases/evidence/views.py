@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from cases import audit
-from cases.evidence.figures import CHARTS
+from cases.evidence.figures import CHARTS, network_table
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.evidence.services import (
     evidence_snapshot_request,
@@ -151,7 +151,21 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
                         "dom_id": f"fig-{snapshot.pk}-{chart.name}",
                     }
                 )
-    return {"case": case, "chart_snapshot": snapshot, "charts": charts, "pinned": pinned}
+    network = None
+    if any(chart["name"] == "network" for chart in charts):
+        data = (
+            Evidence.objects.filter(snapshot=snapshot, source="telemetry", kind="network")
+            .values_list("data", flat=True)
+            .first()
+        )
+        network = network_table(data or {})
+    return {
+        "case": case,
+        "chart_snapshot": snapshot,
+        "charts": charts,
+        "pinned": pinned,
+        "network_table": network,
+    }
 
 
 @require_GET

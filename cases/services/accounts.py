@@ -16,6 +16,7 @@ from cases.evidence.services import evidence_snapshot_request
 from cases.labels.models import Outcome, Source
 from cases.labels.services import labels_record
 from cases.models import Case, CaseAccount
+from cases.selectors import case_traffic
 from detection.allowlist import known_good_add
 from detection.models import Account, KnownGood
 
@@ -26,9 +27,17 @@ def _require_work(by) -> None:
 
 
 def _refresh_count(case: Case) -> None:
+    """The case's account count, exchanges and traffic share after its accounts changed,
+    counted as a proposal's blast radius counts them (``case_traffic``)."""
     count = CaseAccount.objects.filter(case=case, removed_at__isnull=True).count()
-    Case.objects.filter(pk=case.pk).update(account_count=count, updated_at=timezone.now())
-    case.account_count = count
+    exchanges, share = case_traffic(case)
+    Case.objects.filter(pk=case.pk).update(
+        account_count=count,
+        exchange_count=exchanges,
+        traffic_share=share,
+        updated_at=timezone.now(),
+    )
+    case.account_count, case.exchange_count, case.traffic_share = count, exchanges, share
 
 
 def _request_evidence(case: Case, by) -> None:

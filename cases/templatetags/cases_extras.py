@@ -11,6 +11,7 @@ from markdown.inlinepatterns import InlineProcessor
 
 from cases.labels.models import Outcome
 from cases.models import Case, EnforcementAction
+from detection.naming import signal_label as _signal_label
 
 register = template.Library()
 
@@ -64,6 +65,12 @@ def signal_list(value, limit: int = 3) -> list[dict]:
     if not isinstance(value, list):
         return []
     return [s for s in value[: int(limit)] if isinstance(s, dict)]
+
+
+@register.filter
+def signal_label(name) -> str:
+    """A detection signal's name in words (the stored name stays in the admin's weights)."""
+    return _signal_label(name)
 
 
 STATUS_LABELS = dict(Case.Status.choices)

@@ -10,7 +10,13 @@ from cases.views.actions import (
     case_tag_add,
     case_tag_remove,
 )
-from cases.views.case import case_accounts, case_detail, case_timeline_view, case_why
+from cases.views.case import (
+    case_accounts,
+    case_detail,
+    case_summary_view,
+    case_timeline_view,
+    case_why,
+)
 from cases.views.exports import case_export, export_detail, export_download, queue_export
 from cases.views.notes import (
     case_notes,
@@ -37,6 +43,7 @@ __all__ = [
     "case_queue",
     "case_status",
     "case_step",
+    "case_summary_view",
     "case_tag_add",
     "case_tag_remove",
     "case_timeline_view",

@@ -15,6 +15,7 @@ from cases.selectors import (
     case_timeline,
 )
 from cases.services.workflow import allowed_transitions
+from cases.summary import case_signals, case_summary
 from cases.tables import CaseAccountTable, paginate
 from cases.views.common import get_case_for_user
 from common.htmx import is_fragment, vary_on_fragment
@@ -62,7 +63,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     template = "cases/case_detail.html"
     if is_fragment(request):
         template += "#header"
+    else:
+        context["summary"] = case_summary(case)
     return render(request, template, context)
+
+
+@require_GET
+@permission_required("cases.view_case", raise_exception=True)
+@vary_on_fragment
+def case_summary_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The summary card: the case in plain language, from the figures the sections show."""
+    case = get_case_for_user(request, pk, related=("campaign",))
+    return _section(request, case, "summary", "Summary", {"summary": case_summary(case)})
 
 
 @require_GET
@@ -72,8 +84,8 @@ def case_why(request: HttpRequest, pk: int) -> HttpResponse:
     """Why flagged: the detection explanation, signal by signal, against norms."""
     case = get_case_for_user(request, pk, related=())
     explanation = case.explanation if isinstance(case.explanation, dict) else {}
-    signals = [s for s in explanation.get("signals") or [] if isinstance(s, dict)]
-    top = max((abs(float(s.get("contribution") or 0)) for s in signals), default=1.0) or 1.0
+    signals = case_signals(case)
+    top = max((abs(s.contribution) for s in signals), default=1.0) or 1.0
     return _section(
         request,
         case,
@@ -111,6 +123,7 @@ def case_accounts(request: HttpRequest, pk: int) -> HttpResponse:
             "table": table,
             "removed": removed,
             "removed_count": case.removed_account_count,
+            "lookalike_count": case.lookalike_count,
             "can_work": can_work,
         },
     )

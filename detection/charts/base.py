@@ -20,6 +20,16 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 CAMPAIGN_COLOURS = [
     "#1d5fd1", "#d1491d", "#1e7a3c", "#8a3ffc", "#b28600", "#007d79", "#da1e28", "#6f6f6f",
 ]  # fmt: skip
+# How each kind of shared thing is drawn in the network: a shape and a colour of its own, so
+# an address, an ASN, a card and a template never look alike (and the legend names each).
+KEY_KIND_STYLES = {
+    "ip": ("square", "#007d79"),
+    "asn": ("hexagon", "#8a3ffc"),
+    "user_agent": ("triangle-up", "#b28600"),
+    "payment": ("star", "#da1e28"),
+    "org": ("pentagon", "#1e7a3c"),
+    "template": ("diamond", "#d1491d"),
+}
 KEY_KIND_LABELS = {
     "ip": "IP",
     "asn": "ASN",

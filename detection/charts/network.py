@@ -11,7 +11,13 @@ import igraph
 import numpy as np
 import plotly.graph_objects as go
 
-from detection.charts.base import CAMPAIGN_COLOURS, KEY_KIND_LABELS, chart_layout, safe_text
+from detection.charts.base import (
+    CAMPAIGN_COLOURS,
+    KEY_KIND_LABELS,
+    KEY_KIND_STYLES,
+    chart_layout,
+    safe_text,
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ def network_figure(
     *,
     summarise_above: int = 400,
     webgl_above: int = 2000,
+    account_urls: list[str | None] | None = None,
+    key_urls: list[str | None] | None = None,
 ) -> go.Figure:
     """Accounts linked through what they share, as a bipartite account-thing graph.
 
@@ -98,6 +106,10 @@ def network_figure(
     graph (igraph's multilevel modularity) and each group is one node sized by its members, so
     a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise between
     accounts: one IP shared by thousands of accounts would be millions of links.
+
+    Each kind of shared thing has its own shape and colour and legend entry
+    (``KEY_KIND_STYLES``). ``account_urls`` and ``key_urls`` (parallel to ``accounts`` and
+    ``keys``) become each node's ``customdata``: the page opens it when the node is clicked.
     """
     n_acc = len(accounts)
     summarised = n_acc > summarise_above
@@ -123,21 +135,34 @@ def network_figure(
     scatter = go.Scattergl if gl else go.Scatter
 
     traces = [_edge_trace(pos, edges, gl)]
-    key_hover = [
-        f"{_key_label(keys[k])}<br>{len(members_of[k])} accounts in this case" for k in used_keys
-    ]
-    key_xy = pos[[key_node[k] for k in used_keys]] if used_keys else np.zeros((0, 2))
-    traces.append(
-        scatter(
-            x=key_xy[:, 0].tolist(),
-            y=key_xy[:, 1].tolist(),
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for k in used_keys:
+        by_kind[keys[k].kind].append(k)
+    for kind in sorted(by_kind, key=lambda k: (k not in KEY_KIND_STYLES, k)):
+        members = by_kind[kind]
+        symbol, colour = KEY_KIND_STYLES.get(kind, ("cross", "#6f6f6f"))
+        xy = pos[[key_node[k] for k in members]]
+        trace = scatter(
+            x=xy[:, 0].tolist(),
+            y=xy[:, 1].tolist(),
             mode="markers",
-            marker={"symbol": "diamond", "size": 8, "color": "#8d96a0"},
-            text=key_hover,
+            marker={
+                "symbol": symbol,
+                "size": 11,
+                "color": colour,
+                "line": {"width": 1, "color": "#fff"},
+            },
+            text=[
+                f"{_key_label(keys[k])}<br>{len(members_of[k])} accounts in this case"
+                + ("<br>click: every account sharing it" if key_urls and key_urls[k] else "")
+                for k in members
+            ],
             hovertemplate="%{text}<extra></extra>",
-            name="shared infrastructure",
+            name=f"{safe_text(KEY_KIND_LABELS.get(kind, kind), 30)} ({len(members)})",
         )
-    )
+        if key_urls:
+            trace.customdata = [key_urls[k] for k in members]
+        traces.append(trace)
     campaigns = sorted({a.campaign for a in accounts if a.campaign})
     by_campaign = len(campaigns) > 1
     if summarised:
@@ -146,17 +171,20 @@ def network_figure(
         for i, label in enumerate(campaigns + [""]):
             idx = [j for j, a in enumerate(accounts) if a.campaign == label]
             if idx:
-                traces.append(_account_trace(accounts, idx, pos, scatter, label, i))
+                traces.append(_account_trace(accounts, idx, pos, scatter, label, i, account_urls))
     else:
-        traces.append(_account_trace(accounts, list(range(n_acc)), pos, scatter, None, 0))
+        traces.append(
+            _account_trace(accounts, list(range(n_acc)), pos, scatter, None, 0, account_urls)
+        )
 
     shown = f"{len(groups)} groups of {n_acc} accounts" if summarised else f"{n_acc} accounts"
     fig = go.Figure(traces)
     fig.update_layout(
         chart_layout(
             f"Account network: {shown}, {len(used_keys)} shared things",
-            "Look for dense clusters of accounts hanging off the same IPs, ASNs, cards or "
-            "templates: unrelated customers rarely share them.",
+            "Look for dense clusters of accounts (circles) hanging off the same addresses, "
+            "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
+            "them. Click a node to open its account, or the accounts sharing that thing.",
             "layout x (no units)",
             "layout y (no units)",
             height=520,
@@ -186,7 +214,7 @@ def _account_groups(n_acc: int, members_of: dict[int, set[int]]) -> list[list[in
     return groups + ([lonely] if lonely else [])
 
 
-def _account_trace(accounts, idx, pos, scatter, campaign, colour_index):
+def _account_trace(accounts, idx, pos, scatter, campaign, colour_index, urls=None):
     risk = [round(float(accounts[j].risk), 3) for j in idx]
     hover = [
         f"account {safe_text(accounts[j].account_id, 60)}<br>risk {accounts[j].risk:.2f}"
@@ -211,15 +239,18 @@ def _account_trace(accounts, idx, pos, scatter, campaign, colour_index):
             "line": {"width": 0.5, "color": "#333"},
         }
         name = safe_text(campaign, 40) if campaign else "no campaign"
-    return scatter(
+    trace = scatter(
         x=pos[idx, 0].tolist(),
         y=pos[idx, 1].tolist(),
         mode="markers",
-        marker=marker,
+        marker={**marker, "symbol": "circle"},
         text=hover,
         hovertemplate="%{text}<extra></extra>",
         name=name,
     )
+    if urls:
+        trace.customdata = [urls[j] for j in idx]
+    return trace
 
 
 def _group_traces(accounts, groups, pos, members_of, keys, scatter):

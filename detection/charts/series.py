@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from detection.charts.base import CAMPAIGN_COLOURS, chart_layout, safe_text
 
 MAX_MODELS = 8
+LABEL_ROWS, LABEL_STEP = 4, 0.07
 
 
 def volume_figure(
@@ -84,7 +85,10 @@ def volume_figure(
         annotations.append(
             {
                 "x": first,
-                "y": 1,
+                # Pivots close in time would print their labels over each other: each label
+                # steps down a row from the last, cycling through LABEL_ROWS rows.
+                "y": 1 - LABEL_STEP * (len(annotations) % LABEL_ROWS),
+                "yanchor": "top",
                 "xref": "x",
                 "yref": "paper",
                 "text": f"→ {safe_text(model, 30)}",
@@ -125,8 +129,13 @@ def registrations_figure(
     *,
     bursts: list[dict] | None = None,
     bucket_label: str = "day",
+    outside: dict | None = None,
 ) -> go.Figure:
-    """Registrations per bucket, stacked by plan, with bursts shaded."""
+    """Registrations per bucket, stacked by plan, with bursts shaded.
+
+    The buckets cover where most registrations fall; ``outside`` counts those left out
+    (``before``, ``after``, with the ``earliest`` and ``latest`` times), and the chart says so
+    rather than stretching its axis over months of nothing to reach them."""
     traces = []
     for i, (plan, values) in enumerate(sorted(counts_by_plan.items())):
         name = safe_text(plan or "no plan", 30)
@@ -155,6 +164,29 @@ def registrations_figure(
         for b in (bursts or [])
     ]
     burst_note = f"{len(bursts or [])} bursts shaded" if bursts else "no bursts"
+    annotations = []
+    notes = []
+    for side, when in (("before", "earliest"), ("after", "latest")):
+        n = int((outside or {}).get(side) or 0)
+        if n:
+            at = safe_text(str((outside or {}).get(when) or "")[:10], 12)
+            notes.append(
+                f"{n} registered {'earlier' if side == 'before' else 'later'} ({when} {at})"
+            )
+    if notes:
+        annotations.append(
+            {
+                "text": "Not drawn: " + "; ".join(notes),
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": 1,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11, "color": "#5b6570"},
+            }
+        )
     fig = go.Figure(traces)
     fig.update_layout(
         chart_layout(
@@ -165,7 +197,9 @@ def registrations_figure(
             "accounts registered",
             barmode="stack",
             shapes=shapes,
+            annotations=annotations,
             legend={"orientation": "h", "y": -0.15},
+            margin={"l": 60, "r": 20, "t": 64 if annotations else 48, "b": 48},
         )
     )
     return fig

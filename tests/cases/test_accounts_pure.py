@@ -80,3 +80,18 @@ def test_rare_ties_outrank_common_ones_and_more_ties_outrank_fewer():
     assert [t.kind for t in ranked[0].ties] == ["card", "ip", "asn"]
     assert ranked[0].score == pytest.approx(card.weight + ip.weight + asn.weight)
     assert len(rank(users, exclude=set(), limit=2)) == 2
+
+
+def test_templates_are_named_in_hexadecimal_and_found_by_that_name():
+    from cases.accounts.attributes import display, normalise, template_name
+
+    for stored in (-8_070_450_532_247_928_832, 0, 42, 2**63 - 1, -1):
+        name = template_name(stored)
+        assert name.startswith("T-") and len(name) == 18 and "-" not in name[2:]
+        assert normalise("template", name) == stored
+        assert display("template", stored) == name
+    assert normalise("template", "t-" + "f" * 16) == -1
+    with pytest.raises(BadValue):
+        normalise("template", "T-xyz")
+    with pytest.raises(BadValue):
+        normalise("template", "T-" + "1" * 17)

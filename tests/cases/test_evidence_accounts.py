@@ -80,3 +80,15 @@ def test_an_account_that_moves_onto_a_fleets_card_is_shown_and_scored_on_it(
     assert (
         "1 exchange carried text that could not be stored as sent (1 with NUL characters)" in html
     )
+
+
+def test_registrations_fit_the_burst_and_count_the_old_accounts_apart():
+    from datetime import UTC, datetime, timedelta
+
+    from cases.evidence.registrations import core_range
+
+    burst = [datetime(2026, 9, 28, 0, tzinfo=UTC) + timedelta(minutes=i) for i in range(30)]
+    old = [datetime(2025, 1, 4, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)]
+    first, last = core_range(burst + old)
+    assert (first, last) == (burst[0], burst[-1])
+    assert core_range(burst[:1]) == (burst[0], burst[0])

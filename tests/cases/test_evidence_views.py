@@ -177,6 +177,18 @@ def test_the_full_page_shows_evidence_and_charts_without_htmx(manager_client, co
     )
 
 
+def test_the_network_has_a_table_beside_it_and_nodes_that_link(analyst_client, collected):
+    case, snapshot = collected
+    html = analyst_client.get(f"/cases/{case.pk}/evidence/charts/").content.decode()
+    assert "The network as a table" in html
+    table = html[html.index('class="network-table"') :].split("</details>")[0]
+    assert "/accounts/shared/" in table and '<th scope="col">Kind</th>' in table
+    assert f'data-chart="fig-{snapshot.pk}-network" data-chart-links' in html
+    figure = snapshot.items.get(kind="network").figures["network"]
+    links = [d for t in figure["data"] for d in t.get("customdata") or [] if d]
+    assert links and all(link.startswith("/accounts/") for link in links)
+
+
 def test_the_fragment_needs_a_bounded_number_of_queries(
     analyst_client, collected, htmx_headers, django_assert_max_num_queries
 ):

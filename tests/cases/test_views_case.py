@@ -206,14 +206,17 @@ def test_hostile_account_text_stays_text_and_long_text_is_clipped(analyst_client
 
 # Queries per case page and section, pinned. Each starts with Django's four (SESSION): the
 # session, its user, the user's own permissions and their groups'; the page adds the top
-# bar's unread count and roles (TOP_BAR). The page reads its case with the
-# merge check, then its tags; the accounts section its case (with the removed count) and a
-# page of rows; the notes their case and the notes; the timeline its case, the cases merged
-# into it and the events; why-flagged its case alone.
+# bar's unread count and roles (TOP_BAR). The page reads its case with the merge check, then
+# its tags, then the summary card's figures; the accounts section its case (with the removed
+# and look-alike counts) and a page of rows; the notes their case and the notes; the timeline
+# its case, the cases merged
+# into it and the events; why-flagged its case alone; the summary card its case (with its
+# campaign) and the figures.
 SESSION = 4
 TOP_BAR = 2
 CASE_QUERIES = {
-    "": SESSION + TOP_BAR + 2,
+    "": SESSION + TOP_BAR + 3,
+    "summary/": SESSION + 2,
     "accounts/": SESSION + 2,
     "accounts/?removed=1": SESSION + 2,
     "notes/": SESSION + 2,
@@ -424,15 +427,17 @@ def test_the_header_lists_tags_by_name_with_a_remove_form_for_workers_only(
     assert '<span class="tag">fleet-b' in content and "/tags/fleet-b/remove/" not in content
 
 
-def test_a_hostile_campaign_label_in_the_header_stays_text_and_is_clipped(analyst_client):
-    case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=PAYLOAD))
-    for headers in ({}, {"HX-Request": "true"}):
-        content = analyst_client.get(url(case), headers=headers).content.decode()
+def test_a_hostile_campaign_label_in_the_summary_stays_text_and_is_clipped(analyst_client):
+    label = PAYLOAD + " harvesting fleet"
+    case = CaseFactory(title="Plain title", campaign=CampaignFactory(label=label))
+    for path, headers in (("", {}), ("summary/", {"HX-Request": "true"})):
+        content = analyst_client.get(url(case, path), headers=headers).content.decode()
         assert "<script>alert(1)" not in content and "<img src=x" not in content
-        campaign = content[content.index("<dt>Campaign</dt>") : content.index("<dt>Accounts</dt>")]
-        # Longer than the header's 40 characters: cut, with the whole label behind the control.
-        assert f'<span class="clip-short">{escape(PAYLOAD[:39])}…</span>' in campaign
-        assert f'<span class="clip-full">{escape(PAYLOAD)}</span>' in campaign
+        start = content.index("<dt>Campaign</dt>")
+        campaign = content[start : content.index("</dd>", start)]
+        # Longer than the card's 60 characters: cut, with the whole label behind the control.
+        assert f'<span class="clip-short">{escape(label[:59])}…</span>' in campaign
+        assert f'<span class="clip-full">{escape(label)}</span>' in campaign
 
 
 def test_hostile_titles_and_event_text_on_the_timeline_stay_text(

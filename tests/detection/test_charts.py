@@ -73,20 +73,42 @@ def small_network():
 def test_network_draws_accounts_and_what_they_share():
     spec = as_json(network_figure(*small_network()))
     assert_chart_basics(spec)
-    edges, keys, accounts = spec["data"]
+    edges, *kinds, accounts = spec["data"]
     assert edges["mode"] == "lines"
     # One link per membership: start, end, gap.
     assert len(edges["x"]) == 8 * 3 and edges["x"][2] is None
-    assert len(keys["x"]) == 3 and keys["marker"]["symbol"] == "diamond"
+    # Each kind of shared thing is a trace of its own: its own shape, colour and legend name.
+    assert [k["name"] for k in kinds] == ["ASN (1)", "IP (1)", "user agent (1)"]
+    assert len({k["marker"]["symbol"] for k in kinds}) == 3
+    assert len({k["marker"]["color"] for k in kinds}) == 3
+    assert accounts["marker"]["symbol"] == "circle"
     assert len(accounts["x"]) == 6 and accounts["marker"]["color"][5] == 0.5
-    assert "4 accounts in this case" in keys["text"][0]
+    assert "4 accounts in this case" in kinds[1]["text"][0]
+    assert ESCAPED in kinds[2]["text"][0]
     assert spec["data"][0]["type"] == "scatter"
+
+
+def test_network_nodes_carry_the_page_they_open():
+    accounts, keys, memberships = small_network()
+    spec = as_json(
+        network_figure(
+            accounts,
+            keys,
+            memberships,
+            account_urls=[f"/accounts/{i}/" for i in range(6)],
+            key_urls=["/accounts/shared/ip/?value=203.0.113.1", None, "/accounts/shared/asn/"],
+        )
+    )
+    by_name = {t["name"]: t for t in spec["data"][1:]}
+    assert by_name["IP (1)"]["customdata"] == ["/accounts/shared/ip/?value=203.0.113.1"]
+    assert by_name["user agent (1)"]["customdata"] == [None]
+    assert by_name["accounts (colour: risk)"]["customdata"] == [f"/accounts/{i}/" for i in range(6)]
 
 
 def test_network_colours_by_campaign_when_there_are_several():
     accounts = [NetAccount(f"a{i}", 0.5, f"Campaign {i % 2}{EVIL}") for i in range(4)]
     spec = as_json(network_figure(accounts, [SharedKey("ip", "1.2.3.4")], [(0, 0), (1, 0)]))
-    names = [t["name"] for t in spec["data"][2:]]
+    names = [t["name"] for t in spec["data"][2:]]  # after the links and the one IP
     assert names == [f"Campaign 0{ESCAPED}", f"Campaign 1{ESCAPED}"]
 
 
@@ -194,6 +216,30 @@ def test_registrations_shade_bursts_and_stack_plans():
     assert "1 bursts shaded" in spec["layout"]["title"]["text"]
     assert sorted(sum(t["y"]) for t in spec["data"]) == [5, 8]
     assert_no_raw_markup(fig)
+
+
+def test_registrations_say_what_they_leave_out_of_the_range():
+    fig = registrations_figure(
+        ["2026-09-28T00:00", "2026-09-28T01:00"],
+        {"free": [30, 0]},
+        outside={"before": 2, "after": 0, "earliest": "2025-01-04T10:00:00+00:00"},
+        bucket_label="hour",
+    )
+    (note,) = as_json(fig)["layout"]["annotations"]
+    assert note["text"] == "Not drawn: 2 registered earlier (earliest 2025-01-04)"
+
+
+def test_pivot_labels_close_in_time_do_not_print_over_each_other():
+    buckets = [f"2026-10-0{d}" for d in range(1, 5)]
+    models = {f"model-{i}": [0, 5, 5, 5] for i in range(3)}
+    fig = volume_figure(
+        buckets,
+        models,
+        [1, 1, 1, 1],
+        model_first_use=dict.fromkeys(models, "2026-10-02T01:00"),
+    )
+    rows = [a["y"] for a in as_json(fig)["layout"]["annotations"]]
+    assert len(rows) == 3 and len(set(rows)) == 3
 
 
 def test_shares_compare_the_case_with_the_norm():

@@ -71,7 +71,7 @@ def test_filter_open_note_assign_investigate_and_see_the_timeline(
 
     page.get_by_role("link", name=f"#{alpha.pk} Alpha fleet").click()
     expect(page).to_have_url(f"{live_server.url}/cases/{alpha.pk}/")
-    expect(page.locator("#case-why")).to_contain_text("reasoning_elicitation")
+    expect(page.locator("#case-why")).to_contain_text("Asks for step-by-step reasoning")
     expect(page.locator("#case-accounts")).to_contain_text("onerror")  # shown as text
     assert page.evaluate("window.pwned") is None
 

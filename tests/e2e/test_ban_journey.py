@@ -69,6 +69,13 @@ def test_analyst_proposes_approver_approves_case_actioned(
     expect(picker).to_be_visible()
     dialog.get_by_label("All accounts on the case").check()
     expect(picker).to_be_hidden()
+    # Every account declares the one organisation: all look-alikes, so left out by default;
+    # the analyst includes them and says why.
+    expect(dialog.locator(".excluded-lookalikes")).to_contain_text("6 look-alikes")
+    dialog.get_by_label("Include the 6 look-alikes").check()
+    dialog.get_by_label("Why the look-alikes belong in this action").fill(
+        "The organisation is the fleet's own: every account of it is on this case."
+    )
     dialog.get_by_label("Ban").check()
     choose_terms(dialog)
     dialog.get_by_label("Reason").fill("Six accounts, one card, one shift: a harvesting fleet.")

@@ -44,6 +44,22 @@ def _nav_on_screen(page, width: int) -> None:
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, links.nth(i)
 
 
+def _sections_jump_under_a_sticky_header(page) -> None:
+    """Each section link scrolls its section into view, below the header, which stays at the
+    top with its actions."""
+    header = page.locator("#case-header")
+    sections = page.get_by_role("navigation", name="Case sections")
+    for name, target in (("Enforcement", "#case-enforcement"), ("Summary", "#case-summary")):
+        sections.get_by_role("link", name=name).click()
+        expect(page.locator(target)).to_be_in_viewport()
+        heading = page.locator(f"{target} h2").bounding_box()
+        bottom = header.bounding_box()
+        assert heading["y"] >= bottom["y"] + bottom["height"] - 1, f"{name} is under the header"
+    sections.get_by_role("link", name="Enforcement").click()
+    assert abs(header.bounding_box()["y"]) <= 1, "the header scrolled away"
+    expect(header.get_by_role("button", name="Assign to me")).to_be_in_viewport()
+
+
 def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, console_errors):
     from dashboard.roles import ANALYST, ensure_roles
 
@@ -79,6 +95,7 @@ def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, cons
         _no_sideways_scroll(page)
         _nav_on_screen(page, width)
         page.screenshot(path=SCREENSHOTS / f"case-{width}.png", full_page=True)
+        _sections_jump_under_a_sticky_header(page)
 
         page.goto(f"{live_server.url}/cases/")
         expect(page.locator("#queue-table tbody tr[data-row]")).to_have_count(9)

@@ -17,8 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from cases import audit
@@ -31,9 +30,10 @@ from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.labels.models import Outcome, Source
 from cases.labels.services import APPROVAL_DEFAULT, REVERSAL_DEFAULT, labels_record
 from cases.models import Case, CaseAccount, EvidenceSnapshot
+from cases.selectors import run_total_exchanges, with_latest_traffic
 from cases.services.workflow import case_change_status
 from common.tasks import enqueue_on_commit
-from detection.models import Account, AccountScore, DetectionRun
+from detection.models import Account
 
 A = EnforcementAction
 S = Case.Status
@@ -84,14 +84,10 @@ def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
     ``org_id`` index.
     """
     now = now or timezone.now()
-    latest = AccountScore.objects.filter(account=OuterRef("pk")).order_by("-run_id")
     rows = list(
-        Account.objects.filter(pk__in=account_ids)
-        .annotate(
-            traffic=Coalesce(Subquery(latest.values("exchange_count")[:1]), 0),
-            run_id=Subquery(latest.values("run_id")[:1]),
+        with_latest_traffic(Account.objects.filter(pk__in=account_ids)).values(
+            "pk", "account_id", "created_at", "plan", "org_id", "traffic", "run_id"
         )
-        .values("pk", "account_id", "created_at", "plan", "org_id", "traffic", "run_id")
     )
     others: dict[int, list[int]] = {}
     for account_id, case_id in (
@@ -109,12 +105,7 @@ def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
         .annotate(n=Count("pk"))
         .values_list("org_id", "n")
     )
-    run_ids = [r["run_id"] for r in rows if r["run_id"]]
-    total = None
-    if run_ids:
-        run = DetectionRun.objects.filter(pk=max(run_ids)).only("counts").first()
-        if run is not None:
-            total = int((run.counts or {}).get("exchanges") or 0) or None
+    total = run_total_exchanges(max((r["run_id"] for r in rows if r["run_id"]), default=None))
     facts = [
         radius.AccountFacts(
             account_id=r["account_id"],
@@ -148,9 +139,13 @@ def action_propose(
     category: ViolationCategory,
     duration_days: int | None = None,
     account_ids: list[int] | None = None,
+    lookalike_reason: str = "",
 ) -> EnforcementAction:
     """Propose ``kind`` on the case's accounts (all of them, or ``account_ids``), under
     ``policy`` for ``category`` of abuse, for ``duration_days`` (``None``: permanent).
+
+    ``lookalike_reason`` is why the proposer acts on accounts that look like customers; the
+    audit event keeps it beside the number of look-alikes the blast radius found.
 
     The latest done evidence snapshot is pinned (a proposal without one is allowed and says
     so), the blast radius is computed and frozen, an open proposal on the case is superseded,
@@ -230,6 +225,8 @@ def action_propose(
             "snapshot": snapshot.pk if snapshot else None,
             "supersedes": previous.pk if previous else None,
             "warnings": blast["warning_count"],
+            "lookalikes": blast["lookalike_count"],
+            "lookalike_reason": (lookalike_reason or "").strip()[:2000],
             "traffic_share": blast["traffic_share"],
         },
     )

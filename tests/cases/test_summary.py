@@ -1,0 +1,147 @@
+"""The summary card says the case in plain words, and every figure it shows is the one the
+sections below show: the same values, read once."""
+
+import re
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import CaseAccount
+from cases.summary import case_summary
+from detection.models import Account
+from tests.factories import AccountFactory, CampaignFactory
+
+pytestmark = pytest.mark.django_db
+FIGURE = re.compile(r'data-figure="([^"]+)"[^>]*>([^<]*)<')
+
+
+def _signal(name, value, norm, contribution):
+    return {
+        "name": name,
+        "value": value,
+        "threshold": 0.25,
+        "norm": norm,
+        "contribution": contribution,
+        "reason": f"{name} reason",
+    }
+
+
+@pytest.fixture
+def case(make_case):
+    campaign = CampaignFactory(
+        label="Reasoning extraction via templated prompts",
+        evidence={"links": {"payment": 412, "ip": 37, "template": 5, "odd": "x"}},
+    )
+    case = make_case(
+        accounts=5,
+        campaign=campaign,
+        exchange_count=8030,
+        traffic_share=0.0803,
+        explanation={
+            "summary": "5 accounts with no organisation in common linked by 412 shared-card pairs",
+            "signals": [
+                _signal("reasoning_elicitation", 0.89, 0.0588, 0.4),
+                _signal("prompt_templating", 0.93, 0.176, 0.3),
+                _signal("output_harvesting", 0.5, 0.6, 0.1),  # below its norm: no harvest
+                "junk",
+            ],
+        },
+    )
+    AccountFactory.create_batch(2, org_id="org-0")  # org-0 is shared: one look-alike
+    old = CaseAccount.objects.get(case=case, account__org_id="org-4").account
+    old.created_at, old.plan = timezone.now() - timedelta(days=365), "team"
+    old.save()
+    return case
+
+
+def _figures(client, case) -> dict[str, set[str]]:
+    """Every figure shown on the case page and its sections, with the values each shows."""
+    pages = [reverse("cases:case_detail", args=[case.pk])]
+    pages += [reverse(f"cases:case_{name}", args=[case.pk]) for name in ("why", "accounts")]
+    seen = defaultdict(list)
+    for url in pages:
+        html = client.get(url, headers={"HX-Request": "true"} if url != pages[0] else {})
+        for name, value in FIGURE.findall(html.content.decode()):
+            seen[name].append(value.strip())
+    return seen
+
+
+def test_the_summary_reads_the_case_in_words(case):
+    summary = case_summary(case)
+    assert summary.name == "Reasoning extraction via templated prompts"
+    assert summary.accounts == 5 and summary.lookalikes == 2
+    assert summary.organisations == 5 and summary.without_organisation == 0
+    assert [h.name for h in summary.harvests] == ["reasoning_elicitation"]
+    assert [t.words for t in summary.ties] == [
+        "412 shared-card pairs",
+        "37 shared-address pairs",
+        "5 accounts sharing prompt templates",
+    ]
+
+
+def test_every_figure_the_summary_shows_is_the_sections_figure(analyst_client, case):
+    seen = _figures(analyst_client, case)
+    for name in (
+        "accounts",
+        "lookalikes",
+        "signal-reasoning_elicitation-value",
+        "signal-reasoning_elicitation-norm",
+    ):
+        assert len(seen[name]) >= 2, f"{name} is shown in one place only: {seen[name]}"
+    disagree = {name: values for name, values in seen.items() if len(set(values)) > 1}
+    assert disagree == {}
+    assert seen["accounts"][0] == "5" and seen["lookalikes"][0] == "2"
+    assert seen["signal-reasoning_elicitation-norm"][0] == "0.0588"
+    assert seen["traffic-share"] == ["8.03%"]
+
+
+def test_the_summary_says_so_when_no_organisation_is_declared(analyst_client, case):
+    Account.objects.filter(case_links__case=case).update(org_id="")
+    html = analyst_client.get(
+        reverse("cases:case_summary", args=[case.pk]), headers={"HX-Request": "true"}
+    )
+    text = html.content.decode()
+    assert "none declared" in text and 'data-figure="organisations"' not in text
+    assert 'id="case-summary"' in text and "<html" not in text
+
+
+def test_the_summary_fragment_is_refused_to_outsiders(outsider_client, case):
+    url = reverse("cases:case_summary", args=[case.pk])
+    assert outsider_client.get(url).status_code == 403
+
+
+def test_signal_names_are_words_on_the_page(analyst_client, case):
+    html = analyst_client.get(reverse("cases:case_why", args=[case.pk])).content.decode()
+    assert "Asks for step-by-step reasoning" in html
+    assert ">reasoning_elicitation<" not in html
+
+
+def test_the_traffic_share_is_the_one_a_proposal_would_freeze(case, analyst):
+    from cases.enforcement.services import blast_radius_for
+    from cases.services.accounts import case_accounts_add
+    from detection.models import AccountScore, DetectionRun
+    from tests.factories import AccountScoreFactory
+
+    run = DetectionRun.objects.get(
+        pk=AccountScore.objects.filter(account__case_links__case=case).first().run_id
+    )
+    DetectionRun.objects.filter(pk__in=AccountScore.objects.values("run_id")).update(
+        counts={"exchanges": 12_345}
+    )
+    added = AccountFactory(account_id="widened-1")
+    AccountScoreFactory(account=added, run=run, exchange_count=700)
+    case_accounts_add(case=case, accounts=[added], by=analyst, reason="Shares the card")
+    case.refresh_from_db()
+    live = list(
+        CaseAccount.objects.filter(case=case, removed_at__isnull=True).values_list(
+            "account", flat=True
+        )
+    )
+    blast = blast_radius_for(case, live)
+    summary = case_summary(case)
+    assert summary.accounts == 6
+    assert summary.exchanges == blast["exchange_count"]
+    assert summary.traffic_share == blast["traffic_share"]
