@@ -24,7 +24,7 @@ from detection.config.fields import COMMUNITIES, CONTENT, COORDINATION, FLAGGING
 from detection.config.params import DetectionParams
 from detection.config.problems import ParamsError, Problem
 from detection.config.versions import config_new_version, current_config
-from detection.config.weights import CapabilityPatterns, SignalSpec, SignalWeights
+from detection.config.weights import CapabilityPatterns, SignalSpec, SignalWeights, signal_label
 
 __all__ = [
     "CAPABILITY_PATTERNS",
@@ -45,4 +45,5 @@ __all__ = [
     "SignalWeights",
     "config_new_version",
     "current_config",
+    "signal_label",
 ]
