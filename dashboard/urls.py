@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("cases/", include("cases.urls")),
+    path("reports/", include("dashboard.reports.urls")),
     path("", include("cases.accounts.urls")),
     path("detection/", include("detection.urls")),
     path("admin/", admin.site.urls),

@@ -66,6 +66,16 @@ def _figure(fig) -> dict:
     return orjson.loads(fig.to_json())
 
 
+def chart_entry(key: str, fig) -> dict:
+    """What ``dashboard/_partials/chart.html`` draws for one figure."""
+    return {
+        "id": f"chart-{key}",
+        "data_id": f"chart-{key}-data",
+        "figure": _figure(fig),
+        "caption": fig.layout.meta["caption"],
+    }
+
+
 def _overview_context(user, period: Period, now) -> dict:
     cases = cases_visible_to(user)
     backlog = selectors.backlog(cases, now=now)
@@ -170,15 +180,7 @@ def _overview_context(user, period: Period, now) -> dict:
         "campaign_rows": campaign_rows,
         "run": selectors.detection_health(now=now),
         "telemetry": selectors.telemetry_size(),
-        "chart_map": {
-            key: {
-                "id": f"chart-{key}",
-                "data_id": f"chart-{key}-data",
-                "figure": _figure(fig),
-                "caption": fig.layout.meta["caption"],
-            }
-            for key, fig in figures.items()
-        },
+        "chart_map": {key: chart_entry(key, fig) for key, fig in figures.items()},
         "urls": {
             "open": queue_url(status="open"),
             "unassigned": queue_url(status="open", assignee="none"),

@@ -214,11 +214,12 @@ def case_report_data(case: Case) -> dict:
     }
 
 
-def render_pdf(context: dict) -> bytes:
-    """The report's PDF bytes for a context from :func:`case_report_data` (plus who/when)."""
+def render_pdf(context: dict, template: str = "cases/export_case_report.html") -> bytes:
+    """A report's PDF bytes: by default the case report, for a context from
+    :func:`case_report_data` (plus who/when); other reports name their template."""
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_to_string("cases/export_case_report.html", context)
+    html = render_to_string(template, context)
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
     return HTML(string=html, url_fetcher=fetcher, base_url=".").write_pdf()
