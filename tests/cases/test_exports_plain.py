@@ -42,9 +42,7 @@ def banned_case(analyst, approver):
             ]
         },
     )
-    accounts = [
-        AccountFactory(account_id=f"nw-{i}", org_id=f"org-{i % 2}") for i in range(3)
-    ]
+    accounts = [AccountFactory(account_id=f"nw-{i}", org_id=f"org-{i % 2}") for i in range(3)]
     for account in accounts:
         CaseAccountFactory(case=case, account=account, risk_score=0.9)
     action = EnforcementAction.objects.create(
@@ -108,7 +106,7 @@ def test_pdf_has_no_snake_case_signal_name_and_no_raw_markdown(manager_client, b
 def test_case_workbook_summary_sheet_and_words(manager_client, banned_case):
     response = manager_client.post(f"/cases/{banned_case.pk}/export/xlsx/")
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
-    summary = [r for r in workbook["Summary"].iter_rows(values_only=True)]
+    summary = list(workbook["Summary"].iter_rows(values_only=True))
     paragraphs = " ".join(str(r[1]) for r in summary if not r[0] and r[1])
     assert paragraphs.startswith("This case covers 3 accounts declaring 2 organisations")
     figures = {r[0]: r[1] for r in summary if r[0]}

@@ -100,8 +100,10 @@ def build(analyst, approver, approver2) -> dict:
         proposed_by=approver, decided_by=approver2, decided_at=at(5), executed_at=at(5),
     )  # fmt: skip
 
-    CaseFactory(title="Campus NAT", kind=Case.Kind.CAMPAIGN, status=S.DISMISSED,
-                resolution=Case.Resolution.LEGITIMATE, opened_at=at(-6), decided_at=at(-4))  # fmt: skip
+    CaseFactory(
+        title="Campus NAT", kind=Case.Kind.CAMPAIGN, status=S.DISMISSED,
+        resolution=Case.Resolution.LEGITIMATE, opened_at=at(-6), decided_at=at(-4),
+    )  # fmt: skip
     # Outside both periods: counted nowhere.
     CaseFactory(title="Old news", opened_at=at(-30), decided_at=at(-29), status=S.DISMISSED)
 
