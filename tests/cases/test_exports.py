@@ -174,7 +174,12 @@ def test_case_workbook_neutralises_org_names_and_notes(manager_client, analyst):
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == [
-        "Summary", f"Case {case.pk}", "Signals", "Accounts", "Notes", "Audit trail"
+        "Summary",
+        f"Case {case.pk}",
+        "Signals",
+        "Accounts",
+        "Notes",
+        "Audit trail",
     ]
     summary, accounts, notes = workbook[f"Case {case.pk}"], workbook["Accounts"], workbook["Notes"]
     assert workbook["Summary"]["A1"].value == f"Case #{case.pk}: @fleet"
