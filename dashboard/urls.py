@@ -7,6 +7,7 @@ from dashboard import health, views
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("start/", views.landing, name="landing"),
+    path("export/<str:fmt>/", views.overview_export, name="overview_export"),
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -17,6 +17,7 @@ from cases.exports.report import render_pdf
 from common import spreadsheets as sheets
 from dashboard.reports.selectors import PeriodReport
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_COUNTS = [
     ("campaigns_found", "found"),
     ("campaigns_stopped", "stopped"),
@@ -154,5 +155,133 @@ def report_xlsx(report: PeriodReport, target: str | IO[bytes]) -> None:
              w.decisions]
             for w in report.workload
         ),
+    )  # fmt: skip
+    workbook.save(target)
+
+
+# ------------------------------------------------------------------------- the overview
+# The overview's exports print the figures of the page's own context
+# (``dashboard.views.overview_context``), so the file and the page agree.
+
+
+def overview_charts(context: dict) -> list[dict]:
+    weeks = context["weeks"]
+    charts = [
+        {
+            "src": svg.data_uri(
+                svg.columns(
+                    [row["label"] for row in context["status_rows"]],
+                    {"open cases": [row["total"] for row in context["status_rows"]]},
+                    title="Open cases by status",
+                    every=1,
+                    height=180,
+                )
+            ),
+            "caption": "Where the open work sits now.",
+        },
+        {
+            "src": svg.data_uri(
+                svg.columns(
+                    [f"{w['week'].start:%d %b}" for w in weeks],
+                    {
+                        "opened": [w["week"].opened for w in weeks],
+                        "closed": [w["week"].closed for w in weeks],
+                    },
+                    title="Cases opened and closed per week",
+                )
+            ),
+            "caption": "Opened above closed week after week means the backlog is growing.",
+        },
+    ]
+    if context["campaign_rows"]:
+        charts.append(
+            {
+                "src": svg.data_uri(
+                    svg.horizontal_bars(
+                        [r["campaign"].label for r in context["campaign_rows"]],
+                        [round(r["share"] * 100, 2) for r in context["campaign_rows"]],
+                        title="Active campaigns by share of traffic (%)",
+                    )
+                ),
+                "caption": "The share of all exchanges in the detection window.",
+            }
+        )
+    return charts
+
+
+def overview_pdf(context: dict, *, generated_by: str) -> bytes:
+    return render_pdf(
+        {
+            **context,
+            "charts": overview_charts(context),
+            "generated_by": generated_by,
+            "site_url": settings.SITE_URL,
+        },
+        template="dashboard/overview_pdf.html",
+    )
+
+
+def overview_xlsx(context: dict, target: str | IO[bytes]) -> None:
+    backlog, flow, enforcement = context["backlog"], context["flow"], context["enforcement"]
+    period, campaigns = context["period"], context["campaigns"]
+    workbook = sheets.new_workbook()
+    sheets.append_facts(
+        workbook,
+        "Overview",
+        [
+            ("Now", None),
+            ("Open cases", backlog.open, sheets.INTEGER),
+            ("Unassigned", backlog.unassigned, sheets.INTEGER),
+            ("Overdue", backlog.overdue, sheets.INTEGER),
+            ("Accounts in open cases", backlog.accounts, sheets.INTEGER),
+            ("Exchanges in open cases", backlog.exchanges, sheets.INTEGER),
+            (f"In the range {period.start} to {period.end}", None),
+            ("Cases opened", flow.opened, sheets.INTEGER),
+            ("Cases closed", flow.closed, sheets.INTEGER),
+            ("Median days to decision", context["median_days"] if context["median_days"]
+             is not None else "—", sheets.DECIMAL),
+            ("Bans executed", enforcement.bans, sheets.INTEGER),
+            ("Of them reversed", enforcement.bans_reversed, sheets.INTEGER),
+            ("Suspensions and rate limits", enforcement.other, sheets.INTEGER),
+            ("Accounts actioned", enforcement.accounts, sheets.INTEGER),
+            ("Actions awaiting approval", enforcement.pending_approval, sheets.INTEGER),
+            ("Campaigns", None),
+            ("Active campaigns", campaigns.active, sheets.INTEGER),
+            ("Accounts in active campaigns", campaigns.accounts, sheets.INTEGER),
+            ("Share of traffic", campaigns.traffic_share, sheets.SHARE),
+        ],
+    )  # fmt: skip
+    priorities = [label for _, label in context["priorities"]]
+    sheets.append_table(
+        workbook,
+        "Open by status",
+        [sheets.Column("status", 20)]
+        + [sheets.Column(p, 12, sheets.INTEGER) for p in priorities]
+        + [sheets.Column("all", 10, sheets.INTEGER)],
+        ([row["label"], *[c["n"] for c in row["cells"]], row["total"]]
+         for row in context["status_rows"]),
+    )  # fmt: skip
+    sheets.append_table(
+        workbook,
+        "Backlog age",
+        [sheets.Column("opened", 20), sheets.Column("open cases", 12, sheets.INTEGER)],
+        ([f"{band['label']} ago", band["n"]] for band in context["bands"]),
+    )
+    sheets.append_table(
+        workbook,
+        "Weeks",
+        [sheets.Column("week starting", 14, sheets.DAY), sheets.Column("opened", 10,
+         sheets.INTEGER), sheets.Column("closed", 10, sheets.INTEGER)],
+        ([w["week"].start, w["week"].opened, w["week"].closed] for w in context["weeks"]),
+    )  # fmt: skip
+    sheets.append_table(
+        workbook,
+        "Campaigns",
+        [sheets.Column("campaign", 32), sheets.Column("accounts", 10, sheets.INTEGER),
+         sheets.Column("exchanges", 12, sheets.INTEGER),
+         sheets.Column("share of traffic", 16, "0.00%"),
+         sheets.Column("open cases", 11, sheets.INTEGER)],
+        ([r["campaign"].label, r["campaign"].member_count, r["campaign"].exchange_count,
+          r["share"], r["campaign"].open_cases] for r in context["campaign_rows"]),
     )  # fmt: skip
     workbook.save(target)

@@ -32,7 +32,6 @@ from dashboard.reports.selectors import MONTH, WEEK, PeriodReport, last_full, pe
 from dashboard.selectors import Period
 from dashboard.views import PeriodForm, chart_entry, queue_url
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RANGES = [(WEEK, "Last full week"), (MONTH, "Last full month"), ("custom", "Chosen dates")]
 
 
@@ -163,7 +162,7 @@ def report_export(request: HttpRequest, fmt: str) -> HttpResponse:
     else:
         buffer = io.BytesIO()
         exports.report_xlsx(report, buffer)
-        content, content_type = buffer.getvalue(), XLSX_TYPE
+        content, content_type = buffer.getvalue(), exports.XLSX_TYPE
     with transaction.atomic():
         audit.record(
             "export.created",
