@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import audit
@@ -188,21 +188,27 @@ class SubscriptionForm(forms.Form):
 @require_POST
 @permission_required("cases.export_cases", raise_exception=True)
 def report_subscribe(request: HttpRequest) -> HttpResponse:
-    """Subscribe to (or change) the scheduled report, or stop it (``frequency=none``)."""
+    """Subscribe to (or change) the scheduled report, or stop it (``frequency=none``); back
+    to the report as it was shown."""
+    back = request.POST.get("next", "")
+    if not back.startswith(reverse("reports:report_page")) or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        back = reverse("reports:report_page")
     if request.POST.get("frequency") == "none":
         services.subscription_stop(user=request.user)
         messages.success(request, "You will no longer receive the report by email.")
-        return redirect(reverse("reports:report_page"))
+        return redirect(back)
     form = SubscriptionForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose weekly or monthly.")
-        return redirect(reverse("reports:report_page"))
+        return redirect(back)
     if not request.user.email:
         messages.error(request, "Your account has no email address: ask an administrator.")
-        return redirect(reverse("reports:report_page"))
+        return redirect(back)
     sub = services.subscription_set(user=request.user, frequency=form.cleaned_data["frequency"])
     messages.success(
         request,
         f"The {sub.get_frequency_display().lower()} report will be emailed to {sub.user.email}.",
     )
-    return redirect(reverse("reports:report_page"))
+    return redirect(back)
