@@ -1,4 +1,5 @@
-"""Spreadsheet-formula neutralisation, applied to every text cell any export writes.
+"""Spreadsheet-formula neutralisation, applied to every text cell any export writes, and the
+write-only XLSX sheets every export builds (``append_table``, ``append_facts``).
 
 Titles, campaign labels, org names, notes, prompts, account ids and signal reasons come from
 (or are derived from) the accounts we investigate. A spreadsheet treats a cell that begins

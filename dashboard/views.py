@@ -16,7 +16,7 @@ import orjson
 from django import forms
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -237,7 +237,10 @@ def overview_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in ("pdf", "xlsx"):
         raise Http404("No such export format")
     now = timezone.now()
-    _form, period = _period_of(request, timezone.localdate(now))
+    form, period = _period_of(request, timezone.localdate(now))
+    if form.is_bound and not form.is_valid():
+        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
+        return HttpResponseBadRequest(f"Invalid date range, nothing exported: {errors}")
     if request.method == "GET":
         context = {"what": "the overview", "fmt": fmt.upper(), "action": request.get_full_path()}
         return render(request, "cases/export_start.html", context)

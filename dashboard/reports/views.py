@@ -9,13 +9,13 @@ permission on cases; exporting it, ``cases.export_cases``; an export is a POST, 
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from dashboard.reports.selectors import MONTH, WEEK, PeriodReport, last_full, pe
 from dashboard.selectors import Period
 from dashboard.views import PeriodForm, chart_entry, queue_url
 
+EARLIEST = date(2000, 1, 1)
 RANGES = [(WEEK, "Last full week"), (MONTH, "Last full month"), ("custom", "Chosen dates")]
 
 
@@ -45,7 +46,12 @@ class ReportForm(PeriodForm):
         if kind in (WEEK, MONTH):
             self.cleaned_data["period"] = last_full(kind, self.today)
             return self.cleaned_data
-        return super().clean()
+        data = super().clean()
+        period = data["period"]
+        # The previous period lies before the chosen one: both must be dates a calendar has.
+        if period.start < EARLIEST or period.end > self.today + timedelta(days=366):
+            raise forms.ValidationError("Choose dates from the year 2000 to a year from now.")
+        return data
 
 
 def _period(request: HttpRequest, today: date) -> tuple[ReportForm, Period]:
@@ -117,6 +123,10 @@ def _report_context(report: PeriodReport) -> dict:
     }
 
 
+def _errors(form: forms.Form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
 def _build(request: HttpRequest) -> tuple[ReportForm, PeriodReport]:
     now = timezone.now()
     form, period = _period(request, timezone.localdate(now))
@@ -147,7 +157,9 @@ def report_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The report for the period in the query string, as PDF or XLSX (made by a POST)."""
     if fmt not in ("pdf", "xlsx"):
         raise Http404("No such export format")
-    _form, report = _build(request)
+    form, report = _build(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest(f"Invalid period, nothing exported: {_errors(form)}")
     label = exports.period_label(report)
     if request.method == "GET":
         context = {

@@ -77,3 +77,6 @@ def test_overview_export_is_a_post_audited_and_for_exporters(
     }  # fmt: skip
     assert analyst_client.post("/export/pdf/").status_code == 403
     assert manager_client.post("/export/csv/").status_code == 404
+    bad = manager_client.post("/export/pdf/?start=2026-05-01&end=2026-04-01")
+    assert bad.status_code == 400 and b"nothing exported" in bad.content
+    assert AuditEvent.objects.filter(verb="export.created").count() == 1

@@ -175,6 +175,13 @@ def test_week_and_month_presets_and_bad_dates(manager_client):
     bad = manager_client.get("/reports/?range=custom&start=2026-05-01&end=2026-04-01")
     assert bad.status_code == 200
     assert "The start date is after the end date." in bad.content.decode()
+    for start, end in [("0001-01-01", "0001-01-05"), ("9999-12-25", "9999-12-31")]:
+        far = manager_client.get(f"/reports/?range=custom&start={start}&end={end}")
+        assert far.status_code == 200
+        assert "Choose dates from the year 2000" in far.content.decode()
+        export = manager_client.post(f"/reports/export/pdf/?range=custom&start={start}&end={end}")
+        assert export.status_code == 400
+    assert not AuditEvent.objects.filter(verb="export.created").exists()
 
 
 def test_htmx_gets_the_body_only(manager_client, htmx_headers):
@@ -184,6 +191,19 @@ def test_htmx_gets_the_body_only(manager_client, htmx_headers):
     assert html.lstrip().startswith('<div id="report-body"') and "<html" not in html
 
 
-def test_page_queries_do_not_grow_with_data(manager_client, data, django_assert_max_num_queries):
-    with django_assert_max_num_queries(40):
-        manager_client.get(f"/reports/?{_query(data['period'])}")
+def test_page_queries_do_not_grow_with_data(manager_client, data):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import CaseFactory
+
+    url = f"/reports/?{_query(data['period'])}"
+    manager_client.get(url)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as small:
+        manager_client.get(url)
+    for i in range(12):
+        CaseFactory(title=f"More {i}", kind=Case.Kind.CAMPAIGN, opened_at=data["a"].opened_at)
+    with CaptureQueriesContext(connection) as large:
+        manager_client.get(url)
+    assert len(large) == len(small)
+    assert len(small) <= 40
