@@ -37,6 +37,9 @@ def _text_cell(value: object) -> object:
         return value.astimezone(UTC).strftime(DATETIME_TEXT)
     if value is None:
         return ""
+    if isinstance(value, float):
+        # The one fractional column is the risk score: two places, as every page shows it.
+        return f"{value:.2f}"
     return neutralise(value)
 
 

@@ -153,3 +153,10 @@ def test_formula_guard_sees_past_whitespace_and_full_width_signs(manager_client,
     response = manager_client.post("/cases/export/xlsx/")
     cell = openpyxl.load_workbook(io.BytesIO(response.content))["Cases"]["B2"]
     assert cell.data_type == "s" and cell.value == "'" + value
+
+
+def test_queue_csv_shows_risk_as_the_pages_do(manager_client):
+    CaseFactory(title="Precise", risk_score=0.91054)
+    response = manager_client.post("/cases/export/csv/")
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[1].split(",")[6] == "0.91"
