@@ -37,7 +37,8 @@ RANGES = [(WEEK, "Last full week"), (MONTH, "Last full month"), ("custom", "Chos
 
 
 class ReportForm(PeriodForm):
-    range = forms.ChoiceField(choices=RANGES, required=False, widget=forms.Select)
+    # The page's dates are "custom"; its two buttons are links to the presets.
+    range = forms.ChoiceField(choices=RANGES, required=False, widget=forms.HiddenInput)
 
     def clean(self):
         kind = self.data.get("range") or (
@@ -139,8 +140,11 @@ def _build(request: HttpRequest) -> tuple[ReportForm, PeriodReport]:
 def report_page(request: HttpRequest) -> HttpResponse:
     """The period report; for htmx (the period form), just its body."""
     form, report = _build(request)
+    period = report.period
     context = {
-        "form": form,
+        # The date fields show the period shown, whichever way it was chosen.
+        "form": ReportForm(today=form.today, initial={"start": period.start, "end": period.end}),
+        "period_errors": _errors(form) if form.is_bound and not form.is_valid() else "",
         "query": urlencode({"start": report.period.start, "end": report.period.end}),
         "subscription": ReportSubscription.objects.filter(user=request.user).first(),
         **_report_context(report),

@@ -45,8 +45,13 @@ def test_overview_to_report_to_case(page, live_server, login, console_errors):
     page.wait_for_url("**/reports/")
     expect(page.locator("#chart-comparison .main-svg").first).to_be_attached()
 
-    # Choose the dates: the body is swapped by htmx and the URL follows.
-    page.locator("#id_range").select_option("custom")
+    # The presets, then chosen dates: the body is swapped by htmx and the URL follows.
+    page.locator("#range-week").click()
+    page.wait_for_url("**/reports/?range=week")
+    expect(page.locator("#report-period")).to_contain_text("(7 days")
+    expect(page.locator("#id_start")).not_to_have_value("")
+    page.locator("#range-month").click()
+    page.wait_for_url("**/reports/?range=month")
     page.locator("#id_start").fill(period.start.isoformat())
     page.locator("#id_end").fill(period.end.isoformat())
     page.get_by_role("button", name="Show").click()
