@@ -118,29 +118,33 @@ def actioned_in(cases: QuerySet[Case], period: Period) -> QuerySet[Case]:
 
 
 def _first_activity(opened: QuerySet[Case]) -> list[timedelta]:
-    """Per case opened, its opening minus its accounts' first activity (index probes on
-    ``exchange(account, ts)``, one per account, never a scan of their traffic)."""
-    first_ts = Exchange.objects.filter(account=OuterRef("account")).order_by("ts").values("ts")[:1]
-    rows = (
-        CaseAccount.objects.filter(case__in=opened, removed_at__isnull=True)
-        .annotate(first=Subquery(first_ts))
-        .values_list("case_id", "case__opened_at", "first", "account__created_at")
+    """Per case opened, its opening minus its accounts' first activity. Per account, the first
+    request is one probe of the ``exchange(account, ts)`` index, never a scan of its traffic;
+    per case, the earliest of those (or the first registration, for a case with no traffic)
+    is taken in SQL, so only one row per case comes back."""
+    first_request = (
+        Exchange.objects.filter(account=OuterRef("account_id")).order_by("ts").values("ts")[:1]
     )
-    opened_at: dict[int, datetime] = {}
-    first_request: dict[int, datetime] = {}
-    first_registration: dict[int, datetime] = {}
-    for case_id, opened, first, created in rows:
-        opened_at[case_id] = opened
-        if first is not None:
-            first_request[case_id] = min(first, first_request.get(case_id, first))
-        if created is not None:
-            first_registration[case_id] = min(created, first_registration.get(case_id, created))
-    spans = []
-    for case_id, opened in opened_at.items():
-        start = first_request.get(case_id) or first_registration.get(case_id)
-        if start is not None:
-            spans.append(max(opened - start, timedelta(0)))
-    return spans
+    links = CaseAccount.objects.filter(case=OuterRef("pk"), removed_at__isnull=True)
+    earliest_request = (
+        links.annotate(first=Subquery(first_request))
+        .filter(first__isnull=False)
+        .order_by("first")
+        .values("first")[:1]
+    )
+    earliest_registration = (
+        links.filter(account__created_at__isnull=False)
+        .order_by("account__created_at")
+        .values("account__created_at")[:1]
+    )
+    rows = opened.annotate(
+        first=Subquery(earliest_request), registered=Subquery(earliest_registration)
+    ).values_list("opened_at", "first", "registered")
+    return [
+        max(opened_at - (first or registered), timedelta(0))
+        for opened_at, first, registered in rows
+        if first or registered
+    ]
 
 
 def figures(cases: QuerySet[Case], period: Period) -> Figures:
