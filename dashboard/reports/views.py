@@ -69,11 +69,10 @@ def _period(request: HttpRequest, today: date) -> tuple[ReportForm, Period]:
 
 def figure_links(period: Period) -> dict[str, str]:
     """Per figure, the queue showing exactly the cases it counts."""
-    span = {"start": period.start, "end": period.end}
-    opened = {"opened_after": span["start"], "opened_before": span["end"]}
-    enforced = {"enforced_after": span["start"], "enforced_before": span["end"]}
-    reversal = {"reversal_after": span["start"], "reversal_before": span["end"]}
-    decided = {"decided_after": span["start"], "decided_before": span["end"]}
+    opened = {"opened_after": period.start, "opened_before": period.end}
+    enforced = {"enforced_after": period.start, "enforced_before": period.end}
+    reversal = {"reversal_after": period.start, "reversal_before": period.end}
+    decided = {"decided_after": period.start, "decided_before": period.end}
     return {
         "campaigns_found": queue_url(status="any", kind="campaign", **opened),
         "campaigns_stopped": queue_url(status="any", kind="campaign", **enforced),
