@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
+from cases.exports.plain import case_plain_summary
 from cases.models import AuditEvent, Case, CaseAccount, EnforcementAction
 from dashboard.selectors import Period
 from detection.models import AccountScore, Exchange
@@ -285,8 +286,6 @@ class CampaignStory:
 def largest_campaigns(cases: QuerySet[Case], period: Period) -> list[CampaignStory]:
     """The campaign cases found or actioned in the period with the most traffic, each told in
     plain language (the case exports' own words, ``cases.exports.plain``). Four queries."""
-    from cases.exports.plain import case_plain_summary
-
     touched = cases.filter(kind=Case.Kind.CAMPAIGN, merged_into__isnull=True).filter(
         _in("opened_at", period) | Q(pk__in=actioned_in(cases, period).values("pk"))
     )
