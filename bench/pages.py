@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import warnings
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,6 +255,8 @@ def measure(runs: int) -> list[tuple[str, float, float, int]]:
     depth = max(2, min(1000, Case.objects.open().count() // 50 - 1))
     before = client.get(f"/cases/?page={depth - 1}").content.decode()
     deep = html.unescape(re.search(r'<a rel="next" href="([^"]+)"', before).group(1))
+    today = date.today()
+    weeks = f"start={today - timedelta(weeks=12)}&end={today}"
     pages = [
         ("queue: default", client, "/cases/", {}),
         ("queue: filter (my open, P2)", client, "/cases/?assignee=me&status=open&priority=2", {}),
@@ -269,6 +272,9 @@ def measure(runs: int) -> list[tuple[str, float, float, int]]:
         ("case: why-flagged section", client, f"/cases/{big.pk}/why/", htmx),
         ("case: notes section", client, f"/cases/{big.pk}/notes/", htmx),
         ("case: timeline section", client, f"/cases/{big.pk}/timeline/", htmx),
+        ("overview (last 12 weeks)", client, "/", {}),
+        ("period report (last full month)", client, "/reports/", {}),
+        ("period report (last 12 weeks)", client, f"/reports/?range=custom&{weeks}", {}),
     ]
     for _label, who, url, headers in pages:
         for _ in range(3):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from cases.models import Case, Tag
+from cases.models import Case, EnforcementAction, Tag
 from cases.selectors import account_has_cases, case_text_match, users_who_work_cases
 from common.dates import DATE_INPUT_ATTRS
 
@@ -34,6 +34,26 @@ DEFAULT_STATUS = "open"
 # The largest id a bigint primary key holds; a typed number past it names no row.
 MAX_ID = 2**63 - 1
 MAX_CLOSED_WITHIN_DAYS = 36500
+
+
+class HiddenDateRangeWidget(django_filters.widgets.DateRangeWidget):
+    """A date range carried in the URL only (``<name>_after``, ``<name>_before``): set by the
+    links that lead here (the period report's), not offered as a field of the toolbar."""
+
+    def __init__(self, attrs=None):
+        django_filters.widgets.SuffixedMultiWidget.__init__(
+            self, (forms.HiddenInput, forms.HiddenInput), attrs
+        )
+
+
+def _day_range(value, field: str) -> dict:
+    """Inclusive calendar-day bounds on ``field`` (a date lookup) from a range filter's value."""
+    bounds = {}
+    if value and value.start is not None:
+        bounds[f"{field}__gte"] = value.start
+    if value and value.stop is not None:
+        bounds[f"{field}__lte"] = value.stop
+    return bounds
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -86,6 +106,16 @@ class CaseFilter(django_filters.FilterSet):
         field_name="decided_at__date",
         label="Decided",
         widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT_ATTRS),
+    )
+    # Ranges the period report links with: cases with an action (not a reversal) that took
+    # effect in the range (``enforced_after`` / ``enforced_before``), and cases with a
+    # reversal asked for in the range (``reversal_after`` / ``reversal_before``).
+    kind = django_filters.ChoiceFilter(choices=Case.Kind.choices, widget=forms.HiddenInput)
+    enforced = django_filters.DateFromToRangeFilter(
+        method="filter_enforced", label="Action took effect", widget=HiddenDateRangeWidget
+    )
+    reversal = django_filters.DateFromToRangeFilter(
+        method="filter_reversal", label="Reversal asked for", widget=HiddenDateRangeWidget
     )
     # Bounded so that "now minus N days" is a date (a century is more than any team keeps).
     closed_within = django_filters.NumberFilter(
@@ -161,6 +191,28 @@ class CaseFilter(django_filters.FilterSet):
 
     def filter_account(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(account_has_cases(value.strip()))
+
+    def filter_enforced(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        if not value:
+            return queryset
+        return queryset.filter(
+            Exists(
+                EnforcementAction.objects.took_effect().filter(
+                    case=OuterRef("pk"), **_day_range(value, "executed_at__date")
+                )
+            )
+        )
+
+    def filter_reversal(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        if not value:
+            return queryset
+        return queryset.filter(
+            Exists(
+                EnforcementAction.objects.reversal_requests().filter(
+                    case=OuterRef("pk"), **_day_range(value, "proposed_at__date")
+                )
+            )
+        )
 
     def filter_overdue(self, queryset: QuerySet, name: str, value) -> QuerySet:
         return queryset.overdue() if value else queryset

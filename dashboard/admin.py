@@ -1,5 +1,6 @@
-"""Users and roles in the admin, with every change written to the audit log (common.admin),
-and the backtests' comparison pages (detection's flags beside analysts' labels and cases)."""
+"""Users, roles and report subscriptions in the admin, with every change written to the audit
+log (common.admin); report deliveries read-only; and the backtests' comparison pages
+(detection's flags beside analysts' labels and cases)."""
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -20,6 +21,7 @@ from cases.labels.selectors import (
     live_cases_of,
 )
 from common.admin import AuditedAdmin, ReadOnlyAdmin, announce
+from dashboard.reports.models import ReportDelivery, ReportSubscription
 from detection.backtest import backtest_cancel
 from detection.models import Backtest, BacktestAccount, BacktestCampaign
 
@@ -175,3 +177,27 @@ class BacktestAdmin(ReadOnlyAdmin):
             "lists": lists,
             "campaign_lists": campaigns,
         }
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(AuditedAdmin):
+    """Who receives the period report; an admin can stop a subscription (audited)."""
+
+    list_display = ("user", "frequency", "created_at", "updated_at")
+    list_filter = ("frequency",)
+    search_fields = ("user__username", "user__email")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request) -> bool:
+        # People subscribe themselves, from the report's page, to their own address.
+        return False
+
+
+@admin.register(ReportDelivery)
+class ReportDeliveryAdmin(ReadOnlyAdmin):
+    """Each report emailed or tried: status, attempts and the last mail error."""
+
+    list_display = ("subscription", "period_start", "period_end", "status", "attempts",
+                    "attached", "sent_at", "last_error")  # fmt: skip
+    list_filter = ("status", "attached")
+    search_fields = ("subscription__user__username", "last_error")

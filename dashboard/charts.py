@@ -144,3 +144,68 @@ def campaign_share(
         "cases account for; a few points here is a large distillation effort.",
         height=max(220, 60 + 28 * len(names)),
     )
+
+
+PREVIOUS = "#8c96a3"
+
+
+def period_against_previous(
+    labels: Sequence[str],
+    now: Sequence[int],
+    before: Sequence[int],
+    urls: Sequence[str],
+    *,
+    period: str,
+    previous: str,
+) -> go.Figure:
+    """The period report's counts beside the previous period's."""
+    fig = go.Figure()
+    fig.add_bar(
+        name=previous,
+        x=list(labels),
+        y=list(before),
+        marker_color=PREVIOUS,
+        hovertemplate="%{x}: %{y} in " + previous + "<extra></extra>",
+    )
+    fig.add_bar(
+        name=period,
+        x=list(labels),
+        y=list(now),
+        customdata=list(urls),
+        marker_color=OPENED,
+        hovertemplate="%{x}: %{y} in " + period + "<extra></extra>",
+    )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category")
+    return _layout(
+        fig,
+        title="This period against the previous one",
+        caption="Blue is this period, grey the same number of days before it. Click a blue "
+        "bar to open the cases it counts.",
+    )
+
+
+def campaign_requests(
+    labels: Sequence[str], requests: Sequence[int], urls: Sequence[str]
+) -> go.Figure:
+    """The period's largest campaigns by the requests their accounts made."""
+    names = [safe_text(label, 40) for label in labels]
+    fig = go.Figure(
+        go.Bar(
+            x=list(requests),
+            y=names,
+            orientation="h",
+            customdata=list(urls),
+            marker_color="#8a3ffc",
+            hovertemplate="%{y}: %{x:,} requests<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(title_text="requests (exchanges)")
+    return _layout(
+        fig,
+        title="Largest campaigns by requests",
+        caption="The campaigns found or stopped in the period with the most traffic; click a "
+        "bar to open the case.",
+        height=max(220, 60 + 28 * len(names)),
+    )

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -330,6 +331,29 @@ INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
 # the ingest report, left out of detection until the clock reaches them (docs/ingest.md).
 TELEMETRY_CLOCK_SKEW_MINUTES = int(os.environ.get("TELEMETRY_CLOCK_SKEW_MINUTES", "60"))
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
+# Mail, for the scheduled reports and for notifications to people with an address: Django's
+# SMTP backend when EMAIL_HOST is set; without it, report mail is written to the worker's log
+# (the console backend), so nothing is lost silently, and notifications stay in the console's
+# own list unless NOTIFY_BY_EMAIL forces them out through EMAIL_BACKEND.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "console@localhost")
+EMAIL_SUBJECT_PREFIX = os.environ.get("EMAIL_SUBJECT_PREFIX", "[Distillation console] ")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+NOTIFY_BY_EMAIL = env_bool("NOTIFY_BY_EMAIL", bool(EMAIL_HOST))
+# Scheduled reports: the hour (TIME_ZONE) the daily run sends them, and the largest PDF
+# attached to the email; a larger one is sent as a link to the report's page.
+REPORT_SEND_HOUR = int(os.environ.get("REPORT_SEND_HOUR", "6"))
+REPORT_EMAIL_MAX_BYTES = int(os.environ.get("REPORT_EMAIL_MAX_BYTES", str(5 * 1024 * 1024)))
 CELERY_BEAT_SCHEDULE = {
     "detection-run": {
         "task": "detection.tasks.detection_scheduled_run_task",
@@ -342,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
     "prune-exports": {
         "task": "cases.tasks.prune_exports_task",
         "schedule": 24 * 60 * 60,
+    },
+    # The period report for its subscribers: daily, each period's email made once.
+    "report-deliveries": {
+        "task": "dashboard.reports.tasks.report_deliveries_task",
+        "schedule": crontab(hour=REPORT_SEND_HOUR, minute=0),
     },
     # Enforcement outbox safety net: re-enqueue due deliveries, recover lost workers' leases.
     "enforcement-outbox-sweep": {
@@ -378,18 +407,6 @@ ENFORCEMENT_RETRY_MAX_SECONDS = int(os.environ.get("ENFORCEMENT_RETRY_MAX_SECOND
 ENFORCEMENT_LEASE_SECONDS = int(os.environ.get("ENFORCEMENT_LEASE_SECONDS", "120"))
 # A bearer token that lets the account platform download the ban list without a login.
 ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
-
-# Mail (notifications to people with an address). Nothing is mailed until EMAIL_HOST is set
-# (or NOTIFY_BY_EMAIL forces it, e.g. with another EMAIL_BACKEND); the in-app list always works.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "console@localhost")
-NOTIFY_BY_EMAIL = env_bool("NOTIFY_BY_EMAIL", bool(EMAIL_HOST))
 
 LOGGING = {
     "version": 1,

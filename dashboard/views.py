@@ -10,18 +10,22 @@ cases it counts, using the queue's own parameters (``status``, ``priority``, ``a
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import orjson
 from django import forms
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from cases import audit
 from cases.labels.selectors import NOISY_SHARE
 from cases.labels.selectors import signal_quality as signal_quality_rows
 from cases.models import Case
@@ -29,6 +33,7 @@ from cases.selectors import cases_visible_to
 from common.dates import DATE_INPUT_ATTRS, DAY_INPUT_FORMAT
 from common.htmx import is_fragment, vary_on_fragment
 from dashboard import charts, selectors
+from dashboard.reports import exports
 from dashboard.roles import MANAGER, roles_of
 from dashboard.selectors import Period
 
@@ -71,7 +76,17 @@ def _figure(fig) -> dict:
     return orjson.loads(fig.to_json())
 
 
-def _overview_context(user, period: Period, now) -> dict:
+def chart_entry(key: str, fig) -> dict:
+    """What ``dashboard/_partials/chart.html`` draws for one figure."""
+    return {
+        "id": f"chart-{key}",
+        "data_id": f"chart-{key}-data",
+        "figure": _figure(fig),
+        "caption": fig.layout.meta["caption"],
+    }
+
+
+def overview_context(user, period: Period, now) -> dict:
     cases = cases_visible_to(user)
     backlog = selectors.backlog(cases, now=now)
     flow = selectors.flow(cases, period)
@@ -175,15 +190,7 @@ def _overview_context(user, period: Period, now) -> dict:
         "campaign_rows": campaign_rows,
         "run": selectors.detection_health(now=now),
         "telemetry": selectors.telemetry_size(),
-        "chart_map": {
-            key: {
-                "id": f"chart-{key}",
-                "data_id": f"chart-{key}-data",
-                "figure": _figure(fig),
-                "caption": fig.layout.meta["caption"],
-            }
-            for key, fig in figures.items()
-        },
+        "chart_map": {key: chart_entry(key, fig) for key, fig in figures.items()},
         "urls": {
             "open": queue_url(status="open"),
             "unassigned": queue_url(status="open", assignee="none"),
@@ -203,20 +210,65 @@ def _overview_context(user, period: Period, now) -> dict:
 def overview(request: HttpRequest) -> HttpResponse:
     """The overview page; for htmx (the date range form), just its body."""
     now = timezone.now()
-    today = timezone.localdate(now)
+    form, period = _period_of(request, timezone.localdate(now))
+    context = {
+        "form": form,
+        "can_view": request.user.has_perm("cases.view_case"),
+        "query": urlencode({"start": period.start, "end": period.end}),
+    }
+    if context["can_view"]:
+        context.update(overview_context(request.user, period, now))
+    template = "dashboard/overview.html"
+    if is_fragment(request):
+        template += "#body"
+    return render(request, template, context)
+
+
+def _period_of(request: HttpRequest, today: date) -> tuple[PeriodForm, Period]:
     period = Period.default(today)
     form = PeriodForm(
         request.GET or None, today=today, initial={"start": period.start, "end": period.end}
     )
     if form.is_bound and form.is_valid():
         period = form.cleaned_data["period"]
-    context = {"form": form, "can_view": request.user.has_perm("cases.view_case")}
-    if context["can_view"]:
-        context.update(_overview_context(request.user, period, now))
-    template = "dashboard/overview.html"
-    if is_fragment(request):
-        template += "#body"
-    return render(request, template, context)
+    return form, period
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("cases.export_cases", raise_exception=True)
+def overview_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The overview for the date range in the query string, as PDF or XLSX: the page's own
+    figures (``overview_context``). Made by a POST and audited, like every export."""
+    if fmt not in ("pdf", "xlsx"):
+        raise Http404("No such export format")
+    now = timezone.now()
+    form, period = _period_of(request, timezone.localdate(now))
+    if form.is_bound and not form.is_valid():
+        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
+        return HttpResponseBadRequest(f"Invalid date range, nothing exported: {errors}")
+    if request.method == "GET":
+        context = {"what": "the overview", "fmt": fmt.upper(), "action": request.get_full_path()}
+        return render(request, "cases/export_start.html", context)
+    context = overview_context(request.user, period, now)
+    if fmt == "pdf":
+        content = exports.overview_pdf(context, generated_by=request.user.get_username())
+        content_type = "application/pdf"
+    else:
+        buffer = io.BytesIO()
+        exports.overview_xlsx(context, buffer)
+        content, content_type = buffer.getvalue(), exports.XLSX_TYPE
+    with transaction.atomic():
+        audit.record(
+            "export.created",
+            actor=request.user,
+            data={"format": fmt, "scope": "overview",
+                  "period": [period.start.isoformat(), period.end.isoformat()], "rows": 1},
+        )  # fmt: skip
+    response = HttpResponse(content, content_type=content_type)
+    name = f"overview-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -86,6 +86,21 @@ class EnforcementActionQuerySet(models.QuerySet):
             kind=EnforcementAction.Kind.REVERSE
         )
 
+    def took_effect(self):
+        """Account actions that reached the platform (``executed_at`` set), whether or not
+        they were reversed since; reversals themselves are not account actions."""
+        S = EnforcementAction.Status
+        return self.filter(status__in=[S.EXECUTED, S.REVERSED]).exclude(
+            kind=EnforcementAction.Kind.REVERSE
+        )
+
+    def reversal_requests(self):
+        """Reversals asked for, whatever became of them (a replaced request excepted): the
+        closest thing the console has to appeals against its actions."""
+        return self.filter(kind=EnforcementAction.Kind.REVERSE).exclude(
+            status=EnforcementAction.Status.SUPERSEDED
+        )
+
 
 class EnforcementAction(models.Model):
     """A proposed action on accounts: proposal → approval → delivery → possible reversal.

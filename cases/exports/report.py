@@ -1,7 +1,8 @@
 """The PDF case report: what a case is, why it was flagged, its evidence, decisions and trail.
 
 :func:`case_report_data` reads everything the report shows in a bounded number of queries
-(lists are capped, and the report says so where it cuts); :func:`render_pdf` turns the HTML
+(lists are capped, and the report says so where it cuts), beginning with the case in
+plain language (:mod:`cases.exports.plain`); :func:`render_pdf` turns the HTML
 of ``cases/export_case_report.html`` into PDF bytes with WeasyPrint. Charts are server-drawn
 SVG (:mod:`cases.exports.svg`) embedded as images.
 
@@ -22,8 +23,10 @@ from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
 from cases.exports import svg
+from cases.exports.plain import case_plain_summary
 from cases.models import Case, CaseAccount, EnforcementAction, Evidence, Note
 from cases.selectors import case_timeline
+from detection.config import signal_label
 from detection.models import AccountScore
 
 MAX_ACCOUNTS = 200
@@ -109,7 +112,7 @@ def _charts(signals: list[dict], risks: list[float], traffic: dict | None) -> li
             {
                 "src": svg.data_uri(
                     svg.horizontal_bars(
-                        [s["name"] for s in top],
+                        [signal_label(s["name"]) for s in top],
                         [float(s.get("contribution") or 0) for s in top],
                         title="Contribution of each signal to the risk score",
                     )
@@ -183,12 +186,16 @@ def case_report_data(case: Case) -> dict:
     notes = list(
         Note.objects.filter(case=case).select_related("author").order_by("created_at")[:MAX_NOTES]
     )
+    organisations = links.exclude(account__org_id="").values("account__org_id").distinct().count()
     events_qs = case_timeline(case)
     events = list(events_qs[:MAX_EVENTS])
     event_total = events_qs.count() if len(events) == MAX_EVENTS else len(events)
     return {
         "case": case,
         "summary": explanation.get("summary") or "",
+        "plain_summary": case_plain_summary(
+            case, signals=signals, organisations=organisations, actions=actions
+        ),
         "signals": signals,
         "signals_source": signals_source,
         "account_total": len(risks),
@@ -207,11 +214,12 @@ def case_report_data(case: Case) -> dict:
     }
 
 
-def render_pdf(context: dict) -> bytes:
-    """The report's PDF bytes for a context from :func:`case_report_data` (plus who/when)."""
+def render_pdf(context: dict, template: str = "cases/export_case_report.html") -> bytes:
+    """A report's PDF bytes: by default the case report, for a context from
+    :func:`case_report_data` (plus who/when); other reports name their template."""
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_to_string("cases/export_case_report.html", context)
+    html = render_to_string(template, context)
     fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
     return HTML(string=html, url_fetcher=fetcher, base_url=".").write_pdf()

@@ -1,10 +1,13 @@
-"""Small SVG charts for the PDF report, drawn on the server. Pure: numbers in, SVG text out.
+"""Small SVG charts for the PDF reports (case, overview, period), drawn on the server.
+Pure: numbers in, SVG text out.
 
-Why not Plotly's static export: kaleido downloads a headless browser at run time, which a
-locked-down server cannot (and should not) do, and the figures a report needs are plain bar
-charts. WeasyPrint draws SVG natively, so these stay vector in the PDF. Labels can come from
-telemetry (account ids, signal names, model names): every string is XML-escaped here, and the
-report embeds the SVG as an ``<img>`` data URI, never as markup.
+Why not Plotly's static export: kaleido (v1) drives a Chrome or Chromium, the system's or
+one it downloads, so every web worker that makes a report would need a browser installed and
+would start one per export, on servers that are often locked down to run no browser at all;
+the figures a report needs are plain bar charts. WeasyPrint draws SVG natively, so these
+stay vector in the PDF. Labels can come from telemetry (account ids, signal names, model
+names): every string is XML-escaped here, and the report embeds the SVG as an ``<img>`` data
+URI, never as markup.
 """
 
 from __future__ import annotations

@@ -22,14 +22,24 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from cases import audit
-from cases.exports import CaseSummary, summaries
+from cases.exports import CaseSummary, report, summaries
 from cases.exports.spreadsheets import write_xlsx
 from cases.filters import CaseFilter
 from cases.models import Case, CaseAccount, EnforcementAction, Export, Note
 from cases.selectors import cases_for_queue
+from cases.templatetags.cases_extras import (
+    describe_event,
+    event_reason,
+    in_words,
+    note_plain_text,
+    signal_meaning,
+)
+from common import spreadsheets as sheets
 from common.tasks import enqueue_on_commit
+from detection.config import signal_label
 from detection.retention import old_files_prune
 
 log = logging.getLogger(__name__)
@@ -109,19 +119,82 @@ def one_case_summary(case: Case) -> CaseSummary:
     return next(summaries([row], site_url=settings.SITE_URL))
 
 
-def case_sheets(case: Case) -> list[tuple[str, list[str], object]]:
-    """The extra sheets of a case's workbook: its accounts and its notes (streamed rows)."""
+ACCOUNT_COLUMNS = [
+    sheets.Column("account", 28),
+    sheets.Column("risk", 8, sheets.SCORE),
+    sheets.Column("organisation", 24),
+    sheets.Column("email domain", 24),
+    sheets.Column("country", 9),
+    sheets.Column("plan", 12),
+    sheets.Column("created (UTC)", 18, sheets.DATETIME),
+    sheets.Column("platform status", 16),
+]
+SIGNAL_COLUMNS = [
+    sheets.Column("signal", 26),
+    sheets.Column("what it measures", 60),
+    sheets.Column("value", 10, "0.00"),
+    sheets.Column("threshold", 10, "0.00"),
+    sheets.Column("typical account", 14, "0.00"),
+    sheets.Column("contribution", 12, "0.000"),
+    sheets.Column("why it counts", 70),
+]
+NOTE_COLUMNS = [
+    sheets.Column("written (UTC)", 18, sheets.DATETIME),
+    sheets.Column("author", 14),
+    sheets.Column("note", 90),
+    sheets.Column("edited (UTC)", 18, sheets.DATETIME),
+]
+TIMELINE_COLUMNS = [
+    sheets.Column("when (UTC)", 18, sheets.DATETIME),
+    sheets.Column("who", 14),
+    sheets.Column("what happened", 70),
+    sheets.Column("reason", 50),
+]
+
+
+def _number(value: object) -> object:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def case_workbook(case: Case, target) -> None:
+    """A case as a workbook that needs no clean-up: the summary in plain language first,
+    then its summary row, signals in words, accounts, notes as rendered text (no Markdown
+    marks) and the audit trail in words."""
+    data = report.case_report_data(case)
+    facts = [
+        (f"Case #{case.pk}: {case.title}", None),
+        *(("", paragraph) for paragraph in data["plain_summary"]),
+        ("Figures", None),
+        ("Status", case.get_status_display()),
+        ("Priority", case.get_priority_display()),
+        ("Risk score (0 to 1)", round(case.risk_score, 4), sheets.SCORE),
+        ("Accounts", case.account_count, sheets.INTEGER),
+        ("Requests (exchanges)", case.exchange_count, sheets.INTEGER),
+        ("Share of traffic", case.traffic_share, sheets.SHARE),
+        ("Opened (UTC)", case.opened_at),
+        ("Decided (UTC)", case.decided_at or "not yet"),
+        ("Link", one_case_summary(case).link),
+    ]
     accounts = (
         CaseAccount.objects.filter(case=case, removed_at__isnull=True)
         .select_related("account")
         .order_by("-risk_score", "id")
     )
     notes = Note.objects.filter(case=case).select_related("author").order_by("created_at", "id")
-    return [
+    extra = [
+        (
+            "Signals",
+            SIGNAL_COLUMNS,
+            (
+                [signal_label(s.get("name")), signal_meaning(s.get("name")),
+                 _number(s.get("value")), _number(s.get("threshold")), _number(s.get("norm")),
+                 _number(s.get("contribution")), in_words(s.get("reason"))]
+                for s in data["signals"]
+            ),
+        ),
         (
             "Accounts",
-            ["account", "risk", "organisation", "email domain", "country", "plan",
-             "created (UTC)", "platform status"],
+            ACCOUNT_COLUMNS,
             (
                 [link.account.account_id, round(link.risk_score, 4), link.account.org_id,
                  link.account.email_domain, link.account.country, link.account.plan,
@@ -131,13 +204,30 @@ def case_sheets(case: Case) -> list[tuple[str, list[str], object]]:
         ),
         (
             "Notes",
-            ["written (UTC)", "author", "note", "edited (UTC)"],
+            NOTE_COLUMNS,
             (
-                [n.created_at, n.author.get_username(), n.body, n.edited_at]
+                [n.created_at, n.author.get_username(), note_plain_text(n.body), n.edited_at]
                 for n in notes.iterator(chunk_size=500)
             ),
         ),
+        (
+            "Audit trail",
+            TIMELINE_COLUMNS,
+            (
+                [e.at, e.actor.get_username() if e.actor else "system",
+                 capfirst(describe_event(e)), event_reason(e)]
+                for e in data["events"]
+            ),
+        ),
     ]  # fmt: skip
+    write_xlsx(
+        [one_case_summary(case)],
+        target,
+        title=f"Case {case.pk}",
+        lead_sheets=[("Summary", facts)],
+        extra_sheets=extra,
+        totals=False,
+    )
 
 
 def export_record(

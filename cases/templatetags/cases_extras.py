@@ -1,6 +1,9 @@
 """Template helpers about cases: safe note markdown and timeline lines. Tags any page uses
 (clipped text, numbers, ages) are in ``common.templatetags.display``."""
 
+import re
+from html import unescape
+
 import markdown
 import nh3
 from django import template
@@ -11,6 +14,7 @@ from markdown.inlinepatterns import InlineProcessor
 
 from cases.labels.models import Outcome
 from cases.models import Case, EnforcementAction
+from detection.config import SignalWeights
 from detection.naming import signal_label as _signal_label
 
 register = template.Library()
@@ -52,6 +56,15 @@ def render_note_markdown(text: str) -> str:
     )
 
 
+def note_plain_text(text: str) -> str:
+    """A note as a reader sees it once rendered, without markup: for a spreadsheet cell,
+    where ``**bold**`` would otherwise arrive as asterisks."""
+    html = render_note_markdown(text or "")
+    html = re.sub(r"</(p|li|h[3-6]|pre|blockquote)>|<br ?/?>", "\n", html).replace("<li>", "• ")
+    text = unescape(nh3.clean(html, tags=set()))
+    return re.sub(r"\n{2,}", "\n", text).strip()
+
+
 @register.filter
 def note_markdown(text: str) -> str:
     # Safe to mark: the text went through Markdown without raw HTML, then nh3's allow-list.
@@ -69,8 +82,26 @@ def signal_list(value, limit: int = 3) -> list[dict]:
 
 @register.filter
 def signal_label(name) -> str:
-    """A detection signal's name in words (the stored name stays in the admin's weights)."""
+    """A detection signal's name in words, never ``snake_case`` (the stored name stays in the
+    admin's weights)."""
     return _signal_label(name)
+
+
+@register.filter
+def signal_meaning(name) -> str:
+    """What a signal measures, in one sentence (empty for a signal this version does not
+    declare)."""
+    return SignalWeights.described().get(str(name), ("", ""))[1]
+
+
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+@register.filter
+def in_words(text) -> str:
+    """Text written for the team (a signal's reason) with any ``snake_case`` name in it as
+    words, for readers outside the team."""
+    return _SNAKE.sub(lambda m: m.group(0).replace("_", " "), str(text or ""))
 
 
 STATUS_LABELS = dict(Case.Status.choices)
@@ -126,6 +157,26 @@ def describe_event(event) -> str:
         return f"allow-listed {what} {d.get('value')} until {until}"
     if verb.startswith("action."):
         return _describe_action(verb, d)
+    return OTHER_EVENTS.get(verb) or _describe_other(verb, d)
+
+
+# Events whose line needs nothing from their data.
+OTHER_EVENTS = {
+    "case.opened": "opened the case",
+    "case.detection_updated": "detection updated the case's accounts and figures",
+    "evidence.requested": "asked for a new evidence snapshot",
+    "evidence.retried": "retried collecting evidence",
+    "prompt.viewed": "viewed prompt text",
+}
+
+
+def _describe_other(verb: str, d: dict) -> str:
+    if verb == "export.created":
+        fmt = str(d.get("format") or "").upper()
+        return f"exported the {d.get('scope') or 'case'} as {fmt}".strip()
+    if verb.startswith("admin."):
+        return f"changed in the admin ({verb.split('.', 1)[1].replace('_', ' ')})"
+    # An event this version does not know (a newer writer's): its name, as words.
     return verb.replace("_", " ").replace(".", ": ", 1)
 
 

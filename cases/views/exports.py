@@ -30,7 +30,7 @@ from cases.exports.spreadsheets import csv_lines, write_xlsx
 from cases.models import Export
 from cases.services.exports import (
     ExportFilterError,
-    case_sheets,
+    case_workbook,
     clean_query,
     export_queue_start,
     export_record,
@@ -120,7 +120,7 @@ def case_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
             response = HttpResponse("".join(csv_lines([row])), content_type=CSV_TYPE)
         else:
             buffer = io.BytesIO()
-            write_xlsx([row], buffer, title=f"Case {case.pk}", extra_sheets=case_sheets(case))
+            case_workbook(case, buffer)
             response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
     with transaction.atomic():
         export_record(user=request.user, fmt=fmt, scope="case", rows=1, case=case)

@@ -24,7 +24,7 @@ from detection.config.fields import COMMUNITIES, CONTENT, COORDINATION, FLAGGING
 from detection.config.params import DetectionParams
 from detection.config.problems import ParamsError, Problem
 from detection.config.versions import config_new_version, config_publish, current_config
-from detection.config.weights import CapabilityPatterns, SignalSpec, SignalWeights
+from detection.config.weights import CapabilityPatterns, SignalSpec, SignalWeights, signal_label
 
 __all__ = [
     "CAPABILITY_PATTERNS",
@@ -46,4 +46,5 @@ __all__ = [
     "config_new_version",
     "config_publish",
     "current_config",
+    "signal_label",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import cache
+from typing import Annotated, get_type_hints
 
 from msgspec import Meta
 
 from detection.config.defaults import CAPABILITY_PATTERNS
 from detection.config.fields import FrozenStruct, about
+from detection.naming import signal_label
 
 
 class SignalSpec(FrozenStruct):
@@ -112,6 +114,14 @@ class SignalWeights(FrozenStruct):
     def names(cls) -> tuple[str, ...]:
         return cls.__struct_fields__
 
+    @classmethod
+    def described(cls) -> dict[str, tuple[str, str]]:
+        """Each signal in words, for readers outside the team: ``name -> (label, meaning)``.
+
+        The meaning is the ``about`` text declared above (the admin shows the same words);
+        the label is the name as words ("Reasoning elicitation")."""
+        return _descriptions(cls)
+
     def spec(self, name: str) -> SignalSpec:
         """The spec of the signal called ``name`` (``KeyError`` for a name not declared here)."""
         if name not in self.__struct_fields__:
@@ -134,3 +144,14 @@ class CapabilityPatterns(FrozenStruct):
 
     def patterns(self) -> tuple[str, ...]:
         return self.coding + self.agentic + self.reasoning
+
+
+@cache
+def _descriptions(cls: type) -> dict[str, tuple[str, str]]:
+    hints = get_type_hints(cls, include_extras=True)
+    out = {}
+    for name in cls.__struct_fields__:
+        metas = getattr(hints[name], "__metadata__", ())
+        meaning = next((m.description for m in metas if isinstance(m, Meta)), "") or ""
+        out[name] = (signal_label(name), meaning)
+    return out

@@ -173,7 +173,16 @@ def test_case_workbook_neutralises_org_names_and_notes(manager_client, analyst):
     response = post_export(manager_client, f"/cases/{case.pk}/export/xlsx/")
     assert response.status_code == 200
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
-    summary, accounts, notes = workbook.worksheets
+    assert workbook.sheetnames == [
+        "Summary",
+        f"Case {case.pk}",
+        "Signals",
+        "Accounts",
+        "Notes",
+        "Audit trail",
+    ]
+    summary, accounts, notes = workbook[f"Case {case.pk}"], workbook["Accounts"], workbook["Notes"]
+    assert workbook["Summary"]["A1"].value == f"Case #{case.pk}: @fleet"
     assert summary["B2"].value == "'@fleet"
     assert accounts["A2"].value == "'-acct-1"
     assert accounts["C2"].value == "'=cmd|' /C calc'!A0" and accounts["C2"].data_type == "s"
@@ -268,11 +277,11 @@ def test_case_pdf_report_has_every_section(approver_client, full_case):
     flat = " ".join(text.split())
     for expected in [
         f"Case #{full_case.pk}: Northwind reasoning fleet",
-        "Summary",
+        "In short",
         "=Northwind",
         "Why flagged",
         "120 accounts sharing one prompt template",
-        "shift_synchrony",
+        "Shift synchrony",
         "Contribution of each signal",
         "acct-nw-0",
         "@northwind-0",
@@ -284,7 +293,7 @@ def test_case_pdf_report_has_every_section(approver_client, full_case):
         "Needs the ASN check",
         "Same template as the Octo campaign.",
         "Audit trail",
-        "case.status_changed",
+        "Moved from",
     ]:
         assert expected in flat, expected
 
@@ -296,7 +305,7 @@ def test_case_pdf_without_explanation_uses_account_scores(manager_client):
     CaseAccountFactory(case=case, account=account)
     AccountScoreFactory(run=run, account=account, signals=[signal("prompt_template_share")])
     text, _ = _pdf_text(post_export(manager_client, f"/cases/{case.pk}/export/pdf/").content)
-    assert "prompt_template_share" in text
+    assert "Prompt template share" in text and "prompt_template_share" not in text
     assert "No evidence snapshot" in " ".join(text.split())
 
 
