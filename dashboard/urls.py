@@ -13,5 +13,6 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("", include("cases.accounts.urls")),
     path("detection/", include("detection.urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,69 @@
+"""The API's filters (django-filter, as the console's tables use)."""
+
+import django_filters as df
+
+from cases.models import Case
+from detection.models import Account, Campaign
+
+# Orderings the key pager can follow (each ends with the primary key, each has an index).
+CASE_ORDERINGS = {
+    "-risk_score": ("-risk_score", "-id"),
+    "-opened_at": ("-opened_at", "-id"),
+    "id": ("id",),
+}
+
+
+class CaseFilter(df.FilterSet):
+    status = df.MultipleChoiceFilter(choices=Case.Status.choices)
+    priority = df.TypedChoiceFilter(choices=Case.Priority.choices, coerce=int)
+    kind = df.ChoiceFilter(choices=Case.Kind.choices)
+    campaign = df.NumberFilter(field_name="campaign_id")
+    assignee = df.CharFilter(field_name="assignee__username")
+    tag = df.CharFilter(field_name="tags__name")
+    risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
+    opened_after = df.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_before = df.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
+    updated_after = df.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    ordering = df.ChoiceFilter(
+        choices=[(key, key) for key in CASE_ORDERINGS],
+        method="order",
+        empty_label=None,
+        label="Order: -risk_score (default), -opened_at or id.",
+    )
+
+    class Meta:
+        model = Case
+        fields = []
+
+    def order(self, queryset, name, value):
+        return queryset.order_by(*CASE_ORDERINGS.get(value, CASE_ORDERINGS["-risk_score"]))
+
+
+class CampaignFilter(df.FilterSet):
+    is_active = df.BooleanFilter()
+    risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
+
+    class Meta:
+        model = Campaign
+        fields = []
+
+
+class AccountFilter(df.FilterSet):
+    email_domain = df.CharFilter()
+    org_id = df.CharFilter()
+    payment_fingerprint = df.CharFilter()
+    country = df.CharFilter(method="upper")
+    plan = df.CharFilter()
+    platform_status = df.ChoiceFilter(choices=Account.PlatformStatus.choices)
+    is_placeholder = df.BooleanFilter()
+    campaign = df.NumberFilter(method="in_campaign", label="In this campaign at the latest run.")
+
+    class Meta:
+        model = Account
+        fields = []
+
+    def upper(self, queryset, name, value):
+        return queryset.filter(country=value.upper())
+
+    def in_campaign(self, queryset, name, value):
+        return queryset.filter(latest_campaign=value)
