@@ -17,9 +17,7 @@ def _api_settings(settings, tmp_path):
 @pytest.fixture
 def make_token(admin_user):
     def _make(*scopes: str, name: str = "gateway", expires_at=None):
-        return services.token_create(
-            name=name, scopes=scopes, expires_at=expires_at, by=admin_user
-        )
+        return services.token_create(name=name, scopes=scopes, expires_at=expires_at, by=admin_user)
 
     return _make
 

@@ -43,9 +43,7 @@ def test_the_revoke_action_revokes_and_audits(client, admin_user, make_token):
     token, plain = make_token("read")
     client.force_login(admin_user)
 
-    response = client.post(
-        ADD, {"action": "revoke", "_selected_action": [token.pk]}, follow=True
-    )
+    response = client.post(ADD, {"action": "revoke", "_selected_action": [token.pk]}, follow=True)
 
     assert response.status_code == 200 and b"1 token(s) revoked" in response.content
     token.refresh_from_db()
