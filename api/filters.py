@@ -1,9 +1,31 @@
 """The API's filters (django-filter, as the console's tables use)."""
 
+from datetime import UTC
+
 import django_filters as df
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from cases.models import Case
 from detection.models import Account, Campaign
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, in UTC: PostgreSQL refuses offsets past 15:59 that ISO allows."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("out of range", code="invalid") from None
+
+
+class UtcDateTimeFilter(df.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
 
 # Orderings the key pager can follow (each ends with the primary key, each has an index).
 CASE_ORDERINGS = {
@@ -21,9 +43,9 @@ class CaseFilter(df.FilterSet):
     assignee = df.CharFilter(field_name="assignee__username")
     tag = df.CharFilter(field_name="tags__name")
     risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
-    opened_after = df.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
-    opened_before = df.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
-    updated_after = df.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    opened_after = UtcDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_before = UtcDateTimeFilter(field_name="opened_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     ordering = df.ChoiceFilter(
         choices=[(key, key) for key in CASE_ORDERINGS],
         method="order",

@@ -190,8 +190,10 @@ class BanListEntrySerializer(serializers.ModelSerializer):
 class BatchPushSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=IngestReport.Kind.choices)
     records = serializers.ListField(
-        child=serializers.JSONField(),
+        # Any JSON value: one that is not a record (a null, a number) is that row's reject.
+        child=serializers.JSONField(allow_null=True),
         allow_empty=False,
+        min_length=1,
         help_text="Records in the ingest format (docs/ingest.md). A record that breaks the "
         "contract is rejected by its index in this list; the rest load.",
     )
@@ -241,6 +243,10 @@ class BatchSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class RowEntrySerializer(serializers.Serializer):

@@ -32,6 +32,7 @@ from api.serializers import (
     CaseDetailSerializer,
     CaseSerializer,
     DecisionSerializer,
+    ErrorSerializer,
     EvidenceSummarySerializer,
 )
 from cases.enforcement.models import BanListEntry
@@ -54,7 +55,20 @@ class IdempotencyKeyReused(APIException):
 
 
 class NoStore:
-    """Answers carry data about investigated accounts: never kept by a cache."""
+    """What every endpoint shares. A query parameter it does not know is refused (400), so a
+    misspelt filter is an error rather than a silently unfiltered listing; and answers carry
+    data about investigated accounts, so no cache keeps them."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticated and authorised first
+        known = set()
+        if getattr(self, "filterset_class", None) is not None:
+            known |= set(self.filterset_class.base_filters)
+        if getattr(self, "pagination_class", None) is not None:
+            known |= {"cursor", "limit"}
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            raise ValidationError({name: ["not a parameter of this endpoint"] for name in unknown})
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -112,7 +126,9 @@ class CaseEvidence(NoStore, generics.GenericAPIView):
     @extend_schema(
         responses={
             200: EvidenceSummarySerializer,
-            404: OpenApiResponse(description="No such case, or no finished evidence yet."),
+            404: OpenApiResponse(
+                ErrorSerializer, description="No such case, or no finished evidence yet."
+            ),
         }
     )
     def get(self, request, pk: int):
@@ -239,9 +255,12 @@ class BatchList(NoStore, generics.ListCreateAPIView):
         responses={
             202: BatchSerializer,
             200: BatchSerializer,
-            400: OpenApiResponse(description="Not a batch: no kind, no records, too many."),
-            409: OpenApiResponse(description="The Idempotency-Key came with another body."),
-            413: OpenApiResponse(description="The body is larger than API_BATCH_MAX_BYTES."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="The Idempotency-Key came with another body."
+            ),
+            413: OpenApiResponse(
+                ErrorSerializer, description="The body is larger than API_BATCH_MAX_BYTES."
+            ),
         },
     )
     def post(self, request):

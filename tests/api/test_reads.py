@@ -101,3 +101,18 @@ def test_lists_take_a_fixed_number_of_queries(read_client, db, django_assert_max
         assert len(read_client.get(CASES, {"limit": 30}).json()["results"]) == 30
     with django_assert_max_num_queries(4):
         assert len(read_client.get("/api/v1/accounts/", {"limit": 30}).json()["results"]) == 30
+
+
+def test_times_far_from_utc_and_made_up_cursors_are_answered_not_crashed(read_client, db):
+    CaseFactory()
+    # ISO 8601 allows offsets PostgreSQL refuses (past 15:59): read in UTC instead.
+    far = read_client.get(CASES, {"opened_after": "0069-11-19T23:19:20-17:47"})
+    assert far.status_code == 200 and len(far.json()["results"]) == 1
+    edge = read_client.get(CASES, {"opened_after": "0001-01-01T00:00:00+01:00"})
+    assert edge.status_code == 400
+    made_up = read_client.get(
+        CASES, {"ordering": "-opened_at", "cursor": "0069-01-01T00:00-17:47~5"}
+    )
+    assert made_up.status_code == 200
+    assert read_client.get(CASES, {"statsu": "triage"}).status_code == 400
+    assert read_client.get("/api/v1/nowhere\n").json() == {"detail": "no such endpoint"}
