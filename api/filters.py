@@ -78,6 +78,7 @@ class AccountFilter(df.FilterSet):
     plan = df.CharFilter()
     platform_status = df.ChoiceFilter(choices=Account.PlatformStatus.choices)
     is_placeholder = df.BooleanFilter()
+    flagged = df.BooleanFilter(field_name="latest_flagged", label="Flagged at the latest run.")
     campaign = df.NumberFilter(method="in_campaign", label="In this campaign at the latest run.")
 
     class Meta:

@@ -76,6 +76,8 @@ def test_accounts_by_id_with_latest_score_signals_and_cases(read_client, make_ca
     listed = read_client.get("/api/v1/accounts/", {"org_id": HOSTILE}).json()["results"]
     assert [a["account_id"] for a in listed] == ["a/b?c"]
     assert listed[0]["org_id"] == HOSTILE and listed[0]["risk_score"] is None
+    flagged = read_client.get("/api/v1/accounts/", {"flagged": "true"}).json()["results"]
+    assert [a["account_id"] for a in flagged] == [account.account_id]
 
     detail = read_client.get(f"/api/v1/accounts/{account.account_id}/").json()
     assert detail["flagged"] is True and detail["cases"] == [case.pk]
