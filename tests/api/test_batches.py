@@ -121,3 +121,21 @@ def test_a_token_sees_only_its_own_batches(ingest_client, make_token):
 def test_pushing_needs_the_ingest_scope(read_client):
     assert push(read_client, "accounts", [account_row(1)]).status_code == 403
     assert not PushedBatch.objects.exists()
+
+
+def test_a_batch_bigger_than_a_forms_limit_is_accepted_up_to_the_batch_limit(
+    ingest_client, settings
+):
+    records = [exchange_row(n, prompt="p" * 1000) for n in range(3000)]
+    body = json.dumps({"kind": "exchanges", "records": records})
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < len(body) < settings.API_BATCH_MAX_BYTES
+
+    response = ingest_client.post(BATCHES, body, content_type="application/json")
+
+    assert response.status_code == 202 and response.json()["records"] == 3000
+    not_json = ingest_client.post(BATCHES, body, content_type="text/plain")
+    assert not_json.status_code == 415
+    nan = ingest_client.post(
+        BATCHES, '{"kind": "accounts", "records": [NaN]}', content_type="application/json"
+    )
+    assert nan.status_code == 400
