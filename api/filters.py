@@ -5,8 +5,10 @@ from datetime import UTC
 import django_filters as df
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from cases.models import Case
+from detection.contract import MAX_BIGINT
 from detection.models import Account, Campaign
 
 
@@ -27,6 +29,17 @@ class UtcDateTimeFilter(df.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_BIGINT})
+class IdFilter(df.NumberFilter):
+    """A row's id: a whole number a bigint column holds (a bigger one is a 400, not a
+    database error)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_BIGINT, **kwargs)
+
+
 # Orderings the key pager can follow (each ends with the primary key, each has an index).
 CASE_ORDERINGS = {
     "-risk_score": ("-risk_score", "-id"),
@@ -39,7 +52,7 @@ class CaseFilter(df.FilterSet):
     status = df.MultipleChoiceFilter(choices=Case.Status.choices)
     priority = df.TypedChoiceFilter(choices=Case.Priority.choices, coerce=int)
     kind = df.ChoiceFilter(choices=Case.Kind.choices)
-    campaign = df.NumberFilter(field_name="campaign_id")
+    campaign = IdFilter(field_name="campaign_id")
     assignee = df.CharFilter(field_name="assignee__username")
     tag = df.CharFilter(field_name="tags__name")
     risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
@@ -79,7 +92,7 @@ class AccountFilter(df.FilterSet):
     platform_status = df.ChoiceFilter(choices=Account.PlatformStatus.choices)
     is_placeholder = df.BooleanFilter()
     flagged = df.BooleanFilter(field_name="latest_flagged", label="Flagged at the latest run.")
-    campaign = df.NumberFilter(method="in_campaign", label="In this campaign at the latest run.")
+    campaign = IdFilter(method="in_campaign", label="In this campaign at the latest run.")
 
     class Meta:
         model = Account

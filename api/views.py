@@ -75,7 +75,7 @@ def _batch_body(request):
     raw = request._request.read(int(length))
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ParseError(f"JSON parse error: {exc}") from None
 
 

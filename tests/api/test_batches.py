@@ -139,3 +139,5 @@ def test_a_batch_bigger_than_a_forms_limit_is_accepted_up_to_the_batch_limit(
         BATCHES, '{"kind": "accounts", "records": [NaN]}', content_type="application/json"
     )
     assert nan.status_code == 400
+    deep = '{"kind": "accounts", "records": [' + "[" * 100_000 + "]" * 100_000 + "]}"
+    assert ingest_client.post(BATCHES, deep, content_type="application/json").status_code == 400
