@@ -19,7 +19,7 @@ from cases.evidence.models import Evidence, EvidenceSnapshot
 from dashboard.wsgi import application
 from tests.detection.test_ingest_support import account_row
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))
 
 
 # The schema as the app serves it (no database is read to serve it).
