@@ -141,3 +141,21 @@ def test_a_batch_bigger_than_a_forms_limit_is_accepted_up_to_the_batch_limit(
     assert nan.status_code == 400
     deep = '{"kind": "accounts", "records": [' + "[" * 100_000 + "]" * 100_000 + "]}"
     assert ingest_client.post(BATCHES, deep, content_type="application/json").status_code == 400
+
+
+def test_a_pushed_batch_file_is_pruned_with_the_uploads(ingest_client, settings):
+    import os
+    import time
+
+    from detection.retention import telemetry_files_prune
+
+    batch = push(ingest_client, "accounts", [account_row(1)]).json()
+    report = PushedBatch.objects.get(pk=batch["id"]).report
+    path = Path(report.path)
+    assert path.parent == Path(settings.DATA_DIR) / "uploads"
+    old = time.time() - (settings.TELEMETRY_RETENTION_DAYS + 1) * 86400
+    os.utime(path, (old, old))
+    assert telemetry_files_prune().uploads == 0 and path.exists()  # still queued: kept
+    ingest_file_task(report.pk)
+    os.utime(path, (old, old))
+    assert telemetry_files_prune().uploads == 1 and not path.exists()
