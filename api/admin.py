@@ -27,6 +27,12 @@ class ServiceTokenForm(forms.ModelForm):
         model = ServiceToken
         fields = ["name", "scopes", "expires_at"]
 
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise forms.ValidationError("the expiry is in the past: the token would never work")
+        return expires_at
+
 
 @admin.register(ServiceToken)
 class ServiceTokenAdmin(admin.ModelAdmin):

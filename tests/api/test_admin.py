@@ -31,11 +31,16 @@ def test_an_admin_makes_a_token_sees_it_once_and_it_works(client, admin_user):
     assert client.get("/api/v1/batches/", HTTP_AUTHORIZATION=f"Bearer {plain}").status_code == 200
 
 
-def test_a_token_needs_a_scope(client, admin_user):
+def test_a_token_needs_a_scope_and_an_expiry_to_come(client, admin_user):
     client.force_login(admin_user)
     response = client.post(ADD + "add/", {"name": "nothing"})
     assert response.status_code == 200
     assert b"This field is required" in response.content
+    past = client.post(
+        ADD + "add/",
+        {"name": "old", "scopes": ["read"], "expires_at_0": "2020-01-01", "expires_at_1": "00:00"},
+    )
+    assert past.status_code == 200 and b"the expiry is in the past" in past.content
     assert not ServiceToken.objects.exists()
 
 
