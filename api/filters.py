@@ -40,6 +40,16 @@ class IdFilter(df.NumberFilter):
         super().__init__(*args, min_value=1, max_value=MAX_BIGINT, **kwargs)
 
 
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": 1})
+class RiskFilter(df.NumberFilter):
+    """At least this risk score; scores are between 0 and 1."""
+
+    field_class = forms.FloatField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, lookup_expr="gte", min_value=0, max_value=1, **kwargs)
+
+
 # Orderings the key pager can follow (each ends with the primary key, each has an index).
 CASE_ORDERINGS = {
     "-risk_score": ("-risk_score", "-id"),
@@ -55,7 +65,7 @@ class CaseFilter(df.FilterSet):
     campaign = IdFilter(field_name="campaign_id")
     assignee = df.CharFilter(field_name="assignee__username")
     tag = df.CharFilter(field_name="tags__name")
-    risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
+    risk_min = RiskFilter(field_name="risk_score")
     opened_after = UtcDateTimeFilter(field_name="opened_at", lookup_expr="gte")
     opened_before = UtcDateTimeFilter(field_name="opened_at", lookup_expr="lt")
     updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
@@ -76,7 +86,7 @@ class CaseFilter(df.FilterSet):
 
 class CampaignFilter(df.FilterSet):
     is_active = df.BooleanFilter()
-    risk_min = df.NumberFilter(field_name="risk_score", lookup_expr="gte")
+    risk_min = RiskFilter(field_name="risk_score")
 
     class Meta:
         model = Campaign
