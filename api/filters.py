@@ -50,6 +50,11 @@ class RiskFilter(df.NumberFilter):
         super().__init__(*args, lookup_expr="gte", min_value=0, max_value=1, **kwargs)
 
 
+@extend_schema_field({"type": "string", "pattern": "^[^\\x00]*$"})
+class TextFilter(df.CharFilter):
+    """Exact text. A NUL is refused (400): nothing stored can hold one."""
+
+
 # Orderings the key pager can follow (each ends with the primary key, each has an index).
 CASE_ORDERINGS = {
     "-risk_score": ("-risk_score", "-id"),
@@ -63,8 +68,8 @@ class CaseFilter(df.FilterSet):
     priority = df.TypedChoiceFilter(choices=Case.Priority.choices, coerce=int)
     kind = df.ChoiceFilter(choices=Case.Kind.choices)
     campaign = IdFilter(field_name="campaign_id")
-    assignee = df.CharFilter(field_name="assignee__username")
-    tag = df.CharFilter(field_name="tags__name")
+    assignee = TextFilter(field_name="assignee__username")
+    tag = TextFilter(field_name="tags__name")
     risk_min = RiskFilter(field_name="risk_score")
     opened_after = UtcDateTimeFilter(field_name="opened_at", lookup_expr="gte")
     opened_before = UtcDateTimeFilter(field_name="opened_at", lookup_expr="lt")
@@ -94,11 +99,11 @@ class CampaignFilter(df.FilterSet):
 
 
 class AccountFilter(df.FilterSet):
-    email_domain = df.CharFilter()
-    org_id = df.CharFilter()
-    payment_fingerprint = df.CharFilter()
-    country = df.CharFilter(method="upper")
-    plan = df.CharFilter()
+    email_domain = TextFilter()
+    org_id = TextFilter()
+    payment_fingerprint = TextFilter()
+    country = TextFilter(method="upper")
+    plan = TextFilter()
     platform_status = df.ChoiceFilter(choices=Account.PlatformStatus.choices)
     is_placeholder = df.BooleanFilter()
     flagged = df.BooleanFilter(field_name="latest_flagged", label="Flagged at the latest run.")
