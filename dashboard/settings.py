@@ -74,6 +74,10 @@ INSTALLED_APPS = [
     "dashboard",
     "detection",
     "cases",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -407,6 +411,47 @@ ENFORCEMENT_RETRY_MAX_SECONDS = int(os.environ.get("ENFORCEMENT_RETRY_MAX_SECOND
 ENFORCEMENT_LEASE_SECONDS = int(os.environ.get("ENFORCEMENT_LEASE_SECONDS", "120"))
 # A bearer token that lets the account platform download the ban list without a login.
 ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
+
+# The REST API (api/, docs/api.md): service tokens only, JSON only, OpenAPI 3 by
+# drf-spectacular with Swagger UI served from our own static files (the sidecar package).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ServiceTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ScopeRequired"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    # Non-ASCII as \u escapes: a lone surrogate that reached a reason or a value is then
+    # still valid JSON on the wire rather than an encoding error.
+    "UNICODE_JSON": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Distillation console API",
+    "DESCRIPTION": "Push telemetry, read cases, campaigns and accounts, pull enforcement "
+    "decisions. Authenticate with `Authorization: Bearer <token>` (tokens are made in the "
+    "admin, with scopes ingest, read and decide). Guide: docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseKindEnum": "cases.models.Case.Kind",
+        "CaseStatusEnum": "cases.models.Case.Status",
+        "BatchKindEnum": "detection.models.IngestReport.Kind",
+        "BatchStatusEnum": "detection.models.IngestReport.Status",
+    },
+}
+# A pushed batch: at most this many records and this many bytes of request body; a bigger
+# one is refused whole (400 / 413), to be split by the sender.
+API_BATCH_MAX_RECORDS = int(os.environ.get("API_BATCH_MAX_RECORDS", "10000"))
+API_BATCH_MAX_BYTES = int(os.environ.get("API_BATCH_MAX_BYTES", str(32 * 1024 * 1024)))
+# The decisions and ban list feeds hold back rows younger than this many seconds, so a
+# transaction still committing is never skipped by a client's cursor (docs/api.md).
+API_FEED_SETTLE_SECONDS = int(os.environ.get("API_FEED_SETTLE_SECONDS", "5"))
 
 LOGGING = {
     "version": 1,

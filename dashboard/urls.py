@@ -19,5 +19,6 @@ urlpatterns = [
     path("reports/", include("dashboard.reports.urls")),
     path("", include("cases.accounts.urls")),
     path("detection/", include("detection.urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
