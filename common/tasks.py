@@ -6,12 +6,22 @@ registered name is the contract between them instead. Each app's ``ready()`` imp
 ``tasks`` module, so the registry is filled in every process (web, worker, management
 command); with no broker configured the task still runs in-process, because ``apply_async``
 on a registered task honours ``task_always_eager``.
+
+Work too long for a request (an uploaded file's ingest) asks for ``off_request=True``: with
+no broker it then runs in a thread of this process after the commit, so the page answers at
+once and the work reports its progress to its row as it would from a worker. A thread dies
+with its process: such a task must be resumable, and something must pick up what a restart
+interrupted (for uploads, ``manage.py ingest_uploads``).
 """
 
+import logging
+import threading
 from typing import Any
 
 from celery import current_app
-from django.db import transaction
+from django.db import connections, transaction
+
+logger = logging.getLogger(__name__)
 
 
 def task_named(name: str):
@@ -19,9 +29,34 @@ def task_named(name: str):
     return current_app.tasks[name]
 
 
-def enqueue_on_commit(name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
+def enqueue_on_commit(
+    name: str,
+    *args: Any,
+    countdown: float | None = None,
+    off_request: bool = False,
+    **kwargs: Any,
+) -> None:
     """Send ``name(*args, **kwargs)`` once the surrounding transaction commits (at once
     outside one). Resolve the name now, so a typo fails in the caller, not after commit."""
     task = task_named(name)
     options = {} if countdown is None else {"countdown": countdown}
+    if off_request and current_app.conf.task_always_eager:
+        transaction.on_commit(lambda: run_in_thread(task, args, kwargs))
+        return
     transaction.on_commit(lambda: task.apply_async(args, kwargs, **options))
+
+
+def run_in_thread(task, args: tuple, kwargs: dict) -> threading.Thread:
+    """Run a task in a daemon thread of this process (the embedded default's worker)."""
+
+    def run() -> None:
+        try:
+            task.apply(args, kwargs, throw=True)
+        except Exception:
+            logger.exception("background task %s%r failed", task.name, args)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=run, name=f"task-{task.name}", daemon=True)
+    thread.start()
+    return thread
