@@ -12,6 +12,11 @@ no broker it then runs in a thread of this process after the commit, so the page
 once and the work reports its progress to its row as it would from a worker. A thread dies
 with its process: such a task must be resumable, and something must pick up what a restart
 interrupted (for uploads, ``manage.py ingest_uploads``).
+
+The broker being down never fails the request that committed the work: the row the work
+belongs to is committed and says what is left to do, so the send is logged and given up, and
+the row's own recovery (the outbox sweeper, a stalled snapshot's retry, ``ingest_uploads``)
+sends it again once the broker is back (docs/operations.md, "Faults").
 """
 
 import logging
@@ -20,6 +25,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import connections, transaction
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +49,19 @@ def enqueue_on_commit(
     if off_request and current_app.conf.task_always_eager:
         transaction.on_commit(lambda: run_in_thread(task, args, kwargs))
         return
-    transaction.on_commit(lambda: task.apply_async(args, kwargs, **options))
+    transaction.on_commit(lambda: send(task, args, kwargs, **options))
+
+
+def send(task, args: tuple, kwargs: dict | None = None, **options: Any) -> bool:
+    """``task.apply_async``, but a broker that does not answer is logged, not raised: False."""
+    try:
+        task.apply_async(args, kwargs or {}, **options)
+    except BrokerUnreachable as exc:
+        logger.warning(
+            "broker unreachable, %s%r not sent (left for recovery): %s", task.name, args, exc
+        )
+        return False
+    return True
 
 
 def run_in_thread(task, args: tuple, kwargs: dict) -> threading.Thread:
