@@ -15,13 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from detection.contract import EXCHANGE_INDEX
-from detection.ingest.formats import (
-    DAMAGE,
-    REJECT_RAW_BYTES,
-    Source,
-    overlong_head,
-    printable,
-)
+from detection.ingest.formats import DAMAGE, Source, printable
+from detection.ingest.lines import REJECT_RAW_BYTES, overlong_head
 from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
 from detection.models import plausible_horizon
 

@@ -7,17 +7,16 @@ gzipped file, so memory does not grow with the file.
 
 Each reader yields ``(line, record, raw)``: the 1-based line the record starts on, a dict
 (or a :class:`~detection.ingest.parse.RowError` when the line itself is unusable), and the
-original text for the reject file. No line is held whole past ``INGEST_MAX_LINE_BYTES``: a
-longer one is skipped as it streams past and comes out as a short stand-in
-(:func:`bounded_chunks`) that the record readers reject with its length and its first bytes,
-so a 200 MB line in a small gzip costs a few megabytes, not the line. A JSON Lines reader
+original text for the reject file. No line is held whole past ``INGEST_MAX_LINE_BYTES``
+(:mod:`detection.ingest.lines`): a longer one comes as a short stand-in that the readers
+reject with its length and its first bytes, so a 200 MB line in a small gzip costs a few
+megabytes, not the line. A JSON Lines reader
 given a fast path (``detection.ingest.parse.JSON_FAST_PATHS``) yields the finished row
 (``detection.contract.ExchangeRow``) instead of the dict for each line the fast path accepts.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import gzip
 import io
@@ -30,10 +29,19 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-from django.conf import settings
 from isal import igzip, isal_zlib
 
 from detection.contract import FIELDS
+from detection.ingest.lines import (
+    OVERLONG,
+    OVERLONG_TEXT,
+    ChunkStream,
+    bounded_chunks,
+    max_line_bytes,
+    overlong_error,
+    overlong_head,
+    split_lines,
+)
 from detection.ingest.parse import RowError, csv_record
 
 KINDS = ("accounts", "exchanges")
@@ -41,15 +49,6 @@ SUFFIXES = (".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
 BOM = b"\xef\xbb\xbf"
 # A 200 KB prompt is valid; the csv module's default cell limit (128 KiB) is not enough.
 csv.field_size_limit(64 * 1024 * 1024)
-
-
-# A line longer than this is not read whole (INGEST_MAX_LINE_BYTES overrides it), and a
-# reject record carries at most the first REJECT_RAW_BYTES of its line.
-MAX_LINE_BYTES = 16 * 1024 * 1024
-REJECT_RAW_BYTES = 2048
-# What an overlong line is replaced with: a NUL (so no JSON or CSV reader takes it for data),
-# the line's length, the limit and its first bytes in base64 (no quote, comma or new line).
-OVERLONG = b"\x00overlong "
 
 
 # What reading a damaged file raises: a truncated or corrupt gzip (EOFError, BadGzipFile, a
@@ -334,7 +333,7 @@ class Reader:
             return None
         if self._columns is None:
             self._text = io.TextIOWrapper(
-                io.BufferedReader(_ChunkStream(self._chunks()), 1 << 16),
+                io.BufferedReader(ChunkStream(self._chunks()), 1 << 16),
                 encoding="utf-8-sig",
                 errors="surrogateescape",
                 newline="",
@@ -367,7 +366,7 @@ class Reader:
     def _jsonl_records(
         self, after_line: int, fast: Callable[[bytes], tuple | None] | None
     ) -> Iterator[tuple[int, dict | tuple | RowError, Any]]:
-        numbered = enumerate(_lines(self._chunks()), 1)
+        numbered = enumerate(split_lines(self._chunks()), 1)
         if after_line:
             numbered = ((line, raw) for line, raw in numbered if line > after_line)
         yield from jsonl_records(numbered, fast)
@@ -426,7 +425,7 @@ class Reader:
                 continue
             if not cells or cells == [""]:
                 continue  # a blank line is not a record
-            if cells[0].startswith(_OVERLONG_TEXT):
+            if cells[0].startswith(OVERLONG_TEXT):
                 stand_in = cells[0].encode()
                 yield start, overlong_error(stand_in), overlong_head(stand_in)
                 continue
@@ -486,124 +485,6 @@ def _lenient_json(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8", "surrogateescape"))
     except (ValueError, RecursionError):
         return None
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a stream's chunks, split on ``\\n`` only, without it (as JSON Lines
-    defines them): iterating a ``GzipFile`` line by line costs a Python-level ``readline``
-    call a line. Each chunk is what one read of the file gave, so when a gzip file turns out
-    truncated every line before the damage has already been yielded. A line longer than a
-    chunk is kept as its pieces and joined once, at its end."""
-    pending: list[bytes] = []  # the start of a line not ended yet
-    for data in chunks:
-        parts = data.split(b"\n")
-        if len(parts) == 1:
-            pending.append(data)
-            continue
-        if pending:
-            pending.append(parts[0])
-            parts[0] = b"".join(pending)
-        last = parts.pop()
-        pending = [last] if last else []
-        yield from parts
-    if pending:
-        yield b"".join(pending)
-
-
-def max_line_bytes() -> int:
-    return int(getattr(settings, "INGEST_MAX_LINE_BYTES", MAX_LINE_BYTES))
-
-
-def bounded_chunks(stream: BinaryIO, limit: int, block: int = 1 << 20) -> Iterator[bytes]:
-    """The stream's bytes in chunks, each line longer than ``limit`` replaced by its
-    :data:`OVERLONG` stand-in; at most ``limit`` bytes of a line are ever held.
-
-    Reads are at most ``limit`` long, so a line that starts and ends inside one read is
-    within the limit: only the line the read continues and the one it leaves open are
-    measured. The open line is held back until it ends or outgrows the limit; past the
-    limit its bytes are counted and dropped until its end."""
-    block = max(1, min(block, limit))
-    keep = min(REJECT_RAW_BYTES, limit)  # of an overlong line, for its reject record
-    held: list[bytes] = []  # the open line, while it is within the limit
-    held_size = 0
-    skipped = -1  # length so far of the overlong line being skipped, -1 when none
-    head = b""
-    while data := stream.read1(block):
-        end = data.find(b"\n")
-        if skipped >= 0:
-            if end < 0:
-                skipped += len(data)
-                continue
-            yield _overlong(skipped + end, limit, head)
-            skipped, data, end = -1, data[end:], 0
-        if end < 0:
-            if held_size + len(data) > limit:
-                head = (b"".join(held) + data)[:keep]
-                skipped, held, held_size = held_size + len(data), [], 0
-            else:
-                held.append(data)
-                held_size += len(data)
-            continue
-        if held_size + end > limit:
-            head = (b"".join(held) + data[:end])[:keep]
-            yield _overlong(held_size + end, limit, head)
-            held, held_size, data = [], 0, data[end:]
-        last = data.rindex(b"\n") + 1
-        if held:
-            yield b"".join(held)
-        yield data[:last]
-        rest = data[last:]
-        held, held_size = ([rest], len(rest)) if rest else ([], 0)
-    if skipped >= 0:
-        yield _overlong(skipped, limit, head)
-    elif held:
-        yield b"".join(held)
-
-
-def _overlong(length: int, limit: int, head: bytes) -> bytes:
-    return OVERLONG + b"%d %d " % (length, limit) + base64.b64encode(head)
-
-
-_OVERLONG_TEXT = OVERLONG.decode()
-
-
-def overlong_error(stand_in: bytes) -> RowError:
-    length, limit, _ = stand_in[len(OVERLONG) :].split(b" ", 2)
-    return RowError(
-        f"line of {int(length)} bytes, longer than the {int(limit)} bytes a line may hold "
-        "(INGEST_MAX_LINE_BYTES): not read"
-    )
-
-
-def overlong_head(stand_in: bytes) -> bytes | None:
-    """The first bytes of the line an :data:`OVERLONG` stand-in replaced (None if ``raw``
-    is no stand-in)."""
-    if not stand_in.startswith(OVERLONG):
-        return None
-    return base64.b64decode(stand_in[len(OVERLONG) :].split(b" ", 2)[2])
-
-
-class _ChunkStream(io.RawIOBase):
-    """Chunks as a raw binary stream, for the CSV reader's text layer."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._chunk = memoryview(b"")
-        self._at = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while self._at >= len(self._chunk):
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                return 0
-            self._chunk, self._at = memoryview(chunk), 0
-        n = min(len(buffer), len(self._chunk) - self._at)
-        buffer[:n] = self._chunk[self._at : self._at + n]
-        self._at += n
-        return n
 
 
 def _json_type(value: Any) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from detection.ingest.formats import REJECT_RAW_BYTES
+from detection.ingest.lines import REJECT_RAW_BYTES
 from detection.models import Exchange, IngestReport
 from tests.detection.test_ingest_support import (
     exchange_row,

@@ -10,14 +10,8 @@ from hypothesis import strategies as st
 
 from detection.contract import ExchangeRow
 from detection.ingest.batches import read_batches
-from detection.ingest.formats import (
-    REJECT_RAW_BYTES,
-    Source,
-    _lines,
-    bounded_chunks,
-    decode_line,
-    overlong_head,
-)
+from detection.ingest.formats import Source, decode_line
+from detection.ingest.lines import REJECT_RAW_BYTES, bounded_chunks, overlong_head, split_lines
 from detection.ingest.parse import (
     RowError,
     csv_record,
@@ -507,7 +501,7 @@ def test_lines_are_split_on_newlines_across_read_blocks(data, block):
     expected = data.split(b"\n")
     if expected[-1] == b"":
         expected.pop()  # a final newline ends the last line; it does not start another
-    assert list(_lines(bounded_chunks(io.BytesIO(data), 1 << 20, block))) == expected
+    assert list(split_lines(bounded_chunks(io.BytesIO(data), 1 << 20, block))) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -524,7 +518,7 @@ def test_a_line_past_the_limit_comes_out_as_a_stand_in_with_its_length(data, blo
     expected = data.split(b"\n")
     if expected[-1] == b"":
         expected.pop()
-    lines = list(_lines(bounded_chunks(io.BytesIO(data), limit, block)))
+    lines = list(split_lines(bounded_chunks(io.BytesIO(data), limit, block)))
     assert len(lines) == len(expected)
     for line, original in zip(lines, expected, strict=True):
         if len(original) <= limit:
