@@ -2,9 +2,9 @@
 
 The admin's "Upload telemetry" view calls :func:`upload_create`, which saves the file,
 writes a QUEUED :class:`~detection.models.IngestReport` and enqueues
-``detection.tasks.ingest_file_task`` by name once the transaction commits (with no broker, to
-a thread of the web process: never inside the request) (the task module
-imports this one, so this one does not import it back). The task calls
+``detection.tasks.ingest_file_task`` by name once the transaction commits; with no broker a
+thread of the web process runs it, never the request itself. (The task module imports this
+one, so this one does not import it back.) The task calls
 :func:`upload_ingest`, which runs exactly the code the ``ingest`` command runs. The report is
 claimed with a compare-and-set, so a duplicate delivery of a finished upload does nothing;
 a redelivery while the first delivery still runs finds its advisory lock and does nothing;
