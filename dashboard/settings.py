@@ -331,6 +331,19 @@ DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "6
 # (an empty table: load first, index after) builds the indexes with.
 INGEST_WORKERS = int(os.environ.get("INGEST_WORKERS", "0"))
 INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
+# Memory and disk an ingest may take whatever a file holds: a line longer than this is
+# rejected without being read whole, and a reject file stops listing at this size (every
+# reject is still counted on the report).
+INGEST_MAX_LINE_BYTES = int(os.environ.get("INGEST_MAX_LINE_BYTES", str(16 * 1024 * 1024)))
+INGEST_REJECTS_MAX_BYTES = int(os.environ.get("INGEST_REJECTS_MAX_BYTES", str(64 * 1024 * 1024)))
+# The largest file the admin's upload accepts (as sent, so compressed for a .gz). The upload
+# handler stops reading at the limit rather than writing the rest to a temporary file.
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(2 * 1024 * 1024 * 1024)))
+FILE_UPLOAD_HANDLERS = [
+    "common.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Exchanges dated more than this many minutes past now are quarantined: stored, counted in
 # the ingest report, left out of detection until the clock reaches them (docs/ingest.md).
 TELEMETRY_CLOCK_SKEW_MINUTES = int(os.environ.get("TELEMETRY_CLOCK_SKEW_MINUTES", "60"))

@@ -7,12 +7,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin, announce, dict_changes
+from common.uploads import upload_limit
 from detection.allowlist import (
     known_good_add,
     known_good_change,
@@ -136,6 +138,24 @@ class TelemetryUploadForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, too_large: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+        self.fields["file"].help_text += f" At most {filesizeformat(upload_limit())}."
+        if too_large:  # the handler dropped the file: say why, not "required"
+            self.fields["file"].required = False
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        limit = upload_limit()
+        if self.too_large or (upload is not None and upload.size > limit):
+            raise forms.ValidationError(
+                f"The file is larger than the upload limit of {filesizeformat(limit)} "
+                "(UPLOAD_MAX_BYTES). Split it, or ingest it from the command line "
+                "(manage.py ingest)."
+            )
+        return upload
+
     def clean(self):
         from detection.ingest.uploads import upload_kind
 
@@ -217,8 +237,13 @@ class IngestReportAdmin(ReadOnlyAdmin):
 
         if not request.user.has_perm("detection.add_ingestreport"):
             raise PermissionDenied
-        form = TelemetryUploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        posted = request.method == "POST"
+        form = TelemetryUploadForm(
+            request.POST if posted else None,
+            request.FILES if posted else None,
+            too_large=getattr(request, "upload_too_large", False),
+        )
+        if posted and form.is_valid():
             with transaction.atomic():  # the report and its audit event together
                 report = upload_create(
                     upload=form.cleaned_data["file"],

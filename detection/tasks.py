@@ -85,9 +85,9 @@ def ingest_file_task(report_id: int) -> None:
     """Ingest one staff-uploaded file; a retry resumes after the last committed batch.
 
     Anything but a transient database error or a lost parse worker (killed, say for memory)
-    fails the report with its message (shown in the admin) instead of raising: with no broker
-    the task runs inside the upload request, and the staff member should land on the failed
-    report, not on an error page.
+    fails the report with its message (shown in the admin) instead of raising: the staff
+    member reads why on the report, whether a worker or (with no broker) a thread of the web
+    process ran it.
     """
     try:
         upload_ingest(report_id=report_id)

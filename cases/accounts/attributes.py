@@ -11,6 +11,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from detection.text import clean_text
+
 # The exit range an address belongs to: the /24 of an IPv4 address, the /64 of an IPv6 one
 # (one customer's subnet; a proxy network's exits are spread over many of these).
 RANGE_PREFIX = {4: 24, 6: 64}
@@ -96,6 +98,7 @@ def normalise(kind: str, text: str) -> str | int:
     (they are compared exactly, as the account row or exchange holds them)."""
     if kind not in ATTRIBUTES:
         raise BadValue(f"unknown attribute {kind!r}")
+    text = as_stored(text)
     if not text or len(text) > MAX_VALUE:
         raise BadValue("no value, or too long to be one")
     if kind == "ip":
@@ -116,6 +119,12 @@ def normalise(kind: str, text: str) -> str | int:
             raise BadValue(f"not a template id: {text!r}")
         return template
     return text
+
+
+def as_stored(text: str) -> str:
+    """Typed text as telemetry stores it: ingest removes NULs and lone surrogates (which
+    PostgreSQL cannot hold), so a value holding them is looked up without them."""
+    return clean_text(text)[0]
 
 
 def display(kind: str, value) -> str:

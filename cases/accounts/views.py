@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.accounts import selectors
-from cases.accounts.attributes import ATTRIBUTES, BadValue, display, normalise
+from cases.accounts.attributes import ATTRIBUTES, BadValue, as_stored, display, normalise
 from cases.accounts.forms import AddToCaseForm, OpenCaseForm
 from cases.accounts.related import TOP_TIES, related_accounts
 from cases.accounts.search import MAX_TERM, search_accounts, search_cases
@@ -237,7 +237,7 @@ def case_related(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("cases.view_case", raise_exception=True)
 def search(request: HttpRequest) -> HttpResponse:
     """The top bar's search: accounts by id prefix or attribute, and cases."""
-    term = request.GET.get("q", "").strip()[:MAX_TERM]
+    term = as_stored(request.GET.get("q", "")).strip()[:MAX_TERM]
     window = selectors.pivot_window() if term else None
     context = {
         "term": term,

@@ -16,6 +16,7 @@ from typing import Any
 
 from detection.contract import EXCHANGE_INDEX
 from detection.ingest.formats import DAMAGE, Source, printable
+from detection.ingest.lines import REJECT_RAW_BYTES, overlong_head
 from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
 from detection.models import plausible_horizon
 
@@ -47,14 +48,27 @@ class Batch:
     newlines: int = 0  # a worker's piece: how many lines it ends, to number the next
 
 
-def _raw_text(raw: Any) -> Any:
-    """A rejected line as the reject file (valid UTF-8) can hold it: bytes that are not
-    UTF-8 as ``\\xNN``."""
-    if isinstance(raw, bytes):
-        return raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
-    if isinstance(raw, list):  # CSV cells
-        return printable(raw)
-    return raw
+def _raw_fields(raw: Any) -> dict[str, Any]:
+    """A rejected line as its reject record carries it: its first REJECT_RAW_BYTES (valid
+    UTF-8: bytes that are not UTF-8 as ``\\xNN``), and its length when that is cut, so that
+    a file of huge bad lines does not make a reject file as big."""
+    if isinstance(raw, list):  # CSV cells: as a list, cut to the same budget in all
+        cells, left = [], REJECT_RAW_BYTES
+        for cell in printable(raw):
+            cells.append(cell[:left])
+            left = max(0, left - len(cell))
+        total = sum(map(len, raw))
+        return {"raw": cells} if total <= REJECT_RAW_BYTES else {"raw": cells, "raw_bytes": total}
+    if not isinstance(raw, bytes):
+        return {"raw": raw}
+    length = None
+    if (head := overlong_head(raw)) is not None:
+        length, raw = int(raw.split(b" ", 2)[1]), head
+    raw = raw.rstrip(b"\r\n")
+    if len(raw) > REJECT_RAW_BYTES:
+        length, raw = length or len(raw), raw[:REJECT_RAW_BYTES]
+    text = raw.decode("utf-8", "backslashreplace")
+    return {"raw": text} if length is None else {"raw": text, "raw_bytes": length}
 
 
 def read_batches(
@@ -140,14 +154,14 @@ def checked(batch: Batch, parse, line: int, record: Any, raw: Any) -> tuple | No
     """The full checks for one record: its row, or None with the reject noted on ``batch``."""
     if type(record) is not dict:  # a RowError: the line itself is unusable
         batch.rejected += 1
-        batch.entries.append(entry("rejected", line, str(record), raw=_raw_text(raw)))
+        batch.entries.append(entry("rejected", line, str(record), **_raw_fields(raw)))
         return None
     notes: list[str] = []
     try:
         row = parse(record, notes)
     except RowError as exc:
         batch.rejected += 1
-        batch.entries.append(entry("rejected", line, str(exc), raw=_raw_text(raw)))
+        batch.entries.append(entry("rejected", line, str(exc), **_raw_fields(raw)))
         return None
     for note in notes:
         batch.entries.append(entry("notice", line, note))

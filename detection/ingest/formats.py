@@ -7,8 +7,11 @@ gzipped file, so memory does not grow with the file.
 
 Each reader yields ``(line, record, raw)``: the 1-based line the record starts on, a dict
 (or a :class:`~detection.ingest.parse.RowError` when the line itself is unusable), and the
-original text for the reject file. A JSON Lines reader given a fast path
-(``detection.ingest.parse.JSON_FAST_PATHS``) yields the finished row
+original text for the reject file. No line is held whole past ``INGEST_MAX_LINE_BYTES``
+(:mod:`detection.ingest.lines`): a longer one comes as a short stand-in that the readers
+reject with its length and its first bytes, so a 200 MB line in a small gzip costs a few
+megabytes, not the line. A JSON Lines reader
+given a fast path (``detection.ingest.parse.JSON_FAST_PATHS``) yields the finished row
 (``detection.contract.ExchangeRow``) instead of the dict for each line the fast path accepts.
 """
 
@@ -29,6 +32,16 @@ import orjson
 from isal import igzip, isal_zlib
 
 from detection.contract import FIELDS
+from detection.ingest.lines import (
+    OVERLONG,
+    OVERLONG_TEXT,
+    ChunkStream,
+    bounded_chunks,
+    max_line_bytes,
+    overlong_error,
+    overlong_head,
+    split_lines,
+)
 from detection.ingest.parse import RowError, csv_record
 
 KINDS = ("accounts", "exchanges")
@@ -291,6 +304,10 @@ class Reader:
         self._text: io.TextIOWrapper | None = None
         self._csv: Any = None
         self._columns: list[str] | None = None
+        self.max_line = max_line_bytes()
+
+    def _chunks(self) -> Iterator[bytes]:
+        return bounded_chunks(self._stream, self.max_line)
 
     def __enter__(self) -> Reader:
         return self
@@ -316,7 +333,10 @@ class Reader:
             return None
         if self._columns is None:
             self._text = io.TextIOWrapper(
-                self._stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
+                io.BufferedReader(ChunkStream(self._chunks()), 1 << 16),
+                encoding="utf-8-sig",
+                errors="surrogateescape",
+                newline="",
             )
             self._csv = csv.reader(self._text, strict=True)
             first = next(self._csv, None)
@@ -346,7 +366,7 @@ class Reader:
     def _jsonl_records(
         self, after_line: int, fast: Callable[[bytes], tuple | None] | None
     ) -> Iterator[tuple[int, dict | tuple | RowError, Any]]:
-        numbered = enumerate(_lines(self._stream), 1)
+        numbered = enumerate(split_lines(self._chunks()), 1)
         if after_line:
             numbered = ((line, raw) for line, raw in numbered if line > after_line)
         yield from jsonl_records(numbered, fast)
@@ -362,7 +382,7 @@ class Reader:
         end = 0  # offset in the stream after the last byte read
         boundary = size
         try:
-            while data := self._stream.read1(1 << 20):
+            for data in self._chunks():
                 # Only the new bytes are searched (none before them ends a line past the
                 # boundary), so a line of any length costs one pass.
                 while end + len(data) > boundary:
@@ -405,6 +425,10 @@ class Reader:
                 continue
             if not cells or cells == [""]:
                 continue  # a blank line is not a record
+            if cells[0].startswith(OVERLONG_TEXT):
+                stand_in = cells[0].encode()
+                yield start, overlong_error(stand_in), overlong_head(stand_in)
+                continue
             if len(cells) != width:
                 yield (
                     start,
@@ -436,6 +460,8 @@ def jsonl_records(
 def decode_line(raw: bytes) -> dict | RowError | None:
     """A JSON Lines line the fast path did not take: its object, the RowError that makes it
     unusable, or None for a blank line (not a record)."""
+    if raw.startswith(OVERLONG):
+        return overlong_error(raw)
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -464,28 +490,6 @@ def _lenient_json(raw: bytes) -> Any:
 
 def _not_json(name: str):
     raise ValueError(f"{name} is not JSON")
-
-
-def _lines(stream: BinaryIO, block: int = 1 << 20) -> Iterator[bytes]:
-    """The lines of a binary stream, split on ``\\n`` only, without it (as JSON Lines defines
-    them), a block at a time: iterating a ``GzipFile`` line by line costs a Python-level
-    ``readline`` call a line. ``read1`` returns what one read of the file gave, so when a
-    gzip file turns out truncated every line before the damage has already been yielded.
-    A line longer than a block is kept as its pieces and joined once, at its end."""
-    pending: list[bytes] = []  # the start of a line not ended yet
-    while data := stream.read1(block):
-        parts = data.split(b"\n")
-        if len(parts) == 1:
-            pending.append(data)
-            continue
-        if pending:
-            pending.append(parts[0])
-            parts[0] = b"".join(pending)
-        last = parts.pop()
-        pending = [last] if last else []
-        yield from parts
-    if pending:
-        yield b"".join(pending)
 
 
 def _json_type(value: Any) -> str:

@@ -40,6 +40,9 @@ from detection.models import IngestReport
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 20_000
+# A reject file stops listing at this size (INGEST_REJECTS_MAX_BYTES overrides it); the
+# report still counts every reject.
+REJECTS_MAX_BYTES = 64 * 1024 * 1024
 # A batch also ends at this many bytes of input, so 200 KB prompts keep memory bounded.
 BATCH_BYTES = 32 * 1024 * 1024
 
@@ -385,8 +388,34 @@ def _write_entries(report, entries: list[dict], directory: Path, on_reject) -> N
         # Cut so the stamp, the id and the suffix fit a file name whatever the source's.
         name = short_name(Path(report.path).name, 180)
         report.reject_path = str(directory / f"{stamp}-{report.pk}-{name}.rejects.jsonl")
-    with open(report.reject_path, "ab") as fh:
+    cap = int(getattr(settings, "INGEST_REJECTS_MAX_BYTES", REJECTS_MAX_BYTES))
+    with open(report.reject_path, "a+b") as fh:
+        size = fh.tell()
+        full = size > 0 and _ends_with_limit_note(fh, size)
         for entry in entries:
-            fh.write(orjson.dumps({"file": report.path, **entry}) + b"\n")
             if on_reject and entry["type"] == "rejected":
                 on_reject(report.path, entry["line"], entry["reason"])
+            if full:
+                continue
+            line = orjson.dumps({"file": report.path, **entry}) + b"\n"
+            if size + len(line) > cap:
+                full = True
+                line = orjson.dumps(
+                    {
+                        "file": report.path,
+                        "type": "limit",
+                        "line": entry["line"],
+                        "reason": f"the reject file reached {cap} bytes "
+                        "(INGEST_REJECTS_MAX_BYTES): later rejects and notices are counted "
+                        "on the report, not listed",
+                    }
+                )
+                line += b"\n"
+            fh.write(line)
+            size += len(line)
+
+
+def _ends_with_limit_note(fh, size: int) -> bool:
+    """Whether an earlier batch filled the file (its last entry is the limit's note)."""
+    fh.seek(max(0, size - 1024))
+    return b'"type":"limit"' in fh.read()

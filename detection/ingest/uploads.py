@@ -2,8 +2,9 @@
 
 The admin's "Upload telemetry" view calls :func:`upload_create`, which saves the file,
 writes a QUEUED :class:`~detection.models.IngestReport` and enqueues
-``detection.tasks.ingest_file_task`` by name once the transaction commits (the task module
-imports this one, so this one does not import it back). The task calls
+``detection.tasks.ingest_file_task`` by name once the transaction commits; with no broker a
+thread of the web process runs it, never the request itself. (The task module imports this
+one, so this one does not import it back.) The task calls
 :func:`upload_ingest`, which runs exactly the code the ``ingest`` command runs. The report is
 claimed with a compare-and-set, so a duplicate delivery of a finished upload does nothing;
 a redelivery while the first delivery still runs finds its advisory lock and does nothing;
@@ -70,8 +71,20 @@ def upload_create(*, upload: UploadedFile, kind: str | None, user) -> IngestRepo
     report = IngestReport.objects.create(
         path=str(target), kind=chosen, size=target.stat().st_size, created_by=user
     )
-    enqueue_on_commit("detection.tasks.ingest_file_task", report.pk)
+    # Never inside the request: with no broker a thread of the web process ingests it.
+    enqueue_on_commit("detection.tasks.ingest_file_task", report.pk, off_request=True)
     return report
+
+
+def uploads_unfinished() -> list[int]:
+    """Uploads queued or interrupted (a worker or web process stopped mid-ingest), oldest
+    first: what ``manage.py ingest_uploads`` takes up."""
+    unfinished = [IngestReport.Status.QUEUED, IngestReport.Status.RUNNING]
+    return list(
+        IngestReport.objects.filter(status__in=unfinished, created_by__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 # First key of the two-key advisory lock that marks "a worker is ingesting report N".

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.factories import CaseAccountFactory, CaseFactory
+from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +45,27 @@ def test_the_queue_export_answers_any_number(manager_client, param, value):
     assert response.status_code in (200, 400), response.status_code
     if response.status_code == 200:
         assert b"".join(response.streaming_content).decode().startswith("\ufeffid,title,")
+
+
+def test_search_finds_an_account_by_a_term_salted_with_nul(analyst_client):
+    """Stored telemetry holds no NUL (ingest removes them), so a term holding one is looked up
+    without it rather than sent to PostgreSQL, which refuses it."""
+    account = AccountFactory(account_id="fleet-nul-1", org_id="Acme")
+    response = analyst_client.get("/search/?q=fleet-%00nul")
+    assert response.status_code == 200
+    assert account.account_id in response.content.decode()
+
+
+@pytest.mark.parametrize("kind", ["org", "domain", "card", "agent"])
+def test_a_pivot_on_a_value_salted_with_nul_finds_the_stored_value(analyst_client, kind):
+    account = AccountFactory(
+        account_id="fleet-nul-2",
+        org_id="Acme",
+        email_domain="acme.example",
+        payment_fingerprint="card-1",
+    )
+    value = {"org": "Ac%00me", "domain": "acme%00.example", "card": "card%00-1", "agent": "%00"}
+    response = analyst_client.get(f"/accounts/shared/{kind}/?value={value[kind]}")
+    assert response.status_code in (200, 404)
+    if kind != "agent":
+        assert account.account_id in response.content.decode()

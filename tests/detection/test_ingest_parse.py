@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from detection.contract import ExchangeRow
 from detection.ingest.batches import read_batches
-from detection.ingest.formats import Source, _lines, decode_line
+from detection.ingest.formats import Source, decode_line
+from detection.ingest.lines import REJECT_RAW_BYTES, bounded_chunks, overlong_head, split_lines
 from detection.ingest.parse import (
     RowError,
     csv_record,
@@ -500,7 +501,32 @@ def test_lines_are_split_on_newlines_across_read_blocks(data, block):
     expected = data.split(b"\n")
     if expected[-1] == b"":
         expected.pop()  # a final newline ends the last line; it does not start another
-    assert list(_lines(io.BytesIO(data), block)) == expected
+    assert list(split_lines(bounded_chunks(io.BytesIO(data), 1 << 20, block))) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"x" * 9]), max_size=60).map(b"".join),
+    block=st.integers(1, 12),
+    limit=st.integers(1, 12),
+)
+def test_a_line_past_the_limit_comes_out_as_a_stand_in_with_its_length(data, block, limit):
+    """Every line within the limit comes out as it is; a longer one as its stand-in, which
+    the reader rejects naming the line's length, and whose head is the line's start."""
+    import io
+
+    expected = data.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()
+    lines = list(split_lines(bounded_chunks(io.BytesIO(data), limit, block)))
+    assert len(lines) == len(expected)
+    for line, original in zip(lines, expected, strict=True):
+        if len(original) <= limit:
+            assert line == original
+        else:
+            assert overlong_head(line) == original[: min(REJECT_RAW_BYTES, limit)]
+            reason = str(decode_line(line))
+            assert f"line of {len(original)} bytes, longer than the {limit} bytes" in reason
 
 
 # msgspec skips the value of a field it does not know without the checks orjson makes on every

@@ -1,10 +1,13 @@
 """Staff uploads through the IngestReport admin, and the task that ingests them."""
 
+import io
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from detection.models import Account, Exchange, IngestReport
@@ -180,28 +183,91 @@ def test_an_unexpected_error_fails_the_report_without_raising(tmp_path, monkeypa
     assert (report.status, report.error) == ("failed", "RuntimeError: disk on fire")
 
 
-def test_with_no_broker_the_upload_is_ingested_when_saved(
-    client, admin_user, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+@pytest.mark.django_db(transaction=True)
+def test_with_no_broker_a_thread_ingests_the_upload_after_the_page_answers(
+    client, admin_user, tmp_path, monkeypatch
 ):
-    """The embedded default: tasks run in-process, so the report is done on the redirect."""
+    """The embedded default: no ingest inside the request. The page answers with the report
+    queued while the ingest waits (here, for the test's go), then a thread of the web
+    process loads the file."""
+    from common import tasks
     from dashboard.celery import app
+    from detection.ingest import uploads
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
+    go, threads = threading.Event(), []
+    ingest_now = uploads.upload_ingest
+
+    def held_ingest(*, report_id):
+        assert go.wait(60), "the page never answered"
+        return ingest_now(report_id=report_id)
+
+    monkeypatch.setattr("detection.tasks.upload_ingest", held_ingest)
+    run_in_thread = tasks.run_in_thread
+    monkeypatch.setattr(tasks, "run_in_thread", lambda *a: threads.append(run_in_thread(*a)))
     client.force_login(admin_user)
     source = write_rows(tmp_path / "accounts.csv.gz", [account_row(n) for n in range(4)])
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            reverse("admin:detection_ingestreport_upload"),
-            {"file": upload("accounts.csv.gz", source)},
-            follow=True,
-        )
+    response = client.post(
+        reverse("admin:detection_ingestreport_upload"),
+        {"file": upload("accounts.csv.gz", source)},
+        follow=True,
+    )
 
     assert response.status_code == 200
+    assert b"ingest queued as report" in response.content
     report = IngestReport.objects.get()
+    assert report.status == "queued"
+    go.set()
+    (thread,) = threads
+    thread.join(60)
+    report.refresh_from_db()
     assert (report.status, report.loaded) == ("done", 4)
     assert Account.objects.count() == 4
-    assert b"ingest queued as report" in response.content
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_kept(
+    client, admin_user, tmp_path, data_dir, settings
+):
+    settings.UPLOAD_MAX_BYTES = 1000
+    client.force_login(admin_user)
+    source = tmp_path / "exchanges.jsonl"
+    source.write_bytes(b"x" * 5000)
+
+    response = client.post(
+        reverse("admin:detection_ingestreport_upload"),
+        {"file": upload("exchanges.jsonl", source), "kind": ""},
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "larger than the upload limit of 1000\xa0bytes (UPLOAD_MAX_BYTES)" in html
+    assert not IngestReport.objects.exists()
+    assert not list((data_dir / "uploads").glob("*")) if (data_dir / "uploads").exists() else True
+    page = client.get(reverse("admin:detection_ingestreport_upload"))
+    assert "At most 1000\xa0bytes." in page.content.decode()
+
+
+def test_ingest_uploads_takes_up_queued_and_interrupted_uploads(client, admin_user, tmp_path):
+    """What a restart of the embedded default leaves: one upload never started, one cut
+    short mid-file; the command finishes both, and a second run finds nothing."""
+    client.force_login(admin_user)
+    for name in ("accounts-a.csv", "accounts-b.csv"):
+        rows = [account_row(n) for n in range(3)] if name.endswith("a.csv") else [account_row(9)]
+        source = write_rows(tmp_path / name, rows)
+        client.post(reverse("admin:detection_ingestreport_upload"), {"file": upload(name, source)})
+    first, second = IngestReport.objects.order_by("pk")
+    IngestReport.objects.filter(pk=second.pk).update(status="running")
+    out = io.StringIO()
+
+    call_command("ingest_uploads", stdout=out)
+
+    assert f"report {first.pk}: done, 3 loaded" in out.getvalue()
+    assert f"report {second.pk}: done, 1 loaded" in out.getvalue()
+    assert Account.objects.count() == 4
+    out = io.StringIO()
+    call_command("ingest_uploads", stdout=out)
+    assert out.getvalue().strip() == "no upload waiting"
 
 
 def test_a_delivery_while_another_worker_holds_the_report_does_nothing(tmp_path):

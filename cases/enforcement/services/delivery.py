@@ -35,7 +35,7 @@ from cases.enforcement.backends import DeliveryResult
 from cases.enforcement.models import DeliveryAttempt, EnforcementAction, OutboxMessage
 from cases.models import Case
 from cases.services.workflow import case_change_status
-from common.tasks import task_named
+from common.tasks import send, task_named
 from detection.models import Account
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,11 @@ def _enqueue(message_id: int, countdown: float | None = None) -> None:
     calls this directly (it holds no transaction); a write calls it from ``on_commit``."""
     task = task_named(DELIVER_TASK)
     if countdown is None:
-        task.delay(message_id)
+        send(task, (message_id,))
     elif not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         # Eagerly (no broker) a countdown is ignored and would retry at once, in the request;
         # there the sweeper or a manual retry picks the message up instead.
-        task.apply_async((message_id,), countdown=countdown)
+        send(task, (message_id,), countdown=countdown)
 
 
 def _deliver(message: OutboxMessage) -> DeliveryResult:
