@@ -8,6 +8,7 @@ from rest_framework import serializers
 from api.models import PushedBatch
 from cases.enforcement.models import BanListEntry, EnforcementAction, OutboxMessage
 from cases.models import Case, CaseAccount
+from detection.indicators.models import ExternalFlag, Tlp
 from detection.models import Account, Campaign, IngestReport
 
 
@@ -272,3 +273,58 @@ class BatchReportSerializer(BatchSerializer):
     @extend_schema_field(NoticeSerializer(many=True))
     def get_notices(self, batch) -> list:
         return self.context["notices"]
+
+
+class FlagPushSerializer(serializers.Serializer):
+    """An account or an indicator that another system flagged: exactly one of the two."""
+
+    account_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=255, help_text="The provider's account id."
+    )
+    indicator_kind = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="ip, cidr, asn, email_domain, payment_fingerprint, prompt_template or "
+        "account_id (Meta's and STIX's spellings are accepted too).",
+    )
+    indicator_value = serializers.CharField(
+        required=False, allow_blank=True, max_length=2048, trim_whitespace=False
+    )
+    reason = serializers.CharField(max_length=5000, help_text="Why the other system flagged it.")
+    external_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        help_text="The flag's id in the other system: sending it again changes nothing.",
+    )
+    tlp = serializers.ChoiceField(choices=Tlp.choices, default=Tlp.AMBER)
+
+    def validate(self, data: dict) -> dict:
+        account = bool(data.get("account_id"))
+        indicator = bool(data.get("indicator_kind") or data.get("indicator_value"))
+        if account == indicator:
+            raise serializers.ValidationError(
+                "name either an account (account_id) or an indicator (indicator_kind and "
+                "indicator_value), not both"
+            )
+        return data
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    account_id = serializers.CharField(source="account.account_id", default=None)
+    indicator_kind = serializers.CharField(source="indicator.kind", default=None)
+    indicator_value = serializers.CharField(source="indicator.value", default=None)
+
+    class Meta:
+        model = ExternalFlag
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "account_id",
+            "indicator_kind",
+            "indicator_value",
+            "reason",
+            "created_at",
+        ]

@@ -17,6 +17,8 @@ from django.utils import timezone
 from api.models import PushedBatch, Scope, ServiceToken, token_digest, token_new
 from cases import audit
 from common.tasks import enqueue_on_commit
+from detection.indicators.models import ExternalFlag
+from detection.indicators.services import external_flag_record
 from detection.ingest.uploads import uploads_dir
 from detection.models import IngestReport
 
@@ -165,3 +167,32 @@ def _earlier(token: ServiceToken, key: str, body_digest: str) -> PushedBatch | N
     if earlier is not None and earlier.body_digest != body_digest:
         raise IdempotencyConflict(key)
     return earlier
+
+
+def flag_record(*, token: ServiceToken, data: dict) -> tuple[ExternalFlag, bool]:
+    """Record a flag another system raised, under the token's name as its source (a client
+    cannot speak for another system), audited; the same ``external_id`` again returns the
+    flag already recorded (``False``)."""
+    with transaction.atomic():
+        flag, created = external_flag_record(
+            source=f"api:{token.name}",
+            reason=data["reason"],
+            account_id=data.get("account_id", ""),
+            indicator_kind=data.get("indicator_kind", ""),
+            indicator_value=data.get("indicator_value", ""),
+            external_id=data.get("external_id", ""),
+            tlp=data["tlp"],
+        )
+        if created:
+            audit.record(
+                "api.flag_recorded",
+                target=flag,
+                data={
+                    **_token_data(token),
+                    "flag": flag.pk,
+                    "account": flag.account.account_id if flag.account else None,
+                    "indicator": flag.indicator_id,
+                    "external_id": flag.external_id,
+                },
+            )
+    return flag, created

@@ -55,6 +55,7 @@ urlpatterns = [
     path("v1/banlist/", _open(views.BanListFeed), name="banlist_feed"),
     path("v1/batches/", _open(views.BatchList), name="batch_list"),
     path("v1/batches/<int:pk>/", _open(views.BatchDetail), name="batch_detail"),
+    path("v1/flags/", _open(views.FlagCreate), name="flag_create"),
     path("schema/", _docs(SpectacularAPIView), name="schema"),
     path("docs/", _docs(SpectacularSwaggerSplitView, url_name="api:schema"), name="docs"),
     re_path(r"^(?P<rest>(?s:.*))$", not_found),

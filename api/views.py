@@ -39,10 +39,13 @@ from api.serializers import (
     DecisionSerializer,
     ErrorSerializer,
     EvidenceSummarySerializer,
+    FlagPushSerializer,
+    FlagSerializer,
 )
 from cases.enforcement.models import BanListEntry
 from cases.models import Case
 from cases.paging import SortKey
+from detection.indicators.services import ExternalFlagError
 from detection.models import Account
 from detection.models import Campaign as CampaignModel
 
@@ -329,3 +332,35 @@ class BatchDetail(NoStore, generics.GenericAPIView):
         rejects, notices = selectors.batch_entries(batch)
         context = {"rejects": rejects, "notices": notices}
         return Response(BatchReportSerializer(batch, context=context).data)
+
+
+class FlagCreate(NoStore, generics.CreateAPIView):
+    """Flags from other systems (the account platform, a fraud engine, a partner): an
+    account's flag counts toward the ``external_flag`` signal at the next detection run; an
+    indicator's joins the watch list and marks the accounts that match it. Analysts see each
+    flag, with its source, on the account's and its cases' pages."""
+
+    required_scope = Scope.INGEST
+    serializer_class = FlagPushSerializer
+
+    @extend_schema(
+        summary="Flag an account or an indicator",
+        request=FlagPushSerializer,
+        responses={
+            201: FlagSerializer,
+            200: OpenApiResponse(
+                FlagSerializer, description="This external_id was flagged before: that flag."
+            ),
+        },
+    )
+    def post(self, request):
+        incoming = FlagPushSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            flag, created = services.flag_record(token=request.auth, data=incoming.validated_data)
+        except ExternalFlagError as exc:
+            raise ValidationError({"flag": [str(exc)]}) from None
+        return Response(
+            FlagSerializer(flag).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
