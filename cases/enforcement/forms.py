@@ -188,8 +188,18 @@ class DecisionForm(LabelFieldsMixin, forms.Form):
         help_text="Needed to reject; recorded with the decision either way.",
     )
 
-    def __init__(self, *args, ask_password: bool = False, reversal: bool = False, **kwargs):
+    def __init__(
+        self,
+        *args,
+        ask_password: bool = False,
+        reauth_elsewhere: bool = False,
+        reversal: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        # Someone who signs in only through single sign-on has no password to enter again:
+        # approving then waits until they sign in again at the identity provider.
+        self.reauth_elsewhere = reauth_elsewhere
         # Approving labels the accounts: an action confirms them, a reversal finds them
         # legitimate or leaves them unsure. The usual conclusion is filled in.
         outcome, code = REVERSAL_DEFAULT if reversal else APPROVAL_DEFAULT
@@ -214,6 +224,12 @@ class DecisionForm(LabelFieldsMixin, forms.Form):
         if data.get("decision") == "reject" and not (data.get("comment") or "").strip():
             self.add_error("comment", "Say why you reject it.")
         self.clean_label(data, deciding=data.get("decision") == "approve")
+        if self.reauth_elsewhere and data.get("decision") == "approve":
+            self.add_error(
+                None,
+                "Sign in again through single sign-on to approve: you have not signed in "
+                "in the last few minutes.",
+            )
         if (
             "password" in self.fields
             and data.get("decision") == "approve"

@@ -145,9 +145,12 @@ def action_decide(request: HttpRequest, pk: int, action_pk: int) -> HttpResponse
     case, action = _get_action_for_user(request, pk, action_pk)
     if action.proposed_by_id == request.user.pk:
         raise PermissionDenied("You proposed this; another approver must decide.")
+    stale = not recently_authenticated(request)
+    elsewhere = stale and settings.OIDC_ENABLED and not request.user.has_usable_password()
     form = DecisionForm(
         request.POST or None,
-        ask_password=not recently_authenticated(request),
+        ask_password=stale and not elsewhere,
+        reauth_elsewhere=elsewhere,
         reversal=action.is_reversal,
     )
     if request.method == "POST" and form.is_valid() and _reauthenticated(request, form):

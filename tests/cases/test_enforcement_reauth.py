@@ -97,3 +97,27 @@ def test_wrong_passwords_count_against_the_login_throttle(settings, approver, pr
     # Locked: not even the right password approves now.
     _decide(client, proposal, {"decision": "approve", "password": PASSWORD})
     assert _status(proposal) == A.PROPOSED
+
+
+def test_someone_who_signs_in_only_through_sso_is_sent_back_to_the_provider_to_approve(
+    settings, approver, proposal, htmx_headers
+):
+    settings.OIDC_ENABLED = True
+    approver.set_unusable_password()
+    approver.save()
+    client = _client(approver, entered_ago=11 * 60)
+    url = reverse("cases:action_decide", args=[proposal.case_id, proposal.pk])
+    form = client.get(url, headers=htmx_headers).content.decode()
+    # No password to enter again: a link to sign in again at the provider, back to the case.
+    assert 'name="password"' not in form
+    assert f"/oidc/authenticate/?next=/cases/{proposal.case_id}/" in form
+
+    response = _decide(client, proposal, {"decision": "approve"}, **htmx_headers)
+    assert response.status_code == 200
+    assert "Sign in again through single sign-on to approve" in response.text
+    assert _status(proposal) == A.PROPOSED
+
+    # A fresh sign-in (the provider's callback logs in again) lets the approval through.
+    client = _client(approver, entered_ago=30)
+    assert _decide(client, proposal, {"decision": "approve"}).status_code in (204, 302)
+    assert _status(proposal) == A.APPROVED
