@@ -28,6 +28,8 @@ SIGNAL_LABELS = {
     "output_harvesting": "Harvests output in bulk",
     "new_account_ramp": "New account ramping fast",
     "round_the_clock": "Active round the clock",
+    "watch_list": "Matches a watch-list indicator",
+    "external_flag": "Flagged by another system",
 }
 
 # What a fleet harvests, strongest first when members show several equally often.

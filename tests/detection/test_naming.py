@@ -33,6 +33,10 @@ def test_the_name_is_stable_whatever_order_the_signals_come_in():
 def test_signal_labels_are_words():
     assert naming.signal_label("reasoning_elicitation") == "Asks for step-by-step reasoning"
     assert naming.signal_label("some_new_signal") == "Some new signal"
+    from detection.config import SignalWeights
+
+    for name in SignalWeights.__struct_fields__:  # every declared signal has its own words
+        assert name in naming.SIGNAL_LABELS, name
     assert naming.is_numbered("Campaign 4") and not naming.is_numbered("Campaign of 4")
 
 
