@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from cases.accounts import selectors as account_selectors
+from cases.accounts.attributes import as_stored
 from cases.accounts.search import MAX_TERM, search_accounts
 from cases.enforcement.models import EnforcementAction
 from cases.models import Case
@@ -182,7 +183,8 @@ def palette_accounts(term: str) -> list[Item]:
 
 
 def palette_items(user, term: str, case: Case | None) -> list[Item]:
-    term = " ".join(term.split())[:MAX_TERM]
+    # Looked up as telemetry stores text (no NUL, no lone surrogate: PostgreSQL holds neither).
+    term = " ".join(as_stored(term).split())[:MAX_TERM]
     actions = [i for i in palette_actions(user, case) if _matches(term, i.label)]
     # What starts with the text typed comes first ("queue" → "Go to the queue" is not first,
     # "go" → it is); otherwise the order above.

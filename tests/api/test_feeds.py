@@ -8,13 +8,21 @@ from cases.enforcement.services import (
     action_request_reversal,
     outbox_deliver,
 )
+from tests.factories import enforcement_terms
 
 DECISIONS = "/api/v1/decisions/"
 BANLIST = "/api/v1/banlist/"
 
 
 def approve_ban(case, analyst, approver, kind="ban"):
-    action = action_propose(case=case, by=analyst, kind=kind, reason="fleet")
+    action = action_propose(
+        **enforcement_terms(),
+        case=case,
+        by=analyst,
+        kind=kind,
+        reason="fleet",
+        duration_days=30 if kind == "suspend" else None,  # a suspension needs a length
+    )
     action_decide(action=action, by=approver, approve=True, comment="ok")
     outbox_deliver(message_id=action.outbox.get(backend="banlist").pk)
     return action
@@ -40,7 +48,9 @@ def test_a_client_pulls_new_decisions_by_cursor(decide_client, make_case, analys
     second = approve_ban(make_case(accounts=1), analyst, approver, kind="suspend")
     reversal = action_request_reversal(action=first, by=analyst, reason="customer")
     action_decide(action=reversal, by=approver, approve=True, comment="agreed")
-    rejected = action_propose(case=make_case(), by=analyst, kind="ban", reason="maybe")
+    rejected = action_propose(
+        **enforcement_terms(), case=make_case(), by=analyst, kind="ban", reason="maybe"
+    )
     action_decide(action=rejected, by=approver, approve=False, comment="not enough")
 
     news = decide_client.get(DECISIONS, {"cursor": cursor}).json()

@@ -18,6 +18,7 @@ from cases.enforcement.services import action_decide, action_propose, outbox_del
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from dashboard.wsgi import application
 from tests.detection.test_ingest_support import account_row
+from tests.factories import enforcement_terms
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "10"))
 
@@ -48,7 +49,9 @@ def full_token(connection_kept, make_case, analyst, approver, admin_user):
         snapshot=snapshot, kind="traffic", source="telemetry", data={"exchanges": 10}
     )
     EvidenceSnapshot.objects.filter(pk=snapshot.pk).update(status="done")
-    action = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet"
+    )
     action_decide(action=action, by=approver, approve=True, comment="ok")
     outbox_deliver(message_id=action.outbox.get(backend="banlist").pk)
     token, plain = services.token_create(
@@ -81,7 +84,12 @@ def test_the_api_keeps_to_its_schema(case, full_token):
     # describe to be refused, but the token is added to every request here (so a case meant
     # to go without it still carries it), and an empty filter value is ignored, as in the
     # console's own filter forms. Unknown parameters are refused (tests/api/test_reads.py).
+    excluded = [schemathesis.checks.negative_data_rejection]
+    if case.operation.path == "/api/v1/flags/":
+        # Whether a flag can be recorded depends on what is held (the account must be known,
+        # the value must read as its kind), which no schema can say: such refusals are 400s
+        # the schema describes, and tests/api/test_flags.py checks each of them.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(
-        headers={"Authorization": f"Bearer {full_token}"},
-        excluded_checks=[schemathesis.checks.negative_data_rejection],
+        headers={"Authorization": f"Bearer {full_token}"}, excluded_checks=excluded
     )

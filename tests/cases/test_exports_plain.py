@@ -81,9 +81,14 @@ def test_pdf_opens_with_a_summary_in_plain_language(manager_client, banned_case)
     assert "45,000 requests" in summary and "4.00% of all traffic" in summary
     assert "risk score of 0.91 out of 1" in summary
     # The three strongest signals in words, with what each one measures.
-    assert "reasoning elicitation (share of prompts asking for chain of thought" in summary
-    assert "shared payment (unrelated accounts paying with the same payment instrument)" in summary
-    assert "coaction" in summary and "round the clock" not in summary
+    assert (
+        "asks for step-by-step reasoning (share of prompts asking for chain of thought" in summary
+    )
+    assert (
+        "shared payment card (unrelated accounts paying with the same payment instrument)"
+        in summary
+    )
+    assert "acts together with others" in summary and "round the clock" not in summary
     assert "A ban on 3 accounts, proposed by ana and approved by april, took effect on" in summary
     assert "3 October 2026" in summary
 
@@ -113,7 +118,7 @@ def test_case_workbook_summary_sheet_and_words(manager_client, banned_case):
     assert figures["Accounts"] == 3 and figures["Requests (exchanges)"] == 45_000
     assert figures["Share of traffic"] == pytest.approx(0.04)
     signals = list(workbook["Signals"].iter_rows(min_row=2, values_only=True))
-    assert [s[0] for s in signals[:2]] == ["Reasoning elicitation", "Shared payment"]
+    assert [s[0] for s in signals[:2]] == ["Asks for step-by-step reasoning", "Shared payment card"]
     assert signals[0][1].startswith("Share of prompts asking for chain of thought")
     assert not any(SNAKE.search(str(s[6])) for s in signals)
     note = workbook["Notes"]["C2"].value

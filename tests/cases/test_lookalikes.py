@@ -12,7 +12,7 @@ from cases.enforcement.models import EnforcementAction
 from cases.models import AuditEvent, Case, CaseAccount
 from cases.selectors import case_lookalikes
 from detection.models import Account
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, enforcement_terms_form
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_the_account_page_says_why_it_looks_like_a_customer(case_with_lookalikes
 
 
 def _propose(client, case, **data):
-    data = {"kind": "ban", "scope": "all", "reason": "Fleet", **data}
+    data = {"kind": "ban", "scope": "all", "reason": "Fleet", **enforcement_terms_form(), **data}
     url = reverse("cases:action_propose", args=[case.pk])
     return client.post(url, data, headers={"HX-Request": "true"})
 

@@ -92,3 +92,11 @@ def test_roleless_users_are_refused_and_queries_are_bounded(
     with django_assert_max_num_queries(16):
         html = results(analyst_client, htmx_headers, q="fleet")
     assert html.count('role="option"') <= 3 + 6 + 6
+
+
+def test_a_term_holding_a_nul_is_looked_up_without_it(analyst_client):
+    # PostgreSQL holds no NUL: the term is read as telemetry stores text, not a server error
+    # (lone surrogates, which a test client cannot send, are in tests/dashboard/test_fuzz.py).
+    for term in ("case\x00 7", "acct\x00"):
+        response = analyst_client.get("/cases/palette/", {"q": term})
+        assert response.status_code == 200

@@ -24,7 +24,7 @@ from cases.enforcement.models import OutboxMessage
 from cases.enforcement.services import action_propose, outbox_sweep
 from cases.enforcement.services.delivery import DELIVER_TASK
 from dashboard.celery import app
-from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory
+from tests.factories import AccountFactory, CaseAccountFactory, CaseFactory, enforcement_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,9 @@ def test_with_redis_stopped_pages_serve_and_an_approved_ban_is_delivered_once_it
     settings.ENFORCEMENT_WEBHOOK_URL = "http://127.0.0.1:9/hook"  # delivery needs a message
     case = CaseFactory(title="Fleet on one card")
     CaseAccountFactory(case=case, account=AccountFactory())
-    action = action_propose(case=case, by=analyst, kind="ban", reason="shared card")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="shared card"
+    )
 
     private_redis.stop()
     with django_capture_on_commit_callbacks(execute=True):

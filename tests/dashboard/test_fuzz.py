@@ -31,7 +31,7 @@ from cases.evidence.services import evidence_snapshot_collect
 from cases.models import CaseAccount, EvidenceSnapshot, Export
 from detection.models import Exchange, IngestReport
 from tests.cases.test_evidence_fixtures import make_campaign
-from tests.factories import NoteFactory
+from tests.factories import NoteFactory, enforcement_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,9 @@ def world(analyst, approver, manager):
     snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
     evidence_snapshot_collect(snapshot.pk)
     note = NoteFactory(case=case, author=analyst)
-    action = action_propose(case=case, by=analyst, kind="ban", reason="fleet")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="fleet"
+    )
     action_decide(action=action, by=approver, approve=True)
     message = action.outbox.first()
     # Rows for the pages that list or show them (an export's page, the admin's reports).

@@ -50,7 +50,7 @@ def test_selector_figures_match_the_hand_count(data):
     story = " ".join(report.campaigns[0].paragraphs)
     assert "3 accounts declaring 2 organisations" in story
     assert "45,000 requests" in story
-    assert "reasoning elicitation" in story and "A ban on 3 accounts" in story
+    assert "asks for step-by-step reasoning" in story and "A ban on 3 accounts" in story
 
 
 def test_every_number_on_the_page(manager_client, data):
