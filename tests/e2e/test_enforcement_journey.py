@@ -64,6 +64,9 @@ def test_propose_with_terms_approve_appeal_one_account_and_the_proposer_is_told(
     dialog.get_by_role("button", name="Propose").click()  # permanent: refused for a suspension
     expect(dialog.locator(".field-length.has-error")).to_contain_text("needs a length")
     dialog.get_by_label("Length").select_option(label="90 days")
+    # Every account of this campaign looks like a customer: acting on them takes a reason.
+    dialog.get_by_label("Include the 4 look-alikes").check()
+    dialog.get_by_label("Why the look-alikes belong in this action").fill("One card, one script.")
     dialog.get_by_role("button", name="Propose").click()
     expect(dialog).to_be_hidden()
     expect(section.locator("[data-term=policy]")).to_have_text(policy.name)
