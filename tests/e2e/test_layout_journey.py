@@ -49,7 +49,11 @@ def _sections_jump_under_a_sticky_header(page) -> None:
     top with its actions."""
     header = page.locator("#case-header")
     sections = page.get_by_role("navigation", name="Case sections")
-    for name, target in (("Enforcement", "#case-enforcement"), ("Summary", "#case-summary")):
+    for name, target in (
+        ("Enforcement", "#case-enforcement"),
+        ("Watch list", "#case-intel"),
+        ("Summary", "#case-summary"),
+    ):
         sections.get_by_role("link", name=name).click()
         expect(page.locator(target)).to_be_in_viewport()
         heading = page.locator(f"{target} h2").bounding_box()
