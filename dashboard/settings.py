@@ -321,9 +321,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Redis redelivers an unacknowledged task after this many seconds; it must exceed the
-# longest task (a detection chunk, an export) or the task runs twice.
+# longest task (a detection chunk, an export) or the task runs twice. A worker looks for such
+# tasks every CELERY_UNACKED_RESTORE_SECONDS (kombu sweeps every interval x throttle calls:
+# 10 x 10 by default), so a dead worker's task waits up to the sum of the two.
+_RESTORE_SECONDS = max(1, int(os.environ.get("CELERY_UNACKED_RESTORE_SECONDS", "100")))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": min(_RESTORE_SECONDS, 10),
+    "unacked_restore_throttle": max(1, _RESTORE_SECONDS // min(_RESTORE_SECONDS, 10)),
 }
 DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "60"))
 # Ingest: processes that parse a big JSON Lines exchange file on PostgreSQL (0: one per core,

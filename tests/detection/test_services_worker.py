@@ -98,8 +98,10 @@ def test_one_or_two_worker_processes_flag_the_same_accounts_and_campaigns(
 @pytest.fixture
 def quick_redelivery(monkeypatch):
     """The worker the test starts gives a lost task back to the queue after 5 s instead of
-    an hour (CELERY_VISIBILITY_TIMEOUT): what a killed worker's task waits for in Redis."""
+    an hour (CELERY_VISIBILITY_TIMEOUT), looking for one every second rather than every 100
+    (CELERY_UNACKED_RESTORE_SECONDS): what a killed worker's task waits for in Redis."""
     monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "5")
+    monkeypatch.setenv("CELERY_UNACKED_RESTORE_SECONDS", "1")
 
 
 def _results(run: DetectionRun) -> tuple[dict, set]:
