@@ -298,12 +298,13 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "coaction": "pairs acting together (same template, same exits, same minutes, on "
         "several days)",
     }
-    # An account that declares no organisation is a group of its own: when every account is,
-    # "of N unrelated organisations" would name organisations nobody declared.
+    # Groups are declared organisations, company e-mail domains, or an account on its own
+    # (clustering.relatedness_groups): calling them organisations would name organisations
+    # nobody declared, beside a case that says none were.
     whose = (
-        "with no organisation in common"
+        "with no organisation or company domain in common"
         if groups == len(rows)
-        else f"of {groups} unrelated organisations"
+        else f"of {groups} unrelated owners (by organisation or company e-mail domain)"
     )
     summary = f"{len(rows)} accounts {whose} linked by " + ", ".join(
         f"{n} {words.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda x: -x[1])

@@ -41,7 +41,8 @@ def case(make_case):
         exchange_count=8030,
         traffic_share=0.0803,
         explanation={
-            "summary": "5 accounts with no organisation in common linked by 412 shared-card pairs",
+            "summary": "5 accounts with no organisation or company domain in common linked by "
+            "412 shared-card pairs",
             "signals": [
                 _signal("reasoning_elicitation", 0.89, 0.0588, 0.4),
                 _signal("prompt_templating", 0.93, 0.176, 0.3),

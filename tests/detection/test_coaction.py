@@ -115,6 +115,13 @@ def test_a_flag_explains_the_ties_and_what_a_look_alike_lacks(world):
     members = decision.campaigns[int(decision.campaign_of[row])]["members"]
     summary = campaign_evidence(analysis, members)["summary"]
     assert "acting together" in summary and "each at their own hours" in summary
+    # Its groups are organisations, company domains or lone accounts: never "organisations"
+    # alone, which a case beside it showing none declared would contradict.
+    assert "unrelated organisations" not in summary
+    assert (
+        "no organisation or company domain in common" in summary
+        or "unrelated owners (by organisation or company e-mail domain)" in summary
+    )
 
 
 def _scores(risk, reasoning, coding):
