@@ -46,6 +46,7 @@ from cases.enforcement.models import BanListEntry
 from cases.models import Case
 from cases.paging import SortKey
 from detection.indicators.services import ExternalFlagError
+from detection.ingest.formats import refuse_non_json
 from detection.models import Account
 from detection.models import Campaign as CampaignModel
 
@@ -62,10 +63,6 @@ class IdempotencyKeyReused(APIException):
     default_code = "idempotency_conflict"
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _batch_body(request):
     """The pushed batch's JSON, read here rather than through ``request.data``, which reads
     the body under Django's DATA_UPLOAD_MAX_MEMORY_SIZE (a form's limit, 2.5 MB): a batch's
@@ -77,7 +74,7 @@ def _batch_body(request):
         raise UnsupportedMediaType(request.content_type)
     raw = request._request.read(int(length))
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return json.loads(raw, parse_constant=refuse_non_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ParseError(f"JSON parse error: {exc}") from None
 

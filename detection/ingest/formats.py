@@ -483,12 +483,14 @@ def _lenient_json(raw: bytes) -> Any:
     (detection.ingest.parse). None when the line is malformed anyway, including the
     ``NaN`` and ``Infinity`` the standard library would otherwise take: they are not JSON."""
     try:
-        return json.loads(raw.decode("utf-8", "surrogateescape"), parse_constant=_not_json)
+        return json.loads(raw.decode("utf-8", "surrogateescape"), parse_constant=refuse_non_json)
     except (ValueError, RecursionError):
         return None
 
 
-def _not_json(name: str):
+def refuse_non_json(name: str):
+    """``parse_constant`` for the standard library's parser: ``NaN`` and ``Infinity`` are
+    not JSON, and no reader of the ingest contract takes them."""
     raise ValueError(f"{name} is not JSON")
 
 
