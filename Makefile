@@ -71,7 +71,7 @@ serve: install
 # line saying what to install (make's $(error), expanded after test-chromium has run).
 test-requirements: test-chromium
 	$(if $(shell command -v chromium),,$(error make test needs Chromium for the browser journeys: install it (Debian: apt-get install chromium), then run make test again))
-	$(if $(shell command -v pg_isready >/dev/null && command -v redis-cli),,$(error make test needs PostgreSQL and Redis on localhost: install them (Debian: apt-get install postgresql redis-server), then run make test again))
+	$(if $(shell command -v pg_isready >/dev/null && command -v redis-cli >/dev/null && command -v redis-server),,$(error make test needs PostgreSQL and Redis on localhost: install them (Debian: apt-get install postgresql redis-server), then run make test again))
 
 test-chromium:
 	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || { \
