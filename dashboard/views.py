@@ -10,14 +10,12 @@ cases it counts, using the queue's own parameters (``status``, ``priority``, ``a
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 
 import orjson
 from django import forms
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +23,6 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cases import audit
 from cases.labels.selectors import NOISY_SHARE
 from cases.labels.selectors import signal_quality as signal_quality_rows
 from cases.models import Case
@@ -250,25 +247,16 @@ def overview_export(request: HttpRequest, fmt: str) -> HttpResponse:
         context = {"what": "the overview", "fmt": fmt.upper(), "action": request.get_full_path()}
         return render(request, "cases/export_start.html", context)
     context = overview_context(request.user, period, now)
-    if fmt == "pdf":
-        content = exports.overview_pdf(context, generated_by=request.user.get_username())
-        content_type = "application/pdf"
-    else:
-        buffer = io.BytesIO()
-        exports.overview_xlsx(context, buffer)
-        content, content_type = buffer.getvalue(), exports.XLSX_TYPE
-    with transaction.atomic():
-        audit.record(
-            "export.created",
-            actor=request.user,
-            data={"format": fmt, "scope": "overview",
-                  "period": [period.start.isoformat(), period.end.isoformat()], "rows": 1},
-        )  # fmt: skip
-    response = HttpResponse(content, content_type=content_type)
-    name = f"overview-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return exports.file_response(
+        request,
+        fmt=fmt,
+        pdf=lambda: exports.overview_pdf(context, generated_by=request.user.get_username()),
+        xlsx=lambda buffer: exports.overview_xlsx(context, buffer),
+        scope="overview",
+        period=period,
+        rows=1,
+        name="overview",
+    )
 
 
 @require_GET

@@ -8,10 +8,14 @@ charts (``cases.exports.svg``, which says why not Plotly's image export).
 
 from __future__ import annotations
 
+import io
 from typing import IO
 
 from django.conf import settings
+from django.db import transaction
+from django.http import HttpResponse
 
+from cases import audit
 from cases.exports import svg
 from cases.exports.report import render_pdf
 from common import spreadsheets as sheets
@@ -285,3 +289,33 @@ def overview_xlsx(context: dict, target: str | IO[bytes]) -> None:
           r["share"], r["campaign"].open_cases] for r in context["campaign_rows"]),
     )  # fmt: skip
     workbook.save(target)
+
+
+def file_response(
+    request, *, fmt: str, pdf, xlsx, scope: str, period, rows: int, name: str
+) -> HttpResponse:
+    """A PDF or workbook made by ``pdf()`` or ``xlsx(buffer)``, audited as ``export.created``
+    (``scope`` and ``period`` say what of) and sent as an attachment nothing caches."""
+    if fmt == "pdf":
+        content, content_type = pdf(), "application/pdf"
+    else:
+        buffer = io.BytesIO()
+        xlsx(buffer)
+        content, content_type = buffer.getvalue(), XLSX_TYPE
+    with transaction.atomic():
+        audit.record(
+            "export.created",
+            actor=request.user,
+            data={
+                "format": fmt,
+                "scope": scope,
+                "period": [period.start.isoformat(), period.end.isoformat()],
+                "rows": rows,
+            },
+        )
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{fmt}"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response

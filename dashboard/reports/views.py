@@ -8,13 +8,11 @@ permission on cases; exporting it, ``cases.export_cases``; an export is a POST, 
 
 from __future__ import annotations
 
-import io
 from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,7 +20,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases import audit
 from cases.selectors import cases_visible_to
 from common.htmx import is_fragment, vary_on_fragment
 from dashboard import charts
@@ -171,29 +168,16 @@ def report_export(request: HttpRequest, fmt: str) -> HttpResponse:
             "action": request.get_full_path(),
         }
         return render(request, "cases/export_start.html", context)
-    if fmt == "pdf":
-        content = exports.report_pdf(report, generated_by=request.user.get_username())
-        content_type = "application/pdf"
-    else:
-        buffer = io.BytesIO()
-        exports.report_xlsx(report, buffer)
-        content, content_type = buffer.getvalue(), exports.XLSX_TYPE
-    with transaction.atomic():
-        audit.record(
-            "export.created",
-            actor=request.user,
-            data={
-                "format": fmt,
-                "scope": "report",
-                "period": [report.period.start.isoformat(), report.period.end.isoformat()],
-                "rows": len(report.trends),
-            },
-        )
-    response = HttpResponse(content, content_type=content_type)
-    name = f"report-{report.period.start:%Y%m%d}-{report.period.end:%Y%m%d}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return exports.file_response(
+        request,
+        fmt=fmt,
+        pdf=lambda: exports.report_pdf(report, generated_by=request.user.get_username()),
+        xlsx=lambda buffer: exports.report_xlsx(report, buffer),
+        scope="report",
+        period=report.period,
+        rows=len(report.trends),
+        name="report",
+    )
 
 
 class SubscriptionForm(forms.Form):
