@@ -107,6 +107,10 @@ def build(analyst, approver, approver2) -> dict:
     # Outside both periods: counted nowhere.
     CaseFactory(title="Old news", opened_at=at(-30), decided_at=at(-29), status=S.DISMISSED)
 
+    # What the case services write when accounts join a case (tests/cases check that they
+    # do): A's first activity is nw-1's first request, B's octo-0's registration.
+    Case.objects.all().refresh_first_activity()
+
     # The team's work (the audit log stamps events now, inside the period).
     CaseFactory(title="Open one", assignee=analyst, opened_at=at(-40))
     NoteFactory(case=a, author=analyst, body="**Same card** as Octo")
@@ -114,7 +118,8 @@ def build(analyst, approver, approver2) -> dict:
     audit.record("action.proposed", actor=analyst, case=a, data={"kind": "ban"})
     audit.record("action.approved", actor=approver, case=a, data={"kind": "ban"})
     audit.record("case.status_changed", actor=approver, case=c, data={"to": "actioned"})
-    return {"period": period, "a": a, "b": b, "c": c}
+    first_activity = {"a": at(-2, 10), "b": at(-1), "c": at(-6)}
+    return {"period": period, "a": a, "b": b, "c": c, "first_activity": first_activity}
 
 
 # (person, open now, cases worked, notes, status changes, proposals, decisions)

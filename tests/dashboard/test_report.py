@@ -38,6 +38,10 @@ def _number(text: str):
 def test_selector_figures_match_the_hand_count(data):
     from django.utils import timezone
 
+    # The first activity behind "first activity to detection", case by case.
+    for name, first in data["first_activity"].items():
+        data[name].refresh_from_db()
+        assert data[name].first_activity_at == first, name
     report = period_report(Case.objects.all(), data["period"], now=timezone.now())
     got = {t.key: (t.now, t.before) for t in report.trends}
     assert got == EXPECTED
