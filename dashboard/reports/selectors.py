@@ -125,15 +125,17 @@ def actioned_in(cases: QuerySet[Case], period: Period) -> QuerySet[Case]:
 
 
 def figures(cases: QuerySet[Case], period: Period) -> Figures:
-    """Every headline figure of ``period`` over ``cases``. Seven queries at most."""
+    """Every headline figure of ``period`` over ``cases``. Eight queries at most; those over
+    the cases opened or closed read an index alone (``case_opened_report_idx``,
+    ``case_decided_id_idx``), whatever the size of the case rows."""
     campaign = Q(kind=Case.Kind.CAMPAIGN)
-    opened_q = _in("opened_at", period)
-    row = cases.aggregate(
-        opened=Count("id", filter=opened_q),
-        campaigns=Count("id", filter=opened_q & campaign),
-        closed=Count("id", filter=_in("decided_at", period)),
-        with_first_activity=Count("id", filter=opened_q & Q(first_activity_at__isnull=False)),
+    opened = cases.filter(_in("opened_at", period))
+    row = opened.aggregate(
+        n=Count("kind"),
+        campaigns=Count("kind", filter=campaign),
+        with_first_activity=Count("first_activity_at"),
     )
+    closed = cases.filter(_in("decided_at", period)).count()
     actioned = actioned_in(cases, period)
     acted = actioned.aggregate(
         n=Count("id"), campaigns=Count("id", filter=campaign), exchanges=Sum("exchange_count")
@@ -153,7 +155,7 @@ def figures(cases: QuerySet[Case], period: Period) -> Figures:
     to_action = actioned.annotate(effect=Subquery(first_effect)).annotate(
         span=F("effect") - F("opened_at")
     )
-    to_detection = cases.filter(opened_q, first_activity_at__isnull=False).annotate(
+    to_detection = opened.filter(first_activity_at__isnull=False).annotate(
         span=F("opened_at") - F("first_activity_at")
     )
     reversals = (
@@ -162,9 +164,9 @@ def figures(cases: QuerySet[Case], period: Period) -> Figures:
         .aggregate(n=Count("id"), done=Count("id", filter=Q(status=A.EXECUTED)))
     )
     return Figures(
-        cases_opened=row["opened"],
+        cases_opened=row["n"],
         campaigns_found=row["campaigns"],
-        cases_closed=row["closed"],
+        cases_closed=closed,
         cases_actioned=acted["n"],
         campaigns_stopped=acted["campaigns"],
         accounts_actioned=accounts,
