@@ -91,6 +91,11 @@ def _queue_ids(client, url: str) -> set[int]:
         ("reversal_requests", {"c"}),
         ("cases_opened", {"a", "b"}),
         ("cases_closed", {"a", "c"}),
+        ("exchanges_before_action", {"a", "c"}),
+        ("output_tokens_before_action", {"a", "c"}),
+        ("to_detection_days", {"a", "b"}),
+        ("to_action_days", {"a", "c"}),
+        ("reversals_done", {"c"}),
     ],
 )
 def test_each_figure_links_to_the_cases_behind_it(manager_client, data, key, cases):
@@ -111,6 +116,7 @@ def test_every_number_in_the_pdf(manager_client, data):
     assert "The largest campaigns" in flat and "Northwind fleet" in flat
     assert "3 accounts declaring 2 organisations" in flat
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", flat), "snake_case in the PDF"
+    assert "**" not in flat, "raw Markdown in the PDF"
 
 
 def test_every_number_in_the_workbook(manager_client, data):
