@@ -177,8 +177,9 @@ from detection.models import Account, Exchange
 call_command("migrate", verbosity=0)
 call_command("migrate", "cases", "0012", verbosity=0)
 ts, registered = datetime(2026, 3, 4, 5, 6, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+opened = datetime(2026, 3, 10, tzinfo=UTC)
 for i in range(3):
-    case = Case.objects.create(title=f"c{i}", subject_key=f"campaign:{i}")
+    case = Case.objects.create(title=f"c{i}", subject_key=f"campaign:{i}", opened_at=opened)
     account = Account.objects.create(account_id=f"a{i}", created_at=registered)
     CaseAccount.objects.create(case=case, account=account)
     if i:
@@ -188,12 +189,17 @@ print("before:", list(Case.objects.order_by("pk").values_list("first_activity_at
 call_command("migrate", "cases", verbosity=0)
 for first in Case.objects.order_by("pk").values_list("first_activity_at", flat=True):
     print("after:", first.isoformat())
+from datetime import date
+from dashboard.reports.selectors import figures
+from dashboard.selectors import Period
+march = figures(Case.objects.all(), Period(date(2026, 3, 1), date(2026, 3, 31)))
+print("median:", march.to_detection)
 """
 
 
 def test_the_migration_backfills_on_sqlite(tmp_path):
     """The embedded default (a SQLite file) runs the same migration: unapplied, then applied
-    over cases that had none."""
+    over cases that had none; and the period report's median reads it there too."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
@@ -215,3 +221,6 @@ def test_the_migration_backfills_on_sqlite(tmp_path):
         "after: 2026-03-04T05:06:00+00:00",
         "after: 2026-03-04T05:06:00+00:00",
     ]
+    # Opened on 10 March: 433 days after the first registration, twice 5 days 18:54 after
+    # the first request; the middle one.
+    assert "median: 5 days, 18:54:00" in lines
