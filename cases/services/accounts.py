@@ -28,7 +28,8 @@ def _require_work(by) -> None:
 
 def _refresh_count(case: Case) -> None:
     """The case's account count, exchanges and traffic share after its accounts changed,
-    counted as a proposal's blast radius counts them (``case_traffic``)."""
+    counted as a proposal's blast radius counts them (``case_traffic``), and its first
+    activity, which an account added can move earlier and one removed later."""
     count = CaseAccount.objects.filter(case=case, removed_at__isnull=True).count()
     exchanges, share = case_traffic(case)
     Case.objects.filter(pk=case.pk).update(
@@ -38,6 +39,7 @@ def _refresh_count(case: Case) -> None:
         updated_at=timezone.now(),
     )
     case.account_count, case.exchange_count, case.traffic_share = count, exchanges, share
+    case.refresh_first_activity()
 
 
 def _request_evidence(case: Case, by) -> None:

@@ -81,6 +81,7 @@ def case_merge(*, source: Case, target: Case, by, reason: str) -> Case:
             "updated_at",
         ]
     )
+    target.refresh_first_activity()
 
     frm = source.status
     source.merged_into = target

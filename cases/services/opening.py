@@ -8,7 +8,8 @@ run found them (``RunRef``); this module makes the case list match, idempotently
   run, or a run that finds nothing new, changes nothing and writes nothing.
 - A case remembers the last run that updated it; a sync of that run or an older one (a
   redelivered or late task) leaves the case alone, so a case never goes back to older figures.
-- Only detection-owned fields are written (risk, counts, traffic share, explanation, last run);
+- Only detection-owned fields are written (risk, counts, traffic share, explanation, last run,
+  first activity);
   status, priority, assignee, tags, notes and resolution stay as analysts left them. Priority
   and due date are set once, when a case opens.
 - New members get a ``CaseAccount`` row; members no longer flagged keep theirs, marked
@@ -199,6 +200,8 @@ def _case_sync(
     changed = _detection_fields(case, subject, run)
     case.save(update_fields=[*changed, "last_run", "updated_at"])
     added, dropped = _accounts_sync(case, subject, run)
+    # Also when no account joined: traffic ingested late can start before what was known.
+    case.refresh_first_activity()
     if added or dropped or "risk_score" in changed:
         audit.record(
             "case.detection_updated",
@@ -229,6 +232,7 @@ def _case_open(
         result.unchanged += 1
         return
     _accounts_sync(case, subject, run)
+    case.refresh_first_activity()
     audit.record(
         "case.opened",
         case=case,
@@ -283,6 +287,7 @@ def case_open_manual(*, title: str, accounts: list[Account], by, reason: str) ->
         )
         for a in accounts
     )
+    case.refresh_first_activity()
     audit.record(
         "case.opened",
         actor=by,

@@ -1,6 +1,7 @@
 """A period's worth of cases, built so that every figure of the period report can be worked
 out by hand (the numbers are in ``EXPECTED``, with the working beside each)."""
 
+import re
 from datetime import timedelta
 
 from django.utils import timezone
@@ -37,10 +38,12 @@ EXPECTED = {
 }
 
 
-def build(analyst, approver, approver2) -> dict:
-    """Seven days ending today (the report's "chosen dates") and the seven before them."""
-    today = timezone.localdate()
-    period = Period(today - timedelta(days=6), today)
+def build(analyst, approver, approver2, *, end=None) -> dict:
+    """Seven days ending ``end`` (today by default: the report's "chosen dates"; the last
+    Sunday for the weekly email) and the seven before them. The audit events of the team's
+    work are stamped now, so ``WORKLOAD`` holds for a period that ends today."""
+    end = end or timezone.localdate()
+    period = Period(end - timedelta(days=6), end)
 
     def at(day: int, hours: int = 0):
         return day_start(period.start + timedelta(days=day)) + timedelta(hours=hours)
@@ -95,10 +98,12 @@ def build(analyst, approver, approver2) -> dict:
         decided_by=approver, decided_at=at(2), executed_at=at(2),
     )  # fmt: skip
     suspend.accounts.add(c0)
-    EnforcementAction.objects.create(
+    reverse = EnforcementAction.objects.create(
         case=c, kind="reverse", status="executed", reverses=suspend, reason="customer appeal",
         proposed_by=approver, decided_by=approver2, decided_at=at(5), executed_at=at(5),
     )  # fmt: skip
+    # Asked for (the day the reversal counts in) the day before it was carried out.
+    EnforcementAction.objects.filter(pk=reverse.pk).update(proposed_at=at(4, 12))
 
     CaseFactory(
         title="Campus NAT", kind=Case.Kind.CAMPAIGN, status=S.DISMISSED,
@@ -107,6 +112,10 @@ def build(analyst, approver, approver2) -> dict:
     # Outside both periods: counted nowhere.
     CaseFactory(title="Old news", opened_at=at(-30), decided_at=at(-29), status=S.DISMISSED)
 
+    # What the case services write when accounts join a case (tests/cases check that they
+    # do): A's first activity is nw-1's first request, B's octo-0's registration.
+    Case.objects.all().refresh_first_activity()
+
     # The team's work (the audit log stamps events now, inside the period).
     CaseFactory(title="Open one", assignee=analyst, opened_at=at(-40))
     NoteFactory(case=a, author=analyst, body="**Same card** as Octo")
@@ -114,7 +123,8 @@ def build(analyst, approver, approver2) -> dict:
     audit.record("action.proposed", actor=analyst, case=a, data={"kind": "ban"})
     audit.record("action.approved", actor=approver, case=a, data={"kind": "ban"})
     audit.record("case.status_changed", actor=approver, case=c, data={"to": "actioned"})
-    return {"period": period, "a": a, "b": b, "c": c}
+    first_activity = {"a": at(-2, 10), "b": at(-1), "c": at(-6)}
+    return {"period": period, "a": a, "b": b, "c": c, "first_activity": first_activity}
 
 
 # (person, open now, cases worked, notes, status changes, proposals, decisions)
@@ -122,3 +132,20 @@ WORKLOAD = [
     ("ana", 1, 1, 1, 0, 1, 0),
     ("april", 0, 2, 0, 1, 0, 1),
 ]
+
+
+def figures_in_pdf(text: str, labels: dict[str, str]) -> dict[str, tuple]:
+    """Per figure key, the (this period, previous period) numbers a report PDF prints on the
+    figure's row: its label, its explanation on the next line, then now, before, change."""
+    found = {}
+    for key, label in labels.items():
+        start = text.index(label)
+        window = " ".join(text[start : start + 400].split())
+        numbers = re.findall(r"(?<![\w.])(—|[+-]?\d[\d,]*(?:\.\d+)?)(?![\w%])", window)
+        found[key] = tuple(None if n == "—" else _number(n) for n in numbers[:2])
+    return found
+
+
+def _number(text: str) -> float | int:
+    text = text.replace(",", "")
+    return float(text) if "." in text else int(text)

@@ -10,14 +10,15 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 from celery.exceptions import Retry
+from django.utils import timezone
 from pypdf import PdfReader
 
 from cases.models import AuditEvent
 from dashboard.reports import services
 from dashboard.reports.models import ReportDelivery, ReportSubscription
-from dashboard.reports.selectors import last_full
+from dashboard.reports.selectors import FIGURES, last_full
 from dashboard.reports.tasks import MAX_RETRIES, report_deliveries_task, report_send_task
-from tests.dashboard.report_data import build
+from tests.dashboard.report_data import EXPECTED, build, figures_in_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +97,10 @@ def test_analysts_cannot_subscribe(analyst_client):
 def test_the_weekly_report_arrives_with_the_pdf(
     smtp, subscriber, analyst, approver, approver2, django_capture_on_commit_callbacks
 ):
-    build(analyst, approver, approver2)
+    # The fixture's figures, in the week the scheduler reports on.
+    build(analyst, approver, approver2, end=last_full("week", timezone.localdate()).end)
     (delivery,) = _queued(django_capture_on_commit_callbacks)
-    week = last_full("week", delivery.created_at.date())
+    week = last_full("week", timezone.localdate())
     assert (delivery.period_start, delivery.period_end) == (week.start, week.end)
     # The scheduler runs daily: the same period is never made (nor sent) twice.
     with django_capture_on_commit_callbacks() as again:
@@ -111,11 +113,17 @@ def test_the_weekly_report_arrives_with_the_pdf(
     assert message["Subject"].startswith("[Distillation console] Period report")
     body = message.get_body(("plain",)).get_content()
     assert "The report is attached as a PDF." in body
+    found, stopped = EXPECTED["campaigns_found"][0], EXPECTED["campaigns_stopped"][0]
+    assert f"Campaigns found: {found}; stopped: {stopped}." in body
+    assert f"Reversals asked for: {EXPECTED['reversal_requests'][0]}." in body
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     pdf = PdfReader(io.BytesIO(attachment.get_content()))
-    text = " ".join(page.extract_text() for page in pdf.pages)
-    assert "Period report" in text and "Campaigns found" in text
+    text = "\n".join(page.extract_text() for page in pdf.pages)
+    assert "Period report" in text
+    # Every figure as the page and the hand count have it (tests/dashboard/test_report.py).
+    labels = {key: label for key, label, _ in FIGURES}
+    assert figures_in_pdf(text, labels) == EXPECTED
     delivery.refresh_from_db()
     assert delivery.status == "sent" and delivery.attached and delivery.attempts == 1
     # A redelivered task finds the row sent and sends nothing more.
