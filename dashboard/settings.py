@@ -435,6 +435,8 @@ ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ServiceTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ScopeRequired"],
+    # Each token's requests per scope, at API_THROTTLE_RATES (api.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenScopeThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
@@ -462,6 +464,30 @@ SPECTACULAR_SETTINGS = {
         "BatchKindEnum": "detection.models.IngestReport.Kind",
         "BatchStatusEnum": "detection.models.IngestReport.Status",
     },
+}
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """``API_THROTTLE_<NAME>``: ``<n>/<second|minute|hour|day>``, or empty for no limit."""
+    rate = os.environ.get(f"API_THROTTLE_{name.upper()}", default).strip()
+    number, _, period = rate.partition("/")
+    if rate and not (number.isdigit() and int(number) > 0 and period in _THROTTLE_PERIODS):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{name.upper()}={rate!r}: give <requests>/<second|minute|hour|day> "
+            "(e.g. 600/minute), or leave it empty for no limit"
+        )
+    return rate
+
+
+_THROTTLE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+# Requests a service token may make per period to the endpoints of each scope, and failed
+# token authentications an address may make (then it is refused for the rest of the period,
+# any token it presents); over a rate the API answers 429 with Retry-After (docs/api.md).
+API_THROTTLE_RATES = {
+    "ingest": _throttle_rate("ingest", "120/minute"),
+    "read": _throttle_rate("read", "600/minute"),
+    "decide": _throttle_rate("decide", "120/minute"),
+    "auth_failures": _throttle_rate("auth_failures", "30/minute"),
 }
 # A pushed batch: at most this many records and this many bytes of request body; a bigger
 # one is refused whole (400 / 413), to be split by the sender.
