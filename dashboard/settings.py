@@ -341,6 +341,13 @@ INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
 # reject is still counted on the report).
 INGEST_MAX_LINE_BYTES = int(os.environ.get("INGEST_MAX_LINE_BYTES", str(16 * 1024 * 1024)))
 INGEST_REJECTS_MAX_BYTES = int(os.environ.get("INGEST_REJECTS_MAX_BYTES", str(64 * 1024 * 1024)))
+# A running ingest with no progress (no batch committed) for this many minutes is shown as
+# interrupted: the process is gone, or lost the database for longer than it waits to record
+# the failure (INGEST_RECONNECT_SECONDS). Longer than a bulk load's index build.
+INGEST_STALE_MINUTES = int(os.environ.get("INGEST_STALE_MINUTES", "15"))
+# How long an ingest cut from the database keeps trying to reach it again, to record on its
+# report that it stopped (and where) before it exits.
+INGEST_RECONNECT_SECONDS = int(os.environ.get("INGEST_RECONNECT_SECONDS", "60"))
 # The largest file the admin's upload accepts (as sent, so compressed for a .gz). The upload
 # handler stops reading at the limit rather than writing the rest to a temporary file.
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(2 * 1024 * 1024 * 1024)))
