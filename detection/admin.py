@@ -194,6 +194,7 @@ class IngestReportAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "kind", "loader"]
     search_fields = ["path"]
+    exclude = ["status"]  # shown as status_explained, which says when a report is stale
     readonly_fields = [
         "status_explained" if f.name == "status" else f.name
         for f in IngestReport._meta.fields

@@ -137,6 +137,7 @@ def test_an_ingest_whose_database_stays_away_is_shown_interrupted_once_stale(
     page = admin_client.get(f"/admin/detection/ingestreport/{report.pk}/change/")
     text = page.content.decode()
     assert "Interrupted: no progress since" in text
+    assert text.count("<label>Status:</label>") == 1
     assert "rows up to line 2 are loaded; run the same ingest again" in text
 
     code, out, _ = run_ingest(path, "--workers", "1")
