@@ -206,14 +206,18 @@ def postgres_restart(rows: int) -> bool:
         print(f"interrupted ingest: exit status {first.returncode}; it said:")
         for line in output.strip().splitlines()[-4:]:
             print(f"    {line[:200]}")
+        if first.returncode == 0:  # it committed its last batch while the restart began
+            print("FAIL: the ingest finished before the restart; use more --rows")
+            return False
         report = _django(
             env,
             "from detection.models import IngestReport as R;"
             "r = R.objects.filter(kind='exchanges').order_by('-pk').first();"
-            "print(r.status, r.loaded, r.lines_done, repr(r.error[:160]))",
+            "print(r.status, 'run the same command again' in r.error, r.loaded, r.lines_done,"
+            " repr(r.error[:160]))",
         )
         print(f"its report: {report}")
-        recorded = report.startswith("failed ") and "run the same command again" in report
+        recorded = report.startswith("failed True ")
         again = subprocess.run(
             [sys.executable, "manage.py", "ingest", str(exchanges)],
             cwd=ROOT,
