@@ -5,8 +5,6 @@ that row sits in the index, so page 1,000 costs what page 2 does and rows added 
 are neither skipped nor repeated. ``?limit=`` is capped at ``MAX_LIMIT``. No counts.
 """
 
-from datetime import UTC, datetime
-
 from django.db import connections
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -14,17 +12,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from cases.paging import decode_cursor, encode_cursor, seek_conditions, sort_keys
-
-
-def _in_utc(values: list | None) -> list | None:
-    """A cursor's times in UTC (PostgreSQL refuses offsets past 15:59 that ISO allows);
-    None if a time cannot be (a hand-made cursor at the edge of the calendar)."""
-    if values is None:
-        return None
-    try:
-        return [v.astimezone(UTC) if isinstance(v, datetime) else v for v in values]
-    except OverflowError:
-        return None
 
 
 class KeysetPagination(pagination.BasePagination):
@@ -57,7 +44,7 @@ class KeysetPagination(pagination.BasePagination):
         cursor = request.query_params.get(self.cursor_param) or ""
         rows: list = []
         if cursor:
-            values = _in_utc(decode_cursor(keys, cursor))
+            values = decode_cursor(keys, cursor)
             if values is None:
                 raise ValidationError({self.cursor_param: "not a cursor of this listing"})
             nulls_largest = connections[queryset.db].features.nulls_order_largest

@@ -12,9 +12,11 @@ after changing ingest or the deployment.
 3. Starts ``manage.py ingest`` on the exchanges in a process of its own, waits until its
    report shows rows committed or bytes read, and restarts the cluster (``pg_ctl restart -m
    fast``: every connection is cut, as a failover or an operator's restart does).
-4. Says what the interrupted ingest reported (its exit status and the last lines it printed),
-   then runs the same ingest again and checks that every row of the file is stored exactly
-   once: the first run's committed batches count as duplicates, the rest load.
+4. Says what the interrupted ingest reported (its exit status and the last lines it printed)
+   and checks that it marked its report ``failed`` with how to finish (the ingest tries the
+   database again for up to ``INGEST_RECONNECT_SECONDS`` to record that), then runs the same
+   ingest again and checks that every row of the file is stored exactly once: the first
+   run's committed batches count as duplicates, the rest load.
 
 Prints each step and PASS or FAIL; exits 1 on FAIL. The other faults (a worker killed mid
 detection run, Redis stopped, the webhook receiver down) are tests: see docs/operations.md,
@@ -204,13 +206,18 @@ def postgres_restart(rows: int) -> bool:
         print(f"interrupted ingest: exit status {first.returncode}; it said:")
         for line in output.strip().splitlines()[-4:]:
             print(f"    {line[:200]}")
+        if first.returncode == 0:  # it committed its last batch while the restart began
+            print("FAIL: the ingest finished before the restart; use more --rows")
+            return False
         report = _django(
             env,
             "from detection.models import IngestReport as R;"
             "r = R.objects.filter(kind='exchanges').order_by('-pk').first();"
-            "print(r.status, r.loaded, r.lines_done, repr(r.error[:120]))",
+            "print(r.status, 'run the same command again' in r.error, r.loaded, r.lines_done,"
+            " repr(r.error[:160]))",
         )
         print(f"its report: {report}")
+        recorded = report.startswith("failed True ")
         again = subprocess.run(
             [sys.executable, "manage.py", "ingest", str(exchanges)],
             cwd=ROOT,
@@ -229,9 +236,13 @@ def postgres_restart(rows: int) -> bool:
             ".filter(n__gt=1).count())",
         )
         stored, repeated = map(int, counts.split())
-        ok = again.returncode in (0, 1) and stored == rows and not repeated
+        ok = recorded and again.returncode in (0, 1) and stored == rows and not repeated
         verdict = "PASS" if ok else "FAIL"
-        print(f"{verdict}: {stored:,} of {rows:,} rows stored, {repeated} stored twice")
+        first_report = "failed, with how to finish" if recorded else "NOT marked failed"
+        print(
+            f"{verdict}: first report {first_report}; "
+            f"{stored:,} of {rows:,} rows stored, {repeated} stored twice"
+        )
         return ok
     finally:
         cluster.pg_ctl("stop", "-m", "immediate")

@@ -20,7 +20,7 @@ a tampered cursor shows another page of the same visible rows, or the first page
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -127,8 +127,15 @@ def decode_cursor(keys: list[SortKey], text: str) -> list | None:
         return None
     if pk is None or value is None:
         return None
-    if isinstance(value, datetime) and settings.USE_TZ and timezone.is_naive(value):
-        value = timezone.make_aware(value)  # only a hand-made cursor has no offset
+    if isinstance(value, datetime) and settings.USE_TZ:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)  # only a hand-made cursor has no offset
+        try:
+            # In UTC, as the database stores it: Python takes offsets of up to a day, but
+            # PostgreSQL refuses any past 15:59, and a hand-made cursor may carry one.
+            value = value.astimezone(UTC)
+        except OverflowError:  # before year 1 or after 9999 once in UTC: no instant
+            return None
     return [value, pk]
 
 

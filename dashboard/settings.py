@@ -341,6 +341,13 @@ INGEST_BULK_WORK_MEM = os.environ.get("INGEST_BULK_WORK_MEM", "256MB")
 # reject is still counted on the report).
 INGEST_MAX_LINE_BYTES = int(os.environ.get("INGEST_MAX_LINE_BYTES", str(16 * 1024 * 1024)))
 INGEST_REJECTS_MAX_BYTES = int(os.environ.get("INGEST_REJECTS_MAX_BYTES", str(64 * 1024 * 1024)))
+# A running ingest with no progress (no batch committed) for this many minutes is shown as
+# interrupted: the process is gone, or lost the database for longer than it waits to record
+# the failure (INGEST_RECONNECT_SECONDS). Longer than a bulk load's index build.
+INGEST_STALE_MINUTES = int(os.environ.get("INGEST_STALE_MINUTES", "15"))
+# How long an ingest cut from the database keeps trying to reach it again, to record on its
+# report that it stopped (and where) before it exits.
+INGEST_RECONNECT_SECONDS = int(os.environ.get("INGEST_RECONNECT_SECONDS", "60"))
 # The largest file the admin's upload accepts (as sent, so compressed for a .gz). The upload
 # handler stops reading at the limit rather than writing the rest to a temporary file.
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(2 * 1024 * 1024 * 1024)))
@@ -435,6 +442,8 @@ ENFORCEMENT_BANLIST_TOKEN = os.environ.get("ENFORCEMENT_BANLIST_TOKEN", "")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ServiceTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ScopeRequired"],
+    # Each token's requests per scope, at API_THROTTLE_RATES (api.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenScopeThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
@@ -462,6 +471,30 @@ SPECTACULAR_SETTINGS = {
         "BatchKindEnum": "detection.models.IngestReport.Kind",
         "BatchStatusEnum": "detection.models.IngestReport.Status",
     },
+}
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """``API_THROTTLE_<NAME>``: ``<n>/<second|minute|hour|day>``, or empty for no limit."""
+    rate = os.environ.get(f"API_THROTTLE_{name.upper()}", default).strip()
+    number, _, period = rate.partition("/")
+    if rate and not (number.isdigit() and int(number) > 0 and period in _THROTTLE_PERIODS):
+        raise ImproperlyConfigured(
+            f"API_THROTTLE_{name.upper()}={rate!r}: give <requests>/<second|minute|hour|day> "
+            "(e.g. 600/minute), or leave it empty for no limit"
+        )
+    return rate
+
+
+_THROTTLE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+# Requests a service token may make per period to the endpoints of each scope, and failed
+# token authentications an address may make (then it is refused for the rest of the period,
+# any token it presents); over a rate the API answers 429 with Retry-After (docs/api.md).
+API_THROTTLE_RATES = {
+    "ingest": _throttle_rate("ingest", "120/minute"),
+    "read": _throttle_rate("read", "600/minute"),
+    "decide": _throttle_rate("decide", "120/minute"),
+    "auth_failures": _throttle_rate("auth_failures", "30/minute"),
 }
 # A pushed batch: at most this many records and this many bytes of request body; a bigger
 # one is refused whole (400 / 413), to be split by the sender.

@@ -10,6 +10,7 @@ urlpatterns = [
     path("signals/quality/", views.signal_quality, name="signal_quality"),
     path("export/<str:fmt>/", views.overview_export, name="overview_export"),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", sso.LoginView.as_view(), name="login"),
     path("oidc/authenticate/", sso.sso_start, name="oidc_authentication_init"),
     path("oidc/callback/", sso.sso_callback, name="oidc_authentication_callback"),

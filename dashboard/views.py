@@ -14,13 +14,15 @@ from datetime import date, timedelta
 
 import orjson
 from django import forms
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.labels.selectors import NOISY_SHARE
@@ -288,3 +290,15 @@ def signal_quality(request: HttpRequest) -> HttpResponse:
     rows = signal_quality_rows(period.start_at, period.end_before)
     context = {"form": form, "period": period, "rows": rows, "noisy_share": NOISY_SHARE}
     return render(request, "dashboard/signal_quality.html", context)
+
+
+@login_not_required
+@require_GET
+@cache_control(max_age=24 * 3600)
+def favicon(request: HttpRequest) -> FileResponse:
+    """``/favicon.ico``, which browsers ask for on any page that names no icon (the API's
+    JSON, a file opened directly): the console's icon, to anyone, as a static file is."""
+    path = finders.find("favicon.ico")
+    if path is None:
+        raise Http404("no favicon.ico in the static files")
+    return FileResponse(open(path, "rb"), content_type="image/x-icon")  # FileResponse closes it

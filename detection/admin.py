@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyAdmin, announce, dict_changes
@@ -181,7 +182,7 @@ class IngestReportAdmin(ReadOnlyAdmin):
     list_display = [
         "file_name",
         "kind",
-        "status",
+        "status_shown",
         "progress",
         "loaded",
         "rejected",
@@ -193,14 +194,37 @@ class IngestReportAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "kind", "loader"]
     search_fields = ["path"]
-    readonly_fields = [f.name for f in IngestReport._meta.fields if f.name != "id"] + [
-        "progress",
-        "reject_file",
-    ]
+    exclude = ["status"]  # shown as status_explained, which says when a report is stale
+    readonly_fields = [
+        "status_explained" if f.name == "status" else f.name
+        for f in IngestReport._meta.fields
+        if f.name != "id"
+    ] + ["progress", "reject_file"]
 
     @admin.display(description="file")
     def file_name(self, obj: IngestReport) -> str:
         return obj.path.rsplit("/", 1)[-1]
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, obj: IngestReport) -> str:
+        return obj.shown_status
+
+    @admin.display(description="status")
+    def status_explained(self, obj: IngestReport) -> str:
+        """A running report that stopped moving says so, and what to do about it."""
+        if not obj.is_interrupted():
+            return obj.get_status_display()
+        last = timezone.localtime(obj.progress_at or obj.started_at or obj.created_at)
+        again = (
+            "manage.py ingest_uploads takes it up again"
+            if obj.created_by_id
+            else "run the same ingest again"
+        )
+        return (
+            f"Interrupted: no progress since {date_format(last, 'DATETIME_FORMAT')}. The rows "
+            f"up to line {obj.lines_done:,} are loaded; {again} (rows already loaded count as "
+            "duplicates)."
+        )
 
     @admin.display(description="read")
     def progress(self, obj: IngestReport) -> str:

@@ -244,6 +244,12 @@ class IngestReport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of a running ingest: its start, a committed batch, or "
+        "the bytes read during a bulk load.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -251,6 +257,23 @@ class IngestReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.path}"
+
+    def is_interrupted(self, now: datetime | None = None) -> bool:
+        """Running, with no progress for ``INGEST_STALE_MINUTES``: the process ingesting it
+        is gone (killed, or cut from the database for longer than it waits to record the
+        failure), so nothing will ever finish it. What is committed stays; a re-run loads
+        the rest (rows already loaded count as duplicates), as ``manage.py ingest_uploads``
+        does for an upload."""
+        if self.status != self.Status.RUNNING:
+            return False
+        last = self.progress_at or self.started_at or self.created_at
+        stale = timedelta(minutes=settings.INGEST_STALE_MINUTES)
+        return last is not None and last < (now or timezone.now()) - stale
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show a person: "Interrupted" for a running one that stopped."""
+        return "Interrupted" if self.is_interrupted() else self.get_status_display()
 
 
 class DetectionConfig(models.Model):

@@ -131,6 +131,7 @@ def ingest_source(
     report.loader = loader.name
     report.size = source.size
     report.started_at = report.started_at or timezone.now()
+    report.progress_at = timezone.now()
     report.error = ""
     report.save()
     load = partial(
@@ -202,9 +203,10 @@ def _bulk_load(loader, report: IngestReport, load: Callable[[], None], only_if_e
 
 
 class _Progress:
-    """The bytes read so far, written to the report through a connection of its own while a
-    bulk load's transaction holds everything else back, at most once every PROGRESS_EVERY
-    seconds, so the admin's report page still moves. Only ``bytes_read``: the counts and
+    """The bytes read so far (and the time, ``progress_at``), written to the report through a
+    connection of its own while a bulk load's transaction holds everything else back, at most
+    once every PROGRESS_EVERY seconds, so the admin's report page still moves and the report
+    is not taken for interrupted (``IngestReport.is_interrupted``). Only those: the counts and
     ``lines_done`` say what is committed, which is nothing until the load commits (the
     report's row is left alone by the load until then, so this never waits on it)."""
 
@@ -232,7 +234,8 @@ class _Progress:
                 # transaction that wrote it): then no progress, rather than a wait forever.
                 self.connection.execute("SET lock_timeout = '200ms'")
             self.connection.execute(
-                f"UPDATE {IngestReport._meta.db_table} SET bytes_read = %s WHERE id = %s",  # noqa: S608
+                f"UPDATE {IngestReport._meta.db_table} SET bytes_read = %s, progress_at = now() "  # noqa: S608
+                "WHERE id = %s",
                 [bytes_read, self.report.pk],
             )
         except psycopg.Error as exc:
@@ -351,6 +354,7 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
         report.duplicates += batch.duplicates
         report.lines_done = max(report.lines_done, batch.last_line)
         report.bytes_read = batch.position
+        report.progress_at = timezone.now()
         if batch.error is not None:
             line = batch.last_line + 1
             report.rejected += 1

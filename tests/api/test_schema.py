@@ -41,8 +41,10 @@ def connection_kept(db):
 
 
 @pytest.fixture
-def full_token(connection_kept, make_case, analyst, approver, admin_user):
-    """A token with every scope, on a database where every endpoint has something to say."""
+def full_token(connection_kept, make_case, analyst, approver, admin_user, settings):
+    """A token with every scope, on a database where every endpoint has something to say,
+    and no rate limit (the examples would otherwise end in 429s, tests/api/test_throttling.py)."""
+    settings.API_THROTTLE_RATES = {}
     case = make_case(accounts=3)
     snapshot = EvidenceSnapshot.objects.create(case=case, account_count=3)
     Evidence.objects.create(

@@ -157,3 +157,34 @@ def test_a_hand_made_date_cursor_without_an_offset_still_pages(analyst_client, m
         },
     )
     assert response.status_code == 200 and len(pks(response)) == PER_PAGE
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "0001-01-01T00:00:00+01:00~1",  # before year 1 once in UTC
+        "9999-12-31T23:59:59-10:00~1",  # after year 9999 once in UTC
+    ],
+)
+def test_a_date_cursor_that_is_no_instant_is_ignored(analyst_client, many_cases, cursor):
+    query = {"status": "any", "sort": "due", "per_page": PER_PAGE, "page": 2}
+    by_number = analyst_client.get("/cases/", query)
+    response = analyst_client.get("/cases/", {**query, "after": cursor})
+    assert response.status_code == 200
+    assert pks(response) == pks(by_number)
+
+
+@pytest.mark.parametrize("minutes", [18 * 60, -(23 * 60 + 59)])
+def test_a_date_cursor_with_an_offset_past_the_databases_is_read_as_its_instant(
+    analyst_client, many_cases, minutes
+):
+    """Python takes UTC offsets up to a day, PostgreSQL only up to 15:59: a cursor with a
+    bigger one is a real instant, read as that instant rather than sent on as it is."""
+    query = {"status": "any", "sort": "due", "per_page": PER_PAGE}
+    first = analyst_client.get("/cases/", query)
+    last = first.context["table"].paginated_rows[PER_PAGE - 1].record
+    instant = last.due_at.astimezone(timezone.get_fixed_timezone(minutes))
+    response = analyst_client.get("/cases/", {**query, "after": f"{instant.isoformat()}~{last.pk}"})
+    second = analyst_client.get(link(first.content.decode(), "next"))
+    assert response.status_code == 200
+    assert pks(response) == pks(second)

@@ -49,6 +49,7 @@ HOSTILE_VALUES = [
     "%F0%9F%99%82%E2%80%AE%EF%BC%9D",  # emoji, right-to-left override, full-width =
     "x" * 10_000,
     "2099-13-45T25:61:00",
+    "2000-01-01T00:00:00%2B20:00~1",  # a cursor whose UTC offset PostgreSQL refuses
     "%27%22%3E%3Cscript%3E",
     "",
 ]
@@ -227,6 +228,43 @@ def test_no_url_answers_any_get_parameter_with_a_server_error(request, world, re
     admin_client = _client(request.getfixturevalue("admin_user"))
     fuzzer.attack(admin_client, _admin_paths(), range(0, len(HOSTILE_VALUES), 7))
 
+    assert not fuzzer.failures, "\n".join(fuzzer.failures)
+
+
+# Cursors (``?after=``, ``?before=``) are read against the listing's sort key, so each is
+# tried under every sort a listing offers: a date, a number, a text, a NULL.
+HOSTILE_CURSORS = [
+    "2000-01-01T00:00:00%2B20:00~1",  # an offset past PostgreSQL's 15:59
+    "2000-01-01T00:00:00-23:59~1",
+    "0001-01-01T00:00:00%2B01:00~1",  # before year 1 once in UTC
+    "9999-12-31T23:59:59-10:00~1",  # after year 9999 once in UTC
+    "9" * 40 + "~" + "9" * 40,
+    "1e400~1",
+    "nan~-1",
+    "%00~%00",
+    "%ED%A0%80~1",
+    "~",
+]
+
+
+def test_no_cursor_under_any_sort_is_answered_with_a_server_error(request, world, recording):
+    paths = sorted({p for route in _routes() for p in world.paths(route)})
+    client = _client(request.getfixturevalue("approver"))
+    fuzzer = Fuzzer(recording)
+    paged = 0
+    for path in paths:
+        recording.seen = set()
+        response = client.get(path)
+        if "after" not in recording.seen or response.status_code != 200:
+            continue
+        paged += 1
+        sorts = sorted(set(re.findall(r"[?&]sort=([^&\"]+)", response.content.decode())))
+        for i, sort in enumerate(sorts or [""]):
+            after = HOSTILE_CURSORS[i % len(HOSTILE_CURSORS)]
+            before = HOSTILE_CURSORS[(i + 1) % len(HOSTILE_CURSORS)]
+            for query in (f"sort={sort}&after={after}", f"sort={sort}&before={before}&page=2"):
+                fuzzer.get(client, f"{path}?status=any&{query}", htmx=i % 2 == 1)
+    assert paged >= 2  # the queue and a case's accounts, at least
     assert not fuzzer.failures, "\n".join(fuzzer.failures)
 
 

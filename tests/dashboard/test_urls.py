@@ -6,10 +6,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages that are public on purpose: single sign-on starts and ends before anyone is logged
 # in (and is a 404 unless configured, tests/dashboard/test_sso.py); the API's schema and its
-# docs describe, and hold, no data.
+# docs describe, and hold, no data; the icon is a static file.
 PUBLIC = {
     "login",
     "healthz",
+    "favicon",
     "oidc_authentication_init",
     "oidc_authentication_callback",
     "api:schema",

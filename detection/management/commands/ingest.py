@@ -9,11 +9,13 @@ goes away) keeps the batches committed before it, marks its report failed with t
 the last line loaded, and exits 2 at once. See docs/ingest.md.
 """
 
-import contextlib
 import logging
 import sys
+import time
 from pathlib import Path
 
+import psycopg
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 from tqdm import tqdm
@@ -28,14 +30,27 @@ COUNTS = ("rows_read", "loaded", "duplicates", "placeholders", "rejected", "clea
 logger = logging.getLogger(__name__)
 
 
-def _stopped(report: IngestReport, what: str) -> str:
+def _stopped(report: IngestReport, what: str, *, wait: float = 0) -> str:
     """Mark the report failed after an ingest stopped part-way; returns the error it records.
 
     Only the batches that committed are in the database, and the report's counts were saved
     with them: the counts in memory may include a batch that was rolled back, so they are read
-    again. If the database cannot be reached the report stays as it was committed."""
-    with contextlib.suppress(DatabaseError):
-        report.refresh_from_db()
+    again. A database that went away (restarted, failed over) is tried again for up to
+    ``wait`` seconds, on a new connection, so the report says what happened rather than
+    "running" for ever; past that it is left as committed, and shown as interrupted once it
+    has made no progress for INGEST_STALE_MINUTES (``IngestReport.is_interrupted``)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            report.refresh_from_db()
+            break
+        except DatabaseError as exc:
+            if time.monotonic() >= deadline:
+                logger.warning("could not mark ingest report %s failed: %s", report.pk, exc)
+                # The last committed counts are unknown: say so without them.
+                return f"{what}; its report could not be updated (the database is unreachable)"
+            connection.close()  # the next query opens a new connection
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     report.status = IngestReport.Status.FAILED
     if report.lines_done:
         report.error = (
@@ -173,9 +188,18 @@ class Command(BaseCommand):
                 except Exception as exc:
                     # The database went away, or a bug: the same, and exit 2 with the reason
                     # instead of a traceback (logged) that exit status 1 would confuse with
-                    # "some rows rejected".
+                    # "some rows rejected". A database that went away may be back in moments
+                    # (a restart): wait for it, to record where the ingest stopped.
                     logger.exception("ingest of %s stopped", source.path)
-                    error = _stopped(report, f"stopped by {type(exc).__name__}: {exc}")
+                    what = f"stopped by {type(exc).__name__}: {str(exc).strip()}"
+                    lost = isinstance(exc, DatabaseError | psycopg.Error)
+                    if lost:
+                        self.stderr.write(
+                            f"{source.path}: {what}; recording it on the report (trying the "
+                            f"database for up to {settings.INGEST_RECONNECT_SECONDS} s)"
+                        )
+                    wait = settings.INGEST_RECONNECT_SECONDS if lost else 0
+                    error = _stopped(report, what, wait=wait)
                     raise CommandError(f"{source.path}: {error}", returncode=2) from None
             reports.append(report)
             self.stdout.write(self._line(report))
