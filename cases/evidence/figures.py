@@ -191,7 +191,7 @@ CHARTS = [
     Chart("activity", "traffic", "Activity heatmap", _heatmap),
     Chart("volume", "traffic", "Volume and output over time", _volume),
     Chart("registrations", "registrations", "Registrations over time", _registrations),
-    Chart("shares", "signals", "Shares against the norm", _shares),
+    Chart("shares", "signals", "Shares against the typical", _shares),
 ]
 
 

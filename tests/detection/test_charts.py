@@ -281,3 +281,15 @@ def test_builders_cope_with_tiny_inputs(n):
     assert as_json(network_figure(accounts, [], []))["data"]
     bands = activity_bands(np.zeros((n, 4)), ["solo"] * n)
     assert as_json(activity_heatmap_figure(bands, ["a", "b", "c", "d"]))["data"]
+
+
+def test_shared_things_never_wear_the_colours_of_the_risk_scale():
+    """Accounts are filled yellow to red by risk: no kind of shared thing is warm-coloured."""
+    import colorsys
+
+    from detection.charts.base import KEY_KIND_STYLES
+
+    for kind, (_, colour) in KEY_KIND_STYLES.items():
+        r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        hue, _, saturation = colorsys.rgb_to_hls(r, g, b)
+        assert saturation < 0.2 or 0.2 < hue < 0.9, f"{kind} looks like a risk colour: {colour}"
