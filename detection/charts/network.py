@@ -189,8 +189,10 @@ def network_figure(
             "Look for dense clusters of accounts (circles) hanging off the same addresses, "
             "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
             "them. Click a node to open its account, or the accounts sharing that thing.",
-            "layout x (no units)",
-            "layout y (no units)",
+            # No axis titles: positions are a layout with no units, and at phone widths an x
+            # title printed over the legend below it.
+            "",
+            "",
             height=520,
             showlegend=True,
             legend={"orientation": "h", "y": -0.08},

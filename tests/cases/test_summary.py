@@ -208,3 +208,28 @@ def test_a_signal_not_above_its_typical_says_so(analyst_client, case):
     assert "not above typical: counts from its threshold" in below
     above = next(row for head, row in rows.items() if "step-by-step" in head)
     assert "not above typical" not in above
+
+
+def test_a_table_of_the_most_common_says_of_how_many_as_the_summary_counts(analyst_client):
+    """The summary counts 22 organisations; the evidence lists the 20 most common and says
+    of how many, rather than look like a different count."""
+    from cases.evidence.infrastructure import TOP_VALUES
+    from cases.evidence.services import evidence_snapshot_collect
+    from cases.models import EvidenceSnapshot
+    from tests.cases.test_evidence_fixtures import make_campaign
+
+    n = TOP_VALUES + 2
+    case, accounts, _ = make_campaign(n, days=1, per_day=1)
+    for i, account in enumerate(accounts):
+        Account.objects.filter(pk=account.pk).update(org_id=f"org-{i:02d}")
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == EvidenceSnapshot.Status.DONE
+
+    assert case_summary(case).organisations == n
+    body = analyst_client.get(
+        reverse("cases:case_evidence", args=[case.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
+    orgs = body[body.index("<h4>Organisations") :].split("</h4>")[0]
+    assert f"the {TOP_VALUES} most common of {n}" in orgs
+    cards = body[body.index("<h4>Payment fingerprints") :].split("</h4>")[0]
+    assert "most common" not in cards  # one card, all shown
