@@ -233,3 +233,19 @@ def test_a_table_of_the_most_common_says_of_how_many_as_the_summary_counts(analy
     assert f"the {TOP_VALUES} most common of {n}" in orgs
     cards = body[body.index("<h4>Payment fingerprints") :].split("</h4>")[0]
     assert "most common" not in cards  # one card, all shown
+
+
+def test_the_owners_detection_counted_are_beside_none_declared(analyst_client, case):
+    """ "32 accounts of 23 unrelated owners" in the Why sentence is not left beside a bare
+    "none declared": the card says how many owners detection grouped them into."""
+    Account.objects.filter(case_links__case=case).update(org_id="")
+    case.campaign.evidence = {**case.campaign.evidence, "organisations": 3}
+    case.campaign.save()
+    url = reverse("cases:case_summary", args=[case.pk])
+    text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "none declared" in text
+    assert "3 unrelated owners by organisation or company e-mail domain" in text
+    case.campaign.evidence = {**case.campaign.evidence, "organisations": 5}  # one each
+    case.campaign.save()
+    text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "unrelated owner" not in text
