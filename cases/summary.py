@@ -98,6 +98,9 @@ class CaseSummary:
     lookalikes: int
     organisations: int
     without_organisation: int
+    # How many unrelated owners detection grouped the accounts into (declared organisations,
+    # company e-mail domains, or accounts on their own), as the Why summary's sentence says.
+    owners: int | None
     first_registered: datetime | None
     last_registered: datetime | None
     exchanges: int
@@ -127,12 +130,14 @@ def case_summary(case: Case) -> CaseSummary:
         key=lambda t: (-t.count, t.kind),
     )
     explanation = case.explanation if isinstance(case.explanation, dict) else {}
+    owners = evidence.get("organisations")
     return CaseSummary(
         name=case.campaign.label if case.campaign_id and case.campaign else case.title,
         accounts=case.account_count,
         lookalikes=facts["lookalikes"],
         organisations=facts["organisations"],
         without_organisation=facts["without_organisation"],
+        owners=owners if isinstance(owners, int) and not isinstance(owners, bool) else None,
         first_registered=facts["first"],
         last_registered=facts["last"],
         exchanges=case.exchange_count,

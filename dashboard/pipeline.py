@@ -15,6 +15,7 @@ from cases.models import Case
 from cases.services.opening import FlaggedSubject, RunRef, SyncResult, cases_open_for_subjects
 from detection.models import AccountScore, Campaign, DetectionRun
 from detection.naming import campaign_title
+from detection.scoring import representative_signal
 
 
 def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict:
@@ -27,16 +28,14 @@ def campaign_explanation(campaign: Campaign, scores: list[AccountScore]) -> dict
     signals = []
     for name, sigs in by_name.items():
         mid = median(s["value"] for s in sigs)
-        # The reason quoted is a member's on whom the signal fired (above its norm), nearest the
-        # median: a member below the norm would explain the flag with a figure under it.
-        firing = [s for s in sigs if s["value"] > s["norm"]] or sigs
-        representative = min(firing, key=lambda s: abs(s["value"] - mid))
+        norm = median(s["norm"] for s in sigs)
+        representative = representative_signal(sigs, value=mid, norm=norm)
         signals.append(
             {
                 "name": name,
                 "value": mid,
                 "threshold": representative["threshold"],
-                "norm": median(s["norm"] for s in sigs),
+                "norm": norm,
                 "contribution": round(sum(s["contribution"] for s in sigs) / n, 4),
                 "reason": f"{len(sigs) / n:.0%} of the {n} accounts: {representative['reason']}",
             }

@@ -30,6 +30,8 @@ SIGNAL_LABELS = {
     "round_the_clock": "Active round the clock",
     "watch_list": "Matches a watch-list indicator",
     "external_flag": "Flagged by another system",
+    # Not a signal: the share of exchanges that used tools, charted beside the signals.
+    "tool_use": "Uses tools",
 }
 
 # What a fleet harvests, strongest first when members show several equally often.

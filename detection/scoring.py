@@ -412,3 +412,22 @@ def join_by_signature(
         info["members"] = np.sort(members)
         info["risk"] = float(np.mean(scores.risk[members]))
     return Decision(flagged, campaign_of, campaigns)
+
+
+def representative_signal(signals: list[dict], *, value: float, norm: float) -> dict:
+    """The member's signal to quote beside a group's ``value`` and ``norm`` (its medians).
+
+    Norms are per plan, so a member on another plan would say "typical for this plan: 4%"
+    beside a group figure of 6%: the quote comes from a member whose norm is nearest the
+    group's, and among those one on whom the signal fired (above its norm), nearest the
+    median value (a member below the norm would explain the flag with a figure under it).
+    """
+
+    def _key(s: dict) -> tuple:
+        return (
+            abs(float(s.get("norm") or 0.0) - norm),
+            not float(s.get("value") or 0.0) > float(s.get("norm") or 0.0),
+            abs(float(s.get("value") or 0.0) - value),
+        )
+
+    return min(signals, key=_key)

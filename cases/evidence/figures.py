@@ -2,7 +2,15 @@
 builders in ``detection.charts``. Runs in the snapshot task; the page only reads the result.
 
 Figures are stored as plain JSON (``fig.to_json()`` parsed back) on the Evidence row they are
-drawn from, keyed by chart name. The order of ``CHARTS`` is the order on the page.
+drawn from, keyed by chart name, beside the format they were drawn in (``FIGURES_FORMAT``).
+The order of ``CHARTS`` is the order on the page.
+
+Charts are derived, not evidence: a snapshot's data is the record and never changes, but its
+figures are a cache of how this code draws that data. When the drawing changes (a figure
+shows another statistic, a node another colour), ``FIGURES_FORMAT`` goes up and figures
+cached under an older format are drawn again from the frozen data when next shown
+(``cases.evidence.services.evidence_figures``), so an old snapshot never shows a chart that
+disagrees with the sections beside it.
 """
 
 from __future__ import annotations
@@ -17,6 +25,27 @@ from cases.templatetags.account_links import account_url, pivot_url
 from detection import charts
 from detection.charts import ActivityBands, NetAccount, Share, SharedKey
 from detection.charts.base import KEY_KIND_LABELS
+
+# Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
+# 1 (unmarked): before formats; 2: shares at the median, the network filled by risk.
+FIGURES_FORMAT = 2
+FORMAT_KEY = "_format"
+
+
+def figures_stored(charts: dict[str, dict]) -> dict:
+    """One Evidence row's figures as stored: its charts by name, marked with the format."""
+    return {FORMAT_KEY: FIGURES_FORMAT, **charts}
+
+
+def figures_current(stored: dict | None) -> bool:
+    return isinstance(stored, dict) and stored.get(FORMAT_KEY) == FIGURES_FORMAT
+
+
+def charts_of(stored: dict | None) -> dict[str, dict]:
+    """The charts by name in a row's stored figures (any format), without the marker."""
+    if not isinstance(stored, dict):
+        return {}
+    return {name: fig for name, fig in stored.items() if name != FORMAT_KEY}
 
 
 @dataclass(frozen=True)
@@ -54,14 +83,24 @@ def _network(data: dict) -> go.Figure | None:
     )
 
 
-def network_table(data: dict, limit: int = 50) -> list[dict]:
-    """The network as rows for people who do not read the picture: each shared thing, its
-    kind, and how many of the case's accounts share it, most shared first."""
+@dataclass(frozen=True)
+class NetworkTable:
+    """The network chart's shared things as rows, most shared first: ``rows`` are the first
+    ``limit`` of the ``total`` the chart draws."""
+
+    rows: list[dict]
+    total: int
+
+
+def network_table(data: dict, limit: int = 50) -> NetworkTable:
+    """The network as rows for people who do not read the picture: each shared thing the
+    chart draws (one at least one account uses), its kind, and how many of the case's
+    accounts share it, as the node's hover says."""
     keys = data.get("keys") or []
-    counts = [0] * len(keys)
-    for _, k in data.get("memberships") or []:
+    members: list[set[int]] = [set() for _ in keys]
+    for a, k in data.get("memberships") or []:
         if 0 <= k < len(keys):
-            counts[k] += 1
+            members[k].add(a)
     rows = [
         {
             "kind": KEY_KIND_LABELS.get(kind, kind),
@@ -71,11 +110,13 @@ def network_table(data: dict, limit: int = 50) -> list[dict]:
             "link_value": kind in ("ip", "asn", "payment", "template"),
             "value": value,
             "note": note,
-            "accounts": counts[i],
+            "accounts": len(members[i]),
         }
         for i, (kind, value, note) in enumerate(keys)
+        if members[i]
     ]
-    return sorted(rows, key=lambda r: (-r["accounts"], r["kind"], r["value"]))[:limit]
+    rows.sort(key=lambda r: (-r["accounts"], r["kind"], r["value"]))
+    return NetworkTable(rows[:limit], len(rows))
 
 
 def _heatmap(data: dict) -> go.Figure | None:
@@ -117,18 +158,24 @@ def _registrations(data: dict) -> go.Figure | None:
 
 
 def shares_from(signals: dict, traffic: dict | None) -> list[Share]:
-    """Share-valued signals (values and norms in 0..1) plus tool use read from traffic."""
+    """Share-valued signals (values and norms in 0..1) at the accounts' median, the figure the
+    Why and Evidence sections show, plus tool use read from traffic."""
     shares = [
-        Share(s["name"], s["mean"], s.get("norm"), s.get("threshold"), s["accounts"])
+        Share(s["name"], s["median"], s.get("norm"), s.get("threshold"), s["accounts"])
         for s in signals.get("signals", [])
-        if s.get("is_share") and s.get("mean") is not None
+        if s.get("is_share") and s.get("median") is not None
     ]
     names = {s.name for s in shares}
     totals = (traffic or {}).get("totals") or {}
     if "tool_use" not in names and totals.get("exchanges"):
         shares.append(
             Share(
-                "tool_use", totals.get("tool_use_share", 0.0), None, None, totals["active_accounts"]
+                "tool_use",
+                totals.get("tool_use_share", 0.0),
+                None,
+                None,
+                totals["active_accounts"],
+                pooled=True,
             )
         )
     return shares
@@ -144,7 +191,7 @@ CHARTS = [
     Chart("activity", "traffic", "Activity heatmap", _heatmap),
     Chart("volume", "traffic", "Volume and output over time", _volume),
     Chart("registrations", "registrations", "Registrations over time", _registrations),
-    Chart("shares", "signals", "Shares against the norm", _shares),
+    Chart("shares", "signals", "Shares against the typical", _shares),
 ]
 
 

@@ -4,7 +4,7 @@ and the account network those shared things draw (part of the built-in telemetry
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from cases.evidence.sources import CaseAccounts, Window
 from detection.config import DetectionParams
@@ -144,6 +144,19 @@ def infrastructure(ca: CaseAccounts, window: Window) -> dict:
         "orgs": _shared_account_values(ca, "org_id"),
         "email_domains": _shared_account_values(ca, "email_domain"),
         "countries": _shared_account_values(ca, "country"),
+        # How many different values each account column has on the case, so a table of the
+        # most common says "of how many" (and agrees with the summary's organisations).
+        "distinct_accounts": Account.objects.filter(pk__in=ca.pks).aggregate(
+            **{
+                name: Count(column, distinct=True, filter=~Q(**{column: ""}))
+                for name, column in (
+                    ("payment_fingerprints", "payment_fingerprint"),
+                    ("orgs", "org_id"),
+                    ("email_domains", "email_domain"),
+                    ("countries", "country"),
+                )
+            }
+        ),
     }
 
 

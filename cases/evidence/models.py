@@ -122,7 +122,10 @@ class Evidence(models.Model):
     kind = models.CharField(max_length=32)
     source = models.CharField(max_length=64, help_text="The evidence source that produced it.")
     data = models.JSONField(default=dict)
-    # Plotly figure JSON for the charts drawn from this evidence, keyed by chart name.
+    # Plotly figure JSON for the charts drawn from this evidence, keyed by chart name, with the
+    # format it was drawn in. Derived from ``data``, not part of the record: figures cached in
+    # an older format are drawn again from the unchanged data (``evidence_figures``), the one
+    # write an Evidence row ever takes after it is added.
     figures = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

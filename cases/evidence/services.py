@@ -23,7 +23,13 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from cases import audit
-from cases.evidence.figures import build_figures, figures_size
+from cases.evidence.figures import (
+    build_figures,
+    charts_of,
+    figures_current,
+    figures_size,
+    figures_stored,
+)
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.evidence.sources import CaseAccounts, TransientSourceError, Window, load_sources
 from cases.models import Case, CaseAccount
@@ -237,7 +243,7 @@ def _collect(snapshot: EvidenceSnapshot, token: str) -> str:
     drawn: set[str] = set()
     items = []
     for name, kind, data in collected:
-        item_figures = figures.get(kind, {}) if kind not in drawn else {}
+        item_figures = figures_stored(figures.get(kind, {}) if kind not in drawn else {})
         drawn.add(kind)
         items.append(
             Evidence(snapshot=snapshot, source=name, kind=kind, data=data, figures=item_figures)
@@ -257,3 +263,38 @@ def _collect(snapshot: EvidenceSnapshot, token: str) -> str:
             return "skipped"
         Evidence.objects.bulk_create(items)
     return S.DONE
+
+
+# The source whose sections the Charts section draws (cases.evidence.sources).
+CHART_SOURCE = "telemetry"
+
+
+def evidence_figures(snapshot: EvidenceSnapshot) -> dict[str, tuple[str, dict]]:
+    """A finished snapshot's charts, ``{chart name: (evidence kind, figure JSON)}``.
+
+    Figures cached in the current format are read as they are. If any row's are older
+    (drawn before a change in how figures are built), every chart of the snapshot is drawn
+    again from its frozen data and the cache replaced: the rows' ``data``, the record an
+    approver relies on, is never touched; only ``figures``, which this code derives from it,
+    is written, with a queryset update because ``Evidence.save`` refuses any change. Drawing
+    is deterministic, so two pages rebuilding at once write the same thing.
+    """
+    rows = list(
+        Evidence.objects.filter(snapshot=snapshot, source=CHART_SOURCE).values_list(
+            "pk", "kind", "figures"
+        )
+    )
+    if all(figures_current(stored) for _, _, stored in rows):
+        return {
+            name: (kind, fig) for _, kind, stored in rows for name, fig in charts_of(stored).items()
+        }
+    sections = dict(
+        Evidence.objects.filter(snapshot=snapshot, source=CHART_SOURCE).values_list("kind", "data")
+    )
+    fresh = build_figures(sections)
+    with transaction.atomic():
+        for pk, kind, _ in rows:
+            Evidence.objects.filter(pk=pk).update(figures=figures_stored(fresh.get(kind, {})))
+        EvidenceSnapshot.objects.filter(pk=snapshot.pk).update(figures_bytes=figures_size(fresh))
+    log.info("evidence snapshot %s: charts drawn again in the current format", snapshot.pk)
+    return {name: (kind, fig) for kind, charts in fresh.items() for name, fig in charts.items()}

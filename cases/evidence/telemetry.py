@@ -26,6 +26,7 @@ from cases.evidence.sources import CaseAccounts, Window
 from detection.charts import activity_bands
 from detection.models import AccountScore, Exchange
 from detection.reach import reach_key
+from detection.scoring import representative_signal
 from detection.selectors import value_reach
 
 TOP_TEMPLATES = 15
@@ -309,16 +310,24 @@ def signals_section(ca: CaseAccounts, scores: dict[int, dict]) -> dict:
         norms = [float(s["norm"]) for s in sigs if _is_number(s.get("norm"))]
         thresholds = [float(s["threshold"]) for s in sigs if _is_number(s.get("threshold"))]
         threshold = Counter(thresholds).most_common(1)[0][0] if thresholds else None
-        strongest = max(sigs, key=lambda s: _num(s.get("contribution")))
+        median_value = statistics.median(values) if values else None
+        median_norm = statistics.median(norms) if norms else None
+        numeric = [s for s in sigs if _is_number(s.get("value")) and _is_number(s.get("norm"))]
+        if numeric and median_value is not None and median_norm is not None:
+            # Quoted beside the medians, so from a member whose figures match them (as the
+            # case's explanation quotes one), not the strongest, who may be on another plan.
+            example = representative_signal(numeric, value=median_value, norm=median_norm)
+        else:
+            example = max(sigs, key=lambda s: _num(s.get("contribution")))
         summary.append(
             {
                 "name": name,
                 "accounts": len(sigs),
                 "mean": round(statistics.fmean(values), 4) if values else None,
-                "median": round(statistics.median(values), 4) if values else None,
+                "median": round(median_value, 4) if median_value is not None else None,
                 # The median, as the case's explanation states a campaign's typical value
                 # (dashboard.pipeline): the two sections show one figure.
-                "norm": round(statistics.median(norms), 4) if norms else None,
+                "norm": round(median_norm, 4) if median_norm is not None else None,
                 "threshold": threshold,
                 "above_threshold": sum(
                     1 for v in values if threshold is not None and v >= threshold
@@ -327,7 +336,7 @@ def signals_section(ca: CaseAccounts, scores: dict[int, dict]) -> dict:
                     statistics.fmean(_num(s.get("contribution")) for s in sigs), 4
                 ),
                 "is_share": bool(values) and all(0 <= v <= 1 for v in values + norms),
-                "example_reason": str(strongest.get("reason", ""))[:300],
+                "example_reason": str(example.get("reason", ""))[:300],
             }
         )
     summary.sort(key=lambda s: -s["mean_contribution"])

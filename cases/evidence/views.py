@@ -25,6 +25,8 @@ from cases import audit
 from cases.evidence.figures import CHARTS, network_table
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.evidence.services import (
+    CHART_SOURCE,
+    evidence_figures,
     evidence_snapshot_request,
     evidence_snapshot_retry,
     stale_after,
@@ -134,11 +136,7 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
     snapshot, pinned = _snapshot_or_latest(request, case, done_only=True)
     charts = []
     if snapshot is not None and snapshot.status == EvidenceSnapshot.Status.DONE:
-        figures: dict[str, dict] = {}
-        for kind, item_figures in Evidence.objects.filter(
-            snapshot=snapshot, source="telemetry"
-        ).values_list("kind", "figures"):
-            figures.update({name: (kind, fig) for name, fig in (item_figures or {}).items()})
+        figures = evidence_figures(snapshot)
         for chart in CHARTS:
             if chart.name in figures:
                 fig = figures[chart.name][1]
@@ -154,7 +152,7 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
     network = None
     if any(chart["name"] == "network" for chart in charts):
         data = (
-            Evidence.objects.filter(snapshot=snapshot, source="telemetry", kind="network")
+            Evidence.objects.filter(snapshot=snapshot, source=CHART_SOURCE, kind="network")
             .values_list("data", flat=True)
             .first()
         )

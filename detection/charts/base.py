@@ -22,13 +22,15 @@ CAMPAIGN_COLOURS = [
 ]  # fmt: skip
 # How each kind of shared thing is drawn in the network: a shape and a colour of its own, so
 # an address, an ASN, a card and a template never look alike (and the legend names each).
+# Cool colours only: accounts are filled by risk on a yellow-to-red scale, and a red card or
+# an orange template would read as a risky account.
 KEY_KIND_STYLES = {
     "ip": ("square", "#007d79"),
     "asn": ("hexagon", "#8a3ffc"),
-    "user_agent": ("triangle-up", "#b28600"),
-    "payment": ("star", "#da1e28"),
+    "user_agent": ("triangle-up", "#5a6872"),
+    "payment": ("star", "#0f62fe"),
     "org": ("pentagon", "#1e7a3c"),
-    "template": ("diamond", "#d1491d"),
+    "template": ("diamond", "#1192e8"),
 }
 KEY_KIND_LABELS = {
     "ip": "IP",

@@ -19,6 +19,9 @@ from detection.charts.base import (
     safe_text,
 )
 
+# Risk from low to high on one sequential scale, for accounts and groups alike.
+RISK_SCALE = "YlOrRd"
+
 
 @dataclass(frozen=True)
 class NetAccount:
@@ -94,16 +97,17 @@ def network_figure(
     memberships: list[tuple[int, int]],
     *,
     summarise_above: int = 400,
-    webgl_above: int = 2000,
+    webgl_above: int = 40_000,
     account_urls: list[str | None] | None = None,
     key_urls: list[str | None] | None = None,
 ) -> go.Figure:
     """Accounts linked through what they share, as a bipartite account-thing graph.
 
-    Small fleets draw each account (coloured by campaign, or by risk when there is one
-    campaign) and each shared thing as a grey diamond; an account's links go to the things it
-    uses. Above ``summarise_above`` accounts, accounts are grouped into communities of the same
-    graph (igraph's multilevel modularity) and each group is one node sized by its members, so
+    Small fleets draw each account as a circle filled by its risk (a sequential scale with
+    its colour bar; with several campaigns, a ring in each campaign's colour tells them apart)
+    and each shared thing in its kind's shape; an account's links go to the things it uses.
+    Above ``summarise_above`` accounts, accounts are grouped into communities of the same graph
+    (igraph's multilevel modularity) and each group is one node sized by its members, so
     a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise between
     accounts: one IP shared by thousands of accounts would be millions of links.
 
@@ -185,8 +189,10 @@ def network_figure(
             "Look for dense clusters of accounts (circles) hanging off the same addresses, "
             "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
             "them. Click a node to open its account, or the accounts sharing that thing.",
-            "layout x (no units)",
-            "layout y (no units)",
+            # No axis titles: positions are a layout with no units, and at phone widths an x
+            # title printed over the legend below it.
+            "",
+            "",
             height=520,
             showlegend=True,
             legend={"orientation": "h", "y": -0.08},
@@ -214,31 +220,32 @@ def _account_groups(n_acc: int, members_of: dict[int, set[int]]) -> list[list[in
     return groups + ([lonely] if lonely else [])
 
 
-def _account_trace(accounts, idx, pos, scatter, campaign, colour_index, urls=None):
+def _account_trace(accounts, idx, pos, scatter, campaign, ring_index, urls=None):
+    """Accounts as circles filled by risk on one sequential scale (its colour bar drawn once,
+    with the first trace). With several campaigns each is a trace of its own, told apart by
+    the colour of the ring round its circles and named in the legend."""
     risk = [round(float(accounts[j].risk), 3) for j in idx]
     hover = [
         f"account {safe_text(accounts[j].account_id, 60)}<br>risk {accounts[j].risk:.2f}"
         + (f"<br>campaign {safe_text(accounts[j].campaign, 60)}" if accounts[j].campaign else "")
         for j in idx
     ]
+    marker = {
+        "size": 9 if campaign is None else 10,
+        "color": risk,
+        "colorscale": RISK_SCALE,
+        "cmin": 0,
+        "cmax": 1,
+        "showscale": ring_index == 0,
+        "line": {"width": 0.5, "color": "#333"},
+    }
+    if ring_index == 0:
+        marker["colorbar"] = {"title": {"text": "risk"}, "thickness": 12}
     if campaign is None:
-        marker = {
-            "size": 9,
-            "color": risk,
-            "colorscale": "YlOrRd",
-            "cmin": 0,
-            "cmax": 1,
-            "colorbar": {"title": {"text": "risk"}, "thickness": 12},
-            "line": {"width": 0.5, "color": "#333"},
-        }
         name = "accounts (colour: risk)"
     else:
-        marker = {
-            "size": 9,
-            "color": CAMPAIGN_COLOURS[colour_index % len(CAMPAIGN_COLOURS)],
-            "line": {"width": 0.5, "color": "#333"},
-        }
-        name = safe_text(campaign, 40) if campaign else "no campaign"
+        marker["line"] = {"width": 2, "color": CAMPAIGN_COLOURS[ring_index % len(CAMPAIGN_COLOURS)]}
+        name = (safe_text(campaign, 40) if campaign else "no campaign") + " (ring; fill: risk)"
     trace = scatter(
         x=pos[idx, 0].tolist(),
         y=pos[idx, 1].tolist(),
@@ -281,7 +288,7 @@ def _group_traces(accounts, groups, pos, members_of, keys, scatter):
             marker={
                 "size": sizes,
                 "color": colours,
-                "colorscale": "YlOrRd",
+                "colorscale": RISK_SCALE,
                 "cmin": 0,
                 "cmax": 1,
                 "colorbar": {"title": {"text": "mean risk"}, "thickness": 12},

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from detection.charts.base import CAMPAIGN_COLOURS, chart_layout, safe_text
+from detection.naming import signal_label
 
 MAX_MODELS = 8
 LABEL_ROWS, LABEL_STEP = 4, 0.07
@@ -207,22 +208,31 @@ def registrations_figure(
 
 @dataclass(frozen=True)
 class Share:
-    """A share (0..1) for the case's accounts and the population's norm for it."""
+    """A share (0..1) for the case's accounts and the typical value for it.
+
+    ``value`` is the accounts' median, the figure the case's other sections show for the same
+    signal; ``pooled`` marks a share of all the case's exchanges instead (tool use)."""
 
     name: str
     value: float
     norm: float | None = None
     threshold: float | None = None
     accounts: int = 0
+    pooled: bool = False
 
 
 def shares_figure(shares: list[Share]) -> go.Figure:
-    labels = [safe_text(s.name.replace("_", " "), 40) for s in shares]
+    labels = [safe_text(signal_label(s.name), 48) for s in shares]
     pct = [round(100 * s.value, 1) for s in shares]
     norm = [round(100 * s.norm, 1) if s.norm is not None else None for s in shares]
     hover = [
-        f"{label}<br>this case: {p}% (mean of {s.accounts} accounts)"
-        + (f"<br>population norm: {n}%" if n is not None else "")
+        f"{label}<br>this case: {p}% "
+        + (
+            f"(all exchanges of {s.accounts} accounts)"
+            if s.pooled
+            else f"(median of {s.accounts} accounts)"
+        )
+        + (f"<br>typical for their plans: {n}%" if n is not None else "")
         + (f"<br>flag threshold: {round(100 * s.threshold, 1)}%" if s.threshold else "")
         for label, p, n, s in zip(labels, pct, norm, shares, strict=True)
     ]
@@ -241,7 +251,7 @@ def shares_figure(shares: list[Share]) -> go.Figure:
                 y=labels,
                 x=norm,
                 orientation="h",
-                name="population norm",
+                name="typical for their plans",
                 marker={"color": "#8d96a0"},
                 text=hover,
                 hovertemplate="%{text}<extra></extra>",
@@ -252,8 +262,8 @@ def shares_figure(shares: list[Share]) -> go.Figure:
     fig.update_traces(textposition="none")
     fig.update_layout(
         chart_layout(
-            "Reasoning elicitation, tool use and capability shares against the norm",
-            "Look for bars far longer than the grey norm: a fleet concentrates on what is "
+            "Reasoning, tool use and capability shares against the typical",
+            "Look for bars far longer than the grey typical one: a fleet concentrates on what is "
             "worth distilling (step-by-step reasoning, coding, tool use).",
             "share of exchanges (%)",
             "",

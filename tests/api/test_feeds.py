@@ -22,6 +22,9 @@ def approve_ban(case, analyst, approver, kind="ban"):
         kind=kind,
         reason="fleet",
         duration_days=30 if kind == "suspend" else None,  # a suspension needs a length
+        # Every make_case names its accounts org-0, org-1, ...: shared organisations, so
+        # look-alikes once there are three cases, and proposing them takes a reason.
+        lookalike_reason="same fleet",
     )
     action_decide(action=action, by=approver, approve=True, comment="ok")
     outbox_deliver(message_id=action.outbox.get(backend="banlist").pk)
@@ -49,7 +52,12 @@ def test_a_client_pulls_new_decisions_by_cursor(decide_client, make_case, analys
     reversal = action_request_reversal(action=first, by=analyst, reason="customer")
     action_decide(action=reversal, by=approver, approve=True, comment="agreed")
     rejected = action_propose(
-        **enforcement_terms(), case=make_case(), by=analyst, kind="ban", reason="maybe"
+        **enforcement_terms(),
+        case=make_case(),
+        by=analyst,
+        kind="ban",
+        reason="maybe",
+        lookalike_reason="same fleet",
     )
     action_decide(action=rejected, by=approver, approve=False, comment="not enough")
 

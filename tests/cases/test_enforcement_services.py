@@ -149,7 +149,14 @@ def test_blast_radius_counts_traffic_other_cases_and_lookalikes(make_case, analy
     other = CaseFactory(status=S.TRIAGE)
     CaseAccountFactory(case=other, account=old)
     CaseAccountFactory(case=CaseFactory(status=S.DISMISSED), account=old)  # closed: not counted
-    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(
+        **enforcement_terms(),
+        case=case,
+        by=analyst,
+        kind="ban",
+        reason="r",
+        lookalike_reason="shell org",
+    )
     blast = action.blast_radius
     assert blast["account_count"] == 3
     assert blast["exchange_count"] == 100 + 101  # the two scored accounts of make_case

@@ -395,7 +395,9 @@ def test_action_page_shows_the_frozen_blast_radius(make_case, analyst, manager_c
     case = make_case(accounts=2)
     AccountFactory(org_id="org-0")
     AccountFactory(org_id="org-0")  # org-0 now has 3 accounts: a shared organisation
-    action = action_propose(**enforcement_terms(), case=case, by=analyst, kind="ban", reason="r")
+    action = action_propose(
+        **enforcement_terms(), case=case, by=analyst, kind="ban", reason="r", lookalike_reason="r"
+    )
     page = manager_client.get(url("action_detail", case.pk, action.pk))
     html = page.content.decode()
     assert page.status_code == 200
@@ -433,8 +435,14 @@ def test_approvals_queue_queries_do_not_grow_with_proposals(
         return len(ctx.captured_queries)
 
     client = client_for(approver2)
+    # Every make_case names its accounts org-0, org-1, ...: shared organisations, look-alikes.
     action_propose(
-        **enforcement_terms(), case=make_case(accounts=2), by=analyst, kind="ban", reason="r"
+        **enforcement_terms(),
+        case=make_case(accounts=2),
+        by=analyst,
+        kind="ban",
+        reason="r",
+        lookalike_reason="r",
     )
     few = count_queries()
     for _ in range(5):
@@ -445,6 +453,7 @@ def test_approvals_queue_queries_do_not_grow_with_proposals(
             kind="suspend",
             duration_days=30,
             reason="r",
+            lookalike_reason="r",
         )
     html = client.get(url("approval_queue")).content.decode()
     assert html.count("data-action=") == 6

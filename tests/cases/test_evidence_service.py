@@ -7,6 +7,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from cases.evidence import services as service
+from cases.evidence.figures import charts_of, figures_current
 from cases.evidence.services import evidence_snapshot_collect, evidence_snapshot_request
 from cases.evidence.tasks import EVIDENCE_MAX_RETRIES, evidence_snapshot_task
 from cases.models import AuditEvent, EvidenceSnapshot
@@ -100,7 +101,8 @@ def test_collect_freezes_every_section_and_its_charts(django_assert_max_num_quer
     assert (reasoning["accounts"], reasoning["mean"], reasoning["norm"]) == (12, 0.5, 0.03)
     assert reasoning["is_share"] is True
 
-    drawn = {name for i in items.values() for name in i.figures}
+    drawn = {name for i in items.values() for name in charts_of(i.figures)}
+    assert all(figures_current(i.figures) for i in items.values())
     assert drawn == {"network", "activity", "volume", "registrations", "shares"}
     assert snapshot.figures_bytes > 1000
 

@@ -5,14 +5,16 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.enforcement.models import EnforcementAction
+from cases.enforcement.services import action_propose
 from cases.models import AuditEvent, Case, CaseAccount
 from cases.selectors import case_lookalikes
 from detection.models import Account
-from tests.factories import AccountFactory, enforcement_terms_form
+from tests.factories import AccountFactory, enforcement_terms, enforcement_terms_form
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +135,50 @@ def test_picking_a_look_alike_without_including_them_is_refused(
     response = _propose(analyst_client, case_with_lookalikes, scope="selected", picked=[shared.pk])
     assert response.status_code == 200
     assert "1 of the accounts you picked is a look-alike" in response.content.decode()
+    assert not EnforcementAction.objects.exists()
+
+
+def _service_propose(case, by, **kwargs):
+    return action_propose(
+        case=case, by=by, kind="ban", reason="Fleet", **enforcement_terms(), **kwargs
+    )
+
+
+def test_the_service_refuses_look_alikes_without_a_reason(case_with_lookalikes, analyst):
+    """The rule holds below the form: a script or another caller of the service that passes
+    every account (``account_ids=None``) or picks a look-alike gets the same refusal."""
+    shared = _member(case_with_lookalikes, "org-0")
+    for picked in (None, [shared.pk]):
+        for reason in ("", "   "):
+            with pytest.raises(ValidationError, match=r"[12] of the chosen"):
+                _service_propose(
+                    case_with_lookalikes, analyst, account_ids=picked, lookalike_reason=reason
+                )
+    assert not EnforcementAction.objects.exists()
+    assert not AuditEvent.objects.filter(verb="action.proposed").exists()
+    case_with_lookalikes.refresh_from_db()
+    assert case_with_lookalikes.status == Case.Status.INVESTIGATING
+
+
+def test_the_service_takes_look_alikes_with_a_reason_and_audits_it(case_with_lookalikes, analyst):
+    action = _service_propose(case_with_lookalikes, analyst, lookalike_reason=" Shell org ")
+    assert action.accounts.count() == 4
+    event = AuditEvent.objects.get(verb="action.proposed")
+    assert event.data["lookalikes_included"] == 2
+    assert event.data["lookalike_reason"] == "Shell org"
+
+
+def test_the_service_needs_no_reason_without_look_alikes(case_with_lookalikes, analyst):
+    fleet = [_member(case_with_lookalikes, org).pk for org in ("org-1", "org-2")]
+    _service_propose(case_with_lookalikes, analyst, account_ids=fleet, lookalike_reason="stray")
+    event = AuditEvent.objects.get(verb="action.proposed")
+    # A reason for including nobody would mislead the approver: it is not kept.
+    assert event.data["lookalikes_included"] == 0 and event.data["lookalike_reason"] == ""
+
+
+def test_the_service_refuses_an_overlong_look_alike_reason(case_with_lookalikes, analyst):
+    with pytest.raises(ValidationError, match="too long"):
+        _service_propose(case_with_lookalikes, analyst, lookalike_reason="x" * 2001)
     assert not EnforcementAction.objects.exists()
 
 

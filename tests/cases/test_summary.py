@@ -146,3 +146,106 @@ def test_the_traffic_share_is_the_one_a_proposal_would_freeze(case, analyst):
     assert summary.accounts == 6
     assert summary.exchanges == blast["exchange_count"]
     assert summary.traffic_share == blast["traffic_share"]
+
+
+def test_why_evidence_and_shares_chart_show_one_figure_per_signal(analyst_client):
+    """Members on three plans (three norms): the Why row, the evidence's signal table and the
+    shares chart give the same median and typical value, and the reason quoted beside them
+    is a member's whose plan norm is that typical value, not another plan's."""
+    from cases.evidence.services import evidence_figures, evidence_snapshot_collect
+    from cases.models import EvidenceSnapshot
+    from cases.summary import case_signals
+    from dashboard.pipeline import campaign_explanation
+    from detection.models import AccountScore
+    from tests.cases.test_evidence_fixtures import make_campaign
+
+    case, accounts, _ = make_campaign(6, days=2)
+    # The members nearest the median value (0.74, 0.76) and the strongest one (the last)
+    # are on plans whose norms are not the median norm (0.06).
+    plan_norms = [0.06, 0.06, 0.04, 0.5, 0.06, 0.04]
+    for i, account in enumerate(accounts):
+        value = 0.7 + 0.02 * i
+        AccountScore.objects.filter(account=account).update(
+            signals=[
+                {
+                    "name": "reasoning_elicitation",
+                    "value": value,
+                    "threshold": 0.25,
+                    "norm": plan_norms[i],
+                    "contribution": 0.4 + 0.01 * i,
+                    "reason": f"{value:.0%} ask for reasoning; typical for this plan: "
+                    f"{plan_norms[i]:.0%}",
+                }
+            ]
+        )
+    scores = list(AccountScore.objects.filter(account__in=accounts))
+    case.explanation = campaign_explanation(case.campaign, scores)
+    case.save()
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == EvidenceSnapshot.Status.DONE
+
+    (why,) = case_signals(case)
+    assert (why.value, why.norm) == (pytest.approx(0.75), 0.06)
+    assert why.reason.endswith("typical for this plan: 6%")
+    section = next(
+        s for s in snapshot.items.get(kind="signals").data["signals"] if s["name"] == why.name
+    )
+    assert (section["median"], section["norm"]) == (pytest.approx(why.value), why.norm)
+    assert section["example_reason"].endswith("typical for this plan: 6%")
+    shares = evidence_figures(snapshot)["shares"][1]["data"]
+    case_bar, typical_bar = shares[0], shares[1]
+    row = case_bar["y"].index("Asks for step-by-step reasoning")
+    assert case_bar["x"][row] == pytest.approx(100 * why.value)
+    assert typical_bar["x"][row] == pytest.approx(100 * why.norm)
+    html = analyst_client.get(reverse("cases:case_why", args=[case.pk])).content.decode()
+    assert "not above typical" not in html
+
+
+def test_a_signal_not_above_its_typical_says_so(analyst_client, case):
+    html = analyst_client.get(reverse("cases:case_why", args=[case.pk])).content.decode()
+    rows = {row.split("</th>")[0]: row for row in html.split('<th scope="row"')[1:]}
+    below = next(row for head, row in rows.items() if "Harvests output in bulk" in head)
+    assert "not above typical: counts from its threshold" in below
+    above = next(row for head, row in rows.items() if "step-by-step" in head)
+    assert "not above typical" not in above
+
+
+def test_a_table_of_the_most_common_says_of_how_many_as_the_summary_counts(analyst_client):
+    """The summary counts 22 organisations; the evidence lists the 20 most common and says
+    of how many, rather than look like a different count."""
+    from cases.evidence.infrastructure import TOP_VALUES
+    from cases.evidence.services import evidence_snapshot_collect
+    from cases.models import EvidenceSnapshot
+    from tests.cases.test_evidence_fixtures import make_campaign
+
+    n = TOP_VALUES + 2
+    case, accounts, _ = make_campaign(n, days=1, per_day=1)
+    for i, account in enumerate(accounts):
+        Account.objects.filter(pk=account.pk).update(org_id=f"org-{i:02d}")
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == EvidenceSnapshot.Status.DONE
+
+    assert case_summary(case).organisations == n
+    body = analyst_client.get(
+        reverse("cases:case_evidence", args=[case.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
+    orgs = body[body.index("<h4>Organisations") :].split("</h4>")[0]
+    assert f"the {TOP_VALUES} most common of {n}" in orgs
+    cards = body[body.index("<h4>Payment fingerprints") :].split("</h4>")[0]
+    assert "most common" not in cards  # one card, all shown
+
+
+def test_the_owners_detection_counted_are_beside_none_declared(analyst_client, case):
+    """ "32 accounts of 23 unrelated owners" in the Why sentence is not left beside a bare
+    "none declared": the card says how many owners detection grouped them into."""
+    Account.objects.filter(case_links__case=case).update(org_id="")
+    case.campaign.evidence = {**case.campaign.evidence, "organisations": 3}
+    case.campaign.save()
+    url = reverse("cases:case_summary", args=[case.pk])
+    text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "none declared" in text
+    assert "3 unrelated owners by organisation or company e-mail domain" in text
+    case.campaign.evidence = {**case.campaign.evidence, "organisations": 5}  # one each
+    case.campaign.save()
+    text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "unrelated owner" not in text

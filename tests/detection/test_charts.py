@@ -48,7 +48,8 @@ def assert_no_raw_markup(fig):
 def assert_chart_basics(spec: dict):
     layout = spec["layout"]
     assert layout["title"]["text"]
-    assert layout["xaxis"]["title"]["text"]
+    # Every axis a reader reads is named; a layout's hidden axes (the network's) need no name.
+    assert layout["xaxis"]["title"]["text"] or layout["xaxis"]["showticklabels"] is False
     assert layout["meta"]["caption"].startswith("Look for")
     assert all(t.get("hovertemplate") or t.get("hoverinfo") == "skip" for t in spec["data"])
 
@@ -105,11 +106,29 @@ def test_network_nodes_carry_the_page_they_open():
     assert by_name["accounts (colour: risk)"]["customdata"] == [f"/accounts/{i}/" for i in range(6)]
 
 
-def test_network_colours_by_campaign_when_there_are_several():
-    accounts = [NetAccount(f"a{i}", 0.5, f"Campaign {i % 2}{EVIL}") for i in range(4)]
+def test_network_colours_by_risk_and_rings_each_campaign_when_there_are_several():
+    accounts = [NetAccount(f"a{i}", 0.2 + 0.2 * i, f"Campaign {i % 2}{EVIL}") for i in range(4)]
     spec = as_json(network_figure(accounts, [SharedKey("ip", "1.2.3.4")], [(0, 0), (1, 0)]))
-    names = [t["name"] for t in spec["data"][2:]]  # after the links and the one IP
-    assert names == [f"Campaign 0{ESCAPED}", f"Campaign 1{ESCAPED}"]
+    traces = spec["data"][2:]  # after the links and the one IP
+    assert [t["name"] for t in traces] == [
+        f"Campaign 0{ESCAPED} (ring; fill: risk)",
+        f"Campaign 1{ESCAPED} (ring; fill: risk)",
+    ]
+    # One sequential risk scale for every account, its bar drawn once; the rings differ.
+    assert traces[0]["marker"]["color"] == [0.2, 0.6] and traces[1]["marker"]["color"] == [0.4, 0.8]
+    assert {t["marker"]["colorscale"][0][1] for t in traces} == {
+        traces[0]["marker"]["colorscale"][0][1]
+    }
+    assert [t["marker"]["showscale"] for t in traces] == [True, False]
+    assert traces[0]["marker"]["line"]["color"] != traces[1]["marker"]["line"]["color"]
+
+
+def test_network_accounts_are_circles_and_each_kind_of_thing_its_own_shape():
+    spec = as_json(network_figure(*small_network()))
+    symbols = {t["name"]: t["marker"].get("symbol") for t in spec["data"][1:]}
+    accounts = symbols.pop("accounts (colour: risk)")
+    assert accounts == "circle"
+    assert len(set(symbols.values())) == len(symbols) and "circle" not in symbols.values()
 
 
 def test_network_is_deterministic():
@@ -250,8 +269,10 @@ def test_shares_compare_the_case_with_the_norm():
     assert_chart_basics(spec)
     case, norm = spec["data"]
     assert case["x"] == [50.0, 20.0] and norm["x"] == [3.0, None]
-    assert case["y"][0] == "reasoning elicitation"
-    assert "population norm: 3.0%" in case["text"][0]
+    # Named as the Why section names the signal, and with the Why table's word for the norm.
+    assert case["y"][0] == "Asks for step-by-step reasoning"
+    assert "median of 12 accounts" in case["text"][0]
+    assert "typical for their plans: 3.0%" in case["text"][0]
     assert_no_raw_markup(fig)
 
 
@@ -261,3 +282,15 @@ def test_builders_cope_with_tiny_inputs(n):
     assert as_json(network_figure(accounts, [], []))["data"]
     bands = activity_bands(np.zeros((n, 4)), ["solo"] * n)
     assert as_json(activity_heatmap_figure(bands, ["a", "b", "c", "d"]))["data"]
+
+
+def test_shared_things_never_wear_the_colours_of_the_risk_scale():
+    """Accounts are filled yellow to red by risk: no kind of shared thing is warm-coloured."""
+    import colorsys
+
+    from detection.charts.base import KEY_KIND_STYLES
+
+    for kind, (_, colour) in KEY_KIND_STYLES.items():
+        r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        hue, _, saturation = colorsys.rgb_to_hls(r, g, b)
+        assert saturation < 0.2 or 0.2 < hue < 0.9, f"{kind} looks like a risk colour: {colour}"

@@ -112,3 +112,53 @@ def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, cons
             assert due["x"] + due["width"] <= shown["x"] + shown["width"], "Due is off screen"
         page.screenshot(path=SCREENSHOTS / f"queue-{width}.png", full_page=True)
     assert console_errors == []
+
+
+# Every figure the page shows under one name, with the values shown for it.
+FIGURES = """() => {
+  const seen = {};
+  for (const el of document.querySelectorAll('[data-figure]')) {
+    (seen[el.dataset.figure] ||= []).push(el.textContent.trim());
+  }
+  return seen;
+}"""
+
+
+def test_case_page_with_its_charts_holds_at_three_widths(page, live_server, login, console_errors):
+    """A case drawn from telemetry (an evidence snapshot with every chart): at each width the
+    charts fit their card, nothing scrolls the page sideways, and every figure shown in more
+    than one place shows one value."""
+    from cases.evidence.services import evidence_snapshot_collect
+    from cases.models import EvidenceSnapshot
+    from dashboard.roles import ANALYST, ensure_roles
+    from tests.cases.test_evidence_fixtures import make_campaign
+
+    ensure_roles()
+    user = UserFactory(username="erin", roles=[ANALYST])
+    case, _, _ = make_campaign(8, days=3)
+    case.explanation = {"summary": "8 accounts sharing one card", "signals": SIGNALS}
+    case.save()
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == "done"
+
+    login(user)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live_server.url}/cases/{case.pk}/")
+        expect(page.locator("#case-accounts table")).to_be_visible()
+        charts = page.locator("#case-charts")
+        page.get_by_role("navigation", name="Case sections").get_by_role(
+            "link", name="Charts"
+        ).click()
+        for name in ("network", "activity", "volume", "registrations", "shares"):
+            box = charts.locator(f"#chart-{name} .chart-box")
+            expect(box.locator(".main-svg").first).to_be_attached(timeout=15_000)
+            drawn = box.bounding_box()
+            assert drawn["x"] >= 0 and drawn["x"] + drawn["width"] <= width, name
+        _no_sideways_scroll(page)
+        seen = page.evaluate(FIGURES)
+        assert len(seen["accounts"]) >= 2
+        assert {name: v for name, v in seen.items() if len(set(v)) > 1} == {}
+        page.screenshot(path=SCREENSHOTS / f"case-charts-{width}.png", full_page=True)
+    assert console_errors == []

@@ -40,6 +40,10 @@ def test_network_nodes_open_their_page_and_the_table_lists_them(
     legend = chart.locator(".legend")
     for kind in ("IP", "ASN", "payment fingerprint"):
         expect(legend).to_contain_text(kind)
+    # Accounts are filled by risk, with the scale drawn beside the chart.
+    expect(legend).to_contain_text("accounts (colour: risk)")
+    expect(chart.locator(".colorbar")).to_have_count(1)
+    expect(chart.locator(".colorbar")).to_contain_text("risk")
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#chart-network").screenshot(path=SCREENSHOTS / "network.png")
@@ -47,6 +51,13 @@ def test_network_nodes_open_their_page_and_the_table_lists_them(
     table.locator("summary").click()
     expect(table.locator("tbody tr").first).to_be_visible()
     expect(table.get_by_role("columnheader", name="Kind")).to_be_visible()
+    # The table lists what the chart draws: one row per shared-thing node.
+    nodes = chart.evaluate(
+        "el => el.data.filter((t) => t.marker && t.marker.symbol && t.marker.symbol !== 'circle')"
+        ".reduce((n, t) => n + t.x.length, 0)"
+    )
+    expect(table.locator("tbody tr")).to_have_count(nodes)
+    expect(table.locator("summary")).to_contain_text(f"{nodes} shared thing")
 
     chart.scroll_into_view_if_needed()
     point = chart.evaluate(FIRST_POINT, "accounts")

@@ -30,7 +30,7 @@ from cases.enforcement.services.delivery import DELIVER_TASK
 from cases.labels.models import Outcome, Source
 from cases.labels.services import APPROVAL_DEFAULT, REVERSAL_DEFAULT, labels_record
 from cases.models import Case, CaseAccount, EvidenceSnapshot
-from cases.selectors import run_total_exchanges, with_latest_traffic
+from cases.selectors import case_lookalikes, run_total_exchanges, with_latest_traffic
 from cases.services.workflow import case_change_status
 from common.tasks import enqueue_on_commit
 from detection.models import Account
@@ -38,6 +38,7 @@ from detection.models import Account
 A = EnforcementAction
 S = Case.Status
 MAX_REASON = 5000
+MAX_LOOKALIKE_REASON = 2000
 # The longest limited action; past ten years, propose a permanent one.
 MAX_DURATION_DAYS = 3650
 
@@ -74,6 +75,26 @@ def _check_terms(kind: str, policy, category, duration_days) -> None:
         raise ValidationError(
             f"the length is a whole number of days from 1 to {MAX_DURATION_DAYS}, or permanent"
         )
+
+
+def _lookalike_reason(reason: str, included: int) -> str:
+    """The reason for acting on ``included`` look-alikes: required when there are any,
+    dropped when there are none (a reason for nothing would mislead the approver)."""
+    if not included:
+        return ""
+    which = "is a look-alike" if included == 1 else "are look-alikes"
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            f"{included} of the chosen accounts {which} (they look like legitimate customers): "
+            "say why they belong in this action, or leave them out"
+        )
+    if len(reason) > MAX_LOOKALIKE_REASON:
+        raise ValidationError(
+            f"the reason for including look-alikes is too long "
+            f"(at most {MAX_LOOKALIKE_REASON} characters)"
+        )
+    return reason
 
 
 def blast_radius_for(case: Case, account_ids: list[int], *, now=None) -> dict:
@@ -144,8 +165,9 @@ def action_propose(
     """Propose ``kind`` on the case's accounts (all of them, or ``account_ids``), under
     ``policy`` for ``category`` of abuse, for ``duration_days`` (``None``: permanent).
 
-    ``lookalike_reason`` is why the proposer acts on accounts that look like customers; the
-    audit event keeps it beside the number of look-alikes the blast radius found.
+    Accounts that look like legitimate customers (``cases.lookalikes``) are acted on only
+    with a ``lookalike_reason``: every path that proposes (the form, a script, a future API)
+    meets the same rule here. The audit event keeps the reason beside how many were included.
 
     The latest done evidence snapshot is pinned (a proposal without one is allowed and says
     so), the blast radius is computed and frozen, an open proposal on the case is superseded,
@@ -173,6 +195,8 @@ def action_propose(
             raise ValidationError(f"{len(stray)} selected account(s) are not on this case")
     if not chosen:
         raise ValidationError("there are no accounts to act on")
+    included = case_lookalikes(case).filter(account_id__in=chosen).count()
+    lookalike_reason = _lookalike_reason(lookalike_reason, included)
     snapshot = EvidenceSnapshot.objects.filter(case=case).done().first()
     now = timezone.now()
     blast = blast_radius_for(case, chosen, now=now)
@@ -226,7 +250,8 @@ def action_propose(
             "supersedes": previous.pk if previous else None,
             "warnings": blast["warning_count"],
             "lookalikes": blast["lookalike_count"],
-            "lookalike_reason": (lookalike_reason or "").strip()[:2000],
+            "lookalikes_included": included,
+            "lookalike_reason": lookalike_reason,
             "traffic_share": blast["traffic_share"],
         },
     )
