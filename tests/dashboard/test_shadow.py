@@ -8,10 +8,22 @@ from cases.labels.models import Outcome, Source
 from cases.labels.selectors import shadow_history
 from cases.labels.services import labels_record
 from detection.backtest import config_shadow, shadow_start
-from detection.config import DetectionParams, config_new_version
-from detection.models import Backtest
+from detection.config import DetectionParams, config_new_version, config_publish
+from detection.models import (
+    AccountScore,
+    Backtest,
+    BacktestAccount,
+    DetectionChunk,
+    DetectionRun,
+)
 from detection.services import detection_run_create, detection_run_execute
-from detection.tasks import backtest_task
+from detection.tasks import (
+    backtest_task,
+    detection_chunk_task,
+    detection_finalise_task,
+    detection_run_task,
+    detection_scheduled_run_task,
+)
 from tests.dashboard.test_backtest import _label, _pk, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +157,39 @@ def test_the_shadow_page_is_for_admins(world, analyst_client, manager_client):  
     url = reverse("admin:detection_backtest_shadow", args=[world["draft"].pk])
     for client in (analyst_client, manager_client):
         assert client.get(url).status_code in (302, 403)
+
+
+def _scheduled_run() -> DetectionRun:
+    """Beat's run, its tasks called in turn as the workers would (no worker here)."""
+    run_id = detection_scheduled_run_task()
+    detection_run_task(run_id)
+    for index in DetectionChunk.objects.filter(run_id=run_id).values_list("index", flat=True):
+        detection_chunk_task(run_id, index)
+    detection_finalise_task(run_id)
+    return DetectionRun.objects.get(pk=run_id)
+
+
+def test_a_published_draft_flags_in_the_next_scheduled_run_what_its_shadow_said(
+    world,  # noqa: F811
+    admin_user,
+):
+    config_shadow(config=world["draft"], days=7)
+    first = _scheduled_run()
+    assert first.status == DetectionRun.Status.SUCCEEDED and first.config == world["strict"]
+    assert not AccountScore.objects.filter(run=first, flagged=True).exists()
+    shadow = Backtest.objects.get(run=first, config=world["draft"])
+    assert backtest_task(shadow.pk) == Backtest.Status.SUCCEEDED
+    rows = BacktestAccount.objects.filter(backtest=shadow)
+    said = dict(rows.values_list("account_id", "draft_flagged"))
+    risk = dict(rows.values_list("account_id", "draft_risk"))
+    assert sum(said.values()) == 12
+
+    config_publish(config=world["draft"], reason="the shadow week looked right", author=admin_user)
+    second = _scheduled_run()
+    assert second.config == world["draft"]
+    assert (second.window_start, second.window_end) == (first.window_start, first.window_end)
+    scores = AccountScore.objects.filter(run=second)
+    assert dict(scores.values_list("account_id", "flagged")) == said
+    assert dict(scores.values_list("account_id", "risk_score")) == pytest.approx(risk)
+    # A published version is no draft: nothing shadows the second run.
+    assert not Backtest.objects.filter(run=second).exists()
