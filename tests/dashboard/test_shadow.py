@@ -125,6 +125,10 @@ def test_the_shadow_page_tables_charts_and_links_each_run(
     assert lines["precision in force"]["y"] == [None, 0.75]
     assert lines["recall in force"]["y"] == [0, 0.75]
     assert lines["precision draft"]["customdata"] == [first_url, second_url]
+    runs = [run.pk for run in shadowed["runs"]]
+    assert [x.rsplit("· ", 1)[1] for x in lines["precision draft"]["x"]] == [
+        f"run {pk}" for pk in runs
+    ]
     bars = {t["name"]: t["y"] for t in figure["data"] if t["type"] == "bar"}
     assert bars == {"newly flagged": [12, 0], "no longer flagged": [0, 0]}
     assert 'data-chart="chart-shadow-data"' in body and 'id="chart-shadow-data"' in body
