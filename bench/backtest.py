@@ -5,7 +5,8 @@ tests' hand-made cohorts), runs detection once to warm up and once timed, then t
 backtests of a draft over the window that run read, beside the version in force:
 
 * a threshold change (flagging parameters only): features are computed once for both;
-* a feature change (another sampling of prompts per account): features twice per chunk.
+* a feature change (another sampling of prompts per account): the part of the features
+  that sampling feeds (templating) computed again per chunk, the rest shared.
 
 It prints the exchanges in the window, each time, the CPU time of this process for each, and
 the ratio to the detection run (the budget: at most 1.5x). The machine is shared: keep
@@ -88,7 +89,7 @@ def main() -> None:
             f"backtest, {name:16s} wall {wall:7.2f} s  cpu {cpu:7.2f} s  "
             f"{wall / run_wall:4.2f}x the run (wall), {cpu / max(run_cpu, 1e-9):4.2f}x (cpu); "
             f"newly flagged {counts['newly_flagged']}, no longer {counts['no_longer_flagged']}, "
-            f"features shared: {counts['shared_features']}"
+            f"features computed again: {', '.join(counts['recomputed_features']) or 'none'}"
         )
 
 

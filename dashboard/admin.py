@@ -15,15 +15,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from cases.labels.selectors import (
+    FIGURES,
+    backtest_accounts_behind,
     backtest_evaluations,
     campaign_cases,
     label_outcomes,
     live_cases_of,
+    shadow_history,
 )
 from common.admin import AuditedAdmin, ReadOnlyAdmin, announce
+from dashboard.charts import shadow_trend
 from dashboard.reports.models import ReportDelivery, ReportSubscription
+from dashboard.views import chart_entry
 from detection.backtest import backtest_cancel
-from detection.models import Backtest, BacktestAccount, BacktestCampaign
+from detection.models import Backtest, BacktestAccount, BacktestCampaign, DetectionConfig
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -52,6 +57,15 @@ def _pager(request, key: str, page) -> dict:
             query[key] = number
             links[name] = f"?{query.urlencode()}#list-{key}"
     return links
+
+
+# What each figure of the comparison counts, for the heading of its list of accounts.
+FIGURE_TITLES = {
+    "tp": "Flagged and confirmed",
+    "fp": "Flagged and legitimate",
+    "fn": "Confirmed and missed",
+    "tn": "Legitimate and not flagged",
+}
 
 
 @admin.register(Backtest)
@@ -105,6 +119,11 @@ class BacktestAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.cancel_view),
                 name="detection_backtest_cancel",
             ),
+            path(
+                "shadow/<int:config_pk>/",
+                self.admin_site.admin_view(self.shadow_view),
+                name="detection_backtest_shadow",
+            ),
             *super().get_urls(),
         ]
 
@@ -135,23 +154,96 @@ class BacktestAdmin(ReadOnlyAdmin):
             context.update(self._comparison(request, backtest))
         return TemplateResponse(request, "admin/detection/backtest/detail.html", context)
 
+    def shadow_view(self, request, config_pk: int):
+        """A draft's shadow comparisons over time: one row and one chart point per
+        scheduled run, each figure linked to the comparison (and accounts) behind it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        config = get_object_or_404(DetectionConfig, pk=config_pk)
+        history = shadow_history(config)
+        for point in history:
+            point["url"] = reverse("admin:detection_backtest_change", args=[point["backtest"].pk])
+            point["evaluations"] = [("base", point["base"]), ("draft", point["draft"])]
+        done = [p for p in history if p["draft"] is not None]
+        chart = None
+        if done:
+            chart = chart_entry(
+                "shadow",
+                shadow_trend(
+                    # The run's number keeps two runs in one minute apart on the axis.
+                    [
+                        f"{p['run'].started_at or p['backtest'].window_end:%Y-%m-%d %H:%M} "
+                        f"· run {p['run'].pk}"
+                        for p in done
+                    ],
+                    {
+                        f"{figure} {side}": [getattr(p[key], figure) for p in done]
+                        for figure in ("precision", "recall")
+                        for key, side in (("base", "in force"), ("draft", "draft"))
+                    },
+                    {
+                        "newly flagged": [
+                            p["backtest"].counts.get("newly_flagged", 0) for p in done
+                        ],
+                        "no longer flagged": [
+                            p["backtest"].counts.get("no_longer_flagged", 0) for p in done
+                        ],
+                    },
+                    [p["url"] for p in done],
+                ),
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "config": config,
+            "title": f"{config} in shadow",
+            "history": history,
+            "chart": chart,
+        }
+        return TemplateResponse(request, "admin/detection/backtest/shadow.html", context)
+
+    def _behind(self, request, backtest: Backtest) -> dict | None:
+        """The accounts behind one figure of the comparison, when a figure's link asked."""
+        figure = request.GET.get("figure", "")
+        if figure not in FIGURES:
+            return None
+        side, cell = figure.split("-")
+        rows = backtest_accounts_behind(backtest, figure).select_related("account")
+        page = Paginator(rows, self.PER_PAGE).get_page(request.GET.get("behind"))
+        self._annotate(page)
+        version = "the version in force" if side == "base" else "the draft"
+        return {
+            "key": "behind",
+            "title": f"{FIGURE_TITLES[cell]}, under {version}",
+            "page": page,
+            **_pager(request, "behind", page),
+        }
+
+    @staticmethod
+    def _annotate(page) -> None:
+        """Each row's live case, label and strongest draft signal, two queries a page."""
+        pks = [row.account_id for row in page]
+        cases = live_cases_of(pks)
+        labels = label_outcomes(pks)
+        for row in page:
+            row.case_id = cases.get(row.account_id)
+            row.label = labels.get(row.account_id, "")
+            row.top_signal = max(
+                row.draft_signals or {"": 0}, key=lambda n: (row.draft_signals or {}).get(n, 0)
+            )
+
     def _comparison(self, request, backtest: Backtest) -> dict:
         base, draft = backtest_evaluations(backtest)
         lists = []
+        behind = self._behind(request, backtest)
+        if behind:
+            lists.append(behind)
         for key, (title, method) in self.LISTS.items():
             rows = getattr(BacktestAccount.objects.filter(backtest=backtest), method)()
             page = Paginator(rows.select_related("account"), self.PER_PAGE).get_page(
                 request.GET.get(key)
             )
-            pks = [row.account_id for row in page]
-            cases = live_cases_of(pks)
-            labels = label_outcomes(pks)
-            for row in page:
-                row.case_id = cases.get(row.account_id)
-                row.label = labels.get(row.account_id, "")
-                row.top_signal = max(
-                    row.draft_signals or {"": 0}, key=lambda n: (row.draft_signals or {}).get(n, 0)
-                )
+            self._annotate(page)
             lists.append({"key": key, "title": title, "page": page, **_pager(request, key, page)})
         campaigns = []
         for change, title in (
@@ -171,8 +263,8 @@ class BacktestAdmin(ReadOnlyAdmin):
             )
         return {
             "evaluations": [
-                ("Version in force", backtest.baseline, base),
-                ("Draft", backtest.config, draft),
+                ("Version in force", "base", backtest.baseline, base),
+                ("Draft", "draft", backtest.config, draft),
             ],
             "lists": lists,
             "campaign_lists": campaigns,

@@ -209,3 +209,59 @@ def campaign_requests(
         "bar to open the case.",
         height=max(220, 60 + 28 * len(names)),
     )
+
+
+def shadow_trend(
+    dates: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    changes: dict[str, Sequence[int]],
+    urls: Sequence[str],
+) -> go.Figure:
+    """A draft in shadow, run by run: each version's precision and recall against the labels
+    (lines, left axis) and how many accounts the draft would newly flag or stop flagging
+    (bars, right axis). Each point and bar carries the URL of that run's comparison."""
+    fig = go.Figure()
+    bar_colours = {"newly flagged": "#d1741d", "no longer flagged": "#8c96a3"}
+    for name, counts in changes.items():
+        fig.add_bar(
+            name=name,
+            x=list(dates),
+            y=list(counts),
+            yaxis="y2",
+            customdata=list(urls),
+            marker_color=bar_colours.get(name, PREVIOUS),
+            opacity=0.45,
+            hovertemplate="%{x}: %{y} accounts " + name + "<extra></extra>",
+        )
+    for name, values in series.items():
+        fig.add_scatter(
+            name=name,
+            x=list(dates),
+            y=list(values),
+            mode="lines+markers",
+            customdata=list(urls),
+            line={
+                "color": OPENED if "precision" in name else CLOSED,
+                "dash": "dot" if "in force" in name else "solid",
+            },
+            connectgaps=False,
+            hovertemplate="%{x}: " + name + " %{y:.3f}<extra></extra>",
+        )
+    fig.update_xaxes(type="category")
+    fig.update_layout(
+        yaxis={"range": [0, 1.05], "title": {"text": "precision, recall"}},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+            "title": {"text": "accounts"},
+        },
+    )
+    return _layout(
+        fig,
+        title="The draft in shadow, run by run",
+        caption="Solid lines are the draft, dotted the version in force (blue precision, green "
+        "recall); bars count the accounts the draft would newly flag or stop flagging. Click a "
+        "point or bar to open that run's comparison.",
+    )

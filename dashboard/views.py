@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
+from django_tables2 import RequestConfig
 
 from cases.labels.selectors import NOISY_SHARE
 from cases.labels.selectors import signal_quality as signal_quality_rows
@@ -35,6 +36,7 @@ from dashboard import charts, selectors
 from dashboard.reports import exports
 from dashboard.roles import MANAGER, roles_of
 from dashboard.selectors import Period
+from dashboard.tables import SignalQualityTable
 
 MAX_DAYS = 3 * 366
 
@@ -276,6 +278,7 @@ def _sees_signal_quality(user) -> bool:
 
 
 @require_GET
+@vary_on_fragment
 def signal_quality(request: HttpRequest) -> HttpResponse:
     """Each signal's precision against analysts' labels over a period, with examples."""
     if not _sees_signal_quality(request.user):
@@ -287,8 +290,14 @@ def signal_quality(request: HttpRequest) -> HttpResponse:
     )
     if form.is_bound and form.is_valid():
         period = form.cleaned_data["period"]
-    rows = signal_quality_rows(period.start_at, period.end_before)
-    context = {"form": form, "period": period, "rows": rows, "noisy_share": NOISY_SHARE}
+    table = SignalQualityTable(signal_quality_rows(period.start_at, period.end_before))
+    table.hx_target = "#signal-quality-section"
+    table.push_url = True
+    table.base_url = reverse("signal_quality")
+    RequestConfig(request, paginate=False).configure(table)
+    if is_fragment(request):
+        return render(request, "dashboard/_partials/signal_quality_section.html", {"table": table})
+    context = {"form": form, "period": period, "table": table, "noisy_share": NOISY_SHARE}
     return render(request, "dashboard/signal_quality.html", context)
 
 

@@ -432,8 +432,8 @@ CONFIG_SECTIONS = {
     SIGNALS: {
         "description": "A signal's strength is 0 below its threshold, 0.5 at it, rising to 1 at "
         "its saturation; it contributes weight x strength, and the risk score is 1 - the "
-        "product of (1 - contribution). Preview a change against the latest run before saving "
-        "it.",
+        "product of (1 - contribution). Save a change as a draft and backtest it before "
+        "publishing it.",
     },
     CONTENT: {"description": "What prompts ask for, and how near-duplicates are found."},
     COORDINATION: {
@@ -518,11 +518,6 @@ class DetectionConfigAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path(
-                "preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="detection_detectionconfig_preview",
-            ),
             path(
                 "<int:pk>/publish/",
                 self.admin_site.admin_view(self.publish_view),
@@ -662,18 +657,6 @@ class DetectionConfigAdmin(admin.ModelAdmin):
             "flag; you see what each would flag, and how each does against analysts' labels.",
             submit="Start the backtest",
         )
-
-    def preview_view(self, request):
-        """What the posted parameters would flag on the latest run, before saving them."""
-        if request.method != "POST" or not self.has_add_permission(request):
-            raise PermissionDenied
-        form = DetectionConfigForm(request.POST)
-        context = {**self.admin_site.each_context(request), "title": "Preview", "form": form}
-        if form.is_valid():
-            from detection.preview import preview_params
-
-            context["preview"] = preview_params(form.cleaned_data["params"])
-        return TemplateResponse(request, "admin/detection/detectionconfig/preview.html", context)
 
 
 @admin.register(ConfigPublication)

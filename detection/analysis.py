@@ -1,7 +1,7 @@
 """One run's analysis from its chunks' features: signals, scores, communities, flags. Pure.
 
-``analyse`` is what the run's finalise step and the admin preview both call: the first
-persists the result, the second only shows what a configuration would flag.
+``analyse`` is what the run's finalise step and a backtest both call: the first persists
+the result, the second only compares what two configurations would flag.
 """
 
 from __future__ import annotations

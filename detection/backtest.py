@@ -2,7 +2,8 @@
 telemetry, with nothing written but the comparison.
 
 A backtest reads the window's exchanges once per chunk of accounts, as a run does, computes
-the features (once for both versions when they agree on ``features.FEATURE_PARAMS``), then
+the features once, and for the draft again only the parts of them whose parameters it
+changes (``features.PARTS``, ``features.chunk_features_beside``), then
 scores, clusters and decides under each version as the next run would (the known-good list
 as it holds now, fleet moves against the last successful run). It stores each account's risk
 and flag under both, and each flagged community matched to the other version's and to the
@@ -172,14 +173,11 @@ def backtest_execute(*, backtest_id: int) -> Backtest:
     return backtest
 
 
-def _same_features(a: DetectionParams, b: DetectionParams) -> bool:
-    return all(getattr(a, name) == getattr(b, name) for name in feat.FEATURE_PARAMS)
-
-
 def _compare(backtest: Backtest) -> tuple[dict, dict]:
     base = DetectionParams.from_stored(backtest.baseline.params)
     draft = DetectionParams.from_stored(backtest.config.params)
-    shared = _same_features(base, draft)
+    # The parts of the features the draft computes differently; the rest is shared.
+    redo = feat.changed_parts(base, draft)
     pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     size = base.chunk_size
     parts = [pks[j : j + size] for j in range(0, len(pks), size)]
@@ -191,7 +189,7 @@ def _compare(backtest: Backtest) -> tuple[dict, dict]:
         exchanges += ex.height
         chunk = feat.chunk_features(ex, base)
         base_chunks.append(chunk)
-        draft_chunks.append(chunk if shared else feat.chunk_features(ex, draft))
+        draft_chunks.append(feat.chunk_features_beside(ex, draft, chunk, base) if redo else chunk)
         _progress(backtest.pk, progress=1 + int(79 * (i + 1) / len(parts)))
     features_seconds = time.monotonic() - started
     _progress(backtest.pk, stage="scoring", progress=82)
@@ -206,7 +204,8 @@ def _compare(backtest: Backtest) -> tuple[dict, dict]:
     with transaction.atomic():
         counts = _save(backtest, before, after)
     counts["exchanges"] = exchanges
-    counts["shared_features"] = shared
+    counts["shared_features"] = not redo
+    counts["recomputed_features"] = sorted(redo)
     return counts, {
         "features_seconds": round(features_seconds, 2),
         "scoring_seconds": round(scoring_seconds, 2),

@@ -26,7 +26,8 @@ import polars as pl
 
 from detection import coaction
 from detection.contract import EXCHANGE_FRAME_SCHEMA
-from detection.minhash import MIN_SHINGLES, band_keys, minhash_signatures
+from detection.minhash import minhash_signatures
+from detection.templating import template_features
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -105,103 +106,6 @@ def prompt_flags(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     return ex.with_columns(flags)
 
 
-def _shingle_tokens(prompts: pl.Series) -> list[np.ndarray]:
-    """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars)."""
-    words = (
-        prompts.fill_null("")
-        .str.to_lowercase()
-        .str.replace_all(r"\d+", "0")
-        .str.replace_all(r"[^\w\s]", " ")
-        .str.split(" ")
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
-    pairs = (
-        pl.DataFrame({"i": np.arange(len(words)), "w": words})
-        .with_columns(
-            pl.col("w").list.eval(
-                (pl.element() + " " + pl.element().shift(-1)).drop_nulls().hash(seed=7)
-            )
-        )
-        .explode("w")
-        .drop_nulls()
-        .rename({"w": "h"})
-        .with_columns((pl.col("h") & 0xFFFFFFFF).cast(pl.Int64))
-        .unique()
-        .group_by("i")
-        .agg("h")
-    )
-    by_index = dict(zip(pairs["i"].to_list(), pairs["h"].to_list(), strict=True))
-    return [np.asarray(by_index.get(i, []), dtype=np.int64) for i in range(len(words))]
-
-
-def template_features(
-    ex: pl.DataFrame, params: DetectionParams
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Templating per account, and its template band keys as links.
-
-    Exact repeats are collapsed by ``prompt_hash``; the most frequent distinct prompts of each
-    account (up to ``minhash_prompts_per_account``) are signed. A prompt is templated if it
-    repeats exactly or shares an LSH band with another distinct prompt of the same account.
-    The share of unsigned prompts that are templated is estimated from the signed singletons.
-    """
-    k = params.minhash_prompts_per_account
-    distinct = (
-        ex.filter(pl.col("prompt_hash").is_not_null())
-        .group_by("account", "prompt_hash")
-        .agg(pl.len().alias("count"), pl.col("prompt").first())
-        .sort(["account", "count", "prompt_hash"], descending=[False, True, False])
-    )
-    sample = distinct.filter(pl.int_range(pl.len()).over("account") < k)
-    tokens = _shingle_tokens(sample["prompt"])
-    long_enough = np.array([len(t) >= MIN_SHINGLES for t in tokens], dtype=bool)
-    sample = sample.with_columns(
-        pl.Series("signed", long_enough), pl.int_range(pl.len()).alias("i")
-    )
-    signed = sample.filter("signed")
-    sigs = minhash_signatures(
-        [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params.minhash_num_perm
-    )
-    keys = band_keys(sigs, params.minhash_bands) if len(sigs) else np.empty((0, 0), np.int64)
-    bands = (
-        pl.DataFrame(
-            {
-                "account": np.repeat(signed["account"].to_numpy(), keys.shape[1]),
-                "i": np.repeat(signed["i"].to_numpy(), keys.shape[1]),
-                "band": keys.reshape(-1),
-            },
-            schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64},
-        )
-        if len(signed)
-        else pl.DataFrame(schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64})
-    )
-    partnered = (
-        bands.group_by("account", "band")
-        .agg(pl.col("i").n_unique().alias("n"), pl.col("i"))
-        .filter(pl.col("n") > 1)
-        .explode("i")
-        .select("i")
-        .unique()
-        .with_columns(pl.lit(True).alias("near_dup"))
-    )
-    per_prompt = sample.join(partnered, on="i", how="left").with_columns(
-        ((pl.col("count") > 1) | pl.col("near_dup").fill_null(False)).alias("templated")
-    )
-    stats = per_prompt.group_by("account").agg(
-        (pl.col("count") * pl.col("templated")).sum().alias("templated_sampled"),
-        pl.col("count").sum().alias("sampled_weight"),
-        pl.col("signed").sum().alias("signed_prompts"),
-        (pl.col("near_dup").fill_null(False) & (pl.col("count") == 1)).sum().alias("nd_single"),
-        ((pl.col("count") == 1) & pl.col("signed")).sum().alias("signed_single"),
-    )
-    links = bands.unique(["account", "band"]).select(
-        "account",
-        pl.lit("template").alias("kind"),
-        pl.col("band").cast(pl.Utf8).alias("key"),
-        pl.col("i").alias("item"),
-    )
-    return stats, links
-
-
 def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Per account: active time buckets and a MinHash signature of the set of them."""
     minutes = params.sync_bucket_minutes
@@ -223,36 +127,40 @@ def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFra
     )
 
 
-# The parameters ``chunk_features`` reads (here and in ``coaction``): two configurations that
-# agree on these compute the same features, so a backtest computes them once for both.
-FEATURE_PARAMS = (
-    "capability_patterns",
-    "reasoning_patterns",
-    "minhash_prompts_per_account",
-    "minhash_num_perm",
-    "minhash_bands",
-    "sync_bucket_minutes",
-    "hosting_asns",
-    "coaction_minutes",
-    "coaction_min_days",
-)
+# The parts of ``chunk_features`` that depend on parameters: for each, the parameters it reads
+# (here and in ``coaction``), the feature columns it makes and the kinds of link it makes.
+PARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "prompt_flags": (
+        ("reasoning_patterns", "capability_patterns"),
+        (
+            "reasoning_share",
+            "coding_share",
+            "agentic_share",
+            "reasoning_task_share",
+            "capability_share",
+        ),
+        (),
+    ),
+    "hosting": (("hosting_asns",), ("hosting_share",), ()),
+    "templates": (
+        ("minhash_prompts_per_account", "minhash_num_perm", "minhash_bands"),
+        ("template_share", "signed_prompts"),
+        ("template",),
+    ),
+    "activity": (("sync_bucket_minutes", "minhash_num_perm"), ("active_buckets", "bucket_sig"), ()),
+    "exits": (("minhash_num_perm",), ("exit_sig",), ()),
+    "coaction": (("coaction_minutes", "coaction_min_days"), (), ("coaction",)),
+}
+# Two configurations that agree on these compute the same features, so a backtest computes
+# them once for both.
+FEATURE_PARAMS = tuple(dict.fromkeys(name for reads, _, _ in PARTS.values() for name in reads))
+# The kinds of link, in the order ``chunk_features`` concatenates them.
+LINK_KINDS = ("ip", "ua", "template", "coaction")
 
 
-def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
-    """Everything one chunk contributes to a run, from its exchanges alone."""
-    if ex.is_empty():
-        return ChunkFeatures.empty()
-    ex = prompt_flags(ex.cast(EXCHANGE_SCHEMA), params)
-    hosting = list(params.hosting_asns)
-    ex = ex.with_columns(
-        pl.col("tool_use").fill_null(False),
-        pl.col("asn").is_in(hosting).fill_null(False).alias("is_hosting"),
-        pl.col("ts").dt.hour().alias("hour"),
-    )
-    base = ex.group_by("account").agg(
-        pl.len().alias("exchanges"),
-        pl.col("output_tokens").fill_null(0).sum().alias("output_tokens"),
-        pl.col("input_tokens").fill_null(0).sum().alias("input_tokens"),
+def _flag_shares() -> list[pl.Expr]:
+    """Per-account shares of the prompt flags (``prompt_flags``) and of tool use."""
+    return [
         pl.col("is_reasoning").mean().alias("reasoning_share"),
         pl.col("cap_coding").mean().alias("coding_share"),
         pl.col("cap_agentic").mean().alias("agentic_share"),
@@ -267,6 +175,47 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
         )
         .mean()
         .alias("capability_share"),
+    ]
+
+
+def _with_hosting(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
+    return ex.with_columns(
+        pl.col("asn").is_in(list(params.hosting_asns)).fill_null(False).alias("is_hosting")
+    )
+
+
+def _template_share() -> list[pl.Expr]:
+    """From ``template_features``' sampled counts and the account's exchanges."""
+    return [
+        (
+            (
+                pl.col("templated_sampled").fill_null(0)
+                + (pl.col("exchanges") - pl.col("sampled_weight").fill_null(0))
+                * (pl.col("nd_single").fill_null(0) / pl.col("signed_single").clip(1, None))
+            )
+            / pl.col("exchanges")
+        )
+        .clip(0, 1)
+        .fill_null(0)
+        .alias("template_share"),
+        pl.col("signed_prompts").fill_null(0).cast(pl.Int64),
+    ]
+
+
+def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
+    """Everything one chunk contributes to a run, from its exchanges alone."""
+    if ex.is_empty():
+        return ChunkFeatures.empty()
+    ex = prompt_flags(ex.cast(EXCHANGE_SCHEMA), params)
+    ex = _with_hosting(ex, params).with_columns(
+        pl.col("tool_use").fill_null(False),
+        pl.col("ts").dt.hour().alias("hour"),
+    )
+    base = ex.group_by("account").agg(
+        pl.len().alias("exchanges"),
+        pl.col("output_tokens").fill_null(0).sum().alias("output_tokens"),
+        pl.col("input_tokens").fill_null(0).sum().alias("input_tokens"),
+        *_flag_shares(),
         (1 - pl.col("prompt_hash").n_unique() / pl.len()).alias("repeat_share"),
         pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"),
@@ -290,20 +239,7 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
         .join(templ, on="account", how="left")
         .join(activity, on="account", how="left")
         .join(coaction.exit_signatures(ex, params), on="account", how="left")
-        .with_columns(
-            (
-                (
-                    pl.col("templated_sampled").fill_null(0)
-                    + (pl.col("exchanges") - pl.col("sampled_weight").fill_null(0))
-                    * (pl.col("nd_single").fill_null(0) / pl.col("signed_single").clip(1, None))
-                )
-                / pl.col("exchanges")
-            )
-            .clip(0, 1)
-            .fill_null(0)
-            .alias("template_share"),
-            pl.col("signed_prompts").fill_null(0).cast(pl.Int64),
-        )
+        .with_columns(_template_share())
         .select(list(FEATURE_SCHEMA))
         .cast(FEATURE_SCHEMA)
         .sort("account")
@@ -324,6 +260,65 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
             how="vertical_relaxed",
         ).cast(LINK_SCHEMA),
         models=models.select(list(MODEL_SCHEMA)).cast(MODEL_SCHEMA),
+    )
+
+
+def changed_parts(a: DetectionParams, b: DetectionParams) -> set[str]:
+    """The parts of ``chunk_features`` whose parameters differ between ``a`` and ``b``."""
+    return {
+        part
+        for part, (reads, _, _) in PARTS.items()
+        if any(getattr(a, name) != getattr(b, name) for name in reads)
+    }
+
+
+def chunk_features_beside(
+    ex: pl.DataFrame, params: DetectionParams, known: ChunkFeatures, known_params: DetectionParams
+) -> ChunkFeatures:
+    """``chunk_features(ex, params)``, given ``known`` = ``chunk_features(ex, known_params)``:
+    only the parts whose parameters differ are computed again, the rest is taken from
+    ``known``. The same frames either way, at the cost of the changed parts alone."""
+    changed = changed_parts(params, known_params)
+    if not changed or ex.is_empty():
+        return known
+    ex = ex.cast(EXCHANGE_SCHEMA)
+    parts: list[pl.DataFrame] = []
+    links: dict[str, pl.DataFrame] = {}
+    if "prompt_flags" in changed:
+        flagged = prompt_flags(ex, params).with_columns(pl.col("tool_use").fill_null(False))
+        parts.append(flagged.group_by("account").agg(_flag_shares()).drop("tool_share"))
+    if "hosting" in changed:
+        hosting = _with_hosting(ex, params).group_by("account")
+        parts.append(hosting.agg(pl.col("is_hosting").mean().alias("hosting_share")))
+    if "templates" in changed:
+        templ, links["template"] = template_features(ex, params)
+        exchanges = known.features.select("account", "exchanges")
+        parts.append(
+            exchanges.join(templ, on="account", how="left")
+            .with_columns(_template_share())
+            .select("account", "template_share", "signed_prompts")
+        )
+    if "activity" in changed:
+        parts.append(activity_signatures(ex, params))
+    if "exits" in changed:
+        parts.append(coaction.exit_signatures(ex, params))
+    if "coaction" in changed:
+        links["coaction"] = coaction.coaction_cells(ex, params)
+    redone = [column for part in parts for column in part.columns if column != "account"]
+    features = known.features.drop(redone)
+    for part in parts:
+        features = features.join(part, on="account", how="left")
+    kept = known.links.filter(~pl.col("kind").is_in(list(links)))
+    return ChunkFeatures(
+        features=features.select(list(FEATURE_SCHEMA)).cast(FEATURE_SCHEMA).sort("account"),
+        links=pl.concat(
+            [
+                kept.filter(pl.col("kind") == kind) if kind not in links else links[kind]
+                for kind in LINK_KINDS
+            ],
+            how="vertical_relaxed",
+        ).cast(LINK_SCHEMA),
+        models=known.models,
     )
 
 

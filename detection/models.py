@@ -392,7 +392,7 @@ class DetectionChunk(models.Model):
     """One shard of accounts in one run, and the features computed from its exchanges.
 
     ``payload`` is the chunk's feature frames (Arrow IPC), kept so the finalise step can run on
-    any worker and an admin preview can re-score the latest run under another configuration.
+    any worker.
     A chunk is done at most once (compare-and-set on ``status``), so a redelivered task
     neither double-counts nor loses work.
     """

@@ -48,7 +48,8 @@ from detection.signals import EXTERNAL_FLAGS, FLEET_MOVES, WATCH_LIST_MATCHES
 
 log = logging.getLogger(__name__)
 R = DetectionRun.Status
-# Chunk payloads older than this many runs are dropped (the preview only needs the latest).
+# Chunk payloads older than this many runs are dropped: a run's finalise step, redelivered
+# or not, reads only its own.
 KEEP_CHUNK_PAYLOADS = 3
 # A run still queued or running after this long is presumed dead (its worker was lost) and
 # no longer holds the beat schedule back.
@@ -229,15 +230,15 @@ def detection_run_fail(*, run_id: int, error: str) -> None:
     )
 
 
-def run_analysis(run: DetectionRun, params: DetectionParams | None = None) -> Analysis | None:
-    """Re-analyse ``run``'s stored chunk features, under ``params`` or the run's own config."""
+def run_analysis(run: DetectionRun) -> Analysis | None:
+    """Analyse ``run``'s stored chunk features under the run's own config."""
     payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
     chunks = [_unpack(bytes(p)) for p in payloads]
     return analyse_chunks(
         chunks,
         window_start=run.window_start,
         window_end=run.window_end,
-        params=params if params is not None else DetectionParams.from_stored(run.config.params),
+        params=DetectionParams.from_stored(run.config.params),
         before=run,
     )
 

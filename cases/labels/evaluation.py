@@ -41,21 +41,34 @@ class Evaluation:
         )
 
 
+# Each cell of the comparison: which accounts it counts, by flag and label.
+CELLS = {
+    "tp": (True, CONFIRMED),
+    "fp": (True, LEGITIMATE),
+    "fn": (False, CONFIRMED),
+    "tn": (False, LEGITIMATE),
+}
+
+
 def evaluate(flags: Iterable[tuple[int, bool]], labels: Mapping[int, str]) -> Evaluation:
     """``flags``: (account, flagged) for every account scored in the window; ``labels``:
     account -> outcome."""
+    return evaluate_grouped((bool(flagged), labels.get(account), 1) for account, flagged in flags)
+
+
+def evaluate_grouped(groups: Iterable[tuple[bool, str | None, int]]) -> Evaluation:
+    """The same figures from counts already grouped: (flagged, outcome or None, accounts)."""
     counts = dict.fromkeys(("flagged", "tp", "fp", "fn", "tn", "unsure", "unlabelled_flagged"), 0)
-    for account, flagged in flags:
-        outcome = labels.get(account)
-        counts["flagged"] += flagged
+    for flagged, outcome, n in groups:
+        counts["flagged"] += n if flagged else 0
         if outcome == CONFIRMED:
-            counts["tp" if flagged else "fn"] += 1
+            counts["tp" if flagged else "fn"] += n
         elif outcome == LEGITIMATE:
-            counts["fp" if flagged else "tn"] += 1
+            counts["fp" if flagged else "tn"] += n
         elif outcome:
-            counts["unsure"] += 1
+            counts["unsure"] += n
         elif flagged:
-            counts["unlabelled_flagged"] += 1
+            counts["unlabelled_flagged"] += n
     return Evaluation(
         flagged=counts["flagged"],
         true_positives=counts["tp"],

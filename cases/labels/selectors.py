@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cases.labels.evaluation import Evaluation, evaluate
+from django.db.models import Count, OuterRef, Subquery
+
+from cases.labels.evaluation import CELLS, Evaluation, evaluate_grouped
 from cases.labels.models import AccountLabel, Outcome, ReasonCode
 from cases.models.case import Case, CaseAccount
 from detection.models import AccountScore, Backtest, BacktestAccount, DetectionRun
@@ -27,18 +29,67 @@ def label_outcomes(account_pks=None) -> dict[int, str]:
     return dict(labels.values_list("account_id", "outcome"))
 
 
+def _label_outcome() -> Subquery:
+    return Subquery(AccountLabel.objects.filter(account=OuterRef("account")).values("outcome")[:1])
+
+
+def backtests_evaluations(backtest_pks) -> dict[int, tuple[Evaluation, Evaluation]]:
+    """backtest pk -> the version in force and the draft, each against the current labels of
+    the accounts the backtest scored (those active in its window). One grouped query."""
+    rows = (
+        BacktestAccount.objects.filter(backtest__in=backtest_pks)
+        .annotate(outcome=_label_outcome())
+        .values_list("backtest_id", "base_flagged", "draft_flagged", "outcome")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    groups: dict[int, tuple[list, list]] = {pk: ([], []) for pk in backtest_pks}
+    for backtest, base, draft, outcome, n in rows:
+        groups[backtest][0].append((base, outcome, n))
+        groups[backtest][1].append((draft, outcome, n))
+    return {
+        pk: (evaluate_grouped(base), evaluate_grouped(draft))
+        for pk, (base, draft) in groups.items()
+    }
+
+
 def backtest_evaluations(backtest: Backtest) -> tuple[Evaluation, Evaluation]:
     """The version in force and the draft, each against the labels of the accounts the
     backtest scored (those active in its window)."""
-    rows = list(
-        BacktestAccount.objects.filter(backtest=backtest).values_list(
-            "account_id", "base_flagged", "draft_flagged"
-        )
+    return backtests_evaluations([backtest.pk])[backtest.pk]
+
+
+# The figures behind which a list of accounts can be asked for, as ``<side>-<cell>``.
+FIGURES = {f"{side}-{cell}" for side in ("base", "draft") for cell in CELLS}
+
+
+def backtest_accounts_behind(backtest: Backtest, figure: str):
+    """The scored accounts one figure of the comparison counts (``draft-fp``: flagged by the
+    draft and labelled legitimate), for the list a figure links to."""
+    side, cell = figure.split("-")
+    flagged, outcome = CELLS[cell]
+    return BacktestAccount.objects.filter(
+        backtest=backtest,
+        **{f"{side}_flagged": flagged},
+        account_id__in=AccountLabel.objects.filter(outcome=outcome).values("account_id"),
+    ).order_by("account__account_id")
+
+
+def shadow_history(config) -> list[dict]:
+    """A draft's shadow comparisons, one per scheduled run, oldest first: the run, what
+    changed and, for those that finished, each version against the labels."""
+    shadows = list(
+        Backtest.objects.filter(config=config, run__isnull=False)
+        .select_related("run", "baseline")
+        .order_by("run__started_at", "run_id")
     )
-    labels = label_outcomes(BacktestAccount.objects.filter(backtest=backtest).values("account_id"))
-    base = evaluate(((a, b) for a, b, _ in rows), labels)
-    draft = evaluate(((a, d) for a, _, d in rows), labels)
-    return base, draft
+    done = [b.pk for b in shadows if b.status == Backtest.Status.SUCCEEDED]
+    evaluations = backtests_evaluations(done)
+    history = []
+    for backtest in shadows:
+        base, draft = evaluations.get(backtest.pk, (None, None))
+        history.append({"backtest": backtest, "run": backtest.run, "base": base, "draft": draft})
+    return history
 
 
 def live_cases_of(account_pks) -> dict[int, int]:

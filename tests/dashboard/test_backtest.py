@@ -159,6 +159,32 @@ def test_a_published_draft_flags_in_the_next_run_what_the_backtest_said(
     assert not world["draft"].__class__.objects.get(pk=world["draft"].pk).is_draft
 
 
+def test_a_draft_that_changes_features_predicts_the_next_run_too(
+    world, admin_user, django_capture_on_commit_callbacks
+):
+    """Its features are the base chunk's with the changed parts computed again: the run
+    under it, computing everything afresh, must agree."""
+    draft = config_new_version(
+        params=DetectionParams(minhash_prompts_per_account=7, sync_bucket_minutes=15),
+        reason="fewer prompts signed, longer buckets",
+        author=admin_user,
+        draft=True,
+    )
+    start, end = backtest_default_window(draft)
+    backtest = _backtest({**world, "draft": draft}, start, end, django_capture_on_commit_callbacks)
+    assert backtest.counts["recomputed_features"] == ["activity", "templates"]
+    rows = BacktestAccount.objects.filter(backtest=backtest)
+    predicted = dict(rows.values_list("account_id", "draft_flagged"))
+    risk = dict(rows.values_list("account_id", "draft_risk"))
+    assert sum(predicted.values()) > 0
+    config_publish(config=draft, reason="backtested", author=admin_user)
+    after = detection_run_execute(run=detection_run_create())
+    assert after.config == draft
+    scores = AccountScore.objects.filter(run=after)
+    assert dict(scores.values_list("account_id", "flagged")) == predicted
+    assert dict(scores.values_list("account_id", "risk_score")) == pytest.approx(risk)
+
+
 def test_cancelling_a_queued_backtest_stops_it_before_it_starts(world):
     start, end = backtest_default_window()
     backtest = backtest_start(config=world["draft"], window_start=start, window_end=end)

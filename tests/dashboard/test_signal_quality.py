@@ -1,5 +1,6 @@
 """The signal-quality page: each signal's precision against the labels over a period."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -91,3 +92,54 @@ def test_the_page_is_for_managers_and_admins(
 def test_a_bad_period_says_so_and_shows_the_default(manager_client):
     page = manager_client.get(URL, {"start": "2026-05-01", "end": "2026-01-01"})
     assert page.status_code == 200 and "start date is after the end date" in page.content.decode()
+
+
+def _order(body: str) -> list[str]:
+    return re.findall(r'data-signal="([^"]+)"', body)
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["reasoning_elicitation", "tool_use"]),
+        ("-name", ["tool_use", "reasoning_elicitation"]),
+        ("precision", ["tool_use", "reasoning_elicitation"]),
+        ("-precision", ["reasoning_elicitation", "tool_use"]),
+        ("confirmed", ["tool_use", "reasoning_elicitation"]),
+        ("-confirmed", ["reasoning_elicitation", "tool_use"]),
+        ("legitimate", ["reasoning_elicitation", "tool_use"]),
+        ("-legitimate", ["tool_use", "reasoning_elicitation"]),
+        ("unsure", ["reasoning_elicitation", "tool_use"]),
+        ("-unsure", ["tool_use", "reasoning_elicitation"]),
+    ],
+)
+def test_every_orderable_column_sorts(scored, manager_client, sort, expected):
+    body = manager_client.get(URL, {"sort": sort}).content.decode()
+    assert _order(body) == expected
+
+
+def test_sorting_keeps_the_period_and_swaps_only_the_table(scored, manager_client):
+    period = {"start": (scored - timedelta(days=7)).date().isoformat()}
+    page = manager_client.get(URL, period).content.decode()
+    assert f'href="{URL}?start={period["start"]}&amp;sort=name"' in page
+    fragment = manager_client.get(URL, {**period, "sort": "name"}, headers={"HX-Request": "true"})
+    body = fragment.content.decode()
+    assert body.lstrip().startswith('<section class="card" id="signal-quality-section">')
+    assert "<h1>" not in body and _order(body) == ["reasoning_elicitation", "tool_use"]
+    assert "HX-Request" in fragment["Vary"]
+
+
+def test_a_signal_no_decided_account_fired_on_sorts_below_every_precision(admin_client_):
+    now = timezone.now()
+    run = DetectionRunFactory(finished_at=now - timedelta(hours=1))
+    for name, signal, outcome in (("f1", "tool_use", "confirmed"), ("u1", "asn", "unsure")):
+        account = AccountFactory(account_id=name)
+        AccountScoreFactory(run=run, account=account, signals=[_sig(signal)])
+        code = "shared-infrastructure" if outcome == "confirmed" else "insufficient-evidence"
+        labels_record(
+            account_ids=[account.pk], outcome=outcome, reason_code=code, source="case_closed"
+        )
+    assert _order(admin_client_.get(URL, {"sort": "precision"}).content.decode()) == [
+        "asn",
+        "tool_use",
+    ]

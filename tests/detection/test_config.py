@@ -335,8 +335,15 @@ def test_a_new_version_can_start_from_the_code_defaults(admin_client_):
     assert escape(DEFAULTS.reasoning_patterns[-1]) in page
 
 
-def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
+def test_a_change_saved_as_a_draft_is_backtested_to_show_what_it_would_flag(
+    admin_client_, django_capture_on_commit_callbacks
+):
+    """The one way to try a change: save it as a draft, backtest it beside the version in
+    force, read what it would newly flag. Nothing goes into force."""
+    from detection.backtest import backtest_default_window
+    from detection.models import Backtest
     from detection.services import detection_run_execute
+    from detection.tasks import backtest_task
     from tests.detection.cohorts import Cohort
 
     cohort = Cohort(seed=31)
@@ -350,20 +357,26 @@ def test_admin_preview_shows_what_a_change_would_flag(admin_client_):
     # A much lower bar for lone accounts, ties not required, would flag the two busy
     # look-alikes.
     data = _form_data(run.config, lone_threshold=0.3, lone_min_families=1, lone_needs_tie=False)
-    response = admin_client_.post(reverse("admin:detection_detectionconfig_preview"), data)
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "Newly flagged (2)" in body
+    data["_draft"] = "Save as a draft"
+    admin_client_.post(
+        reverse("admin:detection_detectionconfig_change", args=[run.config.pk]), data
+    )
+    draft = DetectionConfig.objects.get(is_draft=True)
+    assert current_config() == run.config
+    start, end = backtest_default_window(draft)
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client_.post(
+            reverse("admin:detection_detectionconfig_backtest", args=[draft.pk]),
+            {"start": f"{start:%Y-%m-%d %H:%M:%S}", "end": f"{end:%Y-%m-%d %H:%M:%S.%f}"},
+        )
+    backtest = Backtest.objects.get()
+    assert backtest_task(backtest.pk) == Backtest.Status.SUCCEEDED
+    body = admin_client_.get(
+        reverse("admin:detection_backtest_change", args=[backtest.pk])
+    ).content.decode()
+    assert "Accounts newly flagged (2)" in body
     assert "benchmark-" in body and "agent-" in body
-    assert DetectionConfig.objects.count() == 1  # preview saves nothing
-
-
-def test_admin_preview_names_the_parameters_at_fault(admin_client_):
-    data = _form_data(current_config(), signals__model_pivot__saturation="0.1")
-    response = admin_client_.post(reverse("admin:detection_detectionconfig_preview"), data)
-    body = response.content.decode()
-    assert "nothing was previewed" in body
-    assert "model_pivot saturation" in body and "must be above the threshold" in body
+    assert current_config() == run.config  # a backtest puts nothing in force
 
 
 def test_admin_run_now_starts_a_run(admin_client_, admin_user, django_capture_on_commit_callbacks):
@@ -376,6 +389,10 @@ def test_admin_run_now_starts_a_run(admin_client_, admin_user, django_capture_on
     assert admin_client_.get(reverse("admin:detection_detectionrun_changelist")).status_code == 200
 
 
-def test_analyst_cannot_use_the_admin_preview(analyst_client):
-    response = analyst_client.post(reverse("admin:detection_detectionconfig_preview"), {})
+def test_analyst_cannot_backtest(analyst_client):
+    url = reverse("admin:detection_detectionconfig_backtest", args=[current_config().pk])
+    response = analyst_client.post(url, {"start": "2026-01-01 00:00", "end": "2026-02-01 00:00"})
     assert response.status_code in (302, 403)
+    from detection.models import Backtest
+
+    assert not Backtest.objects.exists()

@@ -4,9 +4,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
 
 from detection.config import DetectionParams
-from detection.features import chunk_features, window_bounds
+from detection.features import (
+    changed_parts,
+    chunk_features,
+    chunk_features_beside,
+    window_bounds,
+)
 from detection.minhash import band_keys, minhash_signatures
 from tests.detection.cohorts import Cohort
 
@@ -82,3 +89,61 @@ def test_minhash_signatures_are_datasketch_values():
             m.update_batch(tokens.tolist())
         expected.append(m.hashvalues)
     assert (minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns)
+
+
+BESIDE_DRAFTS = {
+    "prompt_flags": {"reasoning_patterns": ["step by step"]},
+    "capabilities": {"capability_patterns": {"coding": ["zzzqqq"]}},
+    "hosting": {"hosting_asns": [64500]},
+    "templates": {"minhash_prompts_per_account": 21},
+    "num_perm": {"minhash_num_perm": 48, "minhash_bands": 12},
+    "activity": {"sync_bucket_minutes": 15},
+    "coaction": {"coaction_minutes": 20, "coaction_min_days": 1},
+    "several": {"reasoning_patterns": ["think"], "sync_bucket_minutes": 5},
+}
+
+
+@pytest.mark.parametrize("name", list(BESIDE_DRAFTS))
+def test_features_beside_a_known_chunk_equal_features_computed_afresh(name):
+    """A backtest computes the draft's features from the base chunk, redoing only the parts
+    whose parameters changed: the frames must be those a run under the draft computes."""
+    cohort = Cohort(seed=67).everyone()
+    _, exchanges = cohort.to_frames()
+    base = DetectionParams()
+    draft = base.replace(**BESIDE_DRAFTS[name])
+    assert changed_parts(base, draft)
+    known = chunk_features(exchanges, base)
+    beside = chunk_features_beside(exchanges, draft, known, base)
+    afresh = chunk_features(exchanges, draft)
+    # Exact but for float summation order (chunk_features run twice differs by 1e-16 there).
+    assert_frame_equal(beside.features, afresh.features, rel_tol=1e-12, abs_tol=1e-12)
+    assert_frame_equal(_sorted(beside.links), _sorted(afresh.links))
+    assert_frame_equal(_sorted(beside.models), _sorted(afresh.models))
+    assert not beside.features.equals(known.features) or not _sorted(beside.links).equals(
+        _sorted(known.links)
+    )
+
+
+def test_features_beside_redo_only_the_changed_part(monkeypatch):
+    from detection import features
+
+    _, exchanges = Cohort(seed=67).everyone().to_frames()
+    base = DetectionParams()
+    known = chunk_features(exchanges, base)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a part the draft does not change was computed again")
+
+    for name in ("prompt_flags", "activity_signatures", "_key_links"):
+        monkeypatch.setattr(features, name, refuse)
+    monkeypatch.setattr(features.coaction, "coaction_cells", refuse)
+    monkeypatch.setattr(features.coaction, "exit_signatures", refuse)
+    draft = base.replace(minhash_prompts_per_account=base.minhash_prompts_per_account + 1)
+    assert changed_parts(base, draft) == {"templates"}
+    beside = chunk_features_beside(exchanges, draft, known, base)
+    assert beside.models is known.models
+    assert chunk_features_beside(exchanges, base, known, base) is known

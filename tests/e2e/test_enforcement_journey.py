@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from cases.enforcement.models import EnforcementAction, OutboxMessage
 from cases.enforcement.services import outbox_deliver
+from cases.labels.models import AccountLabel, AccountLabelRevision
 from cases.models import Case
 from detection.models import Account
 from tests.cases.test_evidence_fixtures import make_campaign
@@ -85,8 +86,15 @@ def test_propose_with_terms_approve_appeal_one_account_and_the_proposer_is_told(
     dialog = page.locator("dialog.enf-modal")
     expect(dialog.locator("[data-term=category]")).to_have_text(category.name)
     dialog.get_by_label("Approve").check()
+    dialog.get_by_label("Reason code").select_option("shared-infrastructure")
     dialog.get_by_role("button", name="Record decision").click()
     expect(dialog).to_be_hidden()
+    # Approving labels every account of the action: confirmed, with the reason and the person.
+    labels = AccountLabel.objects.filter(account__in=action.accounts.all())
+    assert labels.count() == 4
+    assert {(x.outcome, x.reason.code, x.source, x.decided_by) for x in labels} == {
+        ("confirmed", "shared-infrastructure", "action_approved", approver)
+    }
     _deliver(action)
     body = json.loads(receiver.requests[-1]["body"])
     assert body["policy"]["code"] == policy.code and body["duration_days"] == 90
@@ -152,6 +160,19 @@ def test_propose_with_terms_approve_appeal_one_account_and_the_proposer_is_told(
     )
     assert statuses == {"suspended"}
     assert Account.objects.get(pk=appealed.pk).platform_status == "active"
+    # The upheld appeal revises the appealed account's label, keeping the first in history.
+    label = AccountLabel.objects.get(account=appealed)
+    assert (label.outcome, label.reason.code, label.source, label.decided_by) == (
+        "legitimate",
+        "reversed-on-appeal",
+        "reversal_approved",
+        second,
+    )
+    history = AccountLabelRevision.objects.filter(account=appealed).order_by("pk")
+    assert [(r.outcome, r.decided_by) for r in history] == [
+        ("confirmed", approver),
+        ("legitimate", second),
+    ]
     assert json.loads(receiver.requests[-1]["body"])["accounts"] == [appealed.account_id]
 
     # The analyst who proposed the suspension hears that it was reversed for one account.

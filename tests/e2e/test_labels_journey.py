@@ -159,5 +159,10 @@ def test_manager_reads_signal_quality_and_follows_an_example(page, live_server, 
     expect(row).to_contain_text("33.3%")
     page.locator("#period-form").get_by_role("button", name="Show").click()
     expect(row).to_be_visible()
+    # Sorting by a column swaps the table and keeps the URL shareable.
+    page.locator("#signal-quality").get_by_role("link", name="Precision").click()
+    expect(page).to_have_url(re.compile(r"sort=precision"))
+    expect(page.locator("#signal-quality th.orderable.asc")).to_have_text("Precision")
+    expect(row).to_be_visible()
     row.get_by_role("link", name="agent-1").click()
     expect(page).to_have_url(re.compile(r"/accounts/agent-1/$"))

@@ -1,0 +1,112 @@
+"""Templating per account: how much of an account's traffic is filled in from templates,
+and the LSH band keys of its sampled prompts, which link it to accounts that share them.
+Frames in, frames out; part of ``detection.features.chunk_features``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from detection.minhash import MIN_SHINGLES, band_keys, minhash_signatures
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
+
+
+def _shingle_tokens(prompts: pl.Series) -> list[np.ndarray]:
+    """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars)."""
+    words = (
+        prompts.fill_null("")
+        .str.to_lowercase()
+        .str.replace_all(r"\d+", "0")
+        .str.replace_all(r"[^\w\s]", " ")
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+    )
+    pairs = (
+        pl.DataFrame({"i": np.arange(len(words)), "w": words})
+        .with_columns(
+            pl.col("w").list.eval(
+                (pl.element() + " " + pl.element().shift(-1)).drop_nulls().hash(seed=7)
+            )
+        )
+        .explode("w")
+        .drop_nulls()
+        .rename({"w": "h"})
+        .with_columns((pl.col("h") & 0xFFFFFFFF).cast(pl.Int64))
+        .unique()
+        .group_by("i")
+        .agg("h")
+    )
+    by_index = dict(zip(pairs["i"].to_list(), pairs["h"].to_list(), strict=True))
+    return [np.asarray(by_index.get(i, []), dtype=np.int64) for i in range(len(words))]
+
+
+def template_features(
+    ex: pl.DataFrame, params: DetectionParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Templating per account, and its template band keys as links.
+
+    Exact repeats are collapsed by ``prompt_hash``; the most frequent distinct prompts of each
+    account (up to ``minhash_prompts_per_account``) are signed. A prompt is templated if it
+    repeats exactly or shares an LSH band with another distinct prompt of the same account.
+    The share of unsigned prompts that are templated is estimated from the signed singletons.
+    """
+    k = params.minhash_prompts_per_account
+    distinct = (
+        ex.filter(pl.col("prompt_hash").is_not_null())
+        .group_by("account", "prompt_hash")
+        .agg(pl.len().alias("count"), pl.col("prompt").first())
+        .sort(["account", "count", "prompt_hash"], descending=[False, True, False])
+    )
+    sample = distinct.filter(pl.int_range(pl.len()).over("account") < k)
+    tokens = _shingle_tokens(sample["prompt"])
+    long_enough = np.array([len(t) >= MIN_SHINGLES for t in tokens], dtype=bool)
+    sample = sample.with_columns(
+        pl.Series("signed", long_enough), pl.int_range(pl.len()).alias("i")
+    )
+    signed = sample.filter("signed")
+    sigs = minhash_signatures(
+        [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params.minhash_num_perm
+    )
+    keys = band_keys(sigs, params.minhash_bands) if len(sigs) else np.empty((0, 0), np.int64)
+    bands = (
+        pl.DataFrame(
+            {
+                "account": np.repeat(signed["account"].to_numpy(), keys.shape[1]),
+                "i": np.repeat(signed["i"].to_numpy(), keys.shape[1]),
+                "band": keys.reshape(-1),
+            },
+            schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64},
+        )
+        if len(signed)
+        else pl.DataFrame(schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64})
+    )
+    partnered = (
+        bands.group_by("account", "band")
+        .agg(pl.col("i").n_unique().alias("n"), pl.col("i"))
+        .filter(pl.col("n") > 1)
+        .explode("i")
+        .select("i")
+        .unique()
+        .with_columns(pl.lit(True).alias("near_dup"))
+    )
+    per_prompt = sample.join(partnered, on="i", how="left").with_columns(
+        ((pl.col("count") > 1) | pl.col("near_dup").fill_null(False)).alias("templated")
+    )
+    stats = per_prompt.group_by("account").agg(
+        (pl.col("count") * pl.col("templated")).sum().alias("templated_sampled"),
+        pl.col("count").sum().alias("sampled_weight"),
+        pl.col("signed").sum().alias("signed_prompts"),
+        (pl.col("near_dup").fill_null(False) & (pl.col("count") == 1)).sum().alias("nd_single"),
+        ((pl.col("count") == 1) & pl.col("signed")).sum().alias("signed_single"),
+    )
+    links = bands.unique(["account", "band"]).select(
+        "account",
+        pl.lit("template").alias("kind"),
+        pl.col("band").cast(pl.Utf8).alias("key"),
+        pl.col("i").alias("item"),
+    )
+    return stats, links
