@@ -115,6 +115,93 @@ COACTION_SCHEMA = {
     "lift": pl.Float64,
     "exit_overlap": pl.Float64,
 }
+NEIGHBOUR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "key": pl.Utf8, "item": pl.Int64}
+# Seed of the fixed pseudo-random order in which a busy cell's accounts meet their neighbours.
+RING_SEED = 13
+
+
+def cell_members(cells: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """(key, item, account, group, k, pos): the cells that can pair anyone (two accounts or
+    more, of more than one organisation), each cell's rows together in the ring's order, with
+    the cell's size ``k`` and the account's position ``pos`` in it."""
+    return (
+        cells.select("key", "item", "account")
+        .join(groups, on="account")
+        .with_columns(
+            pl.len().over("key", "item").alias("k"),
+            pl.col("group").n_unique().over("key", "item").alias("g"),
+        )
+        .filter((pl.col("k") > 1) & (pl.col("g") > 1))
+        .with_columns(pl.col("account").hash(seed=RING_SEED).alias("order"))
+        .sort("key", "item", "order", "account")
+        .with_columns(pl.int_range(pl.len()).over("key", "item").alias("pos"))
+        .select("key", "item", "account", "group", "k", "pos")
+    )
+
+
+def cell_neighbours(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(a, b, key, item), a < b: the pairs of unrelated accounts a (key, window) cell compares.
+
+    An account is compared with at most ``cell_cap`` others of a cell: the ``cell_cap // 2``
+    that follow it and as many that precede it in one fixed pseudo-random order of accounts (a
+    ring, as ``clustering.key_pairs`` links a hub's members). A cell of up to ``cell_cap + 1``
+    accounts compares all its pairs; a busier one (a popular tool's users at a busy hour, a
+    large fleet's wave) at most ``cell_cap // 2`` pairs per account, so the pairs grow with the
+    cells' rows, never with their square. The order is the same in every cell, so a fleet's
+    members meet the same neighbours wave after wave, and it does not depend on how the run's
+    accounts were split into chunks.
+    """
+    members = cell_members(cells, groups)
+    if members.is_empty():
+        return pl.DataFrame(schema=NEIGHBOUR_SCHEMA)
+    size = members["k"].to_numpy().astype(np.int64)
+    pos = members["pos"].to_numpy().astype(np.int64)
+    first = np.arange(len(pos), dtype=np.int64) - pos  # the row where each row's cell starts
+    account = members["account"].to_numpy()
+    group = members["group"].rank("dense").to_numpy()
+    steps = max(cell_cap // 2, 1)
+    a_parts, b_parts, row_parts = [], [], []
+    for step in range(1, steps + 1):
+        rows = np.flatnonzero(step < size)
+        if not len(rows):
+            break
+        other = first[rows] + (pos[rows] + step) % size[rows]
+        rows, other = rows[group[rows] != group[other]], other[group[rows] != group[other]]
+        a_parts.append(np.minimum(account[rows], account[other]))
+        b_parts.append(np.maximum(account[rows], account[other]))
+        row_parts.append(first[rows])
+    cell_row = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
+    # In a cell of at most ``2 * steps`` accounts a pair is met both ways round the ring.
+    pairs = pl.DataFrame(
+        {
+            "a": np.concatenate(a_parts) if a_parts else np.zeros(0, dtype=np.int64),
+            "b": np.concatenate(b_parts) if b_parts else np.zeros(0, dtype=np.int64),
+            "cell": cell_row,
+        },
+        schema={"a": pl.Int64, "b": pl.Int64, "cell": pl.Int64},
+    ).unique()
+    cell = pairs["cell"].to_numpy()
+    return pairs.select(
+        "a",
+        "b",
+        pl.Series("key", members["key"].gather(cell), dtype=pl.Utf8),
+        pl.Series("item", members["item"].gather(cell), dtype=pl.Int64),
+    )
+
+
+def crowded_windows(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(account, coaction_crowded): how many of an account's cells were too busy to compare it
+    with everyone in them (more than ``cell_cap + 1`` accounts), for its explanation."""
+    return (
+        cells.select("key", "item", "account")
+        .join(groups, on="account")
+        .filter(
+            (pl.len().over("key", "item") > cell_cap + 1)
+            & (pl.col("group").n_unique().over("key", "item") > 1)
+        )
+        .group_by("account")
+        .agg(pl.len().cast(pl.Float64).alias("coaction_crowded"))
+    )
 
 
 def coaction_pairs(
@@ -132,45 +219,34 @@ def coaction_pairs(
     """Pairs of unrelated accounts that act together: (a, b, cells, days, lift, exit_overlap).
 
     ``cells`` is (account, key, item): the template keys each account worked in each time
-    window (``features.coaction_cells``). Accounts are paired only inside one (key, window)
-    cell, and a cell worked by more than ``cell_cap`` accounts pairs no one (a popular tool's
-    users at a busy hour), so the pairs grow with the cells, never with all pairs of accounts.
+    window (``features.coaction_cells``). Accounts are compared only inside one (key, window)
+    cell, and there with at most ``cell_cap`` neighbours each (``cell_neighbours``), so the
+    work grows with the cells' rows, never with all pairs of accounts.
 
     A pair counts when it met in cells on at least ``min_days`` distinct days, at least
     ``min_lift`` times as often as chance: two independent accounts that worked key k in c_a
     and c_b of the window's T windows meet in about c_a c_b / T of them (summed over the keys
     they met on), so two round-the-clock users of one agent meet often, but no more often than
-    chance. And they leave through the same exits: their address sets (``exits``: account,
-    exit_sig, MinHash) overlap by at least ``min_exit_overlap``.
+    chance. In a cell busier than the cap a pair is counted only when it is compared, so its
+    count is at most what it met: the cap can lose a pair, never invent one. And they leave
+    through the same exits: their address sets (``exits``: account, exit_sig, MinHash)
+    overlap by at least ``min_exit_overlap``.
     """
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
     if cells.is_empty():
         return empty
-    cells = cells.select("account", "key", "item").join(groups, on="account")
-    worked = cells.group_by("account", "key").agg(pl.len().alias("c"))
-    crowd = cells.with_columns(
-        pl.len().over("key", "item").alias("k"),
-        pl.col("group").n_unique().over("key", "item").alias("g"),
-    ).filter((pl.col("k") <= cell_cap) & (pl.col("g") > 1))
-    if crowd.is_empty():
+    met = cell_neighbours(cells, groups, cell_cap=cell_cap)
+    if met.is_empty():
         return empty
-    met = (
-        crowd.select("key", "item", "account", "group")
-        .join(
-            crowd.select("key", "item", pl.col("account").alias("b"), pl.col("group").alias("gb")),
-            on=["key", "item"],
-        )
-        .filter((pl.col("account") < pl.col("b")) & (pl.col("group") != pl.col("gb")))
-        .select(pl.col("account").alias("a"), "b", "key", "item")
+    per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
+    observed = (
+        met.group_by("a", "b")
+        .agg(pl.len().alias("cells"), (pl.col("item") // per_day).n_unique().alias("days"))
+        .filter(pl.col("days") >= min_days)
     )
-    per_day = 24 * 60 // max(bucket_minutes, 1)
-    observed = met.group_by("a", "b").agg(
-        pl.struct("key", "item").n_unique().alias("cells"),
-        (pl.col("item") // max(per_day, 1)).n_unique().alias("days"),
-    )
-    observed = observed.filter(pl.col("days") >= min_days)
     if observed.is_empty():
         return empty
+    worked = cells.group_by("account", "key").agg(pl.len().alias("c"))
     keys = (
         met.join(observed.select("a", "b"), on=["a", "b"], how="semi")
         .select("a", "b", "key")
@@ -187,21 +263,33 @@ def coaction_pairs(
         observed.join(expected, on=["a", "b"])
         .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
         .filter(pl.col("lift") >= min_lift)
-    )
-    sig = {
-        int(a): np.asarray(s, dtype=np.uint64)
-        for a, s in exits.filter(pl.col("exit_sig").is_not_null()).iter_rows()
-    }
-    a_list, b_list = pairs["a"].to_list(), pairs["b"].to_list()
-    overlap = np.array(
-        [
-            float((sig[a] == sig[b]).mean()) if a in sig and b in sig else 0.0
-            for a, b in zip(a_list, b_list, strict=True)
-        ]
+        .sort("a", "b")
     )
     return (
-        pairs.with_columns(pl.Series("exit_overlap", overlap, dtype=pl.Float64))
+        pairs.with_columns(pl.Series("exit_overlap", _exit_overlap(pairs, exits)))
         .filter(pl.col("exit_overlap") >= min_exit_overlap)
         .select(list(COACTION_SCHEMA))
         .cast(COACTION_SCHEMA)
     )
+
+
+def _exit_overlap(pairs: pl.DataFrame, exits: pl.DataFrame) -> np.ndarray:
+    """Per pair (a, b): the MinHash estimate of the Jaccard overlap of their address sets, 0
+    for an account with no signature."""
+    known = exits.filter(pl.col("exit_sig").is_not_null())
+    if pairs.is_empty() or known.is_empty():
+        return np.zeros(pairs.height, dtype=np.float64)
+    index = known.select("account", pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
+    sigs = np.vstack(known["exit_sig"].to_list()).astype(np.uint64)
+
+    def rows(column: str) -> np.ndarray:
+        found = pairs.select(pl.col(column).alias("account")).join(
+            index, on="account", how="left", maintain_order="left"
+        )
+        return found["row"].fill_null(-1).to_numpy()
+
+    a, b = rows("a"), rows("b")
+    both = (a >= 0) & (b >= 0)
+    overlap = np.zeros(pairs.height, dtype=np.float64)
+    overlap[both] = (sigs[a[both]] == sigs[b[both]]).mean(axis=1)
+    return overlap
