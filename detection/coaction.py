@@ -115,32 +115,85 @@ COACTION_SCHEMA = {
     "lift": pl.Float64,
     "exit_overlap": pl.Float64,
 }
-NEIGHBOUR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "key": pl.Utf8, "item": pl.Int64}
+NEIGHBOUR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "kid": pl.UInt32, "item": pl.Int64}
 # Seed of the fixed pseudo-random order in which a busy cell's accounts meet their neighbours.
 RING_SEED = 13
 
 
-def cell_members(cells: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """(key, item, account, group, k, pos): the cells that can pair anyone (two accounts or
+def numbered_keys(cells: pl.DataFrame) -> pl.DataFrame:
+    """(account, kid, item): ``cells`` with each template key replaced by a number, so that
+    sorting and comparing cells is sorting and comparing numbers. Which key gets which number
+    does not matter: each cell is ordered on its own."""
+    keys = cells.select("key").unique().with_row_index("kid")
+    return cells.select("account", "key", "item").join(keys, on="key").drop("key")
+
+
+def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """(kid, item, account, group, k, pos): the cells that can pair anyone (two accounts or
     more, of more than one organisation), each cell's rows together in the ring's order, with
-    the cell's size ``k`` and the account's position ``pos`` in it."""
-    return (
-        cells.select("key", "item", "account")
-        .join(groups, on="account")
-        .with_columns(
-            pl.len().over("key", "item").alias("k"),
-            pl.col("group").n_unique().over("key", "item").alias("g"),
-        )
-        .filter((pl.col("k") > 1) & (pl.col("g") > 1))
+    the cell's size ``k`` and the account's position ``pos`` in it; ``group`` is a number."""
+    ordered = (
+        numbered.join(groups.select("account", pl.col("group").rank("dense")), on="account")
         .with_columns(pl.col("account").hash(seed=RING_SEED).alias("order"))
-        .sort("key", "item", "order", "account")
-        .with_columns(pl.int_range(pl.len()).over("key", "item").alias("pos"))
-        .select("key", "item", "account", "group", "k", "pos")
+        .sort("kid", "item", "order", "account")
+    )
+    if ordered.is_empty():
+        return ordered.select("kid", "item", "account", "group", k=pl.lit(0), pos=pl.lit(0))
+    opens = (
+        ordered.select(
+            (pl.col("kid") != pl.col("kid").shift(1)) | (pl.col("item") != pl.col("item").shift(1))
+        )
+        .to_series()
+        .fill_null(True)
+        .to_numpy()
+    )
+    starts = np.flatnonzero(opens)
+    sizes = np.diff(np.append(starts, ordered.height))
+    group = ordered["group"].to_numpy()
+    mixed = np.minimum.reduceat(group, starts) != np.maximum.reduceat(group, starts)
+    cell = np.cumsum(opens) - 1
+    return ordered.with_columns(
+        pl.Series("k", sizes[cell], dtype=pl.Int64),
+        pl.Series("pos", np.arange(ordered.height) - starts[cell], dtype=pl.Int64),
+    ).filter(pl.Series(((sizes > 1) & mixed)[cell]))
+
+
+def ring_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(a, b, kid, item), a < b, once each: the pairs of unrelated accounts each cell of
+    ``members`` (``cell_members``) compares, each account with the ``cell_cap // 2`` that
+    follow it round the ring (so with as many that precede it too)."""
+    if members.is_empty():
+        return pl.DataFrame(schema=NEIGHBOUR_SCHEMA)
+    size = members["k"].to_numpy()
+    pos = members["pos"].to_numpy()
+    first = np.arange(len(pos), dtype=np.int64) - pos  # the row where each row's cell starts
+    account = members["account"].to_numpy()
+    group = members["group"].to_numpy()
+    a_parts, b_parts, row_parts = [], [], []
+    for step in range(1, min(max(cell_cap // 2, 1), int(size.max()) // 2) + 1):
+        # Round a ring of k, step s and step k - s join the same pairs: each is taken once,
+        # and at s = k / 2 from the first half of the ring only.
+        rows = np.flatnonzero((2 * step < size) | ((2 * step == size) & (pos < step)))
+        other = first[rows] + (pos[rows] + step) % size[rows]
+        unrelated = group[rows] != group[other]
+        rows, other = rows[unrelated], other[unrelated]
+        a_parts.append(np.minimum(account[rows], account[other]))
+        b_parts.append(np.maximum(account[rows], account[other]))
+        row_parts.append(rows)
+    rows = np.concatenate(row_parts)
+    return pl.DataFrame(
+        {
+            "a": np.concatenate(a_parts),
+            "b": np.concatenate(b_parts),
+            "kid": members["kid"].to_numpy()[rows],
+            "item": members["item"].to_numpy()[rows],
+        },
+        schema=NEIGHBOUR_SCHEMA,
     )
 
 
 def cell_neighbours(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
-    """(a, b, key, item), a < b: the pairs of unrelated accounts a (key, window) cell compares.
+    """(a, b, kid, item), a < b: the pairs of unrelated accounts a (key, window) cell compares.
 
     An account is compared with at most ``cell_cap`` others of a cell: the ``cell_cap // 2``
     that follow it and as many that precede it in one fixed pseudo-random order of accounts (a
@@ -149,44 +202,9 @@ def cell_neighbours(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int)
     large fleet's wave) at most ``cell_cap // 2`` pairs per account, so the pairs grow with the
     cells' rows, never with their square. The order is the same in every cell, so a fleet's
     members meet the same neighbours wave after wave, and it does not depend on how the run's
-    accounts were split into chunks.
+    accounts were split into chunks. ``kid`` numbers the cell's key (``numbered_keys``).
     """
-    members = cell_members(cells, groups)
-    if members.is_empty():
-        return pl.DataFrame(schema=NEIGHBOUR_SCHEMA)
-    size = members["k"].to_numpy().astype(np.int64)
-    pos = members["pos"].to_numpy().astype(np.int64)
-    first = np.arange(len(pos), dtype=np.int64) - pos  # the row where each row's cell starts
-    account = members["account"].to_numpy()
-    group = members["group"].rank("dense").to_numpy()
-    steps = max(cell_cap // 2, 1)
-    a_parts, b_parts, row_parts = [], [], []
-    for step in range(1, steps + 1):
-        rows = np.flatnonzero(step < size)
-        if not len(rows):
-            break
-        other = first[rows] + (pos[rows] + step) % size[rows]
-        rows, other = rows[group[rows] != group[other]], other[group[rows] != group[other]]
-        a_parts.append(np.minimum(account[rows], account[other]))
-        b_parts.append(np.maximum(account[rows], account[other]))
-        row_parts.append(first[rows])
-    cell_row = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
-    # In a cell of at most ``2 * steps`` accounts a pair is met both ways round the ring.
-    pairs = pl.DataFrame(
-        {
-            "a": np.concatenate(a_parts) if a_parts else np.zeros(0, dtype=np.int64),
-            "b": np.concatenate(b_parts) if b_parts else np.zeros(0, dtype=np.int64),
-            "cell": cell_row,
-        },
-        schema={"a": pl.Int64, "b": pl.Int64, "cell": pl.Int64},
-    ).unique()
-    cell = pairs["cell"].to_numpy()
-    return pairs.select(
-        "a",
-        "b",
-        pl.Series("key", members["key"].gather(cell), dtype=pl.Utf8),
-        pl.Series("item", members["item"].gather(cell), dtype=pl.Int64),
-    )
+    return ring_pairs(cell_members(numbered_keys(cells), groups), cell_cap=cell_cap)
 
 
 def crowded_windows(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
@@ -194,11 +212,9 @@ def crowded_windows(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int)
     with everyone in them (more than ``cell_cap + 1`` accounts), for its explanation."""
     return (
         cells.select("key", "item", "account")
+        .filter(pl.len().over("key", "item") > cell_cap + 1)
         .join(groups, on="account")
-        .filter(
-            (pl.len().over("key", "item") > cell_cap + 1)
-            & (pl.col("group").n_unique().over("key", "item") > 1)
-        )
+        .filter(pl.col("group").n_unique().over("key", "item") > 1)
         .group_by("account")
         .agg(pl.len().cast(pl.Float64).alias("coaction_crowded"))
     )
@@ -235,7 +251,8 @@ def coaction_pairs(
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
     if cells.is_empty():
         return empty
-    met = cell_neighbours(cells, groups, cell_cap=cell_cap)
+    numbered = numbered_keys(cells)
+    met = ring_pairs(cell_members(numbered, groups), cell_cap=cell_cap)
     if met.is_empty():
         return empty
     per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
@@ -246,15 +263,15 @@ def coaction_pairs(
     )
     if observed.is_empty():
         return empty
-    worked = cells.group_by("account", "key").agg(pl.len().alias("c"))
+    worked = numbered.group_by("account", "kid").agg(pl.len().alias("c"))
     keys = (
         met.join(observed.select("a", "b"), on=["a", "b"], how="semi")
-        .select("a", "b", "key")
+        .select("a", "b", "kid")
         .unique()
     )
     expected = (
-        keys.join(worked.rename({"account": "a", "c": "ca"}), on=["a", "key"])
-        .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "key"])
+        keys.join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
+        .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
         .group_by("a", "b")
         .agg((pl.col("ca") * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
         .with_columns(pl.col("e") / max(window_buckets, 1))
