@@ -6,7 +6,9 @@ generator of bench/heldout/ at ``--accounts`` and twice that), then times ``pyth
 detect`` in a child process: wall time, the child's CPU time (user + system, all threads;
 steadier than wall time on a machine shared with other work) and its peak RSS, so the loader
 is not counted. ``--profile DIR`` runs the child under pyinstrument and writes its profile
-there (the profiler adds a little to each figure).
+there (the profiler adds a little to each figure). ``--coaction [REV]`` also times the
+co-action stage alone on each run's stored chunks (CPU of all threads, best of three), and
+with REV the code of that git revision on the same inputs, as "before".
 
 The held-out data is used for timing only: this script never reads its labels
 (``truth.jsonl``), and refuses the seeds kept for measuring quality.
