@@ -118,6 +118,8 @@ COACTION_SCHEMA = {
 NEIGHBOUR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "kid": pl.UInt32, "item": pl.Int64}
 # Seed of the fixed pseudo-random order in which a busy cell's accounts meet their neighbours.
 RING_SEED = 13
+# The most compared pairs ``coaction_pairs`` holds at once (about 28 bytes each).
+PAIRS_PER_SHARD = 20_000_000
 
 
 def numbered_keys(cells: pl.DataFrame) -> pl.DataFrame:
@@ -158,10 +160,13 @@ def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.Series(((sizes > 1) & mixed)[cell]))
 
 
-def ring_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def ring_pairs(
+    members: pl.DataFrame, *, cell_cap: int, shard: int = 0, shards: int = 1
+) -> pl.DataFrame:
     """(a, b, kid, item), a < b, once each: the pairs of unrelated accounts each cell of
     ``members`` (``cell_members``) compares, each account with the ``cell_cap // 2`` that
-    follow it round the ring (so with as many that precede it too)."""
+    follow it round the ring (so with as many that precede it too). Only the pairs whose
+    ``a`` is ``shard`` modulo ``shards``: each pair is in exactly one shard."""
     if members.is_empty():
         return pl.DataFrame(schema=NEIGHBOUR_SCHEMA)
     size = members["k"].to_numpy()
@@ -175,9 +180,10 @@ def ring_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
         # and at s = k / 2 from the first half of the ring only.
         rows = np.flatnonzero((2 * step < size) | ((2 * step == size) & (pos < step)))
         other = first[rows] + (pos[rows] + step) % size[rows]
-        unrelated = group[rows] != group[other]
-        rows, other = rows[unrelated], other[unrelated]
-        a_parts.append(np.minimum(account[rows], account[other]))
+        a = np.minimum(account[rows], account[other])
+        kept = (group[rows] != group[other]) & (a % shards == shard)
+        rows, other = rows[kept], other[kept]
+        a_parts.append(a[kept])
         b_parts.append(np.maximum(account[rows], account[other]))
         row_parts.append(rows)
     rows = np.concatenate(row_parts)
@@ -252,36 +258,42 @@ def coaction_pairs(
     if cells.is_empty():
         return empty
     numbered = numbered_keys(cells)
-    met = ring_pairs(cell_members(numbered, groups), cell_cap=cell_cap)
-    if met.is_empty():
-        return empty
-    per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
-    observed = (
-        met.group_by("a", "b")
-        .agg(pl.len().alias("cells"), (pl.col("item") // per_day).n_unique().alias("days"))
-        .filter(pl.col("days") >= min_days)
-    )
-    if observed.is_empty():
-        return empty
+    members = cell_members(numbered, groups)
     worked = numbered.group_by("account", "kid").agg(pl.len().alias("c"))
-    keys = (
-        met.join(observed.select("a", "b"), on=["a", "b"], how="semi")
-        .select("a", "b", "kid")
-        .unique()
-    )
-    expected = (
-        keys.join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
-        .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
-        .group_by("a", "b")
-        .agg((pl.col("ca") * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
-        .with_columns(pl.col("e") / max(window_buckets, 1))
-    )
-    pairs = (
-        observed.join(expected, on=["a", "b"])
-        .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
-        .filter(pl.col("lift") >= min_lift)
-        .sort("a", "b")
-    )
+    per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
+    # The pairs compared are held a shard at a time, so memory stays bounded however many
+    # cell rows the run has; the shards' pairs are disjoint, so the result is the same.
+    bound = int((members["k"] // 2).clip(upper_bound=max(cell_cap // 2, 1)).sum() or 0)
+    shards = max(1, -(-bound // PAIRS_PER_SHARD))
+    found = []
+    for shard in range(shards):
+        met = ring_pairs(members, cell_cap=cell_cap, shard=shard, shards=shards)
+        observed = (
+            met.group_by("a", "b")
+            .agg(pl.len().alias("cells"), (pl.col("item") // per_day).n_unique().alias("days"))
+            .filter(pl.col("days") >= min_days)
+        )
+        keys = (
+            met.join(observed.select("a", "b"), on=["a", "b"], how="semi")
+            .select("a", "b", "kid")
+            .unique()
+        )
+        del met
+        expected = (
+            keys.join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
+            .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
+            .group_by("a", "b")
+            .agg((pl.col("ca") * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
+            .with_columns(pl.col("e") / max(window_buckets, 1))
+        )
+        found.append(
+            observed.join(expected, on=["a", "b"])
+            .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
+            .filter(pl.col("lift") >= min_lift)
+        )
+    pairs = pl.concat(found).sort("a", "b")
+    if pairs.is_empty():
+        return empty
     return (
         pairs.with_columns(pl.Series("exit_overlap", _exit_overlap(pairs, exits)))
         .filter(pl.col("exit_overlap") >= min_exit_overlap)

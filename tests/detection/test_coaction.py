@@ -326,3 +326,14 @@ def test_the_explanation_states_the_cap_where_it_applied():
     signal = _signal(analysis, "coaction")
     quiet = np.flatnonzero(crowded == 0)
     assert len(quiet) and all("nearest" not in signal.explain(int(i)) for i in quiet)
+
+
+def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
+    cells = _random_cells(7, accounts=120, windows=60, per_account=20)
+    groups, exits = _alone(range(1, 121)), _exits(range(1, 121), shared=True)
+    loose = {"min_days": 1, "min_lift": 0.0, "min_exit_overlap": 0.0}
+    whole = _pairs(cells, groups, exits, **loose)
+    monkeypatch.setattr(coaction, "PAIRS_PER_SHARD", 1_000)  # about twenty shards
+    sharded = _pairs(cells, groups, exits, **loose)
+    assert whole.height > 100
+    assert sharded.equals(whole)
