@@ -8,8 +8,9 @@ but each at their own hours and from their own addresses: they meet in a window 
 than chance gives.
 
 The cost is linear: a chunk turns its exchanges into cells (account, template key, time
-window), one row per account, key and window (``coaction_cells``); the run pairs accounts only
-inside a cell, and a crowded cell pairs no one (``coaction_pairs``).
+window), one row per account, key and window (``coaction_cells``); the run compares accounts
+only inside a cell, and there each with at most ``coaction_cell_cap`` neighbours in a fixed
+order, however crowded the cell (``cell_neighbours``, ``coaction_pairs``).
 """
 
 from __future__ import annotations
@@ -250,7 +251,8 @@ def coaction_pairs(
     and c_b of the window's T windows meet in about c_a c_b / T of them (summed over the keys
     they met on), so two round-the-clock users of one agent meet often, but no more often than
     chance. In a cell busier than the cap a pair is counted only when it is compared, so its
-    count is at most what it met: the cap can lose a pair, never invent one. And they leave
+    count is at most what it met: against comparing every pair, the cap can lose a pair, never
+    add one. And they leave
     through the same exits: their address sets (``exits``: account, exit_sig, MinHash)
     overlap by at least ``min_exit_overlap``.
     """
