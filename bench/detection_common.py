@@ -117,3 +117,80 @@ def read_export(path: Path) -> dict[str, dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as fh:
         return {row["account_id"]: row for row in map(json.loads, fh)}
+
+
+def coaction_timing(baseline: str | None = None, baseline_cap: int = 60, repeat: int = 3) -> str:
+    """The co-action stage alone on the latest run's stored chunks: its inputs, the pairs it
+    compares and keeps, and its best time of ``repeat`` (CPU of all threads, and wall); with
+    ``baseline`` (a git revision), that revision's ``detection/coaction.py`` on the same
+    inputs with ``baseline_cap`` too, as "before"."""
+    import importlib.util
+    import subprocess
+    import tempfile
+    import time
+
+    import polars as pl
+
+    from detection import coaction
+    from detection.clustering import relatedness_groups
+    from detection.config import DetectionParams
+    from detection.models import Account, DetectionRun
+    from detection.services import _unpack
+
+    run = DetectionRun.objects.latest()
+    params = DetectionParams.from_stored(run.config.params)
+    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    chunks = [_unpack(bytes(p)) for p in payloads]
+    features = pl.concat([c.features for c in chunks])
+    cells = pl.concat([c.links for c in chunks]).filter(pl.col("kind") == "coaction")
+    accounts = pl.DataFrame(
+        list(Account.objects.values_list("pk", "org_id", "email_domain")),
+        schema={"account": pl.Int64, "org_id": pl.Utf8, "email_domain": pl.Utf8},
+        orient="row",
+    ).join(features.select("account"), on="account")
+    groups = relatedness_groups(accounts, params.free_mail_domains)
+    exits = features.select("account", "exit_sig")
+    span = (run.window_end - run.window_start).total_seconds()
+    kwargs = {
+        "window_buckets": int(span // (60 * params.coaction_minutes)),
+        "bucket_minutes": params.coaction_minutes,
+        "cell_cap": params.coaction_cell_cap,
+        "min_days": params.coaction_min_days,
+        "min_lift": params.coaction_min_lift,
+        "min_exit_overlap": params.coaction_min_exit_overlap,
+    }
+
+    def best(module) -> tuple[float, float, int]:
+        times = []
+        for _ in range(repeat):
+            cpu, wall = time.process_time(), time.perf_counter()
+            pairs = module.coaction_pairs(cells, groups, exits, **kwargs)
+            times.append((time.process_time() - cpu, time.perf_counter() - wall))
+        return min(t[0] for t in times), min(t[1] for t in times), pairs.height
+
+    sizes = cells.group_by("key", "item").len()["len"]
+    cpu, wall, kept = best(coaction)
+    compared = coaction.cell_neighbours(cells, groups, cell_cap=params.coaction_cell_cap).height
+    out = (
+        f"co-action: {cells.height:,} cell rows in {len(sizes):,} cells (largest {sizes.max()} "
+        f"accounts); cap {params.coaction_cell_cap}: {compared:,} pairs compared, {kept:,} kept, "
+        f"{cpu:.2f} s CPU, {wall:.2f} s wall (best of {repeat})"
+    )
+    if baseline:
+        source = subprocess.run(
+            ["git", "show", f"{baseline}:detection/coaction.py"],
+            cwd=ROOT, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as fh:
+            fh.write(source)
+            fh.flush()
+            spec = importlib.util.spec_from_file_location("coaction_baseline", fh.name)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        kwargs["cell_cap"] = baseline_cap
+        cpu, wall, kept = best(module)
+        out += (
+            f"; at {baseline} (cap {baseline_cap}): {kept:,} kept, {cpu:.2f} s CPU, "
+            f"{wall:.2f} s wall"
+        )
+    return out

@@ -6,7 +6,9 @@ generator of bench/heldout/ at ``--accounts`` and twice that), then times ``pyth
 detect`` in a child process: wall time, the child's CPU time (user + system, all threads;
 steadier than wall time on a machine shared with other work) and its peak RSS, so the loader
 is not counted. ``--profile DIR`` runs the child under pyinstrument and writes its profile
-there (the profiler adds a little to each figure).
+there (the profiler adds a little to each figure). ``--coaction [REV]`` also times the
+co-action stage alone on each run's stored chunks (CPU of all threads, best of three), and
+with REV the code of that git revision on the same inputs, as "before".
 
 The held-out data is used for timing only: this script never reads its labels
 (``truth.jsonl``), and refuses the seeds kept for measuring quality.
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from detection_common import (
     ROOT,
+    coaction_timing,
     have_generator,
     load_cohorts,
     load_generated,
@@ -67,6 +70,13 @@ def main() -> None:
         "--database", default="console_bench_detection_scale", help="scratch database (dropped)"
     )
     parser.add_argument("--seed", type=int, help="default 404 (traffic, cohorts), 11 (heldout)")
+    parser.add_argument(
+        "--coaction",
+        nargs="?",
+        const="",
+        metavar="REV",
+        help="also time the co-action stage alone on each run's chunks (and at git REV, as before)",
+    )
     args = parser.parse_args()
     if args.seed is None:
         args.seed = 11 if args.generator == "heldout" else 404
@@ -108,6 +118,8 @@ def main() -> None:
             f"snapshots {seconds:6.1f} s wall, {cpu:6.1f} s CPU; "
             f"peak RSS {peak:7.0f} MB"
         )
+        if args.coaction is not None:
+            print("  " + coaction_timing(args.coaction or None), flush=True)
     (e1, t1, c1, u1), (e2, t2, c2, u2) = rows
     print(
         f"data x{e2 / e1:.2f} -> detection run x{t2 / t1:.2f}, whole command x{c2 / c1:.2f} "

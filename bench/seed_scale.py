@@ -1,7 +1,7 @@
 """The reported scale end to end: generate, ingest, detect and open cases on the preset.
 
     .venv/bin/python bench/seed_scale.py [--scale 1.0] [--seed 7] [--database NAME]
-                                         [--data DIR] [--bare-copy]
+                                         [--data DIR] [--bare-copy] [--coaction [REV]]
 
 ``generate_traffic --preset reported`` at ``--scale`` (1.0 = about 124,000 accounts and 26
 million exchanges; a fraction for a smaller run), into ``--data`` (kept, and reused when its
@@ -12,7 +12,9 @@ process, and the script prints its wall time, CPU time, rows per second and peak
 largest process of the stage, from ``wait4``), then the detection run's own stages, the
 cases and their evidence snapshots, and the quality figures against the generator's labels.
 ``--bare-copy`` also times a bare ``COPY`` of the same exchange rows (bench/ingest.py), the
-reference of the ingest budget; ``--profile FILE`` runs detect under pyinstrument.
+reference of the ingest budget; ``--profile FILE`` runs detect under pyinstrument;
+``--coaction [REV]`` times the co-action stage alone on the run's chunks (and the code at git
+revision REV on the same inputs, as before).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from detection_common import ROOT, read_export, setup_database
+from detection_common import ROOT, coaction_timing, read_export, setup_database
 from detection_quality import evaluate
 
 
@@ -108,6 +110,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="default var/scale/seed-SEED-scale-SCALE")
     parser.add_argument("--bare-copy", action="store_true", help="also time a bare COPY")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of detect")
+    parser.add_argument(
+        "--coaction",
+        nargs="?",
+        const="",
+        metavar="REV",
+        help="also time the co-action stage alone on the run's chunks (and at git REV, as before)",
+    )
     args = parser.parse_args()
     data = args.data or ROOT / "var" / "scale" / f"seed-{args.seed}-scale-{args.scale}"
     url = setup_database(args.database)
@@ -141,6 +150,8 @@ def main() -> None:
         f"{timings.get('finalise_seconds', 0):.1f} s, reach {timings.get('reach_seconds', 0):.1f}"
         f" s; {run.chunks_total} chunks; counts {run.counts}"
     )
+    if args.coaction is not None:
+        print("  " + coaction_timing(args.coaction or None), flush=True)
     after = detect["seconds"] - timings.get("wall_seconds", 0)
     snapshots = list(
         EvidenceSnapshot.objects.exclude(finished_at=None).values_list(

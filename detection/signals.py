@@ -303,16 +303,30 @@ def coaction(f: pl.DataFrame, p: DetectionParams) -> Signal:
         "worked the same prompt templates in the same {minutes}-minute windows as {value:.0f} "
         "unrelated accounts on up to {days:.0f} days, {lift:.0f}x more often than chance, "
         "leaving through the same exits ({overlap:.0%} of addresses in common); customers of "
-        "one popular tool share its template but not its minutes and exits (a window worked by "
-        "more than {cap:.0f} accounts is a crowd and pairs no one); typical for this "
-        "plan: {norm:.0f}",
+        "one popular tool share its template but not its minutes and exits{crowd}; typical "
+        "for this plan: {norm:.0f}",
         {
             "minutes": np.full(f.height, p.coaction_minutes),
-            "cap": np.full(f.height, float(p.coaction_cell_cap)),
             "days": _col(f, "coaction_days"),
             "lift": _col(f, "coaction_lift"),
             "overlap": _col(f, "coaction_exit_overlap"),
+            "crowd": _crowd_caveat(_col(f, "coaction_crowded"), p.coaction_cell_cap),
         },
+    )
+
+
+def _crowd_caveat(crowded: np.ndarray, cap: int) -> np.ndarray:
+    """Per account, where the co-action cap applied: the sentence saying so, else nothing."""
+    return np.array(
+        [
+            f"; {n:.0f} of its windows were worked by more than {cap + 1} accounts, and in those "
+            f"it was compared only with its {2 * (cap // 2)} nearest in a fixed order (the cap "
+            "that keeps the work linear), so the count may be low"
+            if n > 0
+            else ""
+            for n in crowded
+        ],
+        dtype=object,
     )
 
 

@@ -183,12 +183,14 @@ class DetectionParams(FrozenStruct):
     coaction_cell_cap: Annotated[
         int,
         param(
-            "A template window worked by more accounts than this is a crowd (a popular tool's "
-            "users at a busy hour): it pairs no one, which keeps the cost linear.",
+            "Co-action compares an account with at most this many others of one template "
+            "window: in a busier window (a popular tool's users at a busy hour, a large fleet's "
+            "wave) each account meets only its nearest in a fixed order, which keeps the cost "
+            "linear.",
             COORDINATION,
             ge=2,
         ),
-    ] = 60
+    ] = 8
     coaction_min_exit_overlap: Annotated[
         Share,
         param(

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from detection import coaction
 from detection.analysis import analyse
 from detection.config import DetectionParams
 from detection.features import chunk_features
@@ -160,3 +161,179 @@ def test_membership_follows_the_campaigns_signature_and_ties():
     assert set(joined.campaigns) == {0}
     assert joined.campaign_of.tolist() == [0, 0, 0, 0, 0, 0, 0, -1, -1]
     assert joined.flagged.tolist() == [True] * 7 + [False, False]
+
+
+# --- The cap on how many neighbours an account meets in one window -------------------------
+
+CAP = DetectionParams().coaction_cell_cap
+
+
+def _crowd(n: int, items: range, key: str = "k") -> pl.DataFrame:
+    """``n`` accounts of ``n`` organisations all working ``key`` in every window of ``items``."""
+    return pl.DataFrame(
+        {
+            "account": [a for _ in items for a in range(1, n + 1)],
+            "key": key,
+            "item": [i for i in items for _ in range(n)],
+        },
+        schema={"account": pl.Int64, "key": pl.Utf8, "item": pl.Int64},
+    )
+
+
+def _alone(accounts) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"account": list(accounts), "group": [f"acct:{a}" for a in accounts]},
+        schema={"account": pl.Int64, "group": pl.Utf8},
+    )
+
+
+@pytest.mark.parametrize("n", [CAP + 2, 200, 2000])
+def test_a_busy_window_compares_each_account_with_at_most_the_cap(n):
+    neighbours = coaction.cell_neighbours(
+        _crowd(n, range(1)), _alone(range(1, n + 1)), cell_cap=CAP
+    )
+    # Exactly cap/2 pairs per account whatever the window's size: linear, never n(n-1)/2.
+    assert neighbours.height == n * (CAP // 2)
+    per_account = pl.concat([neighbours["a"], neighbours["b"]]).value_counts()["count"]
+    assert per_account.max() == per_account.min() == CAP
+    assert (neighbours["a"] < neighbours["b"]).all()
+    assert neighbours.select("a", "b").is_unique().all()
+
+
+@pytest.mark.parametrize("n", [2, 5, CAP, CAP + 1])
+def test_a_window_within_the_cap_compares_every_pair(n):
+    neighbours = coaction.cell_neighbours(
+        _crowd(n, range(1)), _alone(range(1, n + 1)), cell_cap=CAP
+    )
+    assert neighbours.height == n * (n - 1) // 2
+
+
+def test_accounts_of_one_organisation_are_never_compared():
+    groups = pl.DataFrame(
+        {"account": range(1, 31), "group": ["org:a"] * 20 + [f"acct:{a}" for a in range(21, 31)]},
+        schema={"account": pl.Int64, "group": pl.Utf8},
+    )
+    neighbours = coaction.cell_neighbours(_crowd(30, range(2)), groups, cell_cap=CAP)
+    assert neighbours.height > 0
+    assert not (neighbours["b"] <= 20).any()  # a < b: a pair inside the organisation has b <= 20
+    lone = coaction.cell_neighbours(_crowd(20, range(2)), groups, cell_cap=CAP)
+    assert lone.is_empty()
+
+
+def _pairs(cells, groups, exits, **changes):
+    params = DetectionParams()
+    kwargs = {
+        "window_buckets": 5 * 24 * 60 // params.coaction_minutes,
+        "bucket_minutes": params.coaction_minutes,
+        "cell_cap": CAP,
+        "min_days": params.coaction_min_days,
+        "min_lift": params.coaction_min_lift,
+        "min_exit_overlap": params.coaction_min_exit_overlap,
+        **changes,
+    }
+    return coaction.coaction_pairs(cells, groups, exits, **kwargs)
+
+
+def _exits(accounts, shared: bool) -> pl.DataFrame:
+    sig = [list(range(64)) if shared else [a * 1000 + j for j in range(64)] for a in accounts]
+    return pl.DataFrame(
+        {"account": list(accounts), "exit_sig": sig},
+        schema={"account": pl.Int64, "exit_sig": pl.List(pl.UInt64)},
+    )
+
+
+def test_a_fleet_whose_waves_are_crowds_is_still_linked_whole():
+    # 100 accounts sent out together in six windows a day for five days: every window is far
+    # over the cap. Each account meets its ring neighbours, so the fleet stays one piece.
+    per_day = 24 * 60 // DetectionParams().coaction_minutes
+    items = [day * per_day + w for day in range(5) for w in (50, 52, 54, 56, 58, 60)]
+    cells = pl.concat([_crowd(100, range(i, i + 1)) for i in items])
+    pairs = _pairs(cells, _alone(range(1, 101)), _exits(range(1, 101), shared=True))
+    assert pairs.height == 100 * (CAP // 2)
+    assert (pairs["cells"] == 30).all() and (pairs["days"] == 5).all()
+    partners = pl.concat([pairs["a"], pairs["b"]]).value_counts()["count"]
+    assert partners.min() == partners.max() == CAP
+    root = list(range(101))
+
+    def find(x):
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for a, b in pairs.select("a", "b").iter_rows():
+        root[find(a)] = find(b)
+    assert len({find(a) for a in range(1, 101)}) == 1
+
+
+def _random_cells(seed: int, accounts: int, windows: int, per_account: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [
+        (a, key, int(item))
+        for a in range(1, accounts + 1)
+        for key in ("x", "y")
+        for item in rng.choice(windows, per_account, replace=False)
+    ]
+    return pl.DataFrame(
+        rows, schema={"account": pl.Int64, "key": pl.Utf8, "item": pl.Int64}, orient="row"
+    )
+
+
+def test_a_pair_is_counted_only_where_it_met_and_the_same_whatever_the_rows_order():
+    # Windows of about 40 accounts (over the cap): compare with every pair counted by hand.
+    cells = _random_cells(5, accounts=120, windows=60, per_account=20)
+    groups, exits = _alone(range(1, 121)), _exits(range(1, 121), shared=True)
+    pairs = _pairs(cells, groups, exits, min_days=1, min_lift=0.0, min_exit_overlap=0.0)
+    assert pairs.height > 0
+    where = cells.group_by("account").agg(pl.struct("key", "item").alias("cells"))
+    met = {a: {(c["key"], c["item"]) for c in cs} for a, cs in where.iter_rows()}
+    for a, b, counted in pairs.select("a", "b", "cells").iter_rows():
+        assert 1 <= counted <= len(met[a] & met[b])
+    # Chunks arrive in any order: the same rows shuffled, or split and put back, give the same.
+    shuffled = cells.sample(fraction=1.0, shuffle=True, seed=9)
+    again = _pairs(
+        pl.concat([shuffled[500:], shuffled[:500]]),
+        groups.reverse(),
+        exits.reverse(),
+        min_days=1,
+        min_lift=0.0,
+        min_exit_overlap=0.0,
+    )
+    assert again.equals(pairs)
+
+
+def test_the_explanation_states_the_cap_where_it_applied():
+    from detection.scoring import explain
+
+    cap = 4
+    cohort = Cohort(seed=43)
+    cohort.hydra(n=40, customers=6)
+    cohort.ordinary(30)
+    analysis, labels = _analyse(cohort, DetectionParams().replace(coaction_cell_cap=cap))
+    crowded = analysis.frame["coaction_crowded"].to_numpy()
+    hydra = labels == "hydra"
+    # Its waves send more than cap + 1 of the fleet to one template at once...
+    assert (crowded[hydra] > 0).all() and not (crowded[~hydra] > 0).any()
+    assert analysis.decision.flagged[hydra].all()
+    row = int(np.flatnonzero(hydra)[0])
+    reasons = {s["name"]: s["reason"] for s in explain(analysis.scores, row)}
+    # ...and the flag says so, with the cap, beside what the signal found.
+    assert (
+        f"{crowded[row]:.0f} of its windows were worked by more than {cap + 1} accounts"
+        in (reasons["coaction"])
+    )
+    assert f"compared only with its {cap} nearest" in reasons["coaction"]
+    signal = _signal(analysis, "coaction")
+    quiet = np.flatnonzero(crowded == 0)
+    assert len(quiet) and all("nearest" not in signal.explain(int(i)) for i in quiet)
+
+
+def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
+    cells = _random_cells(7, accounts=120, windows=60, per_account=20)
+    groups, exits = _alone(range(1, 121)), _exits(range(1, 121), shared=True)
+    loose = {"min_days": 1, "min_lift": 0.0, "min_exit_overlap": 0.0}
+    whole = _pairs(cells, groups, exits, **loose)
+    monkeypatch.setattr(coaction, "PAIRS_PER_SHARD", 1_000)  # about twenty shards
+    sharded = _pairs(cells, groups, exits, **loose)
+    assert whole.height > 100
+    assert sharded.equals(whole)
