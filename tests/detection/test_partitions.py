@@ -284,3 +284,22 @@ def test_an_evidence_query_reads_only_its_months(months):
     sql, params = plausible.query.sql_with_params()
     reads = scanned(sql, params)
     assert "detection_exchange_p2026_01" in reads and "detection_exchange_p2026_06" not in reads
+
+
+def test_the_overviews_estimate_adds_up_the_partitions():
+    """Autovacuum analyses partitions, never the partitioned table itself: the overview's
+    estimate must come from the partitions, not the parent's last manual ANALYZE."""
+    from dashboard.selectors import telemetry_size
+
+    partition_create(month_partition(datetime(2026, 3, 1, tzinfo=UTC)))
+    account = AccountFactory()
+    for n in range(5):
+        ExchangeFactory(account=account, ts=datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=n))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE detection_exchange")  # the parent and every partition: 5
+    for n in range(7):
+        ExchangeFactory(account=account, ts=datetime(2026, 3, 9, tzinfo=UTC) + timedelta(hours=n))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE detection_exchange_p2026_03")  # what autovacuum would do
+
+    assert telemetry_size().exchanges == 12
