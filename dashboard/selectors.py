@@ -379,13 +379,18 @@ def telemetry_size() -> Telemetry:
     tables = [Account._meta.db_table, Exchange._meta.db_table]
     with connection.cursor() as cursor:
         # reltuples is -1 until the table is first analysed; the statistics collector's
-        # live-row count covers that gap (it follows inserts, COPY included).
+        # live-row count covers that gap (it follows inserts, COPY included). A partitioned
+        # table (exchanges on PostgreSQL) is the sum of its partitions: autovacuum never
+        # analyses the parent itself, so its own figures stay where the last manual ANALYZE
+        # left them.
         cursor.execute(
-            "SELECT c.relname, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint "
-            "ELSE s.n_live_tup END "
-            "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "SELECT c.relname, sum(CASE WHEN leaf.reltuples >= 0 THEN leaf.reltuples::bigint "
+            "ELSE s.n_live_tup END) "
+            "FROM pg_class c JOIN pg_class leaf ON leaf.relkind = 'r' AND (leaf.oid = c.oid "
+            "OR leaf.oid IN (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf)) "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = leaf.oid "
             "WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') "
-            "AND pg_catalog.pg_table_is_visible(c.oid)",
+            "AND pg_catalog.pg_table_is_visible(c.oid) GROUP BY c.relname",
             [tables],
         )
         found = dict(cursor.fetchall())

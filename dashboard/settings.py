@@ -360,6 +360,10 @@ FILE_UPLOAD_HANDLERS = [
 # the ingest report, left out of detection until the clock reaches them (docs/ingest.md).
 TELEMETRY_CLOCK_SKEW_MINUTES = int(os.environ.get("TELEMETRY_CLOCK_SKEW_MINUTES", "60"))
 TELEMETRY_RETENTION_DAYS = int(os.environ.get("TELEMETRY_RETENTION_DAYS", "180"))
+# PostgreSQL: exchanges are partitioned by month; the daily beat task (and the
+# partition_exchanges command) keeps this many months' partitions made ahead of the current
+# one (docs/operations.md, "Partitioned telemetry").
+TELEMETRY_PARTITIONS_AHEAD = int(os.environ.get("TELEMETRY_PARTITIONS_AHEAD", "3"))
 # Mail, for the scheduled reports and for notifications to people with an address: Django's
 # SMTP backend when EMAIL_HOST is set; without it, report mail is written to the worker's log
 # (the console backend), so nothing is lost silently, and notifications stay in the console's
@@ -390,6 +394,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "prune-telemetry": {
         "task": "detection.tasks.prune_telemetry_task",
+        "schedule": 24 * 60 * 60,
+    },
+    "partition-exchanges": {
+        "task": "detection.tasks.partition_exchanges_task",
         "schedule": 24 * 60 * 60,
     },
     "prune-exports": {

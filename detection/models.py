@@ -139,6 +139,11 @@ class Exchange(models.Model):
     # COLLATE "C" (migration 0002): an id is compared byte by byte, which halves the cost of
     # building its unique index. A later AlterField of this column must keep that collation
     # (Django would drop it), or say why not.
+    # On PostgreSQL the table is partitioned by month of ``ts`` (migration 0011,
+    # detection.partitions), and PostgreSQL wants the partition key in every unique key: in
+    # the database the primary key is (id, ts) and this constraint (exchange_id, ts). Django
+    # keeps the model's view (SQLite's); ingest's conflict target follows the database
+    # (detection.ingest.loaders.conflict_key).
     exchange_id = models.CharField(max_length=255)
     # No index of its own: exchange_account_ts_idx leads with the account.
     account = models.ForeignKey(

@@ -11,6 +11,7 @@ from detection.hooks import run_succeeded
 from detection.ingest.parallel import WorkerLost
 from detection.ingest.uploads import upload_ingest
 from detection.models import DetectionRun, IngestReport
+from detection.partitions import partitions_ensure
 from detection.retention import telemetry_files_prune, telemetry_prune
 
 # Transient database trouble (a restart, a dropped connection) is worth a retry; anything
@@ -107,6 +108,13 @@ def prune_telemetry_task(older_than_days: int | None = None) -> int:
     deleted = telemetry_prune(older_than_days=older_than_days).deleted
     telemetry_files_prune(older_than_days=older_than_days)
     return deleted
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)
+def partition_exchanges_task() -> list[str]:
+    """Make the coming months' exchange partitions (daily, from the beat schedule; nothing
+    on SQLite); returns the names of those it created."""
+    return partitions_ensure().created
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, max_retries=3, retry_backoff=True)

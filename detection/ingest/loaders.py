@@ -15,6 +15,12 @@ Two exchange loaders with the same behaviour, checked by the same tests:
   rows not found, so a re-ingest reads the index instead of writing every row twice and
   throwing it away; the first batch that finds none of its ids stored goes back to the
   direct COPY.
+  When the table is partitioned by month (:mod:`detection.partitions`), PostgreSQL requires
+  its unique key to hold the partition key: it is ``(exchange_id, ts)``, the conflict target
+  is the same pair (:func:`conflict_key`), and the lookup reads only the months the batch
+  covers. A re-loaded row (same id, same time) is still a duplicate; a row that repeats a
+  stored id with another time is stored beside it (docs/operations.md, "Partitioned
+  telemetry").
 - :class:`PortableLoader` (any database Django supports, SQLite by default):
   ``executemany`` of ``INSERT ... ON CONFLICT (exchange_id) DO NOTHING``, counting the rows
   it wrote.
@@ -51,6 +57,7 @@ from django.db import connection, transaction
 from detection import contract
 from detection.contract import AccountRow, ExchangeRow
 from detection.models import Account, AccountChange
+from detection.partitions import is_partitioned
 
 # The stored columns in row order (detection.contract), and their binary COPY types.
 ACCOUNT_COLUMNS = AccountRow._fields
@@ -224,6 +231,12 @@ class AccountResolver:
         self.pks.clear()
 
 
+def conflict_key() -> str:
+    """The columns of the exchanges' unique key: ``exchange_id``, and ``ts`` with it where
+    the table is partitioned by time."""
+    return "exchange_id, ts" if is_partitioned() else "exchange_id"
+
+
 class PortableLoader:
     """Exchanges through ``executemany``: any database, SQLite by default."""
 
@@ -235,7 +248,7 @@ class PortableLoader:
         self.sql = (
             # Only constant column names are interpolated; the values are bound parameters.
             f"INSERT INTO detection_exchange ({columns}) VALUES ({marks}) "  # noqa: S608
-            "ON CONFLICT (exchange_id) DO NOTHING"
+            f"ON CONFLICT ({conflict_key()}) DO NOTHING"
         )
         self.accounts = AccountResolver()
 
@@ -277,6 +290,8 @@ class CopyLoader:
         self.freeze = False  # bulk into a table emptied in this transaction: COPY ... FREEZE
         self.accounts = AccountResolver()
         self.columns = ", ".join(EXCHANGE_COLUMNS)
+        self.partitioned = is_partitioned()
+        self.key = conflict_key()
         with connection.cursor() as cursor:
             columns = ", ".join(
                 f"{name} {kind}" for name, kind in zip(EXCHANGE_COLUMNS, STAGE_TYPES, strict=True)
@@ -324,13 +339,7 @@ class CopyLoader:
                 self._copy(cursor, TABLE, rows)
                 return len(rows), placeholders
             if self.direct and self.overlapping:
-                cursor.execute(
-                    f"SELECT exchange_id FROM {TABLE} WHERE exchange_id = ANY(%s)",  # noqa: S608
-                    [[row.exchange_id for row in rows]],
-                )
-                known = {exchange_id for (exchange_id,) in cursor.fetchall()}
-                self.overlapping = bool(known)
-                rows = [row for row in rows if row.exchange_id not in known]
+                rows = self._unstored(cursor, rows)
                 if not rows:
                     return 0, placeholders
             if self.direct:
@@ -345,6 +354,27 @@ class CopyLoader:
             self._copy(cursor, STAGE, rows)
             inserted = self._insert_staged(cursor)
         return inserted, placeholders
+
+    def _unstored(self, cursor, rows: list[ExchangeRow]) -> list[ExchangeRow]:
+        """The rows whose key is not stored yet; clears ``overlapping`` if none was."""
+        ids = [row.exchange_id for row in rows]
+        if not self.partitioned:
+            cursor.execute(
+                f"SELECT exchange_id FROM {TABLE} WHERE exchange_id = ANY(%s)",  # noqa: S608
+                [ids],
+            )
+            known = {exchange_id for (exchange_id,) in cursor.fetchall()}
+            self.overlapping = bool(known)
+            return [row for row in rows if row.exchange_id not in known]
+        # The batch's time span bounds the lookup, so only its months' indexes are read.
+        cursor.execute(
+            f"SELECT exchange_id, ts FROM {TABLE} "  # noqa: S608 (constants)
+            "WHERE exchange_id = ANY(%s) AND ts >= %s AND ts <= %s",
+            [ids, min(row.ts for row in rows), max(row.ts for row in rows)],
+        )
+        known = set(cursor.fetchall())
+        self.overlapping = bool(known)
+        return [row for row in rows if (row.exchange_id, row.ts) not in known]
 
     def load_payload(self, payload: bytes, rows: int) -> int:
         """Insert ``rows`` rows already written as binary COPY data (a worker's, see
@@ -371,7 +401,7 @@ class CopyLoader:
     def _insert_staged(self, cursor) -> int:
         cursor.execute(
             f"INSERT INTO {TABLE} ({self.columns}) "  # noqa: S608 (constants)
-            f"SELECT {self.columns} FROM {STAGE} ON CONFLICT (exchange_id) DO NOTHING"
+            f"SELECT {self.columns} FROM {STAGE} ON CONFLICT ({self.key}) DO NOTHING"
         )
         inserted = cursor.rowcount
         cursor.execute(f"TRUNCATE {STAGE}")
@@ -420,7 +450,8 @@ class CopyLoader:
                 # no anti-wraparound vacuum to rewrite them later. Other transactions cannot
                 # see the table until this one commits (the lock).
                 cursor.execute(f"TRUNCATE {TABLE}")
-                self.freeze = True
+                # PostgreSQL refuses COPY FREEZE into a partitioned table.
+                self.freeze = not self.partitioned
             cursor.execute(
                 """
                 SELECT i.relname, pg_get_indexdef(i.oid), c.conname, c.contype
@@ -435,6 +466,11 @@ class CopyLoader:
             )
             self._rebuild = []
             for index, definition, constraint, kind in cursor.fetchall():
+                if self.partitioned:
+                    self._rebuild.append(
+                        self._partitioned_rebuild(cursor, index, definition, constraint)
+                    )
+                    continue
                 if constraint:
                     cursor.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{constraint}"')
                     add = "PRIMARY KEY" if kind == "p" else "UNIQUE"
@@ -447,6 +483,25 @@ class CopyLoader:
             cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [work_mem])
         self.bulk = True
         return True
+
+    def _partitioned_rebuild(self, cursor, index: str, definition: str, constraint: str | None):
+        """Drop one key or index of the partitioned table; returns how to build it again.
+
+        Its definition reads ``ON ONLY``, which would build it on the parent alone, and a
+        partitioned table takes no ``ADD CONSTRAINT ... USING INDEX``: a key is added back
+        by its definition, which builds it on every partition (and fails on a duplicate as
+        the index build would)."""
+        if constraint:
+            cursor.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conname = %s AND conrelid = %s::regclass",
+                [constraint, TABLE],
+            )
+            (key,) = cursor.fetchone()
+            cursor.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{constraint}"')
+            return f'ALTER TABLE {TABLE} ADD CONSTRAINT "{constraint}" {key}', "", constraint
+        cursor.execute(f'DROP INDEX "{index}"')
+        return definition.replace(" ON ONLY ", " ON ", 1), "", ""
 
     def finish_bulk(self) -> int:
         """Build the dropped indexes again; returns how many rows were removed as duplicates.
@@ -474,13 +529,14 @@ class CopyLoader:
 
     def _delete_repeated_ids(self, cursor) -> int:
         # ids come from the identity column in COPY order, so the lowest is the first loaded.
+        same = " AND ".join(f"e.{c} = d.{c}" for c in self.key.split(", "))
         cursor.execute(
             f"""
             DELETE FROM {TABLE} e USING (
-                SELECT exchange_id, min(id) AS first FROM {TABLE}
-                GROUP BY exchange_id HAVING count(*) > 1
+                SELECT {self.key}, min(id) AS first FROM {TABLE}
+                GROUP BY {self.key} HAVING count(*) > 1
             ) d
-            WHERE e.exchange_id = d.exchange_id AND e.id <> d.first
+            WHERE {same} AND e.id <> d.first
             """  # noqa: S608 (constants)
         )
         return cursor.rowcount

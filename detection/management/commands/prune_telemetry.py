@@ -12,8 +12,9 @@ from detection.retention import telemetry_files_prune, telemetry_prune
 
 class Command(BaseCommand):
     help = (
-        "Delete exchanges older than TELEMETRY_RETENTION_DAYS (or --older-than-days), in "
-        "batches by time, and uploads and reject files under DATA_DIR written before then. "
+        "Delete exchanges older than TELEMETRY_RETENTION_DAYS (or --older-than-days): whole "
+        "monthly partitions on PostgreSQL, then the rest in batches by time; and uploads "
+        "and reject files under DATA_DIR written before then. "
         "Accounts, cases, evidence and the audit log are kept."
     )
 
@@ -31,8 +32,8 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(
-                f"deleted {result.deleted:,} exchanges older than {when} "
-                f"in {result.batches:,} batches"
+                f"deleted {result.deleted:,} exchanges older than {when}: "
+                f"{result.partitions:,} monthly partitions dropped, {result.batches:,} batches"
             )
         counted = f"{files.uploads:,} upload files and {files.rejects:,} reject files"
         if files.dry_run:
