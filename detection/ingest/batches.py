@@ -16,7 +16,7 @@ from typing import Any
 
 from detection.contract import EXCHANGE_INDEX
 from detection.ingest.formats import DAMAGE, Source, printable
-from detection.ingest.lines import REJECT_RAW_BYTES, overlong_head
+from detection.ingest.lines import REJECT_RAW_BYTES, read_stand_in
 from detection.ingest.parse import JSON_FAST_PATHS, PARSERS, RowError
 from detection.models import plausible_horizon
 
@@ -62,8 +62,8 @@ def _raw_fields(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, bytes):
         return {"raw": raw}
     length = None
-    if (head := overlong_head(raw)) is not None:
-        length, raw = int(raw.split(b" ", 2)[1]), head
+    if (stand_in := read_stand_in(raw)) is not None:
+        length, _, raw = stand_in
     raw = raw.rstrip(b"\r\n")
     if len(raw) > REJECT_RAW_BYTES:
         length, raw = length or len(raw), raw[:REJECT_RAW_BYTES]

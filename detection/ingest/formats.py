@@ -33,7 +33,6 @@ from isal import igzip, isal_zlib
 
 from detection.contract import FIELDS
 from detection.ingest.lines import (
-    OVERLONG,
     OVERLONG_TEXT,
     ChunkStream,
     bounded_chunks,
@@ -426,9 +425,10 @@ class Reader:
             if not cells or cells == [""]:
                 continue  # a blank line is not a record
             if cells[0].startswith(OVERLONG_TEXT):
-                stand_in = cells[0].encode()
-                yield start, overlong_error(stand_in), overlong_head(stand_in)
-                continue
+                stand_in = cells[0].encode("utf-8", "replace")
+                if (error := overlong_error(stand_in)) is not None:
+                    yield start, error, overlong_head(stand_in)
+                    continue
             if len(cells) != width:
                 yield (
                     start,
@@ -460,8 +460,8 @@ def jsonl_records(
 def decode_line(raw: bytes) -> dict | RowError | None:
     """A JSON Lines line the fast path did not take: its object, the RowError that makes it
     unusable, or None for a blank line (not a record)."""
-    if raw.startswith(OVERLONG):
-        return overlong_error(raw)
+    if (error := overlong_error(raw)) is not None:
+        return error
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

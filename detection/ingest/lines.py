@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -106,20 +107,37 @@ def _overlong(length: int, limit: int, head: bytes) -> bytes:
 OVERLONG_TEXT = OVERLONG.decode()
 
 
-def overlong_error(stand_in: bytes) -> RowError:
-    length, limit, _ = stand_in[len(OVERLONG) :].split(b" ", 2)
+# A stand-in exactly as _overlong writes it. A line of the file that merely starts with the
+# marker (a NUL is attacker-controlled text like any other) is no stand-in and is read as the
+# line it is.
+_STAND_IN = re.compile(rb"\x00overlong ([0-9]{1,20}) ([0-9]{1,20}) ([A-Za-z0-9+/]*={0,2})")
+
+
+def read_stand_in(raw: bytes) -> tuple[int, int, bytes] | None:
+    """``(length, limit, first bytes)`` of the line an :data:`OVERLONG` stand-in replaced,
+    or None if ``raw`` is no stand-in."""
+    if not raw.startswith(OVERLONG) or (found := _STAND_IN.fullmatch(raw)) is None:
+        return None
+    length, limit, head = found.groups()
+    return int(length), int(limit), base64.b64decode(head)
+
+
+def overlong_error(stand_in: bytes) -> RowError | None:
+    """The reject reason for an :data:`OVERLONG` stand-in (None if ``stand_in`` is none)."""
+    if (found := read_stand_in(stand_in)) is None:
+        return None
+    length, limit, _ = found
     return RowError(
-        f"line of {int(length)} bytes, longer than the {int(limit)} bytes a line may hold "
+        f"line of {length} bytes, longer than the {limit} bytes a line may hold "
         "(INGEST_MAX_LINE_BYTES): not read"
     )
 
 
 def overlong_head(stand_in: bytes) -> bytes | None:
-    """The first bytes of the line an :data:`OVERLONG` stand-in replaced (None if ``raw``
-    is no stand-in)."""
-    if not stand_in.startswith(OVERLONG):
-        return None
-    return base64.b64decode(stand_in[len(OVERLONG) :].split(b" ", 2)[2])
+    """The first bytes of the line an :data:`OVERLONG` stand-in replaced (None if
+    ``stand_in`` is none)."""
+    found = read_stand_in(stand_in)
+    return None if found is None else found[2]
 
 
 class ChunkStream(io.RawIOBase):

@@ -140,3 +140,33 @@ def test_a_full_reject_file_stops_listing_and_the_report_counts_on(tmp_path, set
     assert entries[-1]["type"] == "limit"
     assert "INGEST_REJECTS_MAX_BYTES" in entries[-1]["reason"]
     assert all(e["type"] == "rejected" for e in entries[:-1]) and len(entries) > 10
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"\x00overlong ",
+        b"\x00overlong 12",
+        b"\x00overlong x y zz",
+        b"\x00overlong 99 16 not base64!",
+    ],
+)
+def test_a_line_that_starts_like_an_overlong_stand_in_is_read_as_the_line_it_is(
+    tmp_path, loader, line
+):
+    """The stand-in for an overlong line starts with a NUL, which a file can hold too: such a
+    line is rejected for what it is, and the lines around it load."""
+    path = tmp_path / "exchanges.jsonl"
+    path.write_bytes(
+        orjson.dumps(exchange_row(1)) + b"\n" + line + b"\n" + orjson.dumps(exchange_row(2)) + b"\n"
+    )
+
+    code, _, _ = ingest(loader, path)
+
+    assert code == 1
+    assert set(Exchange.objects.values_list("exchange_id", flat=True)) == {"ex-1", "ex-2"}
+    report = IngestReport.objects.get()
+    assert (report.loaded, report.rejected) == (2, 1)
+    (entry,) = [e for e in read_rejects(report.reject_path) if e["type"] == "rejected"]
+    assert entry["line"] == 2
+    assert "INGEST_MAX_LINE_BYTES" not in entry["reason"]
