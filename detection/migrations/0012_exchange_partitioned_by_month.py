@@ -173,6 +173,6 @@ def unpartition(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("detection", "0010_campaigns_named_by_what_they_do")]
+    dependencies = [("detection", "0011_ingest_report_progress_at")]
 
     operations = [migrations.RunPython(partition_by_month, unpartition)]

@@ -19,8 +19,8 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's"),
 ]
 
-BEFORE = "0010_campaigns_named_by_what_they_do"
-AFTER = "0011_exchange_partitioned_by_month"
+BEFORE = "0011_ingest_report_progress_at"
+AFTER = "0012_exchange_partitioned_by_month"
 COLUMNS = "id, exchange_id, account_id, ts, ip, asn, user_agent, model, prompt, prompt_hash, "
 COLUMNS += "input_tokens, output_tokens, tool_use, text_flags, text_originals"
 
