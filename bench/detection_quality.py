@@ -5,7 +5,7 @@ hand-made cohorts of the tests, a different generator) goes through the real com
 the export is compared with the labels:
 
 - account precision and recall (flagged vs malicious);
-- the share of each benign cohort flagged;
+- the share of each benign cohort flagged, and of each fleet cohort (recall per kind of fleet);
 - campaign purity both ways: each true campaign's flagged members mostly in one predicted
   campaign, and each predicted campaign's members mostly from one true campaign (benign
   accounts count as a class of their own).
@@ -56,10 +56,16 @@ def evaluate(labels: dict[str, dict], flagged: dict[str, dict]) -> dict:
             true_to_pred[truth].append(predicted)
         if row.get("campaign_id"):
             pred_to_true[predicted].append(truth)
+    fleets = defaultdict(lambda: [0, 0])
+    for a, row in labels.items():
+        if row["malicious"]:
+            fleets[row["cohort"]][0] += 1
+            fleets[row["cohort"]][1] += a in flagged
     return {
         "precision": precision,
         "recall": recall,
         "benign": {c: f / n for c, (n, f) in sorted(benign.items())},
+        "fleets": {c: f / n for c, (n, f) in sorted(fleets.items())},
         "true_purity": purity(true_to_pred),
         "pred_purity": purity(pred_to_true),
         "flagged": len(flagged),
@@ -112,6 +118,7 @@ def main() -> None:
             f"purity true->pred {result['true_purity']:.3f}  pred->true {result['pred_purity']:.3f}"
         )
         print("  benign flagged: " + ", ".join(f"{c} {s:.1%}" for c, s in result["benign"].items()))
+        print("  fleets found: " + ", ".join(f"{c} {s:.1%}" for c, s in result["fleets"].items()))
     n = len(results)
     worst_benign = max((s for r in results for s in r["benign"].values()), default=0.0)
     print(

@@ -20,10 +20,11 @@ from detection.naming import signal_label
 from detection.signals import TARGETS
 
 # Volume and model signals that say what a fleet takes, beside the content ones (TARGETS).
-HARVEST_SIGNALS = TARGETS | {"output_harvesting", "model_pivot"}
+HARVEST_SIGNALS = TARGETS | {"output_harvesting", "model_pivot", "new_model_rush"}
 # The campaign's shared evidence (``Campaign.evidence["links"]``) in words, strongest first.
 TIE_WORDS = {
     "coaction": ("pair acting together", "pairs acting together"),
+    "start": ("pair that began together", "pairs that began together"),
     "payment": ("shared-card pair", "shared-card pairs"),
     "ip": ("shared-address pair", "shared-address pairs"),
     "activity": ("synchronised pair", "synchronised pairs"),

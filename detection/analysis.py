@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from detection import clustering, coaction, scoring
+from detection import clustering, coaction, onset, scoring
 from detection import signals as sig
 from detection.features import LINK_SCHEMA
 
@@ -30,7 +30,14 @@ ACCOUNT_SCHEMA = {
     "created_at": pl.Datetime("us", "UTC"),
 }
 # How much one shared key of each kind weighs in the campaign graph.
-LINK_WEIGHTS = {"ip": 1.0, "ua": 0.3, "payment": 2.0, "activity": 1.0, "coaction": 1.0}
+LINK_WEIGHTS = {
+    "ip": 1.0,
+    "ua": 0.3,
+    "payment": 2.0,
+    "activity": 1.0,
+    "coaction": 1.0,
+    "start": 1.0,
+}
 
 
 @dataclass
@@ -42,6 +49,7 @@ class Analysis:
     pairs: pl.DataFrame
     sync: pl.DataFrame
     coaction: pl.DataFrame  # (a, b, cells, days, lift, exit_overlap): accounts acting together
+    starts: pl.DataFrame  # (a, b, templates, minutes): began together, same uncommon templates
     templates: pl.DataFrame  # (account, kind, key, item, group): sampled prompts' LSH bands
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
@@ -121,8 +129,16 @@ def analyse(
         on="account",
         how="left",
     )
+    starts = onset.start_pairs(
+        frame.select("account", "created_at", "first_ts"),
+        templates.select("account", "key"),
+        groups,
+        window_start,
+        params,
+    )
     frame = sig.derive(
         frame,
+        starts=starts,
         pairs=pairs,
         sync=sync,
         coaction=acting,
@@ -149,7 +165,12 @@ def analyse(
     together = acting.select(
         "a", "b", pl.lit("coaction").alias("kind"), pl.lit(LINK_WEIGHTS["coaction"]).alias("w")
     )
-    edges = pl.concat([infra, shifts, together], how="vertical_relaxed")
+    # Beginning in the same hour and then sending the same uncommon templates links strangers
+    # on its own too: a fleet born for a release, or woken from dormancy on one afternoon.
+    began = starts.select(
+        "a", "b", pl.lit("start").alias("kind"), pl.lit(LINK_WEIGHTS["start"]).alias("w")
+    )
+    edges = pl.concat([infra, shifts, together, began], how="vertical_relaxed")
     community = clustering.communities(
         edges.select("a", "b", "w"),
         min_weight=params.link_min_weight,
@@ -178,6 +199,7 @@ def analyse(
                 ),
                 shifts.select("a", "b", "kind"),
                 together.select("a", "b", "kind"),
+                began.select("a", "b", "kind"),
             ]
         )
         .filter(pl.col("a").is_in(ids) & pl.col("b").is_in(ids))
@@ -192,19 +214,21 @@ def analyse(
     np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
     # Co-action is a count against chance: one partner can be a coincidence, so it ties an
     # account to its community from as many partners as the signal's threshold.
-    acting_bit = scoring.TIE_BITS["coaction"]
-    partners = np.zeros(len(ids), dtype=np.int64)
-    together_inside = inside & (bits == acting_bit)
-    np.add.at(partners, tie_a[together_inside], 1)
-    np.add.at(partners, tie_b[together_inside], 1)
-    few = partners < params.signals.coaction.threshold
-    tie_kinds[few] &= ~acting_bit
+    # So is beginning together.
+    for kind, spec in (("coaction", params.signals.coaction),
+                       ("start", params.signals.started_together)):  # fmt: skip
+        bit = scoring.TIE_BITS[kind]
+        partners = np.zeros(len(ids), dtype=np.int64)
+        kind_inside = inside & (bits == bit)
+        np.add.at(partners, tie_a[kind_inside], 1)
+        np.add.at(partners, tie_b[kind_inside], 1)
+        tie_kinds[partners < spec.threshold] &= ~bit
     decision = scoring.decide(
         scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
     )
     decision = scoring.join_by_signature(scores, decision, tie_a, tie_b, bits, params, organisation)
     templates = templates.join(groups, on="account", how="left")
-    return Analysis(frame, scores, decision, membership, pairs, sync, acting, templates)
+    return Analysis(frame, scores, decision, membership, pairs, sync, acting, starts, templates)
 
 
 def hold_back(analysis: Analysis, known_good: np.ndarray) -> Analysis:
@@ -273,6 +297,9 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
     together = analysis.coaction.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members))
     if together.height:
         kinds["coaction"] = together.height
+    began = analysis.starts.filter(pl.col("a").is_in(members) & pl.col("b").is_in(members))
+    if began.height:
+        kinds["start"] = began.height
     shared = (
         analysis.templates.filter(pl.col("account").is_in(members))
         .filter(pl.col("group").n_unique().over("key") > 1)
@@ -303,6 +330,7 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "activity": "synchronised pairs",
         "coaction": "pairs acting together (same template, same exits, same minutes, on "
         "several days)",
+        "start": "pairs that began in the same hour and send the same uncommon templates",
     }
     # Groups are declared organisations, company e-mail domains, or an account on its own
     # (clustering.relatedness_groups): calling them organisations would name organisations
@@ -315,7 +343,9 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
     summary = f"{len(rows)} accounts {whose} linked by " + ", ".join(
         f"{n} {words.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda x: -x[1])
     )
-    ties = [LOOKALIKE_GAP[k] for k in ("coaction", "payment", "ip", "activity") if k in kinds]
+    ties = [
+        LOOKALIKE_GAP[k] for k in ("coaction", "start", "payment", "ip", "activity") if k in kinds
+    ]
     if ties:
         summary += ". " + " ".join(ties)
     return {"links": kinds, "organisations": groups, "signals": signal_share, "summary": summary}
@@ -327,6 +357,10 @@ LOOKALIKE_GAP = {
     "coaction": "Acting together: customers of one popular tool send the same template, but "
     "each at their own hours and from their own addresses; these accounts work it from the "
     "same exits in the same minutes, day after day.",
+    "start": "Began together: a launch's sign-ups and customers back after a newsletter also "
+    "start in the same hour, but each asks their own questions; these accounts registered or "
+    "woke from weeks of silence in the same hour and then sent the same uncommon templates, "
+    "templates hardly anyone else sends.",
     "payment": "Shared cards: one customer's own keys are one organisation and never count; "
     "these cards pay for accounts of unrelated organisations.",
     "ip": "Shared addresses: busy exits (NATs, VPNs, proxy networks) are hubs that link only "

@@ -25,6 +25,8 @@ SIGNAL_LABELS = {
     "synchronised_activity": "Synchronised activity",
     "coaction": "Acts together with others",
     "model_pivot": "Jumps to new models",
+    "new_model_rush": "Rushes a new model from day one",
+    "started_together": "Began together with others",
     "output_harvesting": "Harvests output in bulk",
     "new_account_ramp": "New account ramping fast",
     "round_the_clock": "Active round the clock",
@@ -40,10 +42,12 @@ HARVESTS = {
     "capability_targeting": "Capability harvesting",
     "output_harvesting": "Bulk output harvesting",
     "model_pivot": "New-model harvesting",
+    "new_model_rush": "New-model harvesting",
 }
 # How it works: the tie or method most of its members share.
 METHODS = {
     "coaction": "lockstep accounts",
+    "started_together": "accounts started together",
     "prompt_templating": "templated prompts",
     "shared_templates": "shared prompt templates",
     "shared_payment": "shared cards",

@@ -123,9 +123,9 @@ def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
 
 
 # Link kinds that on their own show coordination (not just a common template or client).
-STRONG = {"ip", "payment", "activity", "coaction"}
+STRONG = {"ip", "payment", "activity", "coaction", "start"}
 # A bit per kind of tie, for ``decide``'s ``tie_kinds``.
-TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8}
+TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8, "start": 16}
 
 
 def tie_signature(kinds: np.ndarray) -> int:
@@ -135,14 +135,20 @@ def tie_signature(kinds: np.ndarray) -> int:
     return sum(bit for bit in TIE_BITS.values() if ((kinds & bit) > 0).mean() >= 0.5)
 
 
+# Ties that are two coincidences in one, so enough on their own when the campaign's members
+# have them: beginning in the same hour *and* sending the same uncommon templates.
+SELF_SUFFICIENT = TIE_BITS["start"]
+
+
 def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
-    """Accounts with at least two of ``mask``'s kinds of tie, or the one if it has one."""
+    """Accounts with at least two of ``mask``'s kinds of tie, or the one if it has one, or a
+    self-sufficient one (``SELF_SUFFICIENT``) of the mask's."""
     need = min(2, bin(mask).count("1"))
     shared = np.zeros(len(kinds), dtype=int)
     for bit in TIE_BITS.values():
         if mask & bit:
             shared += (kinds & bit) > 0
-    return shared >= need
+    return (shared >= need) | ((kinds & mask & SELF_SUFFICIENT) > 0)
 
 
 @dataclass

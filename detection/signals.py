@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from detection import onset
+
 if TYPE_CHECKING:
     from detection.config import DetectionParams
 
@@ -45,6 +47,7 @@ TIES = frozenset(
         "registration_burst",
         "synchronised_activity",
         "coaction",
+        "started_together",
     }
 )
 
@@ -343,6 +346,55 @@ def model_pivot(f: pl.DataFrame, p: DetectionParams) -> Signal:
     )
 
 
+@signal
+def new_model_rush(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """New-model use in the account's first days on or after a release, beyond everyone's.
+
+    ``model_pivot`` needs a move from an older model; an account registered for the release
+    has none, and rushes to the new model from its first request (``onset.rush_columns``).
+    """
+    share, _ = _share(f, p, "rush_excess")
+    return Signal(
+        "new_model_rush",
+        COORDINATION,
+        share,
+        np.zeros(f.height),
+        "sent {rush:.0%} of its traffic to a newly released model in its first {days:.0f} "
+        "days on or after the release, where customers on the same days sent {adoption:.0%} "
+        "(early adopters try a new model too, so on its own this says little)",
+        {
+            "rush": _col(f, "rush_share"),
+            "adoption": _col(f, "rush_adoption"),
+            "days": np.full(f.height, float(p.rush_days)),
+        },
+    )
+
+
+@signal
+def started_together(f: pl.DataFrame, p: DetectionParams) -> Signal:
+    """Unrelated accounts that began in the same hour (registered, or woke from dormancy) and
+    work the same uncommon prompt templates (``onset.start_pairs``)."""
+    return Signal(
+        "started_together",
+        COORDINATION,
+        _col(f, "start_partners"),
+        np.zeros(f.height),
+        "began within {minutes:.0f} minutes of {value:.0f} unrelated accounts ({how}) that "
+        "work the same uncommon prompt templates ({templates:.0f} in common with one of them); "
+        "a launch's sign-ups and customers back after a newsletter start together too, but "
+        "each asks their own questions; typical for this plan: {norm:.0f}",
+        {
+            "minutes": np.full(f.height, float(p.start_minutes)),
+            "templates": _col(f, "start_templates"),
+            "how": np.where(
+                _col(f, "woke") > 0,
+                f"woke after {p.dormant_days} or more silent days",
+                "registered",
+            ),
+        },
+    )
+
+
 # The accounts frame's columns for the intelligence signals (detection.indicators.matching,
 # added by detection.services.run_analysis); a frame built without them has no matches.
 WATCH_LIST_MATCHES = "watch_list_matches"
@@ -455,6 +507,7 @@ def derive(
     groups: pl.DataFrame,
     models: pl.DataFrame,
     window_start: datetime,
+    starts: pl.DataFrame | None = None,
     window_end: datetime,
     params: DetectionParams,
 ) -> pl.DataFrame:
@@ -479,6 +532,8 @@ def derive(
     )
     out = _bursts(out, params.burst_minutes)
     out = out.join(_pivots(models, window_start, params), on="account", how="left")
+    out = out.join(onset.rush_columns(models, window_start, params), on="account", how="left")
+    out = out.join(_start_columns(starts, f, window_start, params), on="account", how="left")
     span_days = max((window_end - window_start).total_seconds() / 86400, 1.0)
     active_from = pl.max_horizontal(
         pl.col("created_at").fill_null(pl.col("first_ts")), pl.lit(window_start)
@@ -564,6 +619,32 @@ def _coaction_columns(coaction: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _start_columns(
+    starts: pl.DataFrame | None, f: pl.DataFrame, window_start: datetime, params: DetectionParams
+) -> pl.DataFrame:
+    """start_partners, start_templates (the most shared with one partner) and woke (1 for an
+    account that began by waking from dormancy rather than by registering)."""
+    woke = onset.start_times(f.select("account", "created_at", "first_ts"), window_start, params)
+    woke = woke.join(f.select("account", "created_at"), on="account").select(
+        "account", (pl.col("created_at") < pl.lit(window_start)).cast(pl.Float64).alias("woke")
+    )
+    if starts is None or starts.is_empty():
+        return woke.with_columns(
+            pl.lit(0.0).alias("start_partners"), pl.lit(0.0).alias("start_templates")
+        )
+    both = pl.concat(
+        [
+            starts.select(pl.col("a").alias("account"), pl.col("b").alias("partner"), "templates"),
+            starts.select(pl.col("b").alias("account"), pl.col("a").alias("partner"), "templates"),
+        ]
+    )
+    partners = both.group_by("account").agg(
+        pl.col("partner").n_unique().cast(pl.Float64).alias("start_partners"),
+        pl.col("templates").max().cast(pl.Float64).alias("start_templates"),
+    )
+    return woke.join(partners, on="account", how="full", coalesce=True)
+
+
 def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
     """burst_count: unrelated accounts registered within ``minutes``; burst_lift vs the rate."""
     reg = f.select("account", "group", "created_at").filter(pl.col("created_at").is_not_null())
@@ -603,20 +684,26 @@ def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
 
 
 def _pivots(models: pl.DataFrame, window_start: datetime, params: DetectionParams) -> pl.DataFrame:
-    """pivot_share / pivot_hours: traffic moved to a model first seen late in the window."""
+    """pivot_share / pivot_hours: traffic moved to a model first seen late in the window.
+
+    A move needs a before: an account whose first request came less than a day before the
+    release never moved, it began there (``new_model_rush``, ``onset.rush_columns``).
+    """
     empty = pl.DataFrame(
         schema={"account": pl.Int64, "pivot_share": pl.Float64, "pivot_hours": pl.Float64}
     )
     if models.is_empty():
         return empty
-    release = models.group_by("model").agg(pl.col("first_ts").min().alias("released"))
-    cutoff = window_start + timedelta(days=params.new_model_min_age_days)
-    new = release.filter(pl.col("released") >= cutoff)
+    new = onset.new_models(models, window_start, params)
     if new.is_empty():
         return empty
+    began = models.group_by("account").agg(pl.col("first_ts").min().alias("began"))
     rows = []
     for model, released in new.iter_rows():
-        since = models.filter(pl.col("day") >= released.date())
+        before = began.filter(pl.col("began") < pl.lit(released) - timedelta(days=1))
+        since = models.filter(pl.col("day") >= released.date()).join(
+            before.select("account"), on="account"
+        )
         per = since.group_by("account").agg(
             pl.col("n").sum().alias("total"),
             pl.col("n").filter(pl.col("model") == model).sum().alias("on_new"),
@@ -630,6 +717,8 @@ def _pivots(models: pl.DataFrame, window_start: datetime, params: DetectionParam
             )
         )
     moved = pl.concat(rows).filter(pl.col("hours") <= 24)
+    if moved.is_empty():
+        return empty
     return moved.group_by("account").agg(
         pl.col("share").max().alias("pivot_share"), pl.col("hours").min().alias("pivot_hours")
     )

@@ -236,6 +236,63 @@ class DetectionParams(FrozenStruct):
             ge=0,
         ),
     ] = 2
+    rush_days: Annotated[
+        int,
+        param(
+            "New-model rush: an account's first this many days on or after a release are "
+            "compared with everyone's adoption of the new model on the same days.",
+            COORDINATION,
+            ge=1,
+            le=7,
+        ),
+    ] = 2
+    dormant_days: Annotated[
+        int,
+        param(
+            "An account woke from dormancy at its first request in the window when that came "
+            "at least this many days after its registration and after the window's first "
+            "request.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 5
+    start_minutes: Annotated[
+        int,
+        param(
+            "Starting together: unrelated accounts registered, or woken from dormancy, within "
+            "this many minutes of each other.",
+            COORDINATION,
+            ge=1,
+            le=1440,
+        ),
+    ] = 60
+    start_min_templates: Annotated[
+        int,
+        param(
+            "... that send at least this many uncommon prompt-template bands in common.",
+            COORDINATION,
+            ge=1,
+        ),
+    ] = 3
+    start_outside_accounts: Annotated[
+        int,
+        param(
+            "A band is uncommon when at most this many accounts send it besides the accounts "
+            "that started together with someone (everyday phrases, a popular tool's harness "
+            "or a public benchmark are sent by many who began long before).",
+            COORDINATION,
+            ge=0,
+        ),
+    ] = 10
+    start_cell_cap: Annotated[
+        int,
+        param(
+            "A start_minutes window in which more accounts began than this (a launch's "
+            "sign-up crowd) pairs no one.",
+            COORDINATION,
+            ge=2,
+        ),
+    ] = 200
     # --------------------------------------------------------------------------- signals
     signals: Annotated[
         SignalWeights,

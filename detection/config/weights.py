@@ -100,6 +100,20 @@ class SignalWeights(FrozenStruct):
         SignalSpec,
         about("Share of traffic moved to a newly released model within a day of its release."),
     ] = signal_spec(0.2, 0.5, 0.9)
+    new_model_rush: Annotated[
+        SignalSpec,
+        about(
+            "In its first days on or after a model's release, the share of the account's "
+            "traffic on the new model beyond everyone's adoption on the same days."
+        ),
+    ] = signal_spec(0.2, 0.5, 0.8)
+    started_together: Annotated[
+        SignalSpec,
+        about(
+            "Unrelated accounts registered or woken from dormancy within the same hour that "
+            "work the same uncommon prompt templates."
+        ),
+    ] = signal_spec(0.4, 2, 8)
 
     watch_list: Annotated[
         SignalSpec,

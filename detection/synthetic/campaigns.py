@@ -10,7 +10,9 @@ Kinds: ``reasoning`` (chain-of-thought elicitation), ``capability`` (templated c
 reasoning and tool-use tasks; this one pivots to the new model within a day of release),
 ``agentic`` (tool-use trajectories), ``evasive`` and ``hydra`` (an agentic fleet hidden among
 a commercial rotating-proxy network's ordinary customers, each account unremarkable, betrayed
-only by co-action: its orchestrator hands jobs to a random part of the fleet in waves).
+only by co-action: its orchestrator hands jobs to a random part of the fleet in waves),
+``rush`` and ``sleeper`` (``timed.py``: a fleet born around a model's release, and one that
+wakes from months of dormancy in one afternoon).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import functools
 
 import numpy as np
 
-from detection.synthetic import pools, timing
+from detection.synthetic import pools, timed, timing
 from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
@@ -32,6 +34,8 @@ SIZES = {
     "agentic": (60, 140, 60_000, 90_000),
     "evasive": (120, 250, 40_000, 60_000),
     "hydra": (100, 160, 40_000, 60_000),
+    "rush": timed.RUSH_SIZE,
+    "sleeper": timed.SLEEPER_SIZE,
 }
 
 
@@ -111,6 +115,10 @@ def plan_campaign(
         return _plan_evasive(w, count, total, campaign_id)
     if kind == "hydra":
         return _plan_hydra(w, count, total, campaign_id)
+    if kind == "rush":
+        return timed.plan_rush(w, campaign_id, count, total)
+    if kind == "sleeper":
+        return timed.plan_sleeper(w, campaign_id, count, total)
     begin = w.start + rng.randint(1, 8) * DAY
     pool = _proxy_pool(w, rng.randint(count, 3 * count), rng.uniform(0.1, 0.6))
     uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]

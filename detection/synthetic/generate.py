@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from detection.contract import ACCOUNT_FIELDS, EXCHANGE_FIELDS, names
-from detection.synthetic import cohorts, lookalikes, organisations
+from detection.synthetic import cohorts, lookalikes, organisations, timed
 from detection.synthetic.base import (
     NEW_MODEL,
     OLD_MODELS,
@@ -52,6 +52,8 @@ BENIGN = {
     "agent_user": lookalikes.plan_agent_users,
     "researcher": lookalikes.plan_researchers,
     "proxy_user": lookalikes.plan_proxy_users,
+    "launch_user": timed.plan_launch_users,
+    "returning": timed.plan_returning,
 }
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",
@@ -59,6 +61,8 @@ COHORT_OF_KIND = {
     "agentic": "agentic_harvest",
     "evasive": "evasive_fleet",
     "hydra": "hydra_fleet",
+    "rush": "rush_fleet",
+    "sleeper": "sleeper_fleet",
 }
 
 
@@ -92,8 +96,10 @@ def plan(
     if preset is None:
         world = World(seed=seed, scale=scale)
         world.reseed("campaigns")
-        # The hydra fleet comes last, so the other campaigns keep their numbers and streams.
-        sizes = [(kind, None, None) for kind in [*campaign_kinds(world), "hydra"]]
+        # The hydra, rush and sleeper fleets come last, in the order they were added, so the
+        # other campaigns keep their numbers and streams.
+        kinds = [*campaign_kinds(world), "hydra", "rush", "sleeper"]
+        sizes = [(kind, None, None) for kind in kinds]
     else:
         shape = PRESETS[preset]
         world = World(

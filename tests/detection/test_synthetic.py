@@ -145,10 +145,11 @@ def test_every_cohort_and_campaign_is_present(rows):
     cohorts = Counter(r["cohort"] for r in labels)
     for name in BENIGN:
         assert cohorts[name] >= 1, name
-    for name in ("reasoning_harvest", "capability_harvest", "evasive_fleet", "hydra_fleet"):
-        assert cohorts[name] >= 8, name
+    for name in COHORT_OF_KIND.values():
+        if name != "agentic_harvest":  # one seed in three has an agentic campaign
+            assert cohorts[name] >= 8, name
     campaigns = Counter(r["campaign"] for r in labels if r["campaign"])
-    assert 4 <= len(campaigns) <= 6
+    assert 6 <= len(campaigns) <= 8
     assert min(campaigns.values()) >= 8
     manifest = rows["manifest"]
     assert set(manifest["campaigns"]) == set(campaigns)
@@ -197,7 +198,7 @@ def test_same_seed_gives_the_same_bytes(dataset, tmp_path):
 def test_different_seeds_differ():
     plans = {seed: plan(seed, 0.3) for seed in range(1, 9)}
     campaign_counts = {len(campaigns) for _, _, campaigns in plans.values()}
-    assert campaign_counts <= {4, 5, 6} and len(campaign_counts) >= 2
+    assert campaign_counts <= {6, 7, 8} and len(campaign_counts) >= 2
     sizes = set()
     for _, specs, _ in plans.values():
         sizes.add(tuple(sorted(Counter(s.cohort for s in specs).items())))
@@ -319,6 +320,63 @@ def _account_traits(rows) -> dict[str, dict[str, bool]]:
     return traits
 
 
+def _first_requests(rows, cohort: str) -> dict[str, datetime]:
+    members = {r["account_id"] for r in rows["labels"] if r["cohort"] == cohort}
+    first: dict[str, datetime] = {}
+    for r in rows["exchanges"]:
+        if r["account_id"] in members:
+            ts = parse_ts(r["ts"])
+            first[r["account_id"]] = min(first.get(r["account_id"], ts), ts)
+    return first
+
+
+def test_rush_fleet_is_born_for_the_release_and_never_moves(rows):
+    """Registered around the release, on the new model from its first request: no before."""
+    manifest = rows["manifest"]
+    new = manifest["new_model"]
+    release = parse_ts(manifest["models"][new]["released"])
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    first = _first_requests(rows, "rush_fleet")
+    assert len(first) >= 8
+    for account, ts in first.items():
+        assert release - timedelta(hours=13) <= created[account] <= release + timedelta(days=2)
+        assert ts >= release
+    mine = [r for r in rows["exchanges"] if r["account_id"] in first]
+    assert sum(r["model"] == new for r in mine) / len(mine) > 0.75
+    # Burned within three days of its first request.
+    last = max(parse_ts(r["ts"]) - first[r["account_id"]] for r in mine)
+    assert last <= timedelta(days=3)
+
+
+def test_sleeper_fleet_registered_apart_wakes_within_hours(rows):
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    first = _first_requests(rows, "sleeper_fleet")
+    assert len(first) >= 8
+    wake = sorted(first.values())
+    assert wake[-1] - wake[0] <= timedelta(hours=4)
+    registered = sorted(created[a] for a in first)
+    assert registered[-1] - registered[0] >= timedelta(days=30)
+    start = parse_ts(rows["manifest"]["window"]["start"])
+    assert wake[0] - start >= timedelta(days=7)
+    assert all(first[a] - created[a] >= timedelta(days=10) for a in first)
+
+
+def test_their_look_alikes_start_alike(rows):
+    """Launch-day sign-ups begin on the new model; returning customers after long silence."""
+    manifest = rows["manifest"]
+    release = parse_ts(manifest["models"][manifest["new_model"]]["released"])
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    launch = _first_requests(rows, "launch_user")
+    assert launch and all(
+        release <= created[a] <= release + timedelta(hours=36) and ts >= created[a]
+        for a, ts in launch.items()
+    )
+    back = _first_requests(rows, "returning")
+    start = parse_ts(manifest["window"]["start"])
+    assert back and all(ts - start >= timedelta(days=6) for ts in back.values())
+    assert all(ts - created[a] >= timedelta(days=60) for a, ts in back.items())
+
+
 def test_no_single_trait_separates_fleets_from_customers(tmp_path):
     """Every trait a naive rule would ban on is shown by customers too (and by fleets)."""
     generate(tmp_path, seed=SEED, scale=0.3)
@@ -348,7 +406,7 @@ def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do
         # Share of members registered within 30 minutes of the previous member.
         close = sum(b - a <= timedelta(minutes=30) for a, b in itertools.pairwise(members))
         busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
-        if info["kind"] in ("evasive", "hydra"):  # aged accounts registered weeks apart
+        if info["kind"] in ("evasive", "hydra", "sleeper"):  # aged, registered weeks apart
             assert close / len(members) < 0.5, campaign_id
         else:
             assert close / len(members) > 0.6, campaign_id

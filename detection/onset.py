@@ -1,0 +1,248 @@
+"""When accounts begin: fleets born around a model's release, and fleets that wake together.
+
+Two things about *when* a fleet's accounts start that its operator cannot spread out the way
+it spreads traffic over exits:
+
+- **New-model rush** (``rush_columns``). A fleet registered for a model's release sends most
+  of its traffic to the new model from its first request: there is no older model to move
+  from, so a signal that looks for a move (``model_pivot``) does not see it. What it does show
+  is an adoption far ahead of everyone else's: in an account's first ``rush_days`` days on or
+  after the release, the share of its traffic on the new model is compared with the adoption
+  curve of the whole population on the same days (each account one vote, read from the data,
+  not a constant), and the excess is the value.
+- **Starting together** (``start_pairs``). A fleet's accounts begin within the same hour: new
+  accounts registered in one sitting, or old accounts, silent for weeks, woken by one
+  orchestrator on one afternoon (a *sleeper* fleet, registered months apart so that no
+  registration burst shows). Starting together is also what a launch's sign-ups and a
+  re-engagement email's returning customers do, so it is a tie only between accounts that
+  then work the same *uncommon* prompt templates: templates few accounts outside the group
+  send. People who sign up on a launch day, or come back after a newsletter, ask their own
+  questions.
+
+Pure: frames in, frames out. The pairs are made inside time cells (``start_minutes`` long)
+of at most ``start_cell_cap`` starters, so they grow with the starters, never with all pairs
+of accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from detection.config import DetectionParams
+
+RUSH_SCHEMA = {
+    "account": pl.Int64,
+    "rush_share": pl.Float64,
+    "rush_adoption": pl.Float64,
+    "rush_excess": pl.Float64,
+}
+# The starters of a band are counted over this many consecutive days: a fleet registered for
+# a release signs up from half a day before it to a day or so after.
+START_DAYS = 3
+START_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "templates": pl.Int64, "minutes": pl.Float64}
+
+
+def new_models(models: pl.DataFrame, window_start: datetime, params: DetectionParams):
+    """(model, released) for the models first used ``new_model_min_age_days`` or more into
+    the window: a model the window saw from its start may be old."""
+    release = models.group_by("model").agg(pl.col("first_ts").min().alias("released"))
+    cutoff = window_start + timedelta(days=params.new_model_min_age_days)
+    return release.filter(pl.col("released") >= cutoff).sort("model")
+
+
+def rush_columns(
+    models: pl.DataFrame, window_start: datetime, params: DetectionParams
+) -> pl.DataFrame:
+    """Per account that began with a new model (no request earlier than a day before its
+    release; an older account's move is ``model_pivot``'s) and used it: rush_share (its share
+    of traffic on the new model in its first ``rush_days`` days on or after the release),
+    rush_adoption (the population's share on the same days) and rush_excess (the first less
+    the second, at least 0); the largest excess over the new models.
+
+    ``models`` is (account, model, day, first_ts, n): requests per account, model and day.
+    The population's share on a day is the mean over the accounts active that day of each
+    one's share on the new model (one account, one vote: a fleet's volume does not make its
+    own adoption look ordinary).
+    """
+    if models.is_empty():
+        return pl.DataFrame(schema=RUSH_SCHEMA)
+    rows = []
+    began = models.group_by("account").agg(pl.col("first_ts").min().alias("began"))
+    for model, released in new_models(models, window_start, params).iter_rows():
+        # Accounts with traffic before the release have a "before": ``model_pivot``'s case.
+        fresh = began.filter(pl.col("began") >= pl.lit(released) - timedelta(days=1))
+        since = models.filter(pl.col("day") >= released.date())
+        daily = since.group_by("account", "day").agg(
+            pl.col("n").sum().alias("total"),
+            pl.col("n").filter(pl.col("model") == model).sum().alias("on_new"),
+        )
+        curve = (
+            daily.with_columns((pl.col("on_new") / pl.col("total")).alias("share"))
+            .group_by("day")
+            .agg(pl.col("share").mean().alias("adoption"))
+        )
+        first = (
+            daily.join(fresh.select("account"), on="account")
+            .with_columns(pl.col("day").min().over("account").alias("start"))
+            .filter(
+                (pl.col("day") - pl.col("start")).dt.total_days() < params.rush_days,
+            )
+            .join(curve, on="day")
+            .group_by("account")
+            .agg(
+                pl.col("total").sum(),
+                pl.col("on_new").sum(),
+                (pl.col("adoption") * pl.col("total")).sum().alias("expected"),
+            )
+            .filter(pl.col("on_new") > 0)
+        )
+        rows.append(
+            first.select(
+                "account",
+                (pl.col("on_new") / pl.col("total")).alias("rush_share"),
+                (pl.col("expected") / pl.col("total")).alias("rush_adoption"),
+            )
+        )
+    if not rows:
+        return pl.DataFrame(schema=RUSH_SCHEMA)
+    return (
+        pl.concat(rows)
+        .with_columns(
+            (pl.col("rush_share") - pl.col("rush_adoption")).clip(0, None).alias("rush_excess")
+        )
+        .sort("rush_excess", descending=True)
+        .unique("account", keep="first")
+        .select(list(RUSH_SCHEMA))
+        .cast(RUSH_SCHEMA)
+    )
+
+
+def start_times(accounts: pl.DataFrame, window_start: datetime, params: DetectionParams):
+    """(account, start): when an account began, for accounts that began inside the window.
+
+    A new account began when it registered (inside the window). An old one began when it
+    woke: its first request in the window came ``dormant_days`` or more after its
+    registration *and* after the first request anyone made in the window (the silence is
+    seen, not assumed: an account quiet before the data begins may have been busy before
+    it). ``accounts`` is (account, created_at, first_ts).
+    """
+    created = pl.col("created_at")
+    first = pl.col("first_ts")
+    quiet = timedelta(days=params.dormant_days)
+    seen_from = pl.max_horizontal(pl.lit(window_start), first.min())
+    woke = created.is_not_null() & (first - created >= quiet) & (first - seen_from >= quiet)
+    return accounts.select(
+        "account",
+        pl.when(created >= pl.lit(window_start))
+        .then(created)
+        .when(woke)
+        .then(first)
+        .otherwise(None)
+        .alias("start"),
+    ).filter(pl.col("start").is_not_null())
+
+
+def start_pairs(
+    accounts: pl.DataFrame,
+    template_links: pl.DataFrame,
+    groups: pl.DataFrame,
+    window_start: datetime,
+    params: DetectionParams,
+) -> pl.DataFrame:
+    """Pairs of unrelated accounts that began within ``start_minutes`` of each other and work
+    the same uncommon templates: (a, b, templates, minutes), a < b.
+
+    ``template_links`` is (account, key, item): the LSH bands of each account's sampled
+    prompts (``features.template_features``). A band counts for a pair when both send it and
+    few others do: at most ``start_outside_accounts`` accounts, and at most half as many as
+    the paired starters of the busiest ``START_DAYS`` days who send it, send it besides those
+    starters (an everyday phrase, a popular tool's harness or a public benchmark is sent by
+    many who began at other times, or long before the window); the pair needs
+    ``start_min_templates`` such bands. Starters are cut into cells of ``start_minutes``
+    (each also paired with the next cell, so a pair across a boundary is not lost), and a
+    cell of more than ``start_cell_cap`` starters pairs no one: a crowd (a launch's sign-up
+    hour at scale) is no one's accomplice.
+    """
+    empty = pl.DataFrame(schema=START_SCHEMA)
+    starts = start_times(accounts, window_start, params)
+    if starts.height < 2:
+        return empty
+    span = 60 * params.start_minutes
+    starters = (
+        starts.join(groups, on="account")
+        .with_columns(pl.col("start").dt.epoch("s").alias("t"))
+        .with_columns((pl.col("t") // span).alias("cell"))
+    )
+    crowded = starters.group_by("cell").len().filter(pl.col("len") > params.start_cell_cap)
+    starters = starters.join(crowded.select("cell"), on="cell", how="anti")
+    if starters.height < 2:
+        return empty
+    # Each starter meets its own cell and the next one; |t_a - t_b| <= span decides.
+    right = pl.concat(
+        [
+            starters.select("cell", pl.col("account").alias("b"), pl.col("group").alias("gb"),
+                            pl.col("t").alias("tb")),
+            starters.select((pl.col("cell") - 1).alias("cell"), pl.col("account").alias("b"),
+                            pl.col("group").alias("gb"), pl.col("t").alias("tb")),
+        ]
+    )  # fmt: skip
+    met = (
+        starters.select("cell", pl.col("account").alias("a"), "group", "t")
+        .join(right, on="cell")
+        .filter(
+            (pl.col("a") != pl.col("b"))
+            & (pl.col("group") != pl.col("gb"))
+            & ((pl.col("t") - pl.col("tb")).abs() <= span)
+        )
+        .select(
+            pl.min_horizontal("a", "b").alias("a"),
+            pl.max_horizontal("a", "b").alias("b"),
+            ((pl.col("t") - pl.col("tb")).abs() / 60).alias("minutes"),
+        )
+        .unique(["a", "b"])
+    )
+    if met.is_empty():
+        return empty
+    # Uncommon bands: few accounts send them besides the starters of a few days (a fleet
+    # born or woken together); everyday phrases, a popular tool's harness or a public
+    # benchmark are sent by many who began long before, or never began in the window.
+    bands = template_links.select("account", "key").unique()
+    users = bands.group_by("key").len("users")
+    paired = pl.concat([met.select(pl.col("a").alias("account")),
+                        met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
+    mine = bands.join(paired, on="account")
+    days = starters.select("account", (pl.col("t") // 86400).alias("day"))
+    near = (
+        mine.join(days, on="account")
+        .with_columns(pl.col("day").sub(pl.int_ranges(0, START_DAYS)).alias("anchor"))
+        .explode("anchor")
+        .group_by("key", "anchor")
+        .agg(pl.col("account").n_unique().alias("near"))
+        .group_by("key")
+        .agg(pl.col("near").max())
+    )
+    uncommon = (
+        near.join(users, on="key")
+        .with_columns((pl.col("users") - pl.col("near")).alias("outside"))
+        .filter(
+            (pl.col("outside") <= params.start_outside_accounts)
+            & (2 * pl.col("outside") <= pl.col("near"))
+        )
+        .select("key")
+    )
+    keyed = mine.join(uncommon, on="key")
+    shared = (
+        met.select("a", "b")
+        .join(keyed.rename({"account": "a"}), on="a")
+        .join(keyed.rename({"account": "b"}), on=["b", "key"])
+        .group_by("a", "b")
+        .agg(pl.col("key").n_unique().alias("templates"))
+        .filter(pl.col("templates") >= params.start_min_templates)
+    )
+    return (
+        met.join(shared, on=["a", "b"]).select(list(START_SCHEMA)).cast(START_SCHEMA).sort("a", "b")
+    )
