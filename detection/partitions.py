@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -94,12 +94,17 @@ def partitions_list() -> list[Partition]:
     return sorted(found, key=lambda p: p.start)
 
 
+def retention_cutoff(older_than_days: int | None = None, *, now: datetime | None = None):
+    """The instant before which exchanges go (``TELEMETRY_RETENTION_DAYS`` by default)."""
+    days = settings.TELEMETRY_RETENTION_DAYS if older_than_days is None else older_than_days
+    if days < 0:
+        raise ValueError("the retention period cannot be negative")
+    return (now or timezone.now()) - timedelta(days=days)
+
+
 def months_kept(*, ahead: int | None = None, now: datetime | None = None) -> list[Partition]:
     """The months that should have a partition: from the one holding the retention cut-off
     to ``ahead`` months past the current one."""
-    # Imported here: detection.retention imports this module.
-    from detection.retention import retention_cutoff
-
     now = now or timezone.now()
     ahead = settings.TELEMETRY_PARTITIONS_AHEAD if ahead is None else ahead
     first = month_start(retention_cutoff(now=now))

@@ -38,10 +38,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
-from django.utils import timezone
 
 from detection.models import Exchange, IngestReport
-from detection.partitions import partition_drop, partitions_before
+from detection.partitions import partition_drop, partitions_before, retention_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +69,6 @@ class FilesPruneResult:
     uploads: int = 0
     rejects: int = 0
     dry_run: bool = False
-
-
-def retention_cutoff(older_than_days: int | None = None, *, now: datetime | None = None):
-    """The instant before which exchanges go (``TELEMETRY_RETENTION_DAYS`` by default)."""
-    days = settings.TELEMETRY_RETENTION_DAYS if older_than_days is None else older_than_days
-    if days < 0:
-        raise ValueError("the retention period cannot be negative")
-    return (now or timezone.now()) - timedelta(days=days)
 
 
 def _delete_window(start: datetime, end: datetime) -> int:

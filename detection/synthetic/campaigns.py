@@ -140,7 +140,7 @@ def plan_campaign(
         "agentic": {"agentic": 0.9, "coding": 0.1},
         "capability": {"coding": 0.5, "reasoning": 0.25, "agentic": 0.25},
     }[kind]
-    prompt = functools.partial(_house_prompt, style=style, mix=list(mix.items()))
+    prompt = functools.partial(ph.house_prompt, style=style, mix=list(mix.items()))
     pivot_delay = rng.uniform(2, 20) * HOUR if kind == "capability" else None
     base = {"model-large-3": 1.0}
     models = (
@@ -204,11 +204,6 @@ def plan_campaign(
 
 def _on_duty(g, n, lo, hi, *, windows):
     return timing.in_windows(g, n, windows, lo, hi, jitter=240.0)
-
-
-def _house_prompt(r, *, style, mix):
-    kind = r.choices([k for k, _ in mix], weights=[v for _, v in mix])[0]
-    return ph.harvest_prompt(r, kind, style["elicitations"], style[kind])
 
 
 def _plan_evasive(w: World, count: int, total: int, campaign_id: str):
@@ -308,10 +303,10 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
         plan = rng.choice(["pro", "pro", "api", "free"])
         family = rng.choice([pools.SDKS, pools.CODING_TOOLS, pools.BROWSERS])
         behaviour = Behaviour(
-            times=functools.partial(_in_waves, waves=waves),
+            times=functools.partial(timing.in_waves, waves=waves),
             ips=rng.sample(exits, rng.randint(min(30, len(exits)), min(80, len(exits)))),
             user_agents=[pools.user_agent(rng, family)],
-            prompt=functools.partial(_house_prompt, style=style, mix=mix),
+            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
             models=ModelPolicy(
                 {"model-large-3": 1.0}, w.release, rng.uniform(0.0, 0.4), 3 * DAY, 2 * DAY
             ),
@@ -344,14 +339,3 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
         "pivot_delay_hours": None,
         "first_active": begin,
     }
-
-
-def _in_waves(g, n, lo, hi, *, waves):
-    """An account's share of the fleet's waves: 1-4 requests within minutes of each wave it
-    is handed, the waves it gets drawn at random (so any two members meet in some of them)."""
-    waves = waves[(waves >= lo) & (waves < hi)]
-    if n <= 0 or not len(waves):
-        return np.empty(0, dtype=np.int64)
-    picked = g.choice(waves, size=max(1, round(n / 2.5)), replace=round(n / 2.5) > len(waves))
-    ts = picked[g.integers(0, len(picked), n)] + g.integers(0, 240, n)
-    return np.sort(np.clip(ts, lo, hi - 1))

@@ -250,3 +250,8 @@ def evasive_prompt(rng: random.Random) -> str:
         i = rng.randrange(1, len(text) - 1)
         text = text[:i] + (text[i] * 2 if rng.random() < 0.5 else "") + text[i + 1 :]
     return text
+
+
+def house_prompt(r, *, style, mix):
+    kind = r.choices([k for k, _ in mix], weights=[v for _, v in mix])[0]
+    return harvest_prompt(r, kind, style["elicitations"], style[kind])

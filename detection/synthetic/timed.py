@@ -30,7 +30,7 @@ from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
 from detection.synthetic.cohorts import person
-from detection.synthetic.timing import DAY, HOUR
+from detection.synthetic.timing import DAY, HOUR, in_waves
 
 # (accounts low, high; exchanges low, high) at scale 1.
 RUSH_SIZE = (60, 140, 35_000, 60_000)
@@ -64,7 +64,6 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
     """Accounts registered in bursts from half a day before a release to a day after it, each
     sending 80-95% of its traffic to the new model from its first request, in the house style
     of a capability harvest (coding, hard reasoning, tool use), in orchestrated waves."""
-    from detection.synthetic.campaigns import _house_prompt, _in_waves
 
     rng = w.rng
     pool = _sparse_pool(w, count)
@@ -87,11 +86,11 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
         code, _ = pools.country(rng)
         plan = rng.choice(["pro", "api", "api", "free"])
         behaviour = Behaviour(
-            times=functools.partial(_in_waves, waves=waves),
+            times=functools.partial(in_waves, waves=waves),
             ips=rng.sample(pool, rng.randint(2, 5)),
             sticky=rng.choice([1800, 3600]),
             user_agents=[rng.choice(uas)],
-            prompt=functools.partial(_house_prompt, style=style, mix=mix),
+            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
             models=ModelPolicy({"model-large-3": 1.0}, w.release, rng.uniform(0.8, 0.95), 0, 1),
             tool_rate=0.3,
             context_tokens=(5.5, 0.7),
@@ -128,7 +127,6 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
 def plan_sleeper(w: World, campaign_id: str, count: int, total: int):
     """Accounts registered one by one over months, silent until one day's wake-up (all within
     three hours), then harvesting reasoning in the house style in orchestrated waves."""
-    from detection.synthetic.campaigns import _house_prompt
 
     rng = w.rng
     pool = _sparse_pool(w, count)
@@ -148,7 +146,7 @@ def plan_sleeper(w: World, campaign_id: str, count: int, total: int):
             ips=rng.sample(pool, rng.randint(1, 4)),
             sticky=rng.choice([1800, 3600]),
             user_agents=[pools.user_agent(rng, family)],
-            prompt=functools.partial(_house_prompt, style=style, mix=[("reasoning", 1.0)]),
+            prompt=functools.partial(ph.house_prompt, style=style, mix=[("reasoning", 1.0)]),
             models=ModelPolicy({"model-large-3": 1.0}, w.release, rng.uniform(0.0, 0.3), DAY, DAY),
             tool_rate=0.02,
             context_tokens=(4.5, 0.5),
@@ -183,13 +181,12 @@ def plan_sleeper(w: World, campaign_id: str, count: int, total: int):
 
 def _waking(g, n, lo, hi, *, waves):
     """Woken at ``lo``: the first request in the first wave after it, the rest in waves."""
-    from detection.synthetic.campaigns import _in_waves
 
     later = waves[waves >= lo]
     if n <= 0 or not len(later):
-        return _in_waves(g, n, lo, hi, waves=waves)
+        return in_waves(g, n, lo, hi, waves=waves)
     first = np.array([min(later[0] + int(g.integers(0, 240)), hi - 1)], dtype=np.int64)
-    return np.sort(np.concatenate([first, _in_waves(g, n - 1, lo, hi, waves=waves)]))
+    return np.sort(np.concatenate([first, in_waves(g, n - 1, lo, hi, waves=waves)]))
 
 
 def plan_launch_users(w: World) -> list[AccountSpec]:

@@ -146,3 +146,14 @@ def daily_shifts(
     keep = np.array([i not in skip_days for i in range(len(days))], dtype=bool)
     start = days[keep] + int(start_hour * HOUR)
     return np.stack([start, start + int(hours * HOUR)], axis=1)
+
+
+def in_waves(g, n, lo, hi, *, waves):
+    """An account's share of the fleet's waves: 1-4 requests within minutes of each wave it
+    is handed, the waves it gets drawn at random (so any two members meet in some of them)."""
+    waves = waves[(waves >= lo) & (waves < hi)]
+    if n <= 0 or not len(waves):
+        return np.empty(0, dtype=np.int64)
+    picked = g.choice(waves, size=max(1, round(n / 2.5)), replace=round(n / 2.5) > len(waves))
+    ts = picked[g.integers(0, len(picked), n)] + g.integers(0, 240, n)
+    return np.sort(np.clip(ts, lo, hi - 1))
