@@ -190,7 +190,7 @@ class DetectionParams(FrozenStruct):
             COORDINATION,
             ge=2,
         ),
-    ] = 8
+    ] = 60
     coaction_min_exit_overlap: Annotated[
         Share,
         param(
