@@ -329,6 +329,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
     "unacked_restore_interval": min(_RESTORE_SECONDS, 10),
     "unacked_restore_throttle": max(1, _RESTORE_SECONDS // min(_RESTORE_SECONDS, 10)),
+    # A worker holds a lock while it looks; one killed holding it blocks every other worker's
+    # look until the lock expires (kombu's default: 300 s).
+    "unacked_mutex_expire": min(300, 5 * _RESTORE_SECONDS),
 }
 DETECTION_SCHEDULE_MINUTES = int(os.environ.get("DETECTION_SCHEDULE_MINUTES", "60"))
 # Ingest: processes that parse a big JSON Lines exchange file on PostgreSQL (0: one per core,

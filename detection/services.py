@@ -191,8 +191,13 @@ def detection_chunk_compute(*, run_id: int, index: int) -> bool:
     """Compute one chunk. True when this call completed the run's last outstanding chunk."""
     chunk = DetectionChunk.objects.select_related("run__config").get(run_id=run_id, index=index)
     run = chunk.run
-    if chunk.status == DetectionChunk.Status.DONE or run.status != R.RUNNING:
+    if run.status != R.RUNNING:
         return False
+    if chunk.status == DetectionChunk.Status.DONE:
+        # A redelivery of a chunk already stored: the worker that stored it may have been
+        # lost before it enqueued the finalise step, so a complete set enqueues it again
+        # (finalise leaves a finished run as it is).
+        return run.chunks_done >= run.chunks_total
     started = time.monotonic()
     params = DetectionParams.from_stored(run.config.params)
     if run.window_start is None:

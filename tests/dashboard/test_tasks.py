@@ -10,6 +10,7 @@ from cases.models import Case
 from dashboard import tasks
 from detection import services
 from detection.admin import DetectionRunAdmin
+from detection.config import DetectionParams, config_new_version, current_config
 from detection.models import DetectionRun
 from detection.tasks import detection_finalise_task
 from tests.detection.cohorts import Cohort
@@ -72,6 +73,28 @@ def test_the_finalise_task_enqueues_the_sync_again_when_redelivered(fleet, syncs
         "unchanged": 1,
     }
     assert Case.objects.count() == 1
+
+
+def test_a_redelivered_chunk_of_a_complete_set_asks_for_the_finalise_step_again(fleet):
+    """The worker that stored the last chunk may be lost before it enqueued finalise: the
+    chunk's redelivery finds it stored and, the set being complete, asks again."""
+    current_config()
+    config_new_version(params=DetectionParams(chunk_size=4), reason="several chunks")
+    run = services.detection_run_create()
+    indexes = list(services.detection_run_prepare(run_id=run.pk))
+    assert len(indexes) >= 2
+    assert services.detection_chunk_compute(run_id=run.pk, index=indexes[0]) is False
+    # Stored, but the set is not complete yet: a redelivery asks for nothing.
+    assert services.detection_chunk_compute(run_id=run.pk, index=indexes[0]) is False
+    results = [services.detection_chunk_compute(run_id=run.pk, index=i) for i in indexes[1:]]
+    assert results[-1] is True and not any(results[:-1])
+    assert services.detection_chunk_compute(run_id=run.pk, index=indexes[-1]) is True
+    assert services.detection_chunk_compute(run_id=run.pk, index=indexes[0]) is True
+    detection_finalise_task(run.pk)
+    run.refresh_from_db()
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    # Once the run is finished, a late redelivery asks for nothing.
+    assert services.detection_chunk_compute(run_id=run.pk, index=indexes[-1]) is False
 
 
 def test_a_run_that_did_not_succeed_enqueues_no_sync(syncs):
