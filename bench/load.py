@@ -11,6 +11,11 @@ Users log in as ``bench-analyst-N`` / ``bench-approver-N`` (created by ``load_ru
 ``BENCH_PASSWORD``), each a user of its own, as a team would. Page names in the statistics
 are the URL patterns (``/cases/[id]/``), not each case's URL, so the figures group by page.
 
+The measured period starts once every user has logged in: the statistics are reset when the
+last login of the ramp has been answered, so the figures are those of a team at work, not of
+fifty password hashes (slow by design) sharing the cores with the pages. The logins are timed
+on their own and written to ``--logins-out`` (JSON) when the measured period starts.
+
 - An analyst (four in five users): lists the queue, filters it (htmx fragment), opens a case,
   reads its sections (accounts, evidence, timeline, notes as htmx fragments), writes a note,
   assigns the case to themself, and now and then proposes a ban for a second person's
@@ -22,9 +27,12 @@ are the URL patterns (``/cases/[id]/``), not each case's URL, so the figures gro
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import re
+import statistics
+import time
 
 from locust import HttpUser, between, events, task
 
@@ -41,12 +49,46 @@ FILTERS = [
     {"q": "fleet"},
 ]
 _numbers = {"analyst": itertools.count(1), "approver": itertools.count(1)}
+_logins: list[float] = []  # seconds, page and POST, one per user, in the order they ended
+_refused: list[str] = []  # users whose login was refused
+_started = time.monotonic()
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser):
     parser.add_argument("--analysts", type=int, default=50, help="bench-analyst-N users seeded")
     parser.add_argument("--approvers", type=int, default=10, help="bench-approver-N users seeded")
+    parser.add_argument("--logins-out", default="", help="JSON file for the logins' timings")
+
+
+@events.test_start.add_listener
+def _test_start(environment, **_kwargs):
+    global _started
+    _started = time.monotonic()
+
+
+def _login_done(environment, username: str, seconds: float, refused: bool) -> None:
+    """Count a finished login; the last of the ramp starts the measured period."""
+    _logins.append(seconds)
+    if refused:
+        _refused.append(username)
+    runner = environment.runner
+    if runner is None or len(_logins) != runner.target_user_count:
+        return
+    environment.stats.reset_all()
+    out = environment.parsed_options.logins_out
+    if out:
+        ordered = sorted(_logins)
+        summary = {
+            "users": len(ordered),
+            "all_logged_in_after_s": round(time.monotonic() - _started, 1),
+            "p50_ms": round(statistics.median(ordered) * 1000),
+            "p95_ms": round(ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000),
+            "max_ms": round(ordered[-1] * 1000),
+            "refused": _refused,
+        }
+        with open(out, "w") as fh:
+            json.dump(summary, fh)
 
 
 class ConsoleUser(HttpUser):
@@ -58,16 +100,20 @@ class ConsoleUser(HttpUser):
         seeded = getattr(self.environment.parsed_options, f"{self.role}s", 10)
         number = (next(_numbers[self.role]) - 1) % seeded + 1
         self.username = f"bench-{self.role}-{number}"
+        began = time.monotonic()
         page = self.client.get("/accounts/login/", name="/accounts/login/")
         token = self._token(page.text)
-        response = self.client.post(
+        with self.client.post(
             "/accounts/login/",
             {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": token},
             name="/accounts/login/ (POST)",
-        )
-        if "/accounts/login/" in response.url:
-            response.failure(f"login refused for {self.username}")
+            catch_response=True,
+        ) as response:
+            refused = "/accounts/login/" in response.url or response.status_code >= 400
+            if refused:
+                response.failure(f"login refused for {self.username}")
         self.cases: list[str] = []
+        _login_done(self.environment, self.username, time.monotonic() - began, refused)
 
     def _token(self, html: str) -> str:
         match = CSRF_INPUT.search(html)

@@ -12,10 +12,12 @@ worker, driven by the Locust scenario in ``bench/load.py`` at 10, 25 and 50 user
 2. Starts a Redis of its own on a free port (broker and cache, nothing shared with anything
    else on the machine), a Celery worker, and gunicorn with ``--workers`` processes, DEBUG
    off and static files collected, as production runs it; waits for ``/healthz``.
-3. For each user count: Locust headless for ``--duration`` seconds (users start over the
-   first fifth), then prints requests, requests/s, the median and 95th percentile of every
-   request and the errors, and the slowest pages by p95. Each run's CSV files are kept under
-   var/bench-load/.
+3. For each user count: Locust headless for ``--duration`` seconds (users start at a fifth of
+   the count per second and log in). The measured period starts once every user has logged
+   in (``bench/load.py`` resets the statistics then); the logins are timed on their own. It
+   prints requests, requests/s, the median and 95th percentile of every request and the
+   errors in the measured period, the logins' p50/p95, and the slowest pages by p95. Each
+   run's CSV files are kept under var/bench-load/.
 4. Stops everything it started, also on Ctrl-C.
 
 Nothing here asserts; the figures go in docs/benchmarks.md ("Load").
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import secrets
 import shutil
@@ -210,6 +213,8 @@ def main() -> None:
         results = []
         for users in [int(u) for u in args.users.split(",")]:
             prefix = OUT / f"locust-{users}"
+            logins_out = OUT / f"logins-{users}.json"
+            logins_out.unlink(missing_ok=True)
             subprocess.run(
                 [
                     str(BIN / "locust"),
@@ -233,6 +238,8 @@ def main() -> None:
                     str(ANALYSTS),
                     "--approvers",
                     str(APPROVERS),
+                    "--logins-out",
+                    str(logins_out),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -248,9 +255,20 @@ def main() -> None:
                 f"{total['50%']:>7} {total['95%']:>7} {int(total['Failure Count']):>7}",
                 flush=True,
             )
+            if logins_out.exists():
+                logins = json.loads(logins_out.read_text())
+                print(
+                    f"      logins before the measured period: {logins['users']} users, all in "
+                    f"after {logins['all_logged_in_after_s']} s, p50 {logins['p50_ms']} ms, "
+                    f"p95 {logins['p95_ms']} ms, refused {len(logins['refused'])}",
+                    flush=True,
+                )
+            else:
+                print("      not every user logged in: the figures include the logins")
         print("\nslowest pages by p95 (ms), per user count")
         for users, _, pages in results:
-            slow = sorted(pages, key=lambda r: -float(r["95%"] or 0))[:6]
+            timed = [r for r in pages if r["95%"] not in ("", "N/A")]
+            slow = sorted(timed, key=lambda r: -float(r["95%"]))[:6]
             shown = ", ".join(f"{r['Name']} {r['95%']}" for r in slow)
             print(f"{users:>5} users: {shown}")
     finally:

@@ -17,18 +17,21 @@ from cases.enforcement.blast_radius import FREE_PLANS, OLD_ACCOUNT_DAYS, SHARED_
 from detection.models import Account
 
 
-def _shared_org(prefix: str) -> Exists:
+def _shared_org(prefix: str) -> Q:
     """The account's organisation has at least ``SHARED_ORG_MIN_ACCOUNTS`` accounts (on the
-    ``org_id`` index, counting one organisation)."""
+    ``org_id`` index, counting one organisation).
+
+    The account's own empty organisation is ruled out before the subquery: most accounts
+    declare none, and counting the accounts with none for each of them would read every
+    such account once per row."""
     big = (
         Account.objects.filter(org_id=OuterRef(f"{prefix}org_id"))
-        .exclude(org_id="")
         .order_by()
         .values("org_id")
         .annotate(n=Count("pk"))
         .filter(n__gte=SHARED_ORG_MIN_ACCOUNTS)
     )
-    return Exists(big)
+    return ~Q(**{f"{prefix}org_id": ""}) & Q(Exists(big))
 
 
 def lookalike_q(prefix: str = "", *, now: datetime | None = None) -> Q:
@@ -39,7 +42,7 @@ def lookalike_q(prefix: str = "", *, now: datetime | None = None) -> Q:
     for plan in sorted(FREE_PLANS - {""}):
         paying &= ~Q(**{f"{prefix}plan__iexact": plan})
     old_paying = paying & Q(**{f"{prefix}created_at__lt": cutoff})
-    return Q(_shared_org(prefix)) | old_paying
+    return _shared_org(prefix) | old_paying
 
 
 def lookalike_flag(prefix: str = "", *, now: datetime | None = None) -> ExpressionWrapper:
