@@ -223,8 +223,13 @@ class CountsSerializer(serializers.ModelSerializer):
         ]
 
 
+# A running ingest that stopped making progress is reported as such: its process is gone
+# and nothing will finish it, so a client polling for "done" or "failed" must not wait on.
+BATCH_STATUSES = [*IngestReport.Status.choices, ("interrupted", "Interrupted")]
+
+
 class BatchSerializer(serializers.ModelSerializer):
-    status = serializers.ChoiceField(source="report.status", choices=IngestReport.Status.choices)
+    status = serializers.SerializerMethodField()
     counts = CountsSerializer(source="report")
     error = serializers.CharField(source="report.error")
     started_at = serializers.DateTimeField(source="report.started_at", allow_null=True)
@@ -244,6 +249,10 @@ class BatchSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=BATCH_STATUSES))
+    def get_status(self, batch: PushedBatch) -> str:
+        return "interrupted" if batch.report.is_interrupted() else batch.report.status
 
 
 class ErrorSerializer(serializers.Serializer):

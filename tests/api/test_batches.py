@@ -2,7 +2,10 @@
 record reported by its index, retries idempotent, limits enforced before anything is kept."""
 
 import json
+from datetime import timedelta
 from pathlib import Path
+
+from django.utils import timezone
 
 from api.models import PushedBatch
 from cases.models import AuditEvent
@@ -75,6 +78,21 @@ def test_an_idempotency_key_returns_the_first_batch(ingest_client):
     assert again.json()["id"] == first.json()["id"]
     assert other.status_code == 409
     assert PushedBatch.objects.count() == IngestReport.objects.count() == 1
+
+
+def test_a_batch_whose_ingest_stopped_reports_interrupted(ingest_client, settings):
+    batch = push(ingest_client, "accounts", [account_row(1)]).json()
+    report = PushedBatch.objects.get(pk=batch["id"]).report
+    report.status = IngestReport.Status.RUNNING
+    report.progress_at = timezone.now() - timedelta(minutes=settings.INGEST_STALE_MINUTES - 1)
+    report.save()
+    assert ingest_client.get(f"{BATCHES}{batch['id']}/").json()["status"] == "running"
+
+    report.progress_at = timezone.now() - timedelta(minutes=settings.INGEST_STALE_MINUTES + 1)
+    report.save()
+    listed = ingest_client.get(BATCHES).json()["results"]
+    assert ingest_client.get(f"{BATCHES}{batch['id']}/").json()["status"] == "interrupted"
+    assert [b["status"] for b in listed] == ["interrupted"]
 
 
 def test_limits_refuse_the_whole_batch_and_keep_nothing(ingest_client, settings):
