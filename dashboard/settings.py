@@ -480,7 +480,7 @@ SPECTACULAR_SETTINGS = {
         "CaseKindEnum": "cases.models.Case.Kind",
         "CaseStatusEnum": "cases.models.Case.Status",
         "BatchKindEnum": "detection.models.IngestReport.Kind",
-        "BatchStatusEnum": "detection.models.IngestReport.Status",
+        "BatchStatusEnum": "api.serializers.BATCH_STATUSES",
     },
 }
 
