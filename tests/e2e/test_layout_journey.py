@@ -44,6 +44,15 @@ def _nav_on_screen(page, width: int) -> None:
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, links.nth(i)
 
 
+def _top_bar_names_on_one_line(page) -> None:
+    """The console's name and the user's name and roles never break over lines."""
+    for selector in (".topbar .brand", ".topbar .user"):
+        height, font = page.locator(selector).evaluate(
+            "el => [el.getBoundingClientRect().height, parseFloat(getComputedStyle(el).fontSize)]"
+        )
+        assert height < 2 * font, f"{selector} breaks over lines ({height:.0f} px high)"
+
+
 def _sections_jump_under_a_sticky_header(page) -> None:
     """Each section link scrolls its section into view, below the header, which stays at the
     top with its actions."""
@@ -68,7 +77,7 @@ def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, cons
     from dashboard.roles import ANALYST, ensure_roles
 
     ensure_roles()
-    user = UserFactory(username="erin", roles=[ANALYST])
+    user = UserFactory(username="erin-lindqvist", roles=[ANALYST])
     campaign = CampaignFactory(label="Reasoning harvest across a proxy network")
     case = CaseFactory(
         title="Fleet harvesting step-by-step reasoning through residential proxies",
@@ -98,6 +107,7 @@ def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, cons
         expect(page.locator("#case-enforcement .section-head")).to_be_visible()
         _no_sideways_scroll(page)
         _nav_on_screen(page, width)
+        _top_bar_names_on_one_line(page)
         page.screenshot(path=SCREENSHOTS / f"case-{width}.png", full_page=True)
         _sections_jump_under_a_sticky_header(page)
 
