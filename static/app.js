@@ -3,6 +3,23 @@
 (function () {
   "use strict";
 
+  // Plotly draws a title on one line and cuts what does not fit; on a narrow chart the title
+  // becomes a line of text above it instead, which wraps. Its markup (<br>, <b>) is dropped
+  // and it is set as text, never as HTML.
+  var NARROW_CHART = 560;
+
+  function titleAbove(el, layout) {
+    var title = layout.title;
+    var text = typeof title === "string" ? title : title && title.text;
+    if (!text || el.clientWidth >= NARROW_CHART) return layout;
+    var line = document.createElement("p");
+    line.className = "chart-title";
+    line.textContent = text.replace(/<br\s*\/?>/gi, " ").replace(/<[^>]*>/g, "");
+    el.parentNode.insertBefore(line, el);
+    var margin = Object.assign({}, layout.margin || {}, { t: 24 });
+    return Object.assign({}, layout, { title: { text: "" }, margin: margin });
+  }
+
   function drawCharts(root) {
     if (typeof window.Plotly === "undefined") return;
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -11,7 +28,8 @@
       if (!source) return;
       var fig = JSON.parse(source.textContent);
       el.dataset.drawn = "1";
-      window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, { responsive: true, displaylogo: false });
+      var layout = titleAbove(el, fig.layout || {});
+      window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false });
     });
   }
 

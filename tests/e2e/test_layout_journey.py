@@ -53,6 +53,17 @@ def _top_bar_names_on_one_line(page) -> None:
         assert height < 2 * font, f"{selector} breaks over lines ({height:.0f} px high)"
 
 
+def _title_whole(chart, drawn: dict, name: str) -> None:
+    """The chart's title is shown whole: Plotly's own inside the chart, or on a narrow chart
+    a line of text above it that wraps."""
+    above = chart.locator(".chart-title")
+    title = above if above.count() else chart.locator(".gtitle")
+    assert title.count() == 1 and title.text_content().strip(), f"{name} has no title"
+    box = title.bounding_box()
+    assert box["x"] >= drawn["x"] - 1, f"{name}'s title starts outside its chart"
+    assert box["x"] + box["width"] <= drawn["x"] + drawn["width"] + 1, f"{name}'s title is cut"
+
+
 def _sections_jump_under_a_sticky_header(page) -> None:
     """Each section link scrolls its section into view, below the header, which stays at the
     top with its actions."""
@@ -166,6 +177,7 @@ def test_case_page_with_its_charts_holds_at_three_widths(page, live_server, logi
             expect(box.locator(".main-svg").first).to_be_attached(timeout=15_000)
             drawn = box.bounding_box()
             assert drawn["x"] >= 0 and drawn["x"] + drawn["width"] <= width, name
+            _title_whole(charts.locator(f"#chart-{name}"), drawn, name)
         _no_sideways_scroll(page)
         seen = page.evaluate(FIGURES)
         assert len(seen["accounts"]) >= 2
