@@ -119,6 +119,17 @@ def test_case_page_and_queue_hold_at_three_widths(page, live_server, login, cons
         _no_sideways_scroll(page)
         _nav_on_screen(page, width)
         _top_bar_names_on_one_line(page)
+        if width >= 1024:
+            # Every column of the case's accounts, Remove included, in its card unscrolled.
+            remove = page.locator("#case-accounts tbody tr").first.get_by_role("link").last
+            expect(remove).to_have_text("Remove…")
+            shown = page.locator("#case-accounts .table-container").bounding_box()
+            box = remove.bounding_box()
+            widths = page.evaluate(
+                "[...document.querySelectorAll('#case-accounts thead th')]"
+                ".map(e => e.textContent.trim().slice(0, 12) + ' ' + e.offsetWidth)"
+            )
+            assert box["x"] + box["width"] <= shown["x"] + shown["width"], widths
         page.screenshot(path=SCREENSHOTS / f"case-{width}.png", full_page=True)
         _sections_jump_under_a_sticky_header(page)
 
