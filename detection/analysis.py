@@ -71,14 +71,21 @@ def analyse(
 ) -> Analysis:
     accounts = accounts.cast(ACCOUNT_SCHEMA)
     frame = accounts.join(features, on="account", how="inner").sort("account")
-    groups = clustering.relatedness_groups(frame, params.free_mail_domains)
+    links = links.cast(LINK_SCHEMA)
+    # One customer's keys are one organisation, declared or not (``customer_groups``).
+    groups = clustering.customer_groups(
+        frame.select("account", "payment_fingerprint", "reasoning_share"),
+        clustering.relatedness_groups(frame, params.free_mail_domains),
+        links.filter(pl.col("kind") == "ip").select("account", "key"),
+        max_networks=params.customer_exit_networks,
+        max_reasoning_share=params.signals.reasoning_elicitation.threshold,
+    )
     payment = frame.filter(pl.col("payment_fingerprint").fill_null("") != "").select(
         "account",
         pl.lit("payment").alias("kind"),
         pl.col("payment_fingerprint").alias("key"),
         pl.lit(0, pl.Int64).alias("item"),
     )
-    links = links.cast(LINK_SCHEMA)
     templates = links.filter(pl.col("kind") == "template")
     # Shared templates are a signal, not a link: honest strangers and rival fleets ask alike,
     # and content links would merge distinct fleets; fleets are told apart by infrastructure,
@@ -332,8 +339,9 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "several days)",
         "start": "pairs that began in the same hour and send the same uncommon templates",
     }
-    # Groups are declared organisations, company e-mail domains, or an account on its own
-    # (clustering.relatedness_groups): calling them organisations would name organisations
+    # Groups are declared organisations (with the undeclared keys that pay with their card
+    # from their exits), company e-mail domains, or an account on its own
+    # (clustering.customer_groups): calling them organisations would name organisations
     # nobody declared, beside a case that says none were.
     whose = (
         "with no organisation or company domain in common"
@@ -361,10 +369,13 @@ LOOKALIKE_GAP = {
     "start in the same hour, but each asks their own questions; these accounts registered or "
     "woke from weeks of silence in the same hour and then sent the same uncommon templates, "
     "templates hardly anyone else sends.",
-    "payment": "Shared cards: one customer's own keys are one organisation and never count; "
-    "these cards pay for accounts of unrelated organisations.",
+    "payment": "Shared cards: one customer's own keys are one organisation and never count, "
+    "nor do its keys that declare no organisation but pay with its card from its few corporate "
+    "exits without asking for the working; these cards pay for accounts that no organisation "
+    "holds together.",
     "ip": "Shared addresses: busy exits (NATs, VPNs, proxy networks) are hubs that link only "
-    "weakly; these addresses are shared by few accounts, all of them here.",
+    "weakly, and a company's few corporate exits carry its own keys, declared or not, which "
+    "count as one organisation; these addresses are shared by few accounts, all of them here.",
     "activity": "Shared shifts: always-on customers overlap only as much as chance gives; "
     "these accounts overlap several times more, on addresses or cards they also share.",
 }

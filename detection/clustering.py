@@ -14,6 +14,7 @@ members (1 / (accounts - 1) per link), so one busy key never outweighs many quie
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Sequence
 
@@ -57,6 +58,117 @@ def independent_payers(accounts: pl.DataFrame, groups: pl.DataFrame) -> pl.DataF
             .otherwise(pl.col("group"))
             .alias("payer"),
         )
+    )
+
+
+def exit_network(address: str) -> str:
+    """The block an address is in, /24 for IPv4 and /48 for IPv6: one site's egress range
+    (an office's or a cloud region's few consecutive addresses), not the whole provider."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def customer_groups(
+    accounts: pl.DataFrame,
+    groups: pl.DataFrame,
+    exits: pl.DataFrame,
+    *,
+    max_networks: int,
+    max_reasoning_share: float,
+) -> pl.DataFrame:
+    """``groups`` with an organisation's undeclared keys counted in it: (account, group).
+
+    A company's keys do not all declare it: teams make keys with the company's domain, an
+    engineer's own address or none, and pay with the company's card. One payer behind many
+    keys is one customer, not independent payers; but a fleet also pays for many keys with
+    one card, so the card alone does not decide. An account outside every declared
+    organisation joins the organisation (or, for a card no organisation uses, the company
+    domain) whose accounts pay with its card when
+
+    - most of its addresses (``exits``: account, key) are that organisation's own, addresses
+      its declared accounts use;
+    - those are a few corporate exits: the addresses two or more of its declared accounts use
+      (all of them, for one account) lie in at most ``max_networks`` networks
+      (``exit_network``: an office and a cloud region), where a fleet's accounts fan out over
+      a proxy pool;
+    - it does not harvest reasoning: its share of prompts asking for the working
+      (``accounts``' ``reasoning_share``, when given) is under ``max_reasoning_share``.
+
+    ``accounts`` is (account, payment_fingerprint[, reasoning_share]). Accounts of no
+    organisation on a card no organisation uses stay their own: strangers on one card are a
+    card pool, not a company. ``max_networks`` 0 joins no one.
+    """
+    if max_networks <= 0:
+        return groups
+    card = pl.col("payment_fingerprint").fill_null("")
+    rank = (
+        pl.when(pl.col("group").str.starts_with("org:"))
+        .then(0)
+        .when(pl.col("group").str.starts_with("dom:"))
+        .then(1)
+        .otherwise(2)
+    )
+    table = accounts.select(
+        "account",
+        card.alias("card"),
+        (
+            pl.col("reasoning_share").fill_null(0.0)
+            if "reasoning_share" in accounts.columns
+            else pl.lit(0.0)
+        ).alias("reasoning"),
+    ).join(groups, on="account")
+    table = table.with_columns(rank.alias("rank"))
+    # Each card's anchor: the declared organisation most of its holders are in, else the
+    # company domain.
+    anchors = (
+        table.filter((pl.col("card") != "") & (pl.col("rank") < 2))
+        .group_by("card", "group", "rank")
+        .agg(pl.len().alias("n"))
+        .sort(["card", "rank", "n", "group"], descending=[False, False, True, False])
+        .group_by("card", maintain_order=True)
+        .first()
+        .select("card", pl.col("group").alias("anchor"), pl.col("rank").alias("anchor_rank"))
+    )
+    candidates = table.join(anchors, on="card").filter(
+        (pl.col("rank") > pl.col("anchor_rank")) & (pl.col("reasoning") < max_reasoning_share)
+    )
+    if candidates.is_empty():
+        return groups
+    used = exits.select("account", "key").unique()
+    declared = table.join(
+        candidates.select(pl.col("anchor").alias("group")).unique(), on="group"
+    ).select("account", pl.col("group").alias("anchor"))
+    own = (
+        used.join(declared, on="account")
+        .group_by("anchor", "key")
+        .agg(pl.len().alias("users"))
+        .join(declared.group_by("anchor").agg(pl.len().alias("size")), on="anchor")
+    )
+    shared = own.filter(pl.col("users") >= pl.col("size").clip(upper_bound=2))
+    networks = {key: exit_network(key) for key in shared["key"].unique().to_list()}
+    corporate = (
+        shared.with_columns(pl.col("key").replace_strict(networks, default=None).alias("net"))
+        .group_by("anchor")
+        .agg(pl.col("net").n_unique().alias("networks"))
+        .filter(pl.col("networks") <= max_networks)
+        .select("anchor")
+    )
+    share = (
+        candidates.select("account", "anchor")
+        .join(corporate, on="anchor")
+        .join(used, on="account")
+        .join(own.select("anchor", "key", pl.lit(True).alias("theirs")), on=["anchor", "key"],
+              how="left")
+        .group_by("account", "anchor")
+        .agg(pl.col("theirs").fill_null(False).mean().alias("share"))
+    )  # fmt: skip
+    joined = share.filter(pl.col("share") >= 0.5).select("account", "anchor")
+    return groups.join(joined, on="account", how="left").select(
+        "account", pl.coalesce("anchor", "group").alias("group")
     )
 
 

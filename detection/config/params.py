@@ -220,6 +220,19 @@ class DetectionParams(FrozenStruct):
             ge=1,
         ),
     ] = 16
+    # A company's keys that do not declare it still pay with its card from its few exits.
+    customer_exit_networks: Annotated[
+        int,
+        param(
+            "An account of no declared organisation that pays with an organisation's card "
+            "counts as one of its keys when most of its addresses are the organisation's and "
+            "those lie in at most this many networks (/24 or /48: an office and a cloud "
+            "region); a fleet paying with one card fans out over a proxy pool. 0 turns this "
+            "off.",
+            COORDINATION,
+            ge=0,
+        ),
+    ] = 4
     burst_minutes: Annotated[
         int,
         param(

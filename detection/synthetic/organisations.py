@@ -21,13 +21,17 @@ from detection.synthetic.timing import DAY, HOUR
 
 
 def plan_enterprise(w: World) -> list[AccountSpec]:
-    """Companies: integration keys (one org, card, egress range, template) and staff seats."""
+    """Companies: integration keys (one org, card, egress range, template) and staff seats,
+    and one large company whose many keys are less tidy (``_many_keys``)."""
     rng = w.rng
     out = []
     for _ in range(max(1, rng.randint(1, 3) if w.scale >= 0.2 else 1)):
         keys = w.size(10, 40, minimum=3)
         company = pools.company_domain(rng)
         org, card = f"org_{rng.getrandbits(48):012x}", w.card()
+        # Keys someone made outside the org's console: no org declared, the company's domain
+        # or nothing at all as the sign-up address, still on the company's card.
+        undeclared = rng.uniform(0.1, 0.4) if rng.random() < 0.5 else 0.0
         code, tz = pools.country(rng)
         egress = pools.egress_range(rng, pools.HOSTING[:5], rng.randint(2, 8))
         uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(1, 2))]
@@ -67,14 +71,113 @@ def plan_enterprise(w: World) -> list[AccountSpec]:
                     lo=w.start,
                     hi=w.end,
                     behaviour=behaviour,
-                    email_domain=company,
-                    org_id=org,
+                    email_domain=company if rng.random() < 0.7 else "",
+                    org_id="" if rng.random() < undeclared else org,
                     payment_fingerprint=card,
                     country=code,
                     plan=rng.choice(["enterprise", "api"]),
                 )
             )
+            if out[-1].org_id and not out[-1].email_domain:
+                out[-1].email_domain = company
         out += _enterprise_seats(w, domain=company, org=org, card=card, code=code, tz=tz)
+    w.reseed("enterprise-many-keys")
+    out += _many_keys(w)
+    return out
+
+
+def _many_keys(w: World) -> list[AccountSpec]:
+    """A large company with many API keys, as it is rather than as its admin console says.
+
+    Teams create their own keys: most in one provisioning run (a script makes dozens within
+    minutes), more as teams join. Only some keys declare the organisation; the rest were made
+    with the company's domain, an engineer's personal address or none. Every team's key pays
+    with one of the company's few cards. The keys carry the company's own tooling: an internal
+    assistant with its tool schema, a review bot, a reporting helper, each fixed wording
+    around a task that differs every time. Staff run them in office hours from the office's
+    and one cloud region's few addresses; a few keys are nightly batch jobs.
+    """
+    rng = w.rng
+    keys = w.size(60, 160, minimum=15)
+    company = pools.company_domain(rng)
+    name = company.split(".")[0].title()
+    org = f"org_{rng.getrandbits(48):012x}"
+    cards = [w.card() for _ in range(rng.randint(1, 3))]
+    code, tz = pools.country(rng)
+    office = pools.egress_range(rng, pools.BUSINESS, rng.randint(1, 3))
+    cloud = pools.egress_range(rng, pools.HOSTING[:5], rng.randint(2, 6))
+    sdk = pools.user_agent(rng, pools.SDKS)
+    tool = f"{name.lower()}-copilot/{rng.randint(1, 4)}.{rng.randint(0, 20)} ({sdk})"
+    declared = rng.uniform(0.3, 0.8)
+    pinned = rng.choice(list(OLD_MODELS))
+    switch = rng.uniform(3, 9) * DAY if rng.random() < 0.6 else None
+    provisioned = w.registered_before(20, 400)
+    teams = rng.randint(3, 7)
+    team_card = [rng.choice(cards) for _ in range(teams)]
+    team_kit = [
+        rng.sample([pb.INTERNAL_HARNESS, *pb.INTERNAL_TEMPLATES], rng.randint(1, 3))
+        for _ in range(teams)
+    ]
+    out = []
+    for i, n in enumerate(w.split(w.volume(30_000, 60_000), keys, sigma=0.7)):
+        team = rng.randrange(teams)
+        batch = rng.random() < 0.15
+        harness = rng.choice(team_kit[team])
+        times = (
+            functools.partial(timing.round_the_clock, tz_hours=tz, business_bump=0.2)
+            if batch
+            else functools.partial(
+                timing.human,
+                tz_hours=tz,
+                profile=timing.OFFICE,
+                weekend=0.05,
+                active_share=rng.uniform(0.5, 0.9),
+                session_size=rng.uniform(5.0, 30.0),
+                gap_seconds=rng.uniform(20.0, 120.0),
+            )
+        )
+        behaviour = Behaviour(
+            times=times,
+            ips=cloud if batch else office + cloud,
+            ip_weights=None if batch else [3.0] * len(office) + [1.0] * len(cloud),
+            user_agents=[tool] if harness is pb.INTERNAL_HARNESS else [sdk, tool],
+            prompt=functools.partial(pb.internal_prompt, template=harness, company=name),
+            models=ModelPolicy(
+                {pinned: 1.0}, w.release, 1.0 if switch else 0.0, switch or 0.0, HOUR
+            ),
+            tool_rate=rng.uniform(0.5, 0.9) if harness is pb.INTERNAL_HARNESS else 0.05,
+            context_tokens=(6.0, 0.6),
+            output_tokens=(5.4, 0.6),
+        )
+        # Most keys come from one provisioning run, seconds to minutes apart; the rest as
+        # teams join over the following months.
+        if rng.random() < 0.6:
+            created = provisioned + i * rng.randint(5, 40)
+        else:
+            created = provisioned + rng.randint(DAY, 300 * DAY)
+        own = rng.random() < declared
+        mail = rng.random()
+        out.append(
+            AccountSpec(
+                account_id=w.account_id(),
+                created_at=min(created, w.start - HOUR),
+                cohort="enterprise",
+                campaign=None,
+                n=n,
+                lo=w.start,
+                hi=w.end,
+                behaviour=behaviour,
+                email_domain=company
+                if own or mail < 0.5
+                else rng.choice(pools.FREE_MAIL[:6])
+                if mail < 0.8
+                else "",
+                org_id=org if own else "",
+                payment_fingerprint=team_card[team],
+                country=code,
+                plan=rng.choice(["enterprise", "api", "team"]),
+            )
+        )
     return out
 
 

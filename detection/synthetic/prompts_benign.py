@@ -371,6 +371,58 @@ def enterprise_prompt(rng: random.Random, template: str, company: str) -> str:
     )
 
 
+# A large company's own tools: an internal assistant with its tool schema (sent word for word
+# with every request, like a popular agent's harness but used by one customer only), a code
+# review bot and a reporting helper. Staff fill in a different task every time.
+INTERNAL_HARNESS = (
+    "You are {co} Copilot, the internal assistant of {co} engineering and operations. "
+    "Answer for employees only; never share customer data outside the company. Tools (JSON "
+    "schema): jira_search {{query: string, project?: string}}; run_sql {{warehouse: string, "
+    "query: string}}; read_runbook {{service: string}}; open_pr {{repo: string, title: string, "
+    "diff: string}}. Use a tool when the answer needs live data.\n"
+    "Employee ({team}): {task}"
+)
+INTERNAL_TASKS = [
+    "why did the nightly {svc} job fail on {day}? the log says `{e}`",
+    "how many tickets did {team} close last sprint, by priority",
+    "write the SQL for weekly active customers by region from the {svc} tables",
+    "summarise the open incidents for {svc} and who owns them",
+    "draft the postmortem timeline for the {svc} outage on {day}",
+    "which runbook covers restarting {svc}, and what are the steps",
+    "open a PR that bumps the {svc} client timeout to {n} seconds",
+    "compare last week's {svc} latency with the week before",
+    "find the Jira epic for the {svc} migration and list what is left",
+    "what does error `{e}` in {svc} usually mean here",
+]
+SERVICES = ["billing", "search", "checkout", "ledger", "notifications", "auth", "reporting"]
+TEAMS = ["payments", "platform", "data", "support tooling", "growth", "risk", "infra"]
+INTERNAL_TEMPLATES = [
+    "Review this diff against the {co} style guide. List problems as bullet points with file "
+    "and line, then say APPROVE or REQUEST_CHANGES.\n\nDiff {id} ({team}): {task}",
+    "You write the weekly report for the {co} {team} team. Turn these notes into five short "
+    "paragraphs for leadership.\n\nNotes {id}: {task}",
+    "Classify this {co} internal request into one queue of [it, facilities, hr, security, "
+    "finance] and give a one-line reason. Reply as JSON.\n\nRequest {id}: {task}",
+]
+
+
+def internal_prompt(rng: random.Random, template: str, company: str) -> str:
+    """One request through a company's own tooling: its fixed wording around a task that
+    differs every time (the records, questions and diffs of a working company)."""
+    task = rng.choice(INTERNAL_TASKS).format(
+        svc=rng.choice(SERVICES),
+        day=rng.choice(["Monday", "Tuesday", "the 3rd", "the 17th", "last night"]),
+        e=rng.choice(ERRORS),
+        team=rng.choice(TEAMS),
+        n=rng.randint(5, 120),
+    )
+    if rng.random() < 0.3:
+        task += " " + rng.choice(BODIES).format(n=rng.randint(100, 999), d=rng.randint(10, 28))
+    return template.format(
+        co=company, team=rng.choice(TEAMS), id=rng.randint(10000, 999999), task=task
+    )
+
+
 BENCH_SUFFIXES = [
     "A: Let's think step by step.",
     "Let's think step by step.",

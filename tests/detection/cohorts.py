@@ -410,6 +410,50 @@ class Cohort:
                 )
         return ids
 
+    def enterprise_keys(self, n: int = 30, name: str = "bigco") -> list[str]:
+        """A large company's many keys as they are rather than as its console says: half
+        declare its organisation, the rest were made with the company's domain, an engineer's
+        own mail or none; all pay with one of the company's two cards; one provisioning script
+        made them seconds apart; staff run the company's internal assistant (one long prompt
+        with its tool schema, then a task that differs every time) in office hours from the
+        office's three and one cloud region's two addresses."""
+        exits = [("198.18.7.10", 3356), ("198.18.7.11", 3356), ("198.18.7.12", 3356),
+                 ("34.120.5.40", 15169), ("34.120.5.41", 15169)]  # fmt: skip
+        harness = (
+            f"You are {name} Copilot, the internal assistant of {name} engineering. Tools (JSON "
+            "schema): jira_search {query: string}; run_sql {warehouse: string, query: string}; "
+            "read_runbook {service: string}; open_pr {repo: string, diff: string}. Use a tool "
+            "call when the answer needs live data.\nEmployee: "
+        )
+        provisioned = START - timedelta(days=90)
+        ids = []
+        for k in range(n):
+            declared = k % 4 in (0, 1)
+            mail = f"{name}.example" if declared or k % 3 == 0 else ("gmail.com", "")[k % 2]
+            acct = self.account(
+                name,
+                org_id=f"{name}-org" if declared else "",
+                email_domain=mail,
+                payment_fingerprint=f"card-{name}-{k % 2}",
+                plan="enterprise",
+                created_at=provisioned + timedelta(seconds=20 * k),
+            )
+            ids.append(acct)
+            for ts in self.human_times(100):
+                ip, asn = self.rng.choice(exits)
+                task = self.rng.choice(TASKS).format(a=self.rng.randint(2, 99))
+                self.exchange(
+                    acct,
+                    ts,
+                    f"{harness}{self.rng.choice(TOPICS)}: {task} ({self.rng.randint(1, 10**6)})",
+                    ip=ip,
+                    asn=asn,
+                    user_agent=f"{name}-copilot/2.3",
+                    tool_use=self.rng.random() < 0.7,
+                    output_tokens=900,
+                )
+        return ids
+
     def carrier(self, n: int = 200) -> list[str]:
         """People on phones behind a mobile carrier's NAT: a pool of addresses each shared by a
         few strangers (the background of loose links every real population has)."""

@@ -4,6 +4,7 @@ import polars as pl
 
 from detection.clustering import (
     communities,
+    customer_groups,
     key_pairs,
     match_campaigns,
     merge_communities,
@@ -112,3 +113,78 @@ def test_merge_joins_the_pieces_of_one_sparse_fleet_and_not_distinct_fleets():
     # Only communities that harvest are joined.
     kept = merge_communities(edges, found, eligible={found[0]}, min_lift=2.0, min_weight=0.15)
     assert kept == found
+
+
+def _customers(rows, exits, **kwargs):
+    """customer_groups over (account, org_id, email_domain, card, reasoning_share) rows and
+    (account, ip) exits."""
+    accounts = pl.DataFrame(
+        rows,
+        schema=["account", "org_id", "email_domain", "payment_fingerprint", "reasoning_share"],
+        orient="row",
+    )
+    groups = relatedness_groups(accounts, FREE_MAIL_DOMAINS)
+    found = customer_groups(
+        accounts,
+        groups,
+        pl.DataFrame(exits, schema=["account", "key"], orient="row"),
+        max_networks=kwargs.get("max_networks", 4),
+        max_reasoning_share=kwargs.get("max_reasoning_share", 0.25),
+    )
+    return dict(found.iter_rows())
+
+
+OFFICE = ["198.18.7.10", "198.18.7.11", "34.120.5.40"]
+
+
+def test_undeclared_keys_on_a_company_card_from_its_exits_are_its_keys():
+    rows = [
+        (1, "bigco", "bigco.example", "card-1", 0.0),
+        (2, "bigco", "bigco.example", "card-2", 0.0),
+        (3, "", "bigco.example", "card-1", 0.0),  # the company's domain, no org declared
+        (4, "", "gmail.com", "card-2", 0.0),  # an engineer's own address
+        (5, "", "", "card-1", 0.0),  # no address at all
+        (6, "", "gmail.com", "card-9", 0.0),  # a stranger in the same office building
+    ]
+    exits = [(a, ip) for a in range(1, 7) for ip in OFFICE]
+    g = _customers(rows, exits)
+    assert g[1] == g[2] == g[3] == g[4] == g[5] == "org:bigco"
+    assert g[6] != g[1]
+
+
+def test_card_mates_that_fan_out_over_proxy_exits_are_not_one_customer():
+    # A fleet pays for all its keys with one card and has two declare an organisation; its
+    # accounts rotate over a proxy pool in many networks.
+    pool = [f"45.{i}.{i}.7" for i in range(10, 22)]
+    rows = [(a, "fleetco" if a < 3 else "", "gmail.com", "card-f", 0.0) for a in range(1, 9)]
+    exits = [(a, ip) for a in range(1, 9) for ip in pool]
+    g = _customers(rows, exits)
+    assert len(set(g.values())) == 7  # the two declared accounts are one, the rest their own
+    # The same fleet from a few networks would pass as a company: the networks are the test.
+    assert len(set(_customers(rows, exits, max_networks=12).values())) == 1
+
+
+def test_card_mates_that_harvest_reasoning_are_not_one_customer():
+    rows = [(1, "fleetco", "gmail.com", "card-f", 0.9)] + [
+        (a, "", "gmail.com", "card-f", 0.9) for a in range(2, 6)
+    ]
+    exits = [(a, ip) for a in range(1, 6) for ip in OFFICE]
+    assert len(set(_customers(rows, exits).values())) == 5
+
+
+def test_strangers_on_one_card_of_no_organisation_stay_apart():
+    rows = [(a, "", "gmail.com", "card-pool", 0.0) for a in range(1, 6)]
+    exits = [(a, ip) for a in range(1, 6) for ip in OFFICE]
+    assert len(set(_customers(rows, exits).values())) == 5
+
+
+def test_undeclared_keys_elsewhere_than_the_companys_exits_stay_apart():
+    rows = [
+        (1, "bigco", "bigco.example", "card-1", 0.0),
+        (2, "bigco", "bigco.example", "card-1", 0.0),
+        (3, "", "gmail.com", "card-1", 0.0),
+    ]
+    exits = [(a, ip) for a in (1, 2) for ip in OFFICE]
+    exits += [(3, "81.2.3.4"), (3, "81.2.3.5"), (3, OFFICE[0])]  # mostly its own home
+    g = _customers(rows, exits)
+    assert g[1] == g[2] and g[3] != g[1]

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 
 from detection.analysis import analyse
@@ -279,3 +280,36 @@ def test_compute_all_marks_what_most_accounts_show(world):
     ua = signals["user_agent_reuse"]
     assert ua.common is not None and len(ua.common) == analysis.frame.height
     assert ua.common[0] == np.quantile(ua.value, 0.25)
+
+
+@pytest.fixture(scope="module")
+def company():
+    """A large company's many keys (half declare it, two cards, one provisioning run, one
+    internal assistant) beside a fleet that pays for all its keys with one card and has a
+    few of them declare an organisation, among ordinary customers."""
+    cohort = Cohort(seed=73)
+    cohort.enterprise_keys(30)
+    fleet = set(cohort.fleet(n=12))
+    for k, row in enumerate(r for r in cohort.accounts if r["account_id"] in fleet):
+        row["payment_fingerprint"] = "card-fleet"
+        row["org_id"] = "fleetco" if k < 3 else ""
+    cohort.ordinary(150)
+    cohort.carrier(150)
+    analysis, labels, _signals = _analyse(cohort)
+    return analysis, labels
+
+
+def test_a_company_with_many_keys_is_one_customer_and_not_flagged(company):
+    analysis, labels = company
+    bigco = labels == "bigco"
+    assert bigco.sum() == 30
+    assert not analysis.decision.flagged[bigco].any()
+    assert analysis.frame.filter(pl.Series(bigco))["group"].n_unique() == 1
+
+
+def test_a_fleet_paying_for_its_keys_with_one_card_is_still_one_campaign(company):
+    analysis, labels = company
+    fleet = labels == "fleet"
+    assert analysis.decision.flagged[fleet].all()
+    assert len(set(analysis.decision.campaign_of[fleet])) == 1
+    assert not analysis.decision.flagged[labels == "ordinary"].any()
