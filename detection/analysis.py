@@ -272,7 +272,7 @@ def _harvesting(
 
 # A community's own template: a band that at least this share of the community's
 # organisations send, and that at least as many of its senders are inside as outside.
-OWN_TEMPLATE_SHARE = 0.25
+OWN_TEMPLATE_SHARE = 0.1
 
 
 def own_template_ties(
