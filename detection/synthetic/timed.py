@@ -104,9 +104,7 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
         # An aged account's trickle before: a few old-model requests over the days before.
         before = max(1, round(n * rng.uniform(0.03, 0.1))) if old else 0
         behaviour = Behaviour(
-            times=functools.partial(_rushing, start=lo, before=before, rush=rush)
-            if old
-            else rush,
+            times=functools.partial(_rushing, start=lo, before=before, rush=rush) if old else rush,
             ips=rng.sample(pool, rng.randint(2, 5)),
             sticky=rng.choice([1800, 3600]),
             user_agents=[rng.choice(uas)],
