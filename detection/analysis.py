@@ -230,6 +230,9 @@ def analyse(
         np.add.at(partners, tie_a[kind_inside], 1)
         np.add.at(partners, tie_b[kind_inside], 1)
         tie_kinds[partners < spec.threshold] &= ~bit
+    tie_kinds[own_template_ties(templates, ids, membership, organisation)] |= scoring.TIE_BITS[
+        "template"
+    ]
     decision = scoring.decide(
         scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
     )
@@ -272,6 +275,50 @@ def _harvesting(
         if harvesting >= share * total:
             found.add(int(membership[rows[0]]))
     return found
+
+
+# A community's own template: a band that at least this share of the community's
+# organisations send, and that at least as many of its senders are inside as outside.
+OWN_TEMPLATE_SHARE = 0.1
+
+
+def own_template_ties(
+    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+) -> np.ndarray:
+    """Rows that send one of their community's own templates: an LSH band sent by at least
+    ``OWN_TEMPLATE_SHARE`` of the community's organisations (and three), and mostly from
+    inside it. A fleet's harness is its own: its members send it, hardly anyone else does. A
+    popular tool's harness is sent by hundreds outside any one community, and a customer who
+    shares a fleet's exits but asks its own questions sends none of the fleet's templates."""
+    out = np.zeros(len(ids), dtype=bool)
+    if templates.is_empty() or not (membership >= 0).any():
+        return out
+    rows = pl.DataFrame(
+        {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
+        schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
+    )
+    sent = templates.select("account", "key").unique().join(rows, on="account")
+    sizes = rows.filter(pl.col("c") >= 0).group_by("c").agg(pl.col("org").n_unique().alias("n"))
+    bands = (
+        sent.with_columns(pl.len().over("key").alias("users"))
+        .filter(pl.col("c") >= 0)
+        .group_by("c", "key")
+        .agg(
+            pl.col("org").n_unique().alias("orgs"),
+            pl.len().alias("inside"),
+            pl.col("users").first(),
+        )
+        .join(sizes, on="c")
+        .filter(
+            (pl.col("orgs") >= 3)
+            & (pl.col("orgs") >= OWN_TEMPLATE_SHARE * pl.col("n"))
+            & (2 * pl.col("inside") >= pl.col("users"))
+        )
+        .select("c", "key")
+    )
+    tied = sent.join(bands, on=["c", "key"]).select("row").unique()
+    out[tied["row"].to_numpy()] = True
+    return out
 
 
 def _evidence_kinds(edges: pl.DataFrame, community: dict[int, int]) -> dict[int, set[str]]:
@@ -354,6 +401,10 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
     ties = [
         LOOKALIKE_GAP[k] for k in ("coaction", "start", "payment", "ip", "activity") if k in kinds
     ]
+    campaign = int(analysis.decision.campaign_of[rows[0]]) if len(rows) else -1
+    info = analysis.decision.campaigns.get(campaign, {})
+    if int(info.get("ties", 0)) & scoring.TIE_BITS["template"]:
+        ties.append(LOOKALIKE_GAP["own_template"])
     if ties:
         summary += ". " + " ".join(ties)
     return {"links": kinds, "organisations": groups, "signals": signal_share, "summary": summary}
@@ -378,4 +429,8 @@ LOOKALIKE_GAP = {
     "count as one organisation; these addresses are shared by few accounts, all of them here.",
     "activity": "Shared shifts: always-on customers overlap only as much as chance gives; "
     "these accounts overlap several times more, on addresses or cards they also share.",
+    "own_template": "Its own templates: customers of a popular tool share its harness with "
+    "hundreds of strangers outside any one group; most of this campaign's members send "
+    "templates hardly anyone outside it sends, and each member also has another tie to it "
+    "(the templates alone make no member).",
 }

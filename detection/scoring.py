@@ -124,8 +124,12 @@ def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
 
 # Link kinds that on their own show coordination (not just a common template or client).
 STRONG = {"ip", "payment", "activity", "coaction", "start"}
-# A bit per kind of tie, for ``decide``'s ``tie_kinds``.
-TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8, "start": 16}
+# A bit per kind of tie, for ``decide``'s ``tie_kinds``. "template" is not a link between two
+# accounts but working the community's own templates (``analysis.own_template_ties``): it
+# counts toward membership only beside another kind of tie (``_ties_like``).
+TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8, "start": 16, "template": 32}
+# Ties that cannot make a member on their own: honest strangers ask alike.
+CORROBORATING = TIE_BITS["template"]
 
 
 def tie_signature(kinds: np.ndarray) -> int:
@@ -142,13 +146,20 @@ SELF_SUFFICIENT = TIE_BITS["start"]
 
 def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
     """Accounts with at least two of ``mask``'s kinds of tie, or the one if it has one, or a
-    self-sufficient one (``SELF_SUFFICIENT``) of the mask's."""
+    self-sufficient one (``SELF_SUFFICIENT``) of the mask's. A corroborating tie
+    (``CORROBORATING``: the community's own templates) counts as one of the two, never alone:
+    a fleet's quiet account that met no partner often enough to co-act, but leaves through
+    its exits and works its harness, is tied like its members; a customer on the same exits
+    who asks its own questions is not."""
     need = min(2, bin(mask).count("1"))
     shared = np.zeros(len(kinds), dtype=int)
     for bit in TIE_BITS.values():
         if mask & bit:
             shared += (kinds & bit) > 0
-    return (shared >= need) | ((kinds & mask & SELF_SUFFICIENT) > 0)
+    if not mask & ~CORROBORATING:
+        return np.ones(len(kinds), dtype=bool)
+    strong = (kinds & mask & ~CORROBORATING) > 0
+    return ((shared >= need) & strong) | ((kinds & mask & SELF_SUFFICIENT) > 0)
 
 
 @dataclass

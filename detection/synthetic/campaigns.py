@@ -33,7 +33,7 @@ SIZES = {
     "capability": (150, 300, 120_000, 170_000),
     "agentic": (60, 140, 60_000, 90_000),
     "evasive": (120, 250, 40_000, 60_000),
-    "hydra": (100, 160, 40_000, 60_000),
+    "hydra": (130, 220, 25_000, 45_000),
     "rush": timed.RUSH_SIZE,
     "sleeper": timed.SLEEPER_SIZE,
 }
@@ -273,10 +273,14 @@ def _evasive_prompt(r):
 
 def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
     """An agentic fleet behind a commercial rotating-proxy network, each account kept under
-    per-account thresholds: aged accounts registered weeks apart, own cards, stock clients,
-    moderate volume, exits rotating per request over a network ordinary customers use too.
-    What gives it away is the orchestrator: jobs go out in waves (every 10-40 minutes of the
-    fleet's working hours), each to a random part of the fleet, all in the house style."""
+    per-account thresholds: aged accounts registered weeks apart, each with its own card,
+    stock clients, low volume, an exit per request from the network's residential and
+    datacenter exits that ordinary customers rent too. Its traffic is an agent's: the
+    operator's own harness and tool schema before a job from a large, varied queue, or the
+    next step of one, with tools and long outputs. What gives it away is the orchestrator:
+    jobs go out in waves (every 20-75 minutes of working hours that drift from day to day),
+    each to a random part of the fleet, whose accounts then work their episodes within the
+    same minutes, from the same pool of exits, day after day."""
     from detection.synthetic.lookalikes import proxy_network
 
     rng = w.rng
@@ -285,34 +289,39 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
     first, hours = rng.uniform(0, 24), rng.uniform(12, 20)
     waves = []
     for day in range(int((w.end - begin) // DAY) + 1):
-        t = begin + day * DAY + int(first * HOUR)
-        stop = t + int(hours * HOUR)
+        # Loosely synchronised: the shift starts up to two hours off and lasts a little more
+        # or less from one day to the next.
+        t = begin + day * DAY + int((first + rng.uniform(-2, 2)) * HOUR)
+        stop = t + int((hours + rng.uniform(-2, 2)) * HOUR)
         while t < stop:
             waves.append(t)
-            t += rng.randint(10, 40) * 60
+            t += rng.randint(20, 75) * 60
     waves = np.array(waves, dtype=np.int64)
-    style = {
-        "elicitations": rng.sample(ph.ELICITATIONS, rng.randint(3, 5)),
-        "coding": rng.sample(ph.CODING_TASKS, rng.randint(2, 4)),
-        "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(2, 3)),
-    }
-    mix = [("agentic", 0.7), ("coding", 0.3)]
+    harnesses = rng.sample(ph.OPERATOR_HARNESSES, rng.randint(1, 2))
     out = []
-    for n in w.split(total, count, sigma=0.4):
+    for n in w.split(total, count, sigma=0.5):
         code, _ = pools.country(rng)
         plan = rng.choice(["pro", "pro", "api", "free"])
         family = rng.choice([pools.SDKS, pools.CODING_TOOLS, pools.BROWSERS])
+        share = rng.uniform(0.5, 1.0)
         behaviour = Behaviour(
-            times=functools.partial(timing.in_waves, waves=waves),
-            ips=rng.sample(exits, rng.randint(min(30, len(exits)), min(80, len(exits)))),
+            times=functools.partial(
+                timing.in_episodes,
+                waves=waves,
+                steps=rng.uniform(3, 8),
+                reach=rng.choice([120, 300, 600]),
+            ),
+            # Rotating: an exit per request, from the part of the network the account's
+            # plan with the proxy provider reaches.
+            ips=rng.sample(exits, max(2, round(len(exits) * share))),
             user_agents=[pools.user_agent(rng, family)],
-            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
+            prompt=functools.partial(ph.operator_prompt, harness=rng.choice(harnesses)),
             models=ModelPolicy(
                 {"model-large-3": 1.0}, w.release, rng.uniform(0.0, 0.4), 3 * DAY, 2 * DAY
             ),
-            tool_rate=0.6,
-            context_tokens=(6.5, 0.6),
-            output_tokens=(6.0, 0.5),
+            tool_rate=rng.uniform(0.6, 0.9),
+            context_tokens=(7.5, 0.6),
+            output_tokens=(6.6, 0.5),
         )
         out.append(
             AccountSpec(
@@ -321,7 +330,7 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
                 cohort="hydra",
                 campaign=campaign_id,
                 n=n,
-                lo=begin,
+                lo=begin + rng.randint(0, 3) * DAY,
                 hi=w.end,
                 behaviour=behaviour,
                 email_domain=rng.choice(pools.FREE_MAIL),

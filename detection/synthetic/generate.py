@@ -54,6 +54,7 @@ BENIGN = {
     "proxy_user": lookalikes.plan_proxy_users,
     "launch_user": timed.plan_launch_users,
     "returning": timed.plan_returning,
+    "early_adopter": timed.plan_early_adopters,
 }
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",

@@ -176,13 +176,22 @@ def _runs(g, n, lo, hi, *, windows):
 
 def proxy_network(w: World) -> list[tuple[str, int]]:
     """A commercial rotating-proxy network's exits: residential and mobile addresses, a few of
-    them ordinary customers' own homes (the proxy SDK runs on real devices). Made once."""
+    them ordinary customers' own homes (the proxy SDK runs on real devices), and a fifth of
+    them datacenter addresses (the network's cheaper tier). Large beside any one renter's
+    traffic, so two renters share only a small part of their exits. Made once."""
     if not w.proxy_exits:
         rng = random.Random(f"{w.seed}:proxy-network")
-        size = max(40, round(rng.randint(250, 400) * w.scale))
+        # A network's size is the provider's, not the data set's: it does not shrink with
+        # the scale, so at a small scale its exits are shared as sparsely as at a large one.
+        size = rng.randint(2000, 3500)
         homes = rng.sample(w.homes, min(len(w.homes), size // 50))
-        w.proxy_exits = homes + pools.addresses(
-            rng, pools.RESIDENTIAL + pools.MOBILE, size - len(homes)
+        datacenter = pools.addresses(rng, pools.HOSTING, size // 5)
+        w.proxy_exits = (
+            homes
+            + datacenter
+            + pools.addresses(
+                rng, pools.RESIDENTIAL + pools.MOBILE, size - len(homes) - len(datacenter)
+            )
         )
     return w.proxy_exits
 

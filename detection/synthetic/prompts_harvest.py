@@ -255,3 +255,96 @@ def evasive_prompt(rng: random.Random) -> str:
 def house_prompt(r, *, style, mix):
     kind = r.choices([k for k, _ in mix], weights=[v for _, v in mix])[0]
     return harvest_prompt(r, kind, style["elicitations"], style[kind])
+
+
+# A hydra fleet's own agent scaffold: one harness per operator (system prompt and tool schema
+# sent with every request), then a task drawn from a large, varied job queue, or the next
+# step of an episode (a tool's result). The harness is the operator's, not a popular
+# product's: no customer sends it.
+OPERATOR_HARNESSES = [
+    "SYSTEM: You are worker agent {worker} of a task runner. Solve the assigned job end to "
+    "end with the tools provided, calling one tool at a time. Think before every call and "
+    "write the reasoning out in full; never skip the verification step. Tools: {tools}. "
+    "Output format: Thought, Action (JSON), then wait for Observation.\n",
+    "<system>Autonomous software agent. Available functions (JSON schema): {tools}. For each "
+    "step emit a plan, the function call and a justification; after the final step summarise "
+    "every action taken and why. Work in the sandbox at /workspace/job-{worker}.</system>\n",
+    "### Agent runtime v{worker}\nYou operate a Linux sandbox and a browser. Functions: "
+    "{tools}. Decompose the job into subtasks, execute them with the functions, narrate "
+    "each decision in detail, recover from failures and report the full trajectory.\n",
+]
+JOB_OPENERS = ["Job:", "TASK:", "Assigned job:", "User request:", "Goal:", "Ticket:"]
+REPOS = ["payments-api", "web-frontend", "ingest-worker", "ml-pipeline", "auth-service",
+         "mobile-app", "data-warehouse", "cli-tools", "docs-site", "search-indexer"]  # fmt: skip
+CHANGES = [
+    "add retry with exponential backoff to the HTTP client",
+    "replace the hand-written argument parser with a standard library one",
+    "make the cache eviction thread-safe",
+    "add pagination to the list endpoint",
+    "port the date handling to timezone-aware datetimes",
+    "remove the deprecated config loader and update its callers",
+    "add structured logging to the request handlers",
+    "speed up the slow integration test by mocking the network",
+    "add input validation to the upload form",
+    "introduce a feature flag around the new checkout flow",
+]
+SYMPTOMS = [
+    "requests time out after the last deploy",
+    "memory grows until the worker is killed",
+    "the nightly export produces duplicate rows",
+    "login fails for users with non-ASCII names",
+    "the build is green locally but red in CI",
+    "p99 latency doubled since Tuesday",
+]
+DATA_JOBS = [
+    "collect the pricing tables of the ten largest {topic} vendors into a spreadsheet",
+    "read the changelogs of the last five releases of {repo} and list breaking changes",
+    "summarise the open issues labelled bug in {repo} and group them by component",
+    "download the public {topic} dataset, clean it and plot the yearly trend",
+    "write a scraper for job listings mentioning {topic} and save them as JSON lines",
+    "find and fill the missing translations in the {repo} locale files",
+]
+JOB_TEMPLATES = [
+    "In the repository {repo}, {change}. Run the test suite and fix anything that breaks.",
+    "Investigate why {symptom} in {repo}; find the root cause, patch it and add a test.",
+    "{data}. Keep a log of every source you used.",
+    "Review the last pull request in {repo} and {change} where the reviewer asked for it.",
+    "Set up CI for {repo}: lint, type-check and run tests on every push; then {change}.",
+    "Users report that {symptom}. Reproduce it in {repo}, bisect the commit and revert it.",
+]
+TOOL_RESULTS = [
+    "Observation: {tool} returned exit code 1: ModuleNotFoundError: No module named '{mod}'",
+    "Observation: {tool} returned 3 results; the first is a stack trace in {mod}.py line {n}",
+    "Observation: {tool} succeeded; {n} files changed, tests: {n} passed, 2 failed",
+    "Observation: {tool} timed out after {n} seconds",
+    "Observation: {tool} returned the page; the table has {n} rows",
+]
+
+
+def operator_job(rng: random.Random) -> str:
+    """One job of the fleet's queue: a varied, multi-step task (no two alike)."""
+    repo = rng.choice(REPOS)
+    if rng.random() < 0.25:
+        return agent_task(rng, "{task}") + "."
+    if rng.random() < 0.2:
+        return coding_task(rng, CODING_TASKS)
+    return rng.choice(JOB_TEMPLATES).format(
+        repo=repo,
+        change=rng.choice(CHANGES),
+        symptom=rng.choice(SYMPTOMS),
+        data=rng.choice(DATA_JOBS).format(topic=rng.choice(THEMES), repo=repo).capitalize(),
+    )
+
+
+def operator_prompt(rng: random.Random, *, harness: str) -> str:
+    """A request of a hydra fleet's agent: the operator's harness (with the worker's tools
+    listed in the order the runtime happens to send them), then a new job or the next step
+    of one (a tool's result to reason about)."""
+    tools = ", ".join(rng.sample(TOOLS, rng.randint(4, 7)))
+    head = harness.format(tools=tools, worker=rng.randint(1, 64))
+    if rng.random() < 0.45:
+        step = rng.choice(TOOL_RESULTS).format(
+            tool=rng.choice(TOOLS), mod=rng.choice(FUNCS), n=rng.randint(2, 400)
+        )
+        return f"{head}{step}\nContinue with the next step of the job."
+    return f"{head}{rng.choice(JOB_OPENERS)} {operator_job(rng)}"

@@ -33,7 +33,7 @@ from detection.synthetic.cohorts import person
 from detection.synthetic.timing import DAY, HOUR, in_waves
 
 # (accounts low, high; exchanges low, high) at scale 1.
-RUSH_SIZE = (60, 140, 35_000, 60_000)
+RUSH_SIZE = (100, 220, 45_000, 80_000)
 SLEEPER_SIZE = (50, 120, 30_000, 50_000)
 
 
@@ -61,9 +61,12 @@ def _sparse_pool(w: World, count: int) -> list[tuple[str, int]]:
 
 
 def plan_rush(w: World, campaign_id: str, count: int, total: int):
-    """Accounts registered in bursts from half a day before a release to a day after it, each
-    sending 80-95% of its traffic to the new model from its first request, in the house style
-    of a capability harvest (coding, hard reasoning, tool use), in orchestrated waves."""
+    """A fleet that rushes a new model: most accounts registered in sittings of a few to a
+    score from a day before the release to a day and a half after it, the rest bought or
+    aged accounts with a trickle of old-model traffic that pivot on release day. Each starts
+    within a day of the release, sends 60-95% of its traffic to the new model, in the house
+    style of a capability harvest (coding, hard reasoning, tool use) and in orchestrated
+    waves, and is dropped after one and a half to five days."""
 
     rng = w.rng
     pool = _sparse_pool(w, count)
@@ -75,28 +78,44 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
         "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(1, 2)),
     }
     mix = [("coding", 0.5), ("reasoning", 0.3), ("agentic", 0.2)]
+    aged = round(count * rng.uniform(0.2, 0.4))
     created: list[int] = []
-    while len(created) < count:
-        at = w.release + rng.randint(-12 * HOUR, 30 * HOUR)
-        size = min(count - len(created), rng.randint(6, 30))
+    while len(created) < count - aged:
+        at = w.release + rng.randint(-24 * HOUR, 36 * HOUR)
+        size = min(count - aged - len(created), rng.randint(3, 20))
         created += [at + rng.randint(0, rng.randint(10, 40) * 60) for _ in range(size)]
+    created += [w.registered_before(5, 120) for _ in range(aged)]
     uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(3, 6))]
     out = []
-    for i, n in enumerate(w.split(total, count, sigma=0.4)):
+    for i, n in enumerate(w.split(total, count, sigma=0.5)):
         code, _ = pools.country(rng)
         plan = rng.choice(["pro", "api", "api", "free"])
+        old = i >= count - aged
+        # Its rush starts with a wave: the first after it is registered (never before the
+        # release), or for an aged account one of the release day's.
+        ready = max(w.release, created[i] + rng.randint(10 * 60, 3 * HOUR))
+        later = waves[waves >= ready]
+        lo = int(later[0]) if len(later) and not old else ready
+        if old:
+            first_day = waves[waves < w.release + DAY]
+            lo = int(rng.choice(first_day.tolist())) if len(first_day) else w.release
+        hi = min(w.end, lo + rng.randint(36 * HOUR, 5 * DAY))
+        rush = functools.partial(_waking, waves=waves)
+        # An aged account's trickle before: a few old-model requests over the days before.
+        before = max(1, round(n * rng.uniform(0.03, 0.1))) if old else 0
         behaviour = Behaviour(
-            times=functools.partial(in_waves, waves=waves),
+            times=functools.partial(_rushing, start=lo, before=before, rush=rush) if old else rush,
             ips=rng.sample(pool, rng.randint(2, 5)),
             sticky=rng.choice([1800, 3600]),
             user_agents=[rng.choice(uas)],
             prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
-            models=ModelPolicy({"model-large-3": 1.0}, w.release, rng.uniform(0.8, 0.95), 0, 1),
+            models=ModelPolicy(
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.6, 0.95), lo - w.release, 1
+            ),
             tool_rate=0.3,
             context_tokens=(5.5, 0.7),
             output_tokens=(6.7, 0.45),
         )
-        lo = max(w.release, created[i] + rng.randint(10 * 60, 2 * HOUR))
         out.append(
             AccountSpec(
                 account_id=w.account_id(),
@@ -104,8 +123,8 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
                 cohort="rush",
                 campaign=campaign_id,
                 n=n,
-                lo=lo,
-                hi=min(w.end, lo + rng.randint(36 * HOUR, 72 * HOUR)),
+                lo=max(w.start, created[i] + HOUR, w.release - 10 * DAY) if old else lo,
+                hi=hi,
                 behaviour=behaviour,
                 email_domain=rng.choice(pools.FREE_MAIL + pools.DISPOSABLE_MAIL),
                 payment_fingerprint=w.card() if plan != "free" else "",
@@ -119,9 +138,18 @@ def plan_rush(w: World, campaign_id: str, count: int, total: int):
         "shift_hours": None,
         "proxy_pool": len(pool),
         "waves": len(waves),
+        "aged_accounts": aged,
         "pivot_delay_hours": 0.0,
         "first_active": w.release,
     }
+
+
+def _rushing(g, n, lo, hi, *, start, before, rush):
+    """An aged account of a rush fleet: ``before`` requests scattered over the days before
+    ``start`` (an account kept warm), then the rest in the fleet's waves from ``start``."""
+    before = min(before, n - 1)
+    early = g.integers(lo, max(start, lo + 1), max(before, 0))
+    return np.sort(np.concatenate([early.astype(np.int64), rush(g, n - len(early), start, hi)]))
 
 
 def plan_sleeper(w: World, campaign_id: str, count: int, total: int):
@@ -245,3 +273,52 @@ def plan_returning(w: World) -> list[AccountSpec]:
         spec.payment_fingerprint = w.card() if spec.plan != "free" else ""
         out.append(spec)
     return out
+
+
+def plan_early_adopters(w: World) -> list[AccountSpec]:
+    """Existing customers who move to a new model within hours of its release: developers
+    and heavy users who read the announcement, switch their client or coding agent over at
+    once and use the new model hard for a few days (a rush of their own, and a pivot within
+    a day), each from their own home and cloud addresses, asking their own questions."""
+    rng = w.rng
+    count = w.size(40, 80, minimum=6)
+    out = []
+    for n in w.split(w.volume(20_000, 35_000), count, sigma=0.8):
+        code, tz = pools.country(rng)
+        developer = rng.random() < 0.6
+        ips = pools.home_networks(rng, code, w.carrier_nat)
+        if developer and rng.random() < 0.5:
+            ips += pools.addresses(rng, pools.HOSTING, 1)
+        spec = person(
+            w,
+            "early_adopter",
+            n,
+            plan=rng.choice(["api", "pro", "team"] if developer else ["pro", "pro", "free"]),
+            tz=tz,
+            ips=ips,
+            uas=[pools.user_agent(rng, pools.SDKS + pools.CODING_TOOLS)] if developer else None,
+            prompt=pb.developer_prompt if developer else None,
+            country=code,
+            email_domain=rng.choice(pools.FREE_MAIL),
+        )
+        spec.payment_fingerprint = w.card() if spec.plan != "free" else ""
+        switch = w.release + rng.randint(HOUR, 20 * HOUR)
+        spec.behaviour.models = ModelPolicy(
+            {"model-large-3": 1.0}, w.release, rng.uniform(0.6, 0.95), switch - w.release, HOUR
+        )
+        # The launch days are busier: a share of the traffic in the three days after the switch.
+        spec.behaviour.times = functools.partial(
+            _launch_burst, usual=spec.behaviour.times, at=switch, share=rng.uniform(0.2, 0.5)
+        )
+        if developer:
+            spec.behaviour.tool_rate = rng.uniform(0.3, 0.8)
+        out.append(spec)
+    return out
+
+
+def _launch_burst(g, n, lo, hi, *, usual, at, share):
+    """The account's usual rhythm, with ``share`` of its requests in the three days after
+    ``at`` (sessions of its usual shape)."""
+    extra = round(n * share) if at < hi else 0
+    burst = usual(g, extra, max(lo, at), min(hi, at + 3 * DAY)) if extra else np.empty(0)
+    return np.sort(np.concatenate([usual(g, n - extra, lo, hi), burst.astype(np.int64)]))

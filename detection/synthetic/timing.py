@@ -157,3 +157,22 @@ def in_waves(g, n, lo, hi, *, waves):
     picked = g.choice(waves, size=max(1, round(n / 2.5)), replace=round(n / 2.5) > len(waves))
     ts = picked[g.integers(0, len(picked), n)] + g.integers(0, 240, n)
     return np.sort(np.clip(ts, lo, hi - 1))
+
+
+def in_episodes(g, n, lo, hi, *, waves, steps=5.0, step_seconds=40.0, reach=300):
+    """An agent's share of the fleet's waves, an episode per wave it is handed: the job
+    reaches it within ``reach`` seconds of the wave, then about ``steps`` requests (a tool
+    call, its result, the next call) ``step_seconds`` apart on average. A low-volume account
+    takes part in few waves, but in each it works alongside the others handed the same wave."""
+    waves = waves[(waves >= lo) & (waves < hi)]
+    if n <= 0 or not len(waves):
+        return np.empty(0, dtype=np.int64)
+    k = max(1, round(n / steps))
+    picked = np.sort(g.choice(waves, size=k, replace=k > len(waves)))
+    start = picked + g.integers(0, reach, k)
+    which = np.sort(g.integers(0, k, n))
+    gaps = g.exponential(step_seconds, n)
+    gaps[np.r_[True, which[1:] != which[:-1]]] = 0.0  # each episode starts at its start
+    offset = np.cumsum(gaps)
+    first = np.maximum.accumulate(np.where(gaps == 0.0, offset, 0.0))
+    return _finish(start[which] + (offset - first).astype(np.int64), lo, hi)

@@ -537,6 +537,56 @@ class Cohort:
                 self.exchange(acct, ts, self.chat(), ip=self.rng.choice(exits), asn=7922)
         return ids
 
+    def proxy_fleet(
+        self, n: int = 16, quiet: int = 4, customers: int = 12, name: str = "proxy_fleet"
+    ) -> list[str]:
+        """An agent fleet on a large rotating-proxy network that ``customers`` also use: an
+        exit per request from 400, the operator's own harness before a varied job, episodes
+        of three requests in the orchestrator's waves. ``quiet`` more accounts of the fleet
+        (labelled ``<name>_quiet``) take only a few waves each: too few to meet any partner
+        on three days, so they never co-act, but they leave through the same exits and work
+        the same harness."""
+        exits = [f"73.{60 + i // 200}.{i % 200}.{i % 89 + 2}" for i in range(400)]
+        harness = (
+            "SYSTEM: worker agent of a task runner. Solve the assigned job end to end with the "
+            "tools provided, one call at a time; write the reasoning before every call in "
+            "full and never skip verification. Tools: shell, browser, editor, search. "
+        )
+        jobs = ["fix the flaky test in", "add retries to the client of", "port the config of",
+                "profile the slow endpoint of", "write a scraper for the docs of",
+                "summarise the open bugs of", "upgrade the dependencies of"]  # fmt: skip
+        repos = ["payments", "frontend", "ingest", "search", "auth", "billing", "mobile"]
+        waves = [
+            START + timedelta(days=day, hours=6, minutes=40 * w)
+            for day in range(DAYS)
+            for w in range(18)
+        ]
+        ids = []
+        for k in range(n + quiet):
+            label = name if k < n else f"{name}_quiet"
+            acct = self.account(label, email_domain="gmail.com", plan="pro")
+            ids.append(acct)
+            for wave in self.rng.sample(waves, 40 if k < n else 8):
+                for step in range(3):
+                    repo = f"{self.rng.choice(repos)}-{self.rng.randint(1, 999)}"
+                    job = f"{self.rng.choice(jobs)} {repo}"
+                    self.exchange(
+                        acct,
+                        wave + timedelta(seconds=self.rng.randint(0, 120) + 40 * step),
+                        f"{harness}Job: {job}",
+                        ip=self.rng.choice(exits),
+                        asn=7922,
+                        user_agent="python-httpx/0.27.0",
+                        tool_use=True,
+                        output_tokens=1200,
+                    )
+        for _ in range(customers):
+            acct = self.account("proxy_customer", email_domain="gmail.com", plan="pro")
+            ids.append(acct)
+            for ts in self.human_times(60):
+                self.exchange(acct, ts, self.chat(), ip=self.rng.choice(exits), asn=7922)
+        return ids
+
     def everyone(self) -> Cohort:
         self.fleet()
         self.organisation()

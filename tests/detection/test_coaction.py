@@ -337,3 +337,41 @@ def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
     sharded = _pairs(cells, groups, exits, **loose)
     assert whole.height > 100
     assert sharded.equals(whole)
+
+
+@pytest.fixture(scope="module")
+def proxy_fleet():
+    cohort = Cohort(seed=43)
+    cohort.harness_users(30)
+    cohort.proxy_fleet(n=16, quiet=4, customers=12)
+    cohort.ordinary(60)
+    return _analyse(cohort)
+
+
+def test_a_quiet_member_that_never_co_acts_is_in_its_fleets_campaign(proxy_fleet):
+    """A fleet account that took too few waves to co-act with anyone, but leaves through the
+    fleet's exits and works the fleet's own harness, is a member of the fleet's one campaign;
+    the customers on the same exits (their own questions) and a popular tool's users (a
+    harness sent by many outside the fleet) are not."""
+    analysis, labels = proxy_fleet
+    decision = analysis.decision
+    partners = _signal(analysis, "coaction").value
+    quiet = labels == "proxy_fleet_quiet"
+    fleet = (labels == "proxy_fleet") | quiet
+    assert (partners[quiet] == 0).all()  # they never co-act...
+    assert decision.flagged[fleet].all()  # ...and are still found, with the fleet, whole
+    assert len(set(decision.campaign_of[fleet].tolist())) == 1
+    assert not decision.flagged[labels == "proxy_customer"].any()
+    assert not decision.flagged[labels == "harness"].any()
+    campaign = decision.campaigns[int(decision.campaign_of[fleet][0])]
+    assert campaign["ties"] & TIE_BITS["template"]
+
+
+def test_the_campaign_explains_its_own_templates_and_what_a_look_alike_lacks(proxy_fleet):
+    from detection.analysis import campaign_evidence
+
+    analysis, labels = proxy_fleet
+    rows = np.flatnonzero(np.char.startswith(labels.astype(str), "proxy_fleet"))
+    summary = campaign_evidence(analysis, rows)["summary"]
+    assert "hardly anyone outside it sends" in summary
+    assert "popular tool" in summary

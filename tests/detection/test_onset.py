@@ -212,3 +212,39 @@ def test_the_explanation_says_why_a_returning_customer_is_not_tied(woken):
     members = analysis.decision.campaigns[int(analysis.decision.campaign_of[row])]["members"]
     summary = campaign_evidence(analysis, members)["summary"]
     assert "began in the same hour" in summary and "each asks their own questions" in summary
+
+
+def test_a_rush_fleet_is_one_campaign_and_early_adopters_beside_it_are_not_flagged():
+    """Existing customers who move to a new model within hours of its release and use it
+    hard, each with their own addresses and questions, stay unflagged beside a fleet
+    registered in one sitting for the release that harvests the new model in waves."""
+    cohort = Cohort(seed=47)
+    release = START + timedelta(days=10, hours=15)
+    waves = [release + timedelta(days=d, minutes=25 * w) for d in range(4) for w in range(30)]
+    for k in range(12):
+        acct = cohort.account("rush", created_at=release + timedelta(minutes=3 * k), plan="api")
+        ip = f"92.{60 + k % 4}.9.{k + 1}"
+        for j, wave in enumerate(cohort.rng.sample(waves, 50)):
+            prompt = COT[j % len(COT)].format(
+                a=cohort.rng.randint(1, 10**6), t=cohort.rng.choice(TOPICS)
+            )
+            cohort.exchange(acct, wave + timedelta(seconds=cohort.rng.randint(0, 300)), prompt,
+                            ip=ip, model="model-new", output_tokens=1800)  # fmt: skip
+    for _ in range(12):
+        acct = cohort.account("early_adopter", plan="api")
+        for ts in cohort.human_times(40):
+            late = ts > release + timedelta(hours=3)
+            model = "model-new" if late and cohort.rng.random() < 0.85 else "model-large-2"
+            cohort.exchange(acct, ts, cohort.chat(), model=model, tool_use=True)
+        for ts in cohort.human_times(40):  # the launch days are busier
+            ts = release + timedelta(hours=3 + ts.hour, minutes=ts.minute, days=ts.day % 3)
+            cohort.exchange(acct, ts, cohort.chat(), model="model-new", tool_use=True)
+    cohort.ordinary(60)
+    analysis, labels = _analyse(cohort)
+    decision = analysis.decision
+    rush = labels == "rush"
+    assert decision.flagged[rush].all()
+    assert len(set(decision.campaign_of[rush].tolist())) == 1
+    assert not decision.flagged[labels == "early_adopter"].any()
+    pivot = next(s for s in analysis.scores.signals if s.name == "model_pivot")
+    assert (pivot.value[labels == "early_adopter"] > 0.5).mean() > 0.5  # they did move

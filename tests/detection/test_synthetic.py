@@ -330,22 +330,71 @@ def _first_requests(rows, cohort: str) -> dict[str, datetime]:
     return first
 
 
-def test_rush_fleet_is_born_for_the_release_and_never_moves(rows):
-    """Registered around the release, on the new model from its first request: no before."""
+def test_rush_fleet_starts_within_a_day_of_the_release_on_the_new_model(rows):
+    """Most accounts registered around the release and on the new model from their first
+    request (no before); aged ones kept warm on the old model pivot on release day."""
     manifest = rows["manifest"]
     new = manifest["new_model"]
     release = parse_ts(manifest["models"][new]["released"])
     created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
     first = _first_requests(rows, "rush_fleet")
     assert len(first) >= 8
-    for account, ts in first.items():
-        assert release - timedelta(hours=13) <= created[account] <= release + timedelta(days=2)
-        assert ts >= release
     mine = [r for r in rows["exchanges"] if r["account_id"] in first]
-    assert sum(r["model"] == new for r in mine) / len(mine) > 0.75
-    # Burned within three days of its first request.
-    last = max(parse_ts(r["ts"]) - first[r["account_id"]] for r in mine)
-    assert last <= timedelta(days=3)
+    on_new: dict[str, datetime] = {}
+    for r in mine:
+        if r["model"] == new:
+            ts = parse_ts(r["ts"])
+            on_new[r["account_id"]] = min(on_new.get(r["account_id"], ts), ts)
+    fresh = {a for a in first if created[a] >= release - timedelta(days=2)}
+    aged = set(first) - fresh
+    assert len(fresh) > len(aged) > 0
+    for account in fresh:
+        assert release - timedelta(hours=25) <= created[account] <= release + timedelta(hours=37)
+        assert first[account] >= release
+    for account in aged:
+        assert first[account] < release <= on_new[account] <= release + timedelta(days=2)
+    assert all(on_new[a] <= release + timedelta(days=2, hours=14) for a in fresh)
+    assert sum(r["model"] == new for r in mine) / len(mine) > 0.6
+    # Burned within five days of its rush.
+    last = max(parse_ts(r["ts"]) - max(first[r["account_id"]], release) for r in mine)
+    assert last <= timedelta(days=5)
+
+
+def test_early_adopters_move_to_the_new_model_within_hours(rows):
+    """Existing customers with a before, on the new model within a day of the release."""
+    manifest = rows["manifest"]
+    new = manifest["new_model"]
+    release = parse_ts(manifest["models"][new]["released"])
+    first = _first_requests(rows, "early_adopter")
+    assert first and all(ts < release for ts in first.values())
+    adopted: dict[str, datetime] = {}
+    for r in rows["exchanges"]:
+        if r["account_id"] in first and r["model"] == new:
+            ts = parse_ts(r["ts"])
+            adopted[r["account_id"]] = min(adopted.get(r["account_id"], ts), ts)
+    assert adopted and all(release <= ts <= release + timedelta(days=2) for ts in adopted.values())
+
+
+def test_hydra_accounts_are_quiet_each_and_rotate_over_a_shared_network(rows):
+    """Low volume per account, an exit per request from the network the proxy customers use,
+    and job texts that are rarely sent twice."""
+    labels = {r["account_id"]: r["cohort"] for r in rows["labels"]}
+    per: dict[str, list[dict]] = {}
+    for r in rows["exchanges"]:
+        if labels[r["account_id"]] in ("hydra_fleet", "proxy_user"):
+            per.setdefault(r["account_id"], []).append(r)
+    hydra = {a: ex for a, ex in per.items() if labels[a] == "hydra_fleet"}
+    assert len(hydra) >= 8
+    counts = sorted(len(ex) for ex in hydra.values())
+    assert counts[len(counts) // 2] < 400
+    exits = {r["ip"] for ex in hydra.values() for r in ex}
+    customers = {r["ip"] for a, ex in per.items() if labels[a] == "proxy_user" for r in ex}
+    assert exits & customers
+    for ex in hydra.values():  # an exit per request: no exit carries a large part of it
+        busiest = Counter(r["ip"] for r in ex).most_common(1)[0][1]
+        assert busiest <= max(3, len(ex) / 5)
+    prompts = [r["prompt"] for ex in hydra.values() for r in ex]
+    assert len(set(prompts)) > 0.9 * len(prompts)
 
 
 def test_sleeper_fleet_registered_apart_wakes_within_hours(rows):
@@ -408,6 +457,8 @@ def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do
         busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
         if info["kind"] in ("evasive", "hydra", "sleeper"):  # aged, registered weeks apart
             assert close / len(members) < 0.5, campaign_id
+        elif info["kind"] == "rush":  # sittings around the release, beside aged accounts
+            assert close / len(members) > 0.4, campaign_id
         else:
             assert close / len(members) > 0.6, campaign_id
             if info["crews"] == 1:
