@@ -244,13 +244,20 @@ def lock_ids(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ID_LOCK])
 
 
+# One probe of each partition's unique key (by its first column) per id. A LATERAL
+# subquery with LIMIT 1 is always planned as that probe: given ``exchange_id = ANY(ids)``
+# over a batch's tens of thousands of ids, the planner may read the whole table instead,
+# once a batch, which made a re-ingest cost the square of the table's size.
+_PROBE = f"(SELECT 1 AS hit FROM {TABLE} e WHERE e.exchange_id = {{0}} LIMIT 1)"  # noqa: S608
+
+
 def stored_ids(cursor, ids: list[str]) -> set[str]:
-    """Those of ``ids`` stored in any month (PostgreSQL: one probe of each partition's
-    unique key by its first column)."""
+    """Those of ``ids`` stored in any month."""
     if not ids:
         return set()
     cursor.execute(
-        f"SELECT exchange_id FROM {TABLE} WHERE exchange_id = ANY(%s)",  # noqa: S608
+        "SELECT b.id FROM unnest(%s::text[]) AS b(id) "  # noqa: S608 (constants)
+        f"CROSS JOIN LATERAL {_PROBE.format('b.id')} x",
         [ids],
     )
     return {exchange_id for (exchange_id,) in cursor.fetchall()}
@@ -453,7 +460,8 @@ class CopyLoader:
                     SELECT DISTINCT ON (exchange_id) * FROM {STAGE}
                     ORDER BY exchange_id, position
                 ) s
-                WHERE NOT EXISTS (SELECT FROM {TABLE} e WHERE e.exchange_id = s.exchange_id)
+                LEFT JOIN LATERAL {_PROBE.format("s.exchange_id")} x ON true
+                WHERE x.hit IS NULL
                 ORDER BY position
                 ON CONFLICT ({self.key}) DO NOTHING
                 """  # noqa: S608 (constants)
