@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup_database(name: str) -> str:
-    """A fresh database built straight from the models; returns its URL."""
+def setup_database(name: str, *, migrate: bool = False) -> str:
+    """A fresh database built straight from the models (quicker), or by the migrations, as
+    an installation's is (on PostgreSQL: exchanges partitioned by month, ``exchange_id``
+    compared byte by byte); returns its URL."""
     import psycopg
 
     with psycopg.connect("postgres://localhost/postgres", autocommit=True) as conn:
@@ -28,8 +30,12 @@ def setup_database(name: str) -> str:
 
     django.setup()
     from django.apps import apps
+    from django.core.management import call_command
     from django.db import connection
 
+    if migrate:
+        call_command("migrate", verbosity=0)
+        return url
     with connection.schema_editor() as editor:
         for model in apps.get_models():
             if model._meta.managed and not model._meta.proxy:

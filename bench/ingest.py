@@ -3,13 +3,16 @@
     .venv/bin/python bench/ingest.py [--exchanges 500000] [--seed 7] [--scale 1.0]
                                      [--loader copy|portable] [--from-models]
                                      [--workers N] [--rounds 3] [--reuse-data]
+                                     [--data DIR] [--phases]
 
 1. Drops and recreates a scratch PostgreSQL database, ``console_bench_ingest`` (override
    with ``BENCH_DATABASE_URL``), and migrates it (``--from-models`` builds the schema straight
    from the models instead, for a tree whose migrations are not written yet).
 2. Data: ``generate_traffic OUT --seed N --scale X`` when that command exists, else rows
    written here in the ingest format (``--own-data`` forces this): accounts.jsonl.gz and
-   exchanges.jsonl.gz under var/bench-ingest/ (``--reuse-data`` keeps the last run's).
+   exchanges.jsonl.gz under var/bench-ingest/ (``--reuse-data`` keeps the last run's;
+   ``--data DIR`` takes those two files from DIR instead, such as a
+   ``generate_traffic --preset reported`` data set of bench/seed_scale.py).
 3. Times our ingest of the accounts file, then ``--rounds`` rounds of: our ingest of the
    exchanges file into the emptied table, end to end (gunzip, parse, validate, fingerprint
    prompts, account keys, the bulk path's COPY and index builds, reports), and a bare
@@ -30,6 +33,11 @@
    PostgreSQL backend used (the backend's from /proc, so only when the server runs on this
    machine): on a shared machine the wall times swing with the neighbours' load, the CPU
    split much less.
+
+8. ``--phases``: where our ingest's wall time goes, from timers around the loader's steps
+   in this process: the bulk path's start (locking, dropping the indexes), the batches'
+   writes (COPY, and on the partitioned table the id lookups), removing repeated ids,
+   building the indexes, and the rest (waiting for the next batch from the parse).
 
 Nothing here asserts a time; the figures go in docs/benchmarks.md ("Ingest").
 """
@@ -308,6 +316,51 @@ def timed_ingest(path: Path, kind: str, loader: str, db_url: str, **options):
     return seconds, report, clock.stop()
 
 
+class Phases:
+    """Wall seconds spent inside some of the ingest's functions, by name (``--phases``)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, owner, attribute: str, name: str) -> None:
+        inner = getattr(owner, attribute)
+        seconds = self.seconds
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+
+        setattr(owner, attribute, timed)
+
+    def install(self) -> None:
+        from detection.ingest import loaders, service
+
+        self.wrap(loaders.CopyLoader, "begin_bulk", "bulk start (lock, drop indexes)")
+        self.wrap(loaders.CopyLoader, "load_payload", "write batches (workers' COPY data)")
+        self.wrap(loaders.CopyLoader, "load_exchanges", "write batches (rows)")
+        self.wrap(loaders.CopyLoader, "_delete_repeated_ids", "find and remove repeated ids")
+        self.wrap(loaders.CopyLoader, "finish_bulk", "finish bulk (ids, index builds)")
+        self.wrap(service, "_commit", "commit batches (writes, reports)")
+
+    # The steps that do not nest in one another; the rest of the time is spent waiting for
+    # the next batch (the parse) and setting up.
+    TOP = (
+        "bulk start (lock, drop indexes)",
+        "commit batches (writes, reports)",
+        "finish bulk (ids, index builds)",
+    )
+
+    def report(self, total: float) -> str:
+        parts = [f"{name} {value:.2f} s" for name, value in self.seconds.items()]
+        rest = total - sum(self.seconds.get(name, 0.0) for name in self.TOP)
+        parts.append(f"the rest (waiting for the parse, setup) {rest:.2f} s")
+        self.seconds.clear()
+        return f"  phases of {total:.2f} s: " + "; ".join(parts)
+
+
 def truncate_exchanges() -> None:
     from django.db import connection
 
@@ -328,6 +381,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse-data", action="store_true", help="keep the data set of the last run if present"
     )
+    parser.add_argument("--data", type=Path, help="take accounts and exchanges files from DIR")
+    parser.add_argument("--phases", action="store_true", help="time the ingest's steps")
     args = parser.parse_args()
 
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -336,7 +391,10 @@ def main() -> None:
 
     OUT.mkdir(parents=True, exist_ok=True)
     data = OUT / ("generated" if not args.own_data else "own")
-    if args.reuse_data and (data / "exchanges.jsonl.gz").exists():
+    if args.data:
+        data = args.data
+        origin = f"the data set in {data}"
+    elif args.reuse_data and (data / "exchanges.jsonl.gz").exists():
         origin = f"the data set of the last run, in {data}"
     elif not args.own_data and "generate_traffic" in get_commands():
         from django.core.management import call_command
@@ -368,8 +426,11 @@ def main() -> None:
         )
 
     options = {"workers": args.workers}
+    phases = Phases() if args.phases else None
     account_seconds, account_report, _ = timed_ingest(accounts, "accounts", args.loader, db_url)
     print(f"accounts: {account_report.loaded:,} loaded in {account_seconds:.2f} s")
+    if phases:
+        phases.install()
     # Rounds of (our ingest into the empty table, the bare COPY) so that both meet the same
     # moments of a shared machine; the bare COPY alone has swung from 1.5 s to 2.6 s here.
     ours_runs, bare_runs = [], []
@@ -380,6 +441,8 @@ def main() -> None:
         line(
             f"round {round_}: our ingest ({args.loader}) into the empty table", seconds, report, cpu
         )
+        if phases:
+            print(phases.report(seconds), flush=True)
         checkpoint(db_url)
         bare_seconds, cpu = bare_copy(db_url, copy_file)
         print(
@@ -391,12 +454,16 @@ def main() -> None:
         bare_runs.append(bare_seconds)
     again, second, cpu = timed_ingest(exchanges, "exchanges", args.loader, db_url, **options)
     line("re-ingest (no-op)", again, second, cpu)
+    if phases:
+        print(phases.report(again), flush=True)
     truncate_exchanges()
     daily, third, cpu = timed_ingest(
         exchanges, "exchanges", args.loader, db_url, bulk="off", **options
     )
     assert third.loaded == report.loaded, "the live-index path loaded something else"
     line("the same file with --bulk off (indexes kept up to date row by row)", daily, third, cpu)
+    if phases:
+        print(phases.report(daily), flush=True)
     checkpoint(db_url)
     indexed_seconds, cpu = indexed_copy(db_url, copy_file)
     print(

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/seed_scale.py [--scale 1.0] [--seed 7] [--database NAME]
                                          [--data DIR] [--bare-copy] [--coaction [REV]]
+                                         [--ingest-only] [--from-models]
 
 ``generate_traffic --preset reported`` at ``--scale`` (1.0 = about 124,000 accounts and 26
 million exchanges; a fraction for a smaller run), into ``--data`` (kept, and reused when its
@@ -14,7 +15,11 @@ cases and their evidence snapshots, and the quality figures against the generato
 ``--bare-copy`` also times a bare ``COPY`` of the same exchange rows (bench/ingest.py), the
 reference of the ingest budget; ``--profile FILE`` runs detect under pyinstrument;
 ``--coaction [REV]`` times the co-action stage alone on the run's chunks (and the code at git
-revision REV on the same inputs, as before).
+revision REV on the same inputs, as before); ``--ingest-only`` stops after the ingest.
+
+The scratch database is built by the migrations, as an installation's is (exchanges
+partitioned by month); ``--from-models`` builds it straight from the models instead (one
+unpartitioned table, quicker to set up: what this bench did before 2026-12-06, late).
 """
 
 from __future__ import annotations
@@ -96,9 +101,12 @@ def bare_copy(data: Path, url: str) -> float:
 
     text = data / "exchanges.copy.txt"
     rows = prepare_bare(data / "exchanges.jsonl.gz", text)
-    seconds, _ = copy(url, text)
+    seconds, cpu = copy(url, text)
     text.unlink()
-    print(f"bare COPY  {seconds:8.1f} s wall                   {rows / seconds:>10,.0f} rows/s")
+    print(
+        f"bare COPY  {seconds:8.1f} s wall                   {rows / seconds:>10,.0f} rows/s"
+        f"  ({cpu})"
+    )
     return seconds
 
 
@@ -110,6 +118,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="default var/scale/seed-SEED-scale-SCALE")
     parser.add_argument("--bare-copy", action="store_true", help="also time a bare COPY")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of detect")
+    parser.add_argument("--ingest-only", action="store_true", help="stop after the ingest")
+    parser.add_argument(
+        "--from-models", action="store_true", help="schema from the models, not the migrations"
+    )
     parser.add_argument(
         "--coaction",
         nargs="?",
@@ -119,7 +131,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     data = args.data or ROOT / "var" / "scale" / f"seed-{args.seed}-scale-{args.scale}"
-    url = setup_database(args.database)
+    url = setup_database(args.database, migrate=not args.from_models)
     env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": "", "DEBUG": "true"}
     print(f"preset 'reported' at scale {args.scale}, seed {args.seed}, database {args.database}")
 
@@ -137,6 +149,8 @@ def main() -> None:
     ingest = stage("ingest", ["ingest", str(data)], env, rows=totals["exchanges"])
     if bare:
         print(f"           ingest at {bare / ingest['seconds']:.2f} of the bare COPY's rate")
+    if args.ingest_only:
+        return
     detect = stage("detect", ["detect"], env, rows=totals["exchanges"], profile=args.profile)
 
     from cases.models import Case, EvidenceSnapshot

@@ -45,6 +45,7 @@ class Batch:
     # account is not stored yet), and no exchange_id is in both.
     payload: bytes = b""
     payload_rows: int = 0
+    ids: list[str] = field(default_factory=list)  # the payload rows' exchange ids, in order
     newlines: int = 0  # a worker's piece: how many lines it ends, to number the next
 
 

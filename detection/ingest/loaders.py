@@ -16,14 +16,18 @@ Two exchange loaders with the same behaviour, checked by the same tests:
   throwing it away; the first batch that finds none of its ids stored goes back to the
   direct COPY.
   When the table is partitioned by month (:mod:`detection.partitions`), PostgreSQL requires
-  its unique key to hold the partition key: it is ``(exchange_id, ts)``, the conflict target
-  is the same pair (:func:`conflict_key`), and the lookup reads only the months the batch
-  covers. A re-loaded row (same id, same time) is still a duplicate; a row that repeats a
-  stored id with another time is stored beside it (docs/operations.md, "Partitioned
-  telemetry").
+  its unique key to hold the partition key: it is ``(exchange_id, ts)``, and no index stops
+  the same id with another time in another month (or the same one). The exchange id is still
+  unique across the table, as the contract says: each batch takes one advisory lock
+  (:data:`ID_LOCK`, to its commit, so two ingests' batches check and write one after the
+  other), looks its ids up in every month (the unique key's index, by its first column), and
+  COPYs only the rows whose id is not stored; the staging path's ``INSERT`` keeps the first
+  row of each id in the batch and skips ids stored anywhere (:meth:`CopyLoader._insert_staged`).
+  The bulk path, which holds the table's exclusive lock, removes repeated ids once, across
+  partitions, before it builds the indexes (:meth:`CopyLoader.finish_bulk`).
 - :class:`PortableLoader` (any database Django supports, SQLite by default):
   ``executemany`` of ``INSERT ... ON CONFLICT (exchange_id) DO NOTHING``, counting the rows
-  it wrote.
+  it wrote (on the partitioned table, under the same lock, after the same lookup).
 
 Both resolve account ids the same way (:class:`AccountResolver`): a cache of account_id ->
 primary key, one query per batch for names not seen yet, and a placeholder account for each
@@ -68,6 +72,10 @@ TABLE = "detection_exchange"
 BULK_LOCK_WAIT = "10s"  # the longest the bulk path waits for the table's exclusive lock
 UNIQUE_ID = "exchange_exchange_id_uniq"  # the one index whose duplicates the bulk path removes
 _LOOKUP_CHUNK = 500  # stays under SQLite's bound-parameter limit
+# The transaction-scoped advisory lock under which a batch checks its exchange ids against
+# the partitioned table and writes them: without it, two ingests could each find an id
+# unstored and both store it (with two times, which the (exchange_id, ts) key allows).
+ID_LOCK = int.from_bytes(b"exch-ids", "big")
 
 
 # What a later accounts row may change; the registration time is fixed once known.
@@ -231,6 +239,30 @@ class AccountResolver:
         self.pks.clear()
 
 
+def lock_ids(cursor) -> None:
+    """Hold :data:`ID_LOCK` until the transaction ends (a batch's commit)."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ID_LOCK])
+
+
+# One probe of each partition's unique key (by its first column) per id. A LATERAL
+# subquery with LIMIT 1 is always planned as that probe: given ``exchange_id = ANY(ids)``
+# over a batch's tens of thousands of ids, the planner may read the whole table instead,
+# once a batch, which made a re-ingest cost the square of the table's size.
+_PROBE = f"(SELECT 1 AS hit FROM {TABLE} e WHERE e.exchange_id = {{0}} LIMIT 1)"  # noqa: S608
+
+
+def stored_ids(cursor, ids: list[str]) -> set[str]:
+    """Those of ``ids`` stored in any month."""
+    if not ids:
+        return set()
+    cursor.execute(
+        "SELECT b.id FROM unnest(%s::text[]) AS b(id) "  # noqa: S608 (constants)
+        f"CROSS JOIN LATERAL {_PROBE.format('b.id')} x",
+        [ids],
+    )
+    return {exchange_id for (exchange_id,) in cursor.fetchall()}
+
+
 def conflict_key() -> str:
     """The columns of the exchanges' unique key: ``exchange_id``, and ``ts`` with it where
     the table is partitioned by time."""
@@ -251,12 +283,19 @@ class PortableLoader:
             f"ON CONFLICT ({conflict_key()}) DO NOTHING"
         )
         self.accounts = AccountResolver()
+        self.partitioned = is_partitioned()
 
     def close(self) -> None:
         pass
 
     def load_exchanges(self, rows: list[ExchangeRow]) -> tuple[int, list[str]]:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
+        if self.partitioned:  # the (exchange_id, ts) key lets a stored id in with another time
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE")
+                lock_ids(cursor)
+                known = stored_ids(cursor, [row.exchange_id for row in rows])
+            rows = [row for row in rows if row.exchange_id not in known]
         placeholders = self.accounts.resolve({row.account_id for row in rows})
         pks = self.accounts.pks
         ops = connection.ops
@@ -297,7 +336,11 @@ class CopyLoader:
                 f"{name} {kind}" for name, kind in zip(EXCHANGE_COLUMNS, STAGE_TYPES, strict=True)
             )
             # TEMP: private to this session, never WAL-logged, dropped with the connection.
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns})")
+            # ``position``: the COPY's order, so the first row of a repeated id is known.
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({columns}, "
+                "position bigint GENERATED ALWAYS AS IDENTITY)"
+            )
             cursor.execute(f"TRUNCATE {STAGE}")
 
     def close(self) -> None:
@@ -325,9 +368,12 @@ class CopyLoader:
     def _lock_rows(self, cursor) -> None:
         """The lock COPY and INSERT take anyway, taken before placeholders are made: a bulk
         load holds the table's exclusive lock and makes placeholders after it, so taking the
-        two in the other order here could deadlock with it."""
+        two in the other order here could deadlock with it. Then, on the partitioned table,
+        :data:`ID_LOCK`, which the bulk load does not need (nobody else can write)."""
         if not self.bulk:
             cursor.execute(f"LOCK TABLE {TABLE} IN ROW EXCLUSIVE MODE")
+            if self.partitioned:
+                lock_ids(cursor)
 
     def load_exchanges(self, rows: list[ExchangeRow]) -> tuple[int, list[str]]:
         """Insert one batch (exchange_ids unique within it); returns (inserted, placeholders)."""
@@ -338,7 +384,9 @@ class CopyLoader:
             if self.bulk:
                 self._copy(cursor, TABLE, rows)
                 return len(rows), placeholders
-            if self.direct and self.overlapping:
+            if self.direct and (self.overlapping or self.partitioned):
+                # Partitioned, every batch looks up (under ID_LOCK): its key cannot stop an
+                # id stored with another time.
                 rows = self._unstored(cursor, rows)
                 if not rows:
                     return 0, placeholders
@@ -356,35 +404,32 @@ class CopyLoader:
         return inserted, placeholders
 
     def _unstored(self, cursor, rows: list[ExchangeRow]) -> list[ExchangeRow]:
-        """The rows whose key is not stored yet; clears ``overlapping`` if none was."""
-        ids = [row.exchange_id for row in rows]
-        if not self.partitioned:
-            cursor.execute(
-                f"SELECT exchange_id FROM {TABLE} WHERE exchange_id = ANY(%s)",  # noqa: S608
-                [ids],
-            )
-            known = {exchange_id for (exchange_id,) in cursor.fetchall()}
-            self.overlapping = bool(known)
-            return [row for row in rows if row.exchange_id not in known]
-        # The batch's time span bounds the lookup, so only its months' indexes are read.
-        cursor.execute(
-            f"SELECT exchange_id, ts FROM {TABLE} "  # noqa: S608 (constants)
-            "WHERE exchange_id = ANY(%s) AND ts >= %s AND ts <= %s",
-            [ids, min(row.ts for row in rows), max(row.ts for row in rows)],
-        )
-        known = set(cursor.fetchall())
+        """The rows whose exchange id is not stored yet; clears ``overlapping`` if none was."""
+        known = stored_ids(cursor, [row.exchange_id for row in rows])
         self.overlapping = bool(known)
-        return [row for row in rows if (row.exchange_id, row.ts) not in known]
+        return [row for row in rows if row.exchange_id not in known]
 
-    def load_payload(self, payload: bytes, rows: int) -> int:
+    def load_payload(self, payload: bytes, rows: int, ids: list[str] | None = None) -> int:
         """Insert ``rows`` rows already written as binary COPY data (a worker's, see
-        detection.ingest.parallel; exchange_ids unique within it, accounts stored); returns
-        how many were new. The same paths as :meth:`load_exchanges`, except that rows met
-        before go through the staging table: their ids are inside the COPY data."""
+        detection.ingest.parallel; accounts stored); returns how many were new. The same
+        paths as :meth:`load_exchanges`, except that rows met before go through the staging
+        table: their ids are inside the COPY data. ``ids``: the rows' exchange ids in order
+        (the partitioned table's lookup needs them; the pieces of a joined batch may repeat
+        an id, which only the staging path then resolves)."""
         with connection.cursor() as cursor:
             if self.bulk:
                 self._copy_payload(cursor, TABLE, payload)
                 return rows
+            if self.partitioned:
+                self._lock_rows(cursor)
+                if ids is None or len(ids) != rows:
+                    raise ValueError("the partitioned table's lookup needs the payload's ids")
+                repeated = len(set(ids)) < len(ids)
+                known = stored_ids(cursor, ids) if self.direct else set()
+                if known and not repeated and len(known) == rows:
+                    return 0  # every id stored: nothing to write
+                # Some stored or repeated: the staging path settles which rows are new.
+                self.overlapping = bool(known) or repeated
             if self.direct and not self.overlapping:
                 try:
                     with transaction.atomic():
@@ -399,10 +444,28 @@ class CopyLoader:
         return inserted
 
     def _insert_staged(self, cursor) -> int:
-        cursor.execute(
-            f"INSERT INTO {TABLE} ({self.columns}) "  # noqa: S608 (constants)
-            f"SELECT {self.columns} FROM {STAGE} ON CONFLICT ({self.key}) DO NOTHING"
-        )
+        if not self.partitioned:
+            cursor.execute(
+                f"INSERT INTO {TABLE} ({self.columns}) "  # noqa: S608 (constants)
+                f"SELECT {self.columns} FROM {STAGE} ON CONFLICT ({self.key}) DO NOTHING"
+            )
+        else:
+            # The first row of each id in the batch (the stage keeps the COPY's order in
+            # ``position``), unless the id is stored in any month; the conflict clause is
+            # only a backstop for a writer that is not ingest (it holds no ID_LOCK).
+            cursor.execute(
+                f"""
+                INSERT INTO {TABLE} ({self.columns})
+                SELECT {self.columns} FROM (
+                    SELECT DISTINCT ON (exchange_id) * FROM {STAGE}
+                    ORDER BY exchange_id, position
+                ) s
+                LEFT JOIN LATERAL {_PROBE.format("s.exchange_id")} x ON true
+                WHERE x.hit IS NULL
+                ORDER BY position
+                ON CONFLICT ({self.key}) DO NOTHING
+                """  # noqa: S608 (constants)
+            )
         inserted = cursor.rowcount
         cursor.execute(f"TRUNCATE {STAGE}")
         return inserted
@@ -508,9 +571,13 @@ class CopyLoader:
 
         Without its unique index the table takes a second row with a stored (or an earlier)
         exchange_id: if building the index finds one, the rows after the first of each id are
-        deleted, as the live index would have refused them, and the build runs again."""
+        deleted, as the live index would have refused them, and the build runs again. The
+        partitioned table's key, ``(exchange_id, ts)``, would not find an id repeated with
+        another time, so there the repeated ids are looked for across the table first."""
         removed = 0
         with connection.cursor() as cursor:
+            if self.partitioned:
+                removed = self._delete_repeated_ids(cursor)
             for definition, constraint_sql, constraint in self._rebuild:
                 try:
                     with transaction.atomic():
@@ -528,18 +595,29 @@ class CopyLoader:
         return removed
 
     def _delete_repeated_ids(self, cursor) -> int:
+        """Delete every row after the first of each exchange id; returns how many went."""
         # ids come from the identity column in COPY order, so the lowest is the first loaded.
-        same = " AND ".join(f"e.{c} = d.{c}" for c in self.key.split(", "))
+        # The repeated ids are gathered first: usually there are none, and then the table is
+        # read once (the aggregate, in memory up to INGEST_BULK_WORK_MEM), not twice.
+        work_mem = getattr(settings, "INGEST_BULK_WORK_MEM", "256MB")
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
         cursor.execute(
             f"""
-            DELETE FROM {TABLE} e USING (
-                SELECT {self.key}, min(id) AS first FROM {TABLE}
-                GROUP BY {self.key} HAVING count(*) > 1
-            ) d
-            WHERE {same} AND e.id <> d.first
+            CREATE TEMP TABLE ingest_repeated_ids ON COMMIT DROP AS
+            SELECT exchange_id, min(id) AS first FROM {TABLE}
+            GROUP BY exchange_id HAVING count(*) > 1
             """  # noqa: S608 (constants)
         )
-        return cursor.rowcount
+        removed = 0
+        cursor.execute("SELECT EXISTS (SELECT FROM ingest_repeated_ids)")
+        if cursor.fetchone()[0]:
+            cursor.execute(
+                f"DELETE FROM {TABLE} e USING ingest_repeated_ids d "  # noqa: S608 (constants)
+                "WHERE e.exchange_id = d.exchange_id AND e.id <> d.first"
+            )
+            removed = cursor.rowcount
+        cursor.execute("DROP TABLE ingest_repeated_ids")
+        return removed
 
 
 def connect_params() -> dict:

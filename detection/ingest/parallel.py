@@ -11,9 +11,9 @@ does not depend on how reads fall), and parses every
 and duplicate rule, so every row, reject and reason is the same). It resolves account ids to
 keys through its own read-only connection and writes the rows as binary ``COPY`` data
 (psycopg's ``Copy`` with a ``FileWriter``). For each piece it sends the calling process one
-:class:`~detection.ingest.batches.Batch`, whose ``payload`` is that data and whose ``rows``
-are only the rows whose account is not stored yet (the calling process makes the
-placeholders).
+:class:`~detection.ingest.batches.Batch`, whose ``payload`` is that data (and ``ids`` its rows'
+exchange ids, which the partitioned table's lookup needs) and whose ``rows`` are only the
+rows whose account is not stored yet (the calling process makes the placeholders).
 
 The calling process takes the batches in file order, one from each worker in turn, in a
 reader thread that joins them into batches of about ``MERGE_BYTES`` of input (fewer, larger
@@ -225,6 +225,7 @@ class _Worker:
             self._look_up(unseen)
         hashes = prompt_hashes([row[_PROMPT] for row in rows])
         written = 0
+        ids = batch.ids
         buffer = io.BytesIO()
         with Copy(self.connection.cursor(), binary=True, writer=FileWriter(buffer)) as copy:
             copy.set_types(STAGE_TYPES)
@@ -239,6 +240,7 @@ class _Worker:
                     continue
                 row[_ACCOUNT], row[_IP] = pk, row[_IP][1]
                 write(row)
+                ids.append(row[0])
                 written += 1
         if written:
             batch.payload, batch.payload_rows = buffer.getvalue(), written
@@ -463,6 +465,7 @@ def join(batches: list[Batch]) -> Batch:
         position=batches[-1].position,
         payload=_SIGNATURE + b"".join(bodies) + _TRAILER if bodies else b"",
         payload_rows=sum(b.payload_rows for b in batches),
+        ids=[exchange_id for b in batches for exchange_id in b.ids],
         newlines=sum(b.newlines for b in batches),
     )
 

@@ -310,7 +310,7 @@ def _commit(batch: Batch, kind: str, loader, report, directory: Path, on_reject)
         if kind == "exchanges" and (batch.rows or batch.payload):
             inserted, placeholders = loader.load_exchanges(batch.rows) if batch.rows else (0, [])
             if batch.payload:
-                inserted += loader.load_payload(batch.payload, batch.payload_rows)
+                inserted += loader.load_payload(batch.payload, batch.payload_rows, batch.ids)
             report.loaded += inserted
             report.duplicates += len(batch.rows) + batch.payload_rows - inserted
             report.placeholders += len(placeholders)

@@ -191,9 +191,9 @@ def test_workers_write_the_rows_the_in_process_reader_writes(tmp_path, big, monk
     written = []
     load_payload = CopyLoader.load_payload
 
-    def counted(self, payload, rows):
+    def counted(self, payload, rows, ids=None):
         written.append(rows)
-        return load_payload(self, payload, rows)
+        return load_payload(self, payload, rows, ids)
 
     monkeypatch.setattr(CopyLoader, "load_payload", counted)
 

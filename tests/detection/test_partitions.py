@@ -5,15 +5,19 @@ test_partitions_migration.py.
 """
 
 import io
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
 from detection import partitions, services
+from detection.ingest import Source, ingest_source, loaders, parallel, report_for, service
 from detection.ingest.loaders import make_loader
 from detection.models import Exchange
 from detection.partitions import (
@@ -27,6 +31,7 @@ from detection.retention import telemetry_prune
 from detection.services import load_exchanges
 from detection.tasks import partition_exchanges_task
 from tests.detection.test_ingest_loaders import rows_for
+from tests.detection.test_ingest_support import exchange_row, write_jsonl
 from tests.factories import AccountFactory, ExchangeFactory
 
 pytestmark = [
@@ -146,22 +151,159 @@ def test_a_reloaded_row_loads_once(method):
 
 
 @pytest.mark.parametrize("method", ["copy", "staging", "portable"])
-def test_a_stored_id_with_another_time_is_stored_beside_it(method):
-    """The unique key is (exchange_id, ts) on a partitioned table: PostgreSQL has no index
-    across partitions. A gateway that logs one request twice logs it with one time; a second
-    time is a second event, kept for an analyst to see rather than lost."""
-    first = rows_for([1])
-    later = [first[0]._replace(ts=first[0].ts + timedelta(days=40))]
-    assert load(method, first)[0] == 1
+def test_a_stored_id_at_another_time_is_a_duplicate(method):
+    """The exchange id is unique across the table, as the contract says, though the
+    partitioned table's key is (exchange_id, ts) (PostgreSQL has no index across
+    partitions): the same id at another time, in another month or the same one, is not
+    new data."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    first = rows_for([1, 2])
+    assert load(method, first)[0] == 2
+    later = [
+        first[0]._replace(ts=first[0].ts + timedelta(days=40)),  # April
+        first[1]._replace(ts=first[1].ts + timedelta(hours=1)),  # March still
+        *rows_for([3]),
+    ]
     assert load(method, later)[0] == 1
-    assert load(method, later)[0] == 0  # and that one, re-loaded, is a duplicate
-    assert len(where("ex-1")) == 2
+    assert load(method, later)[0] == 0
+    assert where("ex-1") == where("ex-2") == where("ex-3") == ["detection_exchange_p2026_03"]
+    assert Exchange.objects.get(exchange_id="ex-1").ts == first[0].ts  # the first one kept
+
+
+@pytest.fixture
+def workers(monkeypatch, settings, tmp_path):
+    """What ingest does to big files, done to small ones: two parse workers, small pieces."""
+    settings.DATA_DIR = tmp_path / "data"
+    monkeypatch.setattr(parallel, "MIN_FILE_BYTES", 0)
+    monkeypatch.setattr(service, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 600)  # a few rows a piece
+    monkeypatch.setattr(parallel, "MERGE_BYTES", 2000)  # a few pieces a COPY
+    settings.INGEST_WORKERS = 2
+
+
+def ingest_rows(path, rows, **options):
+    source = Source(write_jsonl(path, rows), "exchanges")
+    return ingest_source(source, report=report_for(source), **options)
+
+
+def at(n: int, days: int = 0, prompt: str = "") -> dict:
+    """Exchange ``ex-n`` in March 2026, or ``days`` later."""
+    ts = datetime(2026, 3, 1, 12, n % 60, tzinfo=UTC) + timedelta(days=days)
+    return exchange_row(n, ts=ts.isoformat(), prompt=prompt or f"Explain step {n}.")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("bulk", ["auto", "on", "off"])
+@pytest.mark.parametrize("parse", ["workers", "in-process"])
+def test_ids_repeated_at_other_times_are_counted_as_duplicates(tmp_path, workers, bulk, parse):
+    """Through the ingest itself, on each of its paths: the bulk load (into the empty table;
+    with ``on``, into one with rows too), batch by batch with the indexes kept, COPY data
+    from the parse workers (whose joined pieces may repeat an id) and rows parsed
+    in-process; a file repeating its own ids, then later files partly and wholly made of
+    stored ids."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    AccountFactory(account_id="acct-0")
+    options = {"bulk": bulk, "workers": 2 if parse == "workers" else 1}
+    # ex-0..ex-29, then ex-0..ex-9 again 40 days later (April) and ex-10..ex-14 an hour later.
+    rows = [at(n) for n in range(30)]
+    rows += [at(n, days=40, prompt="again") for n in range(10)]
+    rows += [
+        at(n, days=0, prompt="again") | {"ts": f"2026-03-01T13:{n:02d}:00+00:00"}
+        for n in range(10, 15)
+    ]
+
+    report = ingest_rows(tmp_path / "exchanges.jsonl", rows, **options)
+
+    assert report.bulk == (bulk != "off")
+    assert (report.rows_read, report.loaded, report.duplicates) == (45, 30, 15)
+    assert Exchange.objects.count() == 30
+    assert not Exchange.objects.filter(prompt="again").exists()  # the first of each id kept
+
+    later = [at(n, days=40, prompt="later") for n in range(20, 40)]  # ex-20..29 stored
+    report = ingest_rows(tmp_path / "exchanges-later.jsonl", later, **options)
+    assert (report.loaded, report.duplicates) == (10, 10)
+    again = [at(n, days=35, prompt="again") for n in range(40)]  # every id stored
+    report = ingest_rows(tmp_path / "exchanges-again.jsonl", again, **options)
+    assert (report.loaded, report.duplicates) == (0, 40)
+    assert Exchange.objects.count() == 40
+    assert len(set(Exchange.objects.values_list("exchange_id", flat=True))) == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_ingests_of_overlapping_files_at_once_store_each_id_once(
+    tmp_path, monkeypatch, settings
+):
+    """Each batch looks its ids up and writes them under one advisory lock. Here both
+    ingests stop after their lookup until the other has looked up too or waits for the
+    lock: without the lock both would find ex-5..ex-9 unstored and store them twice (at two
+    times, which the (exchange_id, ts) key lets in)."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    AccountFactory(account_id="acct-0")
+    settings.DATA_DIR = tmp_path / "data"
+    first = [at(n) for n in range(10)]
+    second = [at(n, days=40) for n in range(5, 15)]
+    monitor = psycopg.connect(**loaders.connect_params(), autocommit=True)
+    monitor_lock = threading.Lock()
+
+    def waiting_for_the_lock() -> bool:
+        with monitor_lock:
+            (waiting,) = monitor.execute(
+                # A bigint advisory key shows as its high and low 32 bits.
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = %s "
+                "AND l.objid = %s AND d.datname = current_database()",
+                [loaders.ID_LOCK >> 32, loaders.ID_LOCK & 0xFFFFFFFF],
+            ).fetchone()
+        return waiting > 0
+
+    looked_up = []
+    lookup = loaders.stored_ids
+
+    def meet(cursor, ids):
+        found = lookup(cursor, ids)
+        looked_up.append(ids)
+        deadline = time.monotonic() + 60
+        while len(looked_up) < 2 and not waiting_for_the_lock():
+            assert time.monotonic() < deadline, "the other ingest never came"
+            time.sleep(0.01)
+        return found
+
+    monkeypatch.setattr(loaders, "stored_ids", meet)
+    reports: dict = {}
+
+    def run(name, rows):
+        try:
+            reports[name] = ingest_rows(tmp_path / name, rows, workers=1, bulk="off")
+        except BaseException as exc:
+            reports[name] = exc
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("exchanges-1.jsonl", first)),
+        threading.Thread(target=run, args=("exchanges-2.jsonl", second)),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        monitor.close()
+
+    one, two = reports["exchanges-1.jsonl"], reports["exchanges-2.jsonl"]
+    assert not isinstance(one, BaseException), one
+    assert not isinstance(two, BaseException), two
+    assert len(looked_up) == 2
+    assert (one.loaded + two.loaded, one.duplicates + two.duplicates) == (15, 5)
+    ids = list(Exchange.objects.values_list("exchange_id", flat=True))
+    assert sorted(ids) == sorted(f"ex-{n}" for n in range(15))
 
 
 def test_the_bulk_path_builds_every_partitions_indexes_again(tmp_path, monkeypatch, settings):
-    from detection.ingest import service
-    from tests.detection.test_ingest_support import exchange_row, write_jsonl
-
     settings.DATA_DIR = tmp_path / "data"
     monkeypatch.setattr(service, "BULK_MIN_BYTES", 0)
     stamp = timezone.now().replace(microsecond=0)
