@@ -87,6 +87,7 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     newest = Exchange.objects.plausible(now).aggregate(newest=Max("ts"))["newest"]
     quarantined = Exchange.objects.quarantined(now).count()
     start, end = feat.window_bounds(newest, params.window_days)
+    _refresh_statistics()
     pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
     size = params.chunk_size
     chunks = [
@@ -103,6 +104,22 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     run.counts = {"accounts": len(pks), "quarantined": quarantined}
     run.save()
     return [c.index for c in chunks]
+
+
+def _refresh_statistics() -> None:
+    """PostgreSQL: fresh planner statistics for the exchanges before the run reads them.
+
+    A bulk load leaves the table's statistics as they were before it (ingest does not
+    analyse, and autovacuum never analyses a partitioned parent and may not yet have reached
+    the partitions): the planner then takes a partition of millions of rows for a few
+    thousand, reads the whole window for the reach pass through the account index, row by
+    row, and sizes its aggregates too small, so they spill to disk. ANALYZE reads a fixed
+    sample of each partition (not the whole table), so its cost does not grow with the data.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Exchange._meta.db_table}")
 
 
 # The stored exchange columns detection reads (those the contract gives a polars dtype).

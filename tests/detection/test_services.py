@@ -306,3 +306,38 @@ def test_one_exchange_dated_2099_changes_nothing_about_the_campaigns_a_run_finds
         c.pk: set(c.scores.filter(run=second).values_list("account_id"))
         for c in Campaign.objects.filter(is_active=True)
     } == active
+
+
+def _estimated_exchanges() -> float:
+    """The planner's row count of the exchange partitions (from their last ANALYZE)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(greatest(c.reltuples, 0)) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'detection_exchange'::regclass"
+        )
+        return float(cursor.fetchone()[0] or 0)
+
+
+def test_a_run_refreshes_the_planner_statistics_of_what_it_reads():
+    """Just after a bulk load the planner would take the exchanges for the empty table they
+    were at the last ANALYZE (and read the window through the account index, row by row)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's")
+    from detection.partitions import is_partitioned
+
+    if not is_partitioned():
+        pytest.skip("the exchanges are not partitioned here")
+    cohort = Cohort(seed=9)
+    cohort.fleet(n=6, per_account=30)
+    cohort.ordinary(10)
+    cohort.save()
+    stored = Exchange.objects.count()
+    assert _estimated_exchanges() != stored
+    run = services.detection_run_create()
+    services.detection_run_prepare(run_id=run.pk)
+    assert _estimated_exchanges() == stored

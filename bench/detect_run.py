@@ -1,0 +1,229 @@
+"""The detection run alone, repeated on data already ingested, and what it decided.
+
+    .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE]
+    .venv/bin/python bench/detect_run.py --compare A.json B.json
+
+Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
+evidence) ``--runs`` times in this process on ``DATABASE_URL``'s data, and prints for each
+run its stages (features over all chunks, finalise, reach), its wall time, this process's
+CPU time (all threads) and the CPU time of its PostgreSQL backend (read from /proc, so the
+database must run on this machine; parallel query workers are not counted). The first run
+pays for imports and a cold cache; compare the later ones.
+
+``--dump FILE`` writes what the last run decided, in terms that do not depend on database
+keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
+members' account ids with its risk, counts and evidence; the run's counts; the reach rows;
+and digests of the chunks' feature, link and model frames (all chunks together, sorted, so
+they do not depend on how accounts were split into chunks). ``--compare A B`` says whether
+two dumps are identical and, if not, where they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _backend_cpu(pid: int) -> float:
+    """utime + stime of a local process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _frame_digest(frame) -> str:
+    """A digest of a frame's rows whatever their order (and whatever chunk they came from)."""
+    import polars as pl
+
+    if frame.is_empty():
+        return "empty"
+    lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
+    frame = frame.with_columns(
+        pl.col(n).cast(pl.List(pl.Utf8)).list.join(",").alias(n) for n in lists
+    )
+    ordered = frame.sort(pl.all())
+    digest = hashlib.sha256()
+    for batch in ordered.iter_slices(100_000):
+        digest.update(batch.write_csv(include_header=False).encode())
+    return f"{frame.height}:{digest.hexdigest()}"
+
+
+def dump(run) -> dict:
+    import polars as pl
+
+    from detection.models import AccountScore, Campaign, ValueReach
+    from detection.services import _unpack
+
+    scores = AccountScore.objects.filter(run=run).values_list(
+        "account__account_id",
+        "risk_score",
+        "flagged",
+        "known_good",
+        "exchange_count",
+        "output_tokens",
+        "signals",
+        "campaign_id",
+    )
+    members: dict[int, list[str]] = {}
+    accounts = {}
+    for account, risk, flagged, held, n, tokens, signals, campaign in scores:
+        accounts[account] = [risk, flagged, held, n, tokens, signals]
+        if campaign is not None:
+            members.setdefault(campaign, []).append(account)
+    campaigns = []
+    for campaign in Campaign.objects.filter(pk__in=list(members)):
+        names = sorted(members[campaign.pk])
+        campaigns.append(
+            {
+                "members": names,
+                "risk": campaign.risk_score,
+                "member_count": campaign.member_count,
+                "exchange_count": campaign.exchange_count,
+                "evidence": campaign.evidence,
+            }
+        )
+        for name in names:
+            accounts[name].append(names[0])
+    reach = sorted(
+        (kind, value, n, first.isoformat() if first else None)
+        for kind, value, n, first in ValueReach.objects.filter(run=run).values_list(
+            "kind", "value", "accounts", "first_ts"
+        )
+    )
+    chunks = [
+        _unpack(bytes(p))
+        for p in run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    ]
+    frames = {}
+    for name in ("features", "links", "models"):
+        parts = [getattr(c, name) for c in chunks]
+        frame = pl.concat(parts) if parts else pl.DataFrame()
+        frames[name] = _frame_digest(frame)
+    counts = dict(run.counts or {})
+    return {
+        "counts": counts,
+        "window": [run.window_start.isoformat(), run.window_end.isoformat()],
+        "accounts": accounts,
+        "campaigns": sorted(campaigns, key=lambda c: c["members"][0]),
+        "reach": [list(r) for r in reach],
+        "frames": frames,
+    }
+
+
+def compare(a_path: Path, b_path: Path) -> int:
+    a, b = (json.loads(p.read_text()) for p in (a_path, b_path))
+    differences = []
+    for key in ("counts", "window", "frames"):
+        if a[key] != b[key]:
+            differences.append(f"{key}: {a[key]} != {b[key]}")
+    changed = [
+        k
+        for k in sorted(set(a["accounts"]) | set(b["accounts"]))
+        if a["accounts"].get(k) != b["accounts"].get(k)
+    ]
+    if changed:
+        differences.append(f"accounts: {len(changed)} differ, e.g. {changed[:5]}")
+    if a["campaigns"] != b["campaigns"]:
+        differences.append(
+            f"campaigns: {len(a['campaigns'])} vs {len(b['campaigns'])}, not identical"
+        )
+    if a["reach"] != b["reach"]:
+        differences.append(f"reach: {len(a['reach'])} vs {len(b['reach'])} rows, not identical")
+    print(
+        f"{len(a['accounts']):,} accounts, {sum(v[1] for v in a['accounts'].values()):,} flagged, "
+        f"{len(a['campaigns'])} campaigns, {len(a['reach']):,} reach rows"
+    )
+    if differences:
+        print("DIFFERENT:\n  " + "\n  ".join(differences))
+        return 1
+    print("identical: scores, flags, signals, campaigns and their evidence, reach, chunk frames")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--dump", type=Path, help="write what the last run decided to FILE")
+    parser.add_argument("--profile", type=Path, help="pyinstrument profile of the last run")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
+    args = parser.parse_args()
+    if args.compare:
+        raise SystemExit(compare(*args.compare))
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ["CELERY_BROKER_URL"] = ""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from detection.models import Exchange
+    from detection.services import detection_run_create, detection_run_execute
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    print(
+        f"{Exchange.objects.count():,} exchanges in {connection.settings_dict['NAME']}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    from detection import services
+
+    spent = {"load": 0.0, "compute": 0.0, "rows": 0}
+
+    def timed(name, function):
+        def call(*a, **kw):
+            started = time.perf_counter()
+            result = function(*a, **kw)
+            spent[name] += time.perf_counter() - started
+            if name == "load":
+                spent["rows"] += result.height
+            return result
+
+        return call
+
+    # The features stage split into reading the chunk and computing on it.
+    services.load_exchanges = timed("load", services.load_exchanges)
+    services.feat.chunk_features = timed("compute", services.feat.chunk_features)
+    run = None
+    for i in range(args.runs):
+        spent.update(load=0.0, compute=0.0, rows=0)
+        profiler = None
+        if args.profile and i == args.runs - 1:
+            from pyinstrument import Profiler
+
+            profiler = Profiler()
+            profiler.start()
+        wall, cpu, db = time.perf_counter(), time.process_time(), _backend_cpu(backend)
+        run = detection_run_execute(run=detection_run_create())
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        db = _backend_cpu(backend) - db
+        if profiler:
+            profiler.stop()
+            args.profile.write_text(profiler.output_text(show_all=True))
+        t = run.timings
+        print(
+            f"run {i + 1}: {wall:6.1f} s wall, {cpu:6.1f} s CPU here, {db:6.1f} s CPU in "
+            f"PostgreSQL; features {t['features_seconds']:.1f} s (reading {spent['load']:.1f} s, "
+            f"{spent['rows']:,} rows; computing {spent['compute']:.1f} s), finalise "
+            f"{t['finalise_seconds']:.1f} s, reach {t['reach_seconds']:.1f} s; "
+            f"{run.chunks_total} chunks, {run.counts.get('flagged')} flagged, "
+            f"{run.counts.get('campaigns')} campaigns; load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    if args.dump and run is not None:
+        args.dump.write_text(json.dumps(dump(run), sort_keys=True, default=str))
+        print(f"wrote {args.dump}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""A whole run's decisions on one fixed data set, pinned.
+
+How a run reads and computes its features is tuned for speed (the chunk read, the reach
+pass): none of that may move a flag, a score, a signal or a campaign. This test runs the
+fixed cohorts below in many small chunks and compares everything the run decided with
+``run_pinned.json``, written from the code before any of those changes.
+
+A change that is meant to move the decisions (a signal, a weight) rewrites the file on
+purpose: ``UPDATE_PINNED_RUN=1 pytest tests/detection/test_run_pinned.py`` writes it and
+fails, so that the new file is looked at and committed with the change that explains it.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from detection import services
+from detection.config import DetectionParams, config_new_version, current_config
+from detection.models import AccountScore, Campaign, DetectionRun, ValueReach
+from tests.detection.cohorts import Cohort
+
+pytestmark = pytest.mark.django_db
+PINNED = Path(__file__).with_name("run_pinned.json")
+
+
+def _cohorts() -> Cohort:
+    cohort = Cohort(seed=17).everyone()
+    cohort.fleet(n=9, per_account=70, name="fleet2")
+    cohort.hydra(n=10, customers=8)
+    cohort.harness_users(12)
+    cohort.sparse_fleet(n=14, per_account=40)
+    cohort.ordinary(30)
+    return cohort
+
+
+def _signals(signals: list[dict]) -> list:
+    return [
+        [s["name"], round(s["value"], 6), round(s["contribution"], 6), s["reason"]] for s in signals
+    ]
+
+
+def _decisions(run: DetectionRun) -> dict:
+    members: dict[int, list[str]] = {}
+    accounts = {}
+    for account, risk, flagged, held, n, tokens, signals, campaign in AccountScore.objects.filter(
+        run=run
+    ).values_list(
+        "account__account_id",
+        "risk_score",
+        "flagged",
+        "known_good",
+        "exchange_count",
+        "output_tokens",
+        "signals",
+        "campaign_id",
+    ):
+        accounts[account] = [risk, flagged, held, n, tokens, _signals(signals)]
+        if campaign is not None:
+            members.setdefault(campaign, []).append(account)
+    campaigns = sorted(
+        [sorted(names), round(Campaign.objects.get(pk=pk).risk_score, 4)]
+        for pk, names in members.items()
+    )
+    reach = sorted(
+        [kind, value, n, first.isoformat() if first else None]
+        for kind, value, n, first in ValueReach.objects.filter(run=run).values_list(
+            "kind", "value", "accounts", "first_ts"
+        )
+    )
+    counts = {k: run.counts[k] for k in ("scored", "flagged", "campaigns", "lone", "exchanges")}
+    return {"counts": counts, "accounts": accounts, "campaigns": campaigns, "reach": reach}
+
+
+def test_a_run_decides_what_it_decided_before():
+    _cohorts().save()
+    current_config()
+    config_new_version(params=DetectionParams(chunk_size=23), reason="many small chunks")
+    run = services.detection_run_execute(run=services.detection_run_create())
+    assert run.status == DetectionRun.Status.SUCCEEDED and run.chunks_total > 5
+    got = json.loads(json.dumps(_decisions(run)))
+    if os.environ.get("UPDATE_PINNED_RUN"):
+        PINNED.write_text(json.dumps(got, indent=0, sort_keys=True) + "\n")
+        pytest.fail(f"wrote {PINNED.name}: look at the change, commit it, run again without")
+    pinned = json.loads(PINNED.read_text())
+    assert got["counts"] == pinned["counts"]
+    assert got["campaigns"] == pinned["campaigns"]
+    assert got["reach"] == pinned["reach"]
+    differ = [a for a in pinned["accounts"] if got["accounts"].get(a) != pinned["accounts"][a]]
+    assert not differ, (differ[:5], [got["accounts"].get(a) for a in differ[:2]])
+    assert set(got["accounts"]) == set(pinned["accounts"])
+    # The pin is not vacuous: it holds flagged fleets in campaigns and accounts left alone.
+    assert pinned["counts"]["flagged"] > 20 and len(pinned["campaigns"]) >= 2
+    assert pinned["counts"]["scored"] > pinned["counts"]["flagged"]
