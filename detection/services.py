@@ -127,9 +127,13 @@ _READ = tuple(f for f in contract.EXCHANGE_COLUMNS if f.polars is not None)
 
 
 def load_exchanges(lo: int, hi: int, start: datetime, end: datetime) -> pl.DataFrame:
-    """The chunk's exchanges in the window as a polars frame (``features.EXCHANGE_SCHEMA``)."""
+    """The chunk's exchanges in the window as a polars frame (``features.EXCHANGE_SCHEMA``),
+    in one order whatever plan the database picks: some features keep the first text seen
+    for a prompt hash, and a run must give the same results every time."""
     table = Exchange._meta.db_table
-    where = "WHERE account_id BETWEEN %s AND %s AND ts >= %s AND ts < %s"
+    where = (
+        "WHERE account_id BETWEEN %s AND %s AND ts >= %s AND ts < %s ORDER BY account_id, ts, id"
+    )
     if connection.vendor == "postgresql":
         return _copy_exchanges(table, where, [lo, hi, start, end])
     columns = ", ".join(f.name for f in _READ)
