@@ -191,7 +191,7 @@ class DetectionParams(FrozenStruct):
             COORDINATION,
             ge=2,
         ),
-    ] = 16
+    ] = 60
     coaction_min_exit_overlap: Annotated[
         Share,
         param(

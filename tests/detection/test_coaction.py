@@ -281,7 +281,7 @@ def test_a_fleet_whose_waves_are_crowds_is_still_linked_whole():
     assert ((pairs["a"] <= 100) & (pairs["b"] <= 100)).all()
     assert (pairs["cells"] == 30).all() and (pairs["days"] == 5).all()
     partners = pl.concat([pairs["a"], pairs["b"]]).value_counts()
-    assert partners.height == 100 and partners["count"].min() >= CAP
+    assert partners.height == 100 and partners["count"].min() >= CAP // 2
     assert _components(pairs, range(1, 101)) == 1
     # The work: at most the cap per account, never a pair per two accounts of a window.
     compared = _compared(cells, groups)
@@ -431,10 +431,10 @@ def test_the_generators_crowded_wave_fleet_is_found_whole(generated_hydra):
     analysis, labels, cells = generated_hydra
     fleet = labels == "campaign-1"
     ids = np.array(analysis.frame["account"].to_list())
-    # Its waves are crowds: template windows of many more accounts than the cap, and every
+    # Its waves are crowds: tens of its accounts in one template window at once, and every
     # member compared with a sketch's choice of the others, not with all of them.
     fleet_cells = cells.filter(pl.col("account").is_in(ids[fleet].tolist()))
-    assert fleet_cells.group_by("key", "item").len()["len"].max() > 2 * CAP
+    assert fleet_cells.group_by("key", "item").len()["len"].max() >= 30
     crowded = analysis.frame["coaction_crowded"].fill_null(0).to_numpy()
     assert (crowded[fleet] > CAP).mean() > 0.9
     # Yet the fleet is found whole, as one campaign, and none of its look-alikes with it.
