@@ -194,8 +194,8 @@ def _sketch_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     In each of ``SKETCH_ORDERS`` orders, the accounts that share a min-hash of their cells
     (so share the cell it picked) form a ring, and each meets the ``SKETCH_NEIGHBOURS`` on
     either side of it. The ring is ordered by a second min-hash and then a seeded tie-break,
-    so accounts that share that one too sit together, whatever strangers the cell holds. Two accounts meet in about as many orders as
-    their sets overlap (J of them), however many strangers the cells also hold; each account
+    so accounts that share that one too sit together, whatever strangers the cell holds.
+    Two accounts meet in about as many orders as their sets overlap (J of them); each account
     keeps those it met in the most orders. The work is a sort of the accounts per order and
     at most 2 ``SKETCH_NEIGHBOURS`` meetings per account and order."""
     sig = members.group_by("account").agg(
