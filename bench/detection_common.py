@@ -62,12 +62,14 @@ def truncate_all() -> None:
 
     tables = [m._meta.db_table for m in apps.get_models() if m._meta.managed]
     if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA foreign_keys = OFF")
-            for table in tables:
-                cursor.execute(f'DELETE FROM "{table}"')
-            cursor.execute("DELETE FROM sqlite_sequence")
-            cursor.execute("PRAGMA foreign_keys = ON")
+        # The audit log refuses deletes (a trigger), as it should: start from a new file.
+        from django.core.management import call_command
+
+        path = Path(connection.settings_dict["NAME"])
+        connection.close()
+        for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            old.unlink(missing_ok=True)
+        call_command("migrate", verbosity=0)
         return
     with connection.cursor() as cursor:
         cursor.execute(
