@@ -15,6 +15,7 @@ The held-out data is used for timing only: this script never reads its labels
 
     .venv/bin/python bench/detection_scale.py [--scale 0.5] [--generator traffic|cohorts]
     .venv/bin/python bench/detection_scale.py --generator heldout --accounts 500 --seed 11
+    .venv/bin/python bench/detection_scale.py --sqlite ...   # the embedded default (SQLite)
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, help="default 404 (traffic, cohorts), 11 (heldout)")
     parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="the embedded default: a SQLite file (var/bench/DATABASE.sqlite3), not PostgreSQL",
+    )
+    parser.add_argument(
         "--coaction",
         nargs="?",
         const="",
@@ -86,7 +92,7 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     if args.generator == "traffic" and not have_generator():
         raise SystemExit("generate_traffic / ingest are not available; try --generator cohorts")
-    url = setup_database(args.database)
+    url = setup_database(args.database, sqlite=args.sqlite)
     from detection.models import Account, Exchange
 
     rows = []

@@ -91,8 +91,8 @@ def analyse(
     # and content links would merge distinct fleets; fleets are told apart by infrastructure,
     # cards and shifts. So template bands never become pairs (a fleet's template is shared by
     # all its members: its pairs would grow with the square of the fleet).
-    # Co-action cells pair accounts only inside a cell, each with a capped number of its
-    # neighbours there (``coaction.coaction_pairs``).
+    # Co-action cells pair accounts only when they share a cell, a crowded account with a
+    # capped number of them (``coaction.coaction_pairs``).
     cells = links.filter(pl.col("kind") == "coaction")
     all_links = pl.concat(
         [links.filter(~pl.col("kind").is_in(["template", "coaction"])), payment.cast(LINK_SCHEMA)]
@@ -132,7 +132,7 @@ def analyse(
         min_exit_overlap=params.coaction_min_exit_overlap,
     )
     frame = frame.join(
-        coaction.crowded_windows(cells, groups, cell_cap=params.coaction_cell_cap),
+        coaction.crowded_accounts(cells, groups, cell_cap=params.coaction_cell_cap),
         on="account",
         how="left",
     )

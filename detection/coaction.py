@@ -9,8 +9,10 @@ than chance gives.
 
 The cost is linear: a chunk turns its exchanges into cells (account, template key, time
 window), one row per account, key and window (``coaction_cells``); the run compares accounts
-only inside a cell, and there each with at most ``coaction_cell_cap`` neighbours in a fixed
-order, however crowded the cell (``cell_neighbours``, ``coaction_pairs``).
+that share a cell, but an account whose cells are crowded (a popular tool's user at busy
+hours, a large fleet's member whose waves are crowds) only with at most ``coaction_cell_cap``
+others, those whose cells most resemble its own by a MinHash sketch, and counts each pair
+compared exactly (``compared``, ``coaction_pairs``).
 """
 
 from __future__ import annotations
@@ -116,114 +118,210 @@ COACTION_SCHEMA = {
     "lift": pl.Float64,
     "exit_overlap": pl.Float64,
 }
-NEIGHBOUR_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "kid": pl.UInt32, "item": pl.Int64}
-# Seed of the fixed pseudo-random order in which a busy cell's accounts meet their neighbours.
-RING_SEED = 13
-# The most compared pairs ``coaction_pairs`` holds at once (about 28 bytes each).
+COMPARED_SCHEMA = {"a": pl.Int64, "b": pl.Int64, "rows": pl.Int64}
+# Seed of the hashes that sketch an account's cells and break ties between equal sketches.
+SKETCH_SEED = 13
+# Min-hashes in the sketch: each sorts the accounts once. Two accounts whose sets of cells
+# overlap by J (Jaccard) share one with probability J, so a fleet whose members share a fifth
+# of their cells still meets in several of them.
+SKETCH_ORDERS = 32
+# In each order an account meets this many accounts on either side of it in a ring of those
+# that share its min-hash.
+SKETCH_NEIGHBOURS = 2
+# The most cell rows the exact count of the compared pairs reads at once (about 40 bytes each).
 PAIRS_PER_SHARD = 20_000_000
 
 
 def numbered_keys(cells: pl.DataFrame) -> pl.DataFrame:
-    """(account, kid, item): ``cells`` with each template key replaced by a number, so that
-    sorting and comparing cells is sorting and comparing numbers. Which key gets which number
-    does not matter: each cell is ordered on its own."""
+    """(account, kid, item, cell): ``cells`` with each template key replaced by a number, so
+    that joining and comparing cells is joining and comparing numbers, and ``cell`` a hash of
+    the (key, window) cell itself for the sketch. Which key gets which number does not
+    matter; the hash depends on the cell alone, never on the rows' order."""
     keys = cells.select("key").unique().with_row_index("kid")
-    return cells.select("account", "key", "item").join(keys, on="key").drop("key")
+    return (
+        cells.select("account", "key", "item")
+        .with_columns(pl.struct("key", "item").hash(seed=SKETCH_SEED).alias("cell"))
+        .join(keys, on="key")
+        .select("account", "kid", "item", "cell")
+    )
 
 
 def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
-    """(kid, item, account, group, k, pos): the cells that can pair anyone (two accounts or
-    more, of more than one organisation), each cell's rows together in the ring's order, with
-    the cell's size ``k`` and the account's position ``pos`` in it; ``group`` is a number."""
-    ordered = (
-        numbered.join(groups.select("account", pl.col("group").rank("dense")), on="account")
-        .with_columns(pl.col("account").hash(seed=RING_SEED).alias("order"))
-        .sort("kid", "item", "order", "account")
-    )
-    if ordered.is_empty():
-        return ordered.select("kid", "item", "account", "group", k=pl.lit(0), pos=pl.lit(0))
-    opens = (
-        ordered.select(
-            (pl.col("kid") != pl.col("kid").shift(1)) | (pl.col("item") != pl.col("item").shift(1))
-        )
-        .to_series()
-        .fill_null(True)
-        .to_numpy()
-    )
-    starts = np.flatnonzero(opens)
-    sizes = np.diff(np.append(starts, ordered.height))
-    group = ordered["group"].to_numpy()
-    mixed = np.minimum.reduceat(group, starts) != np.maximum.reduceat(group, starts)
-    cell = np.cumsum(opens) - 1
-    return ordered.with_columns(
-        pl.Series("k", sizes[cell], dtype=pl.Int64),
-        pl.Series("pos", np.arange(ordered.height) - starts[cell], dtype=pl.Int64),
-    ).filter(pl.Series(((sizes > 1) & mixed)[cell]))
-
-
-def ring_pairs(
-    members: pl.DataFrame, *, cell_cap: int, shard: int = 0, shards: int = 1
-) -> pl.DataFrame:
-    """(a, b, kid, item), a < b, once each: the pairs of unrelated accounts each cell of
-    ``members`` (``cell_members``) compares, each account with the ``cell_cap // 2`` that
-    follow it round the ring (so with as many that precede it too). Only the pairs whose
-    ``a`` is ``shard`` modulo ``shards``: each pair is in exactly one shard."""
-    if members.is_empty():
-        return pl.DataFrame(schema=NEIGHBOUR_SCHEMA)
-    size = members["k"].to_numpy()
-    pos = members["pos"].to_numpy()
-    first = np.arange(len(pos), dtype=np.int64) - pos  # the row where each row's cell starts
-    account = members["account"].to_numpy()
-    group = members["group"].to_numpy()
-    a_parts, b_parts, row_parts = [], [], []
-    for step in range(1, min(max(cell_cap // 2, 1), int(size.max()) // 2) + 1):
-        # Round a ring of k, step s and step k - s join the same pairs: each is taken once,
-        # and at s = k / 2 from the first half of the ring only.
-        rows = np.flatnonzero((2 * step < size) | ((2 * step == size) & (pos < step)))
-        other = first[rows] + (pos[rows] + step) % size[rows]
-        a = np.minimum(account[rows], account[other])
-        kept = (group[rows] != group[other]) & (a % shards == shard)
-        rows, other = rows[kept], other[kept]
-        a_parts.append(a[kept])
-        b_parts.append(np.maximum(account[rows], account[other]))
-        row_parts.append(rows)
-    rows = np.concatenate(row_parts)
-    return pl.DataFrame(
-        {
-            "a": np.concatenate(a_parts),
-            "b": np.concatenate(b_parts),
-            "kid": members["kid"].to_numpy()[rows],
-            "item": members["item"].to_numpy()[rows],
-        },
-        schema=NEIGHBOUR_SCHEMA,
-    )
-
-
-def cell_neighbours(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
-    """(a, b, kid, item), a < b: the pairs of unrelated accounts a (key, window) cell compares.
-
-    An account is compared with at most ``cell_cap`` others of a cell: the ``cell_cap // 2``
-    that follow it and as many that precede it in one fixed pseudo-random order of accounts (a
-    ring, as ``clustering.key_pairs`` links a hub's members). A cell of up to ``cell_cap + 1``
-    accounts compares all its pairs; a busier one (a popular tool's users at a busy hour, a
-    large fleet's wave) at most ``cell_cap // 2`` pairs per account, so the pairs grow with the
-    cells' rows, never with their square. The order is the same in every cell, so a fleet's
-    members meet the same neighbours wave after wave, and it does not depend on how the run's
-    accounts were split into chunks. ``kid`` numbers the cell's key (``numbered_keys``).
-    """
-    return ring_pairs(cell_members(numbered_keys(cells), groups), cell_cap=cell_cap)
-
-
-def crowded_windows(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
-    """(account, coaction_crowded): how many of an account's cells were too busy to compare it
-    with everyone in them (more than ``cell_cap + 1`` accounts), for its explanation."""
+    """(account, kid, item, cell, group, k): the rows of the cells that can pair anyone (two
+    accounts or more, of more than one organisation), with the cell's size ``k``; ``group``
+    is a number."""
+    cell = ["kid", "item"]
     return (
-        cells.select("key", "item", "account")
-        .filter(pl.len().over("key", "item") > cell_cap + 1)
-        .join(groups, on="account")
-        .filter(pl.col("group").n_unique().over("key", "item") > 1)
-        .group_by("account")
-        .agg(pl.len().cast(pl.Float64).alias("coaction_crowded"))
+        numbered.join(groups.select("account", pl.col("group").rank("dense")), on="account")
+        .with_columns(
+            pl.len().over(cell).alias("k"),
+            (pl.col("group").min().over(cell) != pl.col("group").max().over(cell)).alias("mixed"),
+        )
+        .filter((pl.col("k") > 1) & pl.col("mixed"))
+        .drop("mixed")
+    )
+
+
+def crowds(members: pl.DataFrame) -> pl.DataFrame:
+    """(account, crowd): per account, how many other accounts' rows its cells hold, summed
+    over its cells (a partner met in several cells counts in each): the most others it could
+    be compared with."""
+    return members.group_by("account").agg((pl.col("k") - 1).sum().alias("crowd"))
+
+
+def _quiet_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(a, b): every unrelated pair that shares a cell and one of whose accounts is quiet (its
+    cells hold at most ``cell_cap`` others' rows). Enumerating a quiet account's cells reads
+    at most ``cell_cap`` rows besides its own, so this is linear whatever the cells' sizes."""
+    quiet = crowds(members).filter(pl.col("crowd") <= cell_cap).select("account")
+    mine = members.join(quiet, on="account", how="semi").select(
+        pl.col("account").alias("x"), pl.col("group").alias("gx"), "kid", "item"
+    )
+    theirs = members.select(
+        pl.col("account").alias("y"), pl.col("group").alias("gy"), "kid", "item"
+    )
+    return (
+        mine.join(theirs, on=["kid", "item"])
+        .filter(pl.col("gx") != pl.col("gy"))
+        .select(pl.min_horizontal("x", "y").alias("a"), pl.max_horizontal("x", "y").alias("b"))
+    )
+
+
+def _sketch_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(a, b): for each account, the ``cell_cap`` unrelated accounts whose sets of cells most
+    resemble its own, by a MinHash sketch; a pair once, whichever of the two chose it.
+
+    In each of ``SKETCH_ORDERS`` orders, the accounts that share a min-hash of their cells
+    (so share the cell it picked) form a ring, and each meets the ``SKETCH_NEIGHBOURS`` on
+    either side of it. The ring is ordered by a second min-hash and then a seeded tie-break,
+    so accounts that share that one too sit together, whatever strangers the cell holds.
+    Two accounts meet in about as many orders as their sets overlap (J of them); each account
+    keeps those it met in the most orders. The work is a sort of the accounts per order and
+    at most 2 ``SKETCH_NEIGHBOURS`` meetings per account and order."""
+    sig = members.group_by("account").agg(
+        pl.col("group").first(),
+        *[
+            pl.col("cell").hash(seed=SKETCH_SEED + 1 + j).min().alias(f"m{j}")
+            for j in range(SKETCH_ORDERS)
+        ],
+    )
+    account = sig["account"].to_numpy()
+    group = sig["group"].to_numpy()
+    a_parts, b_parts = [], []
+    for j in range(SKETCH_ORDERS):
+        order = sig.select(
+            pl.int_range(pl.len()).alias("row"),
+            pl.col(f"m{j}").alias("bucket"),
+            pl.col(f"m{(j + 1) % SKETCH_ORDERS}").alias("second"),
+            pl.col("account").hash(seed=SKETCH_SEED + 1 + SKETCH_ORDERS + j).alias("tie"),
+            "account",
+        ).sort("bucket", "second", "tie", "account")
+        rows = order["row"].to_numpy()
+        bucket = order["bucket"].to_numpy()
+        opens = np.ones(len(rows), dtype=bool)
+        opens[1:] = bucket[1:] != bucket[:-1]
+        starts = np.flatnonzero(opens)
+        sizes = np.diff(np.append(starts, len(rows)))
+        ring = np.cumsum(opens) - 1
+        size, start = sizes[ring], starts[ring]
+        pos = np.arange(len(rows)) - start
+        for step in range(1, SKETCH_NEIGHBOURS + 1):
+            # Round a ring of k, step s and step k - s join the same pairs: each is taken once,
+            # and at s = k / 2 from the first half of the ring only.
+            at = np.flatnonzero((2 * step < size) | ((2 * step == size) & (pos < step)))
+            x = rows[at]
+            y = rows[start[at] + (pos[at] + step) % size[at]]
+            kept = group[x] != group[y]
+            x, y = x[kept], y[kept]
+            a_parts.append(np.minimum(account[x], account[y]))
+            b_parts.append(np.maximum(account[x], account[y]))
+    met = pl.DataFrame(
+        {"a": np.concatenate(a_parts), "b": np.concatenate(b_parts)},
+        schema={"a": pl.Int64, "b": pl.Int64},
+    )
+    # Among partners met as often, a seeded hash of the pair chooses, so that no account is
+    # everyone's choice for its number.
+    hits = met.group_by("a", "b").agg(
+        pl.len().alias("hits"), pl.struct("a", "b").first().hash(seed=SKETCH_SEED).alias("t")
+    )
+    mine = pl.concat(
+        [
+            hits.select(pl.col("a").alias("account"), "a", "b", "hits", "t"),
+            hits.select(pl.col("b").alias("account"), "a", "b", "hits", "t"),
+        ]
+    )
+    return (
+        mine.sort(["account", "hits", "t", "a", "b"], descending=[False, True, False, False, False])
+        .group_by("account", maintain_order=True)
+        .head(cell_cap)
+        .select("a", "b")
+        .unique()
+    )
+
+
+def compared(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(a, b, rows), a < b, once each: the pairs of unrelated accounts co-action compares, and
+    how many cell rows counting each exactly reads (the cells of the one with fewer).
+
+    A quiet account (its cells hold at most ``cell_cap`` others' rows in all) is compared with
+    everyone it shares a cell with; a busier one (a popular tool's user at busy hours, a large
+    fleet's member, whose waves are crowds) with those quiet ones, with the ``cell_cap``
+    others whose cells most resemble its own by a sketch (``_sketch_pairs``), as a fleet's
+    members' do, and with those that chose it so. So the pairs grow with the accounts and the rows,
+    never with their square, and a pair is counted in every cell it shares, not only in some.
+    The hashes depend on the cells and accounts alone, so the pairs do not depend on the
+    rows' order or on how the run's accounts were split into chunks."""
+    if members.is_empty():
+        return pl.DataFrame(schema=COMPARED_SCHEMA)
+    pairs = pl.concat(
+        [_quiet_pairs(members, cell_cap=cell_cap), _sketch_pairs(members, cell_cap=cell_cap)]
+    ).unique()
+    size = members.group_by("account").agg(pl.len().alias("n"))
+    return (
+        pairs.join(size.rename({"account": "a", "n": "na"}), on="a")
+        .join(size.rename({"account": "b", "n": "nb"}), on="b")
+        .select("a", "b", pl.min_horizontal("na", "nb").alias("rows"))
+        .sort("a", "b")
+        .cast(COMPARED_SCHEMA)
+    )
+
+
+def compared_pairs(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """``compared`` straight from ``cells`` (account, key, item) and ``groups``."""
+    return compared(cell_members(numbered_keys(cells), groups), cell_cap=cell_cap)
+
+
+def _meetings(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """(a, b, kid, item): every cell each pair of ``pairs`` (a, b) shares, found by reading
+    the cells of the pair's account with fewer and looking each up among the other's."""
+    size = members.group_by("account").agg(pl.len().alias("n"))
+    rows = members.select("account", "kid", "item")
+    oriented = (
+        pairs.join(size.rename({"account": "a", "n": "na"}), on="a")
+        .join(size.rename({"account": "b", "n": "nb"}), on="b")
+        .select(
+            "a",
+            "b",
+            pl.when(pl.col("na") <= pl.col("nb")).then("a").otherwise("b").alias("x"),
+            pl.when(pl.col("na") <= pl.col("nb")).then("b").otherwise("a").alias("y"),
+        )
+    )
+    return (
+        oriented.join(rows.rename({"account": "x"}), on="x")
+        .join(rows.rename({"account": "y"}), on=["y", "kid", "item"], how="semi")
+        .select("a", "b", "kid", "item")
+    )
+
+
+def crowded_accounts(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+    """(account, coaction_crowded): for each account whose cells hold more than ``cell_cap``
+    other accounts' rows (so that it was compared with a sketch's choice of them, not with
+    all), how many; for its explanation."""
+    members = cell_members(numbered_keys(cells), groups)
+    return (
+        crowds(members)
+        .filter(pl.col("crowd") > cell_cap)
+        .select("account", pl.col("crowd").cast(pl.Float64).alias("coaction_crowded"))
     )
 
 
@@ -242,34 +340,37 @@ def coaction_pairs(
     """Pairs of unrelated accounts that act together: (a, b, cells, days, lift, exit_overlap).
 
     ``cells`` is (account, key, item): the template keys each account worked in each time
-    window (``features.coaction_cells``). Accounts are compared only inside one (key, window)
-    cell, and there with at most ``cell_cap`` neighbours each (``cell_neighbours``), so the
-    work grows with the cells' rows, never with all pairs of accounts.
+    window (``features.coaction_cells``). Only the pairs ``compared`` picks are counted: every
+    pair sharing a cell with a quiet account, and for a busier account at most ``cell_cap``
+    more chosen by a MinHash sketch of its cells, so the work grows with the cells' rows,
+    never with all pairs of accounts, however crowded a window. A compared pair is counted in
+    every cell it shares; against comparing every pair, the cap can lose a pair, never add
+    one or change its count.
 
     A pair counts when it met in cells on at least ``min_days`` distinct days, at least
     ``min_lift`` times as often as chance: two independent accounts that worked key k in c_a
     and c_b of the window's T windows meet in about c_a c_b / T of them (summed over the keys
     they met on), so two round-the-clock users of one agent meet often, but no more often than
-    chance. In a cell busier than the cap a pair is counted only when it is compared, so its
-    count is at most what it met: against comparing every pair, the cap can lose a pair, never
-    add one. And they leave
-    through the same exits: their address sets (``exits``: account, exit_sig, MinHash)
-    overlap by at least ``min_exit_overlap``.
+    chance. And they leave through the same exits: their address sets (``exits``: account,
+    exit_sig, MinHash) overlap by at least ``min_exit_overlap``.
     """
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
     if cells.is_empty():
         return empty
     numbered = numbered_keys(cells)
     members = cell_members(numbered, groups)
+    candidates = compared(members, cell_cap=cell_cap)
+    if candidates.is_empty():
+        return empty
     worked = numbered.group_by("account", "kid").agg(pl.len().alias("c"))
     per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
-    # The pairs compared are held a shard at a time, so memory stays bounded however many
-    # cell rows the run has; the shards' pairs are disjoint, so the result is the same.
-    bound = int((members["k"] // 2).clip(upper_bound=max(cell_cap // 2, 1)).sum() or 0)
-    shards = max(1, -(-bound // PAIRS_PER_SHARD))
+    # The cells read to count the compared pairs are held a shard of pairs at a time, so
+    # memory stays bounded however many the run has; each pair is in one shard, so the
+    # result is the same.
+    shards = max(1, -(-int(candidates["rows"].sum()) // PAIRS_PER_SHARD))
     found = []
     for shard in range(shards):
-        met = ring_pairs(members, cell_cap=cell_cap, shard=shard, shards=shards)
+        met = _meetings(members, candidates.filter(pl.col("a") % shards == shard).select("a", "b"))
         observed = (
             met.group_by("a", "b")
             .agg(pl.len().alias("cells"), (pl.col("item") // per_day).n_unique().alias("days"))

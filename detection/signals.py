@@ -322,9 +322,10 @@ def _crowd_caveat(crowded: np.ndarray, cap: int) -> np.ndarray:
     """Per account, where the co-action cap applied: the sentence saying so, else nothing."""
     return np.array(
         [
-            f"; {n:.0f} of its windows were worked by more than {cap + 1} accounts, and in those "
-            f"it was compared only with its {2 * (cap // 2)} nearest in a fixed order (the cap "
-            "that keeps the work linear), so the count may be low"
+            f"; its template windows held {n:.0f} visits by other accounts, more than the cap "
+            f"of {cap}, so it was compared only with the quiet ones among them, with the {cap} "
+            "whose windows most resemble its own (a MinHash sketch; the cap that keeps the work "
+            "linear) and with those that chose it so, and the count may be low"
             if n > 0
             else ""
             for n in crowded

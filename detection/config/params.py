@@ -183,10 +183,11 @@ class DetectionParams(FrozenStruct):
     coaction_cell_cap: Annotated[
         int,
         param(
-            "Co-action compares an account with at most this many others of one template "
-            "window: in a busier window (a popular tool's users at a busy hour, a large fleet's "
-            "wave) each account meets only its nearest in a fixed order, which keeps the cost "
-            "linear.",
+            "Co-action compares an account with everyone sharing its template windows while "
+            "they hold at most this many other accounts' visits in all; a busier account (a "
+            "popular tool's user at busy hours, a large fleet's member whose waves are crowds) "
+            "with the quiet ones and at most this many others, those whose windows most "
+            "resemble its own (a MinHash sketch), which keeps the cost linear.",
             COORDINATION,
             ge=2,
         ),

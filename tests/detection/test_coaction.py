@@ -5,7 +5,7 @@ network that ordinary customers also use is found by acting together, whole, as 
 and the customers on its exits are not in it.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -163,16 +163,17 @@ def test_membership_follows_the_campaigns_signature_and_ties():
     assert joined.flagged.tolist() == [True] * 7 + [False, False]
 
 
-# --- The cap on how many neighbours an account meets in one window -------------------------
+# --- The cap on how many others a crowded account is compared with ------------------------
 
 CAP = DetectionParams().coaction_cell_cap
 
 
-def _crowd(n: int, items: range, key: str = "k") -> pl.DataFrame:
-    """``n`` accounts of ``n`` organisations all working ``key`` in every window of ``items``."""
+def _crowd(n: int, items: range, key: str = "k", first: int = 1) -> pl.DataFrame:
+    """``n`` accounts (``first``, ``first`` + 1, ...) all working ``key`` in every window of
+    ``items``."""
     return pl.DataFrame(
         {
-            "account": [a for _ in items for a in range(1, n + 1)],
+            "account": [a for _ in items for a in range(first, first + n)],
             "key": key,
             "item": [i for i in items for _ in range(n)],
         },
@@ -187,25 +188,30 @@ def _alone(accounts) -> pl.DataFrame:
     )
 
 
-@pytest.mark.parametrize("n", [CAP + 2, 200, 2000])
-def test_a_busy_window_compares_each_account_with_at_most_the_cap(n):
-    neighbours = coaction.cell_neighbours(
-        _crowd(n, range(1)), _alone(range(1, n + 1)), cell_cap=CAP
-    )
-    # Exactly cap/2 pairs per account whatever the window's size: linear, never n(n-1)/2.
-    assert neighbours.height == n * (CAP // 2)
-    per_account = pl.concat([neighbours["a"], neighbours["b"]]).value_counts()["count"]
-    assert per_account.max() == per_account.min() == CAP
-    assert (neighbours["a"] < neighbours["b"]).all()
-    assert neighbours.select("a", "b").is_unique().all()
+def _compared(cells, groups) -> pl.DataFrame:
+    return coaction.compared_pairs(cells, groups, cell_cap=CAP)
+
+
+def test_comparisons_grow_linearly_with_the_accounts_in_one_crowded_window():
+    work = {}
+    for n in (100, 200, 400, 800, 1600):
+        pairs = _compared(_crowd(n, range(1)), _alone(range(1, n + 1)))
+        # Each account chooses the cap of others and meets a bounded number in the sketch,
+        # and counting a pair reads one cell row here: never n(n-1)/2.
+        per_account = pl.concat([pairs["a"], pairs["b"]]).value_counts()["count"]
+        assert per_account.min() >= CAP
+        assert per_account.max() <= 2 * coaction.SKETCH_NEIGHBOURS * coaction.SKETCH_ORDERS
+        assert (pairs["a"] < pairs["b"]).all() and pairs.select("a", "b").is_unique().all()
+        assert pairs["rows"].sum() == pairs.height
+        work[n] = pairs.height
+        assert n * CAP // 2 <= work[n] <= n * CAP
+    for n in (100, 200, 400, 800):
+        assert 1.8 <= work[2 * n] / work[n] <= 2.2, work
 
 
 @pytest.mark.parametrize("n", [2, 5, CAP, CAP + 1])
 def test_a_window_within_the_cap_compares_every_pair(n):
-    neighbours = coaction.cell_neighbours(
-        _crowd(n, range(1)), _alone(range(1, n + 1)), cell_cap=CAP
-    )
-    assert neighbours.height == n * (n - 1) // 2
+    assert _compared(_crowd(n, range(1)), _alone(range(1, n + 1))).height == n * (n - 1) // 2
 
 
 def test_accounts_of_one_organisation_are_never_compared():
@@ -213,10 +219,10 @@ def test_accounts_of_one_organisation_are_never_compared():
         {"account": range(1, 31), "group": ["org:a"] * 20 + [f"acct:{a}" for a in range(21, 31)]},
         schema={"account": pl.Int64, "group": pl.Utf8},
     )
-    neighbours = coaction.cell_neighbours(_crowd(30, range(2)), groups, cell_cap=CAP)
+    neighbours = _compared(_crowd(30, range(2)), groups)
     assert neighbours.height > 0
     assert not (neighbours["b"] <= 20).any()  # a < b: a pair inside the organisation has b <= 20
-    lone = coaction.cell_neighbours(_crowd(20, range(2)), groups, cell_cap=CAP)
+    lone = _compared(_crowd(20, range(2)), groups)
     assert lone.is_empty()
 
 
@@ -242,18 +248,8 @@ def _exits(accounts, shared: bool) -> pl.DataFrame:
     )
 
 
-def test_a_fleet_whose_waves_are_crowds_is_still_linked_whole():
-    # 100 accounts sent out together in six windows a day for five days: every window is far
-    # over the cap. Each account meets its ring neighbours, so the fleet stays one piece.
-    per_day = 24 * 60 // DetectionParams().coaction_minutes
-    items = [day * per_day + w for day in range(5) for w in (50, 52, 54, 56, 58, 60)]
-    cells = pl.concat([_crowd(100, range(i, i + 1)) for i in items])
-    pairs = _pairs(cells, _alone(range(1, 101)), _exits(range(1, 101), shared=True))
-    assert pairs.height == 100 * (CAP // 2)
-    assert (pairs["cells"] == 30).all() and (pairs["days"] == 5).all()
-    partners = pl.concat([pairs["a"], pairs["b"]]).value_counts()["count"]
-    assert partners.min() == partners.max() == CAP
-    root = list(range(101))
+def _components(pairs: pl.DataFrame, accounts) -> int:
+    root = {a: a for a in accounts}
 
     def find(x):
         while root[x] != x:
@@ -263,7 +259,34 @@ def test_a_fleet_whose_waves_are_crowds_is_still_linked_whole():
 
     for a, b in pairs.select("a", "b").iter_rows():
         root[find(a)] = find(b)
-    assert len({find(a) for a in range(1, 101)}) == 1
+    return len({find(a) for a in accounts})
+
+
+def test_a_fleet_whose_waves_are_crowds_is_still_linked_whole():
+    # 100 accounts sent out together in six windows a day for five days, and in each window
+    # 300 strangers besides (each there once, with the same template): every account's
+    # windows hold thousands of others' visits, far over the cap.
+    per_day = 24 * 60 // DetectionParams().coaction_minutes
+    items = [day * per_day + w for day in range(5) for w in (50, 52, 54, 56, 58, 60)]
+    fleet = pl.concat([_crowd(100, range(i, i + 1)) for i in items])
+    strangers = pl.concat(
+        [_crowd(300, range(i, i + 1), first=1000 + 300 * k) for k, i in enumerate(items)]
+    )
+    everyone = list(range(1, 101)) + list(range(1000, 1000 + 300 * len(items)))
+    cells = pl.concat([fleet, strangers])
+    groups = _alone(everyone)
+    pairs = _pairs(cells, groups, _exits(everyone, shared=True))
+    # The sketch seats the fleet's members side by side, so they meet one another and not the
+    # strangers of their windows: each pair counted in all 30 windows it shared, on 5 days.
+    assert ((pairs["a"] <= 100) & (pairs["b"] <= 100)).all()
+    assert (pairs["cells"] == 30).all() and (pairs["days"] == 5).all()
+    partners = pl.concat([pairs["a"], pairs["b"]]).value_counts()
+    assert partners.height == 100 and partners["count"].min() >= CAP // 2
+    assert _components(pairs, range(1, 101)) == 1
+    # The work: at most the cap per account, never a pair per two accounts of a window.
+    compared = _compared(cells, groups)
+    assert compared.height <= len(everyone) * CAP
+    assert coaction.crowded_accounts(cells, groups, cell_cap=CAP).height == len(everyone)
 
 
 def _random_cells(seed: int, accounts: int, windows: int, per_account: int) -> pl.DataFrame:
@@ -279,8 +302,9 @@ def _random_cells(seed: int, accounts: int, windows: int, per_account: int) -> p
     )
 
 
-def test_a_pair_is_counted_only_where_it_met_and_the_same_whatever_the_rows_order():
-    # Windows of about 40 accounts (over the cap): compare with every pair counted by hand.
+def test_a_pair_is_counted_in_every_cell_it_shared_and_the_same_whatever_the_rows_order():
+    # Windows of about 40 accounts (each account's far over the cap): compare with every
+    # pair counted by hand.
     cells = _random_cells(5, accounts=120, windows=60, per_account=20)
     groups, exits = _alone(range(1, 121)), _exits(range(1, 121), shared=True)
     pairs = _pairs(cells, groups, exits, min_days=1, min_lift=0.0, min_exit_overlap=0.0)
@@ -288,7 +312,7 @@ def test_a_pair_is_counted_only_where_it_met_and_the_same_whatever_the_rows_orde
     where = cells.group_by("account").agg(pl.struct("key", "item").alias("cells"))
     met = {a: {(c["key"], c["item"]) for c in cs} for a, cs in where.iter_rows()}
     for a, b, counted in pairs.select("a", "b", "cells").iter_rows():
-        assert 1 <= counted <= len(met[a] & met[b])
+        assert counted == len(met[a] & met[b])
     # Chunks arrive in any order: the same rows shuffled, or split and put back, give the same.
     shuffled = cells.sample(fraction=1.0, shuffle=True, seed=9)
     again = _pairs(
@@ -310,22 +334,22 @@ def test_the_explanation_states_the_cap_where_it_applied():
     cohort.hydra(n=40, customers=6)
     cohort.ordinary(30)
     analysis, labels = _analyse(cohort, DetectionParams().replace(coaction_cell_cap=cap))
-    crowded = analysis.frame["coaction_crowded"].to_numpy()
+    crowded = analysis.frame["coaction_crowded"].fill_null(0).to_numpy()
     hydra = labels == "hydra"
-    # Its waves send more than cap + 1 of the fleet to one template at once...
-    assert (crowded[hydra] > 0).all() and not (crowded[~hydra] > 0).any()
+    # Its waves send many of the fleet to one template at once...
+    assert (crowded[hydra] > cap).all() and not (crowded[labels == "ordinary"] > 0).any()
     assert analysis.decision.flagged[hydra].all()
     row = int(np.flatnonzero(hydra)[0])
     reasons = {s["name"]: s["reason"] for s in explain(analysis.scores, row)}
     # ...and the flag says so, with the cap, beside what the signal found.
     assert (
-        f"{crowded[row]:.0f} of its windows were worked by more than {cap + 1} accounts"
-        in (reasons["coaction"])
+        f"its template windows held {crowded[row]:.0f} visits by other accounts, more than the "
+        f"cap of {cap}" in reasons["coaction"]
     )
-    assert f"compared only with its {cap} nearest" in reasons["coaction"]
+    assert f"with the {cap} whose windows most resemble its own" in reasons["coaction"]
     signal = _signal(analysis, "coaction")
     quiet = np.flatnonzero(crowded == 0)
-    assert len(quiet) and all("nearest" not in signal.explain(int(i)) for i in quiet)
+    assert len(quiet) and all("resemble" not in signal.explain(int(i)) for i in quiet)
 
 
 def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
@@ -333,7 +357,7 @@ def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
     groups, exits = _alone(range(1, 121)), _exits(range(1, 121), shared=True)
     loose = {"min_days": 1, "min_lift": 0.0, "min_exit_overlap": 0.0}
     whole = _pairs(cells, groups, exits, **loose)
-    monkeypatch.setattr(coaction, "PAIRS_PER_SHARD", 1_000)  # about twenty shards
+    monkeypatch.setattr(coaction, "PAIRS_PER_SHARD", 1_000)  # tens of shards
     sharded = _pairs(cells, groups, exits, **loose)
     assert whole.height > 100
     assert sharded.equals(whole)
@@ -375,3 +399,87 @@ def test_the_campaign_explains_its_own_templates_and_what_a_look_alike_lacks(pro
     summary = campaign_evidence(analysis, rows)["summary"]
     assert "hardly anyone outside it sends" in summary
     assert "popular tool" in summary
+
+
+# --- The development generator's crowded wave fleet ----------------------------------------
+
+
+def _generated(seed: int, *, benign_scale: float, fleet: int, exchanges: int):
+    """The development generator's hydra fleet of ``fleet`` accounts (an agentic fleet behind
+    a rotating-proxy network, jobs handed out in waves to a random part of it) among its
+    look-alikes: ordinary customers, a popular coding agent's users and the proxy network's
+    own customers, as the services would load them; with each account's label."""
+    from detection.synthetic.base import WINDOW_DAYS, WINDOW_START, World, render
+    from detection.synthetic.campaigns import plan_campaign
+    from detection.synthetic.generate import BENIGN
+    from detection.text import prompt_fingerprint
+
+    world = World(seed=seed, scale=benign_scale)
+    specs = []
+    for name in ("ordinary", "agent_user", "proxy_user"):
+        world.reseed(name)
+        specs += BENIGN[name](world)
+    world.reseed("campaign-1")
+    specs += plan_campaign(world, "hydra", "campaign-1", count=fleet, total=exchanges)[0]
+    accounts, parts = [], []
+    for i, spec in enumerate(specs):
+        accounts.append(
+            {
+                "account": i + 1,
+                "account_id": spec.account_id,
+                "plan": spec.plan,
+                "org_id": spec.org_id or None,
+                "email_domain": spec.email_domain or None,
+                "payment_fingerprint": spec.payment_fingerprint or None,
+                "created_at": datetime.fromtimestamp(spec.created_at, UTC),
+            }
+        )
+        block = render(spec, seed, i)
+        block.pop("account_id")
+        block["ts"] = (np.asarray(block["ts"], dtype=np.int64) * 1_000_000).astype("datetime64[us]")
+        block["prompt_hash"] = [prompt_fingerprint(p) for p in block["prompt"]]
+        parts.append(pl.DataFrame(block).with_columns(pl.lit(i + 1, pl.Int64).alias("account")))
+    frames = (pl.DataFrame(accounts), pl.concat(parts, how="diagonal_relaxed"))
+    labels = {i + 1: spec.campaign or spec.cohort for i, spec in enumerate(specs)}
+    return frames, labels, (WINDOW_START, WINDOW_START + timedelta(days=WINDOW_DAYS))
+
+
+@pytest.fixture(scope="module")
+def generated_hydra():
+    (accounts, exchanges), labels, (start, end) = _generated(
+        7, benign_scale=0.2, fleet=240, exchanges=80_000
+    )
+    params = DetectionParams()
+    chunk = chunk_features(exchanges.with_columns(pl.col("ts").dt.replace_time_zone("UTC")), params)
+    analysis = analyse(
+        features=chunk.features,
+        links=chunk.links,
+        models=chunk.models,
+        accounts=accounts,
+        window_start=start,
+        window_end=end,
+        params=params,
+    )
+    cells = chunk.links.filter(pl.col("kind") == "coaction")
+    ids = analysis.frame["account"].to_list()
+    return analysis, np.array([labels[a] for a in ids]), cells
+
+
+def test_the_generators_crowded_wave_fleet_is_found_whole(generated_hydra):
+    analysis, labels, cells = generated_hydra
+    fleet = labels == "campaign-1"
+    ids = np.array(analysis.frame["account"].to_list())
+    # Its waves are crowds: tens of its accounts in one template window at once, and every
+    # member compared with a sketch's choice of the others, not with all of them.
+    fleet_cells = cells.filter(pl.col("account").is_in(ids[fleet].tolist()))
+    assert fleet_cells.group_by("key", "item").len()["len"].max() >= 30
+    crowded = analysis.frame["coaction_crowded"].fill_null(0).to_numpy()
+    assert (crowded[fleet] > CAP).mean() > 0.9
+    # Yet the fleet is found whole, as one campaign, and none of its look-alikes with it.
+    decision = analysis.decision
+    assert decision.flagged[fleet].all()
+    assert len(set(decision.campaign_of[fleet].tolist())) == 1
+    for bystander in ("ordinary", "agent_user", "proxy_user"):
+        assert not decision.flagged[labels == bystander].any(), bystander
+    partners = _signal(analysis, "coaction").value[fleet]
+    assert (partners >= DetectionParams().signals.coaction.saturation).mean() > 0.9
