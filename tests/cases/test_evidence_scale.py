@@ -55,7 +55,11 @@ def test_a_snapshot_reads_the_cases_exchanges_once_whatever_its_size(
     # the template samples' (the newest day of each shown template).
     reads = [sql for sql in big_sql if f'"{EXCHANGES}"' in sql or f" {EXCHANGES} " in sql]
     assert len(reads) == 2
-    assert any("GROUPING SETS" in sql for sql in reads)
+    # PostgreSQL groups every kind in the one read; SQLite runs a GROUP BY per kind in it.
+    assert any(
+        ("GROUPING SETS" if connection.vendor == "postgresql" else "UNION ALL") in sql
+        for sql in reads
+    )
     assert len(big_sql) == len(small_sql)
 
 
