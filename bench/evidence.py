@@ -1,11 +1,22 @@
-"""Evidence snapshot and chart cost for campaigns of 50, 500 and 3,000 accounts.
+"""Evidence snapshot and chart cost, and the largest case's page in a browser.
 
 Builds a scratch PostgreSQL database (default ``console_bench_evidence``, dropped and
-recreated), loads background traffic plus three synthetic campaigns with COPY, then for each
-campaign runs the real snapshot service (every section, every chart) and prints the time
-spent collecting, the time spent drawing, and the size of the cached figure JSON.
+recreated), loads background traffic plus three synthetic campaigns (``--sizes``, 50, 500
+and 3,000 accounts) with COPY, then for each campaign runs the real snapshot service (every
+section, every chart) and prints the time spent collecting (and in each section), the time
+spent drawing, and the size of the cached figure JSON.
 
     .venv/bin/python bench/evidence.py [--db console_bench_evidence] [--per-account 200]
+
+``--existing DB`` measures a database left by another bench instead (``bench/seed_scale.py``
+on the reported preset) without changing its data: a fresh snapshot of each of its
+``--cases`` largest cases, then, with ``--browser``, the largest case's page opened in
+headless Chromium (``/usr/bin/chromium``) through a local server: the time from navigation
+until every chart on the page is drawn (each chart container holds Plotly's ``.main-svg``),
+best and median of ``--runs`` loads, and the server time of each section the page loads
+(through Django's test client, as ``bench/pages.py`` does), with its query count.
+
+    .venv/bin/python bench/evidence.py --existing console_bench_scale --cases 2 --browser
 """
 
 from __future__ import annotations
@@ -21,6 +32,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SIZES = (50, 500, 3000)
+CHROMIUM = "/usr/bin/chromium"
+# The telemetry source's steps, timed one by one (cases.evidence.telemetry).
+SECTIONS = (
+    "latest_scores",
+    "templates",
+    "traffic",
+    "heatmap",
+    "infrastructure",
+    "registrations",
+    "account_details",
+    "signals_section",
+    "network",
+)
 START = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 14
 
@@ -48,7 +72,7 @@ def setup_database(name: str) -> None:
                 editor.create_model(model)
 
 
-def load(per_account: int, background_accounts: int) -> dict[int, list[int]]:
+def load(per_account: int, background_accounts: int, sizes=SIZES) -> dict[int, int]:
     """Background customers plus one campaign per size; returns case pk → account pks."""
     from django.db import connection
 
@@ -77,7 +101,7 @@ def load(per_account: int, background_accounts: int) -> dict[int, list[int]]:
             )
         )
     fleets = {}
-    for size in SIZES:
+    for size in sizes:
         fleet = []
         for i in range(size):
             fleet.append(
@@ -178,35 +202,218 @@ def load(per_account: int, background_accounts: int) -> dict[int, list[int]]:
     return cases
 
 
-def measure(cases: dict[int, int]) -> None:
+def measure(cases: dict) -> None:
+    """A fresh snapshot of each case through the real service; its time by step."""
     from unittest import mock
 
     import cases.evidence.services as service
-    from cases.models import Case, EvidenceSnapshot
+    import cases.evidence.telemetry as telemetry
+    from cases.models import Case, Evidence, EvidenceSnapshot
 
-    print(f"{'accounts':>8} {'collect s':>10} {'charts s':>9} {'total s':>8} {'figures':>10}")
-    for size, case_pk in cases.items():
+    try:
+        import cases.evidence.aggregate as aggregate
+    except ImportError:
+        aggregate = None
+    print(
+        f"{'case':>7} {'accounts':>8} {'exchanges':>10} {'collect s':>10} {'charts s':>9} "
+        f"{'total s':>8} {'figures':>10}  CPU s"
+    )
+    for label, case_pk in cases.items():
         case = Case.objects.get(pk=case_pk)
         snapshot = EvidenceSnapshot.objects.create(case=case, reason="bench")
-        timing = {"charts": 0.0}
-        real_build = service.build_figures
+        timing: dict[str, float] = {}
 
-        def timed_build(sections, _real=real_build, _t=timing):
-            t0 = time.perf_counter()
-            out = _real(sections)
-            _t["charts"] = time.perf_counter() - t0
-            return out
+        def timed(name, real, _t=timing):
+            def run(*args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return real(*args, **kwargs)
+                finally:
+                    _t[name] = _t.get(name, 0.0) + time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        with mock.patch.object(service, "build_figures", timed_build):
+            return run
+
+        patches = [
+            mock.patch.object(service, "build_figures", timed("charts", service.build_figures))
+        ]
+        # Steps this tree has (the bench also times the code before the one read).
+        patches += [
+            mock.patch.object(telemetry, name, timed(name, getattr(telemetry, name)))
+            for name in SECTIONS
+            if hasattr(telemetry, name)
+        ]
+        grouped: dict[str, int] = {}
+        if aggregate is not None:
+            read = timed("one read", aggregate.CaseTraffic._fill)
+
+            def fill(agg, _read=read, _grouped=grouped):
+                _read(agg)
+                _grouped.update(agg.rows("SELECT kind, count(*) FROM {t} GROUP BY kind"))
+
+            patches.append(mock.patch.object(aggregate.CaseTraffic, "_fill", fill))
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for p in patches:
+            p.start()
+        try:
             status = service.evidence_snapshot_collect(snapshot.pk)
-        total = time.perf_counter() - t0
+        finally:
+            for p in patches:
+                p.stop()
+        total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         snapshot.refresh_from_db()
         assert status == "done", snapshot.error
         kb = snapshot.figures_bytes / 1024
+        traffic = Evidence.objects.get(snapshot=snapshot, source="telemetry", kind="traffic")
+        exchanges = traffic.data["totals"]["exchanges"]
+        collect = total - timing["charts"]
         print(
-            f"{size:>8} {total - timing['charts']:>10.2f} {timing['charts']:>9.2f} "
-            f"{total:>8.2f} {kb:>8.0f} kB"
+            f"{label:>7} {case.account_count:>8,} {exchanges:>10,} {collect:>10.2f} "
+            f"{timing['charts']:>9.2f} {total:>8.2f} {kb:>8.0f} kB  {cpu:5.2f}"
+        )
+        steps = ["one read", *SECTIONS]
+        print("        " + ", ".join(f"{k} {timing.get(k, 0):.2f}" for k in steps), flush=True)
+        if grouped:
+            rows = ", ".join(f"{k} {n:,}" for k, n in sorted(grouped.items()))
+            print(f"        grouped rows: {sum(grouped.values()):,} ({rows})", flush=True)
+
+
+def largest_cases(n: int) -> dict[str, int]:
+    from cases.models import Case
+
+    rows = Case.objects.order_by("-account_count", "-exchange_count", "pk").values_list(
+        "account_count", "pk"
+    )[:n]
+    return {f"#{pk}": pk for _, pk in rows}
+
+
+def serve():
+    """The app on a local port in threads (static files included), for the browser."""
+    import threading
+
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet)
+    server.set_app(StaticFilesHandler(get_wsgi_application()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://localhost:{server.server_port}", server
+
+
+def bench_user():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from dashboard.roles import ANALYST, ensure_roles
+
+    ensure_roles()
+    user, _ = get_user_model().objects.get_or_create(username="bench-evidence-analyst")
+    user.groups.add(Group.objects.get(name=ANALYST))
+    return user
+
+
+# True once every chart container on the page holds a drawn Plotly figure.
+ALL_DRAWN = """() => {
+  const boxes = document.querySelectorAll('#charts-body [data-chart]');
+  return boxes.length > 0 && Array.from(boxes).every(b => b.querySelector('.main-svg'));
+}"""
+
+
+def browser(case_pk: int, runs: int) -> None:
+    """Open the case page in headless Chromium ``runs`` times; time until every chart is
+    drawn, from the start of navigation."""
+    import statistics
+
+    from django.conf import settings
+    from django.test import Client
+    from playwright.sync_api import sync_playwright
+
+    user = bench_user()
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    url, server = serve()
+    drawn, loaded, charts = [], [], 0
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}]
+            )
+            for _ in range(runs):
+                page = context.new_page()
+                page.goto(f"{url}/cases/{case_pk}/", wait_until="commit")
+                page.wait_for_function(ALL_DRAWN, timeout=120_000, polling=20)
+                drawn.append(page.evaluate("() => performance.now()"))
+                loaded.append(
+                    page.evaluate(
+                        "() => performance.getEntriesByType('navigation')[0]"
+                        ".domContentLoadedEventEnd"
+                    )
+                )
+                charts = page.evaluate(
+                    "() => document.querySelectorAll('#charts-body [data-chart]').length"
+                )
+                page.close()
+            chromium.close()
+    finally:
+        server.shutdown()
+    print(
+        f"browser: case {case_pk}, {charts} charts drawn after {min(drawn):.0f} ms best, "
+        f"{statistics.median(drawn):.0f} ms median of {runs} loads (the page's own HTML "
+        f"ready after {statistics.median(loaded):.0f} ms median); every load, the first with "
+        f"an empty cache: {', '.join(f'{t:.0f}' for t in drawn)} ms",
+        flush=True,
+    )
+
+
+def sections(case_pk: int, runs: int) -> None:
+    """Server time and queries of the case page and each section it loads."""
+    import statistics
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(bench_user())
+    htmx = {"HX-Request": "true"}
+    base = f"/cases/{case_pk}"
+    urls = [
+        ("case page", f"{base}/", {}),
+        ("summary", f"{base}/summary/", htmx),
+        ("why flagged", f"{base}/why/", htmx),
+        ("accounts", f"{base}/accounts/", htmx),
+        ("evidence", f"{base}/evidence/", htmx),
+        ("charts", f"{base}/evidence/charts/", htmx),
+        ("watch list", f"{base}/watch-list/", htmx),
+        ("enforcement", f"{base}/enforcement/", htmx),
+        ("notes", f"{base}/notes/", htmx),
+        ("timeline", f"{base}/timeline/", htmx),
+    ]
+    for label, url, headers in urls:
+        response = client.get(url, headers=headers)
+        if response.status_code != 200:
+            print(f"  {label:<12} {url}: HTTP {response.status_code} (skipped)")
+            continue
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            client.get(url, headers=headers)
+            times.append((time.perf_counter() - t0) * 1000)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url, headers=headers)
+        print(
+            f"  {label:<12} median {statistics.median(times):7.1f} ms  max {max(times):7.1f} ms"
+            f"  {len(ctx.captured_queries):3d} queries  {len(response.content) / 1024:7.0f} kB",
+            flush=True,
         )
 
 
@@ -215,12 +422,31 @@ def main() -> None:
     parser.add_argument("--db", default="console_bench_evidence")
     parser.add_argument("--per-account", type=int, default=200, help="exchanges per fleet account")
     parser.add_argument("--background", type=int, default=5000, help="background accounts")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=list(SIZES), help="campaign sizes (accounts)"
+    )
+    parser.add_argument("--existing", metavar="DB", help="measure this database as it is")
+    parser.add_argument("--cases", type=int, default=1, help="with --existing: largest N cases")
+    parser.add_argument("--browser", action="store_true", help="open the largest case's page")
+    parser.add_argument("--runs", type=int, default=5, help="page loads and section requests")
     args = parser.parse_args()
-    setup_database(args.db)
-    t0 = time.perf_counter()
-    cases = load(args.per_account, args.background)
-    print(f"load took {time.perf_counter() - t0:.1f} s")
+    if args.existing:
+        # Production settings (DEBUG off, cached templates) for the page, as bench/pages.py.
+        os.environ["SECURE_COOKIES"] = "false"
+        from pages import setup_django
+
+        setup_django(f"postgres://localhost/{args.existing}")
+        cases = largest_cases(args.cases)
+    else:
+        setup_database(args.db)
+        t0 = time.perf_counter()
+        cases = load(args.per_account, args.background, args.sizes)
+        print(f"load took {time.perf_counter() - t0:.1f} s")
     measure(cases)
+    if args.browser:
+        largest = next(iter(cases.values()))
+        sections(largest, args.runs)
+        browser(largest, args.runs)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from django.db.models import Count
-
+from cases.evidence.aggregate import CaseTraffic
 from cases.evidence.registrations import iso
 from cases.evidence.sources import CaseAccounts, Window
-from detection.models import Account, AccountChange, Exchange
+from detection.models import Account, AccountChange
 from detection.text import TEXT_FLAG_WORDS, text_flags_words
 
 TOP_CHANGES = 50
@@ -20,23 +19,18 @@ TOP_ACCOUNTS = 25
 ORIGINAL_CHARS = 200
 
 
-def account_details(ca: CaseAccounts, window: Window) -> dict:
+def account_details(ca: CaseAccounts, window: Window, agg: CaseTraffic) -> dict:
     changes = AccountChange.objects.filter(account_id__in=ca.pks)
     recent = changes.order_by("-changed_at", "-pk").values(
         "account__account_id", "field", "old_value", "new_value", "changed_at", "source"
     )[:TOP_CHANGES]
-    marked = (
-        Exchange.objects.filter(account_id__in=ca.pks, ts__gte=window.start, ts__lt=window.end)
-        .exclude(text_flags=0)
-        .values("account__account_id", "text_flags")
-        .annotate(n=Count("pk"))
-    )
+    id_of = dict(zip(ca.pks, ca.account_ids, strict=True))
     by_kind: Counter[str] = Counter()
     by_account: Counter[str] = Counter()
-    for row in marked:
-        by_account[row["account__account_id"]] += row["n"]
-        for words in text_flags_words(row["text_flags"]):
-            by_kind[words] += row["n"]
+    for pk, flags, n in agg.flagged_text():
+        by_account[id_of.get(pk, str(pk))] += n
+        for words in text_flags_words(flags):
+            by_kind[words] += n
     cleaned_accounts = (
         Account.objects.filter(pk__in=ca.pks).exclude(text_flags=0).order_by("account_id")
     )

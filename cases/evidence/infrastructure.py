@@ -4,8 +4,9 @@ and the account network those shared things draw (part of the built-in telemetry
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 
+from cases.evidence.aggregate import CaseTraffic
 from cases.evidence.sources import CaseAccounts, Window
 from detection.config import DetectionParams
 from detection.models import Account, DetectionConfig, Exchange
@@ -35,10 +36,6 @@ def asn_kinds() -> dict[int, str]:
             except (TypeError, ValueError):
                 continue
     return kinds
-
-
-def _exchanges(ca: CaseAccounts, window: Window):
-    return Exchange.objects.filter(account_id__in=ca.pks, ts__gte=window.start, ts__lt=window.end)
 
 
 def _window_exchanges(window: Window):
@@ -71,25 +68,29 @@ def window_reach(ca: CaseAccounts, window: Window, column: str, values: list):
     return lambda value, in_case: scanned.get(value, 0)
 
 
-def _shared_exchange_values(ca: CaseAccounts, window: Window, column: str) -> list[dict]:
+# Exchange column -> the kind of its rows in the case's grouped traffic.
+AGG_KINDS = {"ip": "ip", "asn": "asn", "user_agent": "user_agent", "prompt_hash": "template"}
+
+
+def _typed(column: str, value: str):
+    """A value as the grouped traffic gives it (text) back in its column's type."""
+    return int(value) if column in ("asn", "prompt_hash") else value
+
+
+def _shared_exchange_values(
+    ca: CaseAccounts, window: Window, column: str, agg: CaseTraffic
+) -> list[dict]:
     """Top values of an exchange column across the case, with accounts in and outside it."""
-    qs = _exchanges(ca, window).exclude(**{f"{column}__isnull": True})
-    if column == "user_agent":
-        qs = qs.exclude(user_agent="")
-    extra = {"asn": Max("asn")} if column == "ip" else {}
-    rows = list(
-        qs.values(column)
-        .annotate(accounts=Count("account_id", distinct=True), exchanges=Count("id"), **extra)
-        .order_by("-accounts", "-exchanges")[:TOP_VALUES]
-    )
-    everyone = window_reach(ca, window, column, [r[column] for r in rows])
+    rows = agg.top(AGG_KINDS[column], TOP_VALUES)
+    values = [_typed(column, r["value"]) for r in rows]
+    everyone = window_reach(ca, window, column, values)
     out = []
-    for r in rows:
+    for r, value in zip(rows, values, strict=True):
         item = {
-            "value": str(r[column])[:TEXT_CHARS],
+            "value": str(value)[:TEXT_CHARS],
             "accounts": r["accounts"],
             "exchanges": r["exchanges"],
-            "outside_accounts": max(everyone(r[column], r["accounts"]) - r["accounts"], 0),
+            "outside_accounts": max(everyone(value, r["accounts"]) - r["accounts"], 0),
         }
         if column == "ip":
             item["asn"] = r["asn"]
@@ -122,24 +123,24 @@ def _shared_account_values(ca: CaseAccounts, column: str) -> list[dict]:
     ]
 
 
-def infrastructure(ca: CaseAccounts, window: Window) -> dict:
+def infrastructure(ca: CaseAccounts, window: Window, agg: CaseTraffic) -> dict:
     kinds = asn_kinds()
-    distinct = _exchanges(ca, window).aggregate(
-        ips=Count("ip", distinct=True),
-        asns=Count("asn", distinct=True),
-        user_agents=Count("user_agent", distinct=True),
-    )
-    ips = _shared_exchange_values(ca, window, "ip")
+    distinct = {
+        "ips": agg.distinct("ip"),
+        "asns": agg.distinct("asn"),
+        "user_agents": agg.distinct("user_agent"),
+    }
+    ips = _shared_exchange_values(ca, window, "ip", agg)
     for item in ips:
         item["asn_kind"] = kinds.get(item["asn"], "") if item["asn"] is not None else ""
-    asns = _shared_exchange_values(ca, window, "asn")
+    asns = _shared_exchange_values(ca, window, "asn", agg)
     for item in asns:
         item["kind"] = kinds.get(int(item["value"]), "")
     return {
         "distinct": distinct,
         "ips": ips,
         "asns": asns,
-        "user_agents": _shared_exchange_values(ca, window, "user_agent"),
+        "user_agents": _shared_exchange_values(ca, window, "user_agent", agg),
         "payment_fingerprints": _shared_account_values(ca, "payment_fingerprint"),
         "orgs": _shared_account_values(ca, "org_id"),
         "email_domains": _shared_account_values(ca, "email_domain"),
@@ -160,7 +161,7 @@ def infrastructure(ca: CaseAccounts, window: Window) -> dict:
     }
 
 
-def network(ca: CaseAccounts, window: Window, scores: dict[int, dict]) -> dict:
+def network(ca: CaseAccounts, window: Window, scores: dict[int, dict], agg: CaseTraffic) -> dict:
     """Accounts, the things at least two of them share, and who uses what.
 
     Stored as three lists (accounts, keys, memberships as index pairs) that
@@ -170,29 +171,22 @@ def network(ca: CaseAccounts, window: Window, scores: dict[int, dict]) -> dict:
     kinds = asn_kinds()
     keys: list[list] = []
     memberships: list[list[int]] = []
-    ex = _exchanges(ca, window)
+    key_of: dict[str, dict[str, int]] = {}
     for kind, column in (
         ("ip", "ip"),
         ("asn", "asn"),
         ("user_agent", "user_agent"),
         ("template", "prompt_hash"),
     ):
-        shared = list(
-            ex.exclude(**{f"{column}__isnull": True})
-            .values(column)
-            .annotate(n=Count("account_id", distinct=True))
-            .filter(n__gte=2)
-            .order_by("-n")
-            .values_list(column, flat=True)[: NETWORK_KEYS[kind]]
-        )
-        shared = [v for v in shared if v != ""]
-        index = {}
-        for value in shared:
-            index[value] = len(keys)
-            note = kinds.get(value, "") if kind == "asn" else ""
-            keys.append([kind, str(value)[:120], note])
-        pairs = ex.filter(**{f"{column}__in": shared}).values_list("account_id", column).distinct()
-        memberships += [[row_of[a], index[v]] for a, v in pairs.order_by()]
+        shared = agg.top(AGG_KINDS[column], NETWORK_KEYS[kind], min_accounts=2)
+        key_of[AGG_KINDS[column]] = {}
+        for row in shared:
+            value = row["value"]
+            key_of[AGG_KINDS[column]][value] = len(keys)
+            note = kinds.get(int(value), "") if kind == "asn" else ""
+            keys.append([kind, value[:120], note])
+    used = agg.members({kind: list(values) for kind, values in key_of.items()})
+    memberships += [[row_of[a], key_of[kind][v]] for kind, a, v in used]
     for kind, column in (("payment", "payment_fingerprint"), ("org", "org_id")):
         rows = Account.objects.filter(pk__in=ca.pks).exclude(**{column: ""})
         shared = list(

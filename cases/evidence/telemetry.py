@@ -1,9 +1,11 @@
 """The built-in evidence source: our own telemetry tables (Account, Exchange, AccountScore).
 
-Every query aggregates in the database and returns a capped list, so a 3,000-account
-campaign with millions of exchanges costs a few grouped scans through the
-``(account, ts)`` index, never a pull of raw rows. "Outside the case" counts scan the window
-once per kind for the handful of values shown. Texts are stored as the accounts sent them
+The case's exchanges are read once, grouped in the database (``case_traffic``,
+``cases.evidence.aggregate``), and every section asks that grouped table for a capped list,
+so a campaign of millions of exchanges costs one pass over its rows, never a pull of raw
+rows; the template samples read only the day before each template's last use. "Outside the
+case" counts come from the run's stored reach (or one scan of the window for the handful of
+values shown, when the window is not a run's). Texts are stored as the accounts sent them
 (truncated); they are escaped where they are shown (templates autoescape, figures go
 through ``detection.charts.safe_text``).
 """
@@ -12,18 +14,19 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import numpy as np
 from django.db import connection, models
-from django.db.models import Count, F, Max, Min, Q, Sum
-from django.db.models.functions import RowNumber, Trunc
+from django.db.models import F, Min, Q
+from django.db.models.functions import RowNumber
 
 from cases.evidence.accounts import account_details
+from cases.evidence.aggregate import CaseTraffic
 from cases.evidence.infrastructure import infrastructure, network, window_reach
 from cases.evidence.registrations import bucket_starts, iso, registrations
 from cases.evidence.sources import CaseAccounts, Window
-from detection.charts import activity_bands
+from detection.charts.activity import activity_bands_ordered, band_rows, shift_order_from
 from detection.models import AccountScore, Exchange
 from detection.reach import reach_key
 from detection.scoring import representative_signal
@@ -33,6 +36,8 @@ TOP_TEMPLATES = 15
 SAMPLES_PER_TEMPLATE = 3
 SAMPLE_CANDIDATES = 60  # newest uses of a template looked at to pick the samples
 SAMPLE_CHARS = 280
+# How far before a template's last use its samples are looked for.
+SAMPLE_SPAN = timedelta(days=1)
 TOP_ACCOUNTS = 25
 TOP_MODELS = 20
 HEATMAP_DAYS = 14
@@ -51,15 +56,25 @@ class TelemetrySource:
 
     def collect(self, case_accounts: CaseAccounts, window: Window) -> dict[str, dict]:
         scores = latest_scores(case_accounts)
-        return {
-            "templates": templates(case_accounts, window),
-            "traffic": traffic(case_accounts, window),
-            "infrastructure": infrastructure(case_accounts, window),
-            "registrations": registrations(case_accounts),
-            "accounts": account_details(case_accounts, window),
-            "signals": signals_section(case_accounts, scores),
-            "network": network(case_accounts, window, scores),
-        }
+        with case_traffic(case_accounts, window) as agg:
+            return {
+                "templates": templates(case_accounts, window, agg),
+                "traffic": traffic(case_accounts, window, agg),
+                "infrastructure": infrastructure(case_accounts, window, agg),
+                "registrations": registrations(case_accounts),
+                "accounts": account_details(case_accounts, window, agg),
+                "signals": signals_section(case_accounts, scores),
+                "network": network(case_accounts, window, scores, agg),
+            }
+
+
+def heatmap_start(window: Window):
+    return max(window.start, window.end - timedelta(days=HEATMAP_DAYS))
+
+
+def case_traffic(ca: CaseAccounts, window: Window) -> CaseTraffic:
+    """The case's exchanges in ``window`` read once, grouped (``cases.evidence.aggregate``)."""
+    return CaseTraffic(ca, window, bucket=_bucket_kind(window), heat_start=heatmap_start(window))
 
 
 # ------------------------------------------------------------------------------ templates
@@ -92,32 +107,23 @@ def _samples(candidates: list[dict]) -> list[dict]:
     ]
 
 
-def templates(ca: CaseAccounts, window: Window) -> dict:
-    ex = case_exchanges(ca, window)
-    totals = ex.aggregate(
-        exchanges=Count("id"),
-        hashed=Count("prompt_hash"),
-        distinct=Count("prompt_hash", distinct=True),
-    )
-    rows = list(
-        ex.exclude(prompt_hash=None)
-        .values("prompt_hash")
-        .annotate(
-            exchanges=Count("id"),
-            accounts=Count("account_id", distinct=True),
-            first=Min("ts"),
-            last=Max("ts"),
-        )
-        .order_by("-accounts", "-exchanges", "prompt_hash")[:TOP_TEMPLATES]
-    )
-    hashes = [r["prompt_hash"] for r in rows]
+def templates(ca: CaseAccounts, window: Window, agg: CaseTraffic) -> dict:
+    totals = agg.totals()
+    rows = agg.top("template", TOP_TEMPLATES)
+    hashes = [int(r["value"]) for r in rows]
     everyone = window_reach(ca, window, "prompt_hash", hashes)
     # The newest uses of each template interleave the accounts that send it, so the samples
     # show different accounts (what makes a shared template evidence) and different
     # wordings; a template one account sends gives that account's samples. One read of the
-    # case's exchanges for all the templates, not one per template.
+    # case's exchanges for all the templates, and only of the SAMPLE_SPAN before each one's
+    # last use, so the rows read and ranked do not grow with the case's whole traffic.
+    recent = Q(pk__in=[])
+    for r in rows:
+        recent |= Q(prompt_hash=int(r["value"]), ts__gte=r["last"] - SAMPLE_SPAN)
     newest = (
-        ex.filter(prompt_hash__in=hashes)
+        case_exchanges(ca, window)
+        .filter(recent)
+        .filter(ts__gte=min((r["last"] for r in rows), default=window.end) - SAMPLE_SPAN)
         .annotate(
             rank=models.Window(
                 RowNumber(),
@@ -130,28 +136,25 @@ def templates(ca: CaseAccounts, window: Window) -> dict:
         .values("pk", "prompt", "ts", "account__account_id", "prompt_hash")
     )
     candidates: dict[int, list[dict]] = defaultdict(list)
-    for c in newest:
+    for c in newest if rows else []:
         candidates[c["prompt_hash"]].append(c)
     items = []
-    for r in rows:
-        samples = _samples(candidates[r["prompt_hash"]])
+    for r, h in zip(rows, hashes, strict=True):
         items.append(
             {
-                "hash": str(r["prompt_hash"]),
+                "hash": str(h),
                 "exchanges": r["exchanges"],
                 "accounts": r["accounts"],
-                "outside_accounts": max(
-                    everyone(r["prompt_hash"], r["accounts"]) - r["accounts"], 0
-                ),
+                "outside_accounts": max(everyone(h, r["accounts"]) - r["accounts"], 0),
                 "first": iso(r["first"]),
                 "last": iso(r["last"]),
-                "samples": samples,
+                "samples": _samples(candidates[h]),
             }
         )
     return {
         "exchanges": totals["exchanges"],
         "with_prompt": totals["hashed"],
-        "distinct_templates": totals["distinct"],
+        "distinct_templates": agg.distinct("template"),
         "top_share": (sum(i["exchanges"] for i in items) / totals["exchanges"])
         if totals["exchanges"]
         else 0.0,
@@ -166,46 +169,27 @@ def _bucket_kind(window: Window) -> str:
     return "hour" if window.hours <= 72 else "day"
 
 
-def traffic(ca: CaseAccounts, window: Window) -> dict:
-    ex = case_exchanges(ca, window)
-    totals = ex.aggregate(
-        exchanges=Count("id"),
-        output_tokens=Sum("output_tokens"),
-        input_tokens=Sum("input_tokens"),
-        tool_use=Count("id", filter=Q(tool_use=True)),
-        active_accounts=Count("account_id", distinct=True),
-    )
-    kind = _bucket_kind(window)
+def traffic(ca: CaseAccounts, window: Window, agg: CaseTraffic) -> dict:
+    grouped = agg.totals()
+    totals = {k: grouped[k] for k in ("exchanges", "output_tokens", "input_tokens", "tool_use")}
+    totals["active_accounts"] = grouped["active_accounts"]
+    kind = agg.bucket
     buckets = bucket_starts(window.start, window.end, kind)
     index = {b: i for i, b in enumerate(buckets)}
     by_model: dict[str, list[int]] = defaultdict(lambda: [0] * len(buckets))
     output = [0] * len(buckets)
-    for row in (
-        ex.annotate(b=Trunc("ts", kind, tzinfo=UTC))
-        .values("b", "model")
-        .annotate(n=Count("id"), out=Sum("output_tokens"))
-        .order_by()
-    ):
-        i = index.get(row["b"].astimezone(UTC))
+    for bucket, model, n, out in agg.volume():
+        i = index.get(bucket)
         if i is None:
             continue
-        by_model[row["model"]][i] += row["n"]
-        output[i] += row["out"] or 0
-    models = list(
-        ex.values("model")
-        .annotate(
-            exchanges=Count("id"), accounts=Count("account_id", distinct=True), first=Min("ts")
-        )
-        .order_by("-exchanges")[:TOP_MODELS]
-    )
-    late = [m["model"] for m in models if m["first"] >= window.start + timedelta(days=1)]
+        by_model[model][i] += n
+        output[i] += out
+    models = agg.busiest("model", TOP_MODELS)
+    late = [m["value"] for m in models if m["first"] >= window.start + timedelta(days=1)]
     first_seen = _first_seen(ca, window, late)
-    per_account = list(
-        ex.values("account_id", "account__account_id")
-        .annotate(exchanges=Count("id"), output_tokens=Sum("output_tokens"))
-        .order_by("-exchanges")
-    )
-    volumes = [a["exchanges"] for a in per_account]
+    per_account = agg.per_account()
+    volumes = [n for _, n, _ in per_account]
+    id_of = dict(zip(ca.pks, ca.account_ids, strict=True))
     return {
         "totals": {**totals, "tool_use_share": _share(totals["tool_use"], totals["exchanges"])},
         "bucket": kind,
@@ -214,11 +198,11 @@ def traffic(ca: CaseAccounts, window: Window) -> dict:
         "output_tokens": output,
         "models": [
             {
-                "model": m["model"],
+                "model": m["value"],
                 "exchanges": m["exchanges"],
                 "accounts": m["accounts"],
                 "first_use": iso(m["first"]),
-                "first_seen_anywhere": iso(first_seen.get(m["model"])),
+                "first_seen_anywhere": iso(first_seen.get(m["value"])),
             }
             for m in models
         ],
@@ -226,15 +210,11 @@ def traffic(ca: CaseAccounts, window: Window) -> dict:
             "median": statistics.median(volumes) if volumes else 0,
             "max": max(volumes) if volumes else 0,
             "top": [
-                {
-                    "account_id": a["account__account_id"],
-                    "exchanges": a["exchanges"],
-                    "output_tokens": a["output_tokens"] or 0,
-                }
-                for a in per_account[:TOP_ACCOUNTS]
+                {"account_id": id_of.get(pk, str(pk)), "exchanges": n, "output_tokens": out}
+                for pk, n, out in per_account[:TOP_ACCOUNTS]
             ],
         },
-        "heatmap": heatmap(ca, window),
+        "heatmap": heatmap(ca, window, agg),
     }
 
 
@@ -255,29 +235,46 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def heatmap(ca: CaseAccounts, window: Window) -> dict:
-    """Hourly exchanges per account over the window's last days, reduced to bands."""
-    start = max(window.start, window.end - timedelta(days=HEATMAP_DAYS))
+def heatmap(ca: CaseAccounts, window: Window, agg: CaseTraffic) -> dict:
+    """Hourly exchanges per account over the window's last days, reduced to bands.
+
+    The accounts are ordered by their daily shift from one row each (their hours of day
+    summed in the database), and a band's hours are summed there too, so the rows read are
+    the accounts plus at most ``HEATMAP_MAX_ROWS`` times the hours, whatever the traffic.
+    """
+    start = heatmap_start(window)
     buckets = bucket_starts(start, window.end, "hour")
     index = {b: i for i, b in enumerate(buckets)}
     row_of = {pk: i for i, pk in enumerate(ca.pks)}
-    matrix = np.zeros((len(ca.pks), len(buckets)), dtype=np.float32)
-    rows = (
-        Exchange.objects.filter(account_id__in=ca.pks, ts__gte=start, ts__lt=window.end)
-        .annotate(b=Trunc("ts", "hour", tzinfo=UTC))
-        .values_list("account_id", "b")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for account_pk, bucket, n in rows:
-        i = index.get(bucket.astimezone(UTC))
-        if i is not None:
-            matrix[row_of[account_pk], i] = n
-    first_hour = buckets[0].hour if buckets else 0
-    bands = activity_bands(
-        matrix, ca.account_ids, first_hour=first_hour, bucket_hours=1, max_rows=HEATMAP_MAX_ROWS
-    )
-    return {"bucket_starts": [iso(b) for b in buckets], "bucket_hours": 1, **bands.as_dict()}
+    n, m = len(ca.pks), len(buckets)
+    totals, cos, sin = np.zeros(n), np.zeros(n), np.zeros(n)
+    first_active = np.full(n, m)
+    for pk, total, c, s, first in agg.clock():
+        i = row_of[pk]
+        totals[i], cos[i], sin[i] = total, c, s
+        first_active[i] = index.get(first, m)
+    order = shift_order_from(totals, cos, sin, first_active)
+    bands = band_rows(n, HEATMAP_MAX_ROWS)
+    matrix = np.zeros((len(bands), m))
+    if len(bands) == n:  # one account a row
+        position = {ca.pks[j]: r for r, j in enumerate(order)}
+        for pk, bucket, count in agg.hours():
+            if (i := index.get(bucket)) is not None:
+                matrix[position[pk], i] = count
+    else:
+        band_of = {}
+        for b, rows in enumerate(bands):
+            band_of.update({ca.pks[order[r]]: b for r in rows})
+        for band, bucket, count in agg.band_hours(band_of):
+            if (i := index.get(bucket)) is not None:
+                matrix[band, i] = count
+        matrix /= np.array([len(rows) for rows in bands], dtype=float)[:, None]
+    result = activity_bands_ordered(matrix, [ca.account_ids[j] for j in order], bands)
+    return {
+        "bucket_starts": [iso(b) for b in buckets],
+        "bucket_hours": 1,
+        **result.as_dict(),
+    }
 
 
 # -------------------------------------------------------------------------------- signals

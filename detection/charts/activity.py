@@ -45,16 +45,41 @@ def shift_order(matrix: np.ndarray, first_hour: float, bucket_hours: float) -> n
         return np.zeros(0, dtype=int)
     hours = (first_hour + np.arange(m) * bucket_hours) % 24
     angle = hours / 24 * 2 * np.pi
-    totals = matrix.sum(axis=1)
+    first_active = np.where(matrix > 0, np.arange(m), m).min(axis=1) if m else np.zeros(n)
+    return shift_order_from(
+        matrix.sum(axis=1),
+        (matrix * np.cos(angle)).sum(axis=1),
+        (matrix * np.sin(angle)).sum(axis=1),
+        first_active,
+    )
+
+
+def shift_order_from(
+    totals: np.ndarray, cos_sums: np.ndarray, sin_sums: np.ndarray, first_active: np.ndarray
+) -> np.ndarray:
+    """``shift_order`` from each account's sums alone: its activity, the cosine and sine of
+    its activity's hours of day summed (weighted by activity), and its first active bucket.
+    These are a few numbers per account, so a database can sum them over any traffic."""
+    n = len(totals)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    totals = np.asarray(totals, dtype=float)
     safe = np.where(totals > 0, totals, 1)
-    c = (matrix * np.cos(angle)).sum(axis=1) / safe
-    s = (matrix * np.sin(angle)).sum(axis=1) / safe
+    c = np.asarray(cos_sums, dtype=float) / safe
+    s = np.asarray(sin_sums, dtype=float) / safe
     strength = np.hypot(c, s)
     phase = (np.degrees(np.arctan2(s, c)) % 360) / 15  # in hours, 0..24
     phase_bin = np.where(strength >= ROUND_THE_CLOCK_R, np.round(phase), 99)
-    first_active = np.where(matrix > 0, np.arange(m), m).min(axis=1) if m else np.zeros(n)
     # lexsort: last key is primary.
-    return np.lexsort((-totals, first_active, phase_bin))
+    return np.lexsort((-totals, np.asarray(first_active), phase_bin))
+
+
+def band_rows(n: int, max_rows: int = 150) -> list[list[int]]:
+    """Positions (in shift order) of the accounts in each heatmap row: one account a row up
+    to ``max_rows`` accounts, else ``max_rows`` consecutive groups of near-equal size."""
+    if n <= max_rows:
+        return [[i] for i in range(n)]
+    return [chunk.tolist() for chunk in np.array_split(np.arange(n), max_rows)]
 
 
 def activity_bands(
@@ -70,22 +95,30 @@ def activity_bands(
     n = matrix.shape[0]
     order = shift_order(matrix, first_hour, bucket_hours)
     ordered = matrix[order]
-    ids = [account_ids[i] for i in order]
-    if n <= max_rows:
-        labels = [safe_text(a, 32) for a in ids]
+    bands = band_rows(n, max_rows)
+    rows = [ordered[chunk].mean(axis=0) for chunk in bands]
+    z = np.vstack(rows) if rows else np.zeros((0, matrix.shape[1]))
+    return activity_bands_ordered(z, [account_ids[i] for i in order], bands)
+
+
+def activity_bands_ordered(
+    rows: np.ndarray, ordered_ids: list[str], bands: list[list[int]]
+) -> ActivityBands:
+    """The heatmap's rows from their values (mean exchanges per account of each band, in
+    shift order), the account ids in that order, and each band's positions (``band_rows``)."""
+    rows = np.asarray(rows, dtype=float).reshape(len(bands), -1) if bands else np.zeros((0, 0))
+    n = len(ordered_ids)
+    z = np.round(rows, 1)
+    if all(len(chunk) == 1 for chunk in bands):
+        labels = [safe_text(a, 32) for a in ordered_ids]
         if len(set(labels)) < len(labels):
             labels = [f"{i + 1}. {label}" for i, label in enumerate(labels)]
-        z = np.round(ordered, 1)
         return ActivityBands(labels, [1] * n, z.tolist(), n)
-    chunks = np.array_split(np.arange(n), max_rows)
-    labels, sizes, rows = [], [], []
-    for i, chunk in enumerate(chunks):
-        first, last = ids[chunk[0]], ids[chunk[-1]]
+    labels = []
+    for i, chunk in enumerate(bands):
+        first, last = ordered_ids[chunk[0]], ordered_ids[chunk[-1]]
         labels.append(f"{i + 1}. {safe_text(first, 20)} … {safe_text(last, 20)} ({len(chunk)})")
-        sizes.append(len(chunk))
-        rows.append(ordered[chunk].mean(axis=0))
-    z = np.round(np.vstack(rows), 1) if rows else np.zeros((0, matrix.shape[1]))
-    return ActivityBands(labels, sizes, z.tolist(), n)
+    return ActivityBands(labels, [len(c) for c in bands], z.tolist(), n)
 
 
 def activity_heatmap_figure(
