@@ -1,23 +1,22 @@
 // The few lines of htmx glue. Charts: every [data-chart] element names a json_script id
-// holding a Plotly figure; drawn on load and after each htmx swap (htmx.onLoad).
+// holding a Plotly figure; drawn on load and after each htmx swap (htmx.onLoad), then marked
+// data-ready once drawn and its title placed.
 (function () {
   "use strict";
 
-  // Plotly draws a title on one line and cuts what does not fit; on a narrow chart the title
-  // becomes a line of text above it instead, which wraps. Its markup (<br>, <b>) is dropped
-  // and it is set as text, never as HTML.
-  var NARROW_CHART = 560;
-
-  function titleAbove(el, layout) {
-    var title = layout.title;
-    var text = typeof title === "string" ? title : title && title.text;
-    if (!text || el.clientWidth >= NARROW_CHART) return layout;
+  // Plotly draws a title on one line and cuts what does not fit; a title wider than its
+  // chart becomes a line of text above it instead, which wraps. Its markup (<br>, <b>) is
+  // dropped and it is set as text, never as HTML.
+  function titleAbove(el) {
+    var title = el.querySelector(".gtitle");
+    var layout = el.layout || {};
+    var text = layout.title && (typeof layout.title === "string" ? layout.title : layout.title.text);
+    if (!title || !text || title.getBBox().width <= el.clientWidth) return;
     var line = document.createElement("p");
     line.className = "chart-title";
     line.textContent = text.replace(/<br\s*\/?>/gi, " ").replace(/<[^>]*>/g, "");
     el.parentNode.insertBefore(line, el);
-    var margin = Object.assign({}, layout.margin || {}, { t: 24 });
-    return Object.assign({}, layout, { title: { text: "" }, margin: margin });
+    window.Plotly.relayout(el, { "title.text": "", "margin.t": 24 });
   }
 
   function drawCharts(root) {
@@ -28,8 +27,8 @@
       if (!source) return;
       var fig = JSON.parse(source.textContent);
       el.dataset.drawn = "1";
-      var layout = titleAbove(el, fig.layout || {});
-      window.Plotly.newPlot(el, fig.data || [], layout, { responsive: true, displaylogo: false });
+      window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, { responsive: true, displaylogo: false })
+        .then(function () { titleAbove(el); el.dataset.ready = "1"; });
     });
   }
 

@@ -185,7 +185,7 @@ def test_case_page_with_its_charts_holds_at_three_widths(page, live_server, logi
         ).click()
         for name in ("network", "activity", "volume", "registrations", "shares"):
             box = charts.locator(f"#chart-{name} .chart-box")
-            expect(box.locator(".main-svg").first).to_be_attached(timeout=15_000)
+            expect(box).to_have_attribute("data-ready", "1", timeout=15_000)
             drawn = box.bounding_box()
             assert drawn["x"] >= 0 and drawn["x"] + drawn["width"] <= width, name
             _title_whole(charts.locator(f"#chart-{name}"), drawn, name)
