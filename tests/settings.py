@@ -32,3 +32,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Notifications are mailed in tests (pytest-django swaps in the in-memory mail backend), so
 # tests see the e-mail whatever the shell's EMAIL_HOST.
 NOTIFY_BY_EMAIL = True
+
+# Users are made in nearly every test, and production's hasher is slow by design (a quarter
+# of a second of CPU a password here): tests hash with MD5, as Django's testing docs advise.
+# The hasher production uses is left to dashboard.settings, which this does not change.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
