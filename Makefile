@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 # The suite runs on the real thing: PostgreSQL and Redis on localhost.
 TEST_DATABASE_URL ?= postgres://localhost/console
-TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
-# Processes for the tests that need no browser and no Celery worker (pytest-xdist, one
-# database each); the browser journeys and the worker tests then run on their own.
+TEST_BROKER_URL   ?= redis://127.0.0.1:6379/8
+# Test processes (pytest-xdist), browser journeys and worker tests included: each has a
+# database of its own and a Redis database of its own (tests/settings.py counts up from
+# TEST_BROKER_URL's).
 TEST_WORKERS ?= 2
 DEMO_DIR ?= var/demo
 DEMO_SCALE ?= 0.3
@@ -95,8 +96,7 @@ test: test-requirements install services
 	$(BIN)/ruff check .
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/python manage.py makemigrations --check --dry-run
 ifeq ($(strip $(PYTEST_ARGS)),)
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n $(TEST_WORKERS) -m "not e2e and not celery_worker"
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -m "e2e or celery_worker"
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest -n $(TEST_WORKERS)
 else
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(BIN)/pytest $(PYTEST_ARGS)
 endif

@@ -12,8 +12,31 @@ import os
 # app's settings read it, and inherited by the processes tests start.
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 
-from dashboard.settings import *  # noqa: F403
-from dashboard.settings import STORAGES
+# Each pytest-xdist worker gets a Redis database of its own, as pytest-django gives it a test
+# database of its own: a test's real Celery worker must not take tasks that a test in the
+# other process queued. Done once per worker process: the processes a test starts inherit
+# the worker's name and its broker, and must not move on again.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_broker = os.environ.get("CELERY_BROKER_URL", "")
+if (
+    _xdist_worker.startswith("gw")
+    and _broker.startswith(("redis://", "rediss://"))
+    and os.environ.get("TEST_BROKER_WORKER") != _xdist_worker
+):
+    from urllib.parse import urlsplit
+
+    _parts = urlsplit(_broker)
+    _db = int(_parts.path.strip("/") or 0) + int(_xdist_worker[2:])
+    if _db > 15:
+        raise RuntimeError(
+            f"{_broker} leaves no Redis database for test process {_xdist_worker} "
+            "(Redis has 0-15): give the tests a lower database number or fewer processes"
+        )
+    os.environ["CELERY_BROKER_URL"] = _parts._replace(path=f"/{_db}").geturl()
+    os.environ["TEST_BROKER_WORKER"] = _xdist_worker
+
+from dashboard.settings import *  # noqa: E402, F403
+from dashboard.settings import STORAGES  # noqa: E402
 
 # No collectstatic before a test run: pages (and the browser journeys' live server) name
 # static files as they are, not through the manifest production builds.
