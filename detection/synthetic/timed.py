@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from detection.synthetic import pools
+from detection.synthetic import pools, timing
 from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
@@ -35,6 +35,7 @@ from detection.synthetic.timing import DAY, HOUR, in_waves
 # (accounts low, high; exchanges low, high) at scale 1.
 RUSH_SIZE = (100, 220, 45_000, 80_000)
 SLEEPER_SIZE = (50, 120, 30_000, 50_000)
+PIVOT_SIZE = (60, 140, 40_000, 70_000)
 
 
 def _waves(w: World, begin: int, first_hour: float, hours: float) -> np.ndarray:
@@ -215,6 +216,139 @@ def _waking(g, n, lo, hi, *, waves):
         return in_waves(g, n, lo, hi, waves=waves)
     first = np.array([min(later[0] + int(g.integers(0, 240)), hi - 1)], dtype=np.int64)
     return np.sort(np.concatenate([first, in_waves(g, n - 1, lo, hi, waves=waves)]))
+
+
+def plan_pivot(w: World, campaign_id: str, count: int, total: int):
+    """A distillation fleet that already existed and pivots to a new model. Its accounts were
+    bought or farmed one at a time over months and each has an ordinary-looking history in
+    the window: a person's hours, everyday or developer questions, a home address and a
+    browser or app, the old models. Within a day of the release (each crew on its own hour)
+    they move most of their traffic to the new model and harvest it at volume until the
+    window ends: a capability house style whose templates and asks vary from crew to crew,
+    worked in each crew's orchestrator's waves, each crew through its own proxy provider
+    with its own client strings, paying with the accounts' own cards or a crew's few."""
+
+    rng = w.rng
+    crews = rng.randint(2, 4)
+    elicitations = rng.sample(ph.ELICITATIONS, rng.randint(6, 10))
+    kits = []
+    for _ in range(crews):
+        kits.append(
+            {
+                "style": {
+                    "elicitations": rng.sample(elicitations, rng.randint(3, 5)),
+                    "coding": rng.sample(ph.CODING_TASKS, rng.randint(2, 4)),
+                    "reasoning": rng.sample(ph.REASONING_TASKS, rng.randint(2, 4)),
+                    "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(1, 2)),
+                },
+                "mix": list(zip(("coding", "reasoning", "agentic"), _weights(rng), strict=True)),
+                "pivot": w.release + int(rng.uniform(1, 22) * HOUR),
+                "waves": _waves(w, w.release, rng.uniform(0, 24), rng.uniform(10, 20)),
+                "reach": rng.choice([600, 1200, 1800]),
+                "uas": [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 3))],
+                "members": [],
+            }
+        )
+    crew_of = [rng.randrange(crews) for _ in range(count)]
+    for i, c in enumerate(crew_of):
+        kits[c]["members"].append(i)
+    for kit in kits:
+        members = max(1, len(kit["members"]))
+        size = rng.randint(3 * members, 6 * members)
+        datacenter = rng.random() < 0.3
+        kit["pool"] = pools.addresses(
+            rng, pools.HOSTING if datacenter else pools.RESIDENTIAL + pools.MOBILE, size
+        )
+        kit["cards"] = [w.card() for _ in range(max(1, members // rng.randint(4, 8)))]
+    out = []
+    for i, n in enumerate(w.split(total, count, sigma=0.5)):
+        kit = kits[crew_of[i]]
+        code, tz = pools.country(rng)
+        developer = rng.random() < 0.4
+        pivot = kit["pivot"] + rng.randint(0, 3 * HOUR)
+        usual = functools.partial(
+            timing.human,
+            tz_hours=tz,
+            weekend=rng.uniform(0.4, 1.2),
+            active_share=rng.uniform(0.2, 0.6),
+            session_size=rng.uniform(2.0, 6.0),
+            gap_seconds=rng.uniform(60, 300),
+        )
+        work = functools.partial(
+            timing.in_episodes,
+            waves=kit["waves"],
+            steps=rng.uniform(2, 6),
+            reach=kit["reach"],
+        )
+        home = pools.home_networks(rng, code, w.carrier_nat)
+        harvest = Behaviour(
+            times=work,
+            ips=rng.sample(kit["pool"], min(len(kit["pool"]), rng.randint(3, 8)))
+            + (home[:1] if rng.random() < 0.2 else []),
+            sticky=rng.choice([600, 1800, 3600]),
+            user_agents=[rng.choice(kit["uas"])],
+            prompt=functools.partial(ph.house_prompt, style=kit["style"], mix=kit["mix"]),
+            models=ModelPolicy(
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), pivot - w.release, HOUR
+            ),
+            tool_rate=0.3,
+            context_tokens=(5.5, 0.7),
+            output_tokens=(6.7, 0.45),
+        )
+        behaviour = Behaviour(
+            times=functools.partial(
+                _pivoting, at=pivot, before=rng.uniform(0.05, 0.15), usual=usual, work=work
+            ),
+            ips=home,
+            user_agents=[
+                pools.user_agent(rng, pools.CODING_TOOLS if developer else pools.BROWSERS)
+            ],
+            prompt=pb.developer_prompt
+            if developer
+            else functools.partial(pb.ordinary_prompt, topics=rng.sample(pb.TOPICS, 6)),
+            models=ModelPolicy({"model-large-3": 0.6, "model-small-3": 0.4}, w.release),
+            tool_rate=0.4 if developer else 0.01,
+            then=(pivot, harvest),
+        )
+        plan = rng.choice(["pro", "pro", "api", "free"])
+        card = rng.choice(kit["cards"]) if rng.random() < 0.4 else w.card()
+        out.append(
+            AccountSpec(
+                account_id=w.account_id(),
+                created_at=w.registered_before(30, 400),
+                cohort="pivot",
+                campaign=campaign_id,
+                n=n,
+                lo=w.start,
+                hi=w.end,
+                behaviour=behaviour,
+                email_domain=rng.choice(pools.FREE_MAIL),
+                payment_fingerprint=card if plan != "free" else "",
+                country=code,
+                plan=plan,
+            )
+        )
+    return out, {
+        "kind": "pivot",
+        "crews": crews,
+        "shift_hours": None,
+        "proxy_pool": sum(len(k["pool"]) for k in kits),
+        "waves": sum(len(k["waves"]) for k in kits),
+        "pivot_delay_hours": round((min(k["pivot"] for k in kits) - w.release) / HOUR, 2),
+        "first_active": w.start,
+    }
+
+
+def _weights(rng) -> list[float]:
+    raw = [rng.uniform(0.2, 1.0) for _ in range(3)]
+    return [r / sum(raw) for r in raw]
+
+
+def _pivoting(g, n, lo, hi, *, at, before, usual, work):
+    """An aged account taken over: ``before`` of its requests as a person sends them before
+    ``at``, the rest in its crew's waves from ``at``."""
+    early = usual(g, round(n * before), lo, min(at, hi)) if at > lo else np.empty(0, np.int64)
+    return np.sort(np.concatenate([early.astype(np.int64), work(g, n - len(early), at, hi)]))
 
 
 def plan_launch_users(w: World) -> list[AccountSpec]:
