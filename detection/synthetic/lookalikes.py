@@ -62,7 +62,9 @@ def agent_job_prompt(rng: random.Random, platform: str) -> str:
     """A fleet's request through the same agent: the harness word for word, then a job from
     the operator's queue or a tool's result."""
     if rng.random() < 0.45:
-        turn = rng.choice(TOOL_RESULTS).format(e=rng.choice(pb.ERRORS), f=rng.choice(pb.FILES))
+        turn = rng.choice(ph.TOOL_RESULTS).format(
+            tool=rng.choice(ph.TOOLS), mod=rng.choice(ph.FUNCS), n=rng.randint(2, 400)
+        )
     else:
         turn = "User: " + ph.operator_job(rng)
     return HARNESS.replace("{platform}", platform) + turn

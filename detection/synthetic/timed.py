@@ -289,7 +289,7 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
             user_agents=[rng.choice(kit["uas"])],
             prompt=functools.partial(ph.house_prompt, style=kit["style"], mix=kit["mix"]),
             models=ModelPolicy(
-                {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), pivot - w.release, HOUR
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), pivot - w.release, 1
             ),
             tool_rate=0.3,
             context_tokens=(5.5, 0.7),
@@ -346,9 +346,12 @@ def _weights(rng) -> list[float]:
 
 def _pivoting(g, n, lo, hi, *, at, before, usual, work):
     """An aged account taken over: ``before`` of its requests as a person sends them before
-    ``at``, the rest in its crew's waves from ``at``."""
+    ``at``, then a first job within minutes of ``at`` and the rest in its crew's waves."""
     early = usual(g, round(n * before), lo, min(at, hi)) if at > lo else np.empty(0, np.int64)
-    return np.sort(np.concatenate([early.astype(np.int64), work(g, n - len(early), at, hi)]))
+    rest = n - len(early)
+    first = np.minimum(at + g.integers(60, 900, min(rest, 5)), hi - 1)
+    later = work(g, rest - len(first), at, hi)
+    return np.sort(np.concatenate([early.astype(np.int64), first, later]))
 
 
 def plan_launch_users(w: World) -> list[AccountSpec]:
