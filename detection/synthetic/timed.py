@@ -222,50 +222,44 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
     """A distillation fleet that already existed and pivots to a new model. Its accounts were
     bought or farmed one at a time over months and each has an ordinary-looking history in
     the window: a person's hours, everyday or developer questions, a home address and a
-    browser or app, the old models. Within a day of the release (each crew on its own hour)
-    they move most of their traffic to the new model and harvest it at volume until the
-    window ends: a capability house style whose templates and asks vary from crew to crew,
-    worked in each crew's orchestrator's waves, each crew through its own proxy provider
-    with its own client strings, paying with the accounts' own cards or a crew's few."""
+    browser or app, the old models. On the day of the release its operator moves them over
+    one by one (each within a day of the release) to most of their traffic on the new model,
+    harvested at volume until the window ends: a capability house style from one template
+    library, of which each account works its own part, handed out in one orchestrator's
+    waves, through two to four proxy providers (each account on one), paying with its own
+    card or one of a few batches'."""
 
     rng = w.rng
-    crews = rng.randint(2, 4)
-    elicitations = rng.sample(ph.ELICITATIONS, rng.randint(6, 10))
-    kits = []
-    for _ in range(crews):
-        kits.append(
-            {
-                "style": {
-                    "elicitations": rng.sample(elicitations, rng.randint(3, 5)),
-                    "coding": rng.sample(ph.CODING_TASKS, rng.randint(2, 4)),
-                    "reasoning": rng.sample(ph.REASONING_TASKS, rng.randint(2, 4)),
-                    "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(1, 2)),
-                },
-                "mix": list(zip(("coding", "reasoning", "agentic"), _weights(rng), strict=True)),
-                "pivot": w.release + int(rng.uniform(1, 22) * HOUR),
-                "waves": _waves(w, w.release, rng.uniform(0, 24), rng.uniform(10, 20)),
-                "reach": rng.choice([600, 1200, 1800]),
-                "uas": [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 3))],
-                "members": [],
-            }
-        )
-    crew_of = [rng.randrange(crews) for _ in range(count)]
-    for i, c in enumerate(crew_of):
-        kits[c]["members"].append(i)
-    for kit in kits:
-        members = max(1, len(kit["members"]))
-        size = rng.randint(3 * members, 6 * members)
+    library = {
+        "elicitations": rng.sample(ph.ELICITATIONS, rng.randint(6, 10)),
+        "coding": rng.sample(ph.CODING_TASKS, rng.randint(3, 5)),
+        "reasoning": rng.sample(ph.REASONING_TASKS, rng.randint(4, 6)),
+        "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(2, 3)),
+    }
+    waves = _waves(w, w.release, rng.uniform(0, 24), rng.uniform(10, 20))
+    reach = rng.choice([600, 1200, 1800])
+    uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]
+    providers = rng.randint(2, 4)
+    provider_of = [rng.randrange(providers) for _ in range(count)]
+    exits = []
+    for p in range(providers):
+        size = rng.randint(3, 6) * max(1, provider_of.count(p))
         datacenter = rng.random() < 0.3
-        kit["pool"] = pools.addresses(
-            rng, pools.HOSTING if datacenter else pools.RESIDENTIAL + pools.MOBILE, size
+        exits.append(
+            pools.addresses(
+                rng, pools.HOSTING if datacenter else pools.RESIDENTIAL + pools.MOBILE, size
+            )
         )
-        kit["cards"] = [w.card() for _ in range(max(1, members // rng.randint(4, 8)))]
-    out = []
+    batches = [w.card() for _ in range(max(1, count // rng.randint(4, 8)))]
+    out, pivots = [], []
     for i, n in enumerate(w.split(total, count, sigma=0.5)):
-        kit = kits[crew_of[i]]
+        pool = exits[provider_of[i]]
         code, tz = pools.country(rng)
         developer = rng.random() < 0.4
-        pivot = kit["pivot"] + rng.randint(0, 3 * HOUR)
+        pivot = w.release + int(rng.uniform(1, 24) * HOUR)
+        pivots.append(pivot)
+        style = {k: rng.sample(v, max(1, len(v) - rng.randint(0, 2))) for k, v in library.items()}
+        mix = list(zip(("coding", "reasoning", "agentic"), _weights(rng), strict=True))
         usual = functools.partial(
             timing.human,
             tz_hours=tz,
@@ -275,19 +269,16 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
             gap_seconds=rng.uniform(60, 300),
         )
         work = functools.partial(
-            timing.in_episodes,
-            waves=kit["waves"],
-            steps=rng.uniform(2, 6),
-            reach=kit["reach"],
+            timing.in_episodes, waves=waves, steps=rng.uniform(2, 6), reach=reach
         )
         home = pools.home_networks(rng, code, w.carrier_nat)
         harvest = Behaviour(
             times=work,
-            ips=rng.sample(kit["pool"], min(len(kit["pool"]), rng.randint(3, 8)))
+            ips=rng.sample(pool, min(len(pool), rng.randint(3, 8)))
             + (home[:1] if rng.random() < 0.2 else []),
             sticky=rng.choice([600, 1800, 3600]),
-            user_agents=[rng.choice(kit["uas"])],
-            prompt=functools.partial(ph.house_prompt, style=kit["style"], mix=kit["mix"]),
+            user_agents=[rng.choice(uas)],
+            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
             models=ModelPolicy(
                 {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), pivot - w.release, 1
             ),
@@ -311,7 +302,7 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
             then=(pivot, harvest),
         )
         plan = rng.choice(["pro", "pro", "api", "free"])
-        card = rng.choice(kit["cards"]) if rng.random() < 0.4 else w.card()
+        card = rng.choice(batches) if rng.random() < 0.4 else w.card()
         out.append(
             AccountSpec(
                 account_id=w.account_id(),
@@ -330,11 +321,12 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
         )
     return out, {
         "kind": "pivot",
-        "crews": crews,
+        "crews": None,
         "shift_hours": None,
-        "proxy_pool": sum(len(k["pool"]) for k in kits),
-        "waves": sum(len(k["waves"]) for k in kits),
-        "pivot_delay_hours": round((min(k["pivot"] for k in kits) - w.release) / HOUR, 2),
+        "proxy_providers": providers,
+        "proxy_pool": sum(len(e) for e in exits),
+        "waves": len(waves),
+        "pivot_delay_hours": round((min(pivots) - w.release) / HOUR, 2),
         "first_active": w.start,
     }
 
@@ -346,7 +338,7 @@ def _weights(rng) -> list[float]:
 
 def _pivoting(g, n, lo, hi, *, at, before, usual, work):
     """An aged account taken over: ``before`` of its requests as a person sends them before
-    ``at``, then a first job within minutes of ``at`` and the rest in its crew's waves."""
+    ``at``, then a first job within minutes of ``at`` and the rest in its fleet's waves."""
     early = usual(g, round(n * before), lo, min(at, hi)) if at > lo else np.empty(0, np.int64)
     rest = n - len(early)
     first = np.minimum(at + g.integers(60, 900, min(rest, 5)), hi - 1)

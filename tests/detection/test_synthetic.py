@@ -505,7 +505,7 @@ def test_command_takes_the_preset_and_refuses_a_scale_past_it(tmp_path):
 def test_pivot_fleet_is_aged_with_a_history_then_moves_to_the_new_model_within_a_day(rows):
     """Accounts registered one by one months before, a person's traffic on the old models
     from home addresses and ordinary clients, then within a day of the release most traffic
-    to the new model at volume, from crews' proxies and SDK clients."""
+    to the new model at volume, through proxy providers' exits and SDK clients."""
     manifest = rows["manifest"]
     new = manifest["new_model"]
     release = parse_ts(manifest["models"][new]["released"])
@@ -536,8 +536,8 @@ def test_pivot_fleet_is_aged_with_a_history_then_moves_to_the_new_model_within_a
         home = {r["ip"] for r in old}
         assert sum(r["ip"] not in home for r in settled) / len(settled) > 0.5
         assert {r["user_agent"] for r in settled}.isdisjoint({r["user_agent"] for r in old})
-    # Crews: more than one client set and more than one pool of exits.
-    assert manifest["campaigns"][_campaign_of(rows, "pivot_fleet")]["crews"] >= 2
+    # More than one proxy provider.
+    assert manifest["campaigns"][_campaign_of(rows, "pivot_fleet")]["proxy_providers"] >= 2
 
 
 def _campaign_of(rows, cohort: str) -> str:
