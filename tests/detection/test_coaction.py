@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from detection import coaction
-from detection.analysis import analyse
+from detection.analysis import OWN_TEMPLATE_MIN_BANDS, analyse, own_template_ties
 from detection.config import DetectionParams
 from detection.features import chunk_features
 from detection.scoring import TIE_BITS, Decision, join_by_signature, score
@@ -491,8 +491,6 @@ def test_one_band_in_common_with_a_fleet_is_no_own_template_tie():
     """A fleet's harness fills many bands that hardly anyone outside sends; a customer in
     the same community (its exits) who runs a popular agent the fleet also runs meets one
     of those bands by coincidence, and that is no tie."""
-    from detection.analysis import OWN_TEMPLATE_MIN_BANDS, own_template_ties
-
     fleet, customer, outsiders = list(range(1, 9)), 20, list(range(30, 34))
     harness = [f"h{k}" for k in range(6)]
     rows = [(a, key) for a in fleet for key in harness]
