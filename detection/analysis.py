@@ -280,16 +280,21 @@ def _harvesting(
 # A community's own template: a band that at least this share of the community's
 # organisations send, and that at least as many of its senders are inside as outside.
 OWN_TEMPLATE_SHARE = 0.1
+# An account works the community's own templates when it sends at least this many of those
+# bands: a template is many bands (its fixed words), one band in common is a coincidence.
+OWN_TEMPLATE_MIN_BANDS = 3
 
 
 def own_template_ties(
     templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
 ) -> np.ndarray:
-    """Rows that send one of their community's own templates: an LSH band sent by at least
+    """Rows that send their community's own templates: LSH bands sent by at least
     ``OWN_TEMPLATE_SHARE`` of the community's organisations (and three), and mostly from
-    inside it. A fleet's harness is its own: its members send it, hardly anyone else does. A
-    popular tool's harness is sent by hundreds outside any one community, and a customer who
-    shares a fleet's exits but asks its own questions sends none of the fleet's templates."""
+    inside it, at least ``OWN_TEMPLATE_MIN_BANDS`` of them. A fleet's harness is its own: its
+    members send it, hardly anyone else does, and its fixed words fill many bands. A popular
+    tool's harness is sent by hundreds outside any one community, and a customer who shares
+    a fleet's exits and its popular agent meets the fleet's own bands at most by the odd
+    coincidence of one band (the agent's harness next to a short turn)."""
     out = np.zeros(len(ids), dtype=bool)
     if templates.is_empty() or not (membership >= 0).any():
         return out
@@ -316,7 +321,12 @@ def own_template_ties(
         )
         .select("c", "key")
     )
-    tied = sent.join(bands, on=["c", "key"]).select("row").unique()
+    tied = (
+        sent.join(bands, on=["c", "key"])
+        .group_by("row")
+        .len()
+        .filter(pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)
+    )
     out[tied["row"].to_numpy()] = True
     return out
 

@@ -91,10 +91,10 @@ def customer_groups(
 
     - most of its addresses (``exits``: account, key) are that organisation's own, addresses
       its declared accounts use;
-    - those are a few corporate exits: the addresses two or more of its declared accounts use
-      (all of them, for one account) lie in at most ``max_networks`` networks
-      (``exit_network``: an office and a cloud region), where a fleet's accounts fan out over
-      a proxy pool;
+    - those lie in at most ``max_networks`` networks (``exit_network``): the key's own sites,
+      its team's office and cloud region, where a fleet's account fans out over a proxy pool.
+      The count is the key's, not the organisation's: a company of many offices and cloud
+      regions has many networks, each of its keys only a few;
     - it does not harvest reasoning: its share of prompts asking for the working
       (``accounts``' ``reasoning_share``, when given) is under ``max_reasoning_share``.
 
@@ -148,25 +148,26 @@ def customer_groups(
         .agg(pl.len().alias("users"))
         .join(declared.group_by("anchor").agg(pl.len().alias("size")), on="anchor")
     )
-    shared = own.filter(pl.col("users") >= pl.col("size").clip(upper_bound=2))
-    networks = {key: exit_network(key) for key in shared["key"].unique().to_list()}
-    corporate = (
-        shared.with_columns(pl.col("key").replace_strict(networks, default=None).alias("net"))
-        .group_by("anchor")
-        .agg(pl.col("net").n_unique().alias("networks"))
-        .filter(pl.col("networks") <= max_networks)
-        .select("anchor")
-    )
-    share = (
+    theirs = own.select("anchor", "key", pl.lit(True).alias("theirs"))
+    mine = (
         candidates.select("account", "anchor")
-        .join(corporate, on="anchor")
         .join(used, on="account")
-        .join(own.select("anchor", "key", pl.lit(True).alias("theirs")), on=["anchor", "key"],
-              how="left")
-        .group_by("account", "anchor")
-        .agg(pl.col("theirs").fill_null(False).mean().alias("share"))
-    )  # fmt: skip
-    joined = share.filter(pl.col("share") >= 0.5).select("account", "anchor")
+        .join(theirs, on=["anchor", "key"], how="left")
+        .with_columns(pl.col("theirs").fill_null(False))
+    )
+    keys = mine.filter(pl.col("theirs"))["key"].unique().to_list()
+    networks = {key: exit_network(key) for key in keys}
+    share = mine.group_by("account", "anchor").agg(
+        pl.col("theirs").mean().alias("share"),
+        pl.col("key")
+        .filter(pl.col("theirs"))
+        .replace_strict(networks, default=None)
+        .n_unique()
+        .alias("networks"),
+    )
+    joined = share.filter((pl.col("share") >= 0.5) & (pl.col("networks") <= max_networks)).select(
+        "account", "anchor"
+    )
     return groups.join(joined, on="account", how="left").select(
         "account", pl.coalesce("anchor", "group").alias("group")
     )

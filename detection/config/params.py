@@ -227,9 +227,9 @@ class DetectionParams(FrozenStruct):
         param(
             "An account of no declared organisation that pays with an organisation's card "
             "counts as one of its keys when most of its addresses are the organisation's and "
-            "those lie in at most this many networks (/24 or /48: an office and a cloud "
-            "region); a fleet paying with one card fans out over a proxy pool. 0 turns this "
-            "off.",
+            "those lie in at most this many networks (/24 or /48: its team's office and cloud "
+            "region; a company of many sites has many, each key a few); a fleet's account "
+            "paying with one card fans out over a proxy pool. 0 turns this off.",
             COORDINATION,
             ge=0,
         ),

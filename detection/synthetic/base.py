@@ -67,6 +67,10 @@ class Behaviour:
     tool_rate: float = 0.0
     context_tokens: tuple[float, float] = (4.0, 1.0)  # lognormal (mu, sigma) added to the prompt
     output_tokens: tuple[float, float] = (5.5, 0.7)
+    # A second life from a time on: requests from ``then[0]`` are sent as ``then[1]`` says
+    # (its addresses, clients, prompts, models and sizes; its times are not used). An aged
+    # account that a fleet takes over changes everything but its rhythm's source.
+    then: tuple[int, Behaviour] | None = None
 
 
 @dataclass
@@ -193,6 +197,20 @@ def render(spec: AccountSpec, seed: int, index: int) -> dict[str, list | np.ndar
     prng = random.Random(f"{seed}:{index}")
     b = spec.behaviour
     ts = b.times(rng, spec.n, spec.lo, spec.hi)
+    if b.then is None:
+        return {"account_id": spec.account_id, "ts": ts, **_columns(b, rng, prng, ts)}
+    ts = np.sort(ts)
+    cut = int(np.searchsorted(ts, b.then[0]))
+    before, after = _columns(b, rng, prng, ts[:cut]), _columns(b.then[1], rng, prng, ts[cut:])
+    joined = {
+        k: np.concatenate([v, after[k]]) if isinstance(v, np.ndarray) else v + after[k]
+        for k, v in before.items()
+    }
+    return {"account_id": spec.account_id, "ts": ts, **joined}
+
+
+def _columns(b: Behaviour, rng: np.random.Generator, prng: random.Random, ts: np.ndarray) -> dict:
+    """The columns of the exchanges at times ``ts`` sent as ``b`` says."""
     n = len(ts)
     if b.sticky:
         periods, inverse = np.unique(ts // b.sticky, return_inverse=True)
@@ -206,8 +224,6 @@ def render(spec: AccountSpec, seed: int, index: int) -> dict[str, list | np.ndar
     output = rng.lognormal(b.output_tokens[0], b.output_tokens[1], n).astype(np.int64) + 1
     addresses = [b.ips[i] for i in ip_idx.tolist()]
     return {
-        "account_id": spec.account_id,
-        "ts": ts,
         "ip": [ip for ip, _ in addresses],
         "asn": [asn for _, asn in addresses],
         "user_agent": [b.user_agents[i] for i in ua_idx.tolist()],

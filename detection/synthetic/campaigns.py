@@ -18,6 +18,7 @@ wakes from months of dormancy in one afternoon).
 from __future__ import annotations
 
 import functools
+import random
 
 import numpy as np
 
@@ -36,6 +37,7 @@ SIZES = {
     "hydra": (130, 220, 25_000, 45_000),
     "rush": timed.RUSH_SIZE,
     "sleeper": timed.SLEEPER_SIZE,
+    "pivot": timed.PIVOT_SIZE,
 }
 
 
@@ -119,6 +121,8 @@ def plan_campaign(
         return timed.plan_rush(w, campaign_id, count, total)
     if kind == "sleeper":
         return timed.plan_sleeper(w, campaign_id, count, total)
+    if kind == "pivot":
+        return timed.plan_pivot(w, campaign_id, count, total)
     begin = w.start + rng.randint(1, 8) * DAY
     pool = _proxy_pool(w, rng.randint(count, 3 * count), rng.uniform(0.1, 0.6))
     uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]
@@ -281,7 +285,7 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
     jobs go out in waves (every 20-75 minutes of working hours that drift from day to day),
     each to a random part of the fleet, whose accounts then work their episodes within the
     same minutes, from the same pool of exits, day after day."""
-    from detection.synthetic.lookalikes import proxy_network
+    from detection.synthetic.lookalikes import PLATFORMS, agent_job_prompt, proxy_network
 
     rng = w.rng
     exits = proxy_network(w)
@@ -298,6 +302,12 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
             t += rng.randint(20, 75) * 60
     waves = np.array(waves, dtype=np.int64)
     harnesses = rng.sample(ph.OPERATOR_HARNESSES, rng.randint(1, 2))
+    # Part of the fleet runs the popular coding agent that customers use (its harness word
+    # for word, its client string) instead of the operator's own: drawn from a stream of its
+    # own, so the rest of the plan is as it was.
+    popular = random.Random(f"{w.seed}:hydra-popular-agent")
+    on_agent = popular.uniform(0.3, 0.7)
+    forge = f"forge-cli/2.{popular.randint(1, 9)}.{popular.randint(0, 4)} (node 22; linux)"
     out = []
     for n in w.split(total, count, sigma=0.5):
         code, _ = pools.country(rng)
@@ -323,6 +333,10 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
             context_tokens=(7.5, 0.6),
             output_tokens=(6.6, 0.5),
         )
+        if popular.random() < on_agent:
+            platform = popular.choice(PLATFORMS)
+            behaviour.prompt = functools.partial(agent_job_prompt, platform=platform)
+            behaviour.user_agents = [forge]
         out.append(
             AccountSpec(
                 account_id=w.account_id(),
@@ -344,6 +358,7 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
         "crews": None,
         "shift_hours": round(hours, 2),
         "proxy_pool": len(exits),
+        "popular_agent_share": round(on_agent, 2),
         "waves": len(waves),
         "pivot_delay_hours": None,
         "first_active": begin,

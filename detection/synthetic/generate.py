@@ -64,6 +64,7 @@ COHORT_OF_KIND = {
     "hydra": "hydra_fleet",
     "rush": "rush_fleet",
     "sleeper": "sleeper_fleet",
+    "pivot": "pivot_fleet",
 }
 
 
@@ -97,9 +98,9 @@ def plan(
     if preset is None:
         world = World(seed=seed, scale=scale)
         world.reseed("campaigns")
-        # The hydra, rush and sleeper fleets come last, in the order they were added, so the
-        # other campaigns keep their numbers and streams.
-        kinds = [*campaign_kinds(world), "hydra", "rush", "sleeper"]
+        # The hydra, rush, sleeper and pivot fleets come last, in the order they were added,
+        # so the other campaigns keep their numbers and streams.
+        kinds = [*campaign_kinds(world), "hydra", "rush", "sleeper", "pivot"]
         sizes = [(kind, None, None) for kind in kinds]
     else:
         shape = PRESETS[preset]

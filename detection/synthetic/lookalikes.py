@@ -20,6 +20,7 @@ import numpy as np
 
 from detection.synthetic import pools, timing
 from detection.synthetic import prompts_benign as pb
+from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
 from detection.synthetic.cohorts import person
 from detection.synthetic.timing import DAY, HOUR
@@ -54,6 +55,18 @@ def harness_prompt(rng: random.Random, platform: str) -> str:
         turn = rng.choice(TOOL_RESULTS).format(e=rng.choice(pb.ERRORS), f=rng.choice(pb.FILES))
     else:
         turn = "User: " + pb.developer_prompt(rng)
+    return HARNESS.replace("{platform}", platform) + turn
+
+
+def agent_job_prompt(rng: random.Random, platform: str) -> str:
+    """A fleet's request through the same agent: the harness word for word, then a job from
+    the operator's queue or a tool's result."""
+    if rng.random() < 0.45:
+        turn = rng.choice(ph.TOOL_RESULTS).format(
+            tool=rng.choice(ph.TOOLS), mod=rng.choice(ph.FUNCS), n=rng.randint(2, 400)
+        )
+    else:
+        turn = "User: " + ph.operator_job(rng)
     return HARNESS.replace("{platform}", platform) + turn
 
 
@@ -218,5 +231,38 @@ def plan_proxy_users(w: World) -> list[AccountSpec]:
         )
         spec.behaviour.sticky = rng.choice([0, 0, 600])
         spec.payment_fingerprint = w.card() if spec.plan == "pro" or rng.random() < 0.1 else ""
+        out.append(spec)
+    w.reseed("proxy-agent-users")
+    return out + _proxy_agent_users(w, exits)
+
+
+def _proxy_agent_users(w: World, exits: list[tuple[str, int]]) -> list[AccountSpec]:
+    """Developers who run the popular coding agent through the same rotating proxies: the
+    agent's harness word for word and its client string, an exit per request, in their own
+    working hours, so their requests meet a fleet's on the same harness and exits within the
+    same minutes now and then, never day after day as a fleet's members meet."""
+    rng = w.rng
+    count = w.size(15, 35, minimum=4)
+    out = []
+    for n in w.split(w.volume(8_000, 14_000), count, sigma=0.8):
+        code, tz = pools.country(rng)
+        agent = f"forge-cli/2.{rng.randint(1, 9)}.{rng.randint(0, 4)} (node 22; linux)"
+        spec = person(
+            w,
+            "proxy_user",
+            n,
+            plan=rng.choice(["pro", "pro", "api"]),
+            tz=tz,
+            ips=rng.sample(exits, rng.randint(min(20, len(exits)), min(60, len(exits)))),
+            uas=[agent],
+            prompt=functools.partial(harness_prompt, platform=rng.choice(PLATFORMS)),
+            country=code,
+            email_domain=rng.choice(pools.FREE_MAIL),
+            payment_fingerprint=w.card(),
+        )
+        b = spec.behaviour
+        b.times = functools.partial(_session_times, tz=tz, active=rng.uniform(0.3, 0.8))
+        b.tool_rate = rng.uniform(0.75, 0.97)
+        b.context_tokens, b.output_tokens = (8.8, 0.6), (6.6, 0.6)
         out.append(spec)
     return out

@@ -83,10 +83,12 @@ def plan_enterprise(w: World) -> list[AccountSpec]:
         out += _enterprise_seats(w, domain=company, org=org, card=card, code=code, tz=tz)
     w.reseed("enterprise-many-keys")
     out += _many_keys(w)
+    w.reseed("enterprise-many-sites")
+    out += _many_keys(w, sites=True)
     return out
 
 
-def _many_keys(w: World) -> list[AccountSpec]:
+def _many_keys(w: World, *, sites: bool = False) -> list[AccountSpec]:
     """A large company with many API keys, as it is rather than as its admin console says.
 
     Teams create their own keys: most in one provisioning run (a script makes dozens within
@@ -96,24 +98,41 @@ def _many_keys(w: World) -> list[AccountSpec]:
     assistant with its tool schema, a review bot, a reporting helper, each fixed wording
     around a task that differs every time. Staff run them in office hours from the office's
     and one cloud region's few addresses; a few keys are nightly batch jobs.
+
+    With ``sites``, a company of several offices and cloud regions: each team sits in one of
+    three to six offices (each its own provider's range) and runs in one of two or three cloud
+    regions (each its own NAT gateways), some staff work from home, and the teams pay with four
+    to eight cards (one per cost centre), so its keys come from more networks than any one
+    office's and pay with more cards than a small company's.
     """
     rng = w.rng
     keys = w.size(60, 160, minimum=15)
     company = pools.company_domain(rng)
     name = company.split(".")[0].title()
     org = f"org_{rng.getrandbits(48):012x}"
-    cards = [w.card() for _ in range(rng.randint(1, 3))]
+    cards = [w.card() for _ in range(rng.randint(4, 8) if sites else rng.randint(1, 3))]
     code, tz = pools.country(rng)
     office = pools.egress_range(rng, pools.BUSINESS, rng.randint(1, 3))
     cloud = pools.egress_range(rng, pools.HOSTING[:5], rng.randint(2, 6))
+    offices = [office] + [
+        pools.egress_range(rng, pools.BUSINESS, rng.randint(1, 3))
+        for _ in range(rng.randint(2, 5) if sites else 0)
+    ]
+    regions = [cloud] + [
+        pools.egress_range(rng, pools.HOSTING, rng.randint(2, 6))
+        for _ in range(rng.randint(1, 2) if sites else 0)
+    ]
     sdk = pools.user_agent(rng, pools.SDKS)
     tool = f"{name.lower()}-copilot/{rng.randint(1, 4)}.{rng.randint(0, 20)} ({sdk})"
     declared = rng.uniform(0.3, 0.8)
     pinned = rng.choice(list(OLD_MODELS))
     switch = rng.uniform(3, 9) * DAY if rng.random() < 0.6 else None
     provisioned = w.registered_before(20, 400)
-    teams = rng.randint(3, 7)
+    teams = rng.randint(6, 12) if sites else rng.randint(3, 7)
     team_card = [rng.choice(cards) for _ in range(teams)]
+    if sites:  # every cost centre pays for some team
+        team_card[: len(cards)] = cards[:teams]
+    team_site = [(rng.choice(offices), rng.choice(regions)) for _ in range(teams if sites else 0)]
     team_kit = [
         rng.sample([pb.INTERNAL_HARNESS, *pb.INTERNAL_TEMPLATES], rng.randint(1, 3))
         for _ in range(teams)
@@ -136,10 +155,16 @@ def _many_keys(w: World) -> list[AccountSpec]:
                 gap_seconds=rng.uniform(20.0, 120.0),
             )
         )
+        desk, region = team_site[team] if sites else (office, cloud)
+        ips = region if batch else desk + region
+        weights = None if batch else [3.0] * len(desk) + [1.0] * len(region)
+        if sites and not batch and rng.random() < 0.3:  # works from home some days
+            home = pools.home_networks(rng, code, w.carrier_nat)
+            ips, weights = ips + home, weights + [1.0] * len(home)
         behaviour = Behaviour(
             times=times,
-            ips=cloud if batch else office + cloud,
-            ip_weights=None if batch else [3.0] * len(office) + [1.0] * len(cloud),
+            ips=ips,
+            ip_weights=weights,
             user_agents=[tool] if harness is pb.INTERNAL_HARNESS else [sdk, tool],
             prompt=functools.partial(pb.internal_prompt, template=harness, company=name),
             models=ModelPolicy(

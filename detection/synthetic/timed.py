@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from detection.synthetic import pools
+from detection.synthetic import pools, timing
 from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
@@ -35,6 +35,7 @@ from detection.synthetic.timing import DAY, HOUR, in_waves
 # (accounts low, high; exchanges low, high) at scale 1.
 RUSH_SIZE = (100, 220, 45_000, 80_000)
 SLEEPER_SIZE = (50, 120, 30_000, 50_000)
+PIVOT_SIZE = (60, 140, 40_000, 70_000)
 
 
 def _waves(w: World, begin: int, first_hour: float, hours: float) -> np.ndarray:
@@ -215,6 +216,134 @@ def _waking(g, n, lo, hi, *, waves):
         return in_waves(g, n, lo, hi, waves=waves)
     first = np.array([min(later[0] + int(g.integers(0, 240)), hi - 1)], dtype=np.int64)
     return np.sort(np.concatenate([first, in_waves(g, n - 1, lo, hi, waves=waves)]))
+
+
+def plan_pivot(w: World, campaign_id: str, count: int, total: int):
+    """A distillation fleet that already existed and pivots to a new model. Its accounts were
+    bought or farmed one at a time over months and each has an ordinary-looking history in
+    the window: a person's hours, everyday or developer questions, a home address and a
+    browser or app, the old models. On the day of the release its operator moves them over
+    one by one (each within a day of the release) to most of their traffic on the new model,
+    harvested at volume until the window ends: a capability house style from one template
+    library, of which each account works its own part, handed out in one orchestrator's
+    waves, through two to four proxy providers (each account on one), paying with its own
+    card or one of a few batches'."""
+
+    rng = w.rng
+    library = {
+        "elicitations": rng.sample(ph.ELICITATIONS, rng.randint(6, 10)),
+        "coding": rng.sample(ph.CODING_TASKS, rng.randint(3, 5)),
+        "reasoning": rng.sample(ph.REASONING_TASKS, rng.randint(4, 6)),
+        "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(2, 3)),
+    }
+    waves = _waves(w, w.release, rng.uniform(0, 24), rng.uniform(10, 20))
+    reach = rng.choice([600, 1200, 1800])
+    uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]
+    providers = rng.randint(2, 4)
+    provider_of = [rng.randrange(providers) for _ in range(count)]
+    exits = []
+    for p in range(providers):
+        size = rng.randint(3, 6) * max(1, provider_of.count(p))
+        datacenter = rng.random() < 0.3
+        exits.append(
+            pools.addresses(
+                rng, pools.HOSTING if datacenter else pools.RESIDENTIAL + pools.MOBILE, size
+            )
+        )
+    batches = [w.card() for _ in range(max(1, count // rng.randint(4, 8)))]
+    out, pivots = [], []
+    for i, n in enumerate(w.split(total, count, sigma=0.5)):
+        pool = exits[provider_of[i]]
+        code, tz = pools.country(rng)
+        developer = rng.random() < 0.4
+        pivot = w.release + int(rng.uniform(1, 24) * HOUR)
+        pivots.append(pivot)
+        style = {k: rng.sample(v, max(1, len(v) - rng.randint(0, 2))) for k, v in library.items()}
+        mix = list(zip(("coding", "reasoning", "agentic"), _weights(rng), strict=True))
+        usual = functools.partial(
+            timing.human,
+            tz_hours=tz,
+            weekend=rng.uniform(0.4, 1.2),
+            active_share=rng.uniform(0.2, 0.6),
+            session_size=rng.uniform(2.0, 6.0),
+            gap_seconds=rng.uniform(60, 300),
+        )
+        work = functools.partial(
+            timing.in_episodes, waves=waves, steps=rng.uniform(2, 6), reach=reach
+        )
+        home = pools.home_networks(rng, code, w.carrier_nat)
+        harvest = Behaviour(
+            times=work,
+            ips=rng.sample(pool, min(len(pool), rng.randint(3, 8)))
+            + (home[:1] if rng.random() < 0.2 else []),
+            sticky=rng.choice([600, 1800, 3600]),
+            user_agents=[rng.choice(uas)],
+            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
+            models=ModelPolicy(
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), pivot - w.release, 1
+            ),
+            tool_rate=0.3,
+            context_tokens=(5.5, 0.7),
+            output_tokens=(6.7, 0.45),
+        )
+        behaviour = Behaviour(
+            times=functools.partial(
+                _pivoting, at=pivot, before=rng.uniform(0.05, 0.15), usual=usual, work=work
+            ),
+            ips=home,
+            user_agents=[
+                pools.user_agent(rng, pools.CODING_TOOLS if developer else pools.BROWSERS)
+            ],
+            prompt=pb.developer_prompt
+            if developer
+            else functools.partial(pb.ordinary_prompt, topics=rng.sample(pb.TOPICS, 6)),
+            models=ModelPolicy({"model-large-3": 0.6, "model-small-3": 0.4}, w.release),
+            tool_rate=0.4 if developer else 0.01,
+            then=(pivot, harvest),
+        )
+        plan = rng.choice(["pro", "pro", "api", "free"])
+        card = rng.choice(batches) if rng.random() < 0.4 else w.card()
+        out.append(
+            AccountSpec(
+                account_id=w.account_id(),
+                created_at=w.registered_before(30, 400),
+                cohort="pivot",
+                campaign=campaign_id,
+                n=n,
+                lo=w.start,
+                hi=w.end,
+                behaviour=behaviour,
+                email_domain=rng.choice(pools.FREE_MAIL),
+                payment_fingerprint=card if plan != "free" else "",
+                country=code,
+                plan=plan,
+            )
+        )
+    return out, {
+        "kind": "pivot",
+        "crews": None,
+        "shift_hours": None,
+        "proxy_providers": providers,
+        "proxy_pool": sum(len(e) for e in exits),
+        "waves": len(waves),
+        "pivot_delay_hours": round((min(pivots) - w.release) / HOUR, 2),
+        "first_active": w.start,
+    }
+
+
+def _weights(rng) -> list[float]:
+    raw = [rng.uniform(0.2, 1.0) for _ in range(3)]
+    return [r / sum(raw) for r in raw]
+
+
+def _pivoting(g, n, lo, hi, *, at, before, usual, work):
+    """An aged account taken over: ``before`` of its requests as a person sends them before
+    ``at``, then a first job within minutes of ``at`` and the rest in its fleet's waves."""
+    early = usual(g, round(n * before), lo, min(at, hi)) if at > lo else np.empty(0, np.int64)
+    rest = n - len(early)
+    first = np.minimum(at + g.integers(60, 900, min(rest, 5)), hi - 1)
+    later = work(g, rest - len(first), at, hi)
+    return np.sort(np.concatenate([early.astype(np.int64), first, later]))
 
 
 def plan_launch_users(w: World) -> list[AccountSpec]:

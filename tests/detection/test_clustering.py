@@ -152,6 +152,26 @@ def test_undeclared_keys_on_a_company_card_from_its_exits_are_its_keys():
     assert g[6] != g[1]
 
 
+def test_a_company_of_many_sites_is_one_customer_key_by_key():
+    # Four teams, each in its own office and cloud region (eight networks in all) on two of
+    # the company's cards; each key leaves through its own team's two.
+    sites = [(f"198.18.{t}.10", f"34.{120 + t}.5.40") for t in range(4)]
+    rows, exits = [], []
+    for a in range(1, 17):
+        team = a % 4
+        declared = a <= 8
+        card = f"card-{team % 2}"
+        rows.append((a, "bigco" if declared else "", "bigco.example", card, 0.0))
+        exits += [(a, ip) for ip in sites[team]]
+    g = _customers(rows, exits)
+    assert set(g.values()) == {"org:bigco"}
+    # A fleet's account on the same card that fans out over a pool stays its own.
+    rows.append((17, "", "gmail.com", "card-0", 0.0))
+    pool = [f"45.{i}.{i}.7" for i in range(10, 22)] + list(sites[0])
+    exits += [(17, ip) for ip in pool] + [(a, ip) for a in (4, 8) for ip in pool]
+    assert _customers(rows, exits)[17] != "org:bigco"
+
+
 def test_card_mates_that_fan_out_over_proxy_exits_are_not_one_customer():
     # A fleet pays for all its keys with one card and has two declare an organisation; its
     # accounts rotate over a proxy pool in many networks.

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from detection import coaction
-from detection.analysis import analyse
+from detection.analysis import OWN_TEMPLATE_MIN_BANDS, analyse, own_template_ties
 from detection.config import DetectionParams
 from detection.features import chunk_features
 from detection.scoring import TIE_BITS, Decision, join_by_signature, score
@@ -485,3 +485,25 @@ def test_the_generators_crowded_wave_fleet_is_found_whole(generated_hydra):
         assert not decision.flagged[labels == bystander].any(), bystander
     partners = _signal(analysis, "coaction").value[fleet]
     assert (partners >= DetectionParams().signals.coaction.saturation).mean() > 0.9
+
+
+def test_one_band_in_common_with_a_fleet_is_no_own_template_tie():
+    """A fleet's harness fills many bands that hardly anyone outside sends; a customer in
+    the same community (its exits) who runs a popular agent the fleet also runs meets one
+    of those bands by coincidence, and that is no tie."""
+    fleet, customer, outsiders = list(range(1, 9)), 20, list(range(30, 34))
+    harness = [f"h{k}" for k in range(6)]
+    rows = [(a, key) for a in fleet for key in harness]
+    rows += [(customer, "h0"), (customer, "agent-0"), (customer, "agent-1")]
+    rows += [(a, f"agent-{k}") for a in outsiders for k in range(2)]
+    templates = pl.DataFrame(rows, schema=["account", "key"], orient="row")
+    ids = [*fleet, customer, *outsiders]
+    membership = np.array([0] * (len(fleet) + 1) + [-1] * len(outsiders))
+    organisation = np.arange(len(ids))
+    tied = own_template_ties(templates, ids, membership, organisation)
+    assert tied[: len(fleet)].all()
+    assert not tied[len(fleet)]
+    # Sending as many of the fleet's own bands as a template fills is a tie.
+    more = [(customer, key) for key in harness[1:OWN_TEMPLATE_MIN_BANDS]]
+    templates = pl.concat([templates, pl.DataFrame(more, schema=["account", "key"], orient="row")])
+    assert own_template_ties(templates, ids, membership, organisation)[len(fleet)]

@@ -149,7 +149,7 @@ def test_every_cohort_and_campaign_is_present(rows):
         if name != "agentic_harvest":  # one seed in three has an agentic campaign
             assert cohorts[name] >= 8, name
     campaigns = Counter(r["campaign"] for r in labels if r["campaign"])
-    assert 6 <= len(campaigns) <= 8
+    assert 7 <= len(campaigns) <= 9
     assert min(campaigns.values()) >= 8
     manifest = rows["manifest"]
     assert set(manifest["campaigns"]) == set(campaigns)
@@ -198,7 +198,7 @@ def test_same_seed_gives_the_same_bytes(dataset, tmp_path):
 def test_different_seeds_differ():
     plans = {seed: plan(seed, 0.3) for seed in range(1, 9)}
     campaign_counts = {len(campaigns) for _, _, campaigns in plans.values()}
-    assert campaign_counts <= {6, 7, 8} and len(campaign_counts) >= 2
+    assert campaign_counts <= {7, 8, 9} and len(campaign_counts) >= 2
     sizes = set()
     for _, specs, _ in plans.values():
         sizes.add(tuple(sorted(Counter(s.cohort for s in specs).items())))
@@ -457,7 +457,7 @@ def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do
         # Share of members registered within 30 minutes of the previous member.
         close = sum(b - a <= timedelta(minutes=30) for a, b in itertools.pairwise(members))
         busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
-        if info["kind"] in ("evasive", "hydra", "sleeper"):  # aged, registered weeks apart
+        if info["kind"] in ("evasive", "hydra", "sleeper", "pivot"):  # aged, weeks apart
             assert close / len(members) < 0.5, campaign_id
         elif info["kind"] == "rush":  # sittings around the release, beside aged accounts
             assert close / len(members) > 0.4, campaign_id
@@ -502,3 +502,84 @@ def test_command_takes_the_preset_and_refuses_a_scale_past_it(tmp_path):
     with pytest.raises(CommandError, match="fraction"):
         call_command("generate_traffic", str(tmp_path / "big"), "--preset", "reported",
                      "--scale", "20")  # fmt: skip
+
+
+def test_pivot_fleet_is_aged_with_a_history_then_moves_to_the_new_model_within_a_day(rows):
+    """Accounts registered one by one months before, a person's traffic on the old models
+    from home addresses and ordinary clients, then within a day of the release most traffic
+    to the new model at volume, through proxy providers' exits and SDK clients."""
+    manifest = rows["manifest"]
+    new = manifest["new_model"]
+    release = parse_ts(manifest["models"][new]["released"])
+    start = parse_ts(manifest["window"]["start"])
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    first = _first_requests(rows, "pivot_fleet")
+    assert len(first) >= 8
+    assert all(start - created[a] >= timedelta(days=30) for a in first)
+    registered = sorted(created[a] for a in first)
+    assert registered[-1] - registered[0] >= timedelta(days=60)
+    before: dict[str, list[dict]] = {a: [] for a in first}
+    after: dict[str, list[dict]] = {a: [] for a in first}
+    for r in rows["exchanges"]:
+        if r["account_id"] in first:
+            side = before if parse_ts(r["ts"]) < release else after
+            side[r["account_id"]].append(r)
+    assert sum(bool(ex) for ex in before.values()) >= 0.8 * len(first)
+    for account in first:
+        old, late = before[account], after[account]
+        assert all(r["model"] != new for r in old)
+        assert not any(r["user_agent"].startswith(("openai", "anthropic")) for r in old)
+        on_new = [parse_ts(r["ts"]) for r in late if r["model"] == new]
+        assert on_new and min(on_new) <= release + timedelta(hours=26)
+        assert len(late) > 2 * len(old)
+        settled = [r for r in late if parse_ts(r["ts"]) >= release + timedelta(hours=26)]
+        assert sum(r["model"] == new for r in settled) / len(settled) > 0.55
+        # Its harvest leaves through other addresses and clients than its history.
+        home = {r["ip"] for r in old}
+        assert sum(r["ip"] not in home for r in settled) / len(settled) > 0.5
+        assert {r["user_agent"] for r in settled}.isdisjoint({r["user_agent"] for r in old})
+    # More than one proxy provider.
+    assert manifest["campaigns"][_campaign_of(rows, "pivot_fleet")]["proxy_providers"] >= 2
+
+
+def _campaign_of(rows, cohort: str) -> str:
+    return next(r["campaign"] for r in rows["labels"] if r["cohort"] == cohort)
+
+
+def test_a_company_of_several_offices_pays_with_several_cards_from_many_networks(rows):
+    """One declared organisation whose keys pay with four cards at least and leave through
+    more /24 networks than one office and one cloud region have."""
+    labels = {r["account_id"]: r["cohort"] for r in rows["labels"]}
+    org_of = {
+        r["account_id"]: r["org_id"]
+        for r in rows["accounts"]
+        if labels[r["account_id"]] == "enterprise" and r.get("org_id")
+    }
+    cards: dict[str, set] = {}
+    for r in rows["accounts"]:
+        if r["account_id"] in org_of:
+            cards.setdefault(org_of[r["account_id"]], set()).add(r.get("payment_fingerprint"))
+    networks: dict[str, set] = {}
+    for r in rows["exchanges"]:
+        if r["account_id"] in org_of:
+            net = ipaddress.ip_network(f"{r['ip']}/24", strict=False)
+            networks.setdefault(org_of[r["account_id"]], set()).add(net)
+    assert any(len(cards[o]) >= 4 and len(networks[o]) > 4 for o in cards)
+
+
+def test_proxy_customers_and_hydra_members_meet_on_the_popular_agent(rows):
+    """Some proxy customers run the popular agent through the network, and so does part of
+    the hydra fleet: the same harness, word for word, within the same minutes now and then."""
+    labels = {r["account_id"]: r["cohort"] for r in rows["labels"]}
+    seen: dict[str, dict[str, set]] = {"hydra_fleet": {}, "proxy_user": {}}
+    for r in rows["exchanges"]:
+        cohort = labels[r["account_id"]]
+        if cohort in seen and r["prompt"].startswith("You are Forge, an interactive"):
+            minute = parse_ts(r["ts"]).timestamp() // 600
+            seen[cohort].setdefault(r["account_id"], set()).add(minute)
+    assert seen["hydra_fleet"] and len(seen["proxy_user"]) >= 2
+    fleet = set().union(*seen["hydra_fleet"].values())
+    met = [a for a, minutes in seen["proxy_user"].items() if minutes & fleet]
+    assert met
+    # Now and then, not in step: most of a customer's ten-minute slots are its own.
+    assert all(len(m & fleet) < 0.5 * len(m) for m in seen["proxy_user"].values())
