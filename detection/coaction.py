@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from detection.minhash import MIN_SHINGLES, minhash_signatures
+from detection.minhash import MIN_SHINGLES, minhash_groups, word_pairs
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -45,32 +45,24 @@ def coaction_cells(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     window, so the rows grow with exchanges, never with pairs of accounts.
     """
     minutes = params.coaction_minutes
-    words = (
-        pl.col("prompt")
-        .fill_null("")
-        .str.slice(0, COACTION_PROMPT_CHARS)
-        .str.to_lowercase()
-        .str.replace_all(r"\d+", "0")
-        .str.replace_all(r"[^\w\s]", " ")
-        .str.split(" ")
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
-    pairs = words.list.eval((pl.element() + " " + pl.element().shift(-1)).drop_nulls())
-    prompts = (
+    distinct = (
         ex.filter(pl.col("prompt_hash").is_not_null())
         .select("prompt_hash", "prompt")
         .unique("prompt_hash")
-        .with_columns(pairs.alias("sh"))
-        .filter(pl.col("sh").list.len() >= MIN_SHINGLES)
-        .select(
-            "prompt_hash",
-            pl.concat_list(
-                [
-                    pl.col("sh").list.eval(pl.element().hash(seed=11 + k)).list.min()
-                    for k in range(COACTION_KEYS)
-                ]
-            ).alias("key"),
+    )
+    shingles = word_pairs(distinct["prompt"].str.slice(0, COACTION_PROMPT_CHARS))
+    prompts = (
+        shingles.group_by("i")
+        .agg(
+            pl.len().alias("n"),
+            *[pl.col("pair").hash(seed=11 + k).min().alias(f"k{k}") for k in range(COACTION_KEYS)],
         )
+        .filter(pl.col("n") >= MIN_SHINGLES)
+        .join(
+            distinct.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("i"), "prompt_hash"),
+            on="i",
+        )
+        .select("prompt_hash", pl.concat_list([f"k{k}" for k in range(COACTION_KEYS)]).alias("key"))
         .explode("key")
     )
     cells = (
@@ -95,15 +87,10 @@ def coaction_cells(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
 
 def exit_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Per account: a MinHash signature of the set of addresses it used (its exit pool)."""
-    exits = (
-        ex.select("account", (pl.col("ip").hash(seed=5) & 0xFFFFFFFF).cast(pl.Int64).alias("h"))
-        .unique()
-        .group_by("account")
-        .agg("h")
-        .sort("account")
-    )
-    sigs = minhash_signatures(
-        [np.asarray(h, dtype=np.int64) for h in exits["h"].to_list()], params.minhash_num_perm
+    exits, sigs = minhash_groups(
+        ex.select("account", (pl.col("ip").hash(seed=5) & 0xFFFFFFFF).cast(pl.Int64)),
+        "account",
+        params.minhash_num_perm,
     )
     return exits.select("account").with_columns(
         pl.Series("exit_sig", list(sigs), dtype=pl.List(pl.UInt64))
