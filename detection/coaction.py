@@ -51,19 +51,20 @@ def coaction_cells(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
         .unique("prompt_hash")
     )
     shingles = word_pairs(distinct["prompt"].str.slice(0, COACTION_PROMPT_CHARS))
-    prompts = (
-        shingles.group_by("i")
-        .agg(
-            pl.len().alias("n"),
-            *[pl.col("pair").hash(seed=11 + k).min().alias(f"k{k}") for k in range(COACTION_KEYS)],
-        )
-        .filter(pl.col("n") >= MIN_SHINGLES)
-        .join(
-            distinct.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("i"), "prompt_hash"),
-            on="i",
-        )
-        .select("prompt_hash", pl.concat_list([f"k{k}" for k in range(COACTION_KEYS)]).alias("key"))
-        .explode("key")
+    # Each prompt's keys: the least hash of its pairs, per seed (its pairs are consecutive).
+    prompt = shingles["i"].to_numpy()
+    opens = np.flatnonzero(np.diff(prompt, prepend=-1))
+    signed = np.diff(np.append(opens, len(prompt))) >= MIN_SHINGLES
+    keys = [
+        np.minimum.reduceat(shingles["pair"].hash(seed=11 + k).to_numpy(), opens)[signed]
+        if len(opens)
+        else np.empty(0, np.uint64)
+        for k in range(COACTION_KEYS)
+    ]
+    hashes = distinct["prompt_hash"].to_numpy()[prompt[opens][signed]]
+    prompts = pl.DataFrame(
+        {"prompt_hash": np.tile(hashes, COACTION_KEYS), "key": np.concatenate(keys)},
+        schema={"prompt_hash": pl.Int64, "key": pl.UInt64},
     )
     cells = (
         ex.select(
