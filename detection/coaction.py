@@ -17,6 +17,7 @@ compared exactly (``compared``, ``coaction_pairs``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -148,6 +149,21 @@ def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
         .filter((pl.col("k") > 1) & pl.col("mixed"))
         .drop("mixed")
     )
+
+
+@dataclass(frozen=True)
+class CellRows:
+    """A run's cells as the pair counting reads them, made once for the co-action pairs and
+    the crowded accounts' explanations: ``numbered`` (``numbered_keys``) and ``members``
+    (``cell_members``)."""
+
+    numbered: pl.DataFrame
+    members: pl.DataFrame
+
+    @classmethod
+    def of(cls, cells: pl.DataFrame, groups: pl.DataFrame) -> CellRows:
+        numbered = numbered_keys(cells)
+        return cls(numbered, cell_members(numbered, groups))
 
 
 def crowds(members: pl.DataFrame) -> pl.DataFrame:
@@ -301,13 +317,16 @@ def _meetings(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def crowded_accounts(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def crowded_accounts(
+    cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int, rows: CellRows | None = None
+) -> pl.DataFrame:
     """(account, coaction_crowded): for each account whose cells hold more than ``cell_cap``
     other accounts' rows (so that it was compared with a sketch's choice of them, not with
-    all), how many; for its explanation."""
-    members = cell_members(numbered_keys(cells), groups)
+    all), how many; for its explanation. ``rows``: ``CellRows.of(cells, groups)``, when the
+    caller has made it already."""
+    rows = rows or CellRows.of(cells, groups)
     return (
-        crowds(members)
+        crowds(rows.members)
         .filter(pl.col("crowd") > cell_cap)
         .select("account", pl.col("crowd").cast(pl.Float64).alias("coaction_crowded"))
     )
@@ -324,6 +343,7 @@ def coaction_pairs(
     min_days: int,
     min_lift: float,
     min_exit_overlap: float,
+    rows: CellRows | None = None,
 ) -> pl.DataFrame:
     """Pairs of unrelated accounts that act together: (a, b, cells, days, lift, exit_overlap).
 
@@ -345,8 +365,8 @@ def coaction_pairs(
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
     if cells.is_empty():
         return empty
-    numbered = numbered_keys(cells)
-    members = cell_members(numbered, groups)
+    rows = rows or CellRows.of(cells, groups)
+    numbered, members = rows.numbered, rows.members
     candidates = compared(members, cell_cap=cell_cap)
     if candidates.is_empty():
         return empty

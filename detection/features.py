@@ -216,11 +216,14 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
         pl.col("ip").n_unique().alias("distinct_ips"),
         pl.col("user_agent").n_unique().alias("distinct_user_agents"),
     )
+    # Each account's hours summed in hour order: a float sum in whatever order the groups
+    # came would differ in its last bit from run to run.
     entropy = (
         ex.group_by("account", "hour")
         .agg(pl.len().alias("c"))
+        .sort("account", "hour")
         .with_columns((pl.col("c") / pl.col("c").sum().over("account")).alias("p"))
-        .group_by("account")
+        .group_by("account", maintain_order=True)
         .agg((-(pl.col("p") * pl.col("p").log()).sum() / math.log(24)).alias("hour_entropy"))
     )
     templ, template_links = template_features(ex, params)

@@ -92,6 +92,17 @@ def test_minhash_signatures_are_datasketch_values():
     assert (minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()
 
 
+def test_features_do_not_depend_on_the_order_of_the_rows():
+    """The same exchanges in another order give the same features to the last bit (the
+    hour entropy is a float sum: summed in a fixed order)."""
+    _, exchanges = Cohort(seed=3).everyone().to_frames()
+    first = chunk_features(exchanges, DetectionParams()).features
+    for seed in range(6):
+        shuffled = exchanges.sample(fraction=1.0, shuffle=True, seed=seed)
+        again = chunk_features(shuffled, DetectionParams()).features
+        assert_frame_equal(first, again, check_exact=True)
+
+
 def test_minhash_in_blocks_is_the_same_as_one_set_at_a_time(monkeypatch):
     """Sets are permuted a block of tokens at a time: sets that straddle a block's end, a
     set larger than a block and empty sets between them get the values one set alone gets."""
