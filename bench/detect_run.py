@@ -111,47 +111,12 @@ def _frame_digest(frame) -> str:
 
 
 def dump(run) -> dict:
+    """``detection.outcome.run_outcome`` and digests of the run's chunk frames."""
     import polars as pl
 
-    from detection.models import AccountScore, Campaign, ValueReach
+    from detection.outcome import run_outcome
     from detection.services import _unpack
 
-    scores = AccountScore.objects.filter(run=run).values_list(
-        "account__account_id",
-        "risk_score",
-        "flagged",
-        "known_good",
-        "exchange_count",
-        "output_tokens",
-        "signals",
-        "campaign_id",
-    )
-    members: dict[int, list[str]] = {}
-    accounts = {}
-    for account, risk, flagged, held, n, tokens, signals, campaign in scores:
-        accounts[account] = [risk, flagged, held, n, tokens, signals]
-        if campaign is not None:
-            members.setdefault(campaign, []).append(account)
-    campaigns = []
-    for campaign in Campaign.objects.filter(pk__in=list(members)):
-        names = sorted(members[campaign.pk])
-        campaigns.append(
-            {
-                "members": names,
-                "risk": campaign.risk_score,
-                "member_count": campaign.member_count,
-                "exchange_count": campaign.exchange_count,
-                "evidence": campaign.evidence,
-            }
-        )
-        for name in names:
-            accounts[name].append(names[0])
-    reach = sorted(
-        (kind, value, n, first.isoformat() if first else None)
-        for kind, value, n, first in ValueReach.objects.filter(run=run).values_list(
-            "kind", "value", "accounts", "first_ts"
-        )
-    )
     chunks = [
         _unpack(bytes(p))
         for p in run.chunks.exclude(payload=None).values_list("payload", flat=True)
@@ -161,15 +126,7 @@ def dump(run) -> dict:
         parts = [getattr(c, name) for c in chunks]
         frame = pl.concat(parts) if parts else pl.DataFrame()
         frames[name] = _frame_digest(frame)
-    counts = dict(run.counts or {})
-    return {
-        "counts": counts,
-        "window": [run.window_start.isoformat(), run.window_end.isoformat()],
-        "accounts": accounts,
-        "campaigns": sorted(campaigns, key=lambda c: c["members"][0]),
-        "reach": [list(r) for r in reach],
-        "frames": frames,
-    }
+    return {**run_outcome(run), "frames": frames}
 
 
 def compare(a_path: Path, b_path: Path) -> int:
