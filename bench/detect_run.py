@@ -1,6 +1,6 @@
 """The detection run alone, repeated on data already ingested, and what it decided.
 
-    .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE]
+    .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE] [--stages]
     .venv/bin/python bench/detect_run.py --compare A.json B.json
 
 Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
@@ -9,6 +9,10 @@ run its stages (features over all chunks, finalise, reach), its wall time, this 
 CPU time (all threads) and the CPU time of its PostgreSQL backend (read from /proc, so the
 database must run on this machine; parallel query workers are not counted). The first run
 pays for imports and a cold cache; compare the later ones.
+
+``--stages`` also prints, for each run, the CPU time of this process (all threads) and of
+its PostgreSQL backend spent in each named step of the run (``STAGES``; a step called inside
+another is counted in both), per exchange too.
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -38,6 +42,57 @@ def _backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# (module, function) whose CPU ``--stages`` reports: the chunk step and its parts, the
+# finalise step and its parts, in the order a run calls them.
+STAGES = (
+    ("detection.services", "_refresh_statistics"),
+    ("detection.services", "load_exchanges"),
+    ("detection.features", "prompt_flags"),
+    ("detection.features", "template_features"),
+    ("detection.features", "activity_signatures"),
+    ("detection.coaction", "exit_signatures"),
+    ("detection.coaction", "coaction_cells"),
+    ("detection.features", "chunk_features"),
+    ("detection.services", "_pack"),
+    ("detection.services", "detection_chunk_compute"),
+    ("detection.services", "_unpack"),
+    ("detection.clustering", "key_pairs"),
+    ("detection.clustering", "sync_pairs"),
+    ("detection.coaction", "coaction_pairs"),
+    ("detection.coaction", "crowded_accounts"),
+    ("detection.onset", "start_pairs"),
+    ("detection.signals", "derive"),
+    ("detection.analysis", "own_template_ties"),
+    ("detection.services", "analyse_chunks"),
+    ("detection.services", "value_reach_write"),
+    ("detection.services", "_persist"),
+    ("detection.services", "detection_run_finalise"),
+)
+
+
+def _time_stages(backend: int) -> dict[str, list[float]]:
+    """Wrap each of ``STAGES`` where the run looks it up; returns name -> [CPU here, CPU in
+    PostgreSQL], accumulated until cleared."""
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for module_name, name in STAGES:
+        module = importlib.import_module(module_name)
+        function = getattr(module, name)
+        spent[name] = [0.0, 0.0]
+
+        def call(*a, _function=function, _name=name, **kw):
+            cpu, db = time.process_time(), _backend_cpu(backend)
+            try:
+                return _function(*a, **kw)
+            finally:
+                spent[_name][0] += time.process_time() - cpu
+                spent[_name][1] += _backend_cpu(backend) - db
+
+        setattr(module, name, call)
+    return spent
+
+
 def _frame_digest(frame) -> str:
     """A digest of a frame's rows whatever their order (and whatever chunk they came from)."""
     import polars as pl
@@ -56,47 +111,12 @@ def _frame_digest(frame) -> str:
 
 
 def dump(run) -> dict:
+    """``detection.outcome.run_outcome`` and digests of the run's chunk frames."""
     import polars as pl
 
-    from detection.models import AccountScore, Campaign, ValueReach
+    from detection.outcome import run_outcome
     from detection.services import _unpack
 
-    scores = AccountScore.objects.filter(run=run).values_list(
-        "account__account_id",
-        "risk_score",
-        "flagged",
-        "known_good",
-        "exchange_count",
-        "output_tokens",
-        "signals",
-        "campaign_id",
-    )
-    members: dict[int, list[str]] = {}
-    accounts = {}
-    for account, risk, flagged, held, n, tokens, signals, campaign in scores:
-        accounts[account] = [risk, flagged, held, n, tokens, signals]
-        if campaign is not None:
-            members.setdefault(campaign, []).append(account)
-    campaigns = []
-    for campaign in Campaign.objects.filter(pk__in=list(members)):
-        names = sorted(members[campaign.pk])
-        campaigns.append(
-            {
-                "members": names,
-                "risk": campaign.risk_score,
-                "member_count": campaign.member_count,
-                "exchange_count": campaign.exchange_count,
-                "evidence": campaign.evidence,
-            }
-        )
-        for name in names:
-            accounts[name].append(names[0])
-    reach = sorted(
-        (kind, value, n, first.isoformat() if first else None)
-        for kind, value, n, first in ValueReach.objects.filter(run=run).values_list(
-            "kind", "value", "accounts", "first_ts"
-        )
-    )
     chunks = [
         _unpack(bytes(p))
         for p in run.chunks.exclude(payload=None).values_list("payload", flat=True)
@@ -106,15 +126,7 @@ def dump(run) -> dict:
         parts = [getattr(c, name) for c in chunks]
         frame = pl.concat(parts) if parts else pl.DataFrame()
         frames[name] = _frame_digest(frame)
-    counts = dict(run.counts or {})
-    return {
-        "counts": counts,
-        "window": [run.window_start.isoformat(), run.window_end.isoformat()],
-        "accounts": accounts,
-        "campaigns": sorted(campaigns, key=lambda c: c["members"][0]),
-        "reach": [list(r) for r in reach],
-        "frames": frames,
-    }
+    return {**run_outcome(run), "frames": frames}
 
 
 def compare(a_path: Path, b_path: Path) -> int:
@@ -153,6 +165,7 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write what the last run decided to FILE")
     parser.add_argument("--profile", type=Path, help="pyinstrument profile of the last run")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
+    parser.add_argument("--stages", action="store_true", help="CPU per step of the run")
     args = parser.parse_args()
     if args.compare:
         raise SystemExit(compare(*args.compare))
@@ -192,11 +205,14 @@ def main() -> None:
         return call
 
     # The features stage split into reading the chunk and computing on it.
+    stages = _time_stages(backend) if args.stages else {}
     services.load_exchanges = timed("load", services.load_exchanges)
     services.feat.chunk_features = timed("compute", services.feat.chunk_features)
     run = None
     for i in range(args.runs):
         spent.update(load=0.0, compute=0.0, rows=0)
+        for pair in stages.values():
+            pair[:] = [0.0, 0.0]
         profiler = None
         if args.profile and i == args.runs - 1:
             from pyinstrument import Profiler
@@ -220,6 +236,12 @@ def main() -> None:
             f"{run.counts.get('campaigns')} campaigns; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        exchanges = max(run.counts.get("exchanges") or 0, 1)
+        for name, (here, there) in stages.items():
+            print(
+                f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
+                f"exchange), {there:6.2f} s in PostgreSQL ({1e6 * there / exchanges:5.2f} us)"
+            )
     if args.dump and run is not None:
         args.dump.write_text(json.dumps(dump(run), sort_keys=True, default=str))
         print(f"wrote {args.dump}")

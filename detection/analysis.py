@@ -118,6 +118,8 @@ def analyse(
         min_lift=params.sync_min_lift,
         min_jaccard=params.sync_min_jaccard,
     )
+    # The cells as the pair counting reads them, made once for the pairs and the crowded.
+    cell_rows = coaction.CellRows.of(cells, groups)
     acting = coaction.coaction_pairs(
         cells,
         groups,
@@ -130,9 +132,10 @@ def analyse(
         min_days=params.coaction_min_days,
         min_lift=params.coaction_min_lift,
         min_exit_overlap=params.coaction_min_exit_overlap,
+        rows=cell_rows,
     )
     frame = frame.join(
-        coaction.crowded_accounts(cells, groups, cell_cap=params.coaction_cell_cap),
+        coaction.crowded_accounts(cells, groups, cell_cap=params.coaction_cell_cap, rows=cell_rows),
         on="account",
         how="left",
     )

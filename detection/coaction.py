@@ -17,12 +17,13 @@ compared exactly (``compared``, ``coaction_pairs``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from detection.minhash import MIN_SHINGLES, minhash_signatures
+from detection.minhash import MIN_SHINGLES, minhash_groups, word_pairs
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -45,33 +46,26 @@ def coaction_cells(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     window, so the rows grow with exchanges, never with pairs of accounts.
     """
     minutes = params.coaction_minutes
-    words = (
-        pl.col("prompt")
-        .fill_null("")
-        .str.slice(0, COACTION_PROMPT_CHARS)
-        .str.to_lowercase()
-        .str.replace_all(r"\d+", "0")
-        .str.replace_all(r"[^\w\s]", " ")
-        .str.split(" ")
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
-    pairs = words.list.eval((pl.element() + " " + pl.element().shift(-1)).drop_nulls())
-    prompts = (
+    distinct = (
         ex.filter(pl.col("prompt_hash").is_not_null())
         .select("prompt_hash", "prompt")
         .unique("prompt_hash")
-        .with_columns(pairs.alias("sh"))
-        .filter(pl.col("sh").list.len() >= MIN_SHINGLES)
-        .select(
-            "prompt_hash",
-            pl.concat_list(
-                [
-                    pl.col("sh").list.eval(pl.element().hash(seed=11 + k)).list.min()
-                    for k in range(COACTION_KEYS)
-                ]
-            ).alias("key"),
-        )
-        .explode("key")
+    )
+    shingles = word_pairs(distinct["prompt"].str.slice(0, COACTION_PROMPT_CHARS))
+    # Each prompt's keys: the least hash of its pairs, per seed (its pairs are consecutive).
+    prompt = shingles["i"].to_numpy()
+    opens = np.flatnonzero(np.diff(prompt, prepend=-1))
+    signed = np.diff(np.append(opens, len(prompt))) >= MIN_SHINGLES
+    keys = [
+        np.minimum.reduceat(shingles["pair"].hash(seed=11 + k).to_numpy(), opens)[signed]
+        if len(opens)
+        else np.empty(0, np.uint64)
+        for k in range(COACTION_KEYS)
+    ]
+    hashes = distinct["prompt_hash"].to_numpy()[prompt[opens][signed]]
+    prompts = pl.DataFrame(
+        {"prompt_hash": np.tile(hashes, COACTION_KEYS), "key": np.concatenate(keys)},
+        schema={"prompt_hash": pl.Int64, "key": pl.UInt64},
     )
     cells = (
         ex.select(
@@ -95,15 +89,10 @@ def coaction_cells(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
 
 def exit_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Per account: a MinHash signature of the set of addresses it used (its exit pool)."""
-    exits = (
-        ex.select("account", (pl.col("ip").hash(seed=5) & 0xFFFFFFFF).cast(pl.Int64).alias("h"))
-        .unique()
-        .group_by("account")
-        .agg("h")
-        .sort("account")
-    )
-    sigs = minhash_signatures(
-        [np.asarray(h, dtype=np.int64) for h in exits["h"].to_list()], params.minhash_num_perm
+    exits, sigs = minhash_groups(
+        ex.select("account", (pl.col("ip").hash(seed=5) & 0xFFFFFFFF).cast(pl.Int64)),
+        "account",
+        params.minhash_num_perm,
     )
     return exits.select("account").with_columns(
         pl.Series("exit_sig", list(sigs), dtype=pl.List(pl.UInt64))
@@ -160,6 +149,21 @@ def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
         .filter((pl.col("k") > 1) & pl.col("mixed"))
         .drop("mixed")
     )
+
+
+@dataclass(frozen=True)
+class CellRows:
+    """A run's cells as the pair counting reads them, made once for the co-action pairs and
+    the crowded accounts' explanations: ``numbered`` (``numbered_keys``) and ``members``
+    (``cell_members``)."""
+
+    numbered: pl.DataFrame
+    members: pl.DataFrame
+
+    @classmethod
+    def of(cls, cells: pl.DataFrame, groups: pl.DataFrame) -> CellRows:
+        numbered = numbered_keys(cells)
+        return cls(numbered, cell_members(numbered, groups))
 
 
 def crowds(members: pl.DataFrame) -> pl.DataFrame:
@@ -313,13 +317,16 @@ def _meetings(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def crowded_accounts(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def crowded_accounts(
+    cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int, rows: CellRows | None = None
+) -> pl.DataFrame:
     """(account, coaction_crowded): for each account whose cells hold more than ``cell_cap``
     other accounts' rows (so that it was compared with a sketch's choice of them, not with
-    all), how many; for its explanation."""
-    members = cell_members(numbered_keys(cells), groups)
+    all), how many; for its explanation. ``rows``: ``CellRows.of(cells, groups)``, when the
+    caller has made it already."""
+    rows = rows or CellRows.of(cells, groups)
     return (
-        crowds(members)
+        crowds(rows.members)
         .filter(pl.col("crowd") > cell_cap)
         .select("account", pl.col("crowd").cast(pl.Float64).alias("coaction_crowded"))
     )
@@ -336,6 +343,7 @@ def coaction_pairs(
     min_days: int,
     min_lift: float,
     min_exit_overlap: float,
+    rows: CellRows | None = None,
 ) -> pl.DataFrame:
     """Pairs of unrelated accounts that act together: (a, b, cells, days, lift, exit_overlap).
 
@@ -357,8 +365,8 @@ def coaction_pairs(
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
     if cells.is_empty():
         return empty
-    numbered = numbered_keys(cells)
-    members = cell_members(numbered, groups)
+    rows = rows or CellRows.of(cells, groups)
+    numbered, members = rows.numbered, rows.members
     candidates = compared(members, cell_cap=cell_cap)
     if candidates.is_empty():
         return empty

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from detection import coaction
 from detection.contract import EXCHANGE_FRAME_SCHEMA
-from detection.minhash import minhash_signatures
+from detection.minhash import minhash_groups
 from detection.templating import template_features
 
 if TYPE_CHECKING:
@@ -109,20 +108,12 @@ def prompt_flags(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
 def activity_signatures(ex: pl.DataFrame, params: DetectionParams) -> pl.DataFrame:
     """Per account: active time buckets and a MinHash signature of the set of them."""
     minutes = params.sync_bucket_minutes
-    buckets = (
-        ex.select(
-            "account", (pl.col("ts").dt.epoch("s") // (60 * minutes)).cast(pl.Int64).alias("b")
-        )
-        .unique()
-        .group_by("account")
-        .agg(pl.col("b"), pl.len().alias("active_buckets"))
-        .sort("account")
-    )
-    sigs = minhash_signatures(
-        [np.asarray(b, dtype=np.int64) for b in buckets["b"].to_list()],
+    buckets, sigs = minhash_groups(
+        ex.select("account", (pl.col("ts").dt.epoch("s") // (60 * minutes)).cast(pl.Int64)),
+        "account",
         params.minhash_num_perm,
     )
-    return buckets.select("account", "active_buckets").with_columns(
+    return buckets.select("account", pl.col("n").alias("active_buckets")).with_columns(
         pl.Series("bucket_sig", list(sigs), dtype=pl.List(pl.UInt64))
     )
 
@@ -225,11 +216,14 @@ def chunk_features(ex: pl.DataFrame, params: DetectionParams) -> ChunkFeatures:
         pl.col("ip").n_unique().alias("distinct_ips"),
         pl.col("user_agent").n_unique().alias("distinct_user_agents"),
     )
+    # Each account's hours summed in hour order: a float sum in whatever order the groups
+    # came would differ in its last bit from run to run.
     entropy = (
         ex.group_by("account", "hour")
         .agg(pl.len().alias("c"))
+        .sort("account", "hour")
         .with_columns((pl.col("c") / pl.col("c").sum().over("account")).alias("p"))
-        .group_by("account")
+        .group_by("account", maintain_order=True)
         .agg((-(pl.col("p") * pl.col("p").log()).sum() / math.log(24)).alias("hour_entropy"))
     )
     templ, template_links = template_features(ex, params)

@@ -9,39 +9,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from detection.minhash import MIN_SHINGLES, band_keys, minhash_signatures
+from detection.minhash import MIN_SHINGLES, band_keys, minhash_flat, word_pairs
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
 
 
-def _shingle_tokens(prompts: pl.Series) -> list[np.ndarray]:
-    """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars)."""
-    words = (
-        prompts.fill_null("")
-        .str.to_lowercase()
-        .str.replace_all(r"\d+", "0")
-        .str.replace_all(r"[^\w\s]", " ")
-        .str.split(" ")
-        .list.eval(pl.element().filter(pl.element() != ""))
-    )
-    pairs = (
-        pl.DataFrame({"i": np.arange(len(words)), "w": words})
-        .with_columns(
-            pl.col("w").list.eval(
-                (pl.element() + " " + pl.element().shift(-1)).drop_nulls().hash(seed=7)
-            )
-        )
-        .explode("w")
-        .drop_nulls()
-        .rename({"w": "h"})
-        .with_columns((pl.col("h") & 0xFFFFFFFF).cast(pl.Int64))
+def _shingle_tokens(prompts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars): each
+    prompt's number of distinct shingles, and the shingles of all prompts one after the
+    other (prompt by prompt), as ``minhash_flat`` takes them."""
+    hashed = (
+        word_pairs(prompts)
+        .select("i", (pl.col("pair").hash(seed=7) & 0xFFFFFFFF).cast(pl.Int64).alias("h"))
         .unique()
-        .group_by("i")
-        .agg("h")
+        .sort("i")
     )
-    by_index = dict(zip(pairs["i"].to_list(), pairs["h"].to_list(), strict=True))
-    return [np.asarray(by_index.get(i, []), dtype=np.int64) for i in range(len(words))]
+    sizes = np.bincount(hashed["i"].to_numpy(), minlength=len(prompts)).astype(np.int64)
+    return sizes, hashed["h"].to_numpy()
 
 
 def template_features(
@@ -62,14 +47,14 @@ def template_features(
         .sort(["account", "count", "prompt_hash"], descending=[False, True, False])
     )
     sample = distinct.filter(pl.int_range(pl.len()).over("account") < k)
-    tokens = _shingle_tokens(sample["prompt"])
-    long_enough = np.array([len(t) >= MIN_SHINGLES for t in tokens], dtype=bool)
+    sizes, tokens = _shingle_tokens(sample["prompt"])
+    long_enough = sizes >= MIN_SHINGLES
     sample = sample.with_columns(
         pl.Series("signed", long_enough), pl.int_range(pl.len()).alias("i")
     )
     signed = sample.filter("signed")
-    sigs = minhash_signatures(
-        [t for t, ok in zip(tokens, long_enough, strict=True) if ok], params.minhash_num_perm
+    sigs = minhash_flat(
+        tokens[np.repeat(long_enough, sizes)], sizes[long_enough], params.minhash_num_perm
     )
     keys = band_keys(sigs, params.minhash_bands) if len(sigs) else np.empty((0, 0), np.int64)
     bands = (

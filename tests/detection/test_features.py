@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from detection import minhash
 from detection.config import DetectionParams
 from detection.features import (
     changed_parts,
@@ -14,7 +15,7 @@ from detection.features import (
     chunk_features_beside,
     window_bounds,
 )
-from detection.minhash import band_keys, minhash_signatures
+from detection.minhash import band_keys, minhash_flat, minhash_signatures, word_pairs
 from tests.detection.cohorts import Cohort
 
 
@@ -89,6 +90,64 @@ def test_minhash_signatures_are_datasketch_values():
             m.update_batch(tokens.tolist())
         expected.append(m.hashvalues)
     assert (minhash_signatures(sets, 64) == np.array(expected, dtype=np.uint64)).all()
+
+
+def test_features_do_not_depend_on_the_order_of_the_rows():
+    """The same exchanges in another order give the same features to the last bit (the
+    hour entropy is a float sum: summed in a fixed order)."""
+    _, exchanges = Cohort(seed=3).everyone().to_frames()
+    first = chunk_features(exchanges, DetectionParams()).features
+    for seed in range(6):
+        shuffled = exchanges.sample(fraction=1.0, shuffle=True, seed=seed)
+        again = chunk_features(shuffled, DetectionParams()).features
+        assert_frame_equal(first, again, check_exact=True)
+
+
+def test_minhash_in_blocks_is_the_same_as_one_set_at_a_time(monkeypatch):
+    """Sets are permuted a block of tokens at a time: sets that straddle a block's end, a
+    set larger than a block and empty sets between them get the values one set alone gets."""
+    rng = np.random.default_rng(7)
+    sizes = np.array([0, 3, 49, 50, 51, 0, 120, 1, 0, 17, 33, 2, 260, 0], dtype=np.int64)
+    tokens = rng.integers(0, 2**32, int(sizes.sum()), dtype=np.int64)
+    sets = np.split(tokens, np.cumsum(sizes)[:-1])
+    alone = np.vstack([minhash_signatures([s], 64) for s in sets])
+    monkeypatch.setattr(minhash, "_MINHASH_BLOCK", 50)
+    assert (minhash_flat(tokens, sizes, 64) == alone).all()
+    assert (minhash_signatures(sets, 64) == alone).all()
+    assert minhash_flat(np.empty(0, np.int64), np.zeros(2, np.int64), 64).shape == (2, 64)
+
+
+def test_word_pairs_are_each_prompts_own_list_of_pairs():
+    """The flat word pairs are what splitting each prompt into its own list gives: hostile
+    text (only separators, tabs and new lines inside words, digits, NUL-free Unicode, a
+    null) makes no pair that crosses from one prompt into the next."""
+    prompts = pl.Series(
+        [
+            "Step 12 by step: PROVE it!",
+            "",
+            None,
+            "one",
+            "  --  ;; ",
+            "tab\there and\nnew line  x",
+            "Ünïcödé wörds, ünd 3.14159 ZAHLEN",
+            "a b",
+            "last prompt words",
+        ]
+    )
+    lists = (
+        prompts.fill_null("")
+        .str.to_lowercase()
+        .str.replace_all(r"\d+", "0")
+        .str.replace_all(r"[^\w\s]", " ")
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .list.eval((pl.element() + " " + pl.element().shift(-1)).drop_nulls())
+    )
+    expected = [(i, pair) for i, pairs in enumerate(lists.to_list()) for pair in pairs]
+    got = word_pairs(prompts)
+    assert list(zip(got["i"].to_list(), got["pair"].to_list(), strict=True)) == expected
+    assert ("tab\there", "and\nnew") in {tuple(p.split(" ")) for _, p in expected}
+    assert word_pairs(pl.Series([], dtype=pl.Utf8)).is_empty()
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:

@@ -18,7 +18,8 @@ import pytest
 
 from detection import services
 from detection.config import DetectionParams, config_new_version, current_config
-from detection.models import AccountScore, Campaign, DetectionRun, ValueReach
+from detection.models import DetectionRun
+from detection.outcome import run_outcome
 from tests.detection.cohorts import Cohort
 
 pytestmark = pytest.mark.django_db
@@ -42,35 +43,16 @@ def _signals(signals: list[dict]) -> list:
 
 
 def _decisions(run: DetectionRun) -> dict:
-    members: dict[int, list[str]] = {}
-    accounts = {}
-    for account, risk, flagged, held, n, tokens, signals, campaign in AccountScore.objects.filter(
-        run=run
-    ).values_list(
-        "account__account_id",
-        "risk_score",
-        "flagged",
-        "known_good",
-        "exchange_count",
-        "output_tokens",
-        "signals",
-        "campaign_id",
-    ):
-        accounts[account] = [risk, flagged, held, n, tokens, _signals(signals)]
-        if campaign is not None:
-            members.setdefault(campaign, []).append(account)
-    campaigns = sorted(
-        [sorted(names), round(Campaign.objects.get(pk=pk).risk_score, 4)]
-        for pk, names in members.items()
-    )
-    reach = sorted(
-        [kind, value, n, first.isoformat() if first else None]
-        for kind, value, n, first in ValueReach.objects.filter(run=run).values_list(
-            "kind", "value", "accounts", "first_ts"
-        )
-    )
+    outcome = run_outcome(run)
+    accounts = {a: [*v[:5], _signals(v[5])] for a, v in outcome["accounts"].items()}
+    campaigns = sorted([c["members"], round(c["risk"], 4)] for c in outcome["campaigns"])
     counts = {k: run.counts[k] for k in ("scored", "flagged", "campaigns", "lone", "exchanges")}
-    return {"counts": counts, "accounts": accounts, "campaigns": campaigns, "reach": reach}
+    return {
+        "counts": counts,
+        "accounts": accounts,
+        "campaigns": campaigns,
+        "reach": outcome["reach"],
+    }
 
 
 def test_a_run_decides_what_it_decided_before():
