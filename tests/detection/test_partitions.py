@@ -5,6 +5,7 @@ test_partitions_migration.py.
 """
 
 import io
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from detection import partitions, services
@@ -169,6 +171,39 @@ def test_a_stored_id_at_another_time_is_a_duplicate(method):
     assert load(method, later)[0] == 0
     assert where("ex-1") == where("ex-2") == where("ex-3") == ["detection_exchange_p2026_03"]
     assert Exchange.objects.get(exchange_id="ex-1").ts == first[0].ts  # the first one kept
+
+
+def probed(queries) -> set[str]:
+    """The tables the ingest's id lookups read, from the statements run."""
+    names = set()
+    for query in queries:
+        if "LATERAL" in query["sql"]:
+            names.update(re.findall(r"FROM (detection_exchange\w*) e WHERE", query["sql"]))
+    return names
+
+
+@pytest.mark.parametrize("method", ["copy", "staging", "portable"])
+def test_a_batch_probes_only_the_months_that_hold_rows(method):
+    """An id can only be stored in a partition that holds rows: the empty months (those made
+    ahead, most of them) and an empty DEFAULT partition are not probed, and a month is probed
+    from the moment it holds a row, whatever the batch's times."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    assert load(method, rows_for([1, 2]))[0] == 2  # March
+
+    later = rows_for([1, 3])
+    later[0] = later[0]._replace(ts=later[0].ts + timedelta(days=40))  # ex-1 again, in April
+    with CaptureQueriesContext(connection) as queries:
+        assert load(method, later)[0] == 1
+    assert probed(queries) == {"detection_exchange_p2026_03"}
+
+    far = rows_for([4])[0]._replace(ts=datetime(2099, 1, 1, tzinfo=UTC))
+    assert load(method, [far])[0] == 1  # the DEFAULT partition now holds a row
+    again = rows_for([4, 5])  # ex-4 at a March time
+    with CaptureQueriesContext(connection) as queries:
+        assert load(method, again)[0] == 1
+    assert probed(queries) == {"detection_exchange_p2026_03", DEFAULT}
+    assert where("ex-4") == [DEFAULT]
 
 
 @pytest.fixture
