@@ -267,6 +267,28 @@ def test_ids_repeated_at_other_times_are_counted_as_duplicates(tmp_path, workers
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_bulk_path_keeps_ids_that_only_share_a_hash(tmp_path, workers, monkeypatch):
+    """The bulk load looks for repeated ids among those whose 64-bit hash repeats: here
+    the hash is made the id's length, so ex-0..ex-9 share one and ex-10..ex-29 another;
+    every id stays, and only the later rows of the ids really repeated go."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    AccountFactory(account_id="acct-0")
+    monkeypatch.setattr(loaders, "_ID_HASH", "length(exchange_id)::bigint")
+    rows = [at(n) for n in range(30)]
+    rows += [at(3, days=40, prompt="again"), at(15, prompt="again") | {"ts": at(16)["ts"]}]
+
+    report = ingest_rows(tmp_path / "exchanges.jsonl", rows, workers=2)
+
+    assert report.bulk
+    assert (report.rows_read, report.loaded, report.duplicates) == (32, 30, 2)
+    assert sorted(Exchange.objects.values_list("exchange_id", flat=True)) == sorted(
+        f"ex-{n}" for n in range(30)
+    )
+    assert not Exchange.objects.filter(prompt="again").exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_two_ingests_of_overlapping_files_at_once_store_each_id_once(
     tmp_path, monkeypatch, settings
 ):
