@@ -206,6 +206,20 @@ def test_a_batch_probes_only_the_months_that_hold_rows(method):
     assert where("ex-4") == [DEFAULT]
 
 
+def test_finding_the_months_with_rows_reads_their_keys_not_their_rows():
+    """Whether a month holds rows is read from the first entry of its key: a scan of its
+    rows would wade, on every batch, through the dead or emptied pages at the start of the
+    month retention trims."""
+    partition_create(month_partition(datetime(2026, 3, 1, tzinfo=UTC)))
+    load("copy", rows_for(range(3000)))  # enough pages that the planner has a choice
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        assert loaders.probed_tables(cursor) == ["detection_exchange_p2026_03"]
+        cursor.execute("EXPLAIN " + queries[-1]["sql"])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Index Only Scan using detection_exchange_p2026_03_" in plan, plan
+    assert "Seq Scan on detection_exchange_p2026_03" not in plan, plan
+
+
 @pytest.fixture
 def workers(monkeypatch, settings, tmp_path):
     """What ingest does to big files, done to small ones: two parse workers, small pieces."""
