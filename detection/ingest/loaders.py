@@ -20,7 +20,8 @@ Two exchange loaders with the same behaviour, checked by the same tests:
   the same id with another time in another month (or the same one). The exchange id is still
   unique across the table, as the contract says: each batch takes one advisory lock
   (:data:`ID_LOCK`, to its commit, so two ingests' batches check and write one after the
-  other), looks its ids up in every month (the unique key's index, by its first column), and
+  other), looks its ids up in every month that holds rows (the unique key's index, by its
+  first column; :func:`probed_tables`), and
   COPYs only the rows whose id is not stored; the staging path's ``INSERT`` keeps the first
   row of each id in the batch and skips ids stored anywhere (:meth:`CopyLoader._insert_staged`).
   The bulk path, which holds the table's exclusive lock, removes repeated ids once, across
@@ -244,22 +245,58 @@ def lock_ids(cursor) -> None:
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ID_LOCK])
 
 
-# One probe of each partition's unique key (by its first column) per id. A LATERAL
-# subquery with LIMIT 1 is always planned as that probe: given ``exchange_id = ANY(ids)``
-# over a batch's tens of thousands of ids, the planner may read the whole table instead,
-# once a batch, which made a re-ingest cost the square of the table's size.
-_PROBE = f"(SELECT 1 AS hit FROM {TABLE} e WHERE e.exchange_id = {{0}} LIMIT 1)"  # noqa: S608
+# One probe of a table's unique key (by its first column) per id. A LATERAL subquery with
+# LIMIT 1 is always planned as that probe: given ``exchange_id = ANY(ids)`` over a batch's
+# tens of thousands of ids, the planner may read the whole table instead, once a batch,
+# which made a re-ingest cost the square of the table's size.
+_PROBE = "(SELECT 1 AS hit FROM {0} e WHERE e.exchange_id = {1} LIMIT 1)"
+
+
+def probed_tables(cursor) -> list[str]:
+    """Where a stored exchange id can be: the partitions that hold rows, or the table itself
+    where it is not partitioned.
+
+    Most months are empty (those made ahead, and the DEFAULT partition unless a timestamp
+    strayed), and a probe of an empty partition's key costs about as much as a probe of a
+    full one. Skipping them keeps the rule that an id is unique across months only if no
+    row can land in a skipped partition before the batch has written: the caller holds the
+    table's ROW EXCLUSIVE lock, which reaches every partition and keeps
+    :func:`detection.partitions.partition_create` from moving rows out of the DEFAULT
+    partition meanwhile, and :data:`ID_LOCK`, which every ingest takes before it looks up
+    and writes."""
+    # ``regclass`` as text: the partition's name, quoted where it needs to be.
+    cursor.execute(
+        "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = %s::regclass",
+        [TABLE],
+    )
+    partitions = [name for (name,) in cursor.fetchall()]
+    if not partitions:
+        return [TABLE]
+    # The first id in each partition's key, not ``EXISTS (SELECT FROM ...)``: that reads the
+    # heap from its start, and the month retention trims holds its oldest rows there, dead
+    # or emptied pages a scan would wade through on every batch.
+    cursor.execute(
+        " UNION ALL ".join(
+            f"SELECT %s WHERE (SELECT exchange_id FROM {name} ORDER BY exchange_id LIMIT 1) "  # noqa: S608 (catalog names)
+            "IS NOT NULL"
+            for name in partitions
+        ),
+        partitions,
+    )
+    return [name for (name,) in cursor.fetchall()]
 
 
 def stored_ids(cursor, ids: list[str]) -> set[str]:
-    """Those of ``ids`` stored in any month."""
-    if not ids:
+    """Those of ``ids`` stored in any month (see :func:`probed_tables` for the locks the
+    caller holds on the partitioned table)."""
+    tables = probed_tables(cursor) if ids else []
+    if not tables:
         return set()
-    cursor.execute(
-        "SELECT b.id FROM unnest(%s::text[]) AS b(id) "  # noqa: S608 (constants)
-        f"CROSS JOIN LATERAL {_PROBE.format('b.id')} x",
-        [ids],
+    probes = " UNION ALL ".join(
+        f"SELECT b.id FROM batch b CROSS JOIN LATERAL {_PROBE.format(table, 'b.id')} x"  # noqa: S608
+        for table in tables
     )
+    cursor.execute("WITH batch AS MATERIALIZED (SELECT unnest(%s::text[]) AS id) " + probes, [ids])
     return {exchange_id for (exchange_id,) in cursor.fetchall()}
 
 
@@ -451,20 +488,26 @@ class CopyLoader:
             )
         else:
             # The first row of each id in the batch (the stage keeps the COPY's order in
-            # ``position``), unless the id is stored in any month; the conflict clause is
-            # only a backstop for a writer that is not ingest (it holds no ID_LOCK).
+            # ``position``), unless the id is stored in any month that holds rows; the
+            # conflict clause is only a backstop for a writer that is not ingest (it holds no
+            # ID_LOCK).
+            tables = probed_tables(cursor)
+            probes = "".join(
+                f" LEFT JOIN LATERAL {_PROBE.format(table, 's.exchange_id')} x{i} ON true"
+                for i, table in enumerate(tables)
+            )
+            unstored = " AND ".join(f"x{i}.hit IS NULL" for i in range(len(tables)))
             cursor.execute(
                 f"""
                 INSERT INTO {TABLE} ({self.columns})
                 SELECT {self.columns} FROM (
                     SELECT DISTINCT ON (exchange_id) * FROM {STAGE}
                     ORDER BY exchange_id, position
-                ) s
-                LEFT JOIN LATERAL {_PROBE.format("s.exchange_id")} x ON true
-                WHERE x.hit IS NULL
+                ) s{probes}
+                {"WHERE " + unstored if tables else ""}
                 ORDER BY position
                 ON CONFLICT ({self.key}) DO NOTHING
-                """  # noqa: S608 (constants)
+                """  # noqa: S608 (constants and catalog names)
             )
         inserted = cursor.rowcount
         cursor.execute(f"TRUNCATE {STAGE}")
@@ -595,29 +638,55 @@ class CopyLoader:
         return removed
 
     def _delete_repeated_ids(self, cursor) -> int:
-        """Delete every row after the first of each exchange id; returns how many went."""
-        # ids come from the identity column in COPY order, so the lowest is the first loaded.
-        # The repeated ids are gathered first: usually there are none, and then the table is
-        # read once (the aggregate, in memory up to INGEST_BULK_WORK_MEM), not twice.
+        """Delete every row after the first of each exchange id; returns how many went.
+
+        Usually no id repeats, and the table is read once: the 64-bit hash of every id,
+        sorted and counted (half the server's CPU of counting the ids themselves in a hash
+        table of a group per row, docs/benchmarks.md, "Ingest"). Only when a hash repeats is
+        the table read again, for the ids behind the repeated hashes, which are the
+        repeated ids and, rarely, ids that merely share a hash."""
         work_mem = getattr(settings, "INGEST_BULK_WORK_MEM", "256MB")
         cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
-        cursor.execute(
-            f"""
-            CREATE TEMP TABLE ingest_repeated_ids ON COMMIT DROP AS
-            SELECT exchange_id, min(id) AS first FROM {TABLE}
-            GROUP BY exchange_id HAVING count(*) > 1
-            """  # noqa: S608 (constants)
-        )
+        cursor.execute("SELECT current_setting('enable_hashagg')")
+        (usual,) = cursor.fetchone()
+        # Without statistics on the just-loaded table the planner would count the hashes in
+        # a hash table too; sorted 64-bit integers cost far less.
+        cursor.execute("SELECT set_config('enable_hashagg', 'off', true)")
+        try:
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE ingest_repeated_hashes ON COMMIT DROP AS
+                SELECT {_ID_HASH} AS hash FROM {TABLE} GROUP BY 1 HAVING count(*) > 1
+                """  # noqa: S608 (constants)
+            )
+        finally:
+            cursor.execute("SELECT set_config('enable_hashagg', %s, true)", [usual])
         removed = 0
-        cursor.execute("SELECT EXISTS (SELECT FROM ingest_repeated_ids)")
+        cursor.execute("SELECT EXISTS (SELECT FROM ingest_repeated_hashes)")
         if cursor.fetchone()[0]:
+            # ids come from the identity column in COPY order, so the lowest is the first
+            # loaded.
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE ingest_repeated_ids ON COMMIT DROP AS
+                SELECT exchange_id, min(id) AS first FROM {TABLE}
+                WHERE {_ID_HASH} IN (SELECT hash FROM ingest_repeated_hashes)
+                GROUP BY exchange_id HAVING count(*) > 1
+                """  # noqa: S608 (constants)
+            )
             cursor.execute(
                 f"DELETE FROM {TABLE} e USING ingest_repeated_ids d "  # noqa: S608 (constants)
                 "WHERE e.exchange_id = d.exchange_id AND e.id <> d.first"
             )
             removed = cursor.rowcount
-        cursor.execute("DROP TABLE ingest_repeated_ids")
+            cursor.execute("DROP TABLE ingest_repeated_ids")
+        cursor.execute("DROP TABLE ingest_repeated_hashes")
         return removed
+
+
+# The hash the bulk path's search for repeated ids sorts: equal ids (compared byte by byte,
+# ``COLLATE "C"``) hash equal.
+_ID_HASH = "hashtextextended(exchange_id, 0)"
 
 
 def connect_params() -> dict:

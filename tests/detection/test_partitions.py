@@ -5,6 +5,7 @@ test_partitions_migration.py.
 """
 
 import io
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from detection import partitions, services
@@ -171,6 +173,53 @@ def test_a_stored_id_at_another_time_is_a_duplicate(method):
     assert Exchange.objects.get(exchange_id="ex-1").ts == first[0].ts  # the first one kept
 
 
+def probed(queries) -> set[str]:
+    """The tables the ingest's id lookups read, from the statements run."""
+    names = set()
+    for query in queries:
+        if "LATERAL" in query["sql"]:
+            names.update(re.findall(r"FROM (detection_exchange\w*) e WHERE", query["sql"]))
+    return names
+
+
+@pytest.mark.parametrize("method", ["copy", "staging", "portable"])
+def test_a_batch_probes_only_the_months_that_hold_rows(method):
+    """An id can only be stored in a partition that holds rows: the empty months (those made
+    ahead, most of them) and an empty DEFAULT partition are not probed, and a month is probed
+    from the moment it holds a row, whatever the batch's times."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    assert load(method, rows_for([1, 2]))[0] == 2  # March
+
+    later = rows_for([1, 3])
+    later[0] = later[0]._replace(ts=later[0].ts + timedelta(days=40))  # ex-1 again, in April
+    with CaptureQueriesContext(connection) as queries:
+        assert load(method, later)[0] == 1
+    assert probed(queries) == {"detection_exchange_p2026_03"}
+
+    far = rows_for([4])[0]._replace(ts=datetime(2099, 1, 1, tzinfo=UTC))
+    assert load(method, [far])[0] == 1  # the DEFAULT partition now holds a row
+    again = rows_for([4, 5])  # ex-4 at a March time
+    with CaptureQueriesContext(connection) as queries:
+        assert load(method, again)[0] == 1
+    assert probed(queries) == {"detection_exchange_p2026_03", DEFAULT}
+    assert where("ex-4") == [DEFAULT]
+
+
+def test_finding_the_months_with_rows_reads_their_keys_not_their_rows():
+    """Whether a month holds rows is read from the first entry of its key: a scan of its
+    rows would wade, on every batch, through the dead or emptied pages at the start of the
+    month retention trims."""
+    partition_create(month_partition(datetime(2026, 3, 1, tzinfo=UTC)))
+    load("copy", rows_for(range(3000)))  # enough pages that the planner has a choice
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        assert loaders.probed_tables(cursor) == ["detection_exchange_p2026_03"]
+        cursor.execute("EXPLAIN " + queries[-1]["sql"])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Index Only Scan using detection_exchange_p2026_03_" in plan, plan
+    assert "Seq Scan on detection_exchange_p2026_03" not in plan, plan
+
+
 @pytest.fixture
 def workers(monkeypatch, settings, tmp_path):
     """What ingest does to big files, done to small ones: two parse workers, small pieces."""
@@ -229,6 +278,28 @@ def test_ids_repeated_at_other_times_are_counted_as_duplicates(tmp_path, workers
     assert (report.loaded, report.duplicates) == (0, 40)
     assert Exchange.objects.count() == 40
     assert len(set(Exchange.objects.values_list("exchange_id", flat=True))) == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bulk_path_keeps_ids_that_only_share_a_hash(tmp_path, workers, monkeypatch):
+    """The bulk load looks for repeated ids among those whose 64-bit hash repeats: here
+    the hash is made the id's length, so ex-0..ex-9 share one and ex-10..ex-29 another;
+    every id stays, and only the later rows of the ids really repeated go."""
+    for month in (3, 4):
+        partition_create(month_partition(datetime(2026, month, 1, tzinfo=UTC)))
+    AccountFactory(account_id="acct-0")
+    monkeypatch.setattr(loaders, "_ID_HASH", "length(exchange_id)::bigint")
+    rows = [at(n) for n in range(30)]
+    rows += [at(3, days=40, prompt="again"), at(15, prompt="again") | {"ts": at(16)["ts"]}]
+
+    report = ingest_rows(tmp_path / "exchanges.jsonl", rows, workers=2)
+
+    assert report.bulk
+    assert (report.rows_read, report.loaded, report.duplicates) == (32, 30, 2)
+    assert sorted(Exchange.objects.values_list("exchange_id", flat=True)) == sorted(
+        f"ex-{n}" for n in range(30)
+    )
+    assert not Exchange.objects.filter(prompt="again").exists()
 
 
 @pytest.mark.django_db(transaction=True)
