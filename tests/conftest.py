@@ -18,6 +18,30 @@ from tests.factories import UserFactory
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _database_order(item: pytest.Item) -> int:
+    """0 for a test in a transaction rolled back after it, 1 for one whose database is
+    flushed after it (the browser journeys, the worker tests), 2 for one without a database."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    if (
+        (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+        or "transactional_db" in fixtures
+        or "live_server" in fixtures
+    ):
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Every test that is rolled back runs before every test whose database is flushed, as
+    pytest-django orders them: a flush takes the data migrations' rows (role groups, reason
+    codes) with it. pytest regroups tests by their session-scoped parameters after
+    pytest-django's ordering, which moved the browser journeys (parametrised by browser) in
+    among the rolled-back tests; this stable sort, run last, puts them back in their place."""
+    items.sort(key=_database_order)
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache(settings):
     """Each test starts with an empty cache: the database is rolled back between tests, and
