@@ -487,11 +487,14 @@ def test_a_sigterm_to_the_process_group_does_not_stop_the_workers(tmp_path, big,
 
     monkeypatch.setattr(parallel._Worker, "encode", slowly)
     commit, sent = service._commit, []
+    # This process may have children of its own already (a browser from an earlier journey
+    # in the same test process): only the ingest's workers are signalled and counted.
+    before = set(_children_of(os.getpid()))
 
     def commit_and_signal(*args):
         commit(*args)
         if not sent:
-            sent.extend(_children_of(os.getpid()))
+            sent.extend(pid for pid in _children_of(os.getpid()) if pid not in before)
             for pid in sent:
                 os.kill(pid, signal.SIGTERM)
 
