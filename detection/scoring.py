@@ -103,10 +103,13 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
 def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
     """The account's contributing signals, strongest first, each with value and reason."""
     order = np.argsort(-scores.contributions[i], kind="stable")
+    # A flag alone rests on a tie, so every tie is named, however weak beside the rest.
+    shown = [j for j in order[:top] if scores.contributions[i, j] > 0]
+    shown += [
+        j for j in order[top:] if scores.contributions[i, j] > 0 and scores.signals[j].name in TIES
+    ]
     out = []
-    for j in order[:top]:
-        if scores.contributions[i, j] <= 0:
-            break
+    for j in shown:
         sig = scores.signals[j]
         out.append(
             {
