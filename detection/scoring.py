@@ -103,10 +103,13 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
 def explain(scores: Scores, i: int, top: int = 6) -> list[dict]:
     """The account's contributing signals, strongest first, each with value and reason."""
     order = np.argsort(-scores.contributions[i], kind="stable")
+    # A flag alone rests on a tie, so every tie is named, however weak beside the rest.
+    shown = [j for j in order[:top] if scores.contributions[i, j] > 0]
+    shown += [
+        j for j in order[top:] if scores.contributions[i, j] > 0 and scores.signals[j].name in TIES
+    ]
     out = []
-    for j in order[:top]:
-        if scores.contributions[i, j] <= 0:
-            break
+    for j in shown:
         sig = scores.signals[j]
         out.append(
             {
@@ -356,6 +359,9 @@ def join_by_signature(
       when it harvests what the campaign harvests (``_harvests_like``), is tied to it the way
       its members are (``decide``), reaches ``member_threshold`` and its organisation is not
       mostly elsewhere: a stranger with nothing but shared addresses stays out.
+
+    An account flagged alone whose ties all lead to campaigns that harvest something else
+    (``_bystanders``) is not flagged: those ties are the campaigns' infrastructure.
     """
     if not decision.campaigns or not len(a):
         return decision
@@ -423,12 +429,44 @@ def join_by_signature(
     for c, rows in joined.items():
         campaign_of[rows] = c
         campaigns[c]["members"] = np.concatenate([np.asarray(campaigns[c]["members"]), rows])
-    flagged = decision.flagged | (campaign_of >= 0)
+    flagged = (decision.flagged & ~_bystanders(scores, campaign_of, campaigns, a, b)) | (
+        campaign_of >= 0
+    )
     for info in campaigns.values():
         members = np.asarray(info["members"], dtype=np.int64)
         info["members"] = np.sort(members)
         info["risk"] = float(np.mean(scores.risk[members]))
     return Decision(flagged, campaign_of, campaigns)
+
+
+# Ties that ``join_by_signature`` does not see as pairs: they always keep a lone flag.
+_UNPAIRED_TIES = ("registration_burst", "user_agent_reuse")
+
+
+def _bystanders(
+    scores: Scores, campaign_of: np.ndarray, campaigns: dict, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Accounts outside every campaign whose ties all lead to campaigns that harvest something
+    else (``_off_signature``): a researcher whose cloud box has an address a fleet's proxy
+    network also rents. The campaign already judged that tie (it makes no member of an account
+    that harvests something else), so it makes no lone flag either."""
+    n = len(campaign_of)
+    tied_to_fleet = np.zeros(n, dtype=bool)
+    other_tie = np.zeros(n, dtype=bool)
+    for j, sig in enumerate(scores.signals):
+        if sig.name in _UNPAIRED_TIES:
+            other_tie |= scores.strengths[:, j] > 0
+    outside = campaign_of < 0
+    for x, y in ((a, b), (b, a)):
+        keep = outside[x]
+        rows, partners = x[keep], campaign_of[y[keep]]
+        for c in np.unique(partners[partners >= 0]).tolist():
+            at = rows[partners == c]
+            off = _off_signature(scores, at, campaigns[c].get("signature", []))
+            tied_to_fleet[at[off]] = True
+            other_tie[at[~off]] = True
+        other_tie[rows[partners < 0]] = True
+    return tied_to_fleet & ~other_tie
 
 
 def representative_signal(signals: list[dict], *, value: float, norm: float) -> dict:

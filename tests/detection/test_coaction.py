@@ -163,6 +163,36 @@ def test_membership_follows_the_campaigns_signature_and_ties():
     assert joined.flagged.tolist() == [True] * 7 + [False, False]
 
 
+def test_a_lone_flag_does_not_rest_on_ties_to_a_fleet_that_harvests_something_else():
+    # Rows 0-3 a coding fleet's campaign. Row 4, flagged alone, is a benchmark researcher
+    # (reasoning) whose cloud address the fleet's proxy network also rents: its only ties
+    # lead to the fleet. Row 5, flagged alone too, is tied the same way and also to row 6,
+    # an account of no campaign: that tie still holds. Row 7 harvests what the fleet does
+    # (coding) and keeps its flag.
+    scores = _scores(
+        risk=[0.9] * 8,
+        reasoning=[0.0] * 4 + [0.9, 0.9, 0.0, 0.0],
+        coding=[0.95] * 4 + [0.0, 0.0, 0.0, 0.95],
+    )
+    campaign_of = np.array([0, 0, 0, 0, -1, -1, -1, -1])
+    ip = TIE_BITS["ip"]
+    campaigns = {
+        0: {
+            "members": np.arange(4),
+            "evidence": ["ip"],
+            "signature": ["capability_targeting"],
+            "ties": ip,
+        }
+    }
+    flagged = np.array([True] * 4 + [True, True, False, True])
+    decision = Decision(flagged, campaign_of, campaigns)
+    a = np.array([0, 1, 4, 4, 5, 5, 7])
+    b = np.array([1, 2, 0, 1, 0, 6, 2])
+    joined = join_by_signature(scores, decision, a, b, np.full(len(a), ip), DetectionParams())
+    assert joined.campaign_of.tolist() == [0, 0, 0, 0, -1, -1, -1, -1]
+    assert joined.flagged.tolist() == [True] * 4 + [False, True, False, True]
+
+
 # --- The cap on how many others a crowded account is compared with ------------------------
 
 CAP = DetectionParams().coaction_cell_cap

@@ -54,6 +54,18 @@ def test_explanation_lists_contributing_signals_strongest_first():
     }
 
 
+def test_explanation_names_every_tie_beyond_the_strongest_signals():
+    params = DetectionParams()
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9]),
+        _signal("output_harvesting", VOLUME, [20.0]),
+        _signal("shared_infrastructure", COORDINATION, [3]),
+        _signal("round_the_clock", "rhythm", [0.99]),
+    ]
+    rows = explain(score(signals, params), 0, top=1)
+    assert [r["name"] for r in rows] == ["reasoning_elicitation", "shared_infrastructure"]
+
+
 def test_campaign_needs_size_risk_and_strong_shared_evidence():
     params = DetectionParams()
     signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 6),
