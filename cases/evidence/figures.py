@@ -27,9 +27,15 @@ from detection.charts import ActivityBands, NetAccount, Share, SharedKey
 from detection.charts.base import KEY_KIND_LABELS
 
 # Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
-# 1 (unmarked): before formats; 2: shares at the median, the network filled by risk.
-FIGURES_FORMAT = 2
+# 1 (unmarked): before formats; 2: shares at the median, the network filled by risk; 3: the
+# network's table cached beside its figure.
+FIGURES_FORMAT = 3
 FORMAT_KEY = "_format"
+# The network's table (``network_table``) is cached with the network's figure under this
+# name, so the page reads neither the network's data (every account of the case and who
+# uses what) nor counts it again on each view.
+NETWORK_TABLE = "network_table"
+NETWORK_TABLE_ROWS = 50
 
 
 def figures_stored(charts: dict[str, dict]) -> dict:
@@ -41,11 +47,17 @@ def figures_current(stored: dict | None) -> bool:
     return isinstance(stored, dict) and stored.get(FORMAT_KEY) == FIGURES_FORMAT
 
 
-def charts_of(stored: dict | None) -> dict[str, dict]:
-    """The charts by name in a row's stored figures (any format), without the marker."""
+def cached_of(stored: dict | None) -> dict[str, dict]:
+    """What a row's stored figures (any format) cache, by name, without the marker: its
+    charts and, on the network's row, the network's table (``NETWORK_TABLE``)."""
     if not isinstance(stored, dict):
         return {}
     return {name: fig for name, fig in stored.items() if name != FORMAT_KEY}
+
+
+def charts_of(stored: dict | None) -> dict[str, dict]:
+    """The charts by name in a row's stored figures (any format)."""
+    return {name: fig for name, fig in cached_of(stored).items() if name != NETWORK_TABLE}
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ class NetworkTable:
     total: int
 
 
-def network_table(data: dict, limit: int = 50) -> NetworkTable:
+def network_table(data: dict, limit: int = NETWORK_TABLE_ROWS) -> NetworkTable:
     """The network as rows for people who do not read the picture: each shared thing the
     chart draws (one at least one account uses), its kind, and how many of the case's
     accounts share it, as the node's hover says."""
@@ -213,6 +225,9 @@ def build_figures(sections: dict[str, dict]) -> dict[str, dict[str, dict]]:
             fig = chart.build(data)
         if fig is not None:
             out.setdefault(chart.kind, {})[chart.name] = _plain(fig)
+            if chart.name == "network":
+                table = network_table(data)
+                out[chart.kind][NETWORK_TABLE] = {"rows": table.rows, "total": table.total}
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 from cases.evidence.figures import (
     FIGURES_FORMAT,
     FORMAT_KEY,
+    NETWORK_TABLE,
     build_figures,
     charts_of,
     figures_current,
@@ -66,6 +67,7 @@ def test_figures_cached_in_an_older_format_are_drawn_again_and_the_data_stays(
     expected = build_figures({kind: row.data for kind, row in after.items()})
     assert charts_of(after["signals"].figures) == expected["signals"]
     assert charts_of(after["traffic"].figures) == expected["traffic"]
+    assert after["network"].figures[NETWORK_TABLE] == expected["network"][NETWORK_TABLE]
     assert {kind: json.dumps(row.data, sort_keys=True) for kind, row in after.items()} == (
         data_before
     )
@@ -99,3 +101,21 @@ def test_the_network_table_lists_what_the_chart_draws_with_the_same_counts(snaps
     short = network_table(data, limit=2)
     assert len(short.rows) == 2 and short.total == table.total
     assert short.rows == table.rows[:2]
+
+
+def test_the_network_table_on_the_page_is_the_one_cached_beside_the_chart(snapshot, analyst_client):
+    """The page reads the table with the figures, never the network's data (every account
+    of the case and every membership)."""
+    row = _rows(snapshot)["network"]
+    table = network_table(row.data)
+    assert row.figures[NETWORK_TABLE] == {"rows": table.rows, "total": table.total}
+    marked = {
+        **row.figures,
+        NETWORK_TABLE: {
+            "rows": [{**table.rows[0], "value": "cached-row", "link_value": False}],
+            "total": 999,
+        },
+    }
+    Evidence.objects.filter(pk=row.pk).update(figures=marked)
+    html = _charts_html(analyst_client, snapshot)
+    assert "cached-row" in html and "the 1 most shared of 999 shared things" in html
