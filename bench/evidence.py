@@ -17,6 +17,10 @@ best and median of ``--runs`` loads, and the server time of each section the pag
 (through Django's test client, as ``bench/pages.py`` does), with its query count.
 
     .venv/bin/python bench/evidence.py --existing console_bench_scale --cases 2 --browser
+
+``--no-snapshot`` leaves the snapshots as they are (the page shows each case's latest
+finished one) and measures only the pages: with ``--browser``, the sections of each of the
+``--cases`` largest cases, and the largest one in Chromium.
 """
 
 from __future__ import annotations
@@ -382,10 +386,18 @@ def sections(case_pk: int, runs: int) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from cases.models import Case
+
     client = Client()
     client.force_login(bench_user())
     htmx = {"HX-Request": "true"}
     base = f"/cases/{case_pk}"
+    case = Case.objects.get(pk=case_pk)
+    print(
+        f"sections: case {case_pk}, {case.account_count:,} accounts, "
+        f"{case.exchange_count:,} exchanges; CPU is this process's",
+        flush=True,
+    )
     urls = [
         ("case page", f"{base}/", {}),
         ("summary", f"{base}/summary/", htmx),
@@ -403,15 +415,17 @@ def sections(case_pk: int, runs: int) -> None:
         if response.status_code != 200:
             print(f"  {label:<12} {url}: HTTP {response.status_code} (skipped)")
             continue
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             client.get(url, headers=headers)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url, headers=headers)
         print(
             f"  {label:<12} median {statistics.median(times):7.1f} ms  max {max(times):7.1f} ms"
+            f"  CPU {statistics.median(cpu):7.1f} ms"
             f"  {len(ctx.captured_queries):3d} queries  {len(response.content) / 1024:7.0f} kB",
             flush=True,
         )
@@ -429,6 +443,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1, help="with --existing: largest N cases")
     parser.add_argument("--browser", action="store_true", help="open the largest case's page")
     parser.add_argument("--runs", type=int, default=5, help="page loads and section requests")
+    parser.add_argument(
+        "--no-snapshot", action="store_true", help="with --existing: measure the pages only"
+    )
     args = parser.parse_args()
     if args.existing:
         # Production settings (DEBUG off, cached templates) for the page, as bench/pages.py.
@@ -442,11 +459,12 @@ def main() -> None:
         t0 = time.perf_counter()
         cases = load(args.per_account, args.background, args.sizes)
         print(f"load took {time.perf_counter() - t0:.1f} s")
-    measure(cases)
+    if not (args.existing and args.no_snapshot):
+        measure(cases)
     if args.browser:
-        largest = next(iter(cases.values()))
-        sections(largest, args.runs)
-        browser(largest, args.runs)
+        for case_pk in cases.values():
+            sections(case_pk, args.runs)
+        browser(next(iter(cases.values())), args.runs)
 
 
 if __name__ == "__main__":
