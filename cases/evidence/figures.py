@@ -28,7 +28,7 @@ from detection.charts.base import KEY_KIND_LABELS
 
 # Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
 # 1 (unmarked): before formats; 2: shares at the median, the network filled by risk; 3: the
-# network's table cached beside its figure.
+# network's table cached beside its figure, its caption saying when accounts are grouped.
 FIGURES_FORMAT = 3
 FORMAT_KEY = "_format"
 # The network's table (``network_table``) is cached with the network's figure under this
@@ -36,6 +36,9 @@ FORMAT_KEY = "_format"
 # uses what) nor counts it again on each view.
 NETWORK_TABLE = "network_table"
 NETWORK_TABLE_ROWS = 50
+# Up to this many accounts the network draws each one; above it, groups of them, so what the
+# page sends and draws stays bounded whatever the case's size (the caption says so).
+NETWORK_ACCOUNTS_DRAWN = 400
 
 
 def figures_stored(charts: dict[str, dict]) -> dict:
@@ -87,6 +90,7 @@ def _network(data: dict) -> go.Figure | None:
         [NetAccount(a, float(r), c) for a, r, c in data["accounts"]],
         keys,
         [(a, k) for a, k in data.get("memberships", [])],
+        summarise_above=NETWORK_ACCOUNTS_DRAWN,
         account_urls=[account_url(a) for a, _, _ in data["accounts"]],
         key_urls=[
             pivot_url(PIVOT_KINDS[key.kind], key.value) if key.kind in PIVOT_KINDS else None

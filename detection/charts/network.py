@@ -182,13 +182,21 @@ def network_figure(
         )
 
     shown = f"{len(groups)} groups of {n_acc} accounts" if summarised else f"{n_acc} accounts"
+    caption = (
+        "Look for dense clusters of accounts (circles) hanging off the same addresses, "
+        "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
+        "them. Click a node to open its account, or the accounts sharing that thing."
+    )
+    if summarised:
+        caption += (
+            f" More than {summarise_above:,} accounts are drawn as groups: each circle is "
+            "accounts that share the same things, sized by how many; hover for what they share."
+        )
     fig = go.Figure(traces)
     fig.update_layout(
         chart_layout(
             f"Account network: {shown}, {len(used_keys)} shared things",
-            "Look for dense clusters of accounts (circles) hanging off the same addresses, "
-            "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
-            "them. Click a node to open its account, or the accounts sharing that thing.",
+            caption,
             # No axis titles: positions are a layout with no units, and at phone widths an x
             # title printed over the legend below it.
             "",

@@ -148,6 +148,7 @@ def test_big_fleets_are_summarised_into_groups_and_stay_light():
     assert len(groups["x"]) < 200
     assert sum(int(t.split(" accounts")[0]) for t in groups["text"]) == n
     assert "groups of 3000 accounts" in spec["layout"]["title"]["text"]
+    assert "More than 400 accounts are drawn as groups" in spec["layout"]["meta"]["caption"]
     assert len(fig.to_json()) < 400_000
 
 
