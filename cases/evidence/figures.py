@@ -28,7 +28,8 @@ from detection.charts.base import KEY_KIND_LABELS
 
 # Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
 # 1 (unmarked): before formats; 2: shares at the median, the network filled by risk; 3: the
-# network's table cached beside its figure, its caption saying when accounts are grouped.
+# network's table cached beside its figure, accounts grouped past a number of links too, and
+# the caption saying when they are.
 FIGURES_FORMAT = 3
 FORMAT_KEY = "_format"
 # The network's table (``network_table``) is cached with the network's figure under this
@@ -36,9 +37,11 @@ FORMAT_KEY = "_format"
 # uses what) nor counts it again on each view.
 NETWORK_TABLE = "network_table"
 NETWORK_TABLE_ROWS = 50
-# Up to this many accounts the network draws each one; above it, groups of them, so what the
-# page sends and draws stays bounded whatever the case's size (the caption says so).
+# Up to this many accounts, and this many links between them and what they share, the
+# network draws each account; above either, groups of them, so what the page sends and draws
+# stays bounded whatever the case's size (the caption says so).
 NETWORK_ACCOUNTS_DRAWN = 400
+NETWORK_LINKS_DRAWN = 8_000
 
 
 def figures_stored(charts: dict[str, dict]) -> dict:
@@ -91,6 +94,7 @@ def _network(data: dict) -> go.Figure | None:
         keys,
         [(a, k) for a, k in data.get("memberships", [])],
         summarise_above=NETWORK_ACCOUNTS_DRAWN,
+        links_above=NETWORK_LINKS_DRAWN,
         account_urls=[account_url(a) for a, _, _ in data["accounts"]],
         key_urls=[
             pivot_url(PIVOT_KINDS[key.kind], key.value) if key.kind in PIVOT_KINDS else None

@@ -97,6 +97,7 @@ def network_figure(
     memberships: list[tuple[int, int]],
     *,
     summarise_above: int = 400,
+    links_above: int = 8_000,
     webgl_above: int = 40_000,
     account_urls: list[str | None] | None = None,
     key_urls: list[str | None] | None = None,
@@ -106,22 +107,25 @@ def network_figure(
     Small fleets draw each account as a circle filled by its risk (a sequential scale with
     its colour bar; with several campaigns, a ring in each campaign's colour tells them apart)
     and each shared thing in its kind's shape; an account's links go to the things it uses.
-    Above ``summarise_above`` accounts, accounts are grouped into communities of the same graph
-    (igraph's multilevel modularity) and each group is one node sized by its members, so
-    a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise between
-    accounts: one IP shared by thousands of accounts would be millions of links.
+    Above ``summarise_above`` accounts, or ``links_above`` account-thing links (a few hundred
+    accounts each using hundreds of shared addresses and templates would be tens of thousands
+    of lines, megabytes to send and seconds to draw), accounts are grouped into communities of
+    the same graph (igraph's multilevel modularity) and each group is one node sized by its
+    members, so a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise
+    between accounts: one IP shared by thousands of accounts would be millions of links.
 
     Each kind of shared thing has its own shape and colour and legend entry
     (``KEY_KIND_STYLES``). ``account_urls`` and ``key_urls`` (parallel to ``accounts`` and
     ``keys``) become each node's ``customdata``: the page opens it when the node is clicked.
     """
     n_acc = len(accounts)
-    summarised = n_acc > summarise_above
     used_keys = sorted({k for _, k in memberships if 0 <= k < len(keys)})
     members_of: dict[int, set[int]] = defaultdict(set)
     for a, k in memberships:
         if 0 <= a < n_acc and 0 <= k < len(keys):
             members_of[k].add(a)
+    links = sum(len(members) for members in members_of.values())
+    summarised = n_acc > summarise_above or links > links_above
 
     groups = _account_groups(n_acc, members_of) if summarised else [[i] for i in range(n_acc)]
     group_of = {a: g for g, members in enumerate(groups) for a in members}
@@ -189,8 +193,9 @@ def network_figure(
     )
     if summarised:
         caption += (
-            f" More than {summarise_above:,} accounts are drawn as groups: each circle is "
-            "accounts that share the same things, sized by how many; hover for what they share."
+            f" With more than {summarise_above:,} accounts or {links_above:,} links, accounts "
+            "are drawn as groups: each circle is accounts that share the same things, sized by "
+            "how many; hover for what they share."
         )
     fig = go.Figure(traces)
     fig.update_layout(

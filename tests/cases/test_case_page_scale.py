@@ -129,5 +129,5 @@ def test_capped_lists_and_charts_say_so(analyst_client, low_caps):
     assert f"and {BASE - 5} more" in intel_html.decode()
     charts = analyst_client.get(f"/cases/{case.pk}/evidence/charts/", headers=htmx).content
     assert f"groups of {BASE} accounts" in charts.decode()
-    assert "More than 20 accounts are drawn as groups" in charts.decode()
+    assert "more than 20 accounts or 8,000 links" in charts.decode()
     assert f"20 bands of {BASE} accounts" in charts.decode()

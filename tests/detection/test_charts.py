@@ -148,8 +148,23 @@ def test_big_fleets_are_summarised_into_groups_and_stay_light():
     assert len(groups["x"]) < 200
     assert sum(int(t.split(" accounts")[0]) for t in groups["text"]) == n
     assert "groups of 3000 accounts" in spec["layout"]["title"]["text"]
-    assert "More than 400 accounts are drawn as groups" in spec["layout"]["meta"]["caption"]
+    assert "more than 400 accounts or 8,000 links" in spec["layout"]["meta"]["caption"]
     assert len(fig.to_json()) < 400_000
+
+
+def test_a_few_hundred_accounts_with_many_links_are_grouped_too():
+    """300 accounts each using 100 of 200 shared addresses: 30,000 lines drawn one by one."""
+    n = 300
+    accounts = [NetAccount(f"fleet-{i}", 0.9, "Fleet") for i in range(n)]
+    keys = [SharedKey("ip", f"10.0.{i // 250}.{i % 250}") for i in range(200)]
+    memberships = [(i, (i + j) % 200) for i in range(n) for j in range(100)]
+    spec = as_json(network_figure(accounts, keys, memberships))
+    assert spec["data"][-1]["name"].startswith("groups of accounts")
+    assert f"groups of {n} accounts" in spec["layout"]["title"]["text"]
+    assert len(spec["data"][0]["x"]) < 3 * 8_000
+    few = as_json(network_figure(accounts, keys, memberships[: 20 * n]))
+    assert few["data"][-1]["name"].startswith("accounts")
+    assert "drawn as groups" not in few["layout"]["meta"]["caption"]
 
 
 def test_network_escapes_every_telemetry_string():
