@@ -320,6 +320,29 @@ def bench_user():
     return user
 
 
+def browser_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's descendants still running:
+    the browser's processes (Linux /proc), which the machine's load does not inflate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    me, total = os.getpid(), 0.0
+    for pid in cpu:
+        up = parent.get(pid)
+        while up and up != me:
+            up = parent.get(up)
+        if up == me and pid != me:
+            total += cpu[pid]
+    return total
+
+
 # True once every chart container on the page holds a drawn Plotly figure.
 ALL_DRAWN = """() => {
   const boxes = document.querySelectorAll('#charts-body [data-chart]');
@@ -341,7 +364,7 @@ def browser(case_pk: int, runs: int) -> None:
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     url, server = serve()
-    drawn, loaded, charts = [], [], 0
+    drawn, loaded, busy, script, used, charts = [], [], [], [], [], 0
     try:
         with sync_playwright() as pw:
             chromium = pw.chromium.launch(
@@ -353,9 +376,20 @@ def browser(case_pk: int, runs: int) -> None:
             )
             for _ in range(runs):
                 page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                cpu0 = browser_cpu()
                 page.goto(f"{url}/cases/{case_pk}/", wait_until="commit")
                 page.wait_for_function(ALL_DRAWN, timeout=120_000, polling=20)
                 drawn.append(page.evaluate("() => performance.now()"))
+                used.append((browser_cpu() - cpu0) * 1000)
+                # The renderer's main thread busy (tasks) and running script, in seconds:
+                # what a page costs the browser, which the machine's load inflates less.
+                metrics = {
+                    m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                }
+                busy.append(metrics["TaskDuration"] * 1000)
+                script.append(metrics["ScriptDuration"] * 1000)
                 loaded.append(
                     page.evaluate(
                         "() => performance.getEntriesByType('navigation')[0]"
@@ -373,7 +407,10 @@ def browser(case_pk: int, runs: int) -> None:
         f"browser: case {case_pk}, {charts} charts drawn after {min(drawn):.0f} ms best, "
         f"{statistics.median(drawn):.0f} ms median of {runs} loads (the page's own HTML "
         f"ready after {statistics.median(loaded):.0f} ms median); every load, the first with "
-        f"an empty cache: {', '.join(f'{t:.0f}' for t in drawn)} ms",
+        f"an empty cache: {', '.join(f'{t:.0f}' for t in drawn)} ms; the renderer's main "
+        f"thread busy {statistics.median(busy):.0f} ms median (running script "
+        f"{statistics.median(script):.0f} ms); the browser's CPU (user + system, all its "
+        f"processes) {statistics.median(used):.0f} ms median",
         flush=True,
     )
 
@@ -446,6 +483,9 @@ def main() -> None:
     parser.add_argument(
         "--no-snapshot", action="store_true", help="with --existing: measure the pages only"
     )
+    parser.add_argument(
+        "--browser-case", type=int, help="with --browser: open this case (default the largest)"
+    )
     args = parser.parse_args()
     if args.existing:
         # Production settings (DEBUG off, cached templates) for the page, as bench/pages.py.
@@ -464,7 +504,7 @@ def main() -> None:
     if args.browser:
         for case_pk in cases.values():
             sections(case_pk, args.runs)
-        browser(next(iter(cases.values())), args.runs)
+        browser(args.browser_case or next(iter(cases.values())), args.runs)
 
 
 if __name__ == "__main__":
