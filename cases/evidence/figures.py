@@ -29,8 +29,9 @@ from detection.charts.base import KEY_KIND_LABELS
 # Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
 # 1 (unmarked): before formats; 2: shares at the median, the network filled by risk; 3: the
 # network's table cached beside its figure, accounts grouped past a number of links too, and
-# the caption saying when they are.
-FIGURES_FORMAT = 3
+# the caption saying when they are; 4: the network never WebGL (the page's plotly.js has no
+# such traces), at most as many lines as links it draws accounts up to, the heaviest.
+FIGURES_FORMAT = 4
 FORMAT_KEY = "_format"
 # The network's table (``network_table``) is cached with the network's figure under this
 # name, so the page reads neither the network's data (every account of the case and who
@@ -38,8 +39,9 @@ FORMAT_KEY = "_format"
 NETWORK_TABLE = "network_table"
 NETWORK_TABLE_ROWS = 50
 # Up to this many accounts, and this many links between them and what they share, the
-# network draws each account; above either, groups of them, so what the page sends and draws
-# stays bounded whatever the case's size (the caption says so).
+# network draws each account; above either, groups of them, and never more than that many
+# lines, so what the page sends and draws stays bounded whatever the case's size (the
+# caption says so).
 NETWORK_ACCOUNTS_DRAWN = 400
 NETWORK_LINKS_DRAWN = 8_000
 

@@ -75,6 +75,20 @@ def test_figures_cached_in_an_older_format_are_drawn_again_and_the_data_stays(
     assert snapshot.status == EvidenceSnapshot.Status.DONE and snapshot.figures_bytes > 1000
 
 
+def test_a_network_cached_when_big_ones_were_webgl_is_drawn_again_in_svg(snapshot, analyst_client):
+    """Format 3 drew networks past 40,000 marks with WebGL traces, which the page's plotly.js
+    (the cartesian bundle) does not have: such a cached figure is never shown as it is."""
+    row = _rows(snapshot)["network"]
+    network = row.figures["network"]
+    webgl = {**network, "data": [{**t, "type": "scattergl"} for t in network["data"]]}
+    Evidence.objects.filter(pk=row.pk).update(
+        figures={**row.figures, "network": webgl, FORMAT_KEY: 3}
+    )
+    html = _charts_html(analyst_client, snapshot)
+    assert "scattergl" not in html
+    assert {t["type"] for t in evidence_figures(snapshot)["network"][1]["data"]} == {"scatter"}
+
+
 def test_figures_in_the_current_format_are_read_as_cached(snapshot, analyst_client):
     row = _rows(snapshot)["signals"]
     kept = {FORMAT_KEY: FIGURES_FORMAT, "shares": STALE}
