@@ -17,6 +17,10 @@ best and median of ``--runs`` loads, and the server time of each section the pag
 (through Django's test client, as ``bench/pages.py`` does), with its query count.
 
     .venv/bin/python bench/evidence.py --existing console_bench_scale --cases 2 --browser
+
+``--no-snapshot`` leaves the snapshots as they are (the page shows each case's latest
+finished one) and measures only the pages: with ``--browser``, the sections of each of the
+``--cases`` largest cases, and the largest one in Chromium.
 """
 
 from __future__ import annotations
@@ -316,6 +320,29 @@ def bench_user():
     return user
 
 
+def browser_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's descendants still running:
+    the browser's processes (Linux /proc), which the machine's load does not inflate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    me, total = os.getpid(), 0.0
+    for pid in cpu:
+        up = parent.get(pid)
+        while up and up != me:
+            up = parent.get(up)
+        if up == me and pid != me:
+            total += cpu[pid]
+    return total
+
+
 # True once every chart container on the page holds a drawn Plotly figure.
 ALL_DRAWN = """() => {
   const boxes = document.querySelectorAll('#charts-body [data-chart]');
@@ -337,7 +364,7 @@ def browser(case_pk: int, runs: int) -> None:
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     url, server = serve()
-    drawn, loaded, charts = [], [], 0
+    drawn, loaded, busy, script, used, charts = [], [], [], [], [], 0
     try:
         with sync_playwright() as pw:
             chromium = pw.chromium.launch(
@@ -349,9 +376,20 @@ def browser(case_pk: int, runs: int) -> None:
             )
             for _ in range(runs):
                 page = context.new_page()
+                cdp = context.new_cdp_session(page)
+                cdp.send("Performance.enable")
+                cpu0 = browser_cpu()
                 page.goto(f"{url}/cases/{case_pk}/", wait_until="commit")
                 page.wait_for_function(ALL_DRAWN, timeout=120_000, polling=20)
                 drawn.append(page.evaluate("() => performance.now()"))
+                used.append((browser_cpu() - cpu0) * 1000)
+                # The renderer's main thread busy (tasks) and running script, in seconds:
+                # what a page costs the browser, which the machine's load inflates less.
+                metrics = {
+                    m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]
+                }
+                busy.append(metrics["TaskDuration"] * 1000)
+                script.append(metrics["ScriptDuration"] * 1000)
                 loaded.append(
                     page.evaluate(
                         "() => performance.getEntriesByType('navigation')[0]"
@@ -369,7 +407,10 @@ def browser(case_pk: int, runs: int) -> None:
         f"browser: case {case_pk}, {charts} charts drawn after {min(drawn):.0f} ms best, "
         f"{statistics.median(drawn):.0f} ms median of {runs} loads (the page's own HTML "
         f"ready after {statistics.median(loaded):.0f} ms median); every load, the first with "
-        f"an empty cache: {', '.join(f'{t:.0f}' for t in drawn)} ms",
+        f"an empty cache: {', '.join(f'{t:.0f}' for t in drawn)} ms; the renderer's main "
+        f"thread busy {statistics.median(busy):.0f} ms median (running script "
+        f"{statistics.median(script):.0f} ms); the browser's CPU (user + system, all its "
+        f"processes) {statistics.median(used):.0f} ms median",
         flush=True,
     )
 
@@ -382,10 +423,18 @@ def sections(case_pk: int, runs: int) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from cases.models import Case
+
     client = Client()
     client.force_login(bench_user())
     htmx = {"HX-Request": "true"}
     base = f"/cases/{case_pk}"
+    case = Case.objects.get(pk=case_pk)
+    print(
+        f"sections: case {case_pk}, {case.account_count:,} accounts, "
+        f"{case.exchange_count:,} exchanges; CPU is this process's",
+        flush=True,
+    )
     urls = [
         ("case page", f"{base}/", {}),
         ("summary", f"{base}/summary/", htmx),
@@ -403,15 +452,17 @@ def sections(case_pk: int, runs: int) -> None:
         if response.status_code != 200:
             print(f"  {label:<12} {url}: HTTP {response.status_code} (skipped)")
             continue
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             client.get(url, headers=headers)
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url, headers=headers)
         print(
             f"  {label:<12} median {statistics.median(times):7.1f} ms  max {max(times):7.1f} ms"
+            f"  CPU {statistics.median(cpu):7.1f} ms"
             f"  {len(ctx.captured_queries):3d} queries  {len(response.content) / 1024:7.0f} kB",
             flush=True,
         )
@@ -429,6 +480,12 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1, help="with --existing: largest N cases")
     parser.add_argument("--browser", action="store_true", help="open the largest case's page")
     parser.add_argument("--runs", type=int, default=5, help="page loads and section requests")
+    parser.add_argument(
+        "--no-snapshot", action="store_true", help="with --existing: measure the pages only"
+    )
+    parser.add_argument(
+        "--browser-case", type=int, help="with --browser: open this case (default the largest)"
+    )
     args = parser.parse_args()
     if args.existing:
         # Production settings (DEBUG off, cached templates) for the page, as bench/pages.py.
@@ -442,11 +499,12 @@ def main() -> None:
         t0 = time.perf_counter()
         cases = load(args.per_account, args.background, args.sizes)
         print(f"load took {time.perf_counter() - t0:.1f} s")
-    measure(cases)
+    if not (args.existing and args.no_snapshot):
+        measure(cases)
     if args.browser:
-        largest = next(iter(cases.values()))
-        sections(largest, args.runs)
-        browser(largest, args.runs)
+        for case_pk in cases.values():
+            sections(case_pk, args.runs)
+        browser(args.browser_case or next(iter(cases.values())), args.runs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 // The few lines of htmx glue. Charts: every [data-chart] element names a json_script id
 // holding a Plotly figure; drawn on load and after each htmx swap (htmx.onLoad), then marked
-// data-ready once drawn and its title placed.
+// data-ready once drawn and its title placed. A chart marked [data-chart-links] carries a URL
+// per point (customdata): a click opens it.
+// On the case page plotly.js loads async (script[data-plotly]), so the page's sections are
+// asked for while it is still being read; charts that arrive before it are drawn when it has run.
 (function () {
   "use strict";
 
@@ -19,6 +22,16 @@
     window.Plotly.relayout(el, { "title.text": "", "margin.t": 24 });
   }
 
+  function linkPoints(el) {
+    el.on("plotly_click", function (data) {
+      var point = data && data.points && data.points[0];
+      var url = point && point.customdata;
+      if (typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/") {
+        window.location.assign(url);
+      }
+    });
+  }
+
   function drawCharts(root) {
     if (typeof window.Plotly === "undefined") return;
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -28,11 +41,19 @@
       var fig = JSON.parse(source.textContent);
       el.dataset.drawn = "1";
       window.Plotly.newPlot(el, fig.data || [], fig.layout || {}, { responsive: true, displaylogo: false })
-        .then(function () { titleAbove(el); el.dataset.ready = "1"; });
+        .then(function () {
+          if (el.hasAttribute("data-chart-links")) linkPoints(el);
+          titleAbove(el);
+          el.dataset.ready = "1";
+        });
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var plotly = document.querySelector("script[data-plotly]");
+    if (plotly && typeof window.Plotly === "undefined") {
+      plotly.addEventListener("load", function () { drawCharts(document); });
+    }
     if (window.htmx) {
       window.htmx.onLoad(drawCharts);
     } else {
@@ -254,32 +275,13 @@
 // ---- end of case console block ---------------------------------------------------------------
 
 // ---- Overview and exports ---------------------------------------------------------
-// Charts marked [data-chart-links] carry a queue URL per bar (customdata): a click opens it.
 // Queue export buttons follow the filter as it is now (htmx changes the URL, not the toolbar).
 (function () {
   "use strict";
 
-  function linkCharts(root) {
-    root.querySelectorAll("[data-chart-links]").forEach(function (el) {
-      if (el.dataset.linked || typeof el.on !== "function") return;
-      el.dataset.linked = "1";
-      el.on("plotly_click", function (data) {
-        var point = data && data.points && data.points[0];
-        var url = point && point.customdata;
-        if (typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/") {
-          window.location.assign(url);
-        }
-      });
-    });
-  }
-
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-export-base]");
     if (button) button.formAction = button.dataset.exportBase + window.location.search;
-  });
-
-  document.addEventListener("DOMContentLoaded", function () {
-    if (window.htmx) window.htmx.onLoad(linkCharts); else linkCharts(document);
   });
 })();
 // ---- end of overview and exports block -------------------------------------------------------

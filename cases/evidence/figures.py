@@ -27,9 +27,23 @@ from detection.charts import ActivityBands, NetAccount, Share, SharedKey
 from detection.charts.base import KEY_KIND_LABELS
 
 # Raise whenever a change here or in ``detection.charts`` changes what a cached figure shows.
-# 1 (unmarked): before formats; 2: shares at the median, the network filled by risk.
-FIGURES_FORMAT = 2
+# 1 (unmarked): before formats; 2: shares at the median, the network filled by risk; 3: the
+# network's table cached beside its figure, accounts grouped past a number of links too, and
+# the caption saying when they are; 4: the network never WebGL (the page's plotly.js has no
+# such traces), at most as many lines as links it draws accounts up to, the heaviest.
+FIGURES_FORMAT = 4
 FORMAT_KEY = "_format"
+# The network's table (``network_table``) is cached with the network's figure under this
+# name, so the page reads neither the network's data (every account of the case and who
+# uses what) nor counts it again on each view.
+NETWORK_TABLE = "network_table"
+NETWORK_TABLE_ROWS = 50
+# Up to this many accounts, and this many links between them and what they share, the
+# network draws each account; above either, groups of them, and never more than that many
+# lines, so what the page sends and draws stays bounded whatever the case's size (the
+# caption says so).
+NETWORK_ACCOUNTS_DRAWN = 400
+NETWORK_LINKS_DRAWN = 8_000
 
 
 def figures_stored(charts: dict[str, dict]) -> dict:
@@ -41,11 +55,17 @@ def figures_current(stored: dict | None) -> bool:
     return isinstance(stored, dict) and stored.get(FORMAT_KEY) == FIGURES_FORMAT
 
 
-def charts_of(stored: dict | None) -> dict[str, dict]:
-    """The charts by name in a row's stored figures (any format), without the marker."""
+def cached_of(stored: dict | None) -> dict[str, dict]:
+    """What a row's stored figures (any format) cache, by name, without the marker: its
+    charts and, on the network's row, the network's table (``NETWORK_TABLE``)."""
     if not isinstance(stored, dict):
         return {}
     return {name: fig for name, fig in stored.items() if name != FORMAT_KEY}
+
+
+def charts_of(stored: dict | None) -> dict[str, dict]:
+    """The charts by name in a row's stored figures (any format)."""
+    return {name: fig for name, fig in cached_of(stored).items() if name != NETWORK_TABLE}
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,8 @@ def _network(data: dict) -> go.Figure | None:
         [NetAccount(a, float(r), c) for a, r, c in data["accounts"]],
         keys,
         [(a, k) for a, k in data.get("memberships", [])],
+        summarise_above=NETWORK_ACCOUNTS_DRAWN,
+        links_above=NETWORK_LINKS_DRAWN,
         account_urls=[account_url(a) for a, _, _ in data["accounts"]],
         key_urls=[
             pivot_url(PIVOT_KINDS[key.kind], key.value) if key.kind in PIVOT_KINDS else None
@@ -92,7 +114,7 @@ class NetworkTable:
     total: int
 
 
-def network_table(data: dict, limit: int = 50) -> NetworkTable:
+def network_table(data: dict, limit: int = NETWORK_TABLE_ROWS) -> NetworkTable:
     """The network as rows for people who do not read the picture: each shared thing the
     chart draws (one at least one account uses), its kind, and how many of the case's
     accounts share it, as the node's hover says."""
@@ -213,6 +235,9 @@ def build_figures(sections: dict[str, dict]) -> dict[str, dict[str, dict]]:
             fig = chart.build(data)
         if fig is not None:
             out.setdefault(chart.kind, {})[chart.name] = _plain(fig)
+            if chart.name == "network":
+                table = network_table(data)
+                out[chart.kind][NETWORK_TABLE] = {"rows": table.rows, "total": table.total}
     return out
 
 

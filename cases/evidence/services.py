@@ -25,7 +25,7 @@ from django.utils import timezone
 from cases import audit
 from cases.evidence.figures import (
     build_figures,
-    charts_of,
+    cached_of,
     figures_current,
     figures_size,
     figures_stored,
@@ -270,7 +270,8 @@ CHART_SOURCE = "telemetry"
 
 
 def evidence_figures(snapshot: EvidenceSnapshot) -> dict[str, tuple[str, dict]]:
-    """A finished snapshot's charts, ``{chart name: (evidence kind, figure JSON)}``.
+    """A finished snapshot's charts, ``{chart name: (evidence kind, figure JSON)}``, and
+    the network's table under ``NETWORK_TABLE`` (``cases.evidence.figures``).
 
     Figures cached in the current format are read as they are. If any row's are older
     (drawn before a change in how figures are built), every chart of the snapshot is drawn
@@ -286,7 +287,7 @@ def evidence_figures(snapshot: EvidenceSnapshot) -> dict[str, tuple[str, dict]]:
     )
     if all(figures_current(stored) for _, _, stored in rows):
         return {
-            name: (kind, fig) for _, kind, stored in rows for name, fig in charts_of(stored).items()
+            name: (kind, fig) for _, kind, stored in rows for name, fig in cached_of(stored).items()
         }
     sections = dict(
         Evidence.objects.filter(snapshot=snapshot, source=CHART_SOURCE).values_list("kind", "data")

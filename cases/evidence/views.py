@@ -22,10 +22,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from cases import audit
-from cases.evidence.figures import CHARTS, network_table
+from cases.evidence.figures import CHARTS, NETWORK_TABLE, NetworkTable
 from cases.evidence.models import Evidence, EvidenceSnapshot
 from cases.evidence.services import (
-    CHART_SOURCE,
     evidence_figures,
     evidence_snapshot_request,
     evidence_snapshot_retry,
@@ -151,12 +150,8 @@ def _charts_context(request: HttpRequest, case: Case) -> dict:
                 )
     network = None
     if any(chart["name"] == "network" for chart in charts):
-        data = (
-            Evidence.objects.filter(snapshot=snapshot, source=CHART_SOURCE, kind="network")
-            .values_list("data", flat=True)
-            .first()
-        )
-        network = network_table(data or {})
+        table = figures.get(NETWORK_TABLE, ("network", {}))[1]
+        network = NetworkTable(table.get("rows") or [], int(table.get("total") or 0))
     return {
         "case": case,
         "chart_snapshot": snapshot,

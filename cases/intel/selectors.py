@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Min, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    QuerySet,
+    Window,
+)
+from django.db.models.functions import Lower, RowNumber
+from django.utils import timezone
 
 from cases.models import Case, CaseAccount
 from detection.config import DetectionParams, current_config
-from detection.indicators.matching import matches_for_accounts
-from detection.models import Account, Exchange, ExternalFlag, Indicator
+from detection.models import Account, Exchange, ExternalFlag, Indicator, IndicatorMatch
 
 K = Indicator.Kind
 # A value goes into a campaign's export only when at least this share of the accounts that
@@ -22,54 +31,100 @@ OWN_SHARE = 0.8
 MAX_PER_KIND = 500
 # How many of a case's accounts each indicator lists by name.
 SHOWN_ACCOUNTS = 5
+# The case's section lists at most this many indicators and outside flags, and says how many
+# there are in all: a fleet of thousands can match a partner's list thousands of times.
+MAX_CASE_INDICATORS = 50
+MAX_CASE_FLAGS = 200
 
 
 @dataclass
 class IndicatorHit:
+    """An indicator and the accounts that match it: ``account_ids`` are the first
+    ``SHOWN_ACCOUNTS`` by id of the ``count`` that do."""
+
     indicator: Indicator
-    accounts: list[Account] = field(default_factory=list)
+    account_ids: list[str] = field(default_factory=list)
+    count: int = 0
 
     @property
     def more(self) -> int:
-        return max(len(self.accounts) - SHOWN_ACCOUNTS, 0)
-
-    @property
-    def shown(self) -> list[Account]:
-        return self.accounts[:SHOWN_ACCOUNTS]
+        return max(self.count - len(self.account_ids), 0)
 
 
 def case_member_ids(case: Case) -> list[int]:
-    return list(
-        CaseAccount.objects.filter(case=case, removed_at__isnull=True).values_list(
-            "account_id", flat=True
-        )
+    return list(_live_members(case).values_list("account_id", flat=True))
+
+
+def _live_members(case: Case) -> QuerySet[CaseAccount]:
+    """The pks of the case's live accounts, as a subquery."""
+    return CaseAccount.objects.filter(case=case, removed_at__isnull=True).values("account_id")
+
+
+def _by_relevance(indicators: QuerySet[Indicator]) -> QuerySet[Indicator]:
+    """Indicators detection still reads first, then those more accounts match."""
+    now = timezone.now()
+    active = ExpressionWrapper(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now), output_field=BooleanField()
     )
+    return indicators.annotate(active=active).order_by("-active", "-n", "pk")
 
 
-def indicator_hits(accounts: list[int]) -> list[IndicatorHit]:
-    """Indicators any of ``accounts`` match, each with those accounts; active ones first,
-    then by how many accounts match."""
-    hits: dict[int, IndicatorHit] = {}
-    for match in matches_for_accounts(accounts).order_by("indicator_id", "account__account_id"):
-        hit = hits.setdefault(match.indicator_id, IndicatorHit(match.indicator))
-        hit.accounts.append(match.account)
-    return sorted(hits.values(), key=lambda h: (not h.indicator.is_active, -len(h.accounts)))
+def indicator_hits(account: Account) -> list[IndicatorHit]:
+    """Indicators ``account`` matches, active ones first."""
+    matched = Indicator.objects.filter(matches__account=account).annotate(n=Count("matches"))
+    return [
+        IndicatorHit(indicator, [account.account_id], 1)
+        for indicator in _by_relevance(matched.select_related("imported_from"))
+    ]
 
 
-def external_flags(accounts: list[int]) -> QuerySet[ExternalFlag]:
+def case_indicator_hits(case: Case) -> tuple[list[IndicatorHit], int]:
+    """The first ``MAX_CASE_INDICATORS`` indicators the case's live accounts match (active
+    ones first, then by how many accounts match), each with its count and the first
+    ``SHOWN_ACCOUNTS`` account ids, and how many indicators they match in all: two
+    queries, whatever the case's size."""
+    matched = Indicator.objects.filter(matches__account_id__in=_live_members(case)).annotate(
+        n=Count("matches"), total=Window(Count("pk"))
+    )
+    indicators = list(_by_relevance(matched.select_related("imported_from"))[:MAX_CASE_INDICATORS])
+    first = (
+        IndicatorMatch.objects.filter(
+            indicator__in=[i.pk for i in indicators], account_id__in=_live_members(case)
+        )
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("indicator_id"), order_by="account__account_id")
+        )
+        .filter(rank__lte=SHOWN_ACCOUNTS)
+        .order_by("indicator_id", "rank")
+        .values_list("indicator_id", "account__account_id")
+    )
+    shown: dict[int, list[str]] = defaultdict(list)
+    for indicator_id, account_id in first:
+        shown[indicator_id].append(account_id)
+    total = indicators[0].total if indicators else 0
+    return [IndicatorHit(i, shown[i.pk], i.n) for i in indicators], total
+
+
+def external_flags(accounts) -> QuerySet[ExternalFlag]:
+    """Flags on ``accounts`` (pks, or a subquery of them), newest first."""
     return ExternalFlag.objects.filter(account_id__in=accounts).select_related("account")
 
 
 def account_intel(account: Account) -> dict:
-    return {"hits": indicator_hits([account.pk]), "flags": list(external_flags([account.pk]))}
+    return {"hits": indicator_hits(account), "flags": list(external_flags([account.pk]))}
 
 
 def case_intel(case: Case) -> dict:
-    members = case_member_ids(case)
+    """The case's section: capped lists of indicator hits and outside flags, with totals."""
+    hits, hits_total = case_indicator_hits(case)
+    flags = external_flags(_live_members(case)).annotate(total=Window(Count("pk")))
+    shown_flags = list(flags[:MAX_CASE_FLAGS])
+    flags_total = shown_flags[0].total if shown_flags else 0
     return {
-        "hits": indicator_hits(members),
-        "flags": list(external_flags(members)[:200]),
-        "members": len(members),
+        "hits": hits,
+        "hits_total": hits_total,
+        "flags": shown_flags,
+        "flags_total": flags_total,
     }
 
 

@@ -67,14 +67,13 @@ def _positions(n_nodes: int, edges: list[tuple[int, int]], weights: list[float])
     return np.round((coords - coords.min(axis=0)) / span, 4)
 
 
-def _edge_trace(pos: np.ndarray, edges: list[tuple[int, int]], gl: bool):
+def _edge_trace(pos: np.ndarray, edges: list[tuple[int, int]]):
     xs: list[float | None] = []
     ys: list[float | None] = []
     for a, b in edges:
         xs += [float(pos[a, 0]), float(pos[b, 0]), None]
         ys += [float(pos[a, 1]), float(pos[b, 1]), None]
-    cls = go.Scattergl if gl else go.Scatter
-    return cls(
+    return go.Scatter(
         x=xs,
         y=ys,
         mode="lines",
@@ -97,7 +96,7 @@ def network_figure(
     memberships: list[tuple[int, int]],
     *,
     summarise_above: int = 400,
-    webgl_above: int = 40_000,
+    links_above: int = 8_000,
     account_urls: list[str | None] | None = None,
     key_urls: list[str | None] | None = None,
 ) -> go.Figure:
@@ -106,22 +105,32 @@ def network_figure(
     Small fleets draw each account as a circle filled by its risk (a sequential scale with
     its colour bar; with several campaigns, a ring in each campaign's colour tells them apart)
     and each shared thing in its kind's shape; an account's links go to the things it uses.
-    Above ``summarise_above`` accounts, accounts are grouped into communities of the same graph
-    (igraph's multilevel modularity) and each group is one node sized by its members, so
-    a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise between
-    accounts: one IP shared by thousands of accounts would be millions of links.
+    Above ``summarise_above`` accounts, or ``links_above`` account-thing links (a few hundred
+    accounts each using hundreds of shared addresses and templates would be tens of thousands
+    of lines, megabytes to send and seconds to draw), accounts are grouped into communities of
+    the same graph (igraph's multilevel modularity) and each group is one node sized by its
+    members, so a 3,000-account fleet is a few dozen nodes. Links are never drawn pairwise
+    between accounts: one IP shared by thousands of accounts would be millions of links.
+
+    Every trace is SVG (``Scatter``): the page's plotly.js is the cartesian bundle, which has
+    no WebGL traces. What stays light enough for SVG is at most ``links_above`` lines: when
+    the groups still have more links to what they share (a few hundred groups each using
+    the same popular ASNs and clients), only the ``links_above`` that the most accounts
+    share are drawn, each node stays where the whole graph put it, and the caption says how
+    many lighter links were left out.
 
     Each kind of shared thing has its own shape and colour and legend entry
     (``KEY_KIND_STYLES``). ``account_urls`` and ``key_urls`` (parallel to ``accounts`` and
     ``keys``) become each node's ``customdata``: the page opens it when the node is clicked.
     """
     n_acc = len(accounts)
-    summarised = n_acc > summarise_above
     used_keys = sorted({k for _, k in memberships if 0 <= k < len(keys)})
     members_of: dict[int, set[int]] = defaultdict(set)
     for a, k in memberships:
         if 0 <= a < n_acc and 0 <= k < len(keys):
             members_of[k].add(a)
+    links = sum(len(members) for members in members_of.values())
+    summarised = n_acc > summarise_above or links > links_above
 
     groups = _account_groups(n_acc, members_of) if summarised else [[i] for i in range(n_acc)]
     group_of = {a: g for g, members in enumerate(groups) for a in members}
@@ -135,10 +144,10 @@ def network_figure(
     edges = list(edge_weight)
     weights = [float(np.log1p(w)) for w in edge_weight.values()]
     pos = _positions(len(groups) + len(used_keys), edges, weights)
-    gl = (len(groups) + len(used_keys) + 3 * len(edges)) > webgl_above
-    scatter = go.Scattergl if gl else go.Scatter
+    heaviest = set(sorted(edges, key=lambda e: (-edge_weight[e], e))[:links_above])
+    drawn = [e for e in edges if e in heaviest]
 
-    traces = [_edge_trace(pos, edges, gl)]
+    traces = [_edge_trace(pos, drawn)]
     by_kind: dict[str, list[int]] = defaultdict(list)
     for k in used_keys:
         by_kind[keys[k].kind].append(k)
@@ -146,7 +155,7 @@ def network_figure(
         members = by_kind[kind]
         symbol, colour = KEY_KIND_STYLES.get(kind, ("cross", "#6f6f6f"))
         xy = pos[[key_node[k] for k in members]]
-        trace = scatter(
+        trace = go.Scatter(
             x=xy[:, 0].tolist(),
             y=xy[:, 1].tolist(),
             mode="markers",
@@ -170,25 +179,37 @@ def network_figure(
     campaigns = sorted({a.campaign for a in accounts if a.campaign})
     by_campaign = len(campaigns) > 1
     if summarised:
-        traces += _group_traces(accounts, groups, pos, members_of, keys, scatter)
+        traces += _group_traces(accounts, groups, pos, members_of, keys)
     elif by_campaign:
         for i, label in enumerate(campaigns + [""]):
             idx = [j for j, a in enumerate(accounts) if a.campaign == label]
             if idx:
-                traces.append(_account_trace(accounts, idx, pos, scatter, label, i, account_urls))
+                traces.append(_account_trace(accounts, idx, pos, label, i, account_urls))
     else:
-        traces.append(
-            _account_trace(accounts, list(range(n_acc)), pos, scatter, None, 0, account_urls)
-        )
+        traces.append(_account_trace(accounts, list(range(n_acc)), pos, None, 0, account_urls))
 
     shown = f"{len(groups)} groups of {n_acc} accounts" if summarised else f"{n_acc} accounts"
+    caption = (
+        "Look for dense clusters of accounts (circles) hanging off the same addresses, "
+        "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
+        "them. Click a node to open its account, or the accounts sharing that thing."
+    )
+    if summarised:
+        caption += (
+            f" With more than {summarise_above:,} accounts or {links_above:,} links, accounts "
+            "are drawn as groups: each circle is accounts that share the same things, sized by "
+            "how many; hover for what they share."
+        )
+    if len(drawn) < len(edges):
+        caption += (
+            f" Only the {len(drawn):,} links of {len(edges):,} that the most accounts share "
+            "are drawn."
+        )
     fig = go.Figure(traces)
     fig.update_layout(
         chart_layout(
             f"Account network: {shown}, {len(used_keys)} shared things",
-            "Look for dense clusters of accounts (circles) hanging off the same addresses, "
-            "ASNs, cards or templates (each its own shape): unrelated customers rarely share "
-            "them. Click a node to open its account, or the accounts sharing that thing.",
+            caption,
             # No axis titles: positions are a layout with no units, and at phone widths an x
             # title printed over the legend below it.
             "",
@@ -220,7 +241,7 @@ def _account_groups(n_acc: int, members_of: dict[int, set[int]]) -> list[list[in
     return groups + ([lonely] if lonely else [])
 
 
-def _account_trace(accounts, idx, pos, scatter, campaign, ring_index, urls=None):
+def _account_trace(accounts, idx, pos, campaign, ring_index, urls=None):
     """Accounts as circles filled by risk on one sequential scale (its colour bar drawn once,
     with the first trace). With several campaigns each is a trace of its own, told apart by
     the colour of the ring round its circles and named in the legend."""
@@ -246,7 +267,7 @@ def _account_trace(accounts, idx, pos, scatter, campaign, ring_index, urls=None)
     else:
         marker["line"] = {"width": 2, "color": CAMPAIGN_COLOURS[ring_index % len(CAMPAIGN_COLOURS)]}
         name = (safe_text(campaign, 40) if campaign else "no campaign") + " (ring; fill: risk)"
-    trace = scatter(
+    trace = go.Scatter(
         x=pos[idx, 0].tolist(),
         y=pos[idx, 1].tolist(),
         mode="markers",
@@ -260,7 +281,7 @@ def _account_trace(accounts, idx, pos, scatter, campaign, ring_index, urls=None)
     return trace
 
 
-def _group_traces(accounts, groups, pos, members_of, keys, scatter):
+def _group_traces(accounts, groups, pos, members_of, keys):
     n = len(groups)
     sizes, colours, hover = [], [], []
     keys_of: dict[int, list[int]] = defaultdict(list)
@@ -281,7 +302,7 @@ def _group_traces(accounts, groups, pos, members_of, keys, scatter):
         sizes.append(round(8 + 4 * float(np.sqrt(len(members))), 1))
         colours.append(round(risk, 3))
     return [
-        scatter(
+        go.Scatter(
             x=pos[:n, 0].tolist(),
             y=pos[:n, 1].tolist(),
             mode="markers",

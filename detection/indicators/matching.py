@@ -174,10 +174,3 @@ def external_flag_counts(accounts: list[int]) -> dict[int, int]:
         .annotate(n=Count("source", distinct=True))
     )
     return {row["account_id"]: row["n"] for row in rows}
-
-
-def matches_for_accounts(accounts: Iterable[int]) -> QuerySet[IndicatorMatch]:
-    """The marks on ``accounts`` with their indicator and its import, newest first."""
-    return IndicatorMatch.objects.filter(account_id__in=list(accounts)).select_related(
-        "indicator", "indicator__imported_from", "account"
-    )

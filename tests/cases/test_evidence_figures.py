@@ -9,6 +9,7 @@ import pytest
 from cases.evidence.figures import (
     FIGURES_FORMAT,
     FORMAT_KEY,
+    NETWORK_TABLE,
     build_figures,
     charts_of,
     figures_current,
@@ -66,11 +67,26 @@ def test_figures_cached_in_an_older_format_are_drawn_again_and_the_data_stays(
     expected = build_figures({kind: row.data for kind, row in after.items()})
     assert charts_of(after["signals"].figures) == expected["signals"]
     assert charts_of(after["traffic"].figures) == expected["traffic"]
+    assert after["network"].figures[NETWORK_TABLE] == expected["network"][NETWORK_TABLE]
     assert {kind: json.dumps(row.data, sort_keys=True) for kind, row in after.items()} == (
         data_before
     )
     snapshot.refresh_from_db()
     assert snapshot.status == EvidenceSnapshot.Status.DONE and snapshot.figures_bytes > 1000
+
+
+def test_a_network_cached_when_big_ones_were_webgl_is_drawn_again_in_svg(snapshot, analyst_client):
+    """Format 3 drew networks past 40,000 marks with WebGL traces, which the page's plotly.js
+    (the cartesian bundle) does not have: such a cached figure is never shown as it is."""
+    row = _rows(snapshot)["network"]
+    network = row.figures["network"]
+    webgl = {**network, "data": [{**t, "type": "scattergl"} for t in network["data"]]}
+    Evidence.objects.filter(pk=row.pk).update(
+        figures={**row.figures, "network": webgl, FORMAT_KEY: 3}
+    )
+    html = _charts_html(analyst_client, snapshot)
+    assert "scattergl" not in html
+    assert {t["type"] for t in evidence_figures(snapshot)["network"][1]["data"]} == {"scatter"}
 
 
 def test_figures_in_the_current_format_are_read_as_cached(snapshot, analyst_client):
@@ -99,3 +115,21 @@ def test_the_network_table_lists_what_the_chart_draws_with_the_same_counts(snaps
     short = network_table(data, limit=2)
     assert len(short.rows) == 2 and short.total == table.total
     assert short.rows == table.rows[:2]
+
+
+def test_the_network_table_on_the_page_is_the_one_cached_beside_the_chart(snapshot, analyst_client):
+    """The page reads the table with the figures, never the network's data (every account
+    of the case and every membership)."""
+    row = _rows(snapshot)["network"]
+    table = network_table(row.data)
+    assert row.figures[NETWORK_TABLE] == {"rows": table.rows, "total": table.total}
+    marked = {
+        **row.figures,
+        NETWORK_TABLE: {
+            "rows": [{**table.rows[0], "value": "cached-row", "link_value": False}],
+            "total": 999,
+        },
+    }
+    Evidence.objects.filter(pk=row.pk).update(figures=marked)
+    html = _charts_html(analyst_client, snapshot)
+    assert "cached-row" in html and "the 1 most shared of 999 shared things" in html

@@ -173,7 +173,8 @@ def test_the_full_page_shows_evidence_and_charts_without_htmx(manager_client, co
     html = page.content.decode()
     assert page.status_code == 200 and "<html" in html
     assert (
-        "vendor/plotly-4.1.1.min.js" in html and f'data-chart="fig-{snapshot.pk}-network"' in html
+        "vendor/plotly-cartesian-4.1.1.min.js" in html
+        and f'data-chart="fig-{snapshot.pk}-network"' in html
     )
 
 

@@ -187,3 +187,30 @@ def test_the_section_costs_the_same_queries_whatever_the_matches(
     with django_assert_num_queries(4 + 4):
         response = analyst_client.get(f"/cases/{case.pk}/watch-list/", HTTP_HX_REQUEST="true")
         assert response.status_code == 200
+
+
+def test_the_section_caps_its_lists_and_says_how_many_there_are(fleet, analyst_client, monkeypatch):
+    from cases.intel import selectors
+
+    case, accounts = fleet
+    monkeypatch.setattr(selectors, "MAX_CASE_INDICATORS", 1)
+    monkeypatch.setattr(selectors, "MAX_CASE_FLAGS", 2)
+    monkeypatch.setattr(selectors, "SHOWN_ACCOUNTS", 2)
+    indicators_import(
+        data=b"indicator_type,indicator_value\n"
+        b"payment_fingerprint,fp_fleet\nemail_domain,mailbox-farm.example\n",
+        file_name="c.csv",
+    )
+    for n, account in enumerate(accounts):
+        external_flag_record(
+            source=f"system-{n}", reason=f"flag {n}", account_id=account.account_id
+        )
+    html = analyst_client.get(f"/cases/{case.pk}/watch-list/", HTTP_HX_REQUEST="true").content
+    html = html.decode()
+    # The card all four accounts share comes first; two of them by name, the rest counted.
+    assert "Showing the 1 most relevant of 2 indicators matched" in html
+    assert "fp_fleet" in html and "mailbox-farm.example" not in html
+    assert "fleet-0" in html and "fleet-1" in html and "and 2 more" in html
+    # The newest flags first, and the cap said.
+    assert "Showing the newest 2 of 4 flags." in html
+    assert "flag 3" in html and "flag 2" in html and "flag 0" not in html

@@ -237,7 +237,7 @@ def test_the_page_shows_the_numbers_and_each_links_to_its_cases(manager_client, 
     )
     assert f'href="/cases/?campaign={camp.pk}&amp;status=open">1</a>' in html
     # Charts: plotly served from our static files, each figure in a json_script with a caption.
-    assert "/static/vendor/plotly-4.1.1.min.js" in html
+    assert "/static/vendor/plotly-cartesian-4.1.1.min.js" in html
     for chart in ("status", "age", "flow", "campaigns"):
         assert f'data-chart="chart-{chart}-data"' in html
         assert f'<script id="chart-{chart}-data" type="application/json">' in html

@@ -1,6 +1,7 @@
 """Chart builders are pure: plain data in, a figure out; hostile text is escaped in every label."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -148,7 +149,88 @@ def test_big_fleets_are_summarised_into_groups_and_stay_light():
     assert len(groups["x"]) < 200
     assert sum(int(t.split(" accounts")[0]) for t in groups["text"]) == n
     assert "groups of 3000 accounts" in spec["layout"]["title"]["text"]
+    assert "more than 400 accounts or 8,000 links" in spec["layout"]["meta"]["caption"]
     assert len(fig.to_json()) < 400_000
+
+
+def test_a_few_hundred_accounts_with_many_links_are_grouped_too():
+    """300 accounts each using 100 of 200 shared addresses: 30,000 lines drawn one by one."""
+    n = 300
+    accounts = [NetAccount(f"fleet-{i}", 0.9, "Fleet") for i in range(n)]
+    keys = [SharedKey("ip", f"10.0.{i // 250}.{i % 250}") for i in range(200)]
+    memberships = [(i, (i + j) % 200) for i in range(n) for j in range(100)]
+    spec = as_json(network_figure(accounts, keys, memberships))
+    assert spec["data"][-1]["name"].startswith("groups of accounts")
+    assert f"groups of {n} accounts" in spec["layout"]["title"]["text"]
+    assert len(spec["data"][0]["x"]) < 3 * 8_000
+    few = as_json(network_figure(accounts, keys, memberships[: 20 * n]))
+    assert few["data"][-1]["name"].startswith("accounts")
+    assert "drawn as groups" not in few["layout"]["meta"]["caption"]
+
+
+def hub_network(groups=300, per_group=30, private=8, hubs=100, hubs_each=2):
+    """Groups of accounts each with addresses of their own, every account also on two of the
+    same 100 ASNs: a few hundred groups, each linked to most ASNs (13,700 links once grouped).
+    The marks and line points came to over 40,000, where the chart used to switch to WebGL."""
+    rng = random.Random(3)
+    n = groups * per_group
+    accounts = [NetAccount(f"fleet-{i}", 0.8, "Fleet") for i in range(n)]
+    keys = [SharedKey("ip", f"10.{i // 250}.{i % 250}.1") for i in range(groups * private)]
+    keys += [SharedKey("asn", str(64_500 + h)) for h in range(hubs)]
+    memberships = [
+        (g * per_group + a, g * private + k)
+        for g in range(groups)
+        for a in range(per_group)
+        for k in range(private)
+    ]
+    memberships += [
+        (i, groups * private + h) for i in range(n) for h in rng.sample(range(hubs), hubs_each)
+    ]
+    return accounts, keys, memberships
+
+
+def segments(lines: dict) -> set[tuple]:
+    x, y = lines["x"], lines["y"]
+    return {(x[i], y[i], x[i + 1], y[i + 1]) for i in range(0, len(x), 3)}
+
+
+def test_a_network_with_more_links_than_drawn_stays_svg_and_keeps_the_heaviest():
+    accounts, keys, memberships = hub_network()
+    spec = as_json(network_figure(accounts, keys, memberships))
+    assert {t["type"] for t in spec["data"]} == {"scatter"}
+    lines, groups = spec["data"][0], spec["data"][-1]
+    assert len(lines["x"]) == 3 * 8_000
+    caption = spec["layout"]["meta"]["caption"]
+    assert "Only the 8,000 links of " in caption
+    links = int(caption.split("links of ")[1].split(" ")[0].replace(",", ""))
+    nodes = sum(len(t["x"]) for t in spec["data"][1:])
+    # Past where the chart used to switch to WebGL (40,000 marks and line points), had every
+    # link been drawn; every node is still drawn.
+    assert nodes + 3 * links > 40_000
+    assert nodes == len(keys) + len(groups["x"])
+    # The links left out are the lightest: each group's links to its own addresses (all its
+    # accounts share them) stay; lines to the ASNs (a few of its accounts each) go first.
+    at_group = set(zip(groups["x"], groups["y"], strict=True))
+    linked = {(x1, y1) for x0, y0, x1, y1 in segments(lines) if (x0, y0) in at_group}
+    ips = next(t for t in spec["data"] if t["name"].startswith("IP"))
+    assert set(zip(ips["x"], ips["y"], strict=True)) <= linked
+
+
+def test_a_network_past_its_lines_says_how_many_it_left_out():
+    accounts, keys, memberships = hub_network(groups=20, per_group=5, private=2, hubs=10)
+    every = as_json(network_figure(accounts, keys, memberships, summarise_above=0))
+    n = len(every["data"][0]["x"]) // 3
+    assert "Only the" not in every["layout"]["meta"]["caption"]
+    fewer = as_json(
+        network_figure(accounts, keys, memberships, summarise_above=0, links_above=n - 5)
+    )
+    assert len(fewer["data"][0]["x"]) == 3 * (n - 5)
+    assert segments(fewer["data"][0]) < segments(every["data"][0])
+    assert (
+        f"Only the {n - 5} links of {n} that the most accounts share are drawn."
+        in (fewer["layout"]["meta"]["caption"])
+    )
+    assert fewer["data"][1:] == every["data"][1:]
 
 
 def test_network_escapes_every_telemetry_string():

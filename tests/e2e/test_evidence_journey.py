@@ -57,6 +57,34 @@ def test_the_case_page_shows_evidence_and_draws_every_chart(
     assert console_errors == []
 
 
+def test_the_sections_load_while_plotly_is_still_on_its_way_and_the_charts_follow(
+    page, live_server, login, console_errors, analyst_user
+):
+    """plotly.js (1.5 MB, its cartesian bundle) is the page's heaviest read: the sections do
+    not wait for it, and charts that arrived first are drawn once it has run."""
+    case, _, _ = make_campaign(6, days=2)
+    snapshot = EvidenceSnapshot.objects.create(case=case, reason="case_opened")
+    assert evidence_snapshot_collect(snapshot.pk) == "done"
+    held: list = []
+    page.route("**/vendor/plotly-*.js", lambda route: held.append(route))
+
+    login(analyst_user)
+    # Not "load": the window's load waits for the held script.
+    page.goto(f"{live_server.url}/cases/{case.pk}/", wait_until="domcontentloaded")
+    expect(page.locator("#accounts-table")).to_be_visible()
+    chart = page.locator(f'[data-chart="fig-{snapshot.pk}-network"]')
+    expect(chart).to_be_attached()
+    assert page.evaluate("() => typeof window.Plotly") == "undefined"
+    expect(chart).not_to_have_attribute("data-drawn", "1")
+
+    assert len(held) == 1  # asked for, and held back until now
+    held[0].continue_()
+    for name in CHARTS:
+        drawn = page.locator(f'[data-chart="fig-{snapshot.pk}-{name}"]')
+        expect(drawn).to_have_attribute("data-ready", "1", timeout=15_000)
+    assert console_errors == []
+
+
 def test_full_prompt_text_opens_in_place(page, live_server, login, console_errors, analyst_user):
     case, _, _ = make_campaign(3, days=2)
     snapshot = EvidenceSnapshot.objects.create(case=case)
