@@ -128,7 +128,7 @@ def main() -> None:
         f"{sum(r['pred_purity'] for r in results) / n:.3f}, "
         f"worst benign cohort {worst_benign:.1%}"
     )
-    print("targets: precision >= 0.95, recall >= 0.90, benign <= 2%, purity >= 0.90")
+    print("targets: precision >= 0.98, recall >= 0.95, every benign cohort <= 1%, purity >= 0.95")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from detection_common import (
 )
 
 # Seeds of the held-out generator spent on, or kept for, measuring quality.
-HELDOUT_QUALITY_SEEDS = set(range(1, 9))  # 1-6 spent, 7 and 8 kept for the next measurement
+HELDOUT_QUALITY_SEEDS = set(range(1, 11))  # 1-8 spent, 9 and 10 kept for the next measurement
 
 
 def measure(url: str, profile: Path | None = None) -> tuple[float, float, float]:
