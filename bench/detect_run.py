@@ -12,7 +12,9 @@ pays for imports and a cold cache; compare the later ones.
 
 ``--stages`` also prints, for each run, the CPU time of this process (all threads) and of
 its PostgreSQL backend spent in each named step of the run (``STAGES``; a step called inside
-another is counted in both), per exchange too.
+another is counted in both), per exchange too, and the highest resident memory of this
+process seen while the step ran (sampled ten times a second, so a peak shorter than that can
+be missed).
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -70,27 +72,70 @@ STAGES = (
 )
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def _time_stages(backend: int) -> dict[str, list[float]]:
     """Wrap each of ``STAGES`` where the run looks it up; returns name -> [CPU here, CPU in
-    PostgreSQL], accumulated until cleared."""
+    PostgreSQL, highest RSS in MB], accumulated until cleared. A thread samples the RSS and
+    raises the peak of every step running at that moment."""
     import importlib
+    import threading
 
     spent: dict[str, list[float]] = {}
+    running: list[str] = []
+
+    def sample() -> None:
+        while True:
+            rss = _rss_mb()
+            for name in list(running):
+                spent[name][2] = max(spent[name][2], rss)
+            time.sleep(0.1)
+
+    threading.Thread(target=sample, daemon=True).start()
     for module_name, name in STAGES:
         module = importlib.import_module(module_name)
         function = getattr(module, name)
-        spent[name] = [0.0, 0.0]
+        spent[name] = [0.0, 0.0, 0.0]
 
         def call(*a, _function=function, _name=name, **kw):
             cpu, db = time.process_time(), _backend_cpu(backend)
+            running.append(_name)
+            spent[_name][2] = max(spent[_name][2], _rss_mb())
             try:
                 return _function(*a, **kw)
             finally:
+                running.remove(_name)
+                spent[_name][2] = max(spent[_name][2], _rss_mb())
                 spent[_name][0] += time.process_time() - cpu
                 spent[_name][1] += _backend_cpu(backend) - db
 
         setattr(module, name, call)
     return spent
+
+
+def _print_payloads(run) -> None:
+    """The size of what the chunks stored for finalise: bytes, and link rows per kind (read
+    one chunk at a time)."""
+    from collections import Counter
+
+    from detection.services import _unpack
+
+    size, rows, kinds = 0, Counter(), Counter()
+    for payload in run.chunks.exclude(payload=None).values_list("payload", flat=True).iterator():
+        size += len(payload)
+        chunk = _unpack(bytes(payload))
+        rows.update(features=chunk.features.height, models=chunk.models.height)
+        kinds.update(dict(chunk.links.group_by("kind").len().iter_rows()))
+    print(
+        f"  chunk payloads {size / 1e6:,.0f} MB; rows: "
+        + ", ".join(f"{k} {n:,}" for k, n in rows.items())
+        + "; links "
+        + ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
+    )
 
 
 def _frame_digest(frame) -> str:
@@ -165,7 +210,7 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write what the last run decided to FILE")
     parser.add_argument("--profile", type=Path, help="pyinstrument profile of the last run")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
-    parser.add_argument("--stages", action="store_true", help="CPU per step of the run")
+    parser.add_argument("--stages", action="store_true", help="CPU and memory per step of the run")
     args = parser.parse_args()
     if args.compare:
         raise SystemExit(compare(*args.compare))
@@ -211,8 +256,8 @@ def main() -> None:
     run = None
     for i in range(args.runs):
         spent.update(load=0.0, compute=0.0, rows=0)
-        for pair in stages.values():
-            pair[:] = [0.0, 0.0]
+        for figures in stages.values():
+            figures[:] = [0.0, 0.0, 0.0]
         profiler = None
         if args.profile and i == args.runs - 1:
             from pyinstrument import Profiler
@@ -237,11 +282,14 @@ def main() -> None:
             flush=True,
         )
         exchanges = max(run.counts.get("exchanges") or 0, 1)
-        for name, (here, there) in stages.items():
+        for name, (here, there, peak) in stages.items():
             print(
                 f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
-                f"exchange), {there:6.2f} s in PostgreSQL ({1e6 * there / exchanges:5.2f} us)"
+                f"exchange), {there:6.2f} s in PostgreSQL ({1e6 * there / exchanges:5.2f} us), "
+                f"peak RSS {peak:,.0f} MB"
             )
+    if args.stages and run is not None:
+        _print_payloads(run)
     if args.dump and run is not None:
         args.dump.write_text(json.dumps(dump(run), sort_keys=True, default=str))
         print(f"wrote {args.dump}")
