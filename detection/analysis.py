@@ -29,6 +29,10 @@ ACCOUNT_SCHEMA = {
     "payment_fingerprint": pl.Utf8,
     "created_at": pl.Datetime("us", "UTC"),
 }
+# The template bands as the analysis holds them (``template_rows``).
+TEMPLATE_SCHEMA = {"account": pl.Int64, "key": pl.UInt64, "item": pl.Int64}
+# Seed of the hash that stands for a template band's key.
+TEMPLATE_KEY_SEED = 19
 # How much one shared key of each kind weighs in the campaign graph.
 LINK_WEIGHTS = {
     "ip": 1.0,
@@ -50,7 +54,7 @@ class Analysis:
     sync: pl.DataFrame
     coaction: pl.DataFrame  # (a, b, cells, days, lift, exit_overlap): accounts acting together
     starts: pl.DataFrame  # (a, b, templates, minutes): began together, same uncommon templates
-    templates: pl.DataFrame  # (account, kind, key, item, group): sampled prompts' LSH bands
+    templates: pl.DataFrame  # (account, key, item, group): sampled prompts' LSH bands
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
 
@@ -68,7 +72,13 @@ def analyse(
     window_start: datetime,
     window_end: datetime,
     params: DetectionParams,
+    templates: pl.DataFrame | None = None,
+    cells: coaction.Cells | None = None,
 ) -> Analysis:
+    """``templates`` (``template_rows``) and ``cells``: the template bands and co-action
+    cells when they are held apart from ``links`` (a run's finalise step reads its chunks
+    one at a time and keeps them so: the cells spilled to disk); otherwise they are the
+    links of those kinds."""
     accounts = accounts.cast(ACCOUNT_SCHEMA)
     frame = accounts.join(features, on="account", how="inner").sort("account")
     links = links.cast(LINK_SCHEMA)
@@ -86,14 +96,18 @@ def analyse(
         pl.col("payment_fingerprint").alias("key"),
         pl.lit(0, pl.Int64).alias("item"),
     )
-    templates = links.filter(pl.col("kind") == "template")
+    if templates is None:
+        templates = template_rows(links)
     # Shared templates are a signal, not a link: honest strangers and rival fleets ask alike,
     # and content links would merge distinct fleets; fleets are told apart by infrastructure,
     # cards and shifts. So template bands never become pairs (a fleet's template is shared by
     # all its members: its pairs would grow with the square of the fleet).
     # Co-action cells pair accounts only when they share a cell, a crowded account with a
     # capped number of them (``coaction.coaction_pairs``).
-    cells = links.filter(pl.col("kind") == "coaction")
+    if cells is None:
+        cells = coaction.Cells.of(
+            links.filter(pl.col("kind") == "coaction"), bucket_minutes=params.coaction_minutes
+        )
     all_links = pl.concat(
         [links.filter(~pl.col("kind").is_in(["template", "coaction"])), payment.cast(LINK_SCHEMA)]
     )
@@ -118,8 +132,8 @@ def analyse(
         min_lift=params.sync_min_lift,
         min_jaccard=params.sync_min_jaccard,
     )
-    # The cells as the pair counting reads them, made once for the pairs and the crowded.
-    cell_rows = coaction.CellRows.of(cells, groups)
+    # What the pair counting needs of all the cells, made once for the pairs and the crowded.
+    summary = coaction.CellSummary.of(cells, groups)
     acting = coaction.coaction_pairs(
         cells,
         groups,
@@ -132,10 +146,12 @@ def analyse(
         min_days=params.coaction_min_days,
         min_lift=params.coaction_min_lift,
         min_exit_overlap=params.coaction_min_exit_overlap,
-        rows=cell_rows,
+        summary=summary,
     )
     frame = frame.join(
-        coaction.crowded_accounts(cells, groups, cell_cap=params.coaction_cell_cap, rows=cell_rows),
+        coaction.crowded_accounts(
+            cells, groups, cell_cap=params.coaction_cell_cap, summary=summary
+        ),
         on="account",
         how="left",
     )
@@ -286,6 +302,17 @@ OWN_TEMPLATE_SHARE = 0.1
 # An account works the community's own templates when it sends at least this many of those
 # bands: a template is many bands (its fixed words), one band in common is a coincidence.
 OWN_TEMPLATE_MIN_BANDS = 3
+
+
+def template_rows(links: pl.DataFrame) -> pl.DataFrame:
+    """(account, key, item): the links of kind "template", each band's key as a 64-bit hash
+    of it. Only whether two keys are the same matters, and a run holds tens of millions of
+    these rows: as numbers they take a third of the memory of the keys' text."""
+    return (
+        links.filter(pl.col("kind") == "template")
+        .select("account", pl.col("key").hash(seed=TEMPLATE_KEY_SEED), "item")
+        .cast(TEMPLATE_SCHEMA)
+    )
 
 
 def own_template_ties(

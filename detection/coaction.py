@@ -17,7 +17,10 @@ compared exactly (``compared``, ``coaction_pairs``).
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -118,30 +121,34 @@ SKETCH_ORDERS = 32
 # that share its min-hash.
 SKETCH_NEIGHBOURS = 2
 # The most cell rows the exact count of the compared pairs reads at once (about 40 bytes each).
-PAIRS_PER_SHARD = 20_000_000
+PAIRS_PER_SHARD = 8_000_000
+# The most cell rows a part of the cells holds, when the run has more days than that.
+PART_ROWS = 4_000_000
+# Seed of the hash that numbers a template key.
+KEY_SEED = 17
+NUMBERED_SCHEMA = {"account": pl.Int64, "kid": pl.UInt64, "item": pl.Int64, "cell": pl.UInt64}
 
 
 def numbered_keys(cells: pl.DataFrame) -> pl.DataFrame:
-    """(account, kid, item, cell): ``cells`` with each template key replaced by a number, so
-    that joining and comparing cells is joining and comparing numbers, and ``cell`` a hash of
-    the (key, window) cell itself for the sketch. Which key gets which number does not
-    matter; the hash depends on the cell alone, never on the rows' order."""
-    keys = cells.select("key").unique().with_row_index("kid")
-    return (
-        cells.select("account", "key", "item")
-        .with_columns(pl.struct("key", "item").hash(seed=SKETCH_SEED).alias("cell"))
-        .join(keys, on="key")
-        .select("account", "kid", "item", "cell")
-    )
+    """(account, kid, item, cell): ``cells`` with each template key replaced by a number (a
+    64-bit hash of it), so that joining and comparing cells is joining and comparing numbers,
+    and ``cell`` a hash of the (key, window) cell itself for the sketch. Both depend on the
+    cell alone, never on the rows' order or on which chunk they came from."""
+    return cells.select(
+        "account",
+        pl.col("key").hash(seed=KEY_SEED).alias("kid"),
+        "item",
+        pl.struct("key", "item").hash(seed=SKETCH_SEED).alias("cell"),
+    ).cast(NUMBERED_SCHEMA)
 
 
 def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     """(account, kid, item, cell, group, k): the rows of the cells that can pair anyone (two
     accounts or more, of more than one organisation), with the cell's size ``k``; ``group``
-    is a number."""
+    is a number (``numbered_groups``)."""
     cell = ["kid", "item"]
     return (
-        numbered.join(groups.select("account", pl.col("group").rank("dense")), on="account")
+        numbered.join(groups, on="account")
         .with_columns(
             pl.len().over(cell).alias("k"),
             (pl.col("group").min().over(cell) != pl.col("group").max().over(cell)).alias("mixed"),
@@ -151,19 +158,151 @@ def cell_members(numbered: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dataclass(frozen=True)
-class CellRows:
-    """A run's cells as the pair counting reads them, made once for the co-action pairs and
-    the crowded accounts' explanations: ``numbered`` (``numbered_keys``) and ``members``
-    (``cell_members``)."""
+def numbered_groups(groups: pl.DataFrame) -> pl.DataFrame:
+    """(account, group): each organisation as a number."""
+    return groups.select("account", pl.col("group").rank("dense"))
 
-    numbered: pl.DataFrame
-    members: pl.DataFrame
+
+class Cells:
+    """A run's co-action cells, numbered (``numbered_keys``), in parts of whole days.
+
+    A cell (a key in one window) lies within one day, so everything co-action counts per cell
+    or per pair and day can be counted one part at a time and added up: only one part is in
+    memory at once. Given a ``directory``, the parts are written there as Arrow files as they
+    are added (a run's finalise step reads its chunks one at a time and spills their cells);
+    without one they stay in memory (a test's or a backtest's frames)."""
+
+    def __init__(self, *, bucket_minutes: int, directory: Path | None = None) -> None:
+        self.per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
+        self.directory = directory
+        self._days: dict[int, list[pl.DataFrame | Path]] = defaultdict(list)
+        self._rows: Counter[int] = Counter()
 
     @classmethod
-    def of(cls, cells: pl.DataFrame, groups: pl.DataFrame) -> CellRows:
-        numbered = numbered_keys(cells)
-        return cls(numbered, cell_members(numbered, groups))
+    def of(cls, cells: pl.DataFrame, *, bucket_minutes: int) -> Cells:
+        """``cells`` (account, key, item) in memory."""
+        held = cls(bucket_minutes=bucket_minutes)
+        held.add(cells)
+        return held
+
+    def add(self, cells: pl.DataFrame) -> None:
+        """Add (account, key, item) rows: those of one chunk, say."""
+        if cells.is_empty():
+            return
+        numbered = numbered_keys(cells).with_columns((pl.col("item") // self.per_day).alias("day"))
+        for (day,), rows in numbered.partition_by("day", as_dict=True).items():
+            rows = rows.drop("day")
+            self._rows[day] += rows.height
+            if self.directory is None:
+                self._days[day].append(rows)
+            else:
+                path = self.directory / f"cells-{day}-{len(self._days[day])}.arrow"
+                rows.write_ipc(path)
+                self._days[day].append(path)
+
+    @property
+    def rows(self) -> int:
+        return sum(self._rows.values())
+
+    def is_empty(self) -> bool:
+        return not self._rows
+
+    def parts(self) -> Iterator[pl.DataFrame]:
+        """The cells, a part at a time: consecutive days, at most ``PART_ROWS`` rows unless
+        one day alone has more."""
+        part: list[pl.DataFrame | Path] = []
+        held = 0
+        for day in sorted(self._days):
+            if part and held + self._rows[day] > PART_ROWS:
+                yield _read(part)
+                part, held = [], 0
+            part.extend(self._days[day])
+            held += self._rows[day]
+        if part:
+            yield _read(part)
+
+
+def _read(sources: list[pl.DataFrame | Path]) -> pl.DataFrame:
+    frames = [s if isinstance(s, pl.DataFrame) else pl.read_ipc(s) for s in sources]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=NUMBERED_SCHEMA)
+
+
+@dataclass
+class CellSummary:
+    """What co-action needs of all the cells at once, counted a part at a time: per account,
+    ``crowd`` (``crowds``), ``size`` (its rows in cells that can pair anyone), ``sketch``
+    (its group and the MinHash sketch of those cells) and ``worked`` (account, kid, c: the
+    windows in which it worked each key). ``members`` holds each part's rows of cells that
+    can pair anyone (``cell_members``), in the same parts as the cells."""
+
+    members: list[pl.DataFrame | Path]
+    crowd: pl.DataFrame
+    size: pl.DataFrame
+    sketch: pl.DataFrame
+    worked: pl.DataFrame
+
+    @classmethod
+    def of(cls, cells: Cells, groups: pl.DataFrame) -> CellSummary:
+        numbered = numbered_groups(groups)
+        members: list[pl.DataFrame | Path] = []
+        crowd, size, sketch, worked = [], [], [], []
+        for index, part in enumerate(cells.parts()):
+            worked.append(part.group_by("account", "kid").agg(pl.len().alias("c")))
+            rows = cell_members(part, numbered)
+            del part
+            crowd.append(crowds(rows))
+            size.append(rows.group_by("account").agg(pl.len().alias("n")))
+            sketch.append(_sketch(rows))
+            if cells.directory is None:
+                members.append(rows)
+            else:
+                path = cells.directory / f"members-{index}.arrow"
+                rows.write_ipc(path)
+                members.append(path)
+        return cls(
+            members=members,
+            crowd=_summed(crowd, "crowd", {"account": pl.Int64, "crowd": pl.Int64}),
+            size=_summed(size, "n", {"account": pl.Int64, "n": pl.UInt32}),
+            sketch=(
+                pl.concat(sketch)
+                .group_by("account")
+                .agg(
+                    pl.col("group").first(), *[pl.col(f"m{j}").min() for j in range(SKETCH_ORDERS)]
+                )
+                .sort("account")
+                if sketch
+                else pl.DataFrame()
+            ),
+            worked=(
+                pl.concat(worked).group_by("account", "kid").agg(pl.col("c").sum())
+                if worked
+                else pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
+            ),
+        )
+
+    def member_parts(self) -> Iterator[pl.DataFrame]:
+        for part in self.members:
+            yield _read([part])
+
+    def is_empty(self) -> bool:
+        return self.size.is_empty()
+
+
+def _summed(parts: list[pl.DataFrame], column: str, schema: dict) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).group_by("account").agg(pl.col(column).sum()).cast(schema)
+
+
+def _sketch(members: pl.DataFrame) -> pl.DataFrame:
+    """(account, group, m0 ... m31): per account, the least hash of its cells per order."""
+    return members.group_by("account").agg(
+        pl.col("group").first(),
+        *[
+            pl.col("cell").hash(seed=SKETCH_SEED + 1 + j).min().alias(f"m{j}")
+            for j in range(SKETCH_ORDERS)
+        ],
+    )
 
 
 def crowds(members: pl.DataFrame) -> pl.DataFrame:
@@ -173,27 +312,34 @@ def crowds(members: pl.DataFrame) -> pl.DataFrame:
     return members.group_by("account").agg((pl.col("k") - 1).sum().alias("crowd"))
 
 
-def _quiet_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def _quiet_pairs(summary: CellSummary, *, cell_cap: int) -> pl.DataFrame:
     """(a, b): every unrelated pair that shares a cell and one of whose accounts is quiet (its
     cells hold at most ``cell_cap`` others' rows). Enumerating a quiet account's cells reads
     at most ``cell_cap`` rows besides its own, so this is linear whatever the cells' sizes."""
-    quiet = crowds(members).filter(pl.col("crowd") <= cell_cap).select("account")
-    mine = members.join(quiet, on="account", how="semi").select(
-        pl.col("account").alias("x"), pl.col("group").alias("gx"), "kid", "item"
-    )
-    theirs = members.select(
-        pl.col("account").alias("y"), pl.col("group").alias("gy"), "kid", "item"
-    )
+    quiet = summary.crowd.filter(pl.col("crowd") <= cell_cap).select("account")
+    found = []
+    for members in summary.member_parts():
+        mine = members.join(quiet, on="account", how="semi").select(
+            pl.col("account").alias("x"), pl.col("group").alias("gx"), "kid", "item"
+        )
+        theirs = members.select(
+            pl.col("account").alias("y"), pl.col("group").alias("gy"), "kid", "item"
+        )
+        found.append(
+            mine.join(theirs, on=["kid", "item"])
+            .filter(pl.col("gx") != pl.col("gy"))
+            .select(pl.min_horizontal("x", "y").alias("a"), pl.max_horizontal("x", "y").alias("b"))
+            .unique()
+        )
     return (
-        mine.join(theirs, on=["kid", "item"])
-        .filter(pl.col("gx") != pl.col("gy"))
-        .select(pl.min_horizontal("x", "y").alias("a"), pl.max_horizontal("x", "y").alias("b"))
+        pl.concat(found).unique() if found else pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64})
     )
 
 
-def _sketch_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def _sketch_pairs(sig: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     """(a, b): for each account, the ``cell_cap`` unrelated accounts whose sets of cells most
-    resemble its own, by a MinHash sketch; a pair once, whichever of the two chose it.
+    resemble its own, by a MinHash sketch (``sig``: account, group, m0 ... m31, sorted by
+    account); a pair once, whichever of the two chose it.
 
     In each of ``SKETCH_ORDERS`` orders, the accounts that share a min-hash of their cells
     (so share the cell it picked) form a ring, and each meets the ``SKETCH_NEIGHBOURS`` on
@@ -202,13 +348,6 @@ def _sketch_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     Two accounts meet in about as many orders as their sets overlap (J of them); each account
     keeps those it met in the most orders. The work is a sort of the accounts per order and
     at most 2 ``SKETCH_NEIGHBOURS`` meetings per account and order."""
-    sig = members.group_by("account").agg(
-        pl.col("group").first(),
-        *[
-            pl.col("cell").hash(seed=SKETCH_SEED + 1 + j).min().alias(f"m{j}")
-            for j in range(SKETCH_ORDERS)
-        ],
-    )
     account = sig["account"].to_numpy()
     group = sig["group"].to_numpy()
     a_parts, b_parts = [], []
@@ -263,7 +402,7 @@ def _sketch_pairs(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     )
 
 
-def compared(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def compared(summary: CellSummary, *, cell_cap: int) -> pl.DataFrame:
     """(a, b, rows), a < b, once each: the pairs of unrelated accounts co-action compares, and
     how many cell rows counting each exactly reads (the cells of the one with fewer).
 
@@ -274,13 +413,14 @@ def compared(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     members' do, and with those that chose it so. So the pairs grow with the accounts and the rows,
     never with their square, and a pair is counted in every cell it shares, not only in some.
     The hashes depend on the cells and accounts alone, so the pairs do not depend on the
-    rows' order or on how the run's accounts were split into chunks."""
-    if members.is_empty():
+    rows' order, on how the run's accounts were split into chunks or on how the cells were
+    split into parts."""
+    if summary.is_empty():
         return pl.DataFrame(schema=COMPARED_SCHEMA)
     pairs = pl.concat(
-        [_quiet_pairs(members, cell_cap=cell_cap), _sketch_pairs(members, cell_cap=cell_cap)]
+        [_quiet_pairs(summary, cell_cap=cell_cap), _sketch_pairs(summary.sketch, cell_cap=cell_cap)]
     ).unique()
-    size = members.group_by("account").agg(pl.len().alias("n"))
+    size = summary.size
     return (
         pairs.join(size.rename({"account": "a", "n": "na"}), on="a")
         .join(size.rename({"account": "b", "n": "nb"}), on="b")
@@ -290,50 +430,51 @@ def compared(members: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
     )
 
 
-def compared_pairs(cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int) -> pl.DataFrame:
+def compared_pairs(
+    cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int, bucket_minutes: int = 10
+) -> pl.DataFrame:
     """``compared`` straight from ``cells`` (account, key, item) and ``groups``."""
-    return compared(cell_members(numbered_keys(cells), groups), cell_cap=cell_cap)
+    held = Cells.of(cells, bucket_minutes=bucket_minutes)
+    return compared(CellSummary.of(held, groups), cell_cap=cell_cap)
 
 
 def _meetings(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """(a, b, kid, item): every cell each pair of ``pairs`` (a, b) shares, found by reading
-    the cells of the pair's account with fewer and looking each up among the other's."""
-    size = members.group_by("account").agg(pl.len().alias("n"))
+    """(a, b, kid, item): every cell in ``members`` each pair of ``pairs`` (a, b, x, y)
+    shares, found by reading the cells of x (the pair's account with fewer) and looking each
+    up among y's."""
     rows = members.select("account", "kid", "item")
-    oriented = (
-        pairs.join(size.rename({"account": "a", "n": "na"}), on="a")
-        .join(size.rename({"account": "b", "n": "nb"}), on="b")
-        .select(
-            "a",
-            "b",
-            pl.when(pl.col("na") <= pl.col("nb")).then("a").otherwise("b").alias("x"),
-            pl.when(pl.col("na") <= pl.col("nb")).then("b").otherwise("a").alias("y"),
-        )
-    )
     return (
-        oriented.join(rows.rename({"account": "x"}), on="x")
+        pairs.join(rows.rename({"account": "x"}), on="x")
         .join(rows.rename({"account": "y"}), on=["y", "kid", "item"], how="semi")
         .select("a", "b", "kid", "item")
     )
 
 
 def crowded_accounts(
-    cells: pl.DataFrame, groups: pl.DataFrame, *, cell_cap: int, rows: CellRows | None = None
+    cells: pl.DataFrame | Cells,
+    groups: pl.DataFrame,
+    *,
+    cell_cap: int,
+    summary: CellSummary | None = None,
 ) -> pl.DataFrame:
     """(account, coaction_crowded): for each account whose cells hold more than ``cell_cap``
     other accounts' rows (so that it was compared with a sketch's choice of them, not with
-    all), how many; for its explanation. ``rows``: ``CellRows.of(cells, groups)``, when the
-    caller has made it already."""
-    rows = rows or CellRows.of(cells, groups)
-    return (
-        crowds(rows.members)
-        .filter(pl.col("crowd") > cell_cap)
-        .select("account", pl.col("crowd").cast(pl.Float64).alias("coaction_crowded"))
+    all), how many; for its explanation. ``summary``: ``CellSummary.of(cells, groups)``, when
+    the caller has made it already."""
+    summary = summary or CellSummary.of(_held(cells), groups)
+    return summary.crowd.filter(pl.col("crowd") > cell_cap).select(
+        "account", pl.col("crowd").cast(pl.Float64).alias("coaction_crowded")
     )
 
 
+def _held(cells: pl.DataFrame | Cells, bucket_minutes: int = 10) -> Cells:
+    if isinstance(cells, Cells):
+        return cells
+    return Cells.of(cells, bucket_minutes=bucket_minutes)
+
+
 def coaction_pairs(
-    cells: pl.DataFrame,
+    cells: pl.DataFrame | Cells,
     groups: pl.DataFrame,
     exits: pl.DataFrame,
     *,
@@ -343,17 +484,17 @@ def coaction_pairs(
     min_days: int,
     min_lift: float,
     min_exit_overlap: float,
-    rows: CellRows | None = None,
+    summary: CellSummary | None = None,
 ) -> pl.DataFrame:
     """Pairs of unrelated accounts that act together: (a, b, cells, days, lift, exit_overlap).
 
     ``cells`` is (account, key, item): the template keys each account worked in each time
-    window (``features.coaction_cells``). Only the pairs ``compared`` picks are counted: every
-    pair sharing a cell with a quiet account, and for a busier account at most ``cell_cap``
-    more chosen by a MinHash sketch of its cells, so the work grows with the cells' rows,
-    never with all pairs of accounts, however crowded a window. A compared pair is counted in
-    every cell it shares; against comparing every pair, the cap can lose a pair, never add
-    one or change its count.
+    window (``features.coaction_cells``), as a frame or held in parts (``Cells``). Only the
+    pairs ``compared`` picks are counted: every pair sharing a cell with a quiet account, and
+    for a busier account at most ``cell_cap`` more chosen by a MinHash sketch of its cells, so
+    the work grows with the cells' rows, never with all pairs of accounts, however crowded a
+    window. A compared pair is counted in every cell it shares; against comparing every pair,
+    the cap can lose a pair, never add one or change its count.
 
     A pair counts when it met in cells on at least ``min_days`` distinct days, at least
     ``min_lift`` times as often as chance: two independent accounts that worked key k in c_a
@@ -361,48 +502,73 @@ def coaction_pairs(
     they met on), so two round-the-clock users of one agent meet often, but no more often than
     chance. And they leave through the same exits: their address sets (``exits``: account,
     exit_sig, MinHash) overlap by at least ``min_exit_overlap``.
+
+    The cells are read a part (of whole days) at a time, and within a part a shard of pairs
+    at a time, so memory stays bounded however many the run has; a pair's meetings in each
+    part are added up, so the result is the same however the cells are split.
     """
     empty = pl.DataFrame(schema=COACTION_SCHEMA)
-    if cells.is_empty():
+    held = _held(cells, bucket_minutes)
+    if held.is_empty():
         return empty
-    rows = rows or CellRows.of(cells, groups)
-    numbered, members = rows.numbered, rows.members
-    candidates = compared(members, cell_cap=cell_cap)
+    summary = summary or CellSummary.of(held, groups)
+    candidates = compared(summary, cell_cap=cell_cap)
     if candidates.is_empty():
         return empty
-    worked = numbered.group_by("account", "kid").agg(pl.len().alias("c"))
-    per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
-    # The cells read to count the compared pairs are held a shard of pairs at a time, so
-    # memory stays bounded however many the run has; each pair is in one shard, so the
-    # result is the same.
-    shards = max(1, -(-int(candidates["rows"].sum()) // PAIRS_PER_SHARD))
-    found = []
-    for shard in range(shards):
-        met = _meetings(members, candidates.filter(pl.col("a") % shards == shard).select("a", "b"))
-        observed = (
-            met.group_by("a", "b")
-            .agg(pl.len().alias("cells"), (pl.col("item") // per_day).n_unique().alias("days"))
-            .filter(pl.col("days") >= min_days)
+    per_day = held.per_day
+    size = summary.size
+    oriented = (
+        candidates.join(size.rename({"account": "a", "n": "na"}), on="a")
+        .join(size.rename({"account": "b", "n": "nb"}), on="b")
+        .select(
+            "a",
+            "b",
+            pl.when(pl.col("na") <= pl.col("nb")).then("a").otherwise("b").alias("x"),
+            pl.when(pl.col("na") <= pl.col("nb")).then("b").otherwise("a").alias("y"),
         )
-        keys = (
-            met.join(observed.select("a", "b"), on=["a", "b"], how="semi")
-            .select("a", "b", "kid")
-            .unique()
-        )
-        del met
-        expected = (
-            keys.join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
-            .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
-            .group_by("a", "b")
-            .agg((pl.col("ca") * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
-            .with_columns(pl.col("e") / max(window_buckets, 1))
-        )
-        found.append(
-            observed.join(expected, on=["a", "b"])
-            .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
-            .filter(pl.col("lift") >= min_lift)
-        )
-    pairs = pl.concat(found).sort("a", "b")
+    )
+    observed = pl.DataFrame(
+        schema={"a": pl.Int64, "b": pl.Int64, "cells": pl.UInt32, "days": pl.UInt32}
+    )
+    keys = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "kid": pl.UInt64})
+    for members in summary.member_parts():
+        # Each pair is in one shard, and each cell (so each day) in one part: a pair's cells
+        # and days add up over the parts.
+        here = members.group_by("account").agg(pl.len().alias("n"))
+        reads = int(oriented.join(here.rename({"account": "x"}), on="x")["n"].sum() or 0)
+        shards = max(1, -(-reads // PAIRS_PER_SHARD))
+        for shard in range(shards):
+            met = _meetings(members, oriented.filter(pl.col("a") % shards == shard))
+            observed = pl.concat(
+                [
+                    observed,
+                    met.group_by("a", "b").agg(
+                        pl.len().alias("cells"),
+                        (pl.col("item") // per_day).n_unique().alias("days"),
+                    ),
+                ],
+                how="vertical_relaxed",
+            )
+            keys = pl.concat([keys, met.select("a", "b", "kid").unique()])
+            del met
+        observed = observed.group_by("a", "b").agg(pl.col("cells").sum(), pl.col("days").sum())
+        keys = keys.unique()
+    observed = observed.filter(pl.col("days") >= min_days)
+    worked = summary.worked
+    expected = (
+        keys.join(observed.select("a", "b"), on=["a", "b"], how="semi")
+        .join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
+        .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
+        .group_by("a", "b")
+        .agg((pl.col("ca").cast(pl.Int64) * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
+        .with_columns(pl.col("e") / max(window_buckets, 1))
+    )
+    pairs = (
+        observed.join(expected, on=["a", "b"])
+        .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
+        .filter(pl.col("lift") >= min_lift)
+        .sort("a", "b")
+    )
     if pairs.is_empty():
         return empty
     return (

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -29,10 +32,17 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
-from detection import contract, naming
+from detection import coaction, contract, naming
 from detection import features as feat
 from detection.allowlist import known_good_mask
-from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence, hold_back
+from detection.analysis import (
+    ACCOUNT_SCHEMA,
+    Analysis,
+    analyse,
+    campaign_evidence,
+    hold_back,
+    template_rows,
+)
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.indicators.matching import (
@@ -257,31 +267,61 @@ def detection_run_fail(*, run_id: int, error: str) -> None:
 
 
 def run_analysis(run: DetectionRun) -> Analysis | None:
-    """Analyse ``run``'s stored chunk features under the run's own config."""
-    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
-    chunks = [_unpack(bytes(p)) for p in payloads]
-    return analyse_chunks(
-        chunks,
-        window_start=run.window_start,
-        window_end=run.window_end,
-        params=DetectionParams.from_stored(run.config.params),
-        before=run,
+    """Analyse ``run``'s stored chunk features under the run's own config.
+
+    The chunks are read one at a time, and their co-action cells (the largest of what they
+    hold) are spilled to a temporary directory in parts of whole days, which the analysis
+    reads back a part at a time: the step's memory does not grow with those cells."""
+    payloads = (
+        run.chunks.exclude(payload=None)
+        .order_by("index")
+        .values_list("payload", flat=True)
+        .iterator(chunk_size=1)
     )
+    with tempfile.TemporaryDirectory(prefix="detection-cells-") as spill:
+        return analyse_chunks(
+            (_unpack(bytes(p)) for p in payloads),
+            window_start=run.window_start,
+            window_end=run.window_end,
+            params=DetectionParams.from_stored(run.config.params),
+            before=run,
+            spill=Path(spill),
+        )
 
 
 def analyse_chunks(
-    chunks: list[feat.ChunkFeatures],
+    chunks: Iterable[feat.ChunkFeatures],
     *,
     window_start: datetime,
     window_end: datetime,
     params: DetectionParams,
     before: DetectionRun | None,
     now: datetime | None = None,
+    spill: Path | None = None,
 ) -> Analysis | None:
     """Score, cluster and decide over the chunks' features; accounts on the known-good list
-    at ``now`` are scored and held back from a flag (``detection.allowlist``)."""
-    features = pl.concat([c.features for c in chunks]) if chunks else None
-    if features is None or features.is_empty():
+    at ``now`` are scored and held back from a flag (``detection.allowlist``). The chunks are
+    read once, in turn; with ``spill`` (a directory), their co-action cells are written there
+    rather than held in memory (``detection.coaction.Cells``)."""
+    cells = coaction.Cells(bucket_minutes=params.coaction_minutes, directory=spill)
+    parts: dict[str, list[pl.DataFrame]] = {
+        "features": [],
+        "links": [],
+        "templates": [],
+        "models": [],
+    }
+    apart = pl.col("kind").is_in(["coaction", "template"])
+    for chunk in chunks:
+        cells.add(chunk.links.filter(pl.col("kind") == "coaction").select("account", "key", "item"))
+        parts["templates"].append(template_rows(chunk.links))
+        parts["features"].append(chunk.features)
+        parts["links"].append(chunk.links.filter(~apart))
+        parts["models"].append(chunk.models)
+        del chunk
+    if not parts["features"]:
+        return None
+    features = pl.concat(parts.pop("features"))
+    if features.is_empty():
         return None
     accounts = pl.DataFrame(
         list(
@@ -312,12 +352,14 @@ def analyse_chunks(
     )
     analysis = analyse(
         features=features,
-        links=pl.concat([c.links for c in chunks]),
-        models=pl.concat([c.models for c in chunks]),
+        links=pl.concat(parts.pop("links")),
+        models=pl.concat(parts.pop("models")),
+        templates=pl.concat(parts.pop("templates")),
         accounts=accounts,
         window_start=window_start,
         window_end=window_end,
         params=params,
+        cells=cells,
     )
     return hold_back(analysis, known_good_mask(analysis.frame, now))
 
