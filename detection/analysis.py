@@ -256,7 +256,12 @@ def analyse(
         scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
     )
     decision = scoring.join_by_signature(scores, decision, tie_a, tie_b, bits, params, organisation)
-    templates = templates.join(groups, on="account", how="left")
+    # A campaign's evidence reads its members' bands: only those of accounts in a community
+    # or a campaign are kept (``hold_back`` only ever takes members out).
+    kept = (membership >= 0) | (decision.campaign_of >= 0)
+    templates = templates.join(
+        frame.select("account").filter(pl.Series(kept)), on="account", how="semi"
+    ).join(groups, on="account", how="left")
     return Analysis(frame, scores, decision, membership, pairs, sync, acting, starts, templates)
 
 
@@ -332,11 +337,25 @@ def own_template_ties(
         {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
         schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
     )
-    sent = templates.select("account", "key").unique().join(rows, on="account")
+    # Only the community members' bands, and how many accounts send each of those: a run's
+    # tens of millions of band rows are never made unique all at once.
+    sent = (
+        templates.join(rows.filter(pl.col("c") >= 0), on="account", how="semi")
+        .select("account", "key")
+        .unique()
+        .join(rows, on="account")
+    )
+    users = (
+        templates.join(sent.select("key").unique(), on="key", how="semi")
+        .join(rows, on="account", how="semi")
+        .select("account", "key")
+        .unique()
+        .group_by("key")
+        .agg(pl.len().alias("users"))
+    )
     sizes = rows.filter(pl.col("c") >= 0).group_by("c").agg(pl.col("org").n_unique().alias("n"))
     bands = (
-        sent.with_columns(pl.len().over("key").alias("users"))
-        .filter(pl.col("c") >= 0)
+        sent.join(users, on="key")
         .group_by("c", "key")
         .agg(
             pl.col("org").n_unique().alias("orgs"),

@@ -210,11 +210,18 @@ def start_pairs(
     # Uncommon bands: few accounts send them besides the starters of a few days (a fleet
     # born or woken together); everyday phrases, a popular tool's harness or a public
     # benchmark are sent by many who began long before, or never began in the window.
-    bands = template_links.select("account", "key").unique()
-    users = bands.group_by("key").len("users")
+    # Only the paired starters' bands are looked at, and how many send each of those: a
+    # run's tens of millions of band rows are never made unique all at once.
     paired = pl.concat([met.select(pl.col("a").alias("account")),
                         met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
-    mine = bands.join(paired, on="account")
+    mine = template_links.join(paired, on="account", how="semi").select("account", "key").unique()
+    users = (
+        template_links.join(mine.select("key").unique(), on="key", how="semi")
+        .select("account", "key")
+        .unique()
+        .group_by("key")
+        .len("users")
+    )
     days = starters.select("account", (pl.col("t") // 86400).alias("day"))
     near = (
         mine.join(days, on="account")

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from detection import onset
+from detection.templating import key_parts
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -572,28 +573,37 @@ def _shared_templates(
     """
     from detection.clustering import independent_payers
 
-    payers = independent_payers(f, groups)
-    bands = (
-        template_links.join(groups, on="account")
-        .join(payers, on="account")
-        .with_columns(
-            pl.col("group").n_unique().over("key").alias("groups"),
-            pl.len().over("key").alias("deg"),
-            pl.len().over("key", "group").alias("own"),
-            pl.col("payer").n_unique().over("key").alias("payers"),
+    who = groups.join(independent_payers(f, groups), on="account")
+    per_item = []
+    # Everything is counted per band, so a part of the bands at a time (``key_parts``).
+    for part in key_parts(template_links.select("account", "key", "item")):
+        bands = (
+            part.join(who, on="account")
+            .with_columns(
+                pl.col("group").n_unique().over("key").alias("groups"),
+                pl.len().over("key").alias("deg"),
+                pl.len().over("key", "group").alias("own"),
+                pl.col("payer").n_unique().over("key").alias("payers"),
+            )
+            .filter((pl.col("groups") > 1) & (pl.col("deg") <= params.hub_cap))
+            .with_columns(
+                (params.popular_payers / (pl.col("payers") - 1).clip(1, None))
+                .clip(0, 1)
+                .pow(2)
+                .alias("weight")
+            )
         )
-        .filter((pl.col("groups") > 1) & (pl.col("deg") <= params.hub_cap))
-        .with_columns(
-            (params.popular_payers / (pl.col("payers") - 1).clip(1, None))
-            .clip(0, 1)
-            .pow(2)
-            .alias("weight")
+        per_item.append(
+            bands.group_by("account", "item").agg(
+                pl.col("weight").max(),
+                (pl.col("deg") - pl.col("own")).max().alias("partners"),
+                pl.col("payers").max(),
+            )
         )
-    )
-    per_item = bands.group_by("account", "item").agg(
-        pl.col("weight").max(),
-        (pl.col("deg") - pl.col("own")).max().alias("partners"),
-        pl.col("payers").max(),
+    per_item = (
+        pl.concat(per_item)
+        .group_by("account", "item")
+        .agg(pl.col("weight").max(), pl.col("partners").max(), pl.col("payers").max())
     )
     return per_item.group_by("account").agg(
         pl.col("weight").sum().alias("shared_weight"),

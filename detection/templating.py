@@ -4,6 +4,7 @@ Frames in, frames out; part of ``detection.features.chunk_features``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +14,23 @@ from detection.minhash import MIN_SHINGLES, band_keys, minhash_flat, word_pairs
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
+
+
+# The most template rows a step that counts per band holds at once (``key_parts``).
+TEMPLATE_PART_ROWS = 5_000_000
+
+
+def key_parts(links: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """``links`` (rows with a ``key``) in parts of at most about ``TEMPLATE_PART_ROWS`` rows,
+    every row of a key in the same part: what is counted per band can be counted a part at a
+    time, so that a run's tens of millions of template rows are never widened all at once."""
+    parts = -(-links.height // TEMPLATE_PART_ROWS)
+    if parts <= 1:
+        yield links
+        return
+    part = pl.col("key").hash(seed=23) % parts
+    for i in range(parts):
+        yield links.filter(part == i)
 
 
 def _shingle_tokens(prompts: pl.Series) -> tuple[np.ndarray, np.ndarray]:

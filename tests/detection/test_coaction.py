@@ -561,3 +561,28 @@ def test_cells_spilled_to_disk_in_parts_of_days_count_the_same(tmp_path, monkeyp
     assert coaction.crowded_accounts(held, groups, cell_cap=CAP).sort("account").equals(
         crowded.sort("account")
     )
+
+
+def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch):
+    """What is counted per template band (shared templates, a community's own templates,
+    starting together) is counted a part of the keys at a time on a large run: the scores,
+    flags and campaigns are those of counting them all at once."""
+    from detection import templating
+
+    def cohort():
+        world = Cohort(seed=47)
+        world.harness_users(20)
+        world.hydra(n=12, customers=8)
+        world.fleet(n=8)
+        world.ordinary(40)
+        return world
+
+    whole, labels = _analyse(cohort())
+    monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 300)
+    parted, _ = _analyse(cohort())
+    assert whole.frame.height > 0 and whole.decision.flagged.any()
+    assert parted.frame.equals(whole.frame)
+    assert np.array_equal(parted.scores.risk, whole.scores.risk)
+    assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
+    assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
+    assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
