@@ -1,0 +1,158 @@
+"""One detection run fanned out over Celery worker processes, as production runs it.
+
+    DATABASE_URL=... .venv/bin/python bench/detect_workers.py [--workers 2] [--dump FILE]
+                                                              [--broker redis://127.0.0.1:6379/13]
+
+On ``DATABASE_URL``'s data (ingested already), starts ``--workers`` Celery worker processes
+(``celery -A dashboard worker --concurrency 1`` each, on ``--broker``, which is emptied
+first: use a Redis database nothing else uses), starts one detection run on them
+(``detection_run_start``, as the console's button and the beat schedule do) and waits for
+it. It prints the run's wall time and its stages (features over all chunks, finalise,
+reach), how the chunks spread over the processes, and the peak RSS of each worker process
+(sampled from /proc five times a second, so a peak shorter than that can be missed). The
+workers are stopped as soon as the run has finished, before the cases it opens are synced
+(that is measured by ``bench/seed_scale.py``).
+
+``--dump FILE`` writes what the run decided, as ``bench/detect_run.py --dump`` does, so that
+``bench/detect_run.py --compare`` can say whether one worker and two decide the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--dump", type=Path, help="write what the run decided to FILE")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ["CELERY_BROKER_URL"] = args.broker
+    import django
+
+    django.setup()
+    import redis
+    from django.db import connection, transaction
+
+    from detection.models import DetectionChunk, DetectionRun, Exchange
+    from detection.services import detection_run_start
+
+    redis.Redis.from_url(args.broker).flushdb()
+    print(
+        f"{Exchange.objects.count():,} exchanges in {connection.settings_dict['NAME']}; "
+        f"{args.workers} worker processes; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    workers = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "dashboard",
+                "worker",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                f"bench{i}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in range(args.workers)
+    ]
+    peaks: dict[int, float] = {}
+    try:
+        time.sleep(5)  # the workers connect before the run is queued
+        with transaction.atomic():
+            run = detection_run_start()
+        started = time.perf_counter()
+        while True:
+            for worker in workers:
+                for pid in [worker.pid, *_descendants(worker.pid)]:
+                    peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
+            run.refresh_from_db()
+            if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
+                break
+            if any(w.poll() is not None for w in workers):
+                raise SystemExit("a worker exited")
+            time.sleep(0.2)
+        wall = time.perf_counter() - started
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait()
+    t = run.timings or {}
+    print(
+        f"run {run.pk} {run.status}: {wall:.1f} s from start to finish (the run's own wall "
+        f"{t.get('wall_seconds', 0):.1f} s); features {t.get('features_seconds', 0):.1f} s, "
+        f"finalise {t.get('finalise_seconds', 0):.1f} s, reach {t.get('reach_seconds', 0):.1f} s;"
+        f" {run.chunks_total} chunks, {run.counts.get('flagged')} flagged, "
+        f"{run.counts.get('campaigns')} campaigns; load average {os.getloadavg()[0]:.1f}"
+    )
+    if run.status != DetectionRun.Status.SUCCEEDED:
+        raise SystemExit(f"run failed: {run.error}")
+    chunk_seconds = list(DetectionChunk.objects.filter(run=run).values_list("seconds", flat=True))
+    print(
+        f"  chunks: {len(chunk_seconds)}, {sum(chunk_seconds):.1f} s of chunk work in all, "
+        f"longest {max(chunk_seconds, default=0):.1f} s"
+    )
+    for pid, peak in sorted(peaks.items(), key=lambda kv: -kv[1]):
+        if peak > 0:
+            print(f"  process {pid}: peak RSS {peak:,.0f} MB")
+    if args.dump:
+        from detect_run import dump
+
+        args.dump.write_text(json.dumps(dump(run), sort_keys=True, default=str))
+        print(f"wrote {args.dump}")
+
+
+if __name__ == "__main__":
+    main()
