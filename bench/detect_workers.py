@@ -9,7 +9,8 @@ first: use a Redis database nothing else uses), starts one detection run on them
 (``detection_run_start``, as the console's button and the beat schedule do) and waits for
 it. It prints the run's wall time and its stages (features over all chunks, finalise,
 reach), how the chunks spread over the processes, and the peak RSS of each worker process
-(sampled from /proc five times a second, so a peak shorter than that can be missed). The
+(sampled from /proc five times a second, so a peak shorter than that can be missed), also
+by the stage the run was in. The
 workers are stopped as soon as the run has finished, before the cases it opens are synced
 (that is measured by ``bench/seed_scale.py``).
 
@@ -108,16 +109,19 @@ def main() -> None:
         for i in range(args.workers)
     ]
     peaks: dict[int, float] = {}
+    by_stage: dict[str, float] = {}
     try:
         time.sleep(5)  # the workers connect before the run is queued
         with transaction.atomic():
             run = detection_run_start()
         started = time.perf_counter()
         while True:
+            run.refresh_from_db()
             for worker in workers:
                 for pid in [worker.pid, *_descendants(worker.pid)]:
-                    peaks[pid] = max(peaks.get(pid, 0.0), _rss_mb(pid))
-            run.refresh_from_db()
+                    rss = _rss_mb(pid)
+                    peaks[pid] = max(peaks.get(pid, 0.0), rss)
+                    by_stage[run.stage] = max(by_stage.get(run.stage, 0.0), rss)
             if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
                 break
             if any(w.poll() is not None for w in workers):
@@ -147,6 +151,10 @@ def main() -> None:
     for pid, peak in sorted(peaks.items(), key=lambda kv: -kv[1]):
         if peak > 0:
             print(f"  process {pid}: peak RSS {peak:,.0f} MB")
+    print(
+        "  largest process by the run's stage: "
+        + ", ".join(f"{stage or '-'} {peak:,.0f} MB" for stage, peak in by_stage.items())
+    )
     if args.dump:
         from detect_run import dump
 
