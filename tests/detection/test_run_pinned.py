@@ -2,8 +2,9 @@
 
 How a run reads and computes its features is tuned for speed (the chunk read, the reach
 pass): none of that may move a flag, a score, a signal or a campaign. This test runs the
-fixed cohorts below in many small chunks and compares everything the run decided with
-``run_pinned.json``, written from the code before any of those changes.
+fixed cohorts below in many small chunks (of accounts, and of exchanges: the split must not
+matter) and compares everything the run decided with ``run_pinned.json``, written from the
+code before any of those changes.
 
 A change that is meant to move the decisions (a signal, a weight) rewrites the file on
 purpose: ``UPDATE_PINNED_RUN=1 pytest tests/detection/test_run_pinned.py`` writes it and
