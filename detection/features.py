@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 # Columns a chunk's exchange frame carries (the service selects exactly these): the stored
 # columns the ingest contract gives a polars dtype, the account as its key.
 EXCHANGE_SCHEMA = EXCHANGE_FRAME_SCHEMA
-# ``item`` tells apart the prompts behind template keys (0 for other kinds).
+# ``item`` tells apart an account's prompts behind template keys (their place among its own
+# sampled prompts), the time buckets of co-action cells, and is 0 for other kinds.
 LINK_SCHEMA = {"account": pl.Int64, "kind": pl.Utf8, "key": pl.Utf8, "item": pl.Int64}
 # Daily exchanges per account and model: enough to see who moved to a new model, and when.
 MODEL_SCHEMA = {

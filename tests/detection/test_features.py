@@ -135,6 +135,26 @@ def test_features_do_not_depend_on_the_order_of_the_rows():
         assert_frame_equal(first, again, check_exact=True)
 
 
+@pytest.mark.parametrize("parts", [2, 5, 40])
+def test_features_do_not_depend_on_which_accounts_share_the_chunk(parts):
+    """A run splits accounts into chunks as their sizes fall: the frames of the chunks
+    together are the frames of one chunk of everyone, row for row (the links name an
+    account's prompt by its place among the account's own, never by its row in the chunk)."""
+    _, exchanges = Cohort(seed=3).everyone().to_frames()
+    whole = chunk_features(exchanges, DetectionParams())
+    accounts = exchanges["account"].unique().sort()
+    cuts = np.array_split(accounts.to_numpy(), parts)
+    pieces = [
+        chunk_features(exchanges.filter(pl.col("account").is_in(cut.tolist())), DetectionParams())
+        for cut in cuts
+    ]
+    for name in ("features", "links", "models"):
+        frame = getattr(whole, name)
+        together = pl.concat([getattr(p, name) for p in pieces])
+        assert frame.height > 0
+        assert_frame_equal(frame.sort(pl.all()), together.sort(pl.all()), check_exact=True)
+
+
 def test_minhash_in_blocks_is_the_same_as_one_set_at_a_time(monkeypatch):
     """Sets are permuted a block of tokens at a time: sets that straddle a block's end, a
     set larger than a block and empty sets between them get the values one set alone gets."""
