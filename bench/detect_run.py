@@ -1,7 +1,7 @@
 """The detection run alone, repeated on data already ingested, and what it decided.
 
     .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE] [--stages]
-        [--chunk-exchanges N]
+        [--chunk-exchanges N] [--chunk-size N]
     .venv/bin/python bench/detect_run.py --compare A.json B.json
 
 Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
@@ -17,10 +17,11 @@ another is counted in both), per exchange too, and the highest resident memory o
 process seen while the step ran (sampled ten times a second, so a peak shorter than that can
 be missed).
 
-``--chunk-exchanges N`` first publishes, on that database, a configuration version like the
-one in force but for ``chunk_exchanges`` (the most exchanges in a chunk), so that the runs
-split the accounts differently; a run's decisions must not change with it (``--dump`` two
-runs, each on a fresh copy of the data, and ``--compare`` them).
+``--chunk-exchanges N`` and ``--chunk-size N`` first publish, on that database, a
+configuration version like the one in force but for ``chunk_exchanges`` (the most exchanges
+in a chunk) or ``chunk_size`` (the most accounts), so that the runs split the accounts
+differently; a run's decisions must not change with them (``--dump`` two runs, each on a
+fresh copy of the data, and ``--compare`` them).
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -225,6 +226,9 @@ def main() -> None:
     parser.add_argument(
         "--chunk-exchanges", type=int, help="publish a version with this chunk_exchanges first"
     )
+    parser.add_argument(
+        "--chunk-size", type=int, help="publish a version with this chunk_size first"
+    )
     args = parser.parse_args()
     if args.compare:
         raise SystemExit(compare(*args.compare))
@@ -250,13 +254,20 @@ def main() -> None:
     )
     from detection import services
 
-    if args.chunk_exchanges:
+    split = {
+        name: value
+        for name, value in (
+            ("chunk_size", args.chunk_size),
+            ("chunk_exchanges", args.chunk_exchanges),
+        )
+        if value
+    }
+    if split:
         from detection.config import DetectionParams, config_new_version, current_config
 
         params = DetectionParams.from_stored(current_config().params)
         config_new_version(
-            params=params.replace(chunk_exchanges=args.chunk_exchanges),
-            reason=f"bench/detect_run.py --chunk-exchanges {args.chunk_exchanges}",
+            params=params.replace(**split), reason=f"bench/detect_run.py: chunks of {split}"
         )
 
     spent = {"load": 0.0, "compute": 0.0, "rows": 0}
