@@ -1,6 +1,7 @@
 """The detection run alone, repeated on data already ingested, and what it decided.
 
     .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE] [--stages]
+        [--chunk-exchanges N] [--chunk-size N]
     .venv/bin/python bench/detect_run.py --compare A.json B.json
 
 Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
@@ -15,6 +16,12 @@ its PostgreSQL backend spent in each named step of the run (``STAGES``; a step c
 another is counted in both), per exchange too, and the highest resident memory of this
 process seen while the step ran (sampled ten times a second, so a peak shorter than that can
 be missed).
+
+``--chunk-exchanges N`` and ``--chunk-size N`` first publish, on that database, a
+configuration version like the one in force but for ``chunk_exchanges`` (the most exchanges
+in a chunk) or ``chunk_size`` (the most accounts), so that the runs split the accounts
+differently; a run's decisions must not change with them (``--dump`` two runs, each on a
+fresh copy of the data, and ``--compare`` them).
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -48,6 +55,7 @@ def _backend_cpu(pid: int) -> float:
 # finalise step and its parts, in the order a run calls them.
 STAGES = (
     ("detection.services", "_refresh_statistics"),
+    ("detection.services", "window_exchange_counts"),
     ("detection.services", "load_exchanges"),
     ("detection.features", "prompt_flags"),
     ("detection.features", "template_features"),
@@ -115,6 +123,10 @@ def _time_stages(backend: int) -> dict[str, list[float]]:
 
         setattr(module, name, call)
     return spent
+
+
+def _largest_chunk(run) -> int:
+    return max(run.chunks.values_list("exchange_count", flat=True), default=0)
 
 
 def _print_payloads(run) -> None:
@@ -211,6 +223,12 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="pyinstrument profile of the last run")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     parser.add_argument("--stages", action="store_true", help="CPU and memory per step of the run")
+    parser.add_argument(
+        "--chunk-exchanges", type=int, help="publish a version with this chunk_exchanges first"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, help="publish a version with this chunk_size first"
+    )
     args = parser.parse_args()
     if args.compare:
         raise SystemExit(compare(*args.compare))
@@ -235,6 +253,22 @@ def main() -> None:
         flush=True,
     )
     from detection import services
+
+    split = {
+        name: value
+        for name, value in (
+            ("chunk_size", args.chunk_size),
+            ("chunk_exchanges", args.chunk_exchanges),
+        )
+        if value
+    }
+    if split:
+        from detection.config import DetectionParams, config_new_version, current_config
+
+        params = DetectionParams.from_stored(current_config().params)
+        config_new_version(
+            params=params.replace(**split), reason=f"bench/detect_run.py: chunks of {split}"
+        )
 
     spent = {"load": 0.0, "compute": 0.0, "rows": 0}
 
@@ -277,7 +311,8 @@ def main() -> None:
             f"PostgreSQL; features {t['features_seconds']:.1f} s (reading {spent['load']:.1f} s, "
             f"{spent['rows']:,} rows; computing {spent['compute']:.1f} s), finalise "
             f"{t['finalise_seconds']:.1f} s, reach {t['reach_seconds']:.1f} s; "
-            f"{run.chunks_total} chunks, {run.counts.get('flagged')} flagged, "
+            f"{run.chunks_total} chunks (at most {_largest_chunk(run):,} exchanges), "
+            f"{run.counts.get('flagged')} flagged, "
             f"{run.counts.get('campaigns')} campaigns; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )

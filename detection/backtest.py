@@ -33,7 +33,6 @@ from detection.analysis import Analysis
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.models import (
-    Account,
     Backtest,
     BacktestAccount,
     BacktestCampaign,
@@ -41,7 +40,12 @@ from detection.models import (
     DetectionConfig,
     Exchange,
 )
-from detection.services import _previous_members, analyse_chunks, load_exchanges
+from detection.services import (
+    _previous_members,
+    account_chunks,
+    analyse_chunks,
+    load_exchanges,
+)
 
 log = logging.getLogger(__name__)
 B = Backtest.Status
@@ -178,14 +182,12 @@ def _compare(backtest: Backtest) -> tuple[dict, dict]:
     draft = DetectionParams.from_stored(backtest.config.params)
     # The parts of the features the draft computes differently; the rest is shared.
     redo = feat.changed_parts(base, draft)
-    pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
-    size = base.chunk_size
-    parts = [pks[j : j + size] for j in range(0, len(pks), size)]
+    _, parts = account_chunks(base, backtest.window_start, backtest.window_end)
     base_chunks, draft_chunks = [], []
     started = time.monotonic()
     exchanges = 0
     for i, part in enumerate(parts):
-        ex = load_exchanges(part[0], part[-1], backtest.window_start, backtest.window_end)
+        ex = load_exchanges(*part, backtest.window_start, backtest.window_end)
         exchanges += ex.height
         chunk = feat.chunk_features(ex, base)
         base_chunks.append(chunk)

@@ -16,7 +16,7 @@ timestamps.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 # Columns a chunk's exchange frame carries (the service selects exactly these): the stored
 # columns the ingest contract gives a polars dtype, the account as its key.
 EXCHANGE_SCHEMA = EXCHANGE_FRAME_SCHEMA
-# ``item`` tells apart the prompts behind template keys (0 for other kinds).
+# ``item`` tells apart an account's prompts behind template keys (their place among its own
+# sampled prompts), the time buckets of co-action cells, and is 0 for other kinds.
 LINK_SCHEMA = {"account": pl.Int64, "kind": pl.Utf8, "key": pl.Utf8, "item": pl.Int64}
 # Daily exchanges per account and model: enough to see who moved to a new model, and when.
 MODEL_SCHEMA = {
@@ -337,3 +338,31 @@ def window_bounds(newest: datetime | None, days: int) -> tuple[datetime | None, 
     from datetime import timedelta
 
     return newest - timedelta(days=days), newest + timedelta(microseconds=1)
+
+
+def chunk_bounds(
+    accounts: Sequence[int], exchanges: Mapping[int, int], max_accounts: int, max_exchanges: int
+) -> list[tuple[int, int]]:
+    """Split ``accounts`` (primary keys, ascending) into runs of consecutive keys, each as
+    ``(first, last)``: a run closes before the account that would take it past
+    ``max_accounts`` accounts or ``max_exchanges`` exchanges (``exchanges``: the count of
+    each account's exchanges in the window, absent for none). An account bigger than
+    ``max_exchanges`` on its own is a run of its own. Every chunk's features come from its
+    accounts' exchanges alone, so the split decides the work's unit and its memory, never
+    what a run finds."""
+    bounds: list[tuple[int, int]] = []
+    first = last = 0
+    count = held = 0
+    for pk in accounts:
+        size = exchanges.get(pk, 0)
+        if count and (count >= max_accounts or held + size > max_exchanges):
+            bounds.append((first, last))
+            count = held = 0
+        if not count:
+            first = pk
+        last = pk
+        count += 1
+        held += size
+    if count:
+        bounds.append((first, last))
+    return bounds

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
@@ -98,11 +98,10 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     quarantined = Exchange.objects.quarantined(now).count()
     start, end = feat.window_bounds(newest, params.window_days)
     _refresh_statistics()
-    pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
-    size = params.chunk_size
+    accounts, bounds = account_chunks(params, start, end)
     chunks = [
-        DetectionChunk(run=run, index=i, account_from=part[0], account_to=part[-1])
-        for i, part in enumerate(pks[j : j + size] for j in range(0, len(pks), size))
+        DetectionChunk(run=run, index=i, account_from=first, account_to=last)
+        for i, (first, last) in enumerate(bounds)
     ]
     DetectionChunk.objects.bulk_create(chunks)
     run.status = R.RUNNING
@@ -111,9 +110,31 @@ def detection_run_prepare(*, run_id: int) -> list[int]:
     run.started_at = timezone.now()
     run.window_start, run.window_end = start, end
     run.chunks_total, run.chunks_done = len(chunks), 0
-    run.counts = {"accounts": len(pks), "quarantined": quarantined}
+    run.counts = {"accounts": accounts, "quarantined": quarantined}
     run.save()
     return [c.index for c in chunks]
+
+
+def account_chunks(
+    params: DetectionParams, start: datetime | None, end: datetime | None
+) -> tuple[int, list[tuple[int, int]]]:
+    """The number of accounts, and their split into chunks as (first pk, last pk): at most
+    ``chunk_size`` accounts and ``chunk_exchanges`` exchanges in the window a chunk."""
+    pks = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+    counts = window_exchange_counts(start, end) if start is not None else {}
+    return len(pks), feat.chunk_bounds(pks, counts, params.chunk_size, params.chunk_exchanges)
+
+
+def window_exchange_counts(start: datetime, end: datetime) -> dict[int, int]:
+    """account pk -> its exchanges in the window (accounts with none left out): one grouped
+    pass over the window's rows, on PostgreSQL over their months' partitions alone."""
+    rows = (
+        Exchange.objects.filter(ts__gte=start, ts__lt=end)
+        .order_by()
+        .values_list("account_id")
+        .annotate(n=Count("*"))
+    )
+    return dict(rows)
 
 
 def _refresh_statistics() -> None:

@@ -33,6 +33,9 @@ def key_parts(links: pl.DataFrame) -> Iterator[pl.DataFrame]:
         yield links.filter(part == i)
 
 
+BANDS_SCHEMA = {"account": pl.Int64, "i": pl.Int64, "rank": pl.Int64, "band": pl.Int64}
+
+
 def _shingle_tokens(prompts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Word-pair shingles of each normalised prompt, hashed to 32-bit ints (in polars): each
     prompt's number of distinct shingles, and the shingles of all prompts one after the
@@ -64,7 +67,12 @@ def template_features(
         .agg(pl.len().alias("count"), pl.col("prompt").first())
         .sort(["account", "count", "prompt_hash"], descending=[False, True, False])
     )
-    sample = distinct.filter(pl.int_range(pl.len()).over("account") < k)
+    # ``i`` numbers the sampled prompts of the chunk; ``rank`` is a prompt's place among its
+    # account's, which names it in the links, so that the links do not depend on which other
+    # accounts share the chunk.
+    sample = distinct.with_columns(pl.int_range(pl.len()).over("account").alias("rank")).filter(
+        pl.col("rank") < k
+    )
     sizes, tokens = _shingle_tokens(sample["prompt"])
     long_enough = sizes >= MIN_SHINGLES
     sample = sample.with_columns(
@@ -80,12 +88,13 @@ def template_features(
             {
                 "account": np.repeat(signed["account"].to_numpy(), keys.shape[1]),
                 "i": np.repeat(signed["i"].to_numpy(), keys.shape[1]),
+                "rank": np.repeat(signed["rank"].to_numpy(), keys.shape[1]),
                 "band": keys.reshape(-1),
             },
-            schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64},
+            schema=BANDS_SCHEMA,
         )
         if len(signed)
-        else pl.DataFrame(schema={"account": pl.Int64, "i": pl.Int64, "band": pl.Int64})
+        else pl.DataFrame(schema=BANDS_SCHEMA)
     )
     partnered = (
         bands.group_by("account", "band")
@@ -106,10 +115,11 @@ def template_features(
         (pl.col("near_dup").fill_null(False) & (pl.col("count") == 1)).sum().alias("nd_single"),
         ((pl.col("count") == 1) & pl.col("signed")).sum().alias("signed_single"),
     )
-    links = bands.unique(["account", "band"]).select(
+    # An account's band sent by several of its prompts is named by the first of them.
+    links = bands.unique(["account", "band"], keep="first").select(
         "account",
         pl.lit("template").alias("kind"),
         pl.col("band").cast(pl.Utf8).alias("key"),
-        pl.col("i").alias("item"),
+        pl.col("rank").alias("item"),
     )
     return stats, links

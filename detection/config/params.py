@@ -53,6 +53,19 @@ class DetectionParams(FrozenStruct):
             ge=1,
         ),
     ] = 1000
+    # A chunk's exchanges are held in one frame, prompt text included: its memory follows its
+    # exchanges, and which accounts fall in a chunk decides how many those are.
+    chunk_exchanges: Annotated[
+        int,
+        param(
+            "Most exchanges in the window per chunk task: a chunk closes at chunk_size "
+            "accounts or at this many exchanges, whichever comes first, so a worker's memory "
+            "is bounded whatever the accounts' sizes (an account with more exchanges than this "
+            "is a chunk of its own). Results do not depend on it.",
+            WINDOW,
+            ge=1,
+        ),
+    ] = 250_000
     # --------------------------------------------------------------------------- content
     reasoning_patterns: Annotated[
         Patterns,

@@ -558,8 +558,10 @@ def test_cells_spilled_to_disk_in_parts_of_days_count_the_same(tmp_path, monkeyp
     assert len(list(tmp_path.glob("cells-*.arrow"))) > 90  # ...from files
     assert whole.height > 100
     assert _pairs(held, groups, exits, **loose).equals(whole)
-    assert coaction.crowded_accounts(held, groups, cell_cap=CAP).sort("account").equals(
-        crowded.sort("account")
+    assert (
+        coaction.crowded_accounts(held, groups, cell_cap=CAP)
+        .sort("account")
+        .equals(crowded.sort("account"))
     )
 
 
@@ -577,7 +579,7 @@ def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch)
         world.ordinary(40)
         return world
 
-    whole, labels = _analyse(cohort())
+    whole, _ = _analyse(cohort())
     monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 300)
     parted, _ = _analyse(cohort())
     assert whole.frame.height > 0 and whole.decision.flagged.any()

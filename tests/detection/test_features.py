@@ -11,6 +11,7 @@ from detection import minhash
 from detection.config import DetectionParams
 from detection.features import (
     changed_parts,
+    chunk_bounds,
     chunk_features,
     chunk_features_beside,
     window_bounds,
@@ -77,6 +78,37 @@ def test_window_is_the_days_before_the_newest_exchange():
     assert window_bounds(None, 30) == (None, None)
 
 
+@pytest.mark.parametrize(("max_accounts", "max_exchanges"), [(50, 400), (7, 10**9), (3, 1)])
+def test_chunk_bounds_hold_both_limits_and_cover_every_account_once(max_accounts, max_exchanges):
+    rng = np.random.default_rng(max_accounts)
+    pks = sorted(rng.choice(10_000, 600, replace=False).tolist())
+    # Mostly small accounts, some with none in the window, a few far over the bound.
+    sizes = rng.choice([0, 1, 5, 40, 120, 900], 600, p=[0.2, 0.2, 0.25, 0.2, 0.1, 0.05])
+    counts = {pk: int(n) for pk, n in zip(pks, sizes, strict=True) if n}
+    bounds = chunk_bounds(pks, counts, max_accounts, max_exchanges)
+    members = [[pk for pk in pks if first <= pk <= last] for first, last in bounds]
+    assert [pk for part in members for pk in part] == pks
+    assert all(
+        part[0] == first and part[-1] == last
+        for part, (first, last) in zip(members, bounds, strict=True)
+    )
+    oversized = 0
+    for i, part in enumerate(members):
+        held = sum(counts.get(pk, 0) for pk in part)
+        assert len(part) <= max_accounts
+        if held > max_exchanges:
+            assert len(part) == 1  # only an account bigger than the bound on its own
+            oversized += 1
+        if i + 1 < len(members):  # a chunk closes only when the next account would not fit
+            following = members[i + 1][0]
+            assert len(part) == max_accounts or held + counts.get(following, 0) > max_exchanges
+    if max_exchanges < 900:
+        assert oversized > 0
+    if max_exchanges >= sum(counts.values()):  # no exchange bound: chunks of accounts alone
+        assert members == [pks[j : j + max_accounts] for j in range(0, len(pks), max_accounts)]
+    assert chunk_bounds([], {}, max_accounts, max_exchanges) == []
+
+
 def test_minhash_signatures_are_datasketch_values():
     from datasketch import MinHash
 
@@ -101,6 +133,26 @@ def test_features_do_not_depend_on_the_order_of_the_rows():
         shuffled = exchanges.sample(fraction=1.0, shuffle=True, seed=seed)
         again = chunk_features(shuffled, DetectionParams()).features
         assert_frame_equal(first, again, check_exact=True)
+
+
+@pytest.mark.parametrize("parts", [2, 5, 40])
+def test_features_do_not_depend_on_which_accounts_share_the_chunk(parts):
+    """A run splits accounts into chunks as their sizes fall: the frames of the chunks
+    together are the frames of one chunk of everyone, row for row (the links name an
+    account's prompt by its place among the account's own, never by its row in the chunk)."""
+    _, exchanges = Cohort(seed=3).everyone().to_frames()
+    whole = chunk_features(exchanges, DetectionParams())
+    accounts = exchanges["account"].unique().sort()
+    cuts = np.array_split(accounts.to_numpy(), parts)
+    pieces = [
+        chunk_features(exchanges.filter(pl.col("account").is_in(cut.tolist())), DetectionParams())
+        for cut in cuts
+    ]
+    for name in ("features", "links", "models"):
+        frame = getattr(whole, name)
+        together = pl.concat([getattr(p, name) for p in pieces])
+        assert frame.height > 0
+        assert_frame_equal(frame.sort(pl.all()), together.sort(pl.all()), check_exact=True)
 
 
 def test_minhash_in_blocks_is_the_same_as_one_set_at_a_time(monkeypatch):

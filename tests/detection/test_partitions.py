@@ -487,6 +487,17 @@ def test_the_detection_window_reads_only_its_months(months, monkeypatch):
     assert scanned(sql, params) == {"detection_exchange_p2026_09", "detection_exchange_p2026_10"}
 
 
+def test_the_exchanges_per_account_that_split_a_run_read_only_its_months(months):
+    start, end = datetime(2026, 9, 20, tzinfo=UTC), datetime(2026, 10, 20, tzinfo=UTC)
+    with CaptureQueriesContext(connection) as queries:
+        counts = services.window_exchange_counts(start, end)
+    assert counts == {months.pk: 1}  # October's row; September's is before the window
+    assert scanned(queries[-1]["sql"], None) == {
+        "detection_exchange_p2026_09",
+        "detection_exchange_p2026_10",
+    }
+
+
 def test_an_evidence_query_reads_only_its_months(months):
     start, end = datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
     query = Exchange.objects.filter(account_id__in=[months.pk], ts__gte=start, ts__lt=end)

@@ -2,8 +2,9 @@
 
 How a run reads and computes its features is tuned for speed (the chunk read, the reach
 pass): none of that may move a flag, a score, a signal or a campaign. This test runs the
-fixed cohorts below in many small chunks and compares everything the run decided with
-``run_pinned.json``, written from the code before any of those changes.
+fixed cohorts below in many small chunks (of accounts, and of exchanges: the split must not
+matter) and compares everything the run decided with ``run_pinned.json``, written from the
+code before any of those changes.
 
 A change that is meant to move the decisions (a signal, a weight) rewrites the file on
 purpose: ``UPDATE_PINNED_RUN=1 pytest tests/detection/test_run_pinned.py`` writes it and
@@ -65,6 +66,28 @@ def test_a_run_decides_what_it_decided_before():
     if os.environ.get("UPDATE_PINNED_RUN"):
         PINNED.write_text(json.dumps(got, indent=0, sort_keys=True) + "\n")
         pytest.fail(f"wrote {PINNED.name}: look at the change, commit it, run again without")
+    _assert_pinned(got)
+
+
+def test_chunks_bounded_by_exchanges_split_differently_and_decide_the_same():
+    """The same data in chunks closed at 400 exchanges instead of 23 accounts: other chunks,
+    none over the bound but an account bigger than it on its own, the pinned decisions."""
+    _cohorts().save()
+    current_config()
+    bound = 400
+    config_new_version(
+        params=DetectionParams(chunk_size=1000, chunk_exchanges=bound), reason="by exchanges"
+    )
+    run = services.detection_run_execute(run=services.detection_run_create())
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    chunks = list(run.chunks.values_list("account_from", "account_to", "exchange_count"))
+    assert len(chunks) > 20 and sum(n for *_, n in chunks) == run.counts["exchanges"]
+    oversized = [(first, last) for first, last, n in chunks if n > bound]
+    assert oversized and all(first == last for first, last in oversized)
+    _assert_pinned(json.loads(json.dumps(_decisions(run))))
+
+
+def _assert_pinned(got: dict) -> None:
     pinned = json.loads(PINNED.read_text())
     assert got["counts"] == pinned["counts"]
     assert got["campaigns"] == pinned["campaigns"]
