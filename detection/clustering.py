@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections import Counter
 from collections.abc import Sequence
 
 import igraph as ig
@@ -400,6 +401,7 @@ def merge_communities(
     eligible: set[int],
     min_lift: float,
     min_weight: float,
+    min_piece: int = 1,
 ) -> dict[int, int]:
     """``community`` with eligible communities of one sparse fleet joined again.
 
@@ -411,6 +413,11 @@ def merge_communities(
     pieces of one fleet share far more with each other than with anyone else, while distinct
     fleets, or a fleet and its bystanders, meet only on the odd common exit. ``edges`` are
     the links the communities were found on (``graph_edges`` applies the same filter).
+
+    A piece of fewer than ``min_piece`` accounts joins one community at most, the one it is
+    most tied to, and bridges nothing: one account's few links are many times what chance
+    gives so small a piece, with anyone, so two fleets it happens to touch (a customer on an
+    exit of each) would otherwise become one.
     """
     if len(eligible) < 2:
         return community
@@ -460,10 +467,16 @@ def merge_communities(
             c = parent[c]
         return c
 
+    size = Counter(community.values())
+    placed: set[int] = set()  # small pieces already joined to a community
     for c1, c2 in cut.select("c1", "c2").iter_rows():
+        small = {c for c in (c1, c2) if size[c] < min_piece}
+        if small & placed:
+            continue
         r1, r2 = root(c1), root(c2)
         if r1 != r2:
             parent[max(r1, r2)] = min(r1, r2)
+            placed |= small
     return {acct: root(c) if c in parent else c for acct, c in community.items()}
 
 

@@ -115,6 +115,24 @@ def test_merge_joins_the_pieces_of_one_sparse_fleet_and_not_distinct_fleets():
     assert kept == found
 
 
+def test_a_lone_account_tied_to_two_fleets_does_not_make_them_one():
+    """A customer on an exit of each of two fleets: its few links are many times what chance
+    gives so small a piece, with both. It joins one of them at most, and bridges nothing."""
+    fleet_a, fleet_b, customer = list(range(0, 12)), list(range(20, 32)), 50
+    rows = _clique(fleet_a) + _clique(fleet_b) + [(customer, 0, 1.0), (customer, 20, 1.0)]
+    edges = pl.DataFrame(rows + _background(1000, 3000), schema=["a", "b", "w"], orient="row")
+    found = communities(edges, min_weight=0.15, resolution=0.1)
+    assert found[0] != found[20]
+    eligible = {found[0], found[20], found[customer]}
+    bridged = merge_communities(edges, found, eligible=eligible, min_lift=2.0, min_weight=0.15)
+    assert bridged[0] == bridged[20]  # without the rule: one "campaign" of two fleets
+    kept = merge_communities(
+        edges, found, eligible=eligible, min_lift=2.0, min_weight=0.15, min_piece=3
+    )
+    assert kept[0] != kept[20]
+    assert kept[customer] in (kept[0], kept[20], found[customer])
+
+
 def _customers(rows, exits, **kwargs):
     """customer_groups over (account, org_id, email_domain, card, reasoning_share) rows and
     (account, ip) exits."""
