@@ -30,18 +30,36 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     """(account, group): the organisation an account belongs to, or itself alone.
 
     ``org_id`` wins; otherwise a corporate email domain (not a free-mail provider) groups its
-    accounts; otherwise the account is its own group.
+    accounts, as the organisation's when the accounts of exactly one declared organisation
+    sign up with that domain (a company's keys that do not declare it, made with its domain,
+    are its keys, not a second customer beside it); otherwise the account is its own group.
     """
     free = [d.lower() for d in free_mail_domains]
+    org = pl.col("org_id").fill_null("")
     domain = pl.col("email_domain").fill_null("").str.to_lowercase()
-    return accounts.select(
-        "account",
-        pl.when(pl.col("org_id").fill_null("") != "")
-        .then(pl.lit("org:") + pl.col("org_id"))
-        .when((domain != "") & ~domain.is_in(free))
-        .then(pl.lit("dom:") + domain)
-        .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
-        .alias("group"),
+    corporate = (domain != "") & ~domain.is_in(free)
+    # Several organisations on one domain (a made-up domain a fleet's "organisations" share,
+    # or a holding's subsidiaries) leave it a group of its own.
+    owner = (
+        accounts.filter((org != "") & corporate)
+        .select(org.alias("owner"), domain.alias("domain"))
+        .unique()
+        .filter(pl.len().over("domain") == 1)
+    )
+    return (
+        accounts.with_columns(domain.alias("domain"))
+        .join(owner, on="domain", how="left")
+        .select(
+            "account",
+            pl.when(org != "")
+            .then(pl.lit("org:") + org)
+            .when(corporate & pl.col("owner").is_not_null())
+            .then(pl.lit("org:") + pl.col("owner"))
+            .when(corporate)
+            .then(pl.lit("dom:") + domain)
+            .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
+            .alias("group"),
+        )
     )
 
 

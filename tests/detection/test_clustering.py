@@ -38,6 +38,28 @@ def test_related_accounts_share_a_group():
     assert g[5] != g[6]  # free mail says nothing about an organisation
 
 
+def test_a_companys_undeclared_keys_with_its_domain_are_its_keys():
+    """Keys made with the company's domain that do not declare its organisation are its
+    keys, when its declared accounts are the only organisation on that domain; a domain that
+    several declared organisations use (a fleet's made-up company, a holding) stays its own."""
+    groups = _groups(
+        [
+            (1, "bank", "sun-bank.com"),
+            (2, "bank", "sun-bank.com"),
+            (3, "", "sun-bank.com"),
+            (4, "", "SUN-BANK.com"),
+            (5, "", "gmail.com"),
+            (10, "shell-1", "made-up.io"),
+            (11, "shell-2", "made-up.io"),
+            (12, "", "made-up.io"),
+        ]
+    )
+    g = dict(groups.iter_rows())
+    assert g[1] == g[2] == g[3] == g[4] == "org:bank"
+    assert g[5] != g[1]
+    assert g[12] == "dom:made-up.io" and len({g[10], g[11], g[12]}) == 3
+
+
 def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
     groups = _groups([(i, "acme" if i < 3 else "", "") for i in range(1, 101)])
     links = pl.DataFrame(
