@@ -285,6 +285,11 @@ def decide(
         tie_mask, tied_like = 0, np.ones(len(idx), dtype=bool)
         if tie_kinds is not None:
             tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
+            # A fleet's harvesters are tied to one another (addresses, cards, shifts,
+            # co-action, starting together); a community where most of them have no such tie
+            # is strangers Leiden put together on a few links between a few of them.
+            if not tie_mask & ~CORROBORATING:
+                continue
             tied_like = _ties_like(tie_kinds[idx], tie_mask)
         members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
         if len(np.unique(org[members])) < need:
