@@ -155,13 +155,27 @@ def analyse(
         on="account",
         how="left",
     )
-    starts = onset.start_pairs(
-        frame.select("account", "created_at", "first_ts"),
-        templates.select("account", "key"),
-        groups,
-        window_start,
-        params,
+    starts = onset.alike(
+        onset.start_pairs(
+            frame.select("account", "created_at", "first_ts"),
+            templates.select("account", "key"),
+            groups,
+            window_start,
+            params,
+        ),
+        templates,
     )
+    # Young accounts that moved onto a new model within a day of its release began there.
+    # Either way a pair works much the same templates (``onset.alike``), not a few phrases
+    # that two operators' templates happen to share.
+    moves = onset.alike(
+        onset.move_pairs(
+            models, frame.select("account", "created_at"), templates.select("account", "key"),
+            groups, window_start, params,
+        ),
+        templates,
+    ).join(starts.select("a", "b"), on=["a", "b"], how="anti")  # fmt: skip
+    starts = pl.concat([starts, moves]).sort("a", "b")
     frame = sig.derive(
         frame,
         starts=starts,
@@ -212,6 +226,7 @@ def analyse(
         eligible=_harvesting(membership, scores.behaviour, organisation, params),
         min_lift=params.campaign_merge_min_lift,
         min_weight=params.link_min_weight,
+        min_piece=params.campaign_min_accounts,
     )
     membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
     # Ties: what links particular accounts (addresses that are not hubs, cards, shifts,
@@ -443,7 +458,8 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "activity": "synchronised pairs",
         "coaction": "pairs acting together (same template, same exits, same minutes, on "
         "several days)",
-        "start": "pairs that began in the same hour and send the same uncommon templates",
+        "start": "pairs that began in the same hour (or, young, moved onto a new model within "
+        "a day of its release) and send the same uncommon templates",
     }
     # Groups are declared organisations (with the undeclared keys that pay with their card
     # from their exits), company e-mail domains, or an account on its own
@@ -476,9 +492,11 @@ LOOKALIKE_GAP = {
     "each at their own hours and from their own addresses; these accounts work it from the "
     "same exits in the same minutes, day after day.",
     "start": "Began together: a launch's sign-ups and customers back after a newsletter also "
-    "start in the same hour, but each asks their own questions; these accounts registered or "
-    "woke from weeks of silence in the same hour and then sent the same uncommon templates, "
-    "templates hardly anyone else sends.",
+    "start in the same hour, and early adopters move to a new model within hours of its "
+    "release, but each asks their own questions; these accounts registered or woke from weeks "
+    "of silence in the same hour, or were registered days before a release and moved onto the "
+    "new model within a day of it, and then sent the same uncommon templates, templates hardly "
+    "anyone else sends.",
     "payment": "Shared cards: one customer's own keys are one organisation and never count, "
     "nor do its keys that declare no organisation but pay with its card from its few corporate "
     "exits without asking for the working; these cards pay for accounts that no organisation "

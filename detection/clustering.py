@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections import Counter
 from collections.abc import Sequence
 
 import igraph as ig
@@ -29,18 +30,36 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     """(account, group): the organisation an account belongs to, or itself alone.
 
     ``org_id`` wins; otherwise a corporate email domain (not a free-mail provider) groups its
-    accounts; otherwise the account is its own group.
+    accounts, as the organisation's when the accounts of exactly one declared organisation
+    sign up with that domain (a company's keys that do not declare it, made with its domain,
+    are its keys, not a second customer beside it); otherwise the account is its own group.
     """
     free = [d.lower() for d in free_mail_domains]
+    org = pl.col("org_id").fill_null("")
     domain = pl.col("email_domain").fill_null("").str.to_lowercase()
-    return accounts.select(
-        "account",
-        pl.when(pl.col("org_id").fill_null("") != "")
-        .then(pl.lit("org:") + pl.col("org_id"))
-        .when((domain != "") & ~domain.is_in(free))
-        .then(pl.lit("dom:") + domain)
-        .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
-        .alias("group"),
+    corporate = (domain != "") & ~domain.is_in(free)
+    # Several organisations on one domain (a made-up domain a fleet's "organisations" share,
+    # or a holding's subsidiaries) leave it a group of its own.
+    owner = (
+        accounts.filter((org != "") & corporate)
+        .select(org.alias("owner"), domain.alias("domain"))
+        .unique()
+        .filter(pl.len().over("domain") == 1)
+    )
+    return (
+        accounts.with_columns(domain.alias("domain"))
+        .join(owner, on="domain", how="left")
+        .select(
+            "account",
+            pl.when(org != "")
+            .then(pl.lit("org:") + org)
+            .when(corporate & pl.col("owner").is_not_null())
+            .then(pl.lit("org:") + pl.col("owner"))
+            .when(corporate)
+            .then(pl.lit("dom:") + domain)
+            .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
+            .alias("group"),
+        )
     )
 
 
@@ -400,6 +419,7 @@ def merge_communities(
     eligible: set[int],
     min_lift: float,
     min_weight: float,
+    min_piece: int = 1,
 ) -> dict[int, int]:
     """``community`` with eligible communities of one sparse fleet joined again.
 
@@ -411,6 +431,11 @@ def merge_communities(
     pieces of one fleet share far more with each other than with anyone else, while distinct
     fleets, or a fleet and its bystanders, meet only on the odd common exit. ``edges`` are
     the links the communities were found on (``graph_edges`` applies the same filter).
+
+    A piece of fewer than ``min_piece`` accounts joins one community at most, the one it is
+    most tied to, and bridges nothing: one account's few links are many times what chance
+    gives so small a piece, with anyone, so two fleets it happens to touch (a customer on an
+    exit of each) would otherwise become one.
     """
     if len(eligible) < 2:
         return community
@@ -460,10 +485,16 @@ def merge_communities(
             c = parent[c]
         return c
 
+    size = Counter(community.values())
+    placed: set[int] = set()  # small pieces already joined to a community
     for c1, c2 in cut.select("c1", "c2").iter_rows():
+        small = {c for c in (c1, c2) if size[c] < min_piece}
+        if small & placed:
+            continue
         r1, r2 = root(c1), root(c2)
         if r1 != r2:
             parent[max(r1, r2)] = min(r1, r2)
+            placed |= small
     return {acct: root(c) if c in parent else c for acct, c in community.items()}
 
 

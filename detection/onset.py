@@ -253,3 +253,172 @@ def start_pairs(
     return (
         met.join(shared, on=["a", "b"]).select(list(START_SCHEMA)).cast(START_SCHEMA).sort("a", "b")
     )
+
+
+# A young account moved together with others only when it then sends most of its traffic of
+# those days to the new model: trying it is what everyone does.
+MOVE_MIN_SHARE = 0.5
+# A new model's movers are paired along each uncommon band, each with this many next movers
+# in one fixed order of accounts (the same for every band), so the pairs grow with the rows.
+MOVE_NEIGHBOURS = 3
+MOVE_HOURS = 24
+
+
+def movers(models: pl.DataFrame, accounts: pl.DataFrame, window_start: datetime, params):
+    """(account, moved): young accounts that moved onto a newly released model (first used
+    ``new_model_min_age_days`` or more after the data's first request) within
+    ``MOVE_HOURS`` of its release and sent at least ``MOVE_MIN_SHARE`` of their traffic from
+    that day on to it. Young: registered at most ``move_max_age_days`` before the release
+    (or after it). ``models`` is (account, model, day, first_ts, n); ``accounts`` is
+    (account, created_at)."""
+    schema = {"account": pl.Int64, "moved": pl.Datetime("us", "UTC")}
+    rows = []
+    if models.is_empty() or params.move_max_age_days <= 0:
+        return pl.DataFrame(schema=schema)
+    # A release is seen, not assumed: a model first used when the data begins (the window
+    # may open before it) was not released then.
+    seen_from = max(window_start, models["first_ts"].min())
+    for model, released in new_models(models, seen_from, params).iter_rows():
+        first = (
+            models.filter(pl.col("model") == model)
+            .group_by("account")
+            .agg(pl.col("first_ts").min().alias("moved"))
+            .filter(pl.col("moved") < pl.lit(released) + timedelta(hours=MOVE_HOURS))
+            .join(accounts.select("account", "created_at"), on="account")
+            .filter(
+                pl.col("created_at") >= pl.lit(released) - timedelta(days=params.move_max_age_days)
+            )
+        )
+        on_new = pl.col("n").filter(pl.col("model") == model)
+        share = (
+            models.join(first.select("account", "moved"), on="account")
+            .filter(pl.col("day") >= pl.col("moved").dt.date())
+            .group_by("account")
+            .agg(on_new.sum().truediv(pl.col("n").sum()).alias("share"))
+        )
+        rows.append(
+            first.join(share.filter(pl.col("share") >= MOVE_MIN_SHARE), on="account").select(
+                "account", "moved"
+            )
+        )
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return (
+        pl.concat(rows)
+        .sort("moved")
+        .unique("account", keep="first")
+        .select(pl.col("account").cast(pl.Int64), pl.col("moved").cast(schema["moved"]))
+    )
+
+
+def move_pairs(
+    models: pl.DataFrame,
+    accounts: pl.DataFrame,
+    template_links: pl.DataFrame,
+    groups: pl.DataFrame,
+    window_start: datetime,
+    params: DetectionParams,
+) -> pl.DataFrame:
+    """Pairs of unrelated young accounts that both moved onto a new model within a day of its
+    release (``movers``) and work the same uncommon templates: (a, b, templates, minutes),
+    a < b, minutes between their moves.
+
+    A rush fleet that shares no exits, cards or waves still moves onto the new model as one
+    and harvests it with its operator's templates. Early adopters move as fast, but are
+    older accounts or ask their own questions; a popular tool's harness or a public
+    benchmark is sent by many who did not move (a band counts when at most
+    ``start_outside_accounts`` accounts besides the movers send it, and at most half as many
+    as the movers who send it); a pair needs ``start_min_templates`` such bands in common.
+
+    Linear: along each uncommon band, movers (in one fixed order of accounts) meet the next
+    ``MOVE_NEIGHBOURS``; each pair met is then counted exactly over all its bands.
+    """
+    empty = pl.DataFrame(schema=START_SCHEMA)
+    moved = movers(models, accounts, window_start, params).join(groups, on="account")
+    if moved.height < 2:
+        return empty
+    bands = template_links.select("account", "key").unique()
+    users = bands.group_by("key").len("users")
+    mine = bands.join(moved.select("account"), on="account")
+    uncommon = (
+        mine.group_by("key")
+        .len("near")
+        .join(users, on="key")
+        .with_columns((pl.col("users") - pl.col("near")).alias("outside"))
+        .filter(
+            (pl.col("near") >= 2)
+            & (pl.col("outside") <= params.start_outside_accounts)
+            & (2 * pl.col("outside") <= pl.col("near"))
+        )
+        .select("key")
+    )
+    keyed = mine.join(uncommon, on="key")
+    if keyed.is_empty():
+        return empty
+    ring = keyed.with_columns(pl.col("account").hash(17).alias("order")).sort("key", "order")
+    met = (
+        pl.concat(
+            [
+                ring.select(
+                    pl.col("account").alias("a"),
+                    pl.col("account").shift(-k).over("key").alias("b"),
+                )
+                for k in range(1, MOVE_NEIGHBOURS + 1)
+            ]
+        )
+        .drop_nulls("b")
+        .select(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
+        .unique()
+    )
+    group = moved.select("account", "group")
+    shared = (
+        met.join(keyed.rename({"account": "a"}), on="a")
+        .join(keyed.rename({"account": "b"}), on=["b", "key"])
+        .group_by("a", "b")
+        .agg(pl.col("key").n_unique().alias("templates"))
+        .filter(pl.col("templates") >= params.start_min_templates)
+        .join(group.rename({"account": "a", "group": "ga"}), on="a")
+        .join(group.rename({"account": "b", "group": "gb"}), on="b")
+        .filter(pl.col("ga") != pl.col("gb"))
+    )
+    when = moved.select("account", pl.col("moved").dt.epoch("s").alias("t"))
+    return (
+        shared.join(when.rename({"account": "a", "t": "ta"}), on="a")
+        .join(when.rename({"account": "b", "t": "tb"}), on="b")
+        .with_columns(((pl.col("ta") - pl.col("tb")).abs() / 60).alias("minutes"))
+        .select(list(START_SCHEMA))
+        .cast(START_SCHEMA)
+        .sort("a", "b")
+    )
+
+
+# Two accounts that began together are tied only when at least this share of the template
+# bands of the one with fewer are the other's too: a fleet's accounts work parts of one
+# library, while two operators whose templates happen to share a few phrases (or a fleet
+# and a customer) share a few bands of many.
+START_MIN_OVERLAP = 0.25
+
+
+def alike(pairs: pl.DataFrame, template_links: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (a, b, templates, minutes) of accounts at least ``START_MIN_OVERLAP`` of
+    whose template bands (all of them, not only the uncommon ones: the share of the one of
+    the two with fewer) are the other's too. Reads each pair's bands once: the pairs are
+    already bounded."""
+    if pairs.is_empty():
+        return pairs
+    bands = template_links.select("account", "key").unique()
+    count = bands.group_by("account").len("bands")
+    both = (
+        pairs.select("a", "b")
+        .join(bands.rename({"account": "a"}), on="a")
+        .join(bands.rename({"account": "b"}), on=["b", "key"])
+        .group_by("a", "b")
+        .len("common")
+    )
+    return (
+        pairs.join(both, on=["a", "b"])
+        .join(count.rename({"account": "a", "bands": "na"}), on="a")
+        .join(count.rename({"account": "b", "bands": "nb"}), on="b")
+        .filter(pl.col("common") >= START_MIN_OVERLAP * pl.min_horizontal("na", "nb"))
+        .select(pairs.columns)
+    )

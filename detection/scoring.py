@@ -145,6 +145,7 @@ def tie_signature(kinds: np.ndarray) -> int:
 # Ties that are two coincidences in one, so enough on their own when the campaign's members
 # have them: beginning in the same hour *and* sending the same uncommon templates.
 SELF_SUFFICIENT = TIE_BITS["start"]
+SELF_SUFFICIENT_KINDS = {"start"}
 
 
 def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
@@ -217,7 +218,9 @@ def decide(
 
     - it spans ``campaign_min_accounts`` organisations and holds at least two kinds of
       evidence, one of them an address, a card or shifts (templates and client strings alone
-      are what unrelated researchers running one public benchmark share);
+      are what unrelated researchers running one public benchmark share), or starting
+      together, two coincidences in one (``SELF_SUFFICIENT``): a rush fleet on exits, cards
+      and hours of its own is held together by nothing else;
     - at least ``campaign_min_behaviour_share`` of its organisations harvest (show a content,
       volume or rhythm signal): coordination alone is what strangers behind one VPN or NAT
       show;
@@ -251,8 +254,8 @@ def decide(
             continue
         kinds = evidence_kinds.get(int(community), set())
         # Templates and client strings are shared by honest strangers too; a fleet also shares
-        # addresses, cards or shifts.
-        if len(kinds) < 2 or not kinds & STRONG:
+        # addresses, cards or shifts, or began together (a start tie is two coincidences).
+        if not kinds & STRONG or (len(kinds) < 2 and not kinds & SELF_SUFFICIENT_KINDS):
             continue
         # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
         # distillation campaign: enough of its organisations must also behave like harvesters.
@@ -282,6 +285,11 @@ def decide(
         tie_mask, tied_like = 0, np.ones(len(idx), dtype=bool)
         if tie_kinds is not None:
             tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
+            # A fleet's harvesters are tied to one another (addresses, cards, shifts,
+            # co-action, starting together); a community where most of them have no such tie
+            # is strangers Leiden put together on a few links between a few of them.
+            if not tie_mask & ~CORROBORATING:
+                continue
             tied_like = _ties_like(tie_kinds[idx], tie_mask)
         members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
         if len(np.unique(org[members])) < need:

@@ -374,23 +374,32 @@ def new_model_rush(f: pl.DataFrame, p: DetectionParams) -> Signal:
 
 @signal
 def started_together(f: pl.DataFrame, p: DetectionParams) -> Signal:
-    """Unrelated accounts that began in the same hour (registered, or woke from dormancy) and
-    work the same uncommon prompt templates (``onset.start_pairs``)."""
+    """Unrelated accounts that began in the same hour (registered, or woke from dormancy), or
+    young ones that moved onto a new model within a day of its release, and work the same
+    uncommon prompt templates (``onset.start_pairs``, ``onset.move_pairs``)."""
     return Signal(
         "started_together",
         COORDINATION,
         _col(f, "start_partners"),
         np.zeros(f.height),
-        "began within {minutes:.0f} minutes of {value:.0f} unrelated accounts ({how}) that "
+        "began within {within} of {value:.0f} unrelated accounts ({how}) that "
         "work the same uncommon prompt templates ({templates:.0f} in common with one of them); "
         "a launch's sign-ups and customers back after a newsletter start together too, but "
         "each asks their own questions; typical for this plan: {norm:.0f}",
         {
-            "minutes": np.full(f.height, float(p.start_minutes)),
+            "within": np.where(
+                _col(f, "moved") > 0,
+                "a day of a model's release",
+                f"{p.start_minutes} minutes",
+            ),
             "templates": _col(f, "start_templates"),
-            "how": np.where(
-                _col(f, "woke") > 0,
-                f"woke after {p.dormant_days} or more silent days",
+            "how": np.select(
+                [_col(f, "moved") > 0, _col(f, "woke") > 0],
+                [
+                    f"moved onto the new model, registered at most {p.move_max_age_days} days "
+                    "before its release",
+                    f"woke after {p.dormant_days} or more silent days",
+                ],
                 "registered",
             ),
         },
@@ -535,7 +544,9 @@ def derive(
     out = _bursts(out, params.burst_minutes)
     out = out.join(_pivots(models, window_start, params), on="account", how="left")
     out = out.join(onset.rush_columns(models, window_start, params), on="account", how="left")
-    out = out.join(_start_columns(starts, f, window_start, params), on="account", how="left")
+    out = out.join(
+        _start_columns(starts, f, models, window_start, params), on="account", how="left"
+    )
     span_days = max((window_end - window_start).total_seconds() / 86400, 1.0)
     active_from = pl.max_horizontal(
         pl.col("created_at").fill_null(pl.col("first_ts")), pl.lit(window_start)
@@ -631,14 +642,24 @@ def _coaction_columns(coaction: pl.DataFrame) -> pl.DataFrame:
 
 
 def _start_columns(
-    starts: pl.DataFrame | None, f: pl.DataFrame, window_start: datetime, params: DetectionParams
+    starts: pl.DataFrame | None,
+    f: pl.DataFrame,
+    models: pl.DataFrame,
+    window_start: datetime,
+    params: DetectionParams,
 ) -> pl.DataFrame:
-    """start_partners, start_templates (the most shared with one partner) and woke (1 for an
-    account that began by waking from dormancy rather than by registering)."""
+    """start_partners, start_templates (the most shared with one partner), woke (1 for an
+    account that began by waking from dormancy rather than by registering) and moved (1 for
+    a young account that moved onto a newly released model within a day of its release)."""
     woke = onset.start_times(f.select("account", "created_at", "first_ts"), window_start, params)
     woke = woke.join(f.select("account", "created_at"), on="account").select(
         "account", (pl.col("created_at") < pl.lit(window_start)).cast(pl.Float64).alias("woke")
     )
+    moved = onset.movers(models, f.select("account", "created_at"), window_start, params)
+    woke = woke.join(
+        moved.select("account", pl.lit(1.0).alias("moved")), on="account", how="full",
+        coalesce=True,
+    )  # fmt: skip
     if starts is None or starts.is_empty():
         return woke.with_columns(
             pl.lit(0.0).alias("start_partners"), pl.lit(0.0).alias("start_templates")

@@ -283,6 +283,17 @@ class DetectionParams(FrozenStruct):
             ge=1,
         ),
     ] = 5
+    move_max_age_days: Annotated[
+        int,
+        param(
+            "Starting together also holds young accounts (registered at most this many days "
+            "before a model's release) that moved onto it within a day of the release, mostly "
+            "stayed on it and work the same uncommon prompt templates; 0 turns this off.",
+            COORDINATION,
+            ge=0,
+            le=365,
+        ),
+    ] = 21
     start_minutes: Annotated[
         int,
         param(

@@ -110,8 +110,9 @@ class SignalWeights(FrozenStruct):
     started_together: Annotated[
         SignalSpec,
         about(
-            "Unrelated accounts registered or woken from dormancy within the same hour that "
-            "work the same uncommon prompt templates."
+            "Unrelated accounts registered or woken from dormancy within the same hour, or "
+            "young ones that moved onto a new model within a day of its release, that work "
+            "the same uncommon prompt templates."
         ),
     ] = signal_spec(0.4, 2, 8)
 

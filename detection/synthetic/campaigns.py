@@ -38,6 +38,7 @@ SIZES = {
     "rush": timed.RUSH_SIZE,
     "sleeper": timed.SLEEPER_SIZE,
     "pivot": timed.PIVOT_SIZE,
+    "quiet_rush": timed.QUIET_RUSH_SIZE,
 }
 
 
@@ -123,6 +124,8 @@ def plan_campaign(
         return timed.plan_sleeper(w, campaign_id, count, total)
     if kind == "pivot":
         return timed.plan_pivot(w, campaign_id, count, total)
+    if kind == "quiet_rush":
+        return timed.plan_quiet_rush(w, campaign_id, count, total)
     begin = w.start + rng.randint(1, 8) * DAY
     pool = _proxy_pool(w, rng.randint(count, 3 * count), rng.uniform(0.1, 0.6))
     uas = [pools.user_agent(rng, pools.SDKS) for _ in range(rng.randint(2, 4))]

@@ -56,6 +56,9 @@ BENIGN = {
     "returning": timed.plan_returning,
     "early_adopter": timed.plan_early_adopters,
 }
+# Fleets added after the data sets' order was fixed: planned and written after every other
+# account (an account's rows are drawn from its position), so adding them changed no one else's.
+LATER = ("quiet_rush",)
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",
     "capability": "capability_harvest",
@@ -65,6 +68,7 @@ COHORT_OF_KIND = {
     "rush": "rush_fleet",
     "sleeper": "sleeper_fleet",
     "pivot": "pivot_fleet",
+    "quiet_rush": "quiet_rush_fleet",
 }
 
 
@@ -99,8 +103,9 @@ def plan(
         world = World(seed=seed, scale=scale)
         world.reseed("campaigns")
         # The hydra, rush, sleeper and pivot fleets come last, in the order they were added,
-        # so the other campaigns keep their numbers and streams.
-        kinds = [*campaign_kinds(world), "hydra", "rush", "sleeper", "pivot"]
+        # so the other campaigns keep their numbers and streams; the fleets added since
+        # (``LATER``) after the shuffle, so every earlier account keeps its rows too.
+        kinds = [*campaign_kinds(world), "hydra", "rush", "sleeper", "pivot", *LATER]
         sizes = [(kind, None, None) for kind in kinds]
     else:
         shape = PRESETS[preset]
@@ -124,9 +129,13 @@ def plan(
         info["first_active"] = rfc3339(info["first_active"])
         campaigns[campaign_id] = info
         specs += fleet
+    later = [s for s in specs if s.campaign and campaigns[s.campaign]["kind"] in LATER]
+    specs = [s for s in specs if not (s.campaign and campaigns[s.campaign]["kind"] in LATER)]
     world.reseed("order")
     world.rng.shuffle(specs)
-    return world, specs, campaigns
+    world.reseed("order-later")
+    world.rng.shuffle(later)
+    return world, specs + later, campaigns
 
 
 def generate(

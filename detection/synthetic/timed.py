@@ -21,6 +21,7 @@ And their look-alikes, which must stay unflagged:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -36,6 +37,7 @@ from detection.synthetic.timing import DAY, HOUR, in_waves
 RUSH_SIZE = (100, 220, 45_000, 80_000)
 SLEEPER_SIZE = (50, 120, 30_000, 50_000)
 PIVOT_SIZE = (60, 140, 40_000, 70_000)
+QUIET_RUSH_SIZE = (80, 160, 30_000, 60_000)
 
 
 def _waves(w: World, begin: int, first_hour: float, hours: float) -> np.ndarray:
@@ -328,6 +330,106 @@ def plan_pivot(w: World, campaign_id: str, count: int, total: int):
         "waves": len(waves),
         "pivot_delay_hours": round((min(pivots) - w.release) / HOUR, 2),
         "first_active": w.start,
+    }
+
+
+def plan_quiet_rush(w: World, campaign_id: str, count: int, total: int):
+    """A rush fleet that shares nothing an infrastructure tie reads: accounts registered one
+    at a time over the two weeks before a release (no sitting, no burst), each from its own
+    residential proxy exits (a pool twenty times the fleet) and paying with its own card,
+    driven by no common orchestrator (each account at its own hours, no waves). Half are
+    kept warm before the release with a few ordinary questions on the old models; within a
+    day of the release every account moves onto the new model (each at its own hour) and
+    harvests there, 70-95% of its traffic on it, in the house style of one template library
+    (reasoning with elicitation, some coding and tool use) of which each account works its
+    own part, until it is dropped two to eight days later. What shows is collective: young
+    accounts moving onto the new model within a day of its release and then sending the same
+    uncommon templates."""
+
+    rng = w.rng
+    size = 20 * count
+    pool = pools.addresses(rng, pools.RESIDENTIAL + pools.MOBILE, size)
+    library = {
+        "elicitations": rng.sample(ph.ELICITATIONS, rng.randint(5, 9)),
+        "reasoning": rng.sample(ph.REASONING_TASKS, rng.randint(4, 6)),
+        "coding": rng.sample(ph.CODING_TASKS, rng.randint(2, 4)),
+        "agentic": rng.sample(ph.AGENT_PREAMBLES, rng.randint(1, 2)),
+    }
+    mix = [("reasoning", 0.6), ("coding", 0.25), ("agentic", 0.15)]
+    out, moves = [], []
+    for n in w.split(total, count, sigma=0.6):
+        code, tz = pools.country(rng)
+        created = w.release - rng.randint(3 * DAY, 16 * DAY)
+        move = w.release + int(rng.uniform(0.5, 24) * HOUR)
+        moves.append(move)
+        style = {k: rng.sample(v, max(1, len(v) - rng.randint(0, 2))) for k, v in library.items()}
+        if rng.random() < 0.5:
+            work = functools.partial(
+                timing.human, tz_hours=tz, active_share=rng.uniform(0.6, 1.0),
+                session_size=rng.uniform(8, 30), gap_seconds=rng.uniform(30, 120),
+            )  # fmt: skip
+        else:
+            work = functools.partial(
+                timing.round_the_clock, tz_hours=tz, business_bump=rng.uniform(0, 1)
+            )
+        harvest = Behaviour(
+            times=work,
+            ips=rng.sample(pool, rng.randint(1, 3)),
+            sticky=rng.choice([1800, 3600, 4 * 3600]),
+            user_agents=[pools.user_agent(rng, rng.choice([pools.SDKS, pools.BROWSERS]))],
+            prompt=functools.partial(ph.house_prompt, style=style, mix=mix),
+            models=ModelPolicy(
+                {"model-large-3": 1.0}, w.release, rng.uniform(0.7, 0.95), move - w.release, 1
+            ),
+            tool_rate=0.15,
+            context_tokens=(5.0, 0.7),
+            output_tokens=(6.7, 0.45),
+        )
+        hi = min(w.end, move + rng.randint(2 * DAY, 8 * DAY))
+        warm = rng.random() < 0.5
+        lo = created + rng.randint(HOUR, DAY) if warm else move
+        usual = functools.partial(timing.human, tz_hours=tz, active_share=0.5)
+        # Its first jobs on the new model within minutes of its move, the rest at its hours.
+        moving = functools.partial(
+            _pivoting, at=move, before=rng.uniform(0.03, 0.12) if warm else 0.0, usual=usual,
+            work=work,
+        )  # fmt: skip
+        behaviour = dataclasses.replace(harvest, times=moving)
+        if warm:
+            behaviour = Behaviour(
+                times=moving,
+                ips=harvest.ips,
+                user_agents=harvest.user_agents,
+                sticky=harvest.sticky,
+                prompt=functools.partial(pb.ordinary_prompt, topics=rng.sample(pb.TOPICS, 6)),
+                models=ModelPolicy({"model-large-3": 0.6, "model-small-3": 0.4}, w.release),
+                then=(move, harvest),
+            )
+        plan = rng.choice(["pro", "pro", "api", "free"])
+        out.append(
+            AccountSpec(
+                account_id=w.account_id(),
+                created_at=created,
+                cohort="quiet_rush",
+                campaign=campaign_id,
+                n=n,
+                lo=lo,
+                hi=hi,
+                behaviour=behaviour,
+                email_domain=rng.choice(pools.FREE_MAIL),
+                payment_fingerprint=w.card() if plan != "free" else "",
+                country=code,
+                plan=plan,
+            )
+        )
+    return out, {
+        "kind": "quiet_rush",
+        "crews": None,
+        "shift_hours": None,
+        "proxy_pool": size,
+        "waves": 0,
+        "pivot_delay_hours": round((min(moves) - w.release) / HOUR, 2),
+        "first_active": w.release,
     }
 
 

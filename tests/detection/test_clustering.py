@@ -38,6 +38,28 @@ def test_related_accounts_share_a_group():
     assert g[5] != g[6]  # free mail says nothing about an organisation
 
 
+def test_a_companys_undeclared_keys_with_its_domain_are_its_keys():
+    """Keys made with the company's domain that do not declare its organisation are its
+    keys, when its declared accounts are the only organisation on that domain; a domain that
+    several declared organisations use (a fleet's made-up company, a holding) stays its own."""
+    groups = _groups(
+        [
+            (1, "bank", "sun-bank.com"),
+            (2, "bank", "sun-bank.com"),
+            (3, "", "sun-bank.com"),
+            (4, "", "SUN-BANK.com"),
+            (5, "", "gmail.com"),
+            (10, "shell-1", "made-up.io"),
+            (11, "shell-2", "made-up.io"),
+            (12, "", "made-up.io"),
+        ]
+    )
+    g = dict(groups.iter_rows())
+    assert g[1] == g[2] == g[3] == g[4] == "org:bank"
+    assert g[5] != g[1]
+    assert g[12] == "dom:made-up.io" and len({g[10], g[11], g[12]}) == 3
+
+
 def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
     groups = _groups([(i, "acme" if i < 3 else "", "") for i in range(1, 101)])
     links = pl.DataFrame(
@@ -113,6 +135,24 @@ def test_merge_joins_the_pieces_of_one_sparse_fleet_and_not_distinct_fleets():
     # Only communities that harvest are joined.
     kept = merge_communities(edges, found, eligible={found[0]}, min_lift=2.0, min_weight=0.15)
     assert kept == found
+
+
+def test_a_lone_account_tied_to_two_fleets_does_not_make_them_one():
+    """A customer on an exit of each of two fleets: its few links are many times what chance
+    gives so small a piece, with both. It joins one of them at most, and bridges nothing."""
+    fleet_a, fleet_b, customer = list(range(0, 12)), list(range(20, 32)), 50
+    rows = _clique(fleet_a) + _clique(fleet_b) + [(customer, 0, 1.0), (customer, 20, 1.0)]
+    edges = pl.DataFrame(rows + _background(1000, 3000), schema=["a", "b", "w"], orient="row")
+    found = communities(edges, min_weight=0.15, resolution=0.1)
+    assert found[0] != found[20]
+    eligible = {found[0], found[20], found[customer]}
+    bridged = merge_communities(edges, found, eligible=eligible, min_lift=2.0, min_weight=0.15)
+    assert bridged[0] == bridged[20]  # without the rule: one "campaign" of two fleets
+    kept = merge_communities(
+        edges, found, eligible=eligible, min_lift=2.0, min_weight=0.15, min_piece=3
+    )
+    assert kept[0] != kept[20]
+    assert kept[customer] in (kept[0], kept[20], found[customer])
 
 
 def _customers(rows, exits, **kwargs):

@@ -248,3 +248,113 @@ def test_a_rush_fleet_is_one_campaign_and_early_adopters_beside_it_are_not_flagg
     assert not decision.flagged[labels == "early_adopter"].any()
     pivot = next(s for s in analysis.scores.signals if s.name == "model_pivot")
     assert (pivot.value[labels == "early_adopter"] > 0.5).mean() > 0.5  # they did move
+
+
+def test_young_accounts_that_move_onto_a_new_model_together_are_paired_by_uncommon_templates():
+    """Young accounts on the new model within a day of its release that send the same
+    uncommon templates are paired; early adopters of long standing (however alike their
+    tool's prompts), young movers asking everyday questions, a young account that moved days
+    later and keys of one organisation are not."""
+    young = RELEASE - timedelta(days=6)
+    rows, created = [], {}
+    for a in range(1, 9):  # the fleet: registered over days, moved at hours of its own
+        created[a] = young + timedelta(hours=13 * a)
+        rows += [(a, "model-old", young + timedelta(days=1, hours=a), 2),
+                 (a, "model-new", RELEASE + timedelta(hours=2 * a), 30)]  # fmt: skip
+    for a in range(10, 14):  # early adopters: old customers, moved within hours
+        created[a] = WINDOW - timedelta(days=200)
+        rows += [(a, "model-old", WINDOW + timedelta(days=2), 20),
+                 (a, "model-new", RELEASE + timedelta(hours=a - 7), 30)]  # fmt: skip
+    for a in range(20, 24):  # young movers asking everyday questions (sent by many)
+        created[a] = young
+        rows += [(a, "model-new", RELEASE + timedelta(hours=3), 30)]
+    created[30] = young  # the fleet's templates, but on the new model four days later
+    rows += [(30, "model-old", young + timedelta(days=1), 10),
+             (30, "model-new", RELEASE + timedelta(days=4), 30)]  # fmt: skip
+    for a in range(100, 140):
+        created[a] = WINDOW - timedelta(days=300)
+        rows += [(a, "model-old", WINDOW + timedelta(hours=2), 10)]
+    harvest = ["h1", "h2", "h3", "h4"]
+    bands = dict.fromkeys((*range(1, 9), 30), harvest)
+    # The early adopters run one coding tool: its bands are theirs, but they are not young.
+    bands |= {a: ["tool1", "tool2", "tool3"] for a in range(10, 14)}
+    bands |= {a: ["daily1", "daily2", "daily3"] for a in (*range(20, 24), *range(100, 140))}
+    models = _models(rows)
+    accounts = pl.DataFrame(
+        {"account": list(created), "created_at": list(created.values())},
+        schema={"account": pl.Int64, "created_at": pl.Datetime("us", "UTC")},
+    )
+    moved = set(onset.movers(models, accounts, WINDOW, PARAMS)["account"].to_list())
+    assert moved == set(range(1, 9)) | set(range(20, 24))
+    groups = _groups(created)
+    pairs = onset.move_pairs(models, accounts, _bands(bands), groups, WINDOW, PARAMS)
+    linked = set(pairs["a"].to_list()) | set(pairs["b"].to_list())
+    assert linked == set(range(1, 9))
+    assert pairs["templates"].min() >= PARAMS.start_min_templates
+    # The fixed order pairs each mover with its next few along a band: bounded, and every
+    # member of a fleet of eight meets most of the others.
+    assert pairs.height <= 8 * onset.MOVE_NEIGHBOURS
+    partners = pl.concat([pairs["a"], pairs["b"]]).value_counts()
+    assert partners["count"].min() >= onset.MOVE_NEIGHBOURS
+    # Keys of one organisation are related: moving together is what its keys do.
+    related = groups.with_columns(
+        pl.when(pl.col("account") < 9).then(pl.lit("org:x")).otherwise(pl.col("group"))
+        .alias("group")
+    )  # fmt: skip
+    assert onset.move_pairs(models, accounts, _bands(bands), related, WINDOW, PARAMS).is_empty()
+    off = PARAMS.replace(move_max_age_days=0)
+    assert onset.move_pairs(models, accounts, _bands(bands), groups, WINDOW, off).is_empty()
+
+
+def _quiet_rush(cohort: Cohort, release: datetime, n: int = 12) -> None:
+    """A rush fleet that shares no exit, card, client or hour: registered one at a time over
+    the week before the release, each moving onto the new model at an hour of its own within
+    a day of it and harvesting reasoning there at its own hours; beside it, early adopters
+    (old customers who move as fast and use the new model hard, on their own questions)."""
+    for k in range(n):
+        acct = cohort.account(
+            "quiet_rush", created_at=release - timedelta(days=7) + timedelta(hours=13 * k)
+        )
+        ip = f"92.{70 + k}.{k + 3}.{k + 1}"
+        ua = f"python-requests/2.{k + 10}"
+        moved = release + timedelta(hours=1 + 2 * k)
+        for j in range(60):
+            ts = moved + timedelta(hours=cohort.rng.uniform(0, 96))
+            prompt = COT[j % len(COT)].format(
+                a=cohort.rng.randint(1, 10**6), t=cohort.rng.choice(TOPICS)
+            )
+            cohort.exchange(acct, ts, prompt, ip=ip, user_agent=ua, model="model-new",
+                            output_tokens=1800)  # fmt: skip
+        cohort.exchange(acct, moved, COT[0].format(a=k, t="graphs"), ip=ip, user_agent=ua,
+                        model="model-new", output_tokens=1800)  # fmt: skip
+    for _ in range(12):
+        acct = cohort.account("early_adopter", plan="api")
+        for ts in cohort.human_times(40):
+            late = ts > release + timedelta(hours=3)
+            model = "model-new" if late and cohort.rng.random() < 0.85 else "model-large-2"
+            cohort.exchange(acct, ts, cohort.chat(), model=model, tool_use=True)
+        for ts in cohort.human_times(40):  # the launch days are busier
+            ts = release + timedelta(hours=3 + ts.hour, minutes=ts.minute, days=ts.day % 3)
+            cohort.exchange(acct, ts, cohort.chat(), model="model-new", tool_use=True)
+
+
+def test_a_quiet_rush_fleet_is_one_campaign_and_early_adopters_beside_it_are_not_flagged():
+    release = START + timedelta(days=10, hours=15)
+    cohort = Cohort(seed=53)
+    _quiet_rush(cohort, release)
+    cohort.ordinary(60)
+    analysis, labels = _analyse(cohort)
+    decision = analysis.decision
+    fleet = labels == "quiet_rush"
+    assert decision.flagged[fleet].all()
+    assert len(set(decision.campaign_of[fleet].tolist())) == 1
+    info = decision.campaigns[int(decision.campaign_of[fleet][0])]
+    assert info["evidence"] == ["start"]  # nothing else ties it
+    for bystander in ("early_adopter", "ordinary"):
+        assert not decision.flagged[labels == bystander].any(), bystander
+    # Without the move onto the new model as a start, nothing ties the fleet.
+    cohort = Cohort(seed=53)
+    _quiet_rush(cohort, release)
+    cohort.ordinary(60)
+    analysis, labels = _analyse(cohort, DetectionParams().replace(move_max_age_days=0))
+    assert not analysis.decision.flagged[labels == "quiet_rush"].any()

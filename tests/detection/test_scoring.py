@@ -3,7 +3,7 @@
 import numpy as np
 
 from detection.config import DetectionParams
-from detection.scoring import decide, explain, score, strength
+from detection.scoring import TIE_BITS, decide, explain, score, strength
 from detection.signals import CONTENT, COORDINATION, VOLUME, Signal
 
 
@@ -78,6 +78,21 @@ def test_campaign_needs_size_risk_and_strong_shared_evidence():
     assert list(decision.campaigns) == [0]
     small = decide(scores, np.array([0, 0, -1, -1, -1, -1]), {0: {"ip", "payment"}}, params)
     assert not small.flagged.any()  # two accounts are not a campaign
+
+
+def test_a_community_whose_harvesters_are_mostly_untied_is_not_a_campaign():
+    """Strangers Leiden put together on a few links between a few of them: most harvesters
+    have no tie inside, so there is no fleet to be tied like, and no campaign."""
+    params = DetectionParams()
+    signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 4),
+               _signal("shared_templates", COORDINATION, [0.9] * 4)]  # fmt: skip
+    scores = score(signals, params)
+    membership = np.array([0, 0, 0, 0])
+    evidence = {0: {"ip", "template"}}
+    tied = np.full(4, TIE_BITS["ip"])
+    assert decide(scores, membership, evidence, params, None, tied).flagged.all()
+    untied = np.array([TIE_BITS["ip"], 0, 0, 0])
+    assert not decide(scores, membership, evidence, params, None, untied).flagged.any()
 
 
 def test_lone_account_needs_high_risk_from_several_families():

@@ -198,7 +198,7 @@ def test_same_seed_gives_the_same_bytes(dataset, tmp_path):
 def test_different_seeds_differ():
     plans = {seed: plan(seed, 0.3) for seed in range(1, 9)}
     campaign_counts = {len(campaigns) for _, _, campaigns in plans.values()}
-    assert campaign_counts <= {7, 8, 9} and len(campaign_counts) >= 2
+    assert campaign_counts <= {8, 9, 10} and len(campaign_counts) >= 2
     sizes = set()
     for _, specs, _ in plans.values():
         sizes.add(tuple(sorted(Counter(s.cohort for s in specs).items())))
@@ -457,7 +457,7 @@ def test_fleets_register_in_bursts_and_work_shifts_but_evasive_and_hydra_ones_do
         # Share of members registered within 30 minutes of the previous member.
         close = sum(b - a <= timedelta(minutes=30) for a, b in itertools.pairwise(members))
         busy = sum(n for _, n in hours[campaign_id].most_common(12)) / hours[campaign_id].total()
-        if info["kind"] in ("evasive", "hydra", "sleeper", "pivot"):  # aged, weeks apart
+        if info["kind"] in ("evasive", "hydra", "sleeper", "pivot", "quiet_rush"):  # one by one
             assert close / len(members) < 0.5, campaign_id
         elif info["kind"] == "rush":  # sittings around the release, beside aged accounts
             assert close / len(members) > 0.4, campaign_id
@@ -540,6 +540,37 @@ def test_pivot_fleet_is_aged_with_a_history_then_moves_to_the_new_model_within_a
         assert {r["user_agent"] for r in settled}.isdisjoint({r["user_agent"] for r in old})
     # More than one proxy provider.
     assert manifest["campaigns"][_campaign_of(rows, "pivot_fleet")]["proxy_providers"] >= 2
+
+
+def test_quiet_rush_fleet_shares_no_exits_or_cards_and_moves_to_the_new_model_within_a_day(rows):
+    """Young accounts registered one at a time over the two weeks before the release, each
+    on exits and a card of its own, every one on the new model within a day of the release
+    and mostly on it from then on, harvesting in the fleet's house style."""
+    manifest = rows["manifest"]
+    new = manifest["new_model"]
+    release = parse_ts(manifest["models"][new]["released"])
+    created = {r["account_id"]: parse_ts(r["created_at"]) for r in rows["accounts"]}
+    first = _first_requests(rows, "quiet_rush_fleet")
+    assert len(first) >= 8
+    assert all(timedelta(days=2) <= release - created[a] <= timedelta(days=17) for a in first)
+    cards = [r.get("payment_fingerprint") for r in rows["accounts"] if r["account_id"] in first]
+    cards = [c for c in cards if c]
+    assert len(set(cards)) == len(cards)
+    exits: dict[str, set] = {a: set() for a in first}
+    after: dict[str, list[dict]] = {a: [] for a in first}
+    for r in rows["exchanges"]:
+        if r["account_id"] in first:
+            exits[r["account_id"]].add(r["ip"])
+            if parse_ts(r["ts"]) >= release:
+                after[r["account_id"]].append(r)
+    seen = Counter(ip for ips in exits.values() for ip in ips)
+    assert sum(n > 1 for n in seen.values()) <= max(2, len(first) // 10)
+    for account in first:
+        on_new = sorted(parse_ts(r["ts"]) for r in after[account] if r["model"] == new)
+        assert on_new and on_new[0] <= release + timedelta(hours=24)
+        settled = [r for r in after[account] if parse_ts(r["ts"]) > on_new[0]]
+        assert sum(r["model"] == new for r in settled) / max(1, len(settled)) > 0.5
+    assert all(parse_ts(r["ts"]) >= created[a] for a in first for r in after[a])
 
 
 def _campaign_of(rows, cohort: str) -> str:
