@@ -337,9 +337,19 @@ def move_pairs(
     moved = movers(models, accounts, window_start, params).join(groups, on="account")
     if moved.height < 2:
         return empty
-    bands = template_links.select("account", "key").unique()
-    users = bands.group_by("key").len("users")
-    mine = bands.join(moved.select("account"), on="account")
+    # Only the movers' bands are made unique, and how many send each of those.
+    mine = (
+        template_links.join(moved.select("account"), on="account", how="semi")
+        .select("account", "key")
+        .unique()
+    )
+    users = (
+        template_links.join(mine.select("key").unique(), on="key", how="semi")
+        .select("account", "key")
+        .unique()
+        .group_by("key")
+        .len("users")
+    )
     uncommon = (
         mine.group_by("key")
         .len("near")
@@ -406,7 +416,9 @@ def alike(pairs: pl.DataFrame, template_links: pl.DataFrame) -> pl.DataFrame:
     already bounded."""
     if pairs.is_empty():
         return pairs
-    bands = template_links.select("account", "key").unique()
+    paired = pl.concat([pairs.select(pl.col("a").alias("account")),
+                        pairs.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
+    bands = template_links.join(paired, on="account", how="semi").select("account", "key").unique()
     count = bands.group_by("account").len("bands")
     both = (
         pairs.select("a", "b")
