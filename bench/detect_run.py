@@ -23,6 +23,10 @@ in a chunk) or ``chunk_size`` (the most accounts), so that the runs split the ac
 differently; a run's decisions must not change with them (``--dump`` two runs, each on a
 fresh copy of the data, and ``--compare`` them).
 
+``--analyse-only`` (with ``--stages``) runs only the analysis of the finalise step again, on
+the chunks the latest successful run stored (nothing is written): where its time and
+memory go, without the chunk step's.
+
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
 members' account ids with its risk, counts and evidence; the run's counts; the reach rows;
@@ -68,11 +72,18 @@ STAGES = (
     ("detection.services", "_unpack"),
     ("detection.clustering", "key_pairs"),
     ("detection.clustering", "sync_pairs"),
+    ("detection.coaction", "_quiet_pairs"),
+    ("detection.coaction", "_sketch_pairs"),
+    ("detection.coaction", "_meetings"),
     ("detection.coaction", "coaction_pairs"),
     ("detection.coaction", "crowded_accounts"),
     ("detection.onset", "start_pairs"),
+    ("detection.onset", "move_pairs"),
+    ("detection.onset", "alike"),
     ("detection.signals", "derive"),
     ("detection.analysis", "own_template_ties"),
+    ("detection.clustering", "communities"),
+    ("detection.scoring", "decide"),
     ("detection.services", "analyse_chunks"),
     ("detection.services", "value_reach_write"),
     ("detection.services", "_persist"),
@@ -224,6 +235,11 @@ def main() -> None:
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     parser.add_argument("--stages", action="store_true", help="CPU and memory per step of the run")
     parser.add_argument(
+        "--analyse-only",
+        action="store_true",
+        help="only analyse the latest successful run's stored chunks again (with --stages)",
+    )
+    parser.add_argument(
         "--chunk-exchanges", type=int, help="publish a version with this chunk_exchanges first"
     )
     parser.add_argument(
@@ -285,6 +301,26 @@ def main() -> None:
 
     # The features stage split into reading the chunk and computing on it.
     stages = _time_stages(backend) if args.stages else {}
+    if args.analyse_only:
+        from detection.models import DetectionRun
+
+        run = DetectionRun.objects.filter(status=DetectionRun.Status.SUCCEEDED).latest()
+        wall, cpu = time.perf_counter(), time.process_time()
+        analysis = services.run_analysis(run)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(
+            f"analysis of run {run.pk} again: {wall:.1f} s wall, {cpu:.1f} s CPU here, "
+            f"{int(analysis.decision.flagged.sum()) if analysis else 0} flagged; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        exchanges = max(run.counts.get("exchanges") or 0, 1)
+        for name, (here, _there, peak) in stages.items():
+            if peak:
+                print(
+                    f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
+                    f"exchange), peak RSS {peak:,.0f} MB"
+                )
+        return
     services.load_exchanges = timed("load", services.load_exchanges)
     services.feat.chunk_features = timed("compute", services.feat.chunk_features)
     run = None
