@@ -146,6 +146,23 @@ def start_times(accounts: pl.DataFrame, window_start: datetime, params: Detectio
     ).filter(pl.col("start").is_not_null())
 
 
+def bands_of(
+    template_links: pl.DataFrame, accounts: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(account, key): the bands ``accounts`` (account) send, each once; and (key, users):
+    how many accounts send each of those bands. Only these accounts' bands are made unique,
+    never a run's tens of millions of band rows at once."""
+    mine = template_links.join(accounts, on="account", how="semi").select("account", "key").unique()
+    users = (
+        template_links.join(mine.select("key").unique(), on="key", how="semi")
+        .select("account", "key")
+        .unique()
+        .group_by("key")
+        .len("users")
+    )
+    return mine, users
+
+
 def start_pairs(
     accounts: pl.DataFrame,
     template_links: pl.DataFrame,
@@ -210,18 +227,10 @@ def start_pairs(
     # Uncommon bands: few accounts send them besides the starters of a few days (a fleet
     # born or woken together); everyday phrases, a popular tool's harness or a public
     # benchmark are sent by many who began long before, or never began in the window.
-    # Only the paired starters' bands are looked at, and how many send each of those: a
-    # run's tens of millions of band rows are never made unique all at once.
+    # Only the paired starters' bands are looked at (``bands_of``).
     paired = pl.concat([met.select(pl.col("a").alias("account")),
                         met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
-    mine = template_links.join(paired, on="account", how="semi").select("account", "key").unique()
-    users = (
-        template_links.join(mine.select("key").unique(), on="key", how="semi")
-        .select("account", "key")
-        .unique()
-        .group_by("key")
-        .len("users")
-    )
+    mine, users = bands_of(template_links, paired)
     days = starters.select("account", (pl.col("t") // 86400).alias("day"))
     near = (
         mine.join(days, on="account")
@@ -337,19 +346,7 @@ def move_pairs(
     moved = movers(models, accounts, window_start, params).join(groups, on="account")
     if moved.height < 2:
         return empty
-    # Only the movers' bands are made unique, and how many send each of those.
-    mine = (
-        template_links.join(moved.select("account"), on="account", how="semi")
-        .select("account", "key")
-        .unique()
-    )
-    users = (
-        template_links.join(mine.select("key").unique(), on="key", how="semi")
-        .select("account", "key")
-        .unique()
-        .group_by("key")
-        .len("users")
-    )
+    mine, users = bands_of(template_links, moved.select("account"))
     uncommon = (
         mine.group_by("key")
         .len("near")
