@@ -56,6 +56,16 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
+def _wait_for(workers: int, timeout: float = 60.0) -> None:
+    """Until ``workers`` worker processes answer a ping on the broker."""
+    from dashboard.celery import app
+
+    deadline = time.monotonic() + timeout
+    while len(app.control.ping(timeout=1.0)) < workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"fewer than {workers} workers answered within {timeout:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -111,7 +121,7 @@ def main() -> None:
     peaks: dict[int, float] = {}
     by_stage: dict[str, float] = {}
     try:
-        time.sleep(5)  # the workers connect before the run is queued
+        _wait_for(args.workers)  # the run is timed from when the workers can take it
         with transaction.atomic():
             run = detection_run_start()
         started = time.perf_counter()
