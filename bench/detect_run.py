@@ -25,7 +25,9 @@ fresh copy of the data, and ``--compare`` them).
 
 ``--analyse-only`` (with ``--stages``) runs only the analysis of the finalise step again, on
 the chunks the latest successful run stored (nothing is written): where its time and
-memory go, without the chunk step's.
+memory go, without the chunk step's. With ``--dump FILE`` it writes what that analysis
+decided (every account's risk, flag and signal strengths; each campaign's members and
+evidence summary), which ``--compare`` compares with another such dump.
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -197,8 +199,44 @@ def dump(run) -> dict:
     return {**run_outcome(run), "frames": frames}
 
 
+def dump_analysis(analysis) -> dict:
+    """What an analysis decided (``--analyse-only --dump``): each account's risk, flag and
+    signal strengths, and each campaign's members and evidence summary."""
+    import numpy as np
+
+    from detection.analysis import campaign_evidence
+
+    ids = analysis.frame["account"].to_list()
+    strengths = np.round(analysis.scores.strengths, 4)
+    accounts = {
+        str(a): [round(float(analysis.scores.risk[i]), 4), bool(analysis.decision.flagged[i]),
+                 strengths[i].tolist()]
+        for i, a in enumerate(ids)
+    }  # fmt: skip
+    campaigns = sorted(
+        [
+            sorted(ids[i] for i in info["members"]),
+            campaign_evidence(analysis, np.asarray(info["members"]))["summary"],
+        ]
+        for info in analysis.decision.campaigns.values()
+    )
+    return {"analysis": {"accounts": accounts, "campaigns": campaigns}}
+
+
 def compare(a_path: Path, b_path: Path) -> int:
     a, b = (json.loads(p.read_text()) for p in (a_path, b_path))
+    if "analysis" in a or "analysis" in b:
+        a, b = a.get("analysis", {}), b.get("analysis", {})
+        changed = [k for k in sorted(set(a["accounts"]) | set(b["accounts"]))
+                   if a["accounts"].get(k) != b["accounts"].get(k)]  # fmt: skip
+        print(f"{len(a['accounts']):,} accounts, {len(a['campaigns'])} campaigns analysed")
+        same = a["campaigns"] == b["campaigns"]
+        if changed or not same:
+            print(f"DIFFERENT: {len(changed)} accounts (e.g. {changed[:5]}); campaigns "
+                  f"{'identical' if same else 'not identical'}")  # fmt: skip
+            return 1
+        print("identical: risks, flags, signal strengths, campaigns and their evidence")
+        return 0
     differences = []
     for key in ("counts", "window", "frames"):
         if a[key] != b[key]:
@@ -320,6 +358,9 @@ def main() -> None:
                     f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
                     f"exchange), peak RSS {peak:,.0f} MB"
                 )
+        if args.dump and analysis is not None:
+            args.dump.write_text(json.dumps(dump_analysis(analysis), sort_keys=True))
+            print(f"wrote {args.dump}")
         return
     services.load_exchanges = timed("load", services.load_exchanges)
     services.feat.chunk_features = timed("compute", services.feat.chunk_features)
