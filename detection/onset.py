@@ -163,6 +163,45 @@ def bands_of(
     return mine, users
 
 
+# The most rows ``common_bands`` widens at once: a pair is one row per band of one of its
+# accounts, and a large fleet that began together is millions of pairs of hundreds of bands.
+COMMON_PART_ROWS = 5_000_000
+
+
+def common_bands(pairs: pl.DataFrame, bands: pl.DataFrame, name: str) -> pl.DataFrame:
+    """(a, b, ``name``): how many bands each pair of ``pairs`` (a, b) sends in common, for
+    the pairs with at least one. ``bands`` is (account, key), each row once. Each pair is
+    read from the one of its two accounts with fewer bands, and the pairs are counted a part
+    at a time, at most about ``COMMON_PART_ROWS`` of those bands in a part: the count is the
+    same, and its memory does not grow with the pairs times their bands."""
+    schema = {"a": pl.Int64, "b": pl.Int64, name: pl.UInt32}
+    count = bands.group_by("account").len("n")
+    pairs = (
+        pairs.join(count.rename({"account": "a", "n": "na"}), on="a")
+        .join(count.rename({"account": "b", "n": "nb"}), on="b")
+        .with_columns((pl.col("nb") < pl.col("na")).alias("swap"))
+        .select(
+            "a",
+            "b",
+            pl.when("swap").then("b").otherwise("a").alias("x"),
+            pl.when("swap").then("a").otherwise("b").alias("y"),
+            pl.min_horizontal("na", "nb").alias("n"),
+        )
+    )
+    if pairs.is_empty():
+        return pl.DataFrame(schema=schema)
+    part = (pl.col("n").cum_sum() // COMMON_PART_ROWS).alias("part")
+    out = []
+    for (_,), rows in pairs.with_columns(part).partition_by("part", as_dict=True).items():
+        out.append(
+            rows.join(bands.rename({"account": "x"}), on="x")
+            .join(bands.rename({"account": "y"}), on=["y", "key"])
+            .group_by("a", "b")
+            .len(name)
+        )
+    return pl.concat(out).cast(schema)
+
+
 def start_pairs(
     accounts: pl.DataFrame,
     template_links: pl.DataFrame,
@@ -251,13 +290,8 @@ def start_pairs(
         .select("key")
     )
     keyed = mine.join(uncommon, on="key")
-    shared = (
-        met.select("a", "b")
-        .join(keyed.rename({"account": "a"}), on="a")
-        .join(keyed.rename({"account": "b"}), on=["b", "key"])
-        .group_by("a", "b")
-        .agg(pl.col("key").n_unique().alias("templates"))
-        .filter(pl.col("templates") >= params.start_min_templates)
+    shared = common_bands(met.select("a", "b"), keyed, "templates").filter(
+        pl.col("templates") >= params.start_min_templates
     )
     return (
         met.join(shared, on=["a", "b"]).select(list(START_SCHEMA)).cast(START_SCHEMA).sort("a", "b")
@@ -379,10 +413,7 @@ def move_pairs(
     )
     group = moved.select("account", "group")
     shared = (
-        met.join(keyed.rename({"account": "a"}), on="a")
-        .join(keyed.rename({"account": "b"}), on=["b", "key"])
-        .group_by("a", "b")
-        .agg(pl.col("key").n_unique().alias("templates"))
+        common_bands(met, keyed, "templates")
         .filter(pl.col("templates") >= params.start_min_templates)
         .join(group.rename({"account": "a", "group": "ga"}), on="a")
         .join(group.rename({"account": "b", "group": "gb"}), on="b")
@@ -417,13 +448,7 @@ def alike(pairs: pl.DataFrame, template_links: pl.DataFrame) -> pl.DataFrame:
                         pairs.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
     bands = template_links.join(paired, on="account", how="semi").select("account", "key").unique()
     count = bands.group_by("account").len("bands")
-    both = (
-        pairs.select("a", "b")
-        .join(bands.rename({"account": "a"}), on="a")
-        .join(bands.rename({"account": "b"}), on=["b", "key"])
-        .group_by("a", "b")
-        .len("common")
-    )
+    both = common_bands(pairs.select("a", "b"), bands, "common")
     return (
         pairs.join(both, on=["a", "b"])
         .join(count.rename({"account": "a", "bands": "na"}), on="a")

@@ -143,6 +143,31 @@ def test_starting_together_needs_the_same_hour_and_the_same_uncommon_templates()
     ).is_empty()
 
 
+def test_bands_in_common_counted_a_part_of_the_pairs_at_a_time_are_the_same(monkeypatch):
+    rng = np.random.default_rng(5)
+    bands = pl.DataFrame(
+        {"account": rng.integers(0, 40, 3000), "key": rng.integers(0, 60, 3000)},
+        schema={"account": pl.Int64, "key": pl.UInt64},
+    ).unique()
+    sends = {}
+    for account, key in bands.iter_rows():
+        sends.setdefault(account, set()).add(key)
+    pairs = pl.DataFrame(
+        [(a, b) for a in range(41) for b in range(a + 1, 41)], schema=["a", "b"], orient="row"
+    )
+    # Every pair's bands in common, one pair at a time; an account with none (40) pairs none.
+    expected = {
+        (a, b): len(sends[a] & sends[b])
+        for a, b in pairs.iter_rows()
+        if sends.get(a, set()) & sends.get(b, set())
+    }
+    whole = onset.common_bands(pairs, bands, "common")
+    monkeypatch.setattr(onset, "COMMON_PART_ROWS", 50)
+    parted = onset.common_bands(pairs, bands, "common")
+    assert {(a, b): n for a, b, n in whole.iter_rows()} == expected
+    assert parted.sort("a", "b").equals(whole.sort("a", "b"))
+
+
 def _sleepers_and_returning(cohort: Cohort, n: int = 10) -> None:
     """A sleeper fleet (registered months apart, each on an exit of its own, woken one
     afternoon, then the same templates in waves) and customers a newsletter brought back
