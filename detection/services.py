@@ -169,8 +169,11 @@ def load_exchanges(lo: int, hi: int, start: datetime, end: datetime) -> pl.DataF
         return _copy_exchanges(table, where, [lo, hi, start, end])
     columns = ", ".join(f.name for f in _READ)
     sql = f"SELECT {columns} FROM {table} {where}"  # noqa: S608 (constants)
+    # Times as the backend stores them (SQLite compares text: an aware time's "+00:00" would
+    # leave out the rows at the window's first second).
+    bounds = [connection.ops.adapt_datetimefield_value(t) for t in (start, end)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [lo, hi, start, end])
+        cursor.execute(sql, [lo, hi, *bounds])
         rows = cursor.fetchall()
     return pl.DataFrame(rows, schema=list(feat.EXCHANGE_SCHEMA), orient="row").cast(
         feat.EXCHANGE_SCHEMA
