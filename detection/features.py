@@ -52,6 +52,9 @@ class ChunkFeatures:
     features: pl.DataFrame  # one row per account
     links: pl.DataFrame  # (account, kind, key, weight): shareable keys
     models: pl.DataFrame  # (account, model, first_ts)
+    # (kind, value, accounts, first_ts): the reach of the chunk's values
+    # (``detection.reach.chunk_reach``); only a run's chunk step counts it.
+    reach: pl.DataFrame | None = None
 
     @classmethod
     def empty(cls) -> ChunkFeatures:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from django.db import connection, transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
@@ -51,7 +51,7 @@ from detection.indicators.matching import (
     watch_list_counts,
 )
 from detection.models import Account, AccountScore, Campaign, DetectionChunk, DetectionRun, Exchange
-from detection.reach import value_reach_write
+from detection.reach import ReachParts, chunk_reach, value_reach_write
 from detection.scoring import explain
 from detection.selectors import fleet_moves
 from detection.signals import EXTERNAL_FLAGS, FLEET_MOVES, WATCH_LIST_MATCHES
@@ -224,6 +224,8 @@ def _copy_exchanges(table: str, where: str, params: list) -> pl.DataFrame:
 def _pack(chunk: feat.ChunkFeatures) -> bytes:
     buf = io.BytesIO()
     frames = {"features": chunk.features, "links": chunk.links, "models": chunk.models}
+    if chunk.reach is not None:
+        frames["reach"] = chunk.reach
     for name, frame in frames.items():
         part = io.BytesIO()
         frame.write_ipc(part, compression="zstd")
@@ -262,6 +264,7 @@ def detection_chunk_compute(*, run_id: int, index: int) -> bool:
         ex = load_exchanges(chunk.account_from, chunk.account_to, run.window_start, run.window_end)
         exchanges = ex.height
         result = feat.chunk_features(ex, params)
+        result.reach = chunk_reach(ex)
     payload = _pack(result)
     with transaction.atomic():
         claimed = DetectionChunk.objects.filter(
@@ -290,8 +293,9 @@ def detection_run_fail(*, run_id: int, error: str) -> None:
     )
 
 
-def run_analysis(run: DetectionRun) -> Analysis | None:
-    """Analyse ``run``'s stored chunk features under the run's own config.
+def run_analysis(run: DetectionRun, *, reach: ReachParts | None = None) -> Analysis | None:
+    """Analyse ``run``'s stored chunk features under the run's own config; with ``reach``,
+    hand it each chunk's partial reach on the way.
 
     The chunks are read one at a time, and their co-action cells (the largest of what they
     hold) are spilled to a temporary directory in parts of whole days, which the analysis
@@ -310,6 +314,7 @@ def run_analysis(run: DetectionRun) -> Analysis | None:
             params=DetectionParams.from_stored(run.config.params),
             before=run,
             spill=Path(spill),
+            reach=reach,
         )
 
 
@@ -322,11 +327,13 @@ def analyse_chunks(
     before: DetectionRun | None,
     now: datetime | None = None,
     spill: Path | None = None,
+    reach: ReachParts | None = None,
 ) -> Analysis | None:
     """Score, cluster and decide over the chunks' features; accounts on the known-good list
     at ``now`` are scored and held back from a flag (``detection.allowlist``). The chunks are
     read once, in turn; with ``spill`` (a directory), their co-action cells are written there
-    rather than held in memory (``detection.coaction.Cells``)."""
+    rather than held in memory (``detection.coaction.Cells``); with ``reach``, each chunk's
+    partial reach goes to it."""
     cells = coaction.Cells(bucket_minutes=params.coaction_minutes, directory=spill)
     parts: dict[str, list[pl.DataFrame]] = {
         "features": [],
@@ -336,6 +343,8 @@ def analyse_chunks(
     }
     apart = pl.col("kind").is_in(["coaction", "template"])
     for chunk in chunks:
+        if reach is not None:
+            reach.add(chunk.reach)
         cells.add(chunk.links.filter(pl.col("kind") == "coaction").select("account", "key", "item"))
         parts["templates"].append(template_rows(chunk.links))
         parts["features"].append(chunk.features)
@@ -397,11 +406,14 @@ def detection_run_finalise(*, run_id: int) -> DetectionRun:
     started = time.monotonic()
     # Traffic of the window may show indicators imported before it arrived.
     indicator_matches_refresh(since=run.window_start)
-    analysis = run_analysis(run)
-    seconds = time.monotonic() - started
-    # Before the run succeeds: the evidence its cases ask for next reads it.
-    _progress(run_id, stage="reach of shared values", progress=90)
-    reach = value_reach_write(run)
+    with tempfile.TemporaryDirectory(prefix="detection-reach-") as spill:
+        exchanges = run.chunks.aggregate(n=Sum("exchange_count"))["n"] or 0
+        parts = ReachParts(Path(spill), rows=exchanges)
+        analysis = run_analysis(run, reach=parts)
+        seconds = time.monotonic() - started
+        # Before the run succeeds: the evidence its cases ask for next reads it.
+        _progress(run_id, stage="reach of shared values", progress=90)
+        reach = value_reach_write(run, parts)
     with transaction.atomic():
         run = DetectionRun.objects.select_for_update().get(pk=run_id)
         if run.status != R.RUNNING:

@@ -170,3 +170,28 @@ def enforcement_terms_form() -> dict:
     """The same, as the proposal form posts them (a permanent action)."""
     terms = enforcement_terms()
     return {"policy": terms["policy"].pk, "category": terms["category"].pk, "length": "permanent"}
+
+
+def write_reach(run: DetectionRun, *, chunks: int = 1) -> dict:
+    """Store ``run``'s reach as its finalise step does, from its window's exchanges read in
+    ``chunks`` chunks of accounts (``detection.reach``)."""
+    import tempfile
+    from pathlib import Path
+
+    from detection.reach import ReachParts, chunk_reach, value_reach_write
+    from detection.services import load_exchanges
+
+    with tempfile.TemporaryDirectory() as spill:
+        parts = ReachParts(Path(spill), rows=Exchange.objects.count())
+        if run.window_start is not None:
+            accounts = sorted(
+                Exchange.objects.filter(ts__gte=run.window_start, ts__lt=run.window_end)
+                .values_list("account_id", flat=True)
+                .distinct()
+            )
+            size = -(-len(accounts) // chunks) if accounts else 1
+            for i in range(0, len(accounts), size):
+                piece = accounts[i : i + size]
+                ex = load_exchanges(piece[0], piece[-1], run.window_start, run.window_end)
+                parts.add(chunk_reach(ex))
+        return value_reach_write(run, parts)

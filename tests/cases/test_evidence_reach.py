@@ -6,8 +6,8 @@ import pytest
 from cases.evidence.services import evidence_snapshot_collect
 from cases.models import EvidenceSnapshot
 from detection.models import ValueReach
-from detection.reach import value_reach_write
 from tests.cases.test_evidence_fixtures import make_campaign
+from tests.factories import write_reach
 
 pytestmark = pytest.mark.django_db
 OUTSIDE_SECTIONS = ("templates", "traffic", "infrastructure")
@@ -22,7 +22,7 @@ def _sections(case) -> dict:
 def test_stored_reach_gives_the_same_evidence_as_a_scan(django_assert_max_num_queries):
     case, _, _ = make_campaign(6)
     scanned = _sections(case)
-    value_reach_write(case.last_run)
+    write_reach(case.last_run)
     assert ValueReach.objects.filter(run=case.last_run).exists()
     stored = _sections(case)
     assert stored == scanned
@@ -34,7 +34,7 @@ def test_stored_reach_gives_the_same_evidence_as_a_scan(django_assert_max_num_qu
 
 def test_a_window_other_than_the_runs_scans_instead():
     case, _, _ = make_campaign(4)
-    value_reach_write(case.last_run)
+    write_reach(case.last_run)
     ValueReach.objects.filter(run=case.last_run).update(accounts=999)  # would show if read
     case.last_run.window_end = case.last_run.window_end.replace(year=2099)
     case.last_run.save()

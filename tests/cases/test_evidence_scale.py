@@ -15,9 +15,8 @@ from cases.evidence.services import case_accounts_for, window_for
 from cases.evidence.telemetry import HEATMAP_MAX_ROWS, TelemetrySource, case_traffic, heatmap
 from detection.charts import activity_bands
 from detection.models import Account, Exchange
-from detection.reach import value_reach_write
 from tests.cases.test_evidence_fixtures import make_campaign
-from tests.factories import BASE_TIME
+from tests.factories import BASE_TIME, write_reach
 
 pytestmark = pytest.mark.django_db
 EXCHANGES = Exchange._meta.db_table
@@ -42,11 +41,11 @@ def test_a_snapshot_reads_the_cases_exchanges_once_whatever_its_size(
 ):
     small, _, _ = make_campaign(6, days=4, per_day=3)
     # "Outside the case" from the run's reach, as after a run (else each kind scans the window).
-    value_reach_write(small.last_run)
+    write_reach(small.last_run)
     _, small_sql = _collect(small)
     _clear()
     big, _, _ = make_campaign(12, days=8, per_day=6)  # twice the accounts, 8x the traffic
-    value_reach_write(big.last_run)
+    write_reach(big.last_run)
     with django_assert_max_num_queries(75):
         sections, big_sql = _collect(big)
 

@@ -5,10 +5,17 @@ from datetime import timedelta
 
 import pytest
 
-from detection.models import Exchange, ValueReach
-from detection.reach import KEEP_RUNS, VALUE_CHARS, reach_key, value_reach_write
+from detection import reach
+from detection.models import DetectionRun, Exchange, ValueReach
+from detection.reach import KEEP_RUNS, VALUE_CHARS, ReachParts, reach_key, value_reach_write
 from detection.selectors import value_reach
-from tests.factories import BASE_TIME, AccountFactory, DetectionRunFactory, ExchangeFactory
+from tests.factories import (
+    BASE_TIME,
+    AccountFactory,
+    DetectionRunFactory,
+    ExchangeFactory,
+    write_reach,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +50,15 @@ def _traffic():
     return a, b, c
 
 
-def test_reach_counts_accounts_per_shared_value_in_the_window():
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_reach_counts_accounts_per_shared_value_in_the_window(chunks, monkeypatch):
+    """Each chunk counts its own accounts (a run's chunks hold disjoint accounts), and the
+    partial counts are added up in parts of the values: the same whatever the split."""
     _traffic()
     run = _run()
-    assert value_reach_write(run)["rows"] == ValueReach.objects.filter(run=run).count()
+    if chunks > 1:
+        monkeypatch.setattr(reach, "REACH_PART_ROWS", 2)
+    assert write_reach(run, chunks=chunks)["rows"] == ValueReach.objects.filter(run=run).count()
     got = {(r.kind, r.value): r.accounts for r in ValueReach.objects.filter(run=run)}
     expected: dict[tuple[str, str], set[int]] = defaultdict(set)
     window = Exchange.objects.filter(ts__gte=run.window_start, ts__lt=run.window_end)
@@ -67,7 +79,7 @@ def test_reach_counts_accounts_per_shared_value_in_the_window():
 def test_lookup_answers_only_for_the_runs_own_window():
     _traffic()
     run = _run()
-    value_reach_write(run)
+    write_reach(run)
     window = (run.window_start, run.window_end)
     assert value_reach(run.pk, window, "user_agent", [LONG_UA, "curl/8"]) == {
         LONG_UA[:VALUE_CHARS]: (2, None)
@@ -81,8 +93,8 @@ def test_a_second_write_replaces_and_old_runs_are_pruned():
     _traffic()
     runs = [_run() for _ in range(KEEP_RUNS + 1)]
     for run in runs:
-        value_reach_write(run)
-    value_reach_write(runs[-1])
+        write_reach(run)
+    write_reach(runs[-1])
     kept = set(ValueReach.objects.values_list("run_id", flat=True))
     assert kept == {r.pk for r in runs[-KEEP_RUNS:]}
     assert ValueReach.objects.filter(run=runs[-1], kind="ip").count() == 1
@@ -92,4 +104,28 @@ def test_a_second_write_replaces_and_old_runs_are_pruned():
 
 def test_an_empty_window_writes_nothing():
     run = DetectionRunFactory(window_start=None, window_end=None)
-    assert value_reach_write(run) == {"rows": 0, "seconds": 0.0}
+    assert write_reach(run)["rows"] == 0
+
+
+def test_a_run_with_a_chunk_stored_without_its_reach_stores_none(tmp_path):
+    """A chunk computed by a worker from before reach was counted in the chunks: the run's
+    reach would miss its accounts, so none is stored and evidence scans the window."""
+    _traffic()
+    run = _run()
+    parts = ReachParts(tmp_path, rows=10)
+    parts.add(None)
+    assert value_reach_write(run, parts)["rows"] == 0
+    assert value_reach(run.pk, (run.window_start, run.window_end), "ip", ["2001:db8::1"]) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_detection_run_stores_the_reach_its_chunks_counted():
+    """The whole run, on the run's own chunks: the stored reach is what the window holds."""
+    from detection.services import detection_run_create, detection_run_execute
+
+    _traffic()
+    run = detection_run_execute(run=detection_run_create())
+    assert run.status == DetectionRun.Status.SUCCEEDED
+    stored = {(r.kind, r.value): r.accounts for r in ValueReach.objects.filter(run=run)}
+    assert stored[("ip", "2001:db8::1")] == 3 and stored[("template", "11")] == 3
+    assert {v for k, v in stored if k == "model"} == {"m-old", "m-new"}
