@@ -677,6 +677,11 @@ def _start_columns(
     return woke.join(partners, on="account", how="full", coalesce=True)
 
 
+# Seconds between the registration times of two organisations in ``_bursts``: more than any
+# time since the epoch and any burst window, so no window reaches another organisation's.
+_GROUP_STRIDE = 1 << 40
+
+
 def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
     """burst_count: unrelated accounts registered within ``minutes``; burst_lift vs the rate."""
     reg = f.select("account", "group", "created_at").filter(pl.col("created_at").is_not_null())
@@ -688,29 +693,34 @@ def _bursts(f: pl.DataFrame, minutes: int) -> pl.DataFrame:
     lo = np.searchsorted(ts, ts - window, side="left")
     hi = np.searchsorted(ts, ts + window, side="right")
     total = hi - lo - 1
-    # Same-organisation registrations in the window do not count (an org onboarding keys).
-    same = (
-        reg.with_columns(pl.col("created_at").dt.epoch("s").alias("t"))
-        .join(
-            reg.with_columns(pl.col("created_at").dt.epoch("s").alias("t2")).select("group", "t2"),
-            on="group",
+    # Same-organisation registrations in the window do not count (an org onboarding keys):
+    # counted the same way, on times kept apart by organisation (an organisation's times
+    # shifted past every other's), never by pairing an organisation's registrations.
+    group = (
+        reg.select(
+            # An account of no known group is a group of its own.
+            pl.col("group")
+            .fill_null(pl.lit("\x00") + pl.col("account").cast(pl.Utf8))
+            .rank("dense")
         )
-        .filter((pl.col("t2") - pl.col("t")).abs() <= window)
-        .group_by("account")
-        .agg((pl.len() - 1).alias("same"))
+        .to_series()
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+    keyed = group * _GROUP_STRIDE + ts
+    order = np.argsort(keyed, kind="stable")
+    ordered = keyed[order]
+    same = np.empty(len(ts), dtype=np.int64)
+    same[order] = (
+        np.searchsorted(ordered, ordered + window, side="right")
+        - np.searchsorted(ordered, ordered - window, side="left")
+        - 1
     )
     span = max(ts[-1] - ts[0], window * 2)
     expected = max(len(ts) * (2 * window) / span, 0.5)
-    counts = (
-        reg.select("account")
-        .with_columns(pl.Series("total", total))
-        .join(same, on="account", how="left")
-    )
+    counts = reg.select("account").with_columns(pl.Series("total", total), pl.Series("same", same))
     counts = counts.with_columns(
-        (pl.col("total") - pl.col("same").fill_null(0))
-        .clip(0, None)
-        .cast(pl.Float64)
-        .alias("burst_count")
+        (pl.col("total") - pl.col("same")).clip(0, None).cast(pl.Float64).alias("burst_count")
     ).with_columns((pl.col("burst_count") / expected).alias("burst_lift"))
     return f.join(counts.select("account", "burst_count", "burst_lift"), on="account", how="left")
 

@@ -91,6 +91,26 @@ def test_shared_payment_only_across_organisations(world):
     assert fires(world, "shared_payment", "ordinary") == 0
 
 
+def test_a_burst_counts_other_organisations_registrations_in_the_window_whatever_the_sizes():
+    from detection.signals import _bursts
+
+    rng = np.random.default_rng(3)
+    n = 400
+    # One large organisation, small ones, accounts on their own and one of no known group.
+    groups = ["org:big"] * 150 + [f"org:{i % 30}" for i in range(150)]
+    groups += [f"acct:{i}" for i in range(n - 301)] + [None]
+    created = START + pl.Series(rng.integers(0, 6 * 3600, n) * 1_000_000).cast(pl.Duration("us"))
+    f = pl.DataFrame({"account": range(n), "group": groups, "created_at": created})
+    got = _bursts(f, 10).sort("account")
+    t = f["created_at"].dt.epoch("s").to_numpy()
+    near = np.abs(t[:, None] - t[None, :]) <= 600
+    np.fill_diagonal(near, False)
+    known = np.array([g is not None for g in groups])
+    same = np.array(groups, dtype=object)[:, None] == np.array(groups, dtype=object)[None, :]
+    same &= known[:, None] & known[None, :]
+    assert got["burst_count"].to_list() == (near & ~same).sum(axis=1).astype(float).tolist()
+
+
 def test_registration_burst(world):
     assert fires(world, "registration_burst", "fleet") == 1
     assert fires(world, "registration_burst", "org") == 0
