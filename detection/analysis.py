@@ -120,6 +120,8 @@ def analyse(
         payers=clustering.independent_payers(frame, groups),
         popular_payers={"ip": params.popular_exit_payers},
     )
+    # The links are pairs now; the rest of the analysis reads those.
+    del links, all_links, payment
     window_buckets = int(
         (window_end - window_start).total_seconds() // (60 * params.sync_bucket_minutes)
     )
