@@ -348,7 +348,7 @@ def analyse_chunks(
         cells.add(chunk.links.filter(pl.col("kind") == "coaction").select("account", "key", "item"))
         parts["templates"].append(template_rows(chunk.links))
         parts["features"].append(chunk.features)
-        parts["links"].append(chunk.links.filter(~apart))
+        parts["links"].append(_own_text(chunk.links.filter(~apart)))
         parts["models"].append(chunk.models)
         del chunk
     if not parts["features"]:
@@ -395,6 +395,14 @@ def analyse_chunks(
         cells=cells,
     )
     return hold_back(analysis, known_good_mask(analysis.frame, now))
+
+
+def _own_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its text columns copied into buffers of their own. Text a frame was
+    filtered down to still points into the buffers of the frame it came from (polars' string
+    views): a chunk's few address and client links would keep its millions of co-action and
+    template keys in memory until the analysis ends."""
+    return frame.with_columns(pl.col(pl.String) + "")
 
 
 def detection_run_finalise(*, run_id: int) -> DetectionRun:
