@@ -165,11 +165,11 @@ def customer_groups(
 def card_customers(
     accounts: pl.DataFrame, groups: pl.DataFrame, exits: pl.DataFrame, *, max_networks: int
 ) -> pl.DataFrame:
-    """``groups`` with the holders of one card that no declared organisation uses, and that
-    are in no organisation or company domain, made one customer (``card:`` and the card) when
-    they are one payer at one place (a key or two made with the company's domain stay that
-    domain's, and the rest do not then need to join them through it): a
-    company whose keys declare nothing (no organisation, free mail or no address) but pay
+    """``groups`` with the holders of one card that no declared organisation uses made one
+    customer when they are one payer at one place: the keys of no organisation or company
+    domain join the company domain most of the card's other holders sign up with, or else
+    are one customer of the card (``card:`` and the card). A company whose keys declare
+    nothing (no organisation, free mail or no address) but pay
     with its card from its office and cloud region, whatever the keys send (an evaluation
     pipeline asks for the working on every request). A holder counts when most of its
     addresses are the card's own (two of its holders use one, and more of them than all other
@@ -182,7 +182,7 @@ def card_customers(
     table = accounts.select("account", card.alias("card")).join(groups, on="account")
     anchored = table.filter(pl.col("group").str.starts_with("org:"))["card"].unique()
     holders = table.filter(
-        pl.col("group").str.starts_with("acct:")
+        ~pl.col("group").str.starts_with("org:")
         & (pl.col("card") != "")
         & ~pl.col("card").is_in(anchored.to_list())
     ).filter(pl.len().over("card") >= 2)
@@ -212,6 +212,17 @@ def card_customers(
         pl.col("own").mean().alias("share"),
         pl.col("network").drop_nulls().n_unique().alias("networks"),
     )
+    # The customer is named by the company domain most of the card's holders that have one
+    # sign up with, else by the card.
+    name = (
+        holders.filter(pl.col("group").str.starts_with("dom:"))
+        .group_by("card", "group")
+        .len()
+        .sort(["card", "len", "group"], descending=[False, True, False])
+        .group_by("card", maintain_order=True)
+        .first()
+        .select("card", pl.col("group").alias("name"))
+    )
     joined = (
         share.join(sites, on="card")
         .filter(
@@ -220,7 +231,10 @@ def card_customers(
             & (pl.col("sites") <= 2 * max_networks)
         )
         .filter(pl.len().over("card") >= 2)
-        .select("account", (pl.lit("card:") + pl.col("card")).alias("anchor"))
+        .join(name, on="card", how="left")
+        .join(table.select("account", "group"), on="account")
+        .filter(pl.col("group").str.starts_with("acct:"))
+        .select("account", pl.coalesce("name", pl.lit("card:") + pl.col("card")).alias("anchor"))
     )
     return groups.join(joined, on="account", how="left").select(
         "account", pl.coalesce("anchor", "group").alias("group")

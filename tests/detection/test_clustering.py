@@ -299,3 +299,15 @@ def test_card_pools_that_meet_on_the_same_few_exits_are_not_customers():
     rows = [(a, "", "gmail.com", f"pool-{a % 3}", 0.9) for a in range(1, 13)]
     exits = [(a, ip) for a in range(1, 13) for ip in OFFICE]
     assert len(set(_customers(rows, exits).values())) == 12
+
+
+def test_keys_on_a_card_at_one_site_join_the_few_that_give_the_company_domain():
+    """Two of a company's keys were made with its domain, the rest with engineers' free mail
+    or none, all on its one card from its office, all running its reasoning evaluation: one
+    customer, named by its domain (not a domain of two beside a card customer of seven, or
+    seven strangers on its card)."""
+    rows = [(a, "", "river-corp.example", "card-r", 0.9) for a in (1, 2)]
+    rows += [(a, "", "outlook.com" if a % 2 else "", "card-r", 0.9) for a in range(3, 10)]
+    exits = [(a, ip) for a in range(1, 10) for ip in OFFICE]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(1, 10)} == {"dom:river-corp.example"}
