@@ -165,7 +165,7 @@ def analyse(
         ),
         templates,
     )
-    # Young accounts that moved onto a new model within rush_days of its release began there.
+    # Young accounts that moved onto a new model within a day of its release began there.
     # Either way a pair works much the same templates (``onset.alike``), not a few phrases
     # that two operators' templates happen to share.
     moves = onset.alike(
@@ -497,7 +497,7 @@ LOOKALIKE_GAP = {
     "start in the same hour, and early adopters move to a new model within hours of its "
     "release, but each asks their own questions; these accounts registered or woke from weeks "
     "of silence in the same hour, or were registered days before a release and moved onto the "
-    "new model in the days after it, and then sent the same uncommon templates, templates hardly "
+    "new model within a day of it, and then sent the same uncommon templates, templates hardly "
     "anyone else sends.",
     "payment": "Shared cards: one customer's own keys are one organisation and never count, "
     "nor do its keys that declare no organisation but pay with its card from its few corporate "

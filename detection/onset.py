@@ -270,16 +270,16 @@ MOVE_MIN_SHARE = 0.5
 # A new model's movers are paired along each uncommon band, each with this many next movers
 # in one fixed order of accounts (the same for every band), so the pairs grow with the rows.
 MOVE_NEIGHBOURS = 3
+MOVE_HOURS = 24
 
 
 def movers(models: pl.DataFrame, accounts: pl.DataFrame, window_start: datetime, params):
     """(account, moved): young accounts that moved onto a newly released model (first used
-    ``new_model_min_age_days`` or more after the data's first request) within the
-    ``rush_days`` days after its release (the days ``new_model_rush`` reads: a fleet born for
-    a release begins in them, not all in its first day) and sent at least ``MOVE_MIN_SHARE``
-    of their traffic from that day on to it. Young: registered at most ``move_max_age_days``
-    before the release (or after it). ``models`` is (account, model, day, first_ts, n);
-    ``accounts`` is (account, created_at)."""
+    ``new_model_min_age_days`` or more after the data's first request) within
+    ``MOVE_HOURS`` of its release and sent at least ``MOVE_MIN_SHARE`` of their traffic from
+    that day on to it. Young: registered at most ``move_max_age_days`` before the release
+    (or after it). ``models`` is (account, model, day, first_ts, n); ``accounts`` is
+    (account, created_at)."""
     schema = {"account": pl.Int64, "moved": pl.Datetime("us", "UTC")}
     rows = []
     if models.is_empty() or params.move_max_age_days <= 0:
@@ -292,7 +292,7 @@ def movers(models: pl.DataFrame, accounts: pl.DataFrame, window_start: datetime,
             models.filter(pl.col("model") == model)
             .group_by("account")
             .agg(pl.col("first_ts").min().alias("moved"))
-            .filter(pl.col("moved") < pl.lit(released) + timedelta(days=params.rush_days))
+            .filter(pl.col("moved") < pl.lit(released) + timedelta(hours=MOVE_HOURS))
             .join(accounts.select("account", "created_at"), on="account")
             .filter(
                 pl.col("created_at") >= pl.lit(released) - timedelta(days=params.move_max_age_days)
@@ -328,9 +328,9 @@ def move_pairs(
     window_start: datetime,
     params: DetectionParams,
 ) -> pl.DataFrame:
-    """Pairs of unrelated young accounts that both moved onto a new model within ``rush_days``
-    days of its release (``movers``) and work the same uncommon templates: (a, b, templates,
-    minutes), a < b, minutes between their moves.
+    """Pairs of unrelated young accounts that both moved onto a new model within a day of its
+    release (``movers``) and work the same uncommon templates: (a, b, templates, minutes),
+    a < b, minutes between their moves.
 
     A rush fleet that shares no exits, cards or waves still moves onto the new model as one
     and harvests it with its operator's templates. Early adopters move as fast, but are

@@ -375,7 +375,7 @@ def new_model_rush(f: pl.DataFrame, p: DetectionParams) -> Signal:
 @signal
 def started_together(f: pl.DataFrame, p: DetectionParams) -> Signal:
     """Unrelated accounts that began in the same hour (registered, or woke from dormancy), or
-    young ones that moved onto a new model within ``rush_days`` of its release, and work the same
+    young ones that moved onto a new model within a day of its release, and work the same
     uncommon prompt templates (``onset.start_pairs``, ``onset.move_pairs``)."""
     return Signal(
         "started_together",
@@ -389,7 +389,7 @@ def started_together(f: pl.DataFrame, p: DetectionParams) -> Signal:
         {
             "within": np.where(
                 _col(f, "moved") > 0,
-                f"{p.rush_days} days of a model's release",
+                "a day of a model's release",
                 f"{p.start_minutes} minutes",
             ),
             "templates": _col(f, "start_templates"),

@@ -287,8 +287,7 @@ class DetectionParams(FrozenStruct):
         int,
         param(
             "Starting together also holds young accounts (registered at most this many days "
-            "before a model's release) that moved onto it within rush_days of the release, "
-            "mostly "
+            "before a model's release) that moved onto it within a day of the release, mostly "
             "stayed on it and work the same uncommon prompt templates; 0 turns this off.",
             COORDINATION,
             ge=0,

@@ -251,16 +251,16 @@ def test_a_rush_fleet_is_one_campaign_and_early_adopters_beside_it_are_not_flagg
 
 
 def test_young_accounts_that_move_onto_a_new_model_together_are_paired_by_uncommon_templates():
-    """Young accounts on the new model within ``rush_days`` of its release that send the same
+    """Young accounts on the new model within a day of its release that send the same
     uncommon templates are paired; early adopters of long standing (however alike their
     tool's prompts), young movers asking everyday questions, a young account that moved days
     later and keys of one organisation are not."""
     young = RELEASE - timedelta(days=6)
     rows, created = [], {}
-    for a in range(1, 9):  # the fleet: registered over days, moved at hours of its own,
-        created[a] = young + timedelta(hours=13 * a)  # the last ones on the second day
+    for a in range(1, 9):  # the fleet: registered over days, moved at hours of its own
+        created[a] = young + timedelta(hours=13 * a)
         rows += [(a, "model-old", young + timedelta(days=1, hours=a), 2),
-                 (a, "model-new", RELEASE + timedelta(hours=5 * a), 30)]  # fmt: skip
+                 (a, "model-new", RELEASE + timedelta(hours=2 * a), 30)]  # fmt: skip
     for a in range(10, 14):  # early adopters: old customers, moved within hours
         created[a] = WINDOW - timedelta(days=200)
         rows += [(a, "model-old", WINDOW + timedelta(days=2), 20),
