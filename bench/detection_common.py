@@ -88,11 +88,16 @@ def have_generator() -> bool:
     ).exists()
 
 
-def load_generated(out_dir: Path, seed: int, scale: float) -> dict[str, dict]:
-    """generate_traffic -> ingest; returns labels by account_id."""
+def load_generated(
+    out_dir: Path, seed: int, scale: float, *, vary: bool = False
+) -> dict[str, dict]:
+    """generate_traffic (``--vary`` with ``vary``) -> ingest; returns labels by account_id."""
     from django.core.management import call_command
 
-    call_command("generate_traffic", str(out_dir), "--seed", str(seed), "--scale", str(scale))
+    extra = ["--vary"] if vary else []
+    call_command(
+        "generate_traffic", str(out_dir), "--seed", str(seed), "--scale", str(scale), *extra
+    )
     call_command("ingest", str(out_dir))
     labels = {}
     with (out_dir / "labels.jsonl").open() as fh:

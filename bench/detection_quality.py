@@ -10,12 +10,17 @@ the export is compared with the labels:
   campaign, and each predicted campaign's members mostly from one true campaign (benign
   accounts count as a class of their own).
 
-    .venv/bin/python bench/detection_quality.py [--seeds 101 202 303] [--scale 0.05]
+    .venv/bin/python bench/detection_quality.py [--seeds 101 202 303] [--scale 0.05] [--vary]
+
+With ``--vary`` the data sets have fleets and companies of varied shapes
+(``generate_traffic --vary``), and each fleet is printed with its shape and how much of it
+was found in how many predicted campaigns.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -75,11 +80,41 @@ def evaluate(labels: dict[str, dict], flagged: dict[str, dict]) -> dict:
     }
 
 
+def per_campaign(labels: dict[str, dict], flagged: dict[str, dict], manifest: dict) -> list[str]:
+    """One line per true campaign (share found, in how many predicted campaigns, its shape),
+    and the benign accounts flagged per predicted campaign."""
+    lines = []
+    members = defaultdict(list)
+    for a, row in labels.items():
+        members[row["campaign"] or "(benign:" + row["cohort"] + ")"].append(a)
+    for campaign, info in manifest["campaigns"].items():
+        accts = members.get(campaign, [])
+        found = [a for a in accts if a in flagged]
+        predicted = Counter(flagged[a].get("campaign_id") or "lone" for a in found)
+        shape = info.get("shape", {})
+        text = " ".join(
+            f"{k}={v}" for k, v in shape.items() if k not in ("mix", "accounts", "harvest")
+        )
+        lines.append(
+            f"{campaign} {info.get('cohort', '')} {len(found)}/{len(accts)} found in "
+            f"{len(predicted)} predicted {dict(predicted.most_common(3))}; {text}"
+        )
+    benign = defaultdict(Counter)
+    for a, row in flagged.items():
+        label = labels.get(a, {})
+        if not label.get("malicious"):
+            benign[row.get("campaign_id") or "lone"][label.get("cohort", "?")] += 1
+    for predicted, cohorts in benign.items():
+        lines.append(f"benign flagged in {predicted}: {dict(cohorts)}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303])
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--generator", choices=["traffic", "cohorts"], default="traffic")
+    parser.add_argument("--vary", action="store_true", help="varied fleet and company shapes")
     parser.add_argument(
         "--database", default="console_bench_detection", help="scratch database (dropped)"
     )
@@ -96,7 +131,8 @@ def main() -> None:
             tmp = Path(tmp)
             started = time.perf_counter()
             if args.generator == "traffic":
-                labels = load_generated(tmp / "data", seed, args.scale)
+                labels = load_generated(tmp / "data", seed, args.scale, vary=args.vary)
+                manifest = json.loads((tmp / "data" / "manifest.json").read_text())
             else:
                 labels = load_cohorts(seed)
             loaded = time.perf_counter()
@@ -119,6 +155,9 @@ def main() -> None:
         )
         print("  benign flagged: " + ", ".join(f"{c} {s:.1%}" for c, s in result["benign"].items()))
         print("  fleets found: " + ", ".join(f"{c} {s:.1%}" for c, s in result["fleets"].items()))
+        if args.vary:
+            for line in per_campaign(labels, flagged, manifest):
+                print("    " + line)
     n = len(results)
     worst_benign = max((s for r in results for s in r["benign"].values()), default=0.0)
     print(

@@ -100,7 +100,8 @@ class CaseSummary:
     organisations: int
     without_organisation: int
     # How many unrelated owners detection grouped the accounts into (declared organisations,
-    # company e-mail domains, or accounts on their own), as the Why summary's sentence says.
+    # company e-mail domains, one card's holders at one site, or accounts on their own), as
+    # the Why summary's sentence says.
     owners: int | None
     first_registered: datetime | None
     last_registered: datetime | None

@@ -464,13 +464,15 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         "a day of its release) and send the same uncommon templates",
     }
     # Groups are declared organisations (with the undeclared keys that pay with their card
-    # from their exits), company e-mail domains, or an account on its own
+    # from their exits), company e-mail domains, one card's holders at one site
+    # (clustering.card_customers), or an account on its own
     # (clustering.customer_groups): calling them organisations would name organisations
     # nobody declared, beside a case that says none were.
     whose = (
-        "with no organisation or company domain in common"
+        "with no organisation, company domain or card-and-site in common"
         if groups == len(rows)
-        else f"of {groups} unrelated owners (by organisation or company e-mail domain)"
+        else f"of {groups} unrelated owners (by organisation, company e-mail domain, or one card "
+        "used from one site)"
     )
     summary = f"{len(rows)} accounts {whose} linked by " + ", ".join(
         f"{n} {words.get(k, k)}" for k, n in sorted(kinds.items(), key=lambda x: -x[1])

@@ -33,11 +33,39 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     accounts, as the organisation's when the accounts of exactly one declared organisation
     sign up with that domain (a company's keys that do not declare it, made with its domain,
     are its keys, not a second customer beside it); otherwise the account is its own group.
+
+    A domain no declared organisation uses is only a sign-up address, which anyone can type:
+    it makes one customer of its accounts only when they also pay as one (most of them with a
+    card, and few cards among them: at most two, or one per four accounts). A fleet that signs
+    its accounts up with one made-up company domain and pays with their own cards, or none,
+    is as many payers as accounts.
     """
     free = [d.lower() for d in free_mail_domains]
     org = pl.col("org_id").fill_null("")
     domain = pl.col("email_domain").fill_null("").str.to_lowercase()
-    corporate = (domain != "") & ~domain.is_in(free)
+    card = pl.col("payment_fingerprint").fill_null("")
+    paying = (
+        accounts.filter((domain != "") & ~domain.is_in(free) & (org == ""))
+        .group_by(domain.alias("domain"))
+        .agg(
+            pl.len().alias("accounts"),
+            (card != "").sum().alias("carded"),
+            card.filter(card != "").n_unique().alias("cards"),
+        )
+        .filter(
+            (pl.col("carded") * 2 >= pl.col("accounts"))
+            & ((pl.col("cards") <= 2) | (pl.col("cards") * 4 <= pl.col("carded")))
+        )["domain"]
+        .to_list()
+    )
+    declared_domains = (
+        accounts.filter((org != "") & (domain != "")).select(domain)["email_domain"].to_list()
+    )
+    corporate = (
+        (domain != "")
+        & ~domain.is_in(free)
+        & (domain.is_in(paying) | domain.is_in(declared_domains))
+    )
     # Several organisations on one domain (a made-up domain a fleet's "organisations" share,
     # or a holding's subsidiaries) leave it a group of its own.
     owner = (
@@ -118,11 +146,111 @@ def customer_groups(
       (``accounts``' ``reasoning_share``, when given) is under ``max_reasoning_share``.
 
     ``accounts`` is (account, payment_fingerprint[, reasoning_share]). Accounts of no
-    organisation on a card no organisation uses stay their own: strangers on one card are a
-    card pool, not a company. ``max_networks`` 0 joins no one.
+    organisation on a card no organisation uses are one customer of that card
+    (``card_customers``) when they leave through the same few sites; strangers on one card
+    who fan out over a proxy pool stay their own: a card pool, not a company.
+    ``max_networks`` 0 joins no one.
     """
     if max_networks <= 0:
         return groups
+    return _declared_customers(
+        accounts,
+        card_customers(accounts, groups, exits, max_networks=max_networks),
+        exits,
+        max_networks=max_networks,
+        max_reasoning_share=max_reasoning_share,
+    )
+
+
+def card_customers(
+    accounts: pl.DataFrame, groups: pl.DataFrame, exits: pl.DataFrame, *, max_networks: int
+) -> pl.DataFrame:
+    """``groups`` with the holders of one card that no declared organisation uses made one
+    customer when they are one payer at one place: the keys of no organisation or company
+    domain join the company domain most of the card's other holders sign up with, or else
+    are one customer of the card (``card:`` and the card). A company whose keys declare
+    nothing (no organisation, free mail or no address) but pay
+    with its card from its office and cloud region, whatever the keys send (an evaluation
+    pipeline asks for the working on every request). A holder counts when most of its
+    addresses are the card's own (two of its holders use one, and more of them than all other
+    accounts together), in at most ``max_networks`` networks (``exit_network``), and all the
+    card's own addresses lie in at most twice that many. A fleet's accounts on a pooled card
+    fan out over a proxy pool's many networks, or meet the fleet's other cards on the same
+    few exits (fan-out over cards): neither is one payer at one place.
+    """
+    card = pl.col("payment_fingerprint").fill_null("")
+    table = accounts.select("account", card.alias("card")).join(groups, on="account")
+    anchored = table.filter(pl.col("group").str.starts_with("org:"))["card"].unique()
+    holders = table.filter(
+        ~pl.col("group").str.starts_with("org:")
+        & (pl.col("card") != "")
+        & ~pl.col("card").is_in(anchored.to_list())
+    ).filter(pl.len().over("card") >= 2)
+    if holders.is_empty():
+        return groups
+    everyone = exits.select("account", "key").unique()
+    used = (
+        everyone.join(holders.select("account", "card"), on="account")
+        .with_columns(pl.col("account").n_unique().over("card", "key").alias("holders"))
+        .join(everyone.group_by("key").agg(pl.len().alias("all")), on="key")
+        # The card's own address: two of its holders use it, and more of them than anyone
+        # else (a fleet's card pools meet on the same exits, a company's office is its own).
+        .with_columns(
+            ((pl.col("holders") >= 2) & (pl.col("holders") * 2 > pl.col("all"))).alias("own")
+        )
+    )
+    keys = used.filter(pl.col("own"))["key"].unique().to_list()
+    networks = {key: exit_network(key) for key in keys}
+    used = used.with_columns(
+        pl.when(pl.col("own"))
+        .then(pl.col("key").replace_strict(networks, default=None))
+        .otherwise(None)
+        .alias("network")
+    )
+    sites = used.group_by("card").agg(pl.col("network").drop_nulls().n_unique().alias("sites"))
+    share = used.group_by("account", "card").agg(
+        pl.col("own").mean().alias("share"),
+        pl.col("network").drop_nulls().n_unique().alias("networks"),
+    )
+    # The customer is named by the company domain most of the card's holders that have one
+    # sign up with, else by the card.
+    name = (
+        holders.filter(pl.col("group").str.starts_with("dom:"))
+        .group_by("card", "group")
+        .len()
+        .sort(["card", "len", "group"], descending=[False, True, False])
+        .group_by("card", maintain_order=True)
+        .first()
+        .select("card", pl.col("group").alias("name"))
+    )
+    joined = (
+        share.join(sites, on="card")
+        .filter(
+            (pl.col("share") >= 0.5)
+            & (pl.col("networks") <= max_networks)
+            & (pl.col("sites") <= 2 * max_networks)
+        )
+        .filter(pl.len().over("card") >= 2)
+        .join(name, on="card", how="left")
+        .join(table.select("account", "group"), on="account")
+        .filter(pl.col("group").str.starts_with("acct:"))
+        .select("account", pl.coalesce("name", pl.lit("card:") + pl.col("card")).alias("anchor"))
+    )
+    return groups.join(joined, on="account", how="left").select(
+        "account", pl.coalesce("anchor", "group").alias("group")
+    )
+
+
+def _declared_customers(
+    accounts: pl.DataFrame,
+    groups: pl.DataFrame,
+    exits: pl.DataFrame,
+    *,
+    max_networks: int,
+    max_reasoning_share: float,
+) -> pl.DataFrame:
+    """``customer_groups``' first part: undeclared keys joining a declared organisation or
+    company domain on its card."""
     card = pl.col("payment_fingerprint").fill_null("")
     rank = (
         pl.when(pl.col("group").str.starts_with("org:"))
@@ -152,8 +280,23 @@ def customer_groups(
         .first()
         .select("card", pl.col("group").alias("anchor"), pl.col("rank").alias("anchor_rank"))
     )
-    candidates = table.join(anchors, on="card").filter(
-        (pl.col("rank") > pl.col("anchor_rank")) & (pl.col("reasoning") < max_reasoning_share)
+    # Whose card it is: when most of its holders are the anchor's own accounts, the rest are
+    # its keys whatever they send (a company's evaluation pipeline asks for the working on
+    # every request); when most are not, a reasoning harvester on it is no key of theirs (a
+    # fleet that declares an organisation on a few of its accounts to cover the rest).
+    majority = (
+        table.filter(pl.col("card") != "")
+        .join(anchors, on="card")
+        .group_by("card")
+        .agg(((pl.col("group") == pl.col("anchor")).sum() * 2 >= pl.len()).alias("theirs"))
+    )
+    candidates = (
+        table.join(anchors, on="card")
+        .join(majority, on="card")
+        .filter(
+            (pl.col("rank") > pl.col("anchor_rank"))
+            & ((pl.col("reasoning") < max_reasoning_share) | pl.col("theirs"))
+        )
     )
     if candidates.is_empty():
         return groups

@@ -242,7 +242,9 @@ class DetectionParams(FrozenStruct):
             "counts as one of its keys when most of its addresses are the organisation's and "
             "those lie in at most this many networks (/24 or /48: its team's office and cloud "
             "region; a company of many sites has many, each key a few); a fleet's account "
-            "paying with one card fans out over a proxy pool. 0 turns this off.",
+            "paying with one card fans out over a proxy pool. The holders of one card no "
+            "organisation uses are likewise one customer when each one's addresses are mostly "
+            "the card's own, in at most this many networks. 0 turns both off.",
             COORDINATION,
             ge=0,
         ),

@@ -108,6 +108,8 @@ class World:
     # Scales cohort volumes when set (else ``scale`` does): a preset's ordinary customers can
     # be as many as it needs with as much traffic each as it needs.
     volume_scale: float | None = None
+    # Varied shapes (``variety.py``): fleets and companies drawn from wide ranges per seed.
+    vary: bool = False
     rng: random.Random = field(init=False)
     start: int = field(init=False)
     end: int = field(init=False)

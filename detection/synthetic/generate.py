@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from detection.contract import ACCOUNT_FIELDS, EXCHANGE_FIELDS, names
-from detection.synthetic import cohorts, lookalikes, organisations, timed
+from detection.synthetic import cohorts, lookalikes, organisations, timed, variety
 from detection.synthetic.base import (
     NEW_MODEL,
     OLD_MODELS,
@@ -93,13 +93,21 @@ PRESETS = {
 
 
 def plan(
-    seed: int, scale: float, preset: str | None = None
+    seed: int, scale: float, preset: str | None = None, vary: bool = False
 ) -> tuple[World, list[AccountSpec], dict[str, dict]]:
-    """Every account of the data set (shuffled) and a description of each campaign."""
+    """Every account of the data set (shuffled) and a description of each campaign; with
+    ``vary``, fleets and companies of varied shapes (``variety.py``) instead of the fixed
+    kinds and companies."""
     if scale <= 0:
         raise ValueError("scale must be positive")
+    if vary and preset is not None:
+        raise ValueError("varied shapes have no preset")
     sizes: list[tuple[str, int | None, int | None]]
-    if preset is None:
+    if vary:
+        world = World(seed=seed, scale=scale, vary=True)
+        world.reseed("varied-campaigns")
+        sizes = [("varied", None, None)] * variety.fleet_count(world)
+    elif preset is None:
         world = World(seed=seed, scale=scale)
         world.reseed("campaigns")
         # The hydra, rush, sleeper and pivot fleets come last, in the order they were added,
@@ -118,14 +126,19 @@ def plan(
     specs: list[AccountSpec] = []
     for name, planner in BENIGN.items():
         world.reseed(name)
+        if vary and name == "enterprise":
+            planner = variety.plan_companies
         specs += planner(world)
     campaigns: dict[str, dict] = {}
     for k, (kind, count, total) in enumerate(sizes, start=1):
         campaign_id = f"campaign-{k}"
         world.reseed(campaign_id)
-        fleet, info = plan_campaign(world, kind, campaign_id, count=count, total=total)
-        for spec in fleet:
-            spec.cohort = COHORT_OF_KIND[kind]
+        if kind == "varied":
+            fleet, info = variety.plan_fleet(world, campaign_id)
+        else:
+            fleet, info = plan_campaign(world, kind, campaign_id, count=count, total=total)
+            for spec in fleet:
+                spec.cohort = COHORT_OF_KIND[kind]
         info["first_active"] = rfc3339(info["first_active"])
         campaigns[campaign_id] = info
         specs += fleet
@@ -146,6 +159,7 @@ def generate(
     fmt: str = "jsonl",
     progress: Callable[[int], None] | None = None,
     preset: str | None = None,
+    vary: bool = False,
 ) -> dict:
     """Write the data set and return its manifest. ``progress`` gets exchanges written so far.
 
@@ -154,7 +168,7 @@ def generate(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    world, specs, campaigns = plan(seed, scale, preset)
+    world, specs, campaigns = plan(seed, scale, preset, vary)
     accounts_path = out / file_name("accounts", fmt)
     exchanges_path = out / file_name("exchanges", fmt)
     with RowWriter(accounts_path, names(ACCOUNT_FIELDS), fmt) as writer:
@@ -189,6 +203,7 @@ def generate(
 
     manifest = _manifest(world, specs, campaigns, per_account, fmt, total)
     manifest["preset"] = preset
+    manifest["vary"] = vary
     if preset is not None:
         manifest["scale"] = scale  # a fraction of the preset, not the ordinary cohorts' scale
     manifest["window"]["first_exchange"], manifest["window"]["last_exchange"] = first_ts, last_ts

@@ -244,7 +244,7 @@ def test_the_owners_detection_counted_are_beside_none_declared(analyst_client, c
     url = reverse("cases:case_summary", args=[case.pk])
     text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "none declared" in text
-    assert "3 unrelated owners by organisation or company e-mail domain" in text
+    assert "3 unrelated owners by organisation, company e-mail domain or card and site" in text
     case.campaign.evidence = {**case.campaign.evidence, "organisations": 5}  # one each
     case.campaign.save()
     text = analyst_client.get(url, headers={"HX-Request": "true"}).content.decode()

@@ -16,8 +16,12 @@ WEIGHTS = {"ip": 1.0, "payment": 2.0}
 
 
 def _groups(rows):
+    """relatedness_groups over (account, org_id, email_domain[, card]) rows."""
+    rows = [(*r, "card-1") if len(r) == 3 else r for r in rows]
     return relatedness_groups(
-        pl.DataFrame(rows, schema=["account", "org_id", "email_domain"], orient="row"),
+        pl.DataFrame(
+            rows, schema=["account", "org_id", "email_domain", "payment_fingerprint"], orient="row"
+        ),
         ["gmail.com"],
     )
 
@@ -36,6 +40,18 @@ def test_related_accounts_share_a_group():
     g = dict(groups.iter_rows())
     assert g[1] == g[2] and g[3] == g[4]
     assert g[5] != g[6]  # free mail says nothing about an organisation
+
+
+def test_a_made_up_company_domain_on_own_cards_is_no_organisation():
+    """A fleet signs its accounts up with one made-up company domain and pays with their
+    own cards, or none: as many payers as accounts. A company's keys with its domain pay
+    with its card or two."""
+    fleet = [(k, "", "nimbus-labs.io", f"own-{k}") for k in range(1, 7)]
+    fleet += [(k, "", "nimbus-labs.io", "") for k in range(7, 10)]
+    company = [(k, "", "acme-corp.example", f"team-{k % 2}") for k in range(10, 20)]
+    g = dict(_groups(fleet + company).iter_rows())
+    assert len({g[k] for k in range(1, 10)}) == 9
+    assert len({g[k] for k in range(10, 20)}) == 1
 
 
 def test_a_companys_undeclared_keys_with_its_domain_are_its_keys():
@@ -97,9 +113,9 @@ def test_match_campaigns_by_member_overlap():
 def test_throwaway_mail_is_not_an_organisation():
     groups = relatedness_groups(
         pl.DataFrame(
-            [(1, "", "mailinator.com"), (2, "", "Mailinator.com"), (3, "", "lab.example.edu"),
-             (4, "", "lab.example.edu")],
-            schema=["account", "org_id", "email_domain"],
+            [(1, "", "mailinator.com", ""), (2, "", "Mailinator.com", ""),
+             (3, "", "lab.example.edu", "c"), (4, "", "lab.example.edu", "c")],
+            schema=["account", "org_id", "email_domain", "payment_fingerprint"],
             orient="row",
         ),
         FREE_MAIL_DOMAINS,
@@ -232,10 +248,24 @@ def test_card_mates_that_harvest_reasoning_are_not_one_customer():
     assert len(set(_customers(rows, exits).values())) == 5
 
 
-def test_strangers_on_one_card_of_no_organisation_stay_apart():
+def test_strangers_on_one_card_of_no_organisation_that_fan_out_stay_apart():
     rows = [(a, "", "gmail.com", "card-pool", 0.0) for a in range(1, 6)]
-    exits = [(a, ip) for a in range(1, 6) for ip in OFFICE]
+    pool = [f"45.{i}.{i}.7" for i in range(10, 22)]
+    exits = [(a, ip) for a in range(1, 6) for ip in pool]
     assert len(set(_customers(rows, exits).values())) == 5
+
+
+def test_keys_of_one_card_at_one_site_are_one_customer_whatever_they_send():
+    """A company whose keys declare nothing (free mail or no address) and run its reasoning
+    evaluation pipeline, all on its one card from its office and cloud region: one payer at
+    one place, one customer. A key on the same card elsewhere (its own home) stays apart."""
+    rows = [(a, "", "gmail.com" if a % 2 else "", "card-co", 0.9) for a in range(1, 9)]
+    exits = [(a, ip) for a in range(1, 8) for ip in OFFICE]
+    exits += [(8, "81.2.3.4"), (8, "81.2.3.5"), (8, OFFICE[0])]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(1, 8)} == {"card:card-co"}
+    assert g[8] != g[1]
+    assert len(set(_customers(rows, exits, max_networks=0).values())) == 8
 
 
 def test_undeclared_keys_elsewhere_than_the_companys_exits_stay_apart():
@@ -248,3 +278,36 @@ def test_undeclared_keys_elsewhere_than_the_companys_exits_stay_apart():
     exits += [(3, "81.2.3.4"), (3, "81.2.3.5"), (3, OFFICE[0])]  # mostly its own home
     g = _customers(rows, exits)
     assert g[1] == g[2] and g[3] != g[1]
+
+
+def test_reasoning_keys_on_a_card_most_of_whose_holders_are_the_company_are_its_keys():
+    """A company's evaluation pipeline asks for the working on every request; its keys made
+    with an engineer's address, on the company's card from its office, are the company's when
+    most of the card's holders are the company's own. A fleet that declares an organisation
+    on a few of its accounts (``test_card_mates_that_harvest_reasoning_are_not_one_customer``)
+    does not cover the rest that way."""
+    rows = [(a, "", "bigco.example", "card-1", 0.9) for a in range(1, 7)]
+    rows += [(a, "", "gmail.com", "card-1", 0.9) for a in range(7, 10)]
+    exits = [(a, ip) for a in range(1, 10) for ip in OFFICE]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(1, 10)} == {"dom:bigco.example"}
+
+
+def test_card_pools_that_meet_on_the_same_few_exits_are_not_customers():
+    """A fleet pays with a few pooled cards and leaves through the same handful of exits: the
+    exits are no one card's own (fan-out over cards), so no card's holders are one customer."""
+    rows = [(a, "", "gmail.com", f"pool-{a % 3}", 0.9) for a in range(1, 13)]
+    exits = [(a, ip) for a in range(1, 13) for ip in OFFICE]
+    assert len(set(_customers(rows, exits).values())) == 12
+
+
+def test_keys_on_a_card_at_one_site_join_the_few_that_give_the_company_domain():
+    """Two of a company's keys were made with its domain, the rest with engineers' free mail
+    or none, all on its one card from its office, all running its reasoning evaluation: one
+    customer, named by its domain (not a domain of two beside a card customer of seven, or
+    seven strangers on its card)."""
+    rows = [(a, "", "river-corp.example", "card-r", 0.9) for a in (1, 2)]
+    rows += [(a, "", "outlook.com" if a % 2 else "", "card-r", 0.9) for a in range(3, 10)]
+    exits = [(a, ip) for a in range(1, 10) for ip in OFFICE]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(1, 10)} == {"dom:river-corp.example"}

@@ -120,8 +120,10 @@ def test_a_flag_explains_the_ties_and_what_a_look_alike_lacks(world):
     # alone, which a case beside it showing none declared would contradict.
     assert "unrelated organisations" not in summary
     assert (
-        "no organisation or company domain in common" in summary
-        or "unrelated owners (by organisation or company e-mail domain)" in summary
+        "no organisation, company domain or card-and-site in common" in summary
+        or "unrelated owners (by organisation, company e-mail domain, or one card used from "
+        "one site)"
+        in summary
     )
 
 

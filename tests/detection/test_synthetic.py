@@ -614,3 +614,54 @@ def test_proxy_customers_and_hydra_members_meet_on_the_popular_agent(rows):
     assert met
     # Now and then, not in step: most of a customer's ten-minute slots are its own.
     assert all(len(m & fleet) < 0.5 * len(m) for m in seen["proxy_user"].values())
+
+
+def _varied(seed: int, scale: float = 0.05):
+    return plan(seed, scale, vary=True)
+
+
+def test_varied_shapes_are_deterministic_and_labelled(tmp_path):
+    """``--vary``: the same seed gives the same bytes, every fleet account is labelled with
+    its campaign and a ``varied_*`` cohort, and the manifest says which shape each has."""
+    first = generate(tmp_path / "a", seed=1001, scale=0.05, vary=True)
+    generate(tmp_path / "b", seed=1001, scale=0.05, vary=True)
+    for name in ("accounts.jsonl.gz", "exchanges.jsonl.gz", "labels.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first["vary"] is True
+    labels = read_jsonl(tmp_path / "a" / "labels.jsonl")
+    fleets = [r for r in labels if r["malicious"]]
+    assert fleets and all(r["cohort"].startswith("varied_") for r in fleets)
+    assert {r["campaign"] for r in fleets} == set(first["campaigns"])
+    for info in first["campaigns"].values():
+        assert info["accounts"] >= 10 and {"timing", "cards", "exits"} <= set(info["shape"])
+    assert any(r["cohort"] == "enterprise" for r in labels)
+
+
+def test_varied_shapes_differ_from_fleet_to_fleet_and_seed_to_seed():
+    """Across a few seeds the fleets take many shapes (timing, start, registration, cards,
+    exits, mail, templates) and sizes from ten accounts up, and companies differ in how many
+    keys declare the organisation and how many cards they pay with."""
+    shapes, sizes, declared, cards, undeclared = [], [], set(), set(), []
+    for seed in range(1001, 1007):
+        _, specs, campaigns = _varied(seed)
+        shapes += [info["shape"] for info in campaigns.values()]
+        sizes += [info["shape"]["accounts"] for info in campaigns.values()]
+        keys = [s for s in specs if s.cohort == "enterprise"]
+        declared.add(round(sum(bool(s.org_id) for s in keys) / len(keys), 1))
+        cards.add(len({s.payment_fingerprint for s in keys}))
+        holders = Counter(s.payment_fingerprint for s in keys)
+        silent = Counter(s.payment_fingerprint for s in keys if not s.org_id)
+        undeclared += [c for c, n in holders.items() if n >= 10 and silent[c] == n]
+    for trait in ("timing", "start", "registration", "cards", "exits", "mail", "templates"):
+        assert len({s[trait] for s in shapes}) >= 3 or trait == "templates", trait
+    assert len({s["templates"] for s in shapes}) == 2
+    assert min(sizes) <= 12 and max(sizes) >= 20
+    assert len(declared) >= 3 and len(cards) >= 3
+    assert undeclared  # a company of ten keys or more on one card, none declaring it
+
+
+def test_the_default_data_set_has_no_varied_shapes(rows):
+    assert rows["manifest"]["vary"] is False
+    assert not any(r["cohort"].startswith("varied_") for r in rows["labels"])
+    with pytest.raises(ValueError):
+        plan(1, 0.05, preset="reported", vary=True)

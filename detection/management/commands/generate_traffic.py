@@ -39,12 +39,20 @@ class Command(BaseCommand):
             help="the published campaigns' scale (docs/synthetic-data.md); --scale is then a "
             "fraction of it (1.0 = about 28 million exchanges)",
         )
+        parser.add_argument(
+            "--vary",
+            action="store_true",
+            help="fleets and companies of varied shapes drawn per seed from wide ranges "
+            'instead of the fixed kinds (docs/synthetic-data.md, "Varied shapes")',
+        )
 
-    def handle(self, *args, out_dir, seed, scale, fmt, preset=None, **options):
+    def handle(self, *args, out_dir, seed, scale, fmt, preset=None, vary=False, **options):
         if not 0 < scale <= 1000:
             raise CommandError("--scale must be greater than 0 and at most 1000")
         if preset and scale > 10:
             raise CommandError("with --preset, --scale is a fraction of it: at most 10")
+        if preset and vary:
+            raise CommandError("--vary and --preset cannot be combined")
         if seed < 0:
             raise CommandError("--seed must be a non-negative integer")
         out = Path(out_dir)
@@ -58,7 +66,7 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             manifest = generate(
-                out, seed=seed, scale=scale, fmt=fmt, progress=progress, preset=preset
+                out, seed=seed, scale=scale, fmt=fmt, progress=progress, preset=preset, vary=vary
             )
         totals = manifest["totals"]
         self.stdout.write(
