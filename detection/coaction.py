@@ -468,6 +468,14 @@ class _Incidence:
         self.rows = np.diff(indptr)
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted, each once (as ``np.unique``, by a sort rather than a hash table)."""
+    values = np.sort(values)
+    kept = np.ones(len(values), dtype=bool)
+    kept[1:] = values[1:] != values[:-1]
+    return values[kept]
+
+
 def _meetings(cells: _Incidence, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
     """(pair, column, count), sorted by pair and column: each cell the pair ``x[pair]``,
     ``y[pair]`` (rows of ``cells``) shares, and how many of x's rows it holds. x's cells are
@@ -586,13 +594,14 @@ def coaction_pairs(
         bounds = np.searchsorted(reads, np.arange(PAIRS_PER_SHARD, reads[-1], PAIRS_PER_SHARD))
         for shard in np.split(here, bounds):
             pair, column, count = _meetings(cells_here, x[shard], y[shard])
-            pair = shard[pair]
-            met_cells += np.bincount(pair, weights=count, minlength=len(a)).astype(np.int64)
+            met_cells[shard] += np.bincount(pair, weights=count, minlength=len(shard)).astype(
+                np.int64
+            )
             day = cells_here.item[column] // per_day
             first = np.ones(len(pair), dtype=bool)
             first[1:] = (pair[1:] != pair[:-1]) | (day[1:] != day[:-1])
-            met_days += np.bincount(pair[first], minlength=len(a))
-            keys.append(np.unique(pair * len(kids) + cells_here.kid[column]))
+            met_days[shard] += np.bincount(pair[first], minlength=len(shard))
+            keys.append(_distinct(shard[pair] * len(kids) + cells_here.kid[column]))
         del cells_here
     kept = np.flatnonzero((met_cells > 0) & (met_days >= min_days))
     observed = pl.DataFrame(
@@ -606,7 +615,7 @@ def coaction_pairs(
     )
     # The expected count of each pair kept: for each key the two met on, c_a c_b / T, with
     # the account and key of ``worked`` packed into one number to look each up.
-    met = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    met = _distinct(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
     pair, kid = met // len(kids), met % len(kids)
     chosen = np.isin(pair, kept)
     pair, kid = pair[chosen], kid[chosen]
