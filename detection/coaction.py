@@ -654,7 +654,8 @@ def _exit_overlap(pairs: pl.DataFrame, exits: pl.DataFrame) -> np.ndarray:
     if pairs.is_empty() or known.is_empty():
         return np.zeros(pairs.height, dtype=np.float64)
     index = known.select("account", pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
-    sigs = np.vstack(known["exit_sig"].to_list()).astype(np.uint64)
+    width = int(known["exit_sig"].list.len().max())
+    sigs = known["exit_sig"].list.to_array(width).to_numpy().astype(np.uint64)
 
     def rows(column: str) -> np.ndarray:
         found = pairs.select(pl.col(column).alias("account")).join(
