@@ -74,6 +74,7 @@ STAGES = (
     ("detection.services", "_unpack"),
     ("detection.clustering", "key_pairs"),
     ("detection.clustering", "sync_pairs"),
+    ("detection.coaction", "cell_members"),
     ("detection.coaction", "_quiet_pairs"),
     ("detection.coaction", "_sketch_pairs"),
     ("detection.coaction", "_meetings"),

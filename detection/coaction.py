@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from detection.minhash import MIN_SHINGLES, minhash_groups, word_pairs
 
@@ -120,8 +121,11 @@ SKETCH_ORDERS = 32
 # In each order an account meets this many accounts on either side of it in a ring of those
 # that share its min-hash.
 SKETCH_NEIGHBOURS = 2
-# The most cell rows the exact count of the compared pairs reads at once (about 40 bytes each).
+# The most cell rows the exact count of the compared pairs reads at once (about 16 bytes each).
 PAIRS_PER_SHARD = 8_000_000
+# A pair's cells are merged with its partner's when the partner has at most this many times
+# as many in the part, else looked up among them (``_meetings``).
+MERGE_RATIO = 4
 # The most cell rows a part of the cells holds, when the run has more days than that.
 PART_ROWS = 4_000_000
 # Seed of the hash that numbers a template key.
@@ -438,16 +442,63 @@ def compared_pairs(
     return compared(CellSummary.of(held, groups), cell_cap=cell_cap)
 
 
-def _meetings(members: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """(a, b, kid, item): every cell in ``members`` each pair of ``pairs`` (a, b, x, y)
-    shares, found by reading the cells of x (the pair's account with fewer) and looking each
-    up among y's."""
-    rows = members.select("account", "kid", "item")
-    return (
-        pairs.join(rows.rename({"account": "x"}), on="x")
-        .join(rows.rename({"account": "y"}), on=["y", "kid", "item"], how="semi")
-        .select("a", "b", "kid", "item")
-    )
+class _Incidence:
+    """One part's cells as a sparse (account x cell) matrix: a row per account of
+    ``accounts`` (sorted), a column per cell (key, window) of the part, numbered in the order
+    of (window, key) so that a row's columns run in time; each entry is how many of the
+    account's rows the cell holds (one, unless two keys' numbers collide). ``item`` and
+    ``kid`` are each column's window and key (an index into ``kids``, sorted)."""
+
+    def __init__(self, members: pl.DataFrame, accounts: np.ndarray, kids: np.ndarray) -> None:
+        row = np.searchsorted(accounts, members["account"].to_numpy())
+        kid = np.searchsorted(kids, members["kid"].to_numpy())
+        item = members["item"].to_numpy()
+        first = int(item.min())
+        code, column = np.unique((item - first) * len(kids) + kid, return_inverse=True)
+        self.item = code // len(kids) + first
+        self.kid = code % len(kids)
+        entry, count = np.unique(row * len(code) + column.ravel(), return_counts=True)
+        indptr = np.zeros(len(accounts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(entry // len(code), minlength=len(accounts)), out=indptr[1:])
+        shape = (len(accounts), len(code))
+        self.counts = sp.csr_array((count, entry % len(code), indptr), shape=shape)
+        self.present = sp.csr_array(
+            (np.ones(len(entry), np.int8), entry % len(code), indptr), shape=shape
+        )
+        self.rows = np.diff(indptr)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``values`` sorted, each once (as ``np.unique``, by a sort rather than a hash table)."""
+    values = np.sort(values)
+    kept = np.ones(len(values), dtype=bool)
+    kept[1:] = values[1:] != values[:-1]
+    return values[kept]
+
+
+def _meetings(cells: _Incidence, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(pair, column, count), sorted by pair and column: each cell the pair ``x[pair]``,
+    ``y[pair]`` (rows of ``cells``) shares, and how many of x's rows it holds. x's cells are
+    read and either merged with y's, when y has at most ``MERGE_RATIO`` times as many, or
+    looked up among them (a binary search in y's row), so the work grows with x's rows."""
+    merge = cells.rows[y] <= MERGE_RATIO * cells.rows[x]
+    found = []
+    if merge.any():
+        at = np.flatnonzero(merge)
+        met = sp.csr_array(cells.counts[x[at]].multiply(cells.present[y[at]]))
+        met.eliminate_zeros()
+        met.sort_indices()
+        found.append((np.repeat(at, np.diff(met.indptr)), met.indices, met.data))
+    if not merge.all():
+        at = np.flatnonzero(~merge)
+        mine = cells.counts[x[at]]
+        mine.sort_indices()
+        pair = np.repeat(at, np.diff(mine.indptr))
+        hit = cells.present[y[pair], mine.indices] != 0
+        found.append((pair[hit], mine.indices[hit], mine.data[hit]))
+    pair, column, count = (np.concatenate(f) for f in zip(*found, strict=True))
+    order = np.argsort(pair, kind="stable")
+    return pair[order], column[order].astype(np.int64), count[order].astype(np.int64)
 
 
 def crowded_accounts(
@@ -517,55 +568,72 @@ def coaction_pairs(
         return empty
     per_day = held.per_day
     size = summary.size
-    oriented = (
-        candidates.join(size.rename({"account": "a", "n": "na"}), on="a")
-        .join(size.rename({"account": "b", "n": "nb"}), on="b")
-        .select(
-            "a",
-            "b",
-            pl.when(pl.col("na") <= pl.col("nb")).then("a").otherwise("b").alias("x"),
-            pl.when(pl.col("na") <= pl.col("nb")).then("b").otherwise("a").alias("y"),
-        )
-    )
-    observed = pl.DataFrame(
-        schema={"a": pl.Int64, "b": pl.Int64, "cells": pl.UInt32, "days": pl.UInt32}
-    )
-    keys = pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "kid": pl.UInt64})
+    # Accounts, keys and pairs as numbers: rows of one sparse matrix per part, indices into
+    # arrays that add up a pair's meetings over the parts.
+    accounts = np.sort(size["account"].to_numpy())
+    kids = np.sort(summary.worked["kid"].unique().to_numpy())
+    a = np.searchsorted(accounts, candidates["a"].to_numpy())
+    b = np.searchsorted(accounts, candidates["b"].to_numpy())
+    n = size.sort("account")["n"].to_numpy()
+    x = np.where(n[a] <= n[b], a, b)
+    y = np.where(n[a] <= n[b], b, a)
+    met_cells = np.zeros(len(a), dtype=np.int64)
+    met_days = np.zeros(len(a), dtype=np.int64)
+    keys = []
     for members in summary.member_parts():
+        if members.is_empty():
+            continue
+        cells_here = _Incidence(members, accounts, kids)
+        del members
+        here = np.flatnonzero((cells_here.rows[x] > 0) & (cells_here.rows[y] > 0))
+        if not len(here):
+            continue
         # Each pair is in one shard, and each cell (so each day) in one part: a pair's cells
-        # and days add up over the parts.
-        here = members.group_by("account").agg(pl.len().alias("n"))
-        reads = int(oriented.join(here.rename({"account": "x"}), on="x")["n"].sum() or 0)
-        shards = max(1, -(-reads // PAIRS_PER_SHARD))
-        for shard in range(shards):
-            met = _meetings(members, oriented.filter(pl.col("a") % shards == shard))
-            observed = pl.concat(
-                [
-                    observed,
-                    met.group_by("a", "b").agg(
-                        pl.len().alias("cells"),
-                        (pl.col("item") // per_day).n_unique().alias("days"),
-                    ),
-                ],
-                how="vertical_relaxed",
+        # and days add up over the shards and the parts.
+        reads = np.cumsum(cells_here.rows[x[here]] + cells_here.rows[y[here]])
+        bounds = np.searchsorted(reads, np.arange(PAIRS_PER_SHARD, reads[-1], PAIRS_PER_SHARD))
+        for shard in np.split(here, bounds):
+            pair, column, count = _meetings(cells_here, x[shard], y[shard])
+            met_cells[shard] += np.bincount(pair, weights=count, minlength=len(shard)).astype(
+                np.int64
             )
-            keys = pl.concat([keys, met.select("a", "b", "kid").unique()])
-            del met
-        observed = observed.group_by("a", "b").agg(pl.col("cells").sum(), pl.col("days").sum())
-        keys = keys.unique()
-    observed = observed.filter(pl.col("days") >= min_days)
-    worked = summary.worked
-    expected = (
-        keys.join(observed.select("a", "b"), on=["a", "b"], how="semi")
-        .join(worked.rename({"account": "a", "c": "ca"}), on=["a", "kid"])
-        .join(worked.rename({"account": "b", "c": "cb"}), on=["b", "kid"])
-        .group_by("a", "b")
-        .agg((pl.col("ca").cast(pl.Int64) * pl.col("cb")).sum().cast(pl.Float64).alias("e"))
-        .with_columns(pl.col("e") / max(window_buckets, 1))
+            day = cells_here.item[column] // per_day
+            first = np.ones(len(pair), dtype=bool)
+            first[1:] = (pair[1:] != pair[:-1]) | (day[1:] != day[:-1])
+            met_days[shard] += np.bincount(pair[first], minlength=len(shard))
+            keys.append(_distinct(shard[pair] * len(kids) + cells_here.kid[column]))
+        del cells_here
+    kept = np.flatnonzero((met_cells > 0) & (met_days >= min_days))
+    observed = pl.DataFrame(
+        {
+            "a": accounts[a[kept]],
+            "b": accounts[b[kept]],
+            "cells": met_cells[kept],
+            "days": met_days[kept],
+        },
+        schema={"a": pl.Int64, "b": pl.Int64, "cells": pl.Int64, "days": pl.Int64},
+    )
+    # The expected count of each pair kept: for each key the two met on, c_a c_b / T, with
+    # the account and key of ``worked`` packed into one number to look each up.
+    met = _distinct(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    pair, kid = met // len(kids), met % len(kids)
+    chosen = np.isin(pair, kept)
+    pair, kid = pair[chosen], kid[chosen]
+    worked = summary.worked.join(size.select("account"), on="account", how="semi")
+    packed = np.searchsorted(accounts, worked["account"].to_numpy()) * len(kids) + np.searchsorted(
+        kids, worked["kid"].to_numpy()
+    )
+    order = np.argsort(packed)
+    packed, windows = packed[order], worked["c"].to_numpy().astype(np.int64)[order]
+    ca = windows[np.searchsorted(packed, a[pair] * len(kids) + kid)]
+    cb = windows[np.searchsorted(packed, b[pair] * len(kids) + kid)]
+    expected = np.zeros(len(kept), dtype=np.int64)
+    np.add.at(expected, np.searchsorted(kept, pair), ca * cb)
+    observed = observed.with_columns(pl.Series("e", expected).cast(pl.Float64)).with_columns(
+        pl.col("e") / max(window_buckets, 1)
     )
     pairs = (
-        observed.join(expected, on=["a", "b"])
-        .with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
+        observed.with_columns((pl.col("cells") / pl.col("e").clip(1e-9, None)).alias("lift"))
         .filter(pl.col("lift") >= min_lift)
         .sort("a", "b")
     )
@@ -586,7 +654,8 @@ def _exit_overlap(pairs: pl.DataFrame, exits: pl.DataFrame) -> np.ndarray:
     if pairs.is_empty() or known.is_empty():
         return np.zeros(pairs.height, dtype=np.float64)
     index = known.select("account", pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
-    sigs = np.vstack(known["exit_sig"].to_list()).astype(np.uint64)
+    width = int(known["exit_sig"].list.len().max())
+    sigs = known["exit_sig"].list.to_array(width).to_numpy().astype(np.uint64)
 
     def rows(column: str) -> np.ndarray:
         found = pairs.select(pl.col(column).alias("account")).join(

@@ -395,6 +395,38 @@ def test_pairs_counted_a_shard_at_a_time_are_the_same(monkeypatch):
     assert sharded.equals(whole)
 
 
+def test_pairs_counted_by_merging_or_looking_up_their_cells_are_the_same(monkeypatch):
+    """A pair's shared cells are found by merging the two accounts' cells, or by looking the
+    fewer up among the many when one has far more: either way each pair's cells and days are
+    those counted by hand."""
+    per_day = 24 * 60 // DetectionParams().coaction_minutes
+    rng = np.random.default_rng(17)
+    rows = [
+        (a, key, int(item))
+        for a in range(1, 91)
+        for key in ("x", "y")
+        for item in rng.choice(6 * per_day, 4 + (a % 5) ** 3 * 4, replace=False)
+    ]
+    cells = pl.DataFrame(
+        rows, schema={"account": pl.Int64, "key": pl.Utf8, "item": pl.Int64}, orient="row"
+    )
+    groups, exits = _alone(range(1, 91)), _exits(range(1, 91), shared=True)
+    loose = {"min_days": 1, "min_lift": 0.0, "min_exit_overlap": 0.0}
+    where = cells.group_by("account").agg(pl.struct("key", "item").alias("cells"))
+    met = {a: {(c["key"], c["item"]) for c in cs} for a, cs in where.iter_rows()}
+    default, counted = coaction.MERGE_RATIO, {}
+    for ratio in (0, default, 10**9):  # all looked up, either way, all merged
+        monkeypatch.setattr(coaction, "MERGE_RATIO", ratio)
+        counted[ratio] = _pairs(cells, groups, exits, **loose)
+    pairs = counted[default]
+    assert pairs.height > 100
+    assert all(found.equals(pairs) for found in counted.values())
+    for a, b, shared, days in pairs.select("a", "b", "cells", "days").iter_rows():
+        both = met[a] & met[b]
+        assert shared == len(both)
+        assert days == len({item // per_day for _, item in both})
+
+
 @pytest.fixture(scope="module")
 def proxy_fleet():
     cohort = Cohort(seed=43)
