@@ -16,6 +16,7 @@ import polars as pl
 from detection import clustering, coaction, onset, scoring
 from detection import signals as sig
 from detection.features import LINK_SCHEMA
+from detection.templating import key_parts
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -354,43 +355,47 @@ def own_template_ties(
         {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
         schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
     )
-    # Only the community members' bands, and how many accounts send each of those: a run's
-    # tens of millions of band rows are never made unique all at once.
-    sent = (
-        templates.join(rows.filter(pl.col("c") >= 0), on="account", how="semi")
-        .select("account", "key")
-        .unique()
-        .join(rows, on="account")
-    )
-    users = (
-        templates.join(sent.select("key").unique(), on="key", how="semi")
-        .join(rows, on="account", how="semi")
-        .select("account", "key")
-        .unique()
-        .group_by("key")
-        .agg(pl.len().alias("users"))
-    )
     sizes = rows.filter(pl.col("c") >= 0).group_by("c").agg(pl.col("org").n_unique().alias("n"))
-    bands = (
-        sent.join(users, on="key")
-        .group_by("c", "key")
-        .agg(
-            pl.col("org").n_unique().alias("orgs"),
-            pl.len().alias("inside"),
-            pl.col("users").first(),
+    # Only the community members' bands, and how many accounts send each of those, a part of
+    # the keys at a time (``key_parts``): a run's tens of millions of band rows are never
+    # made unique all at once.
+    counted = []
+    for part in key_parts(templates):
+        sent = (
+            part.join(rows.filter(pl.col("c") >= 0), on="account", how="semi")
+            .select("account", "key")
+            .unique()
+            .join(rows, on="account")
         )
-        .join(sizes, on="c")
-        .filter(
-            (pl.col("orgs") >= 3)
-            & (pl.col("orgs") >= OWN_TEMPLATE_SHARE * pl.col("n"))
-            & (2 * pl.col("inside") >= pl.col("users"))
+        users = (
+            part.join(sent.select("key").unique(), on="key", how="semi")
+            .join(rows, on="account", how="semi")
+            .select("account", "key")
+            .unique()
+            .group_by("key")
+            .agg(pl.len().alias("users"))
         )
-        .select("c", "key")
-    )
+        bands = (
+            sent.join(users, on="key")
+            .group_by("c", "key")
+            .agg(
+                pl.col("org").n_unique().alias("orgs"),
+                pl.len().alias("inside"),
+                pl.col("users").first(),
+            )
+            .join(sizes, on="c")
+            .filter(
+                (pl.col("orgs") >= 3)
+                & (pl.col("orgs") >= OWN_TEMPLATE_SHARE * pl.col("n"))
+                & (2 * pl.col("inside") >= pl.col("users"))
+            )
+            .select("c", "key")
+        )
+        counted.append(sent.join(bands, on=["c", "key"]).group_by("row").len())
     tied = (
-        sent.join(bands, on=["c", "key"])
+        pl.concat(counted)
         .group_by("row")
-        .len()
+        .agg(pl.col("len").sum())
         .filter(pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)
     )
     out[tied["row"].to_numpy()] = True

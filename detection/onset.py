@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from detection.templating import key_parts
+
 if TYPE_CHECKING:
     from detection.config import DetectionParams
 
@@ -151,16 +153,20 @@ def bands_of(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(account, key): the bands ``accounts`` (account) send, each once; and (key, users):
     how many accounts send each of those bands. Only these accounts' bands are made unique,
-    never a run's tens of millions of band rows at once."""
-    mine = template_links.join(accounts, on="account", how="semi").select("account", "key").unique()
-    users = (
-        template_links.join(mine.select("key").unique(), on="key", how="semi")
-        .select("account", "key")
-        .unique()
-        .group_by("key")
-        .len("users")
-    )
-    return mine, users
+    never a run's tens of millions of band rows at once, and those a part of the keys at a
+    time (``key_parts``)."""
+    mines, users = [], []
+    for part in key_parts(template_links):
+        mine = part.join(accounts, on="account", how="semi").select("account", "key").unique()
+        mines.append(mine)
+        users.append(
+            part.join(mine.select("key").unique(), on="key", how="semi")
+            .select("account", "key")
+            .unique()
+            .group_by("key")
+            .len("users")
+        )
+    return pl.concat(mines), pl.concat(users)
 
 
 # The most rows ``common_bands`` widens at once: a pair is one row per band of one of its
@@ -271,14 +277,15 @@ def start_pairs(
                         met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
     mine, users = bands_of(template_links, paired)
     days = starters.select("account", (pl.col("t") // 86400).alias("day"))
-    near = (
-        mine.join(days, on="account")
+    near = pl.concat(
+        part.join(days, on="account")
         .with_columns(pl.col("day").sub(pl.int_ranges(0, START_DAYS)).alias("anchor"))
         .explode("anchor")
         .group_by("key", "anchor")
         .agg(pl.col("account").n_unique().alias("near"))
         .group_by("key")
         .agg(pl.col("near").max())
+        for part in key_parts(mine)
     )
     uncommon = (
         near.join(users, on="key")

@@ -599,6 +599,37 @@ def test_cells_spilled_to_disk_in_parts_of_days_count_the_same(tmp_path, monkeyp
     )
 
 
+def test_a_communitys_own_templates_counted_a_part_of_the_keys_at_a_time_are_the_same(
+    monkeypatch,
+):
+    from detection import templating
+    from detection.analysis import own_template_ties
+
+    rng = np.random.default_rng(9)
+    rows = []
+    # A community of 30 unrelated accounts working parts of one library of 20 bands, each
+    # 2-6 of them; 70 outsiders on everyday bands; everyone with bands of their own.
+    for account in range(30):
+        rows += [(account, 1000 + k) for k in rng.choice(20, rng.integers(2, 7), replace=False)]
+    for account in range(30, 100):
+        rows += [(account, k) for k in rng.choice(10, 3, replace=False)]
+    for account in range(100):
+        rows += [(account, 5000 + 10 * account + k) for k in range(5)]
+    templates = pl.DataFrame(
+        [(a, k, i) for i, (a, k) in enumerate(rows)],
+        schema={"account": pl.Int64, "key": pl.UInt64, "item": pl.Int64},
+        orient="row",
+    )
+    ids = list(range(100))
+    membership = np.where(np.arange(100) < 30, 0, -1)
+    organisation = np.arange(100)
+    whole = own_template_ties(templates, ids, membership, organisation)
+    monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 20)
+    parted = own_template_ties(templates, ids, membership, organisation)
+    assert whole[:30].any() and not whole[:30].all() and not whole[30:].any()
+    assert np.array_equal(parted, whole)
+
+
 def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch):
     """What is counted per template band (shared templates, a community's own templates,
     starting together) is counted a part of the keys at a time on a large run: the scores,
