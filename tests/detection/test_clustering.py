@@ -5,6 +5,7 @@ import polars as pl
 from detection.clustering import (
     communities,
     customer_groups,
+    graph_edges,
     key_pairs,
     match_campaigns,
     merge_communities,
@@ -102,6 +103,26 @@ def test_communities_keep_a_dense_fleet_whole_and_apart_from_strangers():
     assert len({found[i] for i in range(10)}) == 1
     assert len({found[i] for i in range(20, 26)}) == 1
     assert found[0] != found[20]
+
+
+def test_the_graph_leiden_reads_does_not_depend_on_the_order_the_links_come_in():
+    """A large run's grouped frames come in a different order every time, and Leiden's
+    result depends on the order of the edges it is given: the same links must make the same
+    graph, edge for edge and in the same order, and so the same communities."""
+    import random
+
+    rng = random.Random(4)
+    edges = [(a, b, rng.choice([0.2, 0.5, 1.0])) for a in range(300) for b in range(a + 1, 300)
+             if rng.random() < 0.03]  # fmt: skip
+    edges += edges[:200]  # pairs linked twice (by two kinds) are summed
+    graphs, found = [], []
+    for _ in range(4):
+        rng.shuffle(edges)
+        frame = pl.DataFrame(edges, schema=["a", "b", "w"], orient="row")
+        graphs.append(graph_edges(frame, min_weight=0.15))
+        found.append(communities(frame, min_weight=0.15, resolution=0.05))
+    assert all(g.equals(graphs[0]) for g in graphs[1:])
+    assert all(f == found[0] for f in found[1:])
 
 
 def test_match_campaigns_by_member_overlap():
