@@ -189,14 +189,30 @@ def card_customers(
     if holders.is_empty():
         return groups
     everyone = exits.select("account", "key").unique()
+    used = everyone.join(holders.select("account", "card"), on="account").with_columns(
+        pl.col("account").n_unique().over("card", "key").alias("holders")
+    )
+    # Everyone else on each of those addresses, counted in customers: a company's declared
+    # keys on its other card share its office with these, and are one customer however many.
+    users = everyone.join(
+        table.select("account", "group", "card"), on="account", how="left"
+    ).with_columns(pl.col("group").fill_null(pl.lit("acct:") + pl.col("account").cast(pl.Utf8)))
+    others = (
+        used.select("card", "key")
+        .unique()
+        .join(users.select("key", pl.col("card").alias("theirs"), "group"), on="key")
+        .filter(pl.col("theirs").fill_null("") != pl.col("card"))
+        .group_by("card", "key")
+        .agg(pl.col("group").n_unique().alias("others"))
+    )
     used = (
-        everyone.join(holders.select("account", "card"), on="account")
-        .with_columns(pl.col("account").n_unique().over("card", "key").alias("holders"))
-        .join(everyone.group_by("key").agg(pl.len().alias("all")), on="key")
-        # The card's own address: two of its holders use it, and more of them than anyone
-        # else (a fleet's card pools meet on the same exits, a company's office is its own).
+        used.join(others, on=["card", "key"], how="left")
+        .with_columns(pl.col("others").fill_null(0))
+        # The card's own address: two of its holders use it, and more of them than other
+        # customers (a fleet's card pools meet on the same exits, each account a payer of its
+        # own; a company's office is its own, its other cards' keys one customer).
         .with_columns(
-            ((pl.col("holders") >= 2) & (pl.col("holders") * 2 > pl.col("all"))).alias("own")
+            ((pl.col("holders") >= 2) & (pl.col("holders") > pl.col("others"))).alias("own")
         )
     )
     keys = used.filter(pl.col("own"))["key"].unique().to_list()
@@ -280,15 +296,30 @@ def _declared_customers(
         .first()
         .select("card", pl.col("group").alias("anchor"), pl.col("rank").alias("anchor_rank"))
     )
-    # Whose card it is: when most of its holders are the anchor's own accounts, the rest are
-    # its keys whatever they send (a company's evaluation pipeline asks for the working on
-    # every request); when most are not, a reasoning harvester on it is no key of theirs (a
-    # fleet that declares an organisation on a few of its accounts to cover the rest).
+    # Whose card it is: when the anchor's own accounts are at least as many as the card's
+    # other holders (on this card, or counting all the organisation's keys: a company of
+    # twenty keys with a few engineers' keys on one of its cards), the rest are its keys
+    # whatever they send (a company's evaluation pipeline asks for the working on every
+    # request); when they are fewer, a reasoning harvester on it is no key of theirs (a fleet
+    # that declares an organisation on a few of its accounts to cover the rest).
+    size = table.group_by("group").agg(pl.len().alias("size"))
     majority = (
         table.filter(pl.col("card") != "")
         .join(anchors, on="card")
+        .join(size.rename({"group": "anchor"}), on="anchor")
         .group_by("card")
-        .agg(((pl.col("group") == pl.col("anchor")).sum() * 2 >= pl.len()).alias("theirs"))
+        .agg(
+            (pl.col("group") == pl.col("anchor")).sum().alias("held"),
+            pl.len().alias("holders"),
+            pl.col("size").first(),
+        )
+        .select(
+            "card",
+            (
+                (pl.col("held") * 2 >= pl.col("holders"))
+                | (pl.col("size") >= pl.col("holders") - pl.col("held"))
+            ).alias("theirs"),
+        )
     )
     candidates = (
         table.join(anchors, on="card")
