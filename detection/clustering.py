@@ -34,11 +34,12 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     sign up with that domain (a company's keys that do not declare it, made with its domain,
     are its keys, not a second customer beside it); otherwise the account is its own group.
 
-    A domain no declared organisation uses is only a sign-up address, which anyone can type:
-    it makes one customer of its accounts only when they also pay as one (most of them with a
-    card, and few cards among them: at most two, or one per four accounts). A fleet that signs
-    its accounts up with one made-up company domain and pays with their own cards, or none,
-    is as many payers as accounts.
+    A domain no declared organisation uses, or several do, is only a sign-up address, which
+    anyone can type: it makes one customer of its accounts only when they also pay as one
+    (most of them with a card, and few cards among them: at most two, or one per four
+    accounts). A fleet that signs its accounts up with one made-up company domain (a few of
+    them declaring "organisations") and pays with their own cards, or none, is as many payers
+    as accounts.
     """
     free = [d.lower() for d in free_mail_domains]
     org = pl.col("org_id").fill_null("")
@@ -58,21 +59,20 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
         )["domain"]
         .to_list()
     )
-    declared_domains = (
-        accounts.filter((org != "") & (domain != "")).select(domain)["email_domain"].to_list()
+    # A domain exactly one declared organisation uses is that organisation's. Several
+    # organisations on one domain (a made-up domain a fleet's "organisations" share, or a
+    # holding's subsidiaries) say no more of its other accounts than a domain no one declares:
+    # one customer of its own only when those pay as one.
+    owner = (
+        accounts.filter((org != "") & (domain != "") & ~domain.is_in(free))
+        .select(org.alias("owner"), domain.alias("domain"))
+        .unique()
+        .filter(pl.len().over("domain") == 1)
     )
     corporate = (
         (domain != "")
         & ~domain.is_in(free)
-        & (domain.is_in(paying) | domain.is_in(declared_domains))
-    )
-    # Several organisations on one domain (a made-up domain a fleet's "organisations" share,
-    # or a holding's subsidiaries) leave it a group of its own.
-    owner = (
-        accounts.filter((org != "") & corporate)
-        .select(org.alias("owner"), domain.alias("domain"))
-        .unique()
-        .filter(pl.len().over("domain") == 1)
+        & (domain.is_in(paying) | domain.is_in(owner["domain"].to_list()))
     )
     return (
         accounts.with_columns(domain.alias("domain"))

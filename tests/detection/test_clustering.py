@@ -76,6 +76,21 @@ def test_a_companys_undeclared_keys_with_its_domain_are_its_keys():
     assert g[12] == "dom:made-up.io" and len({g[10], g[11], g[12]}) == 3
 
 
+def test_a_domain_of_several_organisations_groups_only_keys_that_pay_as_one():
+    """A fleet signs up with one made-up company domain, three of its accounts each declaring
+    an "organisation" of its own, the rest nothing, on their own cards or none: the
+    undeclared accounts are as many payers as accounts, as on a domain no one declares. A
+    holding's subsidiaries' undeclared keys on the group's one card are one customer."""
+    fleet = [(k, f"shell-{k}", "piper.example", f"own-{k}") for k in (1, 2, 3)]
+    fleet += [(k, "", "piper.example", f"own-{k}") for k in range(4, 10)]
+    fleet += [(k, "", "piper.example", "") for k in range(10, 16)]
+    holding = [(k, f"sub-{k}", "holding.example", "group-card") for k in (20, 21)]
+    holding += [(k, "", "holding.example", "group-card") for k in range(22, 28)]
+    g = dict(_groups(fleet + holding).iter_rows())
+    assert len({g[k] for k in range(4, 16)}) == 12
+    assert {g[k] for k in range(22, 28)} == {"dom:holding.example"}
+
+
 def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
     groups = _groups([(i, "acme" if i < 3 else "", "") for i in range(1, 101)])
     links = pl.DataFrame(
