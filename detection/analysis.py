@@ -273,7 +273,18 @@ def analyse(
     decision = scoring.decide(
         scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
     )
-    decision = scoring.join_by_signature(scores, decision, tie_a, tie_b, bits, params, organisation)
+    # Outside a campaign, working its own templates is a tie to it as inside (corroborating).
+    senders = own_template_senders(templates, ids, decision.campaign_of, organisation)
+    decision = scoring.join_by_signature(
+        scores,
+        decision,
+        tie_a,
+        tie_b,
+        bits,
+        params,
+        organisation,
+        template_ties=set(zip(senders["row"].to_list(), senders["c"].to_list(), strict=True)),
+    )
     # A campaign's evidence reads its members' bands: only those of accounts in a community
     # or a campaign are kept (``hold_back`` only ever takes members out).
     kept = (membership >= 0) | (decision.campaign_of >= 0)
@@ -400,6 +411,62 @@ def own_template_ties(
     )
     out[tied["row"].to_numpy()] = True
     return out
+
+
+def own_template_senders(
+    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+) -> pl.DataFrame:
+    """(row, c): rows outside community ``c`` that send at least ``OWN_TEMPLATE_MIN_BANDS``
+    of its own template bands (``own_template_ties``, with ``membership`` the campaigns): a
+    fleet's account that Leiden left beside its campaign still works the campaign's harness."""
+    empty = pl.DataFrame(schema={"row": pl.Int64, "c": pl.Int64})
+    if templates.is_empty() or not (membership >= 0).any():
+        return empty
+    rows = pl.DataFrame(
+        {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
+        schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
+    )
+    members = rows.filter(pl.col("c") >= 0)
+    sent = (
+        templates.join(members, on="account", how="semi")
+        .select("account", "key")
+        .unique()
+        .join(members, on="account")
+    )
+    keys = sent.select("key").unique()
+    senders = (
+        templates.join(keys, on="key", how="semi")
+        .join(rows.select("account"), on="account", how="semi")
+        .select("account", "key")
+        .unique()
+    )
+    users = senders.group_by("key").agg(pl.len().alias("users"))
+    sizes = members.group_by("c").agg(pl.col("org").n_unique().alias("n"))
+    bands = (
+        sent.join(users, on="key")
+        .group_by("c", "key")
+        .agg(
+            pl.col("org").n_unique().alias("orgs"),
+            pl.len().alias("inside"),
+            pl.col("users").first(),
+        )
+        .join(sizes, on="c")
+        .filter(
+            (pl.col("orgs") >= 3)
+            & (pl.col("orgs") >= OWN_TEMPLATE_SHARE * pl.col("n"))
+            & (2 * pl.col("inside") >= pl.col("users"))
+        )
+        .select("c", "key")
+    )
+    return (
+        senders.join(bands, on="key")
+        .join(rows.select("account", "row", pl.col("c").alias("own")), on="account")
+        .filter(pl.col("own") != pl.col("c"))
+        .group_by("row", "c")
+        .len()
+        .filter(pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)
+        .select("row", "c")
+    )
 
 
 def _evidence_kinds(edges: pl.DataFrame, community: dict[int, int]) -> dict[int, set[str]]:

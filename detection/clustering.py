@@ -34,11 +34,12 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     sign up with that domain (a company's keys that do not declare it, made with its domain,
     are its keys, not a second customer beside it); otherwise the account is its own group.
 
-    A domain no declared organisation uses is only a sign-up address, which anyone can type:
-    it makes one customer of its accounts only when they also pay as one (most of them with a
-    card, and few cards among them: at most two, or one per four accounts). A fleet that signs
-    its accounts up with one made-up company domain and pays with their own cards, or none,
-    is as many payers as accounts.
+    A domain no declared organisation uses, or several do, is only a sign-up address, which
+    anyone can type: it makes one customer of its accounts only when they also pay as one
+    (most of them with a card, and few cards among them: at most two, or one per four
+    accounts). A fleet that signs its accounts up with one made-up company domain (a few of
+    them declaring "organisations") and pays with their own cards, or none, is as many payers
+    as accounts.
     """
     free = [d.lower() for d in free_mail_domains]
     org = pl.col("org_id").fill_null("")
@@ -58,21 +59,20 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
         )["domain"]
         .to_list()
     )
-    declared_domains = (
-        accounts.filter((org != "") & (domain != "")).select(domain)["email_domain"].to_list()
+    # A domain exactly one declared organisation uses is that organisation's. Several
+    # organisations on one domain (a made-up domain a fleet's "organisations" share, or a
+    # holding's subsidiaries) say no more of its other accounts than a domain no one declares:
+    # one customer of its own only when those pay as one.
+    owner = (
+        accounts.filter((org != "") & (domain != "") & ~domain.is_in(free))
+        .select(org.alias("owner"), domain.alias("domain"))
+        .unique()
+        .filter(pl.len().over("domain") == 1)
     )
     corporate = (
         (domain != "")
         & ~domain.is_in(free)
-        & (domain.is_in(paying) | domain.is_in(declared_domains))
-    )
-    # Several organisations on one domain (a made-up domain a fleet's "organisations" share,
-    # or a holding's subsidiaries) leave it a group of its own.
-    owner = (
-        accounts.filter((org != "") & corporate)
-        .select(org.alias("owner"), domain.alias("domain"))
-        .unique()
-        .filter(pl.len().over("domain") == 1)
+        & (domain.is_in(paying) | domain.is_in(owner["domain"].to_list()))
     )
     return (
         accounts.with_columns(domain.alias("domain"))
@@ -189,14 +189,30 @@ def card_customers(
     if holders.is_empty():
         return groups
     everyone = exits.select("account", "key").unique()
+    used = everyone.join(holders.select("account", "card"), on="account").with_columns(
+        pl.col("account").n_unique().over("card", "key").alias("holders")
+    )
+    # Everyone else on each of those addresses, counted in customers: a company's declared
+    # keys on its other card share its office with these, and are one customer however many.
+    users = everyone.join(
+        table.select("account", "group", "card"), on="account", how="left"
+    ).with_columns(pl.col("group").fill_null(pl.lit("acct:") + pl.col("account").cast(pl.Utf8)))
+    others = (
+        used.select("card", "key")
+        .unique()
+        .join(users.select("key", pl.col("card").alias("theirs"), "group"), on="key")
+        .filter(pl.col("theirs").fill_null("") != pl.col("card"))
+        .group_by("card", "key")
+        .agg(pl.col("group").n_unique().alias("others"))
+    )
     used = (
-        everyone.join(holders.select("account", "card"), on="account")
-        .with_columns(pl.col("account").n_unique().over("card", "key").alias("holders"))
-        .join(everyone.group_by("key").agg(pl.len().alias("all")), on="key")
-        # The card's own address: two of its holders use it, and more of them than anyone
-        # else (a fleet's card pools meet on the same exits, a company's office is its own).
+        used.join(others, on=["card", "key"], how="left")
+        .with_columns(pl.col("others").fill_null(0))
+        # The card's own address: two of its holders use it, and more of them than other
+        # customers (a fleet's card pools meet on the same exits, each account a payer of its
+        # own; a company's office is its own, its other cards' keys one customer).
         .with_columns(
-            ((pl.col("holders") >= 2) & (pl.col("holders") * 2 > pl.col("all"))).alias("own")
+            ((pl.col("holders") >= 2) & (pl.col("holders") > pl.col("others"))).alias("own")
         )
     )
     keys = used.filter(pl.col("own"))["key"].unique().to_list()
@@ -280,15 +296,30 @@ def _declared_customers(
         .first()
         .select("card", pl.col("group").alias("anchor"), pl.col("rank").alias("anchor_rank"))
     )
-    # Whose card it is: when most of its holders are the anchor's own accounts, the rest are
-    # its keys whatever they send (a company's evaluation pipeline asks for the working on
-    # every request); when most are not, a reasoning harvester on it is no key of theirs (a
-    # fleet that declares an organisation on a few of its accounts to cover the rest).
+    # Whose card it is: when the anchor's own accounts are at least as many as the card's
+    # other holders (on this card, or counting all the organisation's keys: a company of
+    # twenty keys with a few engineers' keys on one of its cards), the rest are its keys
+    # whatever they send (a company's evaluation pipeline asks for the working on every
+    # request); when they are fewer, a reasoning harvester on it is no key of theirs (a fleet
+    # that declares an organisation on a few of its accounts to cover the rest).
+    size = table.group_by("group").agg(pl.len().alias("size"))
     majority = (
         table.filter(pl.col("card") != "")
         .join(anchors, on="card")
+        .join(size.rename({"group": "anchor"}), on="anchor")
         .group_by("card")
-        .agg(((pl.col("group") == pl.col("anchor")).sum() * 2 >= pl.len()).alias("theirs"))
+        .agg(
+            (pl.col("group") == pl.col("anchor")).sum().alias("held"),
+            pl.len().alias("holders"),
+            pl.col("size").first(),
+        )
+        .select(
+            "card",
+            (
+                (pl.col("held") * 2 >= pl.col("holders"))
+                | (pl.col("size") >= pl.col("holders") - pl.col("held"))
+            ).alias("theirs"),
+        )
     )
     candidates = (
         table.join(anchors, on="card")

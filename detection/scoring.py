@@ -351,6 +351,7 @@ def join_by_signature(
     bits: np.ndarray,
     params: DetectionParams,
     organisation: np.ndarray | None = None,
+    template_ties: set[tuple[int, int]] | None = None,
 ) -> Decision:
     """Campaign membership decided by each campaign's own signature, not by where the
     community detection happened to cut.
@@ -367,6 +368,10 @@ def join_by_signature(
       when it harvests what the campaign harvests (``_harvests_like``), is tied to it the way
       its members are (``decide``), reaches ``member_threshold`` and its organisation is not
       mostly elsewhere: a stranger with nothing but shared addresses stays out.
+      ``template_ties`` (row, campaign): rows that work the campaign's own templates
+      (``analysis.own_template_senders``), the corroborating tie (``CORROBORATING``) that its
+      members inside have, so a fleet's account Leiden cut off with a few of its exits is
+      tied like them; on its own it ties no one.
 
     An account flagged alone whose ties all lead to campaigns that harvest something else
     (``_bystanders``) is not flagged: those ties are the campaigns' infrastructure.
@@ -427,7 +432,10 @@ def join_by_signature(
         info = campaigns[c]
         if w < 2 or not _harvests_like(scores, row, info.get("signature", [])):
             continue
-        if not _ties_like(np.array([kinds[(row, c)]]), info.get("ties", 0))[0]:
+        tie = kinds[(row, c)]
+        if template_ties and (row, c) in template_ties:
+            tie |= CORROBORATING
+        if not _ties_like(np.array([tie]), info.get("ties", 0))[0]:
             continue
         members = np.asarray(info["members"])
         inside = int((org[members] == org[row]).sum()) + 1

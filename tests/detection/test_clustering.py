@@ -77,6 +77,21 @@ def test_a_companys_undeclared_keys_with_its_domain_are_its_keys():
     assert g[12] == "dom:made-up.io" and len({g[10], g[11], g[12]}) == 3
 
 
+def test_a_domain_of_several_organisations_groups_only_keys_that_pay_as_one():
+    """A fleet signs up with one made-up company domain, three of its accounts each declaring
+    an "organisation" of its own, the rest nothing, on their own cards or none: the
+    undeclared accounts are as many payers as accounts, as on a domain no one declares. A
+    holding's subsidiaries' undeclared keys on the group's one card are one customer."""
+    fleet = [(k, f"shell-{k}", "piper.example", f"own-{k}") for k in (1, 2, 3)]
+    fleet += [(k, "", "piper.example", f"own-{k}") for k in range(4, 10)]
+    fleet += [(k, "", "piper.example", "") for k in range(10, 16)]
+    holding = [(k, f"sub-{k}", "holding.example", "group-card") for k in (20, 21)]
+    holding += [(k, "", "holding.example", "group-card") for k in range(22, 28)]
+    g = dict(_groups(fleet + holding).iter_rows())
+    assert len({g[k] for k in range(4, 16)}) == 12
+    assert {g[k] for k in range(22, 28)} == {"dom:holding.example"}
+
+
 def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
     groups = _groups([(i, "acme" if i < 3 else "", "") for i in range(1, 101)])
     links = pl.DataFrame(
@@ -332,3 +347,43 @@ def test_keys_on_a_card_at_one_site_join_the_few_that_give_the_company_domain():
     exits = [(a, ip) for a in range(1, 10) for ip in OFFICE]
     g = _customers(rows, exits)
     assert {g[a] for a in range(1, 10)} == {"dom:river-corp.example"}
+
+
+def test_reasoning_keys_on_a_side_card_of_a_large_company_are_its_keys():
+    """A company of ten declared keys on its main card has one declared key on a side card
+    that three undeclared keys running its reasoning evaluation also pay with, all from its
+    office: the card is the company's (its keys outnumber the side card's other holders),
+    not a fleet's that declares one account to cover three."""
+    rows = [(a, "bigco", "bigco.example", "card-main", 0.0) for a in range(1, 11)]
+    rows += [(11, "bigco", "bigco.example", "card-side", 0.9)]
+    rows += [(a, "", "gmail.com" if a % 2 else "", "card-side", 0.9) for a in (12, 13, 14)]
+    exits = [(a, ip) for a in range(1, 15) for ip in OFFICE]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(1, 15)} == {"org:bigco"}
+    # The fleet of test_card_mates_that_harvest_reasoning_are_not_one_customer: one declared
+    # account covering four stays apart.
+    fleet = [(1, "fleetco", "gmail.com", "card-f", 0.9)]
+    fleet += [(a, "", "gmail.com", "card-f", 0.9) for a in range(2, 6)]
+    fleet_exits = [(a, ip) for a in range(1, 6) for ip in OFFICE]
+    assert len(set(_customers(fleet, fleet_exits).values())) == 5
+
+
+def test_keys_on_a_card_at_an_office_shared_with_the_companys_other_card_are_one_customer():
+    """A company's domain keys pay with one card; four keys that declare nothing run its
+    reasoning evaluation on a second card, from the same cloud region (every one of the
+    domain keys uses it too) and an office of their own: the cloud addresses are shared with
+    one other customer, not four, so they are the second card's own and its holders one
+    customer (not four strangers on a card)."""
+    cloud = ["3.22.159.195", "3.22.159.196", "3.22.159.197"]
+    office = ["62.115.172.73", "62.115.172.74"]
+    rows = [(a, "", "lumen.example", "card-dom", 0.0) for a in range(1, 5)]
+    rows += [(a, "", "gmail.com" if a % 2 else "", "card-eval", 0.9) for a in range(5, 9)]
+    exits = [(a, ip) for a in range(1, 9) for ip in cloud]
+    exits += [(a, ip) for a in (5, 6, 7) for ip in office]
+    g = _customers(rows, exits)
+    assert {g[a] for a in range(5, 9)} == {"card:card-eval"}
+    # Four strangers on other cards on those addresses are four customers: the addresses are
+    # no one card's own (fan-out over cards).
+    rows = [(a, "", "gmail.com", f"card-{a}", 0.0) for a in range(1, 5)] + rows[4:]
+    g = _customers(rows, exits)
+    assert len({g[a] for a in range(5, 9)}) == 4

@@ -12,7 +12,12 @@ import polars as pl
 import pytest
 
 from detection import coaction
-from detection.analysis import OWN_TEMPLATE_MIN_BANDS, analyse, own_template_ties
+from detection.analysis import (
+    OWN_TEMPLATE_MIN_BANDS,
+    analyse,
+    own_template_senders,
+    own_template_ties,
+)
 from detection.config import DetectionParams
 from detection.features import chunk_features
 from detection.scoring import TIE_BITS, Decision, join_by_signature, score
@@ -163,6 +168,37 @@ def test_membership_follows_the_campaigns_signature_and_ties():
     assert set(joined.campaigns) == {0}
     assert joined.campaign_of.tolist() == [0, 0, 0, 0, 0, 0, 0, -1, -1]
     assert joined.flagged.tolist() == [True] * 7 + [False, False]
+
+
+def test_an_account_working_the_campaigns_own_templates_is_tied_like_its_members():
+    """A campaign's members are tied by its exits and its own harness (``ties`` ip and
+    template). Row 4, a fleet account Leiden left outside, shares two exits with members and
+    works the harness (``template_ties``): it joins. Row 5 shares as many exits and asks for
+    the working too, but sends none of the harness: a stranger on the exits, it stays out.
+    Row 6 works the harness with one exit in common: one tie is no membership."""
+    scores = _scores(risk=[0.9] * 7, reasoning=[0.9] * 7, coding=[0.0] * 7)
+    campaign_of = np.array([0, 0, 0, 0, -1, -1, -1])
+    ties = TIE_BITS["ip"] | TIE_BITS["template"]
+    campaigns = {
+        0: {
+            "members": np.arange(4),
+            "evidence": ["ip"],
+            "signature": ["reasoning_elicitation"],
+            "ties": ties,
+        }
+    }
+    decision = Decision(campaign_of >= 0, campaign_of, campaigns)
+    a = np.array([0, 1, 4, 4, 5, 5, 6])
+    b = np.array([1, 2, 0, 1, 0, 1, 2])
+    bits = np.full(len(a), TIE_BITS["ip"])
+    harness = {(4, 0), (6, 0)}
+    joined = join_by_signature(
+        scores, decision, a, b, bits, DetectionParams(), template_ties=harness
+    )
+    assert joined.campaign_of.tolist() == [0, 0, 0, 0, 0, -1, -1]
+    # Without the harness row 4 is tied only by addresses, as the stranger is.
+    alone = join_by_signature(scores, decision, a, b, bits, DetectionParams())
+    assert alone.campaign_of.tolist() == [0, 0, 0, 0, -1, -1, -1]
 
 
 def test_a_lone_flag_does_not_rest_on_ties_to_a_fleet_that_harvests_something_else():
@@ -571,6 +607,22 @@ def test_one_band_in_common_with_a_fleet_is_no_own_template_tie():
     more = [(customer, key) for key in harness[1:OWN_TEMPLATE_MIN_BANDS]]
     templates = pl.concat([templates, pl.DataFrame(more, schema=["account", "key"], orient="row")])
     assert own_template_ties(templates, ids, membership, organisation)[len(fleet)]
+
+
+def test_an_outsider_working_a_campaigns_own_harness_is_its_template_sender():
+    """Rows outside a campaign that send as many of its own bands as a template fills are
+    listed with it; one band in common (a popular agent beside the harness) is not; and a
+    campaign's own member is not listed as an outsider."""
+    fleet, straggler, customer = list(range(1, 9)), 20, 21
+    harness = [f"h{k}" for k in range(6)]
+    rows = [(a, key) for a in fleet for key in harness]
+    rows += [(straggler, key) for key in harness[:OWN_TEMPLATE_MIN_BANDS]]
+    rows += [(customer, "h0"), (customer, "agent-0")]
+    templates = pl.DataFrame(rows, schema=["account", "key"], orient="row")
+    ids = [*fleet, straggler, customer]
+    campaign_of = np.array([0] * len(fleet) + [-1, -1])
+    senders = own_template_senders(templates, ids, campaign_of, np.arange(len(ids)))
+    assert senders.rows() == [(len(fleet), 0)]
 
 
 def test_cells_spilled_to_disk_in_parts_of_days_count_the_same(tmp_path, monkeypatch):
