@@ -39,7 +39,8 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
     (most of them with a card, and few cards among them: at most two, or one per four
     accounts). A fleet that signs its accounts up with one made-up company domain (a few of
     them declaring "organisations") and pays with their own cards, or none, is as many payers
-    as accounts.
+    as accounts. Where the domain does not pay as one, its accounts that share a card are
+    one customer of that domain and card (a small company's seats).
     """
     free = [d.lower() for d in free_mail_domains]
     org = pl.col("org_id").fill_null("")
@@ -69,11 +70,13 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
         .unique()
         .filter(pl.len().over("domain") == 1)
     )
-    corporate = (
-        (domain != "")
-        & ~domain.is_in(free)
-        & (domain.is_in(paying) | domain.is_in(owner["domain"].to_list()))
-    )
+    company = (domain != "") & ~domain.is_in(free)
+    corporate = company & (domain.is_in(paying) | domain.is_in(owner["domain"].to_list()))
+    # Wherever the domain as a whole does not pay as one, its accounts that pay with one card
+    # are still one customer: a small company's seats, signed up with its domain and paid
+    # for with its card (a domain's name alone does not say one company uses it, a card and
+    # a company domain together do).
+    seat = company & (org == "") & (card != "") & (pl.len().over(domain, card) >= 2)
     return (
         accounts.with_columns(domain.alias("domain"))
         .join(owner, on="domain", how="left")
@@ -85,6 +88,8 @@ def relatedness_groups(accounts: pl.DataFrame, free_mail_domains: Sequence[str])
             .then(pl.lit("org:") + pl.col("owner"))
             .when(corporate)
             .then(pl.lit("dom:") + domain)
+            .when(seat)
+            .then(pl.lit("dom:") + domain + pl.lit("/") + card)
             .otherwise(pl.lit("acct:") + pl.col("account").cast(pl.Utf8))
             .alias("group"),
         )

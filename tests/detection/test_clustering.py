@@ -146,6 +146,32 @@ def test_match_campaigns_by_member_overlap():
     assert match_campaigns(new, old, min_overlap=0.5) == {0: 100, 2: 200}
 
 
+def test_seats_on_one_company_domain_and_one_card_are_one_customer():
+    """Two small companies' seats on one domain name (a name is not a company), each team on
+    its own card: the domain as a whole does not pay as one, but each card's seats are one
+    customer. A fleet on one made-up domain paying with its own cards stays as many payers
+    as accounts."""
+    rows = [(a, "", "northwind.co", "team-a") for a in range(1, 5)]
+    rows += [(a, "", "northwind.co", "team-b") for a in range(5, 9)]
+    rows += [(a, "", "northwind.co", f"own-{a}") for a in range(9, 12)]
+    rows += [(12, "", "northwind.co", "")]
+    rows += [(a, "", "fleet-corp.io", f"card-{a}") for a in range(20, 30)]
+    g = dict(
+        relatedness_groups(
+            pl.DataFrame(
+                rows,
+                schema=["account", "org_id", "email_domain", "payment_fingerprint"],
+                orient="row",
+            ),
+            FREE_MAIL_DOMAINS,
+        ).iter_rows()
+    )
+    assert len({g[a] for a in range(1, 5)}) == 1 and len({g[a] for a in range(5, 9)}) == 1
+    assert g[1] != g[5]
+    assert len({g[a] for a in range(9, 13)} | {g[1], g[5]}) == 6
+    assert len({g[a] for a in range(20, 30)}) == 10
+
+
 def test_throwaway_mail_is_not_an_organisation():
     groups = relatedness_groups(
         pl.DataFrame(
