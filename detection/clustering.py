@@ -473,6 +473,10 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     return (sig_a == sig_b).mean(axis=1)
 
 
+# The most pairs ``sync_pairs`` compares at once.
+SYNC_PAIRS_AT_ONCE = 200_000
+
+
 def sync_pairs(
     activity: pl.DataFrame,
     candidates: pl.DataFrame,
@@ -514,12 +518,17 @@ def sync_pairs(
         .join(groups.rename({"account": "b", "group": "gb"}), on="b")
         .filter(pl.col("ga") != pl.col("gb"))
     )
-    index = {acct: i for i, acct in enumerate(active["account"].to_list())}
-    a_idx = np.array([index.get(a, -1) for a in pairs["a"].to_list()], dtype=np.int64)
-    b_idx = np.array([index.get(b, -1) for b in pairs["b"].to_list()], dtype=np.int64)
-    ok = (a_idx >= 0) & (b_idx >= 0)
-    a_idx, b_idx = a_idx[ok], b_idx[ok]
-    jac = estimated_jaccard(sigs[a_idx], sigs[b_idx])
+    # Each pair of two active accounts, by their rows in ``sigs``.
+    rows = active.select(pl.col("account").alias("a")).with_row_index("ia", 0)
+    pairs = pairs.join(rows, on="a").join(rows.rename({"a": "b", "ia": "ib"}), on="b")
+    a_idx = pairs["ia"].to_numpy().astype(np.int64)
+    b_idx = pairs["ib"].to_numpy().astype(np.int64)
+    # Compared a slice of the pairs at a time: both sides' signatures of every pair at once
+    # would be the pairs times the signature's length.
+    jac = np.empty(len(a_idx))
+    for lo in range(0, len(a_idx), SYNC_PAIRS_AT_ONCE):
+        at = slice(lo, lo + SYNC_PAIRS_AT_ONCE)
+        jac[at] = estimated_jaccard(sigs[a_idx[at]], sigs[b_idx[at]])
     buckets = active["active_buckets"].to_numpy().astype(float)
     p = np.clip(buckets[a_idx] / max(window_buckets, 1), 1e-6, 1)
     q = np.clip(buckets[b_idx] / max(window_buckets, 1), 1e-6, 1)
@@ -528,8 +537,8 @@ def sync_pairs(
     keep = (jac >= min_jaccard) & (lift >= min_lift)
     return pl.DataFrame(
         {
-            "a": pairs["a"].to_numpy()[ok][keep],
-            "b": pairs["b"].to_numpy()[ok][keep],
+            "a": pairs["a"].to_numpy()[keep],
+            "b": pairs["b"].to_numpy()[keep],
             "jaccard": jac[keep],
             "lift": lift[keep],
         },

@@ -140,6 +140,39 @@ def test_the_graph_leiden_reads_does_not_depend_on_the_order_the_links_come_in()
     assert all(f == found[0] for f in found[1:])
 
 
+def test_synchronised_pairs_compared_a_slice_at_a_time_are_the_same(monkeypatch):
+    """Shifts compared a slice of the pairs at a time (a run's millions of candidate pairs
+    times a signature each) find the same pairs with the same overlap as all at once."""
+    import numpy as np
+
+    from detection import clustering
+    from detection.clustering import sync_pairs
+
+    rng = np.random.default_rng(2)
+    crew = rng.integers(0, 2**63, 64, dtype=np.uint64)
+    sigs = [crew.copy() for _ in range(12)] + [rng.integers(0, 2**63, 64, dtype=np.uint64)
+                                               for _ in range(28)]  # fmt: skip
+    for sig in sigs[:12]:
+        sig[rng.choice(64, 6, replace=False)] = rng.integers(0, 2**63, 6, dtype=np.uint64)
+    activity = pl.DataFrame(
+        {"account": range(40), "active_buckets": [200] * 12 + [150] * 28, "bucket_sig": sigs},
+        schema={"account": pl.Int64, "active_buckets": pl.Int64,
+                "bucket_sig": pl.List(pl.UInt64)},
+    )  # fmt: skip
+    candidates = pl.DataFrame(
+        [(a, b) for a in range(40) for b in range(a + 1, 40) if (a + b) % 3 == 0],
+        schema=["a", "b"],
+        orient="row",
+    )
+    groups = pl.DataFrame({"account": range(40), "group": [f"acct:{a}" for a in range(40)]})
+    args = {"window_buckets": 4000, "bands": 16, "min_lift": 2.0, "min_jaccard": 0.3}
+    whole = sync_pairs(activity, candidates, groups, **args).sort("a", "b")
+    monkeypatch.setattr(clustering, "SYNC_PAIRS_AT_ONCE", 7)
+    sliced = sync_pairs(activity, candidates, groups, **args).sort("a", "b")
+    assert whole.height >= 30 and set(whole["a"]) | set(whole["b"]) <= set(range(12))
+    assert sliced.equals(whole)
+
+
 def test_match_campaigns_by_member_overlap():
     old = {100: {1, 2, 3, 4}, 200: {10, 11, 12}}
     new = {0: {1, 2, 3, 4, 5, 6}, 1: {10, 50, 51, 52}, 2: {12, 11}}
