@@ -371,6 +371,10 @@ def _declared_customers(
     )
 
 
+# The most rows ``key_pairs`` widens at once for the pairs of keys under the hub cap.
+CLIQUE_PART_ROWS = 5_000_000
+
+
 def key_pairs(
     links: pl.DataFrame,
     groups: pl.DataFrame,
@@ -416,18 +420,41 @@ def key_pairs(
         )
         popular = pl.col("limit").is_not_null() & (pl.col("payers") > pl.col("limit"))
     members = members.with_columns(((pl.col("deg") > hub_cap) | popular).alias("is_hub"))
-    small = members.filter(~pl.col("is_hub"))
-    clique = (
-        small.join(small.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b")
-        .filter((pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b")))
-        .select(
-            pl.col("account").alias("a"),
-            pl.col("account_b").alias("b"),
-            "kind",
-            (1.0 / (pl.col("deg") - 1)).alias("w"),
-            pl.lit(False).alias("hub"),
-        )
+    weights = pl.DataFrame(
+        {"kind": list(kind_weights), "kw": [float(v) for v in kind_weights.values()]}
     )
+
+    def summed(pairs: pl.DataFrame) -> pl.DataFrame:
+        return (
+            pairs.join(weights, on="kind", how="left")
+            .group_by("a", "b", "kind")
+            .agg((pl.col("w") * pl.col("kw").fill_null(1.0)).sum().alias("w"), pl.col("hub").all())
+        )
+
+    small = members.filter(~pl.col("is_hub"))
+    # Every pair of a key under the cap, a part of the keys at a time, each part summed per
+    # pair: a key of d accounts is d * d rows before they are halved, and a run's keys are
+    # millions (its rows are the sum of d * d; each row of ``small`` is one key's d).
+    parts = max(1, -(-int(small["deg"].sum() or 0) // CLIQUE_PART_ROWS))
+    part = pl.concat_str("kind", "key").hash(seed=31) % parts
+    cliques = [
+        summed(
+            piece.join(
+                piece.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b"
+            )
+            .filter(
+                (pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b"))
+            )
+            .select(
+                pl.col("account").alias("a"),
+                pl.col("account_b").alias("b"),
+                "kind",
+                (1.0 / (pl.col("deg") - 1)).alias("w"),
+                pl.lit(False).alias("hub"),
+            )
+        )
+        for piece in (small.filter(part == i) for i in range(parts))
+    ]
     big = (
         members.filter(pl.col("is_hub"))
         .with_columns(pl.col("account").hash(seed=3).alias("order"))
@@ -454,16 +481,13 @@ def key_pairs(
                 pl.lit(True).alias("hub"),
             )
         )
-    pairs = pl.concat([clique, *rings], how="vertical_relaxed")
-    weights = pl.DataFrame(
-        {"kind": list(kind_weights), "kw": [float(v) for v in kind_weights.values()]}
-    )
-    return (
-        pairs.join(weights, on="kind", how="left")
-        .group_by("a", "b", "kind")
-        .agg((pl.col("w") * pl.col("kw").fill_null(1.0)).sum().alias("w"), pl.col("hub").all())
-        .cast(PAIR_SCHEMA)
-    )
+    # The cliques' pairs come summed and weighted; the rings' are weighted here, and a pair
+    # found in several parts or by both is summed once more (its weights already applied).
+    ring_pairs = summed(pl.concat(rings, how="vertical_relaxed")) if rings else None
+    pairs = pl.concat([*cliques, *([ring_pairs] if ring_pairs is not None else [])])
+    if len(cliques) + len(rings) > 1:
+        pairs = pairs.group_by("a", "b", "kind").agg(pl.col("w").sum(), pl.col("hub").all())
+    return pairs.cast(PAIR_SCHEMA)
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -109,6 +109,32 @@ def test_key_pairs_skip_related_accounts_and_sparsify_hubs():
     assert hub["w"].max() < 1
 
 
+def test_key_pairs_counted_a_part_of_the_keys_at_a_time_are_the_same(monkeypatch):
+    """The pairs of keys under the hub cap are made a part of the keys at a time and summed
+    per pair across parts and the hubs' rings: the same pairs, weights and hub marks."""
+    import random
+
+    from detection import clustering
+
+    rng = random.Random(8)
+    rows = [(a, "ip", f"10.0.{rng.randrange(30)}.1") for a in range(80) for _ in range(4)]
+    rows += [(a, "ua", f"sdk/{rng.randrange(6)}") for a in range(80)]
+    rows += [(a, "ip", "nat") for a in range(60)]  # a hub, linked by its ring
+    links = pl.DataFrame(rows, schema=["account", "kind", "key"], orient="row")
+    groups = _groups([(i, "acme" if i < 5 else "", "") for i in range(80)])
+    kw = {"ip": 1.0, "ua": 0.3}
+
+    def pairs():
+        return key_pairs(links, groups, hub_cap=40, ring=3, kind_weights=kw).sort("a", "b", "kind")
+
+    whole = pairs()
+    monkeypatch.setattr(clustering, "CLIQUE_PART_ROWS", 40)
+    parted = pairs()
+    assert whole.filter(pl.col("hub")).height > 0 and whole.filter(~pl.col("hub")).height > 0
+    assert parted.select("a", "b", "kind", "hub").equals(whole.select("a", "b", "kind", "hub"))
+    assert (parted["w"] - whole["w"]).abs().max() < 1e-12
+
+
 def test_communities_keep_a_dense_fleet_whole_and_apart_from_strangers():
     fleet = [(a, b, 1.0) for a in range(10) for b in range(a + 1, 10)]
     other = [(a, b, 1.0) for a in range(20, 26) for b in range(a + 1, 26)]
