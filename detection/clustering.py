@@ -570,24 +570,18 @@ def sync_pairs(
     )
 
 
-# Decimal places of a link's weight in the graph Leiden reads (``graph_edges``).
-EDGE_DECIMALS = 9
-
-
 def graph_edges(edges: pl.DataFrame, *, min_weight: float) -> pl.DataFrame:
     """(a, b, w) summed per pair, pairs under ``min_weight`` dropped, weights capped at 1.
 
     The cap keeps one pair that shares a great deal from holding a group together alone.
     Summed in one order and returned in it (by pair), whatever order the edges came in:
     Leiden's result depends on the order of the edges it is given, and a large run's grouped
-    frames come in a different order every time. So do the sums that make a link's weight,
-    whose last bits then differ: weights are read to ``EDGE_DECIMALS`` places.
+    frames come in a different order every time.
     """
     return (
-        edges.with_columns(pl.col("w").round(EDGE_DECIMALS))
-        .sort("a", "b", "w")
+        edges.sort("a", "b", "w")
         .group_by("a", "b", maintain_order=True)
-        .agg(pl.col("w").sum().round(EDGE_DECIMALS))
+        .agg(pl.col("w").sum())
         .filter(pl.col("w") >= min_weight)
         .with_columns(pl.col("w").clip(upper_bound=1.0))
     )
