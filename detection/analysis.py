@@ -360,34 +360,59 @@ def own_template_ties(
     a fleet's exits and its popular agent meets the fleet's own bands at most by the odd
     coincidence of one band (the agent's harness next to a short turn)."""
     out = np.zeros(len(ids), dtype=bool)
+    counts = _own_band_counts(templates, ids, membership, organisation)
+    row, c = counts["row"].to_numpy(), counts["c"].to_numpy()
+    out[row[(membership[row] == c) & (counts["len"].to_numpy() >= OWN_TEMPLATE_MIN_BANDS)]] = True
+    return out
+
+
+def own_template_senders(
+    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+) -> pl.DataFrame:
+    """(row, c): rows outside community ``c`` that send at least ``OWN_TEMPLATE_MIN_BANDS``
+    of its own template bands (``own_template_ties``, with ``membership`` the campaigns): a
+    fleet's account that Leiden left beside its campaign still works the campaign's harness."""
+    counts = _own_band_counts(templates, ids, membership, organisation)
+    outside = membership[counts["row"].to_numpy()] != counts["c"].to_numpy()
+    return counts.filter(pl.Series(outside) & (pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)).select(
+        "row", "c"
+    )
+
+
+def _own_band_counts(
+    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+) -> pl.DataFrame:
+    """(row, c, len): how many of community ``c``'s own template bands each row of ``ids``
+    sends (inside ``c`` or not). A community's own bands: sent by at least
+    ``OWN_TEMPLATE_SHARE`` of its organisations (and three), and by at least as many of its
+    members as of everyone else. Counted a part of the keys at a time (``key_parts``): a
+    run's tens of millions of band rows are never made unique all at once."""
+    schema = {"row": pl.Int64, "c": pl.Int64, "len": pl.UInt32}
     if templates.is_empty() or not (membership >= 0).any():
-        return out
+        return pl.DataFrame(schema=schema)
     rows = pl.DataFrame(
         {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
         schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
     )
-    sizes = rows.filter(pl.col("c") >= 0).group_by("c").agg(pl.col("org").n_unique().alias("n"))
-    # Only the community members' bands, and how many accounts send each of those, a part of
-    # the keys at a time (``key_parts``): a run's tens of millions of band rows are never
-    # made unique all at once.
+    members = rows.filter(pl.col("c") >= 0)
+    sizes = members.group_by("c").agg(pl.col("org").n_unique().alias("n"))
     counted = []
     for part in key_parts(templates):
+        # Only the members' bands, and who sends each of those.
         sent = (
-            part.join(rows.filter(pl.col("c") >= 0), on="account", how="semi")
+            part.join(members, on="account", how="semi")
             .select("account", "key")
             .unique()
-            .join(rows, on="account")
+            .join(members, on="account")
         )
-        users = (
+        senders = (
             part.join(sent.select("key").unique(), on="key", how="semi")
             .join(rows, on="account", how="semi")
             .select("account", "key")
             .unique()
-            .group_by("key")
-            .agg(pl.len().alias("users"))
         )
         bands = (
-            sent.join(users, on="key")
+            sent.join(senders.group_by("key").agg(pl.len().alias("users")), on="key")
             .group_by("c", "key")
             .agg(
                 pl.col("org").n_unique().alias("orgs"),
@@ -402,71 +427,13 @@ def own_template_ties(
             )
             .select("c", "key")
         )
-        counted.append(sent.join(bands, on=["c", "key"]).group_by("row").len())
-    tied = (
-        pl.concat(counted)
-        .group_by("row")
-        .agg(pl.col("len").sum())
-        .filter(pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)
-    )
-    out[tied["row"].to_numpy()] = True
-    return out
-
-
-def own_template_senders(
-    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
-) -> pl.DataFrame:
-    """(row, c): rows outside community ``c`` that send at least ``OWN_TEMPLATE_MIN_BANDS``
-    of its own template bands (``own_template_ties``, with ``membership`` the campaigns): a
-    fleet's account that Leiden left beside its campaign still works the campaign's harness."""
-    empty = pl.DataFrame(schema={"row": pl.Int64, "c": pl.Int64})
-    if templates.is_empty() or not (membership >= 0).any():
-        return empty
-    rows = pl.DataFrame(
-        {"account": ids, "row": np.arange(len(ids)), "c": membership, "org": organisation},
-        schema={"account": pl.Int64, "row": pl.Int64, "c": pl.Int64, "org": pl.Int64},
-    )
-    members = rows.filter(pl.col("c") >= 0)
-    sent = (
-        templates.join(members, on="account", how="semi")
-        .select("account", "key")
-        .unique()
-        .join(members, on="account")
-    )
-    keys = sent.select("key").unique()
-    senders = (
-        templates.join(keys, on="key", how="semi")
-        .join(rows.select("account"), on="account", how="semi")
-        .select("account", "key")
-        .unique()
-    )
-    users = senders.group_by("key").agg(pl.len().alias("users"))
-    sizes = members.group_by("c").agg(pl.col("org").n_unique().alias("n"))
-    bands = (
-        sent.join(users, on="key")
-        .group_by("c", "key")
-        .agg(
-            pl.col("org").n_unique().alias("orgs"),
-            pl.len().alias("inside"),
-            pl.col("users").first(),
+        counted.append(
+            senders.join(bands, on="key")
+            .join(rows.select("account", "row"), on="account")
+            .group_by("row", "c")
+            .len()
         )
-        .join(sizes, on="c")
-        .filter(
-            (pl.col("orgs") >= 3)
-            & (pl.col("orgs") >= OWN_TEMPLATE_SHARE * pl.col("n"))
-            & (2 * pl.col("inside") >= pl.col("users"))
-        )
-        .select("c", "key")
-    )
-    return (
-        senders.join(bands, on="key")
-        .join(rows.select("account", "row", pl.col("c").alias("own")), on="account")
-        .filter(pl.col("own") != pl.col("c"))
-        .group_by("row", "c")
-        .len()
-        .filter(pl.col("len") >= OWN_TEMPLATE_MIN_BANDS)
-        .select("row", "c")
-    )
+    return pl.concat(counted).group_by("row", "c").agg(pl.col("len").sum()).cast(schema)
 
 
 def _evidence_kinds(edges: pl.DataFrame, community: dict[int, int]) -> dict[int, set[str]]:

@@ -655,7 +655,6 @@ def test_a_communitys_own_templates_counted_a_part_of_the_keys_at_a_time_are_the
     monkeypatch,
 ):
     from detection import templating
-    from detection.analysis import own_template_ties
 
     rng = np.random.default_rng(9)
     rows = []
@@ -665,6 +664,9 @@ def test_a_communitys_own_templates_counted_a_part_of_the_keys_at_a_time_are_the
         rows += [(account, 1000 + k) for k in rng.choice(20, rng.integers(2, 7), replace=False)]
     for account in range(30, 100):
         rows += [(account, k) for k in rng.choice(10, 3, replace=False)]
+    # Three outsiders working the community's library too (Leiden left them beside it).
+    for account in range(97, 100):
+        rows += [(account, 1000 + k) for k in range(6)]
     for account in range(100):
         rows += [(account, 5000 + 10 * account + k) for k in range(5)]
     templates = pl.DataFrame(
@@ -676,10 +678,15 @@ def test_a_communitys_own_templates_counted_a_part_of_the_keys_at_a_time_are_the
     membership = np.where(np.arange(100) < 30, 0, -1)
     organisation = np.arange(100)
     whole = own_template_ties(templates, ids, membership, organisation)
+    senders = own_template_senders(templates, ids, membership, organisation).sort("row")
     monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 20)
     parted = own_template_ties(templates, ids, membership, organisation)
     assert whole[:30].any() and not whole[:30].all() and not whole[30:].any()
     assert np.array_equal(parted, whole)
+    assert senders["row"].to_list() == [97, 98, 99] and set(senders["c"]) == {0}
+    assert (
+        own_template_senders(templates, ids, membership, organisation).sort("row").equals(senders)
+    )
 
 
 def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch):
