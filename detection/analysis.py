@@ -231,7 +231,15 @@ def analyse(
         min_weight=params.link_min_weight,
         min_piece=params.campaign_min_accounts,
     )
-    membership = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
+    # A second fleet in a community is a community of its own: its ties and evidence are
+    # those among its own accounts.
+    membership, parent = scoring.split_fleets(
+        scores,
+        np.array([community.get(a, -1) for a in ids], dtype=np.int64),
+        organisation,
+        params.campaign_min_accounts,
+    )
+    community = {a: int(c) for a, c in zip(ids, membership.tolist(), strict=True) if c >= 0}
     # Ties: what links particular accounts (addresses that are not hubs, cards, shifts,
     # co-action), as row indexes and a bit per kind.
     position = {a: i for i, a in enumerate(ids)}
@@ -271,7 +279,13 @@ def analyse(
         "template"
     ]
     decision = scoring.decide(
-        scores, membership, _evidence_kinds(edges, community), params, organisation, tie_kinds
+        scores,
+        membership,
+        _evidence_kinds(edges, community),
+        params,
+        organisation,
+        tie_kinds,
+        parent=parent,
     )
     # Outside a campaign, working its own templates is a tie to it as inside (corroborating).
     senders = own_template_senders(templates, ids, decision.campaign_of, organisation)

@@ -199,6 +199,100 @@ def campaign_signature(scores: Scores, harvesters: np.ndarray) -> np.ndarray:
     return np.asarray(targets, dtype=int)[share >= 0.5]
 
 
+def split_fleets(
+    scores: Scores, membership: np.ndarray, organisation: np.ndarray, need: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``membership`` with each community's second fleet a community of its own, the
+    community each row was in before).
+
+    Two fleets that rent the same proxy exits can land in one community, and the campaign
+    decided there would be the larger's: the other's accounts harvest something outside its
+    signature (``campaign_signature``), so they are no members of it, nor of any campaign.
+    The harvesters that harvest something else are taken out into a new community when they
+    are of at least ``need`` organisations and most of them harvest alike (a signature of
+    their own); a developer or two beside a fleet on a carrier's addresses stay bystanders.
+    The new community is then decided on its own ties and evidence (``decide`` with
+    ``parent``)."""
+    out = membership.copy()
+    targets = [j for j, s in enumerate(scores.signals) if s.name in TARGETS]
+    if not targets:
+        return out, membership
+    fresh = int(membership.max(initial=-1)) + 1
+    for idx in community_rows(membership):
+        harvesters = idx[scores.behaviour[idx]]
+        signature = campaign_signature(scores, harvesters)
+        if not len(signature):
+            continue
+        on = scores.strengths[np.ix_(harvesters, targets)] > 0
+        mine = np.isin(targets, signature)
+        other = harvesters[on[:, ~mine].any(axis=1) & ~on[:, mine].any(axis=1)]
+        if len(np.unique(organisation[other])) < need or not len(campaign_signature(scores, other)):
+            continue
+        out[other] = fresh
+        fresh += 1
+    return out, membership
+
+
+def _campaign(
+    scores: Scores,
+    idx: np.ndarray,
+    kinds: set[str],
+    params: DetectionParams,
+    org: np.ndarray,
+    org_size: np.ndarray,
+    tie_kinds: np.ndarray | None,
+) -> dict | None:
+    """The campaign the accounts ``idx`` of one community make (``decide``), or None."""
+    harvesters = idx[scores.behaviour[idx]]
+    tie_mask = 0
+    if tie_kinds is not None:
+        tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
+        # A fleet's harvesters are tied to one another (addresses, cards, shifts,
+        # co-action, starting together); a community where most of them have no such tie
+        # is strangers Leiden put together on a few links between a few of them.
+        if not tie_mask & ~CORROBORATING:
+            return None
+    median = float(np.median(scores.risk[harvesters if len(harvesters) else idx]))
+    # Most harvesters tied *and* working the community's own harness: two kinds of
+    # coordination, so quieter harvesting (agentic work) is enough.
+    corroborated = bool(tie_mask & CORROBORATING) and bool(tie_mask & ~CORROBORATING)
+    if median < (
+        params.corroborated_campaign_threshold if corroborated else params.campaign_threshold
+    ):
+        return None
+    # An account that plainly harvests something else (a developer's coding agent beside a
+    # reasoning fleet on the same phone carrier's addresses) is a bystander, however much
+    # it shares with the fleet.
+    signature = campaign_signature(scores, harvesters)
+    targets = [j for j, sig in enumerate(scores.signals) if sig.name in TARGETS]
+    elsewhere = np.zeros(len(idx), dtype=bool)
+    if len(signature) and targets:
+        elsewhere = (scores.strengths[np.ix_(idx, targets)] > 0).any(axis=1) & ~(
+            scores.strengths[np.ix_(idx, signature)] > 0
+        ).any(axis=1)
+    alike = scores.behaviour[idx] & ~elsewhere
+    # An organisation takes part as a whole: a key whose organisation's other keys are
+    # mostly elsewhere is doing what that customer does (an integration on a cloud range
+    # a fleet also rents), not what the fleet does.
+    _, local, inside = np.unique(org[idx], return_inverse=True, return_counts=True)
+    whole = inside[local] * 2 >= org_size[org[idx]]
+    bar = np.where(alike, params.member_threshold, params.campaign_threshold)
+    tied_like = np.ones(len(idx), dtype=bool)
+    if tie_kinds is not None:
+        tied_like = _ties_like(tie_kinds[idx], tie_mask)
+    members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
+    if len(np.unique(org[members])) < params.campaign_min_accounts:
+        return None
+    return {
+        "members": members,
+        "risk": float(np.mean(scores.risk[members])),
+        "median_risk": median,
+        "evidence": sorted(kinds),
+        "signature": [scores.signals[j].name for j in signature],
+        "ties": tie_mask,
+    }
+
+
 def decide(
     scores: Scores,
     membership: np.ndarray,
@@ -206,15 +300,17 @@ def decide(
     params: DetectionParams,
     organisation: np.ndarray | None = None,
     tie_kinds: np.ndarray | None = None,
+    parent: np.ndarray | None = None,
 ) -> Decision:
     """Flag campaigns and lone accounts.
 
     ``membership`` is each account's community index (-1 for none); ``evidence_kinds`` the
     kinds of link (ip, ua, payment, template, activity) found inside each community;
     ``organisation`` each account's organisation (``clustering.relatedness_groups``; by
-    default every account is its own). A fleet is many *unrelated* accounts, so a community is
-    counted in organisations: one customer's many keys are one customer, however alike they
-    behave. A community becomes a campaign when
+    default every account is its own); ``parent`` each account's community before a second
+    fleet was taken out of it (``split_fleets``). A fleet is many *unrelated* accounts, so a
+    community is counted in organisations: one customer's many keys are one customer, however
+    alike they behave. A community becomes a campaign when
 
     - it spans ``campaign_min_accounts`` organisations and holds at least two kinds of
       evidence, one of them an address, a card or shifts (templates and client strings alone
@@ -222,10 +318,11 @@ def decide(
       together, two coincidences in one (``SELF_SUFFICIENT``): a rush fleet on exits, cards
       and hours of its own is held together by nothing else;
     - at least ``campaign_min_behaviour_share`` of its organisations harvest (show a content,
-      volume or rhythm signal): coordination alone is what strangers behind one VPN or NAT
-      show;
+      volume or rhythm signal; counted over its ``parent``): coordination alone is what
+      strangers behind one VPN or NAT show;
     - the median risk of its harvesting accounts reaches ``campaign_threshold`` (bystanders
-      that Leiden attached do not dilute it).
+      that Leiden attached do not dilute it), or ``corroborated_campaign_threshold`` when
+      most of them are both tied to it and work its own templates (``tie_kinds``).
 
     Its members are the accounts at ``member_threshold`` that harvest; one with no harvesting
     behaviour of its own (a stranger on the fleet's proxy exits) needs ``campaign_threshold``.
@@ -247,63 +344,34 @@ def decide(
     campaign_of = np.full(n, -1)
     campaigns: dict[int, dict] = {}
     need = params.campaign_min_accounts
+    whole = membership if parent is None else parent
     for idx in community_rows(membership):
-        community = membership[idx[0]]
-        organisations, harvesting = harvesting_organisations(scores.behaviour, idx, org)
-        if organisations < need:
+        community = int(membership[idx[0]])
+        if len(np.unique(org[idx])) < need:
             continue
-        kinds = evidence_kinds.get(int(community), set())
+        kinds = evidence_kinds.get(community, set())
         # Templates and client strings are shared by honest strangers too; a fleet also shares
         # addresses, cards or shifts, or began together (a start tie is two coincidences).
         if not kinds & STRONG or (len(kinds) < 2 and not kinds & SELF_SUFFICIENT_KINDS):
             continue
+        # A second fleet taken out of a community (``split_fleets``) shares two strong kinds
+        # of evidence among its own accounts: customers of a proxy network who harvest
+        # something else and meet on a few of its exits share only those addresses.
+        split = parent is not None and whole[idx[0]] != community
+        if split and len(kinds & STRONG) < 2:
+            continue
         # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
-        # distillation campaign: enough of its organisations must also behave like harvesters.
+        # distillation campaign: enough of its organisations must also behave like harvesters
+        # (counted over the community a second fleet was taken out of, ``split_fleets``).
+        around = idx if parent is None else np.flatnonzero(whole == whole[idx[0]])
+        organisations, harvesting = harvesting_organisations(scores.behaviour, around, org)
         if harvesting < params.campaign_min_behaviour_share * organisations:
             continue
-        harvesters = idx[scores.behaviour[idx]]
-        median = float(np.median(scores.risk[harvesters if len(harvesters) else idx]))
-        if median < params.campaign_threshold:
-            continue
-        # An account that plainly harvests something else (a developer's coding agent beside a
-        # reasoning fleet on the same phone carrier's addresses) is a bystander, however much
-        # it shares with the fleet.
-        signature = campaign_signature(scores, harvesters)
-        targets = [j for j, sig in enumerate(scores.signals) if sig.name in TARGETS]
-        elsewhere = np.zeros(len(idx), dtype=bool)
-        if len(signature) and targets:
-            elsewhere = (scores.strengths[np.ix_(idx, targets)] > 0).any(axis=1) & ~(
-                scores.strengths[np.ix_(idx, signature)] > 0
-            ).any(axis=1)
-        alike = scores.behaviour[idx] & ~elsewhere
-        # An organisation takes part as a whole: a key whose organisation's other keys are
-        # mostly elsewhere is doing what that customer does (an integration on a cloud range
-        # a fleet also rents), not what the fleet does.
-        _, local, inside = np.unique(org[idx], return_inverse=True, return_counts=True)
-        whole = inside[local] * 2 >= org_size[org[idx]]
-        bar = np.where(alike, params.member_threshold, params.campaign_threshold)
-        tie_mask, tied_like = 0, np.ones(len(idx), dtype=bool)
-        if tie_kinds is not None:
-            tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
-            # A fleet's harvesters are tied to one another (addresses, cards, shifts,
-            # co-action, starting together); a community where most of them have no such tie
-            # is strangers Leiden put together on a few links between a few of them.
-            if not tie_mask & ~CORROBORATING:
-                continue
-            tied_like = _ties_like(tie_kinds[idx], tie_mask)
-        members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
-        if len(np.unique(org[members])) < need:
-            continue
-        flagged[members] = True
-        campaign_of[members] = community
-        campaigns[int(community)] = {
-            "members": members,
-            "risk": float(np.mean(scores.risk[members])),
-            "median_risk": median,
-            "evidence": sorted(kinds),
-            "signature": [scores.signals[j].name for j in signature],
-            "ties": tie_mask,
-        }
+        campaign = _campaign(scores, idx, kinds, params, org, org_size, tie_kinds)
+        if campaign is not None:
+            flagged[campaign["members"]] = True
+            campaign_of[campaign["members"]] = community
+            campaigns[community] = campaign
     # Alone, an account needs evidence from several families, and "coordination" then means a
     # tie to other accounts: a lab running a public benchmark from its cloud and trying a new
     # model the day it ships is busy, templated and reasoning-heavy, but tied to no one. And

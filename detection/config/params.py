@@ -343,6 +343,20 @@ class DetectionParams(FrozenStruct):
         float,
         param("Median member risk that makes a linked group a campaign.", FLAGGING, gt=0, le=1),
     ] = 0.55
+    # Two kinds of coordination at once (an address or a card, and the group's own harness)
+    # are harder to come by honestly than either: a fleet whose harvesting is quieter
+    # (agentic work scores lower than reasoning extraction) is still a fleet.
+    corroborated_campaign_threshold: Annotated[
+        float,
+        param(
+            "Median member risk that makes a linked group a campaign when most of its "
+            "harvesting accounts both share an address, card, shift, co-action or start with "
+            "it and work its own templates (between member_threshold and campaign_threshold).",
+            FLAGGING,
+            gt=0,
+            le=1,
+        ),
+    ] = 0.45
     member_threshold: Annotated[
         float,
         param(
@@ -470,6 +484,15 @@ class DetectionParams(FrozenStruct):
                 )
         if self.member_threshold > self.campaign_threshold:
             problems.append(Problem("member_threshold", "must not be above campaign_threshold"))
+        if not (
+            self.member_threshold <= self.corroborated_campaign_threshold <= self.campaign_threshold
+        ):
+            problems.append(
+                Problem(
+                    "corroborated_campaign_threshold",
+                    "must be between member_threshold and campaign_threshold",
+                )
+            )
         if self.minhash_bands > self.minhash_num_perm:
             problems.append(Problem("minhash_bands", "must not be above minhash_num_perm"))
         patterns = [("reasoning_patterns", p) for p in self.reasoning_patterns]

@@ -3,7 +3,7 @@
 import numpy as np
 
 from detection.config import DetectionParams
-from detection.scoring import TIE_BITS, decide, explain, score, strength
+from detection.scoring import TIE_BITS, decide, explain, score, split_fleets, strength
 from detection.signals import CONTENT, COORDINATION, VOLUME, Signal
 
 
@@ -265,3 +265,71 @@ def test_bystanders_do_not_dilute_the_campaign_median():
     assert np.median(scores.risk) < params.campaign_threshold
     decision = decide(scores, np.zeros(12, dtype=int), {0: {"ip", "ua"}}, params)
     assert decision.flagged.tolist() == [True] * 6 + [False] * 6
+
+
+def test_two_fleets_in_one_community_are_two_campaigns():
+    # A reasoning fleet and a capability fleet that rent the same proxy exits land in one
+    # community; each is a campaign of its own, with its own signature.
+    params = DetectionParams()
+    reasoning, capability = 7, 4
+    n = reasoning + capability
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.8] * reasoning + [0.1] * capability),
+        _signal("capability_targeting", CONTENT, [0.1] * reasoning + [0.95] * capability),
+        _signal("prompt_templating", CONTENT, [0.7] * n),
+        _signal("shared_infrastructure", COORDINATION, [8] * n),
+        _signal("output_harvesting", VOLUME, [6] * reasoning + [30] * capability),
+    ]
+    scores = score(signals, params)
+    tied = np.full(n, TIE_BITS["ip"])
+    membership, parent = split_fleets(scores, np.zeros(n, dtype=int), np.arange(n), 3)
+    assert membership.tolist() == [0] * reasoning + [1] * capability
+    evidence = {0: {"ip", "ua"}, 1: {"ip", "payment", "ua"}}
+    decision = decide(scores, membership, evidence, params, None, tied, parent=parent)
+    members = {c["signature"][0]: c["members"].tolist() for c in decision.campaigns.values()}
+    assert members == {
+        "reasoning_elicitation": list(range(reasoning)),
+        "capability_targeting": list(range(reasoning, n)),
+    }
+    assert decision.flagged.all()
+    # Customers of the proxy network whose only ties ran to the first fleet: once they are a
+    # community of their own they have no tie inside it, and are no campaign.
+    untied = tied.copy()
+    untied[reasoning:] = 0
+    decision = decide(scores, membership, evidence, params, None, untied, parent=parent)
+    assert list(decision.campaigns) == [0]
+    # Nor are those who meet on a few of its exits and share nothing else: a second fleet
+    # needs two strong kinds of evidence among its own accounts.
+    exits_only = {0: {"ip", "ua"}, 1: {"ip", "ua"}}
+    decision = decide(scores, membership, exits_only, params, None, tied, parent=parent)
+    assert list(decision.campaigns) == [0]
+    # Two accounts that harvest something else are of too few organisations to be a fleet:
+    # bystanders of the one campaign, as before.
+    few, parent = split_fleets(
+        scores, np.array([0] * (reasoning + 2) + [-1] * (capability - 2)), np.arange(n), 3
+    )
+    assert few.tolist() == [0] * (reasoning + 2) + [-1] * (capability - 2)
+    decision = decide(scores, few, {0: {"ip", "ua"}}, params, None, tied, parent=parent)
+    assert list(decision.campaigns) == [0]
+    assert decision.flagged.tolist() == [True] * reasoning + [False] * capability
+
+
+def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
+    # An agentic fleet's harvesting scores lower than a reasoning fleet's: a median between
+    # the corroborated and the plain campaign threshold makes a campaign only when most of
+    # its harvesters are both tied (addresses) and work the community's own templates.
+    params = DetectionParams()
+    signals = [
+        _signal("capability_targeting", CONTENT, [0.8] * 5),
+        _signal("prompt_templating", CONTENT, [0.7] * 5),
+        _signal("shared_infrastructure", COORDINATION, [3] * 5),
+        _signal("output_harvesting", VOLUME, [6] * 5),
+    ]
+    scores = score(signals, params)
+    median = float(np.median(scores.risk))
+    assert params.corroborated_campaign_threshold <= median < params.campaign_threshold
+    membership, evidence = np.zeros(5, dtype=int), {0: {"ip", "ua"}}
+    tied = np.full(5, TIE_BITS["ip"])
+    assert not decide(scores, membership, evidence, params, None, tied).flagged.any()
+    harness = tied | TIE_BITS["template"]
+    assert decide(scores, membership, evidence, params, None, harness).flagged.all()
