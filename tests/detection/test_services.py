@@ -1,6 +1,6 @@
 """Detection runs against the database: the synchronous path, the task path, campaign identity."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -270,6 +270,9 @@ def test_chunk_loader_reads_every_field_as_stored():
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns.format(ip)} FROM detection_exchange")  # noqa: S608
         rows = sorted(cursor.fetchall(), key=lambda r: (r[1], r[0]))
+    if connection.vendor == "sqlite":
+        # SQLite hands back the stored UTC times without their zone; the loader gives UTC.
+        rows = [(r[0], r[1].replace(tzinfo=UTC), *r[2:]) for r in rows]
     assert frame.rows() == rows
     assert frame.filter(frame["prompt"].str.contains("comma"))["user_agent"].to_list() == [""]
 
