@@ -264,11 +264,6 @@ def _campaign(
     # reasoning fleet on the same phone carrier's addresses) is a bystander, however much
     # it shares with the fleet.
     signature = campaign_signature(scores, harvesters)
-    # A distillation campaign harvests something: most of its harvesters elicit reasoning or
-    # target capabilities. A company's integration keys send templated prompts at volume
-    # from its exits and cards, and harvest neither.
-    if params.campaign_needs_target and not len(signature):
-        return None
     targets = [j for j, sig in enumerate(scores.signals) if sig.name in TARGETS]
     elsewhere = np.zeros(len(idx), dtype=bool)
     if len(signature) and targets:
@@ -325,8 +320,6 @@ def decide(
     - at least ``campaign_min_behaviour_share`` of its organisations harvest (show a content,
       volume or rhythm signal; counted over its ``parent``): coordination alone is what
       strangers behind one VPN or NAT show;
-    - most of its harvesters harvest what distillation harvests (its signature,
-      ``campaign_signature``, is not empty) when ``campaign_needs_target``;
     - the median risk of its harvesting accounts reaches ``campaign_threshold`` (bystanders
       that Leiden attached do not dilute it), or ``corroborated_campaign_threshold`` when
       most of them are both tied to it and work its own templates (``tie_kinds``).

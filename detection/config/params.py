@@ -408,16 +408,6 @@ class DetectionParams(FrozenStruct):
             FLAGGING,
         ),
     ] = 0.5
-    # A company's integration keys send templated prompts at volume from its own exits and
-    # cards, and harvest neither reasoning nor capabilities.
-    campaign_needs_target: Annotated[
-        bool,
-        param(
-            "A group is a campaign only when most of its harvesting accounts elicit reasoning "
-            "or target capabilities (what distillation harvests).",
-            FLAGGING,
-        ),
-    ] = True
     # ----------------------------------------------------------------------- communities
     # CPM keeps a group while its links average more than the resolution per pair of members.
     leiden_objective: Annotated[

@@ -128,11 +128,9 @@ def test_shared_network_without_harvesting_behaviour_is_not_a_campaign():
     assert np.median(scores.risk[:4]) >= params.campaign_threshold  # risky enough alone
     assert decision.flagged.tolist() == [False] * 4 + [True] * 4
     assert list(decision.campaigns) == [1]
-    # The share is configurable: with no behaviour (and no target) required, the network
-    # would be flagged.
+    # The share is configurable: with no behaviour required, the network would be flagged.
     lax = decide(scores, membership, {0: {"ip", "ua"}, 1: {"ip", "ua"}},
-                 params.replace(campaign_min_behaviour_share=0.0,
-                                campaign_needs_target=False))  # fmt: skip
+                 params.replace(campaign_min_behaviour_share=0.0))  # fmt: skip
     assert lax.flagged.all()
 
 
@@ -335,24 +333,3 @@ def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     assert not decide(scores, membership, evidence, params, None, tied).flagged.any()
     harness = tied | TIE_BITS["template"]
     assert decide(scores, membership, evidence, params, None, harness).flagged.all()
-
-
-def test_a_company_s_templated_integration_keys_are_no_campaign():
-    # Keys of one company that declare nothing, on its three cards and office exits, sending
-    # its integration's templated prompts at volume: tied, busy and templated, but they
-    # elicit no reasoning and target no capability, which is what distillation harvests.
-    params = DetectionParams()
-    signals = [
-        _signal("prompt_templating", CONTENT, [0.9] * 6),
-        _signal("shared_infrastructure", COORDINATION, [8] * 6),
-        _signal("shared_payment", COORDINATION, [5] * 6),
-        _signal("output_harvesting", VOLUME, [30] * 6),
-        _signal("reasoning_elicitation", CONTENT, [0.0] * 6),
-    ]
-    scores = score(signals, params)
-    assert np.median(scores.risk) >= params.campaign_threshold
-    tied = np.full(6, TIE_BITS["ip"] | TIE_BITS["payment"])
-    membership, evidence = np.zeros(6, dtype=int), {0: {"ip", "payment", "ua"}}
-    assert not decide(scores, membership, evidence, params, None, tied).flagged.any()
-    lax = params.replace(campaign_needs_target=False)
-    assert decide(scores, membership, evidence, lax, None, tied).flagged.all()
