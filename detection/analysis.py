@@ -231,15 +231,7 @@ def analyse(
         min_weight=params.link_min_weight,
         min_piece=params.campaign_min_accounts,
     )
-    # A second fleet in a community is a community of its own: its ties and evidence are
-    # those among its own accounts.
-    membership, parent = scoring.split_fleets(
-        scores,
-        np.array([community.get(a, -1) for a in ids], dtype=np.int64),
-        organisation,
-        params.campaign_min_accounts,
-    )
-    community = {a: int(c) for a, c in zip(ids, membership.tolist(), strict=True) if c >= 0}
+    whole = np.array([community.get(a, -1) for a in ids], dtype=np.int64)
     # Ties: what links particular accounts (addresses that are not hubs, cards, shifts,
     # co-action), as row indexes and a bit per kind.
     position = {a: i for i, a in enumerate(ids)}
@@ -260,33 +252,46 @@ def analyse(
     tie_a = np.array([position[a] for a in ties["a"].to_list()], dtype=np.int64)
     tie_b = np.array([position[b] for b in ties["b"].to_list()], dtype=np.int64)
     bits = np.array([scoring.TIE_BITS[k] for k in ties["kind"].to_list()], dtype=np.int64)
-    inside = (membership[tie_a] >= 0) & (membership[tie_a] == membership[tie_b])
-    tie_kinds = np.zeros(len(ids), dtype=np.int64)
-    np.bitwise_or.at(tie_kinds, tie_a[inside], bits[inside])
-    np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
-    # Co-action is a count against chance: one partner can be a coincidence, so it ties an
-    # account to its community from as many partners as the signal's threshold.
-    # So is beginning together.
-    for kind, spec in (("coaction", params.signals.coaction),
-                       ("start", params.signals.started_together)):  # fmt: skip
-        bit = scoring.TIE_BITS[kind]
-        partners = np.zeros(len(ids), dtype=np.int64)
-        kind_inside = inside & (bits == bit)
-        np.add.at(partners, tie_a[kind_inside], 1)
-        np.add.at(partners, tie_b[kind_inside], 1)
-        tie_kinds[partners < spec.threshold] &= ~bit
-    tie_kinds[own_template_ties(templates, ids, membership, organisation)] |= scoring.TIE_BITS[
-        "template"
-    ]
-    decision = scoring.decide(
-        scores,
-        membership,
-        _evidence_kinds(edges, community),
-        params,
-        organisation,
-        tie_kinds,
-        parent=parent,
+
+    def tie_kinds_in(membership: np.ndarray) -> np.ndarray:
+        """Each row's kinds of tie (``scoring.TIE_BITS``) to others of its community."""
+        inside = (membership[tie_a] >= 0) & (membership[tie_a] == membership[tie_b])
+        tie_kinds = np.zeros(len(ids), dtype=np.int64)
+        np.bitwise_or.at(tie_kinds, tie_a[inside], bits[inside])
+        np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
+        # Co-action is a count against chance: one partner can be a coincidence, so it ties
+        # an account to its community from as many partners as the signal's threshold.
+        # So is beginning together.
+        for kind, spec in (("coaction", params.signals.coaction),
+                           ("start", params.signals.started_together)):  # fmt: skip
+            bit = scoring.TIE_BITS[kind]
+            partners = np.zeros(len(ids), dtype=np.int64)
+            kind_inside = inside & (bits == bit)
+            np.add.at(partners, tie_a[kind_inside], 1)
+            np.add.at(partners, tie_b[kind_inside], 1)
+            tie_kinds[partners < spec.threshold] &= ~bit
+        own = own_template_ties(templates, ids, membership, organisation)
+        tie_kinds[own] |= scoring.TIE_BITS["template"]
+        return tie_kinds
+
+    def decided(membership: np.ndarray, parent: np.ndarray | None = None) -> scoring.Decision:
+        kinds = _evidence_kinds(
+            edges, {a: int(c) for a, c in zip(ids, membership.tolist(), strict=True) if c >= 0}
+        )
+        return scoring.decide(
+            scores, membership, kinds, params, organisation, tie_kinds_in(membership), parent
+        )
+
+    decision = decided(whole)
+    # A community that holds two fleets is decided again with the second one a community of
+    # its own (its ties and evidence those among its own accounts); the two campaigns that
+    # makes replace the one, when both stand.
+    membership, parent = scoring.split_fleets(
+        scores, whole, organisation, params.campaign_min_accounts
     )
+    if (membership != whole).any():
+        decision = scoring.both_fleets(decision, decided(membership, parent), whole, membership)
+    membership = whole
     # Outside a campaign, working its own templates is a tie to it as inside (corroborating).
     senders = own_template_senders(templates, ids, decision.campaign_of, organisation)
     decision = scoring.join_by_signature(

@@ -233,6 +233,28 @@ def split_fleets(
     return out, membership
 
 
+def both_fleets(
+    whole: Decision, split: Decision, parent: np.ndarray, membership: np.ndarray
+) -> Decision:
+    """``whole`` (communities as found), with each community that ``split_fleets`` cut in
+    two decided as in ``split`` when both of its parts are campaigns there, and as in
+    ``whole`` otherwise: a mixed fleet whose capability-only accounts were cut away from
+    its reasoning ones is one campaign, or two half-fleets that each fail alone."""
+    flagged = whole.flagged.copy()
+    campaign_of = whole.campaign_of.copy()
+    campaigns = dict(whole.campaigns)
+    for p in np.unique(parent[membership != parent]).tolist():
+        rows = np.flatnonzero(parent == p)
+        parts = np.unique(membership[rows]).tolist()
+        if not all(part in split.campaigns for part in parts):
+            continue
+        flagged[rows] = split.flagged[rows]
+        campaign_of[rows] = split.campaign_of[rows]
+        campaigns.pop(p, None)
+        campaigns.update({part: split.campaigns[part] for part in parts})
+    return Decision(flagged, campaign_of, campaigns)
+
+
 def _campaign(
     scores: Scores,
     idx: np.ndarray,

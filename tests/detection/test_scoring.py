@@ -3,7 +3,7 @@
 import numpy as np
 
 from detection.config import DetectionParams
-from detection.scoring import TIE_BITS, decide, explain, score, split_fleets, strength
+from detection.scoring import TIE_BITS, both_fleets, decide, explain, score, split_fleets, strength
 from detection.signals import CONTENT, COORDINATION, VOLUME, Signal
 
 
@@ -333,3 +333,27 @@ def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     assert not decide(scores, membership, evidence, params, None, tied).flagged.any()
     harness = tied | TIE_BITS["template"]
     assert decide(scores, membership, evidence, params, None, harness).flagged.all()
+
+
+def test_a_community_cut_in_two_is_two_campaigns_only_when_both_stand():
+    # Community 0 held two fleets; the cut made rows 4-6 community 9. Decided whole it was
+    # one campaign; cut, the second part is a campaign but the first is not (a mixed fleet
+    # whose capability-only accounts were cut from its reasoning ones): the whole stands.
+    from detection.scoring import Decision
+
+    whole = np.array([0] * 7 + [-1])
+    cut = np.array([0] * 4 + [9] * 3 + [-1])
+    members = np.arange(7)
+    one = Decision(np.array([True] * 7 + [False]), np.array([0] * 7 + [-1]),
+                   {0: {"members": members}})  # fmt: skip
+    half = Decision(np.array([False] * 4 + [True] * 3 + [False]),
+                    np.array([-1] * 4 + [9] * 3 + [-1]),
+                    {9: {"members": np.arange(4, 7)}})  # fmt: skip
+    kept = both_fleets(one, half, whole, cut)
+    assert list(kept.campaigns) == [0]
+    assert kept.campaign_of.tolist() == [0] * 7 + [-1]
+    two = Decision(np.array([True] * 7 + [False]), np.array([0] * 4 + [9] * 3 + [-1]),
+                   {0: {"members": np.arange(4)}, 9: {"members": np.arange(4, 7)}})  # fmt: skip
+    both = both_fleets(one, two, whole, cut)
+    assert sorted(both.campaigns) == [0, 9]
+    assert both.campaign_of.tolist() == [0] * 4 + [9] * 3 + [-1]
