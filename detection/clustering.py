@@ -425,10 +425,10 @@ def key_pairs(
     )
 
     def summed(pairs: pl.DataFrame) -> pl.DataFrame:
-        return (
-            pairs.join(weights, on="kind", how="left")
-            .group_by("a", "b", "kind")
-            .agg((pl.col("w") * pl.col("kw").fill_null(1.0)).sum().alias("w"), pl.col("hub").all())
+        return by_pair(
+            pairs.join(weights, on="kind", how="left").with_columns(
+                pl.col("w") * pl.col("kw").fill_null(1.0)
+            )
         )
 
     small = members.filter(~pl.col("is_hub"))
@@ -486,8 +486,20 @@ def key_pairs(
     ring_pairs = summed(pl.concat(rings, how="vertical_relaxed")) if rings else None
     pairs = pl.concat([*cliques, *([ring_pairs] if ring_pairs is not None else [])])
     if len(cliques) + len(rings) > 1:
-        pairs = pairs.group_by("a", "b", "kind").agg(pl.col("w").sum(), pl.col("hub").all())
+        pairs = by_pair(pairs)
     return pairs.cast(PAIR_SCHEMA)
+
+
+def by_pair(pairs: pl.DataFrame) -> pl.DataFrame:
+    """(a, b, kind, w, hub) summed per pair and kind, in one order whatever order the rows
+    came in: a sum of floats depends on the order of its terms, joins and group-bys deliver
+    their rows in a different order on every large run, and Leiden reads the last bits of
+    the weights (``graph_edges``)."""
+    return (
+        pairs.sort("a", "b", "kind", "w")
+        .group_by("a", "b", "kind", maintain_order=True)
+        .agg(pl.col("w").sum(), pl.col("hub").all())
+    )
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
@@ -660,8 +672,12 @@ def merge_communities(
         {"acct": list(community), "c": list(community.values())},
         schema={"acct": pl.Int64, "c": pl.Int64},
     )
-    tagged = strong.join(cmap.rename({"acct": "a", "c": "ca"}), on="a").join(
-        cmap.rename({"acct": "b", "c": "cb"}), on="b"
+    # Every sum here is taken in one order (sorted first), whatever order the joins give:
+    # the lifts' last bits decide which pieces are joined first.
+    tagged = (
+        strong.join(cmap.rename({"acct": "a", "c": "ca"}), on="a")
+        .join(cmap.rename({"acct": "b", "c": "cb"}), on="b")
+        .sort("a", "b")
     )
     total = 2 * float(tagged["w"].sum())
     degree = (
@@ -671,7 +687,8 @@ def merge_communities(
                 tagged.select(pl.col("cb").alias("c"), "w"),
             ]
         )
-        .group_by("c")
+        .sort("c", "w")
+        .group_by("c", maintain_order=True)
         .agg(pl.col("w").sum().alias("d"))
     )
     cut = (
@@ -685,7 +702,8 @@ def merge_communities(
             pl.max_horizontal("ca", "cb").alias("c2"),
             "w",
         )
-        .group_by("c1", "c2")
+        .sort("c1", "c2", "w")
+        .group_by("c1", "c2", maintain_order=True)
         .agg(pl.col("w").sum().alias("cut"))
         .join(degree.rename({"c": "c1", "d": "d1"}), on="c1")
         .join(degree.rename({"c": "c2", "d": "d2"}), on="c2")

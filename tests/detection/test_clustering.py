@@ -166,6 +166,27 @@ def test_the_graph_leiden_reads_does_not_depend_on_the_order_the_links_come_in()
     assert all(f == found[0] for f in found[1:])
 
 
+def test_pair_weights_do_not_depend_on_the_order_the_links_come_in():
+    """A pair sharing several keys sums one weight per key (``key_pairs``), and a sum of
+    floats depends on the order of its terms: the same rows in any order must give the same
+    weights to the last bit, since Leiden reads them (a plain group-by sums in the order the
+    rows come, which on a large run differs every time)."""
+    import random
+
+    from detection.clustering import by_pair
+
+    rng = random.Random(5)
+    rows = [(a, a + 1 + rng.randrange(3), "ip", 1.0 / rng.choice([2, 3, 6, 9, 12, 15, 16]),
+             False) for a in range(300) for _ in range(8)]  # fmt: skip
+    found = []
+    for _ in range(4):
+        rng.shuffle(rows)
+        frame = pl.DataFrame(rows, schema=["a", "b", "kind", "w", "hub"], orient="row")
+        found.append(by_pair(frame).sort("a", "b", "kind"))
+    assert found[0].height > 500
+    assert all(f.equals(found[0]) for f in found[1:])
+
+
 def test_synchronised_pairs_compared_a_slice_at_a_time_are_the_same(monkeypatch):
     """Shifts compared a slice of the pairs at a time (a run's millions of candidate pairs
     times a signature each) find the same pairs with the same overlap as all at once."""
