@@ -431,36 +431,15 @@ def key_pairs(
             )
         )
 
-    small = members.filter(~pl.col("is_hub"))
-    # Every pair of a key under the cap, a part of the keys at a time, each part summed per
-    # pair: a key of d accounts is d * d rows before they are halved, and a run's keys are
-    # millions (its rows are the sum of d * d; each row of ``small`` is one key's d).
-    parts = max(1, -(-int(small["deg"].sum() or 0) // CLIQUE_PART_ROWS))
-    part = pl.concat_str("kind", "key").hash(seed=31) % parts
-    cliques = [
-        summed(
-            piece.join(
-                piece.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b"
-            )
-            .filter(
-                (pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b"))
-            )
-            .select(
-                pl.col("account").alias("a"),
-                pl.col("account_b").alias("b"),
-                "kind",
-                (1.0 / (pl.col("deg") - 1)).alias("w"),
-                pl.lit(False).alias("hub"),
-            )
-        )
-        for piece in (small.filter(part == i) for i in range(parts))
-    ]
+    small = members.filter(~pl.col("is_hub")).select("kind", "key", "account", "group", "deg")
     big = (
         members.filter(pl.col("is_hub"))
+        .select("kind", "key", "account", "group", "deg")
         .with_columns(pl.col("account").hash(seed=3).alias("order"))
         .sort("kind", "key", "order")
         .with_columns(pl.int_range(pl.len()).over("kind", "key").alias("pos"))
     )
+    del members
     rings = []
     for step in range(1, ring + 1):
         shifted = big.select(
@@ -481,13 +460,40 @@ def key_pairs(
                 pl.lit(True).alias("hub"),
             )
         )
-    # The cliques' pairs come summed and weighted; the rings' are weighted here, and a pair
-    # found in several parts or by both is summed once more (its weights already applied).
+    del big
     ring_pairs = summed(pl.concat(rings, how="vertical_relaxed")) if rings else None
-    pairs = pl.concat([*cliques, *([ring_pairs] if ring_pairs is not None else [])])
-    if len(cliques) + len(rings) > 1:
-        pairs = by_pair(pairs)
-    return pairs.cast(PAIR_SCHEMA)
+    del rings
+    # Every pair of a key under the cap, made a part of the pairs at a time (by the pair's
+    # first account, so that a pair is whole in its part) and summed there with the rings'
+    # pairs of that part: a key of d accounts is d * d rows before they are halved, and a
+    # run's keys are millions (its rows are the sum of d * d; each row of ``small`` is one
+    # key's d). Only the summed pairs are ever held whole.
+    parts = max(1, -(-int(small["deg"].sum() or 0) // CLIQUE_PART_ROWS))
+    others = small.select("kind", "key", pl.col("account").alias("account_b"),
+                          pl.col("group").alias("group_b"))  # fmt: skip
+    found = []
+    for i in range(parts):
+        cliques = summed(
+            small.filter(pl.col("account").hash(seed=31) % parts == i)
+            .join(others, on=["kind", "key"])
+            .filter(
+                (pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b"))
+            )
+            .select(
+                pl.col("account").alias("a"),
+                pl.col("account_b").alias("b"),
+                "kind",
+                (1.0 / (pl.col("deg") - 1)).alias("w"),
+                pl.lit(False).alias("hub"),
+            )
+        )
+        if ring_pairs is not None:
+            # The rings' pairs come summed and weighted, as the cliques' do: a pair found by
+            # both is summed once more (its weights already applied).
+            mine = ring_pairs.filter(pl.col("a").hash(seed=31) % parts == i)
+            cliques = by_pair(pl.concat([cliques, mine])) if mine.height else cliques
+        found.append(cliques.cast(PAIR_SCHEMA))
+    return pl.concat(found) if len(found) > 1 else found[0]
 
 
 def by_pair(pairs: pl.DataFrame) -> pl.DataFrame:
