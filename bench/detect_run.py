@@ -46,6 +46,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -333,7 +334,10 @@ def main() -> None:
         raise SystemExit(compare(*args.compare))
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ.setdefault("DEBUG", "true")
+    # As production runs, DEBUG off: with it on, Django keeps the text of every query a
+    # process makes, each chunk's stored payload included, for as long as the process lives.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", f"bench-{secrets.token_hex(16)}")
     os.environ["CELERY_BROKER_URL"] = ""
     import django
 

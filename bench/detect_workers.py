@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -75,7 +76,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ.setdefault("DEBUG", "true")
+    # As production runs, DEBUG off: with it on, Django keeps the text of every query a
+    # process makes, each chunk's stored payload included, for as long as the process lives.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", f"bench-{secrets.token_hex(16)}")
     os.environ["CELERY_BROKER_URL"] = args.broker
     import django
 
