@@ -432,67 +432,74 @@ def key_pairs(
         )
 
     small = members.filter(~pl.col("is_hub")).select("kind", "key", "account", "group", "deg")
+    # The hub keys' rows in a fixed pseudo-random order within each key; a row's ring
+    # neighbour ``step`` on is the row ``(pos + step) % deg`` of its key, found by its place
+    # in this frame (the key's first row is ``pos`` rows up).
     big = (
         members.filter(pl.col("is_hub"))
         .select("kind", "key", "account", "group", "deg")
         .with_columns(pl.col("account").hash(seed=3).alias("order"))
         .sort("kind", "key", "order")
         .with_columns(pl.int_range(pl.len()).over("kind", "key").alias("pos"))
+        .select("kind", "account", "group", "deg", "pos")
     )
     del members
-    rings = []
-    for step in range(1, ring + 1):
-        shifted = big.select(
-            "kind",
-            "key",
-            ((pl.col("pos") + step) % pl.col("deg")).alias("pos"),
-            pl.col("account").alias("account_b"),
-            pl.col("group").alias("group_b"),
-        )
-        rings.append(
-            big.join(shifted, on=["kind", "key", "pos"])
-            .filter(pl.col("group") != pl.col("group_b"))
-            .select(
-                pl.min_horizontal("account", "account_b").alias("a"),
-                pl.max_horizontal("account", "account_b").alias("b"),
-                "kind",
-                pl.lit(1.0 / (2 * ring)).alias("w"),
-                pl.lit(True).alias("hub"),
-            )
-        )
-    del big
-    ring_pairs = summed(pl.concat(rings, how="vertical_relaxed")) if rings else None
-    del rings
-    # Every pair of a key under the cap, made a part of the pairs at a time (by the pair's
-    # first account, so that a pair is whole in its part) and summed there with the rings'
-    # pairs of that part: a key of d accounts is d * d rows before they are halved, and a
-    # run's keys are millions (its rows are the sum of d * d; each row of ``small`` is one
-    # key's d). Only the summed pairs are ever held whole.
-    parts = max(1, -(-int(small["deg"].sum() or 0) // CLIQUE_PART_ROWS))
+    # Every pair of a key under the cap and of a hub's ring, made a part of the pairs at a
+    # time (by the pair's first account, so that a pair is whole in its part, every term of
+    # its weight summed there in one order) and summed: a key of d accounts under the cap is
+    # d * d rows before they are halved, a hub's ring ``ring`` rows an account, and a run's
+    # keys are millions (each row of ``small`` is one key's d). Only the summed pairs are
+    # ever held whole.
+    parts = max(1, -(-(int(small["deg"].sum() or 0) + ring * big.height) // CLIQUE_PART_ROWS))
+    first = pl.col("a").hash(seed=31) % parts
     others = small.select("kind", "key", pl.col("account").alias("account_b"),
                           pl.col("group").alias("group_b"))  # fmt: skip
     found = []
     for i in range(parts):
-        cliques = summed(
-            small.filter(pl.col("account").hash(seed=31) % parts == i)
-            .join(others, on=["kind", "key"])
-            .filter(
-                (pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b"))
+        pieces = [
+            summed(
+                small.filter(pl.col("account").hash(seed=31) % parts == i)
+                .join(others, on=["kind", "key"])
+                .filter(
+                    (pl.col("account") < pl.col("account_b"))
+                    & (pl.col("group") != pl.col("group_b"))
+                )
+                .select(
+                    pl.col("account").alias("a"),
+                    pl.col("account_b").alias("b"),
+                    "kind",
+                    (1.0 / (pl.col("deg") - 1)).alias("w"),
+                    pl.lit(False).alias("hub"),
+                )
             )
-            .select(
-                pl.col("account").alias("a"),
-                pl.col("account_b").alias("b"),
-                "kind",
-                (1.0 / (pl.col("deg") - 1)).alias("w"),
-                pl.lit(False).alias("hub"),
+        ]
+        rings = []
+        for step in range(1, ring + 1):
+            partner = (
+                pl.int_range(pl.len()) - pl.col("pos") + (pl.col("pos") + step) % pl.col("deg")
             )
-        )
-        if ring_pairs is not None:
-            # The rings' pairs come summed and weighted, as the cliques' do: a pair found by
-            # both is summed once more (its weights already applied).
-            mine = ring_pairs.filter(pl.col("a").hash(seed=31) % parts == i)
-            cliques = by_pair(pl.concat([cliques, mine])) if mine.height else cliques
-        found.append(cliques.cast(PAIR_SCHEMA))
+            rings.append(
+                big.with_columns(
+                    pl.col("account").gather(partner).alias("account_b"),
+                    pl.col("group").gather(partner).alias("group_b"),
+                )
+                .filter(pl.col("group") != pl.col("group_b"))
+                .select(
+                    pl.min_horizontal("account", "account_b").alias("a"),
+                    pl.max_horizontal("account", "account_b").alias("b"),
+                    "kind",
+                    pl.lit(1.0 / (2 * ring)).alias("w"),
+                    pl.lit(True).alias("hub"),
+                )
+                .filter(first == i)
+            )
+        if rings:
+            # A pair found by both a small key and a hub's ring sums their summed weights
+            # (each already weighted by its kind).
+            pieces.append(summed(pl.concat(rings, how="vertical_relaxed")))
+            del rings
+        pairs = by_pair(pl.concat(pieces)) if len(pieces) > 1 else pieces[0]
+        found.append(pairs.cast(PAIR_SCHEMA))
     return pl.concat(found) if len(found) > 1 else found[0]
 
 
