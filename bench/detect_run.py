@@ -25,9 +25,12 @@ fresh copy of the data, and ``--compare`` them).
 
 ``--analyse-only`` (with ``--stages``) runs only the analysis of the finalise step again, on
 the chunks the latest successful run stored (nothing is written): where its time and
-memory go, without the chunk step's. With ``--dump FILE`` it writes what that analysis
-decided (every account's risk, flag and signal strengths; each campaign's members and
-evidence summary), which ``--compare`` compares with another such dump.
+memory go, without the chunk step's. ``--shuffle SEED`` reads the chunks, and each chunk's
+rows, in an order drawn from SEED: the analysis must decide the same whatever the order
+(``--dump`` it and ``--compare`` with an unshuffled dump). With ``--dump FILE`` it writes
+what that analysis decided (every account's risk, flag and signal strengths; each
+campaign's members and evidence summary), which ``--compare`` compares with another such
+dump.
 
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
@@ -43,6 +46,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -181,6 +185,41 @@ def _frame_digest(frame) -> str:
     return f"{frame.height}:{digest.hexdigest()}"
 
 
+def _analyse_shuffled(run, seed: int):
+    """``services.run_analysis`` of ``run`` with its chunks, and each chunk's rows, in an
+    order drawn from ``seed``: what it decides must not depend on the order it reads."""
+    import random
+    import tempfile
+
+    from detection import services
+    from detection.config import DetectionParams
+
+    payloads = list(
+        run.chunks.exclude(payload=None).order_by("index").values_list("payload", flat=True)
+    )
+    draw = random.Random(seed)
+    draw.shuffle(payloads)
+
+    def shuffled(payload):
+        chunk = services._unpack(bytes(payload))
+        for name in ("features", "links", "models"):
+            frame = getattr(chunk, name)
+            setattr(
+                chunk, name, frame.sample(fraction=1.0, shuffle=True, seed=draw.randrange(2**32))
+            )
+        return chunk
+
+    with tempfile.TemporaryDirectory(prefix="detection-cells-") as spill:
+        return services.analyse_chunks(
+            (shuffled(p) for p in payloads),
+            window_start=run.window_start,
+            window_end=run.window_end,
+            params=DetectionParams.from_stored(run.config.params),
+            before=run,
+            spill=Path(spill),
+        )
+
+
 def dump(run) -> dict:
     """``detection.outcome.run_outcome`` and digests of the run's chunk frames."""
     import polars as pl
@@ -279,6 +318,12 @@ def main() -> None:
         help="only analyse the latest successful run's stored chunks again (with --stages)",
     )
     parser.add_argument(
+        "--shuffle",
+        type=int,
+        metavar="SEED",
+        help="with --analyse-only: the chunks and their rows in an order drawn from SEED",
+    )
+    parser.add_argument(
         "--chunk-exchanges", type=int, help="publish a version with this chunk_exchanges first"
     )
     parser.add_argument(
@@ -289,7 +334,10 @@ def main() -> None:
         raise SystemExit(compare(*args.compare))
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ.setdefault("DEBUG", "true")
+    # As production runs, DEBUG off: with it on, Django keeps the text of every query a
+    # process makes, each chunk's stored payload included, for as long as the process lives.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", f"bench-{secrets.token_hex(16)}")
     os.environ["CELERY_BROKER_URL"] = ""
     import django
 
@@ -345,7 +393,10 @@ def main() -> None:
 
         run = DetectionRun.objects.filter(status=DetectionRun.Status.SUCCEEDED).latest()
         wall, cpu = time.perf_counter(), time.process_time()
-        analysis = services.run_analysis(run)
+        if args.shuffle is None:
+            analysis = services.run_analysis(run)
+        else:
+            analysis = _analyse_shuffled(run, args.shuffle)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(
             f"analysis of run {run.pk} again: {wall:.1f} s wall, {cpu:.1f} s CPU here, "

@@ -10,7 +10,8 @@ first: use a Redis database nothing else uses), starts one detection run on them
 it. It prints the run's wall time and its stages (features over all chunks, finalise,
 reach), how the chunks spread over the processes, and the peak RSS of each worker process
 (sampled from /proc five times a second, so a peak shorter than that can be missed), also
-by the stage the run was in. The
+by the stage the run was in, and each process's RSS as each stage began (what the finalise
+step's worker carries from its chunks). The
 workers are stopped as soon as the run has finished, before the cases it opens are synced
 (that is measured by ``bench/seed_scale.py``).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -74,7 +76,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    os.environ.setdefault("DEBUG", "true")
+    # As production runs, DEBUG off: with it on, Django keeps the text of every query a
+    # process makes, each chunk's stored payload included, for as long as the process lives.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", f"bench-{secrets.token_hex(16)}")
     os.environ["CELERY_BROKER_URL"] = args.broker
     import django
 
@@ -120,6 +125,9 @@ def main() -> None:
     ]
     peaks: dict[int, float] = {}
     by_stage: dict[str, float] = {}
+    # Each worker process's RSS when the run entered each stage: what a process carries
+    # from the stages before (the finalise step's worker, from its chunks).
+    entered: dict[str, dict[int, float]] = {}
     try:
         _wait_for(args.workers)  # the run is timed from when the workers can take it
         with transaction.atomic():
@@ -132,6 +140,7 @@ def main() -> None:
                     rss = _rss_mb(pid)
                     peaks[pid] = max(peaks.get(pid, 0.0), rss)
                     by_stage[run.stage] = max(by_stage.get(run.stage, 0.0), rss)
+                    entered.setdefault(run.stage, {}).setdefault(pid, rss)
             if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
                 break
             if any(w.poll() is not None for w in workers):
@@ -164,6 +173,15 @@ def main() -> None:
     print(
         "  largest process by the run's stage: "
         + ", ".join(f"{stage or '-'} {peak:,.0f} MB" for stage, peak in by_stage.items())
+    )
+    print(
+        "  worker processes' RSS as each stage began: "
+        + "; ".join(
+            f"{stage or '-'} "
+            + ", ".join(f"{rss:,.0f}" for rss in sorted(pids.values()) if rss)
+            + " MB"
+            for stage, pids in entered.items()
+        )
     )
     if args.dump:
         from detect_run import dump

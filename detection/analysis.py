@@ -248,6 +248,7 @@ def analyse(
         )
         .filter(pl.col("a").is_in(ids) & pl.col("b").is_in(ids))
         .unique()
+        .sort("a", "b", "kind")
     )
     tie_a = np.array([position[a] for a in ties["a"].to_list()], dtype=np.int64)
     tie_b = np.array([position[b] for b in ties["b"].to_list()], dtype=np.int64)

@@ -425,69 +425,94 @@ def key_pairs(
     )
 
     def summed(pairs: pl.DataFrame) -> pl.DataFrame:
-        return (
-            pairs.join(weights, on="kind", how="left")
-            .group_by("a", "b", "kind")
-            .agg((pl.col("w") * pl.col("kw").fill_null(1.0)).sum().alias("w"), pl.col("hub").all())
+        return by_pair(
+            pairs.join(weights, on="kind", how="left").with_columns(
+                pl.col("w") * pl.col("kw").fill_null(1.0)
+            )
         )
 
-    small = members.filter(~pl.col("is_hub"))
-    # Every pair of a key under the cap, a part of the keys at a time, each part summed per
-    # pair: a key of d accounts is d * d rows before they are halved, and a run's keys are
-    # millions (its rows are the sum of d * d; each row of ``small`` is one key's d).
-    parts = max(1, -(-int(small["deg"].sum() or 0) // CLIQUE_PART_ROWS))
-    part = pl.concat_str("kind", "key").hash(seed=31) % parts
-    cliques = [
-        summed(
-            piece.join(
-                piece.select("kind", "key", "account", "group"), on=["kind", "key"], suffix="_b"
-            )
-            .filter(
-                (pl.col("account") < pl.col("account_b")) & (pl.col("group") != pl.col("group_b"))
-            )
-            .select(
-                pl.col("account").alias("a"),
-                pl.col("account_b").alias("b"),
-                "kind",
-                (1.0 / (pl.col("deg") - 1)).alias("w"),
-                pl.lit(False).alias("hub"),
-            )
-        )
-        for piece in (small.filter(part == i) for i in range(parts))
-    ]
+    small = members.filter(~pl.col("is_hub")).select("kind", "key", "account", "group", "deg")
+    # The hub keys' rows in a fixed pseudo-random order within each key; a row's ring
+    # neighbour ``step`` on is the row ``(pos + step) % deg`` of its key, found by its place
+    # in this frame (the key's first row is ``pos`` rows up).
     big = (
         members.filter(pl.col("is_hub"))
+        .select("kind", "key", "account", "group", "deg")
         .with_columns(pl.col("account").hash(seed=3).alias("order"))
         .sort("kind", "key", "order")
         .with_columns(pl.int_range(pl.len()).over("kind", "key").alias("pos"))
+        .select("kind", "account", "group", "deg", "pos")
     )
-    rings = []
-    for step in range(1, ring + 1):
-        shifted = big.select(
-            "kind",
-            "key",
-            ((pl.col("pos") + step) % pl.col("deg")).alias("pos"),
-            pl.col("account").alias("account_b"),
-            pl.col("group").alias("group_b"),
-        )
-        rings.append(
-            big.join(shifted, on=["kind", "key", "pos"])
-            .filter(pl.col("group") != pl.col("group_b"))
-            .select(
-                pl.min_horizontal("account", "account_b").alias("a"),
-                pl.max_horizontal("account", "account_b").alias("b"),
-                "kind",
-                pl.lit(1.0 / (2 * ring)).alias("w"),
-                pl.lit(True).alias("hub"),
+    del members
+    # Every pair of a key under the cap and of a hub's ring, made a part of the pairs at a
+    # time (by the pair's first account, so that a pair is whole in its part, every term of
+    # its weight summed there in one order) and summed: a key of d accounts under the cap is
+    # d * d rows before they are halved, a hub's ring ``ring`` rows an account, and a run's
+    # keys are millions (each row of ``small`` is one key's d). Only the summed pairs are
+    # ever held whole.
+    parts = max(1, -(-(int(small["deg"].sum() or 0) + ring * big.height) // CLIQUE_PART_ROWS))
+    first = pl.col("a").hash(seed=31) % parts
+    others = small.select("kind", "key", pl.col("account").alias("account_b"),
+                          pl.col("group").alias("group_b"))  # fmt: skip
+    found = []
+    for i in range(parts):
+        pieces = [
+            summed(
+                small.filter(pl.col("account").hash(seed=31) % parts == i)
+                .join(others, on=["kind", "key"])
+                .filter(
+                    (pl.col("account") < pl.col("account_b"))
+                    & (pl.col("group") != pl.col("group_b"))
+                )
+                .select(
+                    pl.col("account").alias("a"),
+                    pl.col("account_b").alias("b"),
+                    "kind",
+                    (1.0 / (pl.col("deg") - 1)).alias("w"),
+                    pl.lit(False).alias("hub"),
+                )
             )
-        )
-    # The cliques' pairs come summed and weighted; the rings' are weighted here, and a pair
-    # found in several parts or by both is summed once more (its weights already applied).
-    ring_pairs = summed(pl.concat(rings, how="vertical_relaxed")) if rings else None
-    pairs = pl.concat([*cliques, *([ring_pairs] if ring_pairs is not None else [])])
-    if len(cliques) + len(rings) > 1:
-        pairs = pairs.group_by("a", "b", "kind").agg(pl.col("w").sum(), pl.col("hub").all())
-    return pairs.cast(PAIR_SCHEMA)
+        ]
+        rings = []
+        for step in range(1, ring + 1):
+            partner = (
+                pl.int_range(pl.len()) - pl.col("pos") + (pl.col("pos") + step) % pl.col("deg")
+            )
+            rings.append(
+                big.with_columns(
+                    pl.col("account").gather(partner).alias("account_b"),
+                    pl.col("group").gather(partner).alias("group_b"),
+                )
+                .filter(pl.col("group") != pl.col("group_b"))
+                .select(
+                    pl.min_horizontal("account", "account_b").alias("a"),
+                    pl.max_horizontal("account", "account_b").alias("b"),
+                    "kind",
+                    pl.lit(1.0 / (2 * ring)).alias("w"),
+                    pl.lit(True).alias("hub"),
+                )
+                .filter(first == i)
+            )
+        if rings:
+            # A pair found by both a small key and a hub's ring sums their summed weights
+            # (each already weighted by its kind).
+            pieces.append(summed(pl.concat(rings, how="vertical_relaxed")))
+            del rings
+        pairs = by_pair(pl.concat(pieces)) if len(pieces) > 1 else pieces[0]
+        found.append(pairs.cast(PAIR_SCHEMA))
+    return pl.concat(found) if len(found) > 1 else found[0]
+
+
+def by_pair(pairs: pl.DataFrame) -> pl.DataFrame:
+    """(a, b, kind, w, hub) summed per pair and kind, in one order whatever order the rows
+    came in: a sum of floats depends on the order of its terms, joins and group-bys deliver
+    their rows in a different order on every large run, and Leiden reads the last bits of
+    the weights (``graph_edges``)."""
+    return (
+        pairs.sort("a", "b", "kind", "w")
+        .group_by("a", "b", "kind", maintain_order=True)
+        .agg(pl.col("w").sum(), pl.col("hub").all())
+    )
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
@@ -660,8 +685,12 @@ def merge_communities(
         {"acct": list(community), "c": list(community.values())},
         schema={"acct": pl.Int64, "c": pl.Int64},
     )
-    tagged = strong.join(cmap.rename({"acct": "a", "c": "ca"}), on="a").join(
-        cmap.rename({"acct": "b", "c": "cb"}), on="b"
+    # Every sum here is taken in one order (sorted first), whatever order the joins give:
+    # the lifts' last bits decide which pieces are joined first.
+    tagged = (
+        strong.join(cmap.rename({"acct": "a", "c": "ca"}), on="a")
+        .join(cmap.rename({"acct": "b", "c": "cb"}), on="b")
+        .sort("a", "b")
     )
     total = 2 * float(tagged["w"].sum())
     degree = (
@@ -671,7 +700,8 @@ def merge_communities(
                 tagged.select(pl.col("cb").alias("c"), "w"),
             ]
         )
-        .group_by("c")
+        .sort("c", "w")
+        .group_by("c", maintain_order=True)
         .agg(pl.col("w").sum().alias("d"))
     )
     cut = (
@@ -685,7 +715,8 @@ def merge_communities(
             pl.max_horizontal("ca", "cb").alias("c2"),
             "w",
         )
-        .group_by("c1", "c2")
+        .sort("c1", "c2", "w")
+        .group_by("c1", "c2", maintain_order=True)
         .agg(pl.col("w").sum().alias("cut"))
         .join(degree.rename({"c": "c1", "d": "d1"}), on="c1")
         .join(degree.rename({"c": "c2", "d": "d2"}), on="c2")

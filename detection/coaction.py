@@ -249,9 +249,17 @@ class CellSummary:
     def of(cls, cells: Cells, groups: pl.DataFrame) -> CellSummary:
         numbered = numbered_groups(groups)
         members: list[pl.DataFrame | Path] = []
-        crowd, size, sketch, worked = [], [], [], []
+        crowd, size, sketch = [], [], []
+        worked = pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
         for index, part in enumerate(cells.parts()):
-            worked.append(part.group_by("account", "kid").agg(pl.len().alias("c")))
+            # Added up part by part: an account works its keys on many days, so every part's
+            # counts held until the end were several times the total (and counts add up
+            # alike in any order).
+            worked = (
+                pl.concat([worked, part.group_by("account", "kid").agg(pl.len().alias("c"))])
+                .group_by("account", "kid")
+                .agg(pl.col("c").sum())
+            )
             rows = cell_members(part, numbered)
             del part
             crowd.append(crowds(rows))
@@ -277,11 +285,7 @@ class CellSummary:
                 if sketch
                 else pl.DataFrame()
             ),
-            worked=(
-                pl.concat(worked).group_by("account", "kid").agg(pl.col("c").sum())
-                if worked
-                else pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
-            ),
+            worked=worked,
         )
 
     def member_parts(self) -> Iterator[pl.DataFrame]:

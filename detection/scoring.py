@@ -513,7 +513,9 @@ def join_by_signature(
             weight[(row, c)] = weight.get((row, c), 0) + 1
             kinds[(row, c)] = kinds.get((row, c), 0) | bit
     best: dict[int, tuple[int, int]] = {}
-    for (row, c), w in weight.items():
+    # In order of campaign, so that of two campaigns tied to a row as strongly the first
+    # wins, whatever order the ties came in (pieces of one fleet often are).
+    for (row, c), w in sorted(weight.items()):
         if w > best.get(row, (0, -1))[0]:
             best[row] = (w, c)
     org_size = np.bincount(org)

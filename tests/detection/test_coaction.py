@@ -201,6 +201,31 @@ def test_an_account_working_the_campaigns_own_templates_is_tied_like_its_members
     assert alone.campaign_of.tolist() == [0, 0, 0, 0, -1, -1, -1]
 
 
+def test_an_account_tied_as_strongly_to_two_pieces_of_a_fleet_joins_the_same_one_each_time():
+    """Rows 0-2 and 3-5: two campaigns of one fleet that Leiden cut (tied by co-action, but
+    too few across to merge). Row 6 outside co-acts with two members of each: whatever order
+    its ties come in (a run's grouped frames come in a different order every time), it joins
+    the same campaign, the first."""
+    scores = _scores(risk=[0.9] * 7, reasoning=[0.9] * 7, coding=[0.0] * 7)
+    ties = TIE_BITS["coaction"]
+    a = np.array([6, 6, 6, 6, 0, 1, 3, 4])
+    b = np.array([0, 1, 3, 4, 1, 2, 4, 5])
+    found = set()
+    for order in ([0, 1, 2, 3, 4, 5, 6, 7], [3, 2, 1, 0, 7, 6, 5, 4], [2, 0, 3, 1, 5, 7, 4, 6]):
+        campaign_of = np.array([0, 0, 0, 1, 1, 1, -1])
+        campaigns = {
+            c: {"members": np.arange(3 * c, 3 * c + 3), "evidence": ["coaction"],
+                "signature": ["reasoning_elicitation"], "ties": ties}
+            for c in (0, 1)
+        }  # fmt: skip
+        decision = Decision(campaign_of >= 0, campaign_of, campaigns)
+        joined = join_by_signature(
+            scores, decision, a[order], b[order], np.full(len(a), ties), DetectionParams()
+        )
+        found.add(tuple(joined.campaign_of.tolist()))
+    assert found == {(0, 0, 0, 1, 1, 1, 0)}
+
+
 def test_a_lone_flag_does_not_rest_on_ties_to_a_fleet_that_harvests_something_else():
     # Rows 0-3 a coding fleet's campaign. Row 4, flagged alone, is a benchmark researcher
     # (reasoning) whose cloud address the fleet's proxy network also rents: its only ties
