@@ -366,7 +366,10 @@ def decide(
     campaign_of = np.full(n, -1)
     campaigns: dict[int, dict] = {}
     need = params.campaign_min_accounts
-    whole = membership if parent is None else parent
+    # Each community a second fleet was taken out of, whole (``split_fleets``).
+    around_of = (
+        {} if parent is None else {int(parent[rows[0]]): rows for rows in community_rows(parent)}
+    )
     for idx in community_rows(membership):
         community = int(membership[idx[0]])
         if len(np.unique(org[idx])) < need:
@@ -379,13 +382,13 @@ def decide(
         # A second fleet taken out of a community (``split_fleets``) shares two strong kinds
         # of evidence among its own accounts: customers of a proxy network who harvest
         # something else and meet on a few of its exits share only those addresses.
-        split = parent is not None and whole[idx[0]] != community
+        split = parent is not None and int(parent[idx[0]]) != community
         if split and len(kinds & STRONG) < 2:
             continue
         # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
         # distillation campaign: enough of its organisations must also behave like harvesters
         # (counted over the community a second fleet was taken out of, ``split_fleets``).
-        around = idx if parent is None else np.flatnonzero(whole == whole[idx[0]])
+        around = idx if parent is None else around_of[int(parent[idx[0]])]
         organisations, harvesting = harvesting_organisations(scores.behaviour, around, org)
         if harvesting < params.campaign_min_behaviour_share * organisations:
             continue
