@@ -291,7 +291,10 @@ def analyse(
         scores, whole, organisation, params.campaign_min_accounts
     )
     if (membership != whole).any():
-        decision = scoring.both_fleets(decision, decided(membership, parent), whole, membership)
+        # Only the communities cut are decided again (the rest are none in that pass).
+        cut = np.isin(whole, np.unique(whole[membership != whole]))
+        again = decided(np.where(cut, membership, -1), np.where(cut, parent, -1))
+        decision = scoring.both_fleets(decision, again, whole, membership)
     membership = whole
     # Outside a campaign, working its own templates is a tie to it as inside (corroborating).
     senders = own_template_senders(templates, ids, decision.campaign_of, organisation)
