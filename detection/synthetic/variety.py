@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import OLD_MODELS, AccountSpec, Behaviour, ModelPolicy, World
 from detection.synthetic.cohorts import person
+from detection.synthetic.lookalikes import PLATFORMS, agent_job_prompt, proxy_network
 from detection.synthetic.timing import DAY, HOUR
 
 # The harvest a fleet runs, and the label cohort its accounts get.
@@ -77,6 +79,12 @@ def plan_fleet(w: World, campaign_id: str) -> tuple[list[AccountSpec], dict]:
     pivot = rng.choice(["none", "fast", "slow"]) if start_kind != "rush" else "rush"
     cover = rng.random() < 0.3 and register == "aged" and start_kind != "sleeper"
     orgs = rng.choice([0.0, 0.0, rng.uniform(0.1, 0.6)])
+    # Agent work through the popular coding agent that customers run (its harness word for
+    # word, its client string) on a share of the accounts, instead of the operator's own
+    # harness: drawn from a stream of its own, so every other draw is as it was.
+    agent = random.Random(f"{w.seed}:{campaign_id}:popular-agent")
+    on_agent = agent.choice([0.0, 0.0, agent.uniform(0.3, 1.0)]) if "agentic" in dict(mix) else 0.0
+    forge = f"forge-cli/2.{agent.randint(1, 9)}.{agent.randint(0, 4)} (node 22; linux)"
 
     # When: the fleet's first and last day, and each account's own span.
     if start_kind == "rush":
@@ -103,8 +111,6 @@ def plan_fleet(w: World, campaign_id: str) -> tuple[list[AccountSpec], dict]:
 
     # Exits.
     if exits_kind == "network":
-        from detection.synthetic.lookalikes import proxy_network
-
         pool = list(proxy_network(w))
     else:
         factor = {"shared_pool": (0.5, 3), "sparse": (5, 20), "few": (0.1, 0.5)}[exits_kind]
@@ -233,6 +239,9 @@ def plan_fleet(w: World, campaign_id: str) -> tuple[list[AccountSpec], dict]:
             context_tokens=(rng.uniform(4.5, 7.5), 0.6),
             output_tokens=(rng.uniform(6.3, 6.9), 0.45),
         )
+        if agent.random() < on_agent:
+            behaviour.prompt = functools.partial(agent_job_prompt, platform=agent.choice(PLATFORMS))
+            behaviour.user_agents = [forge]
         if cover:
             # An aged account with a person's history on the old models, then taken over.
             usual = person(
@@ -291,6 +300,7 @@ def plan_fleet(w: World, campaign_id: str) -> tuple[list[AccountSpec], dict]:
         "model": pivot,
         "cover": cover,
         "declared_orgs": round(orgs, 2),
+        "popular_agent": round(on_agent, 2),
     }
     info = {
         "kind": f"varied_{harvest}",

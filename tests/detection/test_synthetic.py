@@ -660,6 +660,31 @@ def test_varied_shapes_differ_from_fleet_to_fleet_and_seed_to_seed():
     assert undeclared  # a company of ten keys or more on one card, none declaring it
 
 
+def test_some_varied_fleets_run_the_popular_agent_that_customers_run():
+    """Part of the varied fleets with agentic work send it through the popular coding agent
+    (its client string and its harness before the operator's jobs) on a share of their
+    accounts; a fleet with no agentic work never does."""
+    from detection.synthetic.lookalikes import agent_job_prompt
+
+    shares = []
+    for seed in range(1001, 1011):
+        _, specs, campaigns = _varied(seed)
+        for campaign, info in campaigns.items():
+            share = info["shape"]["popular_agent"]
+            on_agent = [
+                s
+                for s in specs
+                if s.campaign == campaign
+                and getattr(s.behaviour.prompt, "func", None) is agent_job_prompt
+                and s.behaviour.user_agents[0].startswith("forge-cli/")
+            ]
+            if "agentic" not in info["shape"]["mix"]:
+                assert share == 0
+            assert bool(on_agent) == (share > 0) or info["shape"]["cover"]
+            shares.append(share)
+    assert 0 < sum(s > 0 for s in shares) < len(shares)
+
+
 def test_the_default_data_set_has_no_varied_shapes(rows):
     assert rows["manifest"]["vary"] is False
     assert not any(r["cohort"].startswith("varied_") for r in rows["labels"])
