@@ -142,6 +142,25 @@ def tie_signature(kinds: np.ndarray) -> int:
     return sum(bit for bit in TIE_BITS.values() if ((kinds & bit) > 0).mean() >= 0.5)
 
 
+def member_ties(kinds: np.ndarray) -> int:
+    """The kinds of tie a campaign's member needs (``_ties_like``): its tie signature; but
+    when that is addresses alone and most of these accounts are tied two ways, every kind
+    those tied two ways have, so that a member is tied two ways too. Addresses are the one
+    tie a fleet shares with the customers of a proxy network it rents: two fleets on one
+    network (one also tied by its shifts, the other by its own harness, neither second kind
+    held by half) leave the addresses as their signature, and a customer who rents the same
+    exits and runs the same popular agent has those alone. A card, shifts or co-action are
+    not shared with strangers that way, and stay enough on their own."""
+    mask = tie_signature(kinds)
+    if mask != TIE_BITS["ip"]:
+        return mask
+    count = sum(((kinds & bit) > 0).astype(int) for bit in TIE_BITS.values())
+    two = count >= 2
+    if two.mean() < 0.5:
+        return mask
+    return mask | int(np.bitwise_or.reduce(kinds[two]))
+
+
 # Ties that are two coincidences in one, so enough on their own when the campaign's members
 # have them: beginning in the same hour *and* sending the same uncommon templates.
 SELF_SUFFICIENT = TIE_BITS["start"]
@@ -266,9 +285,10 @@ def _campaign(
 ) -> dict | None:
     """The campaign the accounts ``idx`` of one community make (``decide``), or None."""
     harvesters = idx[scores.behaviour[idx]]
-    tie_mask = 0
+    tie_mask = member_mask = 0
     if tie_kinds is not None:
-        tie_mask = tie_signature(tie_kinds[harvesters if len(harvesters) else idx])
+        tied = tie_kinds[harvesters if len(harvesters) else idx]
+        tie_mask, member_mask = tie_signature(tied), member_ties(tied)
         # A fleet's harvesters are tied to one another (addresses, cards, shifts,
         # co-action, starting together); a community where most of them have no such tie
         # is strangers Leiden put together on a few links between a few of them.
@@ -301,7 +321,7 @@ def _campaign(
     bar = np.where(alike, params.member_threshold, params.campaign_threshold)
     tied_like = np.ones(len(idx), dtype=bool)
     if tie_kinds is not None:
-        tied_like = _ties_like(tie_kinds[idx], tie_mask)
+        tied_like = _ties_like(tie_kinds[idx], member_mask)
     members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
     if len(np.unique(org[members])) < params.campaign_min_accounts:
         return None
@@ -312,6 +332,7 @@ def _campaign(
         "evidence": sorted(kinds),
         "signature": [scores.signals[j].name for j in signature],
         "ties": tie_mask,
+        "member_ties": member_mask,
     }
 
 
@@ -356,7 +377,8 @@ def decide(
     account, a bit per kind of tie, ``TIE_BITS``, it has to others of its community), a member
     is tied to the campaign the way most of its harvesters are: at least two of those kinds of
     tie, or the one there is (a stranger on one of a fleet's exits, or a customer whose "uncommon"
-    client string a fleet also sends, is not). The members must again span
+    client string a fleet also sends, is not), two when most harvesters are tied two ways
+    (``member_ties``). The members must again span
     ``campaign_min_accounts`` organisations.
     """
     n = len(scores.risk)
@@ -530,7 +552,7 @@ def join_by_signature(
         tie = kinds[(row, c)]
         if template_ties and (row, c) in template_ties:
             tie |= CORROBORATING
-        if not _ties_like(np.array([tie]), info.get("ties", 0))[0]:
+        if not _ties_like(np.array([tie]), info["member_ties"])[0]:
             continue
         members = np.asarray(info["members"])
         inside = int((org[members] == org[row]).sum()) + 1

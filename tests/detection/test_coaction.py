@@ -156,8 +156,14 @@ def test_membership_follows_the_campaigns_signature_and_ties():
     campaign_of = np.array([0, 0, 0, 0, 1, 1, -1, -1, -1])
     ties = TIE_BITS["coaction"]
     campaigns = {
-        0: {"members": np.arange(4), "evidence": ["coaction"], "signature": [], "ties": ties},
-        1: {"members": np.array([4, 5]), "evidence": ["coaction"], "signature": [], "ties": ties},
+        c: {
+            "members": rows,
+            "evidence": ["coaction"],
+            "signature": [],
+            "ties": ties,
+            "member_ties": ties,
+        }
+        for c, rows in ((0, np.arange(4)), (1, np.array([4, 5])))
     }
     for info in campaigns.values():
         info["signature"] = ["reasoning_elicitation"]
@@ -185,6 +191,7 @@ def test_an_account_working_the_campaigns_own_templates_is_tied_like_its_members
             "evidence": ["ip"],
             "signature": ["reasoning_elicitation"],
             "ties": ties,
+            "member_ties": ties,
         }
     }
     decision = Decision(campaign_of >= 0, campaign_of, campaigns)
@@ -215,7 +222,7 @@ def test_an_account_tied_as_strongly_to_two_pieces_of_a_fleet_joins_the_same_one
         campaign_of = np.array([0, 0, 0, 1, 1, 1, -1])
         campaigns = {
             c: {"members": np.arange(3 * c, 3 * c + 3), "evidence": ["coaction"],
-                "signature": ["reasoning_elicitation"], "ties": ties}
+                "signature": ["reasoning_elicitation"], "ties": ties, "member_ties": ties}
             for c in (0, 1)
         }  # fmt: skip
         decision = Decision(campaign_of >= 0, campaign_of, campaigns)
@@ -245,6 +252,7 @@ def test_a_lone_flag_does_not_rest_on_ties_to_a_fleet_that_harvests_something_el
             "evidence": ["ip"],
             "signature": ["capability_targeting"],
             "ties": ip,
+            "member_ties": ip,
         }
     }
     flagged = np.array([True] * 4 + [True, True, False, True])

@@ -357,3 +357,31 @@ def test_a_community_cut_in_two_is_two_campaigns_only_when_both_stand():
     both = both_fleets(one, two, whole, cut)
     assert sorted(both.campaigns) == [0, 9]
     assert both.campaign_of.tolist() == [0] * 4 + [9] * 3 + [-1]
+
+
+def test_customers_on_a_proxy_networks_exits_are_no_members_of_the_fleets_on_it():
+    # Two fleets that rent one proxy network's exits are one community with customers of
+    # the network who run the same popular agent (their harness reads as templated,
+    # capability-seeking work): rows 0-4 are tied by the exits and their own harness, rows
+    # 5-9 by the exits and their shifts, rows 10-13 (customers) only by the exits. No second
+    # kind of tie is held by half the harvesters, but most are tied two ways: so must a
+    # member be.
+    params = DetectionParams()
+    n = 14
+    signals = [
+        _signal("capability_targeting", CONTENT, [0.9] * n),
+        _signal("prompt_templating", CONTENT, [0.7] * n),
+        _signal("shared_infrastructure", COORDINATION, [8] * n),
+        _signal("output_harvesting", VOLUME, [30] * n),
+    ]
+    scores = score(signals, params)
+    ip, template, activity = TIE_BITS["ip"], TIE_BITS["template"], TIE_BITS["activity"]
+    tied = np.array([ip | template] * 5 + [ip | activity] * 5 + [ip] * 4)
+    membership, evidence = np.zeros(n, dtype=int), {0: {"ip", "activity", "ua"}}
+    decision = decide(scores, membership, evidence, params, None, tied)
+    assert decision.flagged.tolist() == [True] * 10 + [False] * 4
+    assert decision.campaigns[0]["ties"] == ip
+    # Where most harvesters have the addresses alone (a fleet on exits of its own), the
+    # addresses are what a member needs.
+    mostly_exits = np.array([ip | template] * 3 + [ip] * 11)
+    assert decide(scores, membership, evidence, params, None, mostly_exits).flagged.all()
