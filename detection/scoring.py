@@ -81,10 +81,13 @@ def score(signals: list[Signal], params: DetectionParams) -> Scores:
             on = strengths[:, j] > 0
             column = family_names.index(sig.family)
             hit[:, column] |= on
-            if sig.family != COORDINATION or sig.name in TIES:
+            tie = on if sig.ties is None else on & sig.ties
+            if sig.family != COORDINATION:
                 tied[:, column] |= on
+            elif sig.name in TIES:
+                tied[:, column] |= tie
             if sig.name in TIES:
-                any_tie |= on
+                any_tie |= tie
             if sig.family != COORDINATION:
                 behaviour |= on
     return Scores(

@@ -65,6 +65,9 @@ class Signal:
     # A value at least three quarters of all accounts reach (``compute_all`` sets it); when
     # that reaches the threshold, the signal is no evidence (``scoring``).
     common: np.ndarray | None = None
+    # Of a signal in ``TIES``: per account, whether it ties the account to particular others
+    # (``scoring.score``'s ``tied``); None where it does wherever it is on.
+    ties: np.ndarray | None = None
 
     def explain(self, i: int) -> str:
         values = {k: v[i] for k, v in self.extras.items()}
@@ -280,7 +283,10 @@ def registration_burst(f: pl.DataFrame, p: DetectionParams) -> Signal:
 
 @signal
 def synchronised_activity(f: pl.DataFrame, p: DetectionParams) -> Signal:
-    """Unrelated accounts active in the same time buckets far more often than chance."""
+    """Unrelated accounts active in the same time buckets far more often than chance. A tie
+    to them only where they also share an address, a client or a card: every crew (and every
+    office, and every lab running a benchmark on release day) on the same clock shares its
+    hours, which links no strangers on its own."""
     return Signal(
         "synchronised_activity",
         COORDINATION,
@@ -292,6 +298,7 @@ def synchronised_activity(f: pl.DataFrame, p: DetectionParams) -> Signal:
             "minutes": np.full(f.height, p.sync_bucket_minutes),
             "lift": np.full(f.height, p.sync_min_lift),
         },
+        ties=_col(f, "sync_tied_partners") > 0,
     )
 
 
@@ -533,7 +540,10 @@ def derive(
         (ua, "ua_partners"),
         (pay, "payment_partners"),
         (sync, "sync_partners"),
-    ):
+        # Those who also share an address, a client or a card (the shifts that link).
+        (sync.join(pairs.select("a", "b").unique(), on=["a", "b"], how="semi"),
+         "sync_tied_partners"),
+    ):  # fmt: skip
         out = out.join(_partner_counts(frame, name), on="account", how="left")
     out = out.join(_coaction_columns(coaction), on="account", how="left")
     out = out.join(shared_items, on="account", how="left").with_columns(

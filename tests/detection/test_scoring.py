@@ -111,6 +111,29 @@ def test_lone_account_needs_high_risk_from_several_families():
     assert decision.flagged.tolist() == [True, False]
 
 
+def test_shared_hours_tie_a_lone_account_only_beside_an_address_client_or_card():
+    # Two labs running a public benchmark from their own cloud boxes on the days it came
+    # out: reasoning prompts sent by other researchers too, busy, and active in the same hours
+    # as other runners. Row 0's partners in those hours also share its client string; row
+    # 1's share nothing with it: the same clock, which links no strangers.
+    params = DetectionParams()
+    sync = _signal("synchronised_activity", COORDINATION, [10, 10])
+    sync.ties = np.array([True, False])
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9, 0.9]),
+        _signal("prompt_templating", CONTENT, [0.9, 0.9]),
+        _signal("shared_templates", COORDINATION, [0.9, 0.9]),
+        sync,
+        _signal("output_harvesting", VOLUME, [20, 20]),
+    ]
+    scores = score(signals, params)
+    assert scores.families.tolist() == [3, 3]
+    assert scores.tied_families.tolist() == [3, 2]
+    assert scores.tied.tolist() == [True, False]
+    assert scores.risk[1] >= params.lone_threshold
+    assert decide(scores, np.array([-1, -1]), {}, params).flagged.tolist() == [True, False]
+
+
 def test_shared_network_without_harvesting_behaviour_is_not_a_campaign():
     # Strangers behind one VPN exit asking everyday questions: they share addresses, hosting
     # networks and popular prompts (coordination signals) but none of them harvests.
