@@ -145,21 +145,24 @@ def tie_signature(kinds: np.ndarray) -> int:
     return sum(bit for bit in TIE_BITS.values() if ((kinds & bit) > 0).mean() >= 0.5)
 
 
-def member_ties(kinds: np.ndarray) -> int:
+def member_ties(kinds: np.ndarray, need: int) -> int:
     """The kinds of tie a campaign's member needs (``_ties_like``): its tie signature; but
-    when that is addresses alone and most of these accounts are tied two ways, every kind
-    those tied two ways have, so that a member is tied two ways too. Addresses are the one
-    tie a fleet shares with the customers of a proxy network it rents: two fleets on one
-    network (one also tied by its shifts, the other by its own harness, neither second kind
-    held by half) leave the addresses as their signature, and a customer who rents the same
-    exits and runs the same popular agent has those alone. A card, shifts or co-action are
-    not shared with strangers that way, and stay enough on their own."""
+    when that is addresses alone and at least ``need`` of these accounts (enough for a
+    campaign of their own, ``campaign_min_accounts``) are tied two ways, every kind those
+    tied two ways have, so that a member is tied two ways too. Addresses are the one tie a
+    fleet shares with the customers of a proxy network it rents, and those customers can
+    outnumber it in its community (they also run the popular agent, whose harness reads as
+    templated, capability-seeking work): the fleet's accounts are also tied by its own
+    harness, its shifts or its co-action, the customers by the exits alone. So are two fleets
+    on one network, one tied by its harness and the other by its shifts, neither second kind
+    held by half. A card, shifts or co-action are not shared with strangers that way, and
+    stay enough on their own where they are the signature."""
     mask = tie_signature(kinds)
     if mask != TIE_BITS["ip"]:
         return mask
     count = sum(((kinds & bit) > 0).astype(int) for bit in TIE_BITS.values())
     two = count >= 2
-    if two.mean() < 0.5:
+    if two.sum() < need:
         return mask
     return mask | int(np.bitwise_or.reduce(kinds[two]))
 
@@ -291,7 +294,8 @@ def _campaign(
     tie_mask = member_mask = 0
     if tie_kinds is not None:
         tied = tie_kinds[harvesters if len(harvesters) else idx]
-        tie_mask, member_mask = tie_signature(tied), member_ties(tied)
+        tie_mask = tie_signature(tied)
+        member_mask = member_ties(tied, params.campaign_min_accounts)
         # A fleet's harvesters are tied to one another (addresses, cards, shifts,
         # co-action, starting together); a community where most of them have no such tie
         # is strangers Leiden put together on a few links between a few of them.
@@ -380,8 +384,8 @@ def decide(
     account, a bit per kind of tie, ``TIE_BITS``, it has to others of its community), a member
     is tied to the campaign the way most of its harvesters are: at least two of those kinds of
     tie, or the one there is (a stranger on one of a fleet's exits, or a customer whose "uncommon"
-    client string a fleet also sends, is not), two when most harvesters are tied two ways
-    (``member_ties``). The members must again span
+    client string a fleet also sends, is not), two where the signature is addresses alone and
+    enough harvesters are tied two ways (``member_ties``). The members must again span
     ``campaign_min_accounts`` organisations.
     """
     n = len(scores.risk)

@@ -387,8 +387,8 @@ def test_customers_on_a_proxy_networks_exits_are_no_members_of_the_fleets_on_it(
     # the network who run the same popular agent (their harness reads as templated,
     # capability-seeking work): rows 0-4 are tied by the exits and their own harness, rows
     # 5-9 by the exits and their shifts, rows 10-13 (customers) only by the exits. No second
-    # kind of tie is held by half the harvesters, but most are tied two ways: so must a
-    # member be.
+    # kind of tie is held by half the harvesters; the fleets' accounts are tied two ways, and
+    # so must a member be.
     params = DetectionParams()
     n = 14
     signals = [
@@ -404,7 +404,12 @@ def test_customers_on_a_proxy_networks_exits_are_no_members_of_the_fleets_on_it(
     decision = decide(scores, membership, evidence, params, None, tied)
     assert decision.flagged.tolist() == [True] * 10 + [False] * 4
     assert decision.campaigns[0]["ties"] == ip
-    # Where most harvesters have the addresses alone (a fleet on exits of its own), the
-    # addresses are what a member needs.
-    mostly_exits = np.array([ip | template] * 3 + [ip] * 11)
-    assert decide(scores, membership, evidence, params, None, mostly_exits).flagged.all()
+    # The customers outnumber the fleet: the fleet is still the campaign, without them.
+    outnumbered = np.array([ip | template] * 4 + [ip] * 10)
+    decision = decide(scores, membership, evidence, params, None, outnumbered)
+    assert decision.flagged.tolist() == [True] * 4 + [False] * 10
+    # Fewer accounts tied two ways than make a campaign (a fleet on exits of its own, two of
+    # whose accounts also share a card): the addresses are what a member needs.
+    card = TIE_BITS["payment"]
+    few = np.array([ip | card] * (params.campaign_min_accounts - 1) + [ip] * 12)
+    assert decide(scores, membership, evidence, params, None, few).flagged.all()
