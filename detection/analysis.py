@@ -154,6 +154,8 @@ def analyse(
         on="account",
         how="left",
     )
+    # The cells are pairs and columns now.
+    del cells, summary
     starts = onset.alike(
         onset.start_pairs(
             frame.select("account", "created_at", "first_ts"),

@@ -583,7 +583,9 @@ def coaction_pairs(
     y = np.where(n[a] <= n[b], b, a)
     met_cells = np.zeros(len(a), dtype=np.int64)
     met_days = np.zeros(len(a), dtype=np.int64)
-    keys = []
+    # The (pair, key) each pair met on, packed into one number, each once: made distinct
+    # part by part (a pair meets on the same key on many days, in many parts).
+    met = np.empty(0, dtype=np.int64)
     for members in summary.member_parts():
         if members.is_empty():
             continue
@@ -592,6 +594,7 @@ def coaction_pairs(
         here = np.flatnonzero((cells_here.rows[x] > 0) & (cells_here.rows[y] > 0))
         if not len(here):
             continue
+        keys = [met]
         # Each pair is in one shard, and each cell (so each day) in one part: a pair's cells
         # and days add up over the shards and the parts.
         reads = np.cumsum(cells_here.rows[x[here]] + cells_here.rows[y[here]])
@@ -607,6 +610,8 @@ def coaction_pairs(
             met_days[shard] += np.bincount(pair[first], minlength=len(shard))
             keys.append(_distinct(shard[pair] * len(kids) + cells_here.kid[column]))
         del cells_here
+        met = _distinct(np.concatenate(keys))
+        del keys
     kept = np.flatnonzero((met_cells > 0) & (met_days >= min_days))
     observed = pl.DataFrame(
         {
@@ -619,7 +624,6 @@ def coaction_pairs(
     )
     # The expected count of each pair kept: for each key the two met on, c_a c_b / T, with
     # the account and key of ``worked`` packed into one number to look each up.
-    met = _distinct(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
     pair, kid = met // len(kids), met % len(kids)
     chosen = np.isin(pair, kept)
     pair, kid = pair[chosen], kid[chosen]
