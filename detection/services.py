@@ -58,6 +58,8 @@ KEEP_CHUNK_PAYLOADS = 3
 # A run still queued or running after this long is presumed dead (its worker was lost) and
 # no longer holds the beat schedule back.
 STALE_AFTER = timedelta(hours=6)
+# Account scores written per INSERT, each batch's rows made just before it (``_persist``).
+SCORE_BATCH = 2000
 
 
 def detection_run_create(*, triggered_by=None, config=None) -> DetectionRun:
@@ -501,23 +503,23 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
         pk__in=[c.pk for c in campaign_for.values()]
     ).update(is_active=False)
     held = analysis.known_good if analysis.known_good is not None else np.zeros(len(ids), bool)
-    scores = []
-    for i, account in enumerate(ids):
-        community = int(decision.campaign_of[i])
-        scores.append(
+    # A batch of rows at a time: every account's row and explanation at once is hundreds of
+    # MB of Python objects on a large run.
+    for start in range(0, len(ids), SCORE_BATCH):
+        AccountScore.objects.bulk_create(
             AccountScore(
                 run=run,
-                account_id=account,
+                account_id=ids[i],
                 risk_score=round(float(analysis.scores.risk[i]), 4),
                 flagged=bool(decision.flagged[i]),
-                campaign=campaign_for.get(community),
+                campaign=campaign_for.get(int(decision.campaign_of[i])),
                 signals=explain(analysis.scores, i),
                 exchange_count=exchanges[i],
                 output_tokens=tokens[i],
                 known_good=bool(held[i]),
             )
+            for i in range(start, min(start + SCORE_BATCH, len(ids)))
         )
-    AccountScore.objects.bulk_create(scores, batch_size=2000)
     return {
         "scored": len(ids),
         "flagged": int(decision.flagged.sum()),
