@@ -51,7 +51,8 @@ class Analysis:
     sync: pl.DataFrame
     coaction: pl.DataFrame  # (a, b, cells, days, lift, exit_overlap): accounts acting together
     starts: pl.DataFrame  # (a, b, templates, minutes): began together, same uncommon templates
-    templates: pl.DataFrame  # (account, key, item, group): sampled prompts' LSH bands
+    # (account, key, item): sampled prompts' LSH bands, of accounts in a community or campaign
+    templates: pl.DataFrame
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
 
@@ -312,7 +313,7 @@ def analyse(
     )
     templates = pl.concat(
         part.join(kept, on="account", how="semi") for part in key_parts(templates)
-    ).join(groups, on="account", how="left")
+    )
     return Analysis(frame, scores, decision, membership, pairs, sync, acting, starts, templates)
 
 
@@ -491,6 +492,7 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         kinds["start"] = began.height
     shared = (
         analysis.templates.filter(pl.col("account").is_in(members))
+        .join(frame.select("account", "group"), on="account", how="left")
         .filter(pl.col("group").n_unique().over("key") > 1)
         .select(pl.col("account").n_unique())
         .item()
