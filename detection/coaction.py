@@ -249,7 +249,8 @@ class CellSummary:
     def of(cls, cells: Cells, groups: pl.DataFrame) -> CellSummary:
         numbered = numbered_groups(groups)
         members: list[pl.DataFrame | Path] = []
-        crowd, size, sketch = [], [], []
+        crowd, size = [], []
+        sketch = None
         worked = pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
         for index, part in enumerate(cells.parts()):
             # Added up part by part: an account works its keys on many days, so every part's
@@ -264,7 +265,9 @@ class CellSummary:
             del part
             crowd.append(crowds(rows))
             size.append(rows.group_by("account").agg(pl.len().alias("n")))
-            sketch.append(_sketch(rows))
+            # The least hashes so far: an account's sketch in every part held until the end
+            # was its 32 numbers times the parts.
+            sketch = _least(_sketch(rows) if sketch is None else pl.concat([sketch, _sketch(rows)]))
             if cells.directory is None:
                 members.append(rows)
             else:
@@ -275,16 +278,7 @@ class CellSummary:
             members=members,
             crowd=_summed(crowd, "crowd", {"account": pl.Int64, "crowd": pl.Int64}),
             size=_summed(size, "n", {"account": pl.Int64, "n": pl.UInt32}),
-            sketch=(
-                pl.concat(sketch)
-                .group_by("account")
-                .agg(
-                    pl.col("group").first(), *[pl.col(f"m{j}").min() for j in range(SKETCH_ORDERS)]
-                )
-                .sort("account")
-                if sketch
-                else pl.DataFrame()
-            ),
+            sketch=pl.DataFrame() if sketch is None else sketch.sort("account"),
             worked=worked,
         )
 
@@ -310,6 +304,14 @@ def _sketch(members: pl.DataFrame) -> pl.DataFrame:
             pl.col("cell").hash(seed=SKETCH_SEED + 1 + j).min().alias(f"m{j}")
             for j in range(SKETCH_ORDERS)
         ],
+    )
+
+
+def _least(sketches: pl.DataFrame) -> pl.DataFrame:
+    """Per account of ``sketches`` (``_sketch`` of some parts), its group and the least hash
+    of each order."""
+    return sketches.group_by("account").agg(
+        pl.col("group").first(), *[pl.col(f"m{j}").min() for j in range(SKETCH_ORDERS)]
     )
 
 
