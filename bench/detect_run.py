@@ -160,7 +160,8 @@ def _print_payloads(run) -> None:
     from detection.services import _unpack
 
     size, rows, kinds = 0, Counter(), Counter()
-    for payload in run.chunks.exclude(payload=None).values_list("payload", flat=True).iterator():
+    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    for payload in payloads.iterator(chunk_size=1):
         size += len(payload)
         chunk = _unpack(bytes(payload))
         rows.update(features=chunk.features.height, models=chunk.models.height)

@@ -128,6 +128,8 @@ PAIRS_PER_SHARD = 8_000_000
 MERGE_RATIO = 4
 # The most cell rows a part of the cells holds, when the run has more days than that.
 PART_ROWS = 4_000_000
+# The most pairs whose exit signatures ``_exit_overlap`` compares at once.
+OVERLAP_PAIRS_AT_ONCE = 200_000
 # Seed of the hash that numbers a template key.
 KEY_SEED = 17
 NUMBERED_SCHEMA = {"account": pl.Int64, "kid": pl.UInt64, "item": pl.Int64, "cell": pl.UInt64}
@@ -674,7 +676,10 @@ def _exit_overlap(pairs: pl.DataFrame, exits: pl.DataFrame) -> np.ndarray:
         return found["row"].fill_null(-1).to_numpy()
 
     a, b = rows("a"), rows("b")
-    both = (a >= 0) & (b >= 0)
+    both = np.flatnonzero((a >= 0) & (b >= 0))
     overlap = np.zeros(pairs.height, dtype=np.float64)
-    overlap[both] = (sigs[a[both]] == sigs[b[both]]).mean(axis=1)
+    # A slice of the pairs at a time: both signatures of every pair at once are the pairs
+    # times twice the signature's numbers.
+    for at in np.array_split(both, -(-len(both) // OVERLAP_PAIRS_AT_ONCE) or 1):
+        overlap[at] = (sigs[a[at]] == sigs[b[at]]).mean(axis=1)
     return overlap

@@ -778,3 +778,22 @@ def test_bands_spilled_to_disk_in_buckets_of_keys_decide_the_same(tmp_path, monk
     assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
     assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
     assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
+
+
+def test_exit_overlap_compared_a_slice_of_the_pairs_at_a_time_is_the_same(monkeypatch):
+    """The pairs' exit signatures are compared a slice of the pairs at a time: each pair's
+    overlap is the one of comparing them all at once, an account with no signature 0."""
+    rng = np.random.default_rng(5)
+    exits = pl.DataFrame(
+        {"account": range(1, 41), "exit_sig": rng.integers(0, 4, (40, 64)).tolist()},
+        schema={"account": pl.Int64, "exit_sig": pl.List(pl.UInt64)},
+    )
+    pairs = pl.DataFrame(
+        [(a, b) for a in range(1, 43) for b in range(a + 1, 43)],
+        schema={"a": pl.Int64, "b": pl.Int64},
+        orient="row",
+    )
+    whole = coaction._exit_overlap(pairs, exits)
+    monkeypatch.setattr(coaction, "OVERLAP_PAIRS_AT_ONCE", 7)
+    assert np.array_equal(coaction._exit_overlap(pairs, exits), whole)
+    assert (whole[pairs["b"].to_numpy() > 40] == 0).all() and (whole > 0.1).any()
