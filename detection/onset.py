@@ -277,14 +277,19 @@ def start_pairs(
                         met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
     mine, users = bands_of(template_links, paired)
     days = starters.select("account", (pl.col("t") // 86400).alias("day"))
+    # A starter begins on one day and sends a band once (``mine``), so the starters of a few
+    # days who send a band are the sum of each day's: counted per band and day first, so
+    # that only those counts are spread over the days they anchor, not every band row.
     near = pl.concat(
         part.join(days, on="account")
+        .group_by("key", "day")
+        .len("starters")
         .with_columns(pl.col("day").sub(pl.int_ranges(0, START_DAYS)).alias("anchor"))
         .explode("anchor")
         .group_by("key", "anchor")
-        .agg(pl.col("account").n_unique().alias("near"))
+        .agg(pl.col("starters").sum().alias("near"))
         .group_by("key")
-        .agg(pl.col("near").max())
+        .agg(pl.col("near").max().cast(pl.UInt32))
         for part in key_parts(mine)
     )
     uncommon = (
