@@ -1,7 +1,7 @@
 """The detection run alone, repeated on data already ingested, and what it decided.
 
     .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE] [--stages]
-        [--chunk-exchanges N] [--chunk-size N]
+        [--lines] [--chunk-exchanges N] [--chunk-size N]
     .venv/bin/python bench/detect_run.py --compare A.json B.json
 
 Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
@@ -15,7 +15,8 @@ pays for imports and a cold cache; compare the later ones.
 its PostgreSQL backend spent in each named step of the run (``STAGES``; a step called inside
 another is counted in both), per exchange too, and the highest resident memory of this
 process seen while the step ran (sampled ten times a second, so a peak shorter than that can
-be missed).
+be missed). ``--lines`` samples the main thread's stack with the RSS every 50 ms and prints
+the lines of ``detection`` at which the RSS was highest (the three innermost frames there).
 
 ``--chunk-exchanges N`` and ``--chunk-size N`` first publish, on that database, a
 configuration version like the one in force but for ``chunk_exchanges`` (the most exchanges
@@ -107,6 +108,36 @@ def _rss_mb() -> float:
     """This process's resident memory now, in MB."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _sample_lines() -> dict[str, float]:
+    """Sample this process's RSS and the main thread's stack every 50 ms; returns, per
+    innermost three frames in ``detection`` (module:line, innermost first), the highest RSS
+    seen there, accumulated for as long as the process lives."""
+    import threading
+    import traceback
+
+    main, seen = threading.get_ident(), {}
+
+    def sample() -> None:
+        while True:
+            rss, frame = _rss_mb(), sys._current_frames().get(main)
+            if frame is not None:
+                stack = [f for f in traceback.extract_stack(frame) if "/detection/" in f.filename]
+                where = " < ".join(
+                    f"{Path(f.filename).stem}:{f.lineno}" for f in reversed(stack[-3:])
+                )
+                seen[where] = max(seen.get(where, 0.0), rss)
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return seen
+
+
+def _print_lines(seen: dict[str, float], count: int = 15) -> None:
+    print("  highest RSS by the line running (innermost first):")
+    for where, rss in sorted(seen.items(), key=lambda kv: -kv[1])[:count]:
+        print(f"    {rss:7,.0f} MB  {where or '(outside detection)'}")
 
 
 def _time_stages(backend: int) -> dict[str, list[float]]:
@@ -316,6 +347,9 @@ def main() -> None:
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     parser.add_argument("--stages", action="store_true", help="CPU and memory per step of the run")
     parser.add_argument(
+        "--lines", action="store_true", help="the highest RSS seen at each line of detection"
+    )
+    parser.add_argument(
         "--analyse-only",
         action="store_true",
         help="only analyse the latest successful run's stored chunks again (with --stages)",
@@ -391,6 +425,7 @@ def main() -> None:
 
     # The features stage split into reading the chunk and computing on it.
     stages = _time_stages(backend) if args.stages else {}
+    lines = _sample_lines() if args.lines else None
     if args.analyse_only:
         from detection.models import DetectionRun
 
@@ -413,6 +448,8 @@ def main() -> None:
                     f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
                     f"exchange), peak RSS {peak:,.0f} MB"
                 )
+        if lines is not None:
+            _print_lines(lines)
         if args.dump and analysis is not None:
             args.dump.write_text(json.dumps(dump_analysis(analysis), sort_keys=True))
             print(f"wrote {args.dump}")
@@ -455,6 +492,8 @@ def main() -> None:
                 f"exchange), {there:6.2f} s in PostgreSQL ({1e6 * there / exchanges:5.2f} us), "
                 f"peak RSS {peak:,.0f} MB"
             )
+    if lines is not None:
+        _print_lines(lines)
     if args.stages and run is not None:
         _print_payloads(run)
     if args.dump and run is not None:
