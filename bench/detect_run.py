@@ -1,7 +1,7 @@
 """The detection run alone, repeated on data already ingested, and what it decided.
 
     .venv/bin/python bench/detect_run.py [--runs 2] [--dump FILE] [--profile FILE] [--stages]
-        [--chunk-exchanges N] [--chunk-size N]
+        [--lines] [--chunk-exchanges N] [--chunk-size N]
     .venv/bin/python bench/detect_run.py --compare A.json B.json
 
 Runs ``detection_run_execute`` (prepare, every chunk, finalise, reach: no case sync, no
@@ -15,7 +15,8 @@ pays for imports and a cold cache; compare the later ones.
 its PostgreSQL backend spent in each named step of the run (``STAGES``; a step called inside
 another is counted in both), per exchange too, and the highest resident memory of this
 process seen while the step ran (sampled ten times a second, so a peak shorter than that can
-be missed).
+be missed). ``--lines`` samples the main thread's stack with the RSS every 50 ms and prints
+the lines of ``detection`` at which the RSS was highest (the three innermost frames there).
 
 ``--chunk-exchanges N`` and ``--chunk-size N`` first publish, on that database, a
 configuration version like the one in force but for ``chunk_exchanges`` (the most exchanges
@@ -35,8 +36,9 @@ dump.
 ``--dump FILE`` writes what the last run decided, in terms that do not depend on database
 keys: every account's risk, flag, known-good hold, counts and signals; each campaign as its
 members' account ids with its risk, counts and evidence; the run's counts; the reach rows;
-and digests of the chunks' feature, link and model frames (all chunks together, sorted, so
-they do not depend on how accounts were split into chunks). ``--compare A B`` says whether
+and digests of the chunks' feature, link and model frames (each row's hash, all chunks'
+hashes sorted, so they do not depend on how accounts were split into chunks; read a chunk at
+a time). ``--compare A B`` says whether
 two dumps are identical and, if not, where they differ.
 """
 
@@ -98,10 +100,44 @@ STAGES = (
 )
 
 
+# Seed of the row hashes the chunk frames' digests are made of (``_frame_digests``).
+FRAME_SEED = 29
+
+
 def _rss_mb() -> float:
     """This process's resident memory now, in MB."""
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _sample_lines() -> dict[str, float]:
+    """Sample this process's RSS and the main thread's stack every 50 ms; returns, per
+    innermost three frames in ``detection`` (module:line, innermost first), the highest RSS
+    seen there, accumulated for as long as the process lives."""
+    import threading
+    import traceback
+
+    main, seen = threading.get_ident(), {}
+
+    def sample() -> None:
+        while True:
+            rss, frame = _rss_mb(), sys._current_frames().get(main)
+            if frame is not None:
+                stack = [f for f in traceback.extract_stack(frame) if "/detection/" in f.filename]
+                where = " < ".join(
+                    f"{Path(f.filename).stem}:{f.lineno}" for f in reversed(stack[-3:])
+                )
+                seen[where] = max(seen.get(where, 0.0), rss)
+            time.sleep(0.05)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return seen
+
+
+def _print_lines(seen: dict[str, float], count: int = 15) -> None:
+    print("  highest RSS by the line running (innermost first):")
+    for where, rss in sorted(seen.items(), key=lambda kv: -kv[1])[:count]:
+        print(f"    {rss:7,.0f} MB  {where or '(outside detection)'}")
 
 
 def _time_stages(backend: int) -> dict[str, list[float]]:
@@ -155,7 +191,8 @@ def _print_payloads(run) -> None:
     from detection.services import _unpack
 
     size, rows, kinds = 0, Counter(), Counter()
-    for payload in run.chunks.exclude(payload=None).values_list("payload", flat=True).iterator():
+    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    for payload in payloads.iterator(chunk_size=1):
         size += len(payload)
         chunk = _unpack(bytes(payload))
         rows.update(features=chunk.features.height, models=chunk.models.height)
@@ -168,21 +205,30 @@ def _print_payloads(run) -> None:
     )
 
 
-def _frame_digest(frame) -> str:
-    """A digest of a frame's rows whatever their order (and whatever chunk they came from)."""
-    import polars as pl
+def _frame_digests(run) -> dict[str, str]:
+    """For each of the chunks' frames (features, links, models), a digest of its rows over
+    all the chunks, whatever their order and whatever chunk they came from: every row's
+    hash (``hash_rows``), all the chunks' hashes sorted. The chunks are read one at a time:
+    all of them at once, concatenated and sorted, were tens of GB at the full preset."""
+    import numpy as np
 
-    if frame.is_empty():
-        return "empty"
-    lists = [n for n, t in frame.schema.items() if isinstance(t, pl.List)]
-    frame = frame.with_columns(
-        pl.col(n).cast(pl.List(pl.Utf8)).list.join(",").alias(n) for n in lists
-    )
-    ordered = frame.sort(pl.all())
-    digest = hashlib.sha256()
-    for batch in ordered.iter_slices(100_000):
-        digest.update(batch.write_csv(include_header=False).encode())
-    return f"{frame.height}:{digest.hexdigest()}"
+    from detection.services import _unpack
+
+    names = ("features", "links", "models")
+    hashes: dict[str, list] = {name: [] for name in names}
+    payloads = run.chunks.exclude(payload=None).values_list("payload", flat=True)
+    for payload in payloads.iterator(chunk_size=1):
+        chunk = _unpack(bytes(payload))
+        for name in names:
+            hashes[name].append(getattr(chunk, name).hash_rows(seed=FRAME_SEED).to_numpy())
+        del chunk
+    digests = {}
+    for name, parts in hashes.items():
+        rows = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+        digests[name] = (
+            f"{len(rows)}:{hashlib.sha256(rows.tobytes()).hexdigest()}" if len(rows) else "empty"
+        )
+    return digests
 
 
 def _analyse_shuffled(run, seed: int):
@@ -222,21 +268,9 @@ def _analyse_shuffled(run, seed: int):
 
 def dump(run) -> dict:
     """``detection.outcome.run_outcome`` and digests of the run's chunk frames."""
-    import polars as pl
-
     from detection.outcome import run_outcome
-    from detection.services import _unpack
 
-    chunks = [
-        _unpack(bytes(p))
-        for p in run.chunks.exclude(payload=None).values_list("payload", flat=True)
-    ]
-    frames = {}
-    for name in ("features", "links", "models"):
-        parts = [getattr(c, name) for c in chunks]
-        frame = pl.concat(parts) if parts else pl.DataFrame()
-        frames[name] = _frame_digest(frame)
-    return {**run_outcome(run), "frames": frames}
+    return {**run_outcome(run), "frames": _frame_digests(run)}
 
 
 def dump_analysis(analysis) -> dict:
@@ -313,6 +347,9 @@ def main() -> None:
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     parser.add_argument("--stages", action="store_true", help="CPU and memory per step of the run")
     parser.add_argument(
+        "--lines", action="store_true", help="the highest RSS seen at each line of detection"
+    )
+    parser.add_argument(
         "--analyse-only",
         action="store_true",
         help="only analyse the latest successful run's stored chunks again (with --stages)",
@@ -388,6 +425,7 @@ def main() -> None:
 
     # The features stage split into reading the chunk and computing on it.
     stages = _time_stages(backend) if args.stages else {}
+    lines = _sample_lines() if args.lines else None
     if args.analyse_only:
         from detection.models import DetectionRun
 
@@ -410,6 +448,8 @@ def main() -> None:
                     f"  {name:24s} {here:7.2f} s CPU here ({1e6 * here / exchanges:5.2f} us an "
                     f"exchange), peak RSS {peak:,.0f} MB"
                 )
+        if lines is not None:
+            _print_lines(lines)
         if args.dump and analysis is not None:
             args.dump.write_text(json.dumps(dump_analysis(analysis), sort_keys=True))
             print(f"wrote {args.dump}")
@@ -452,6 +492,8 @@ def main() -> None:
                 f"exchange), {there:6.2f} s in PostgreSQL ({1e6 * there / exchanges:5.2f} us), "
                 f"peak RSS {peak:,.0f} MB"
             )
+    if lines is not None:
+        _print_lines(lines)
     if args.stages and run is not None:
         _print_payloads(run)
     if args.dump and run is not None:

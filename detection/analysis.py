@@ -16,7 +16,7 @@ import polars as pl
 from detection import clustering, coaction, onset, scoring
 from detection import signals as sig
 from detection.features import LINK_SCHEMA
-from detection.templating import key_parts
+from detection.templating import Bands, key_parts, template_rows
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -30,10 +30,6 @@ ACCOUNT_SCHEMA = {
     "payment_fingerprint": pl.Utf8,
     "created_at": pl.Datetime("us", "UTC"),
 }
-# The template bands as the analysis holds them (``template_rows``).
-TEMPLATE_SCHEMA = {"account": pl.Int64, "key": pl.UInt64, "item": pl.Int64}
-# Seed of the hash that stands for a template band's key.
-TEMPLATE_KEY_SEED = 19
 # How much one shared key of each kind weighs in the campaign graph.
 LINK_WEIGHTS = {
     "ip": 1.0,
@@ -55,7 +51,8 @@ class Analysis:
     sync: pl.DataFrame
     coaction: pl.DataFrame  # (a, b, cells, days, lift, exit_overlap): accounts acting together
     starts: pl.DataFrame  # (a, b, templates, minutes): began together, same uncommon templates
-    templates: pl.DataFrame  # (account, key, item, group): sampled prompts' LSH bands
+    # (account, key, item): sampled prompts' LSH bands, of accounts in a community or campaign
+    templates: pl.DataFrame
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
 
@@ -73,13 +70,13 @@ def analyse(
     window_start: datetime,
     window_end: datetime,
     params: DetectionParams,
-    templates: pl.DataFrame | None = None,
+    templates: pl.DataFrame | Bands | None = None,
     cells: coaction.Cells | None = None,
 ) -> Analysis:
     """``templates`` (``template_rows``) and ``cells``: the template bands and co-action
     cells when they are held apart from ``links`` (a run's finalise step reads its chunks
-    one at a time and keeps them so: the cells spilled to disk); otherwise they are the
-    links of those kinds."""
+    one at a time and keeps them so, spilled to disk: ``Bands``, ``coaction.Cells``);
+    otherwise they are the links of those kinds."""
     accounts = accounts.cast(ACCOUNT_SCHEMA)
     frame = accounts.join(features, on="account", how="inner").sort("account")
     links = links.cast(LINK_SCHEMA)
@@ -158,10 +155,12 @@ def analyse(
         on="account",
         how="left",
     )
+    # The cells are pairs and columns now.
+    del cells, summary
     starts = onset.alike(
         onset.start_pairs(
             frame.select("account", "created_at", "first_ts"),
-            templates.select("account", "key"),
+            templates,
             groups,
             window_start,
             params,
@@ -173,11 +172,10 @@ def analyse(
     # that two operators' templates happen to share.
     moves = onset.alike(
         onset.move_pairs(
-            models, frame.select("account", "created_at"), templates.select("account", "key"),
-            groups, window_start, params,
+            models, frame.select("account", "created_at"), templates, groups, window_start, params
         ),
         templates,
-    ).join(starts.select("a", "b"), on=["a", "b"], how="anti")  # fmt: skip
+    ).join(starts.select("a", "b"), on=["a", "b"], how="anti")
     starts = pl.concat([starts, moves]).sort("a", "b")
     frame = sig.derive(
         frame,
@@ -310,10 +308,12 @@ def analyse(
     )
     # A campaign's evidence reads its members' bands: only those of accounts in a community
     # or a campaign are kept (``hold_back`` only ever takes members out).
-    kept = (membership >= 0) | (decision.campaign_of >= 0)
-    templates = templates.join(
-        frame.select("account").filter(pl.Series(kept)), on="account", how="semi"
-    ).join(groups, on="account", how="left")
+    kept = frame.select("account").filter(
+        pl.Series((membership >= 0) | (decision.campaign_of >= 0))
+    )
+    templates = pl.concat(
+        part.join(kept, on="account", how="semi") for part in key_parts(templates)
+    )
     return Analysis(frame, scores, decision, membership, pairs, sync, acting, starts, templates)
 
 
@@ -361,19 +361,11 @@ OWN_TEMPLATE_SHARE = 0.1
 OWN_TEMPLATE_MIN_BANDS = 3
 
 
-def template_rows(links: pl.DataFrame) -> pl.DataFrame:
-    """(account, key, item): the links of kind "template", each band's key as a 64-bit hash
-    of it. Only whether two keys are the same matters, and a run holds tens of millions of
-    these rows: as numbers they take a third of the memory of the keys' text."""
-    return (
-        links.filter(pl.col("kind") == "template")
-        .select("account", pl.col("key").hash(seed=TEMPLATE_KEY_SEED), "item")
-        .cast(TEMPLATE_SCHEMA)
-    )
-
-
 def own_template_ties(
-    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+    templates: pl.DataFrame | Bands,
+    ids: list[int],
+    membership: np.ndarray,
+    organisation: np.ndarray,
 ) -> np.ndarray:
     """Rows that send their community's own templates: LSH bands sent by at least
     ``OWN_TEMPLATE_SHARE`` of the community's organisations (and three), and mostly from
@@ -390,7 +382,10 @@ def own_template_ties(
 
 
 def own_template_senders(
-    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+    templates: pl.DataFrame | Bands,
+    ids: list[int],
+    membership: np.ndarray,
+    organisation: np.ndarray,
 ) -> pl.DataFrame:
     """(row, c): rows outside community ``c`` that send at least ``OWN_TEMPLATE_MIN_BANDS``
     of its own template bands (``own_template_ties``, with ``membership`` the campaigns): a
@@ -403,7 +398,10 @@ def own_template_senders(
 
 
 def _own_band_counts(
-    templates: pl.DataFrame, ids: list[int], membership: np.ndarray, organisation: np.ndarray
+    templates: pl.DataFrame | Bands,
+    ids: list[int],
+    membership: np.ndarray,
+    organisation: np.ndarray,
 ) -> pl.DataFrame:
     """(row, c, len): how many of community ``c``'s own template bands each row of ``ids``
     sends (inside ``c`` or not). A community's own bands: sent by at least
@@ -494,6 +492,7 @@ def campaign_evidence(analysis: Analysis, rows: np.ndarray) -> dict:
         kinds["start"] = began.height
     shared = (
         analysis.templates.filter(pl.col("account").is_in(members))
+        .join(frame.select("account", "group"), on="account", how="left")
         .filter(pl.col("group").n_unique().over("key") > 1)
         .select(pl.col("account").n_unique())
         .item()

@@ -128,6 +128,8 @@ PAIRS_PER_SHARD = 8_000_000
 MERGE_RATIO = 4
 # The most cell rows a part of the cells holds, when the run has more days than that.
 PART_ROWS = 4_000_000
+# The most pairs whose exit signatures ``_exit_overlap`` compares at once.
+OVERLAP_PAIRS_AT_ONCE = 200_000
 # Seed of the hash that numbers a template key.
 KEY_SEED = 17
 NUMBERED_SCHEMA = {"account": pl.Int64, "kid": pl.UInt64, "item": pl.Int64, "cell": pl.UInt64}
@@ -249,7 +251,8 @@ class CellSummary:
     def of(cls, cells: Cells, groups: pl.DataFrame) -> CellSummary:
         numbered = numbered_groups(groups)
         members: list[pl.DataFrame | Path] = []
-        crowd, size, sketch = [], [], []
+        crowd, size = [], []
+        sketch = None
         worked = pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
         for index, part in enumerate(cells.parts()):
             # Added up part by part: an account works its keys on many days, so every part's
@@ -264,7 +267,9 @@ class CellSummary:
             del part
             crowd.append(crowds(rows))
             size.append(rows.group_by("account").agg(pl.len().alias("n")))
-            sketch.append(_sketch(rows))
+            # The least hashes so far: an account's sketch in every part held until the end
+            # was its 32 numbers times the parts.
+            sketch = _least(_sketch(rows) if sketch is None else pl.concat([sketch, _sketch(rows)]))
             if cells.directory is None:
                 members.append(rows)
             else:
@@ -275,16 +280,7 @@ class CellSummary:
             members=members,
             crowd=_summed(crowd, "crowd", {"account": pl.Int64, "crowd": pl.Int64}),
             size=_summed(size, "n", {"account": pl.Int64, "n": pl.UInt32}),
-            sketch=(
-                pl.concat(sketch)
-                .group_by("account")
-                .agg(
-                    pl.col("group").first(), *[pl.col(f"m{j}").min() for j in range(SKETCH_ORDERS)]
-                )
-                .sort("account")
-                if sketch
-                else pl.DataFrame()
-            ),
+            sketch=pl.DataFrame() if sketch is None else sketch.sort("account"),
             worked=worked,
         )
 
@@ -310,6 +306,14 @@ def _sketch(members: pl.DataFrame) -> pl.DataFrame:
             pl.col("cell").hash(seed=SKETCH_SEED + 1 + j).min().alias(f"m{j}")
             for j in range(SKETCH_ORDERS)
         ],
+    )
+
+
+def _least(sketches: pl.DataFrame) -> pl.DataFrame:
+    """Per account of ``sketches`` (``_sketch`` of some parts), its group and the least hash
+    of each order."""
+    return sketches.group_by("account").agg(
+        pl.col("group").first(), *[pl.col(f"m{j}").min() for j in range(SKETCH_ORDERS)]
     )
 
 
@@ -473,8 +477,10 @@ class _Incidence:
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
-    """``values`` sorted, each once (as ``np.unique``, by a sort rather than a hash table)."""
-    values = np.sort(values)
+    """``values`` sorted, each once (as ``np.unique``, by a sort rather than a hash table).
+    A stable sort: as fast as the default on values in no order, and it merges runs already
+    sorted (the distinct values so far and a part's, in ``coaction_pairs``) in one pass."""
+    values = np.sort(values, kind="stable")
     kept = np.ones(len(values), dtype=bool)
     kept[1:] = values[1:] != values[:-1]
     return values[kept]
@@ -583,7 +589,9 @@ def coaction_pairs(
     y = np.where(n[a] <= n[b], b, a)
     met_cells = np.zeros(len(a), dtype=np.int64)
     met_days = np.zeros(len(a), dtype=np.int64)
-    keys = []
+    # The (pair, key) each pair met on, packed into one number, each once: made distinct
+    # part by part (a pair meets on the same key on many days, in many parts).
+    met = np.empty(0, dtype=np.int64)
     for members in summary.member_parts():
         if members.is_empty():
             continue
@@ -592,6 +600,7 @@ def coaction_pairs(
         here = np.flatnonzero((cells_here.rows[x] > 0) & (cells_here.rows[y] > 0))
         if not len(here):
             continue
+        keys = [met]
         # Each pair is in one shard, and each cell (so each day) in one part: a pair's cells
         # and days add up over the shards and the parts.
         reads = np.cumsum(cells_here.rows[x[here]] + cells_here.rows[y[here]])
@@ -607,6 +616,8 @@ def coaction_pairs(
             met_days[shard] += np.bincount(pair[first], minlength=len(shard))
             keys.append(_distinct(shard[pair] * len(kids) + cells_here.kid[column]))
         del cells_here
+        met = _distinct(np.concatenate(keys))
+        del keys
     kept = np.flatnonzero((met_cells > 0) & (met_days >= min_days))
     observed = pl.DataFrame(
         {
@@ -619,7 +630,6 @@ def coaction_pairs(
     )
     # The expected count of each pair kept: for each key the two met on, c_a c_b / T, with
     # the account and key of ``worked`` packed into one number to look each up.
-    met = _distinct(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
     pair, kid = met // len(kids), met % len(kids)
     chosen = np.isin(pair, kept)
     pair, kid = pair[chosen], kid[chosen]
@@ -668,7 +678,10 @@ def _exit_overlap(pairs: pl.DataFrame, exits: pl.DataFrame) -> np.ndarray:
         return found["row"].fill_null(-1).to_numpy()
 
     a, b = rows("a"), rows("b")
-    both = (a >= 0) & (b >= 0)
+    both = np.flatnonzero((a >= 0) & (b >= 0))
     overlap = np.zeros(pairs.height, dtype=np.float64)
-    overlap[both] = (sigs[a[both]] == sigs[b[both]]).mean(axis=1)
+    # A slice of the pairs at a time: both signatures of every pair at once are the pairs
+    # times twice the signature's numbers.
+    for at in np.array_split(both, -(-len(both) // OVERLAP_PAIRS_AT_ONCE) or 1):
+        overlap[at] = (sigs[a[at]] == sigs[b[at]]).mean(axis=1)
     return overlap

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from detection.templating import key_parts
+from detection.templating import Bands, key_parts
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -149,7 +149,7 @@ def start_times(accounts: pl.DataFrame, window_start: datetime, params: Detectio
 
 
 def bands_of(
-    template_links: pl.DataFrame, accounts: pl.DataFrame
+    template_links: pl.DataFrame | Bands, accounts: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(account, key): the bands ``accounts`` (account) send, each once; and (key, users):
     how many accounts send each of those bands. Only these accounts' bands are made unique,
@@ -210,7 +210,7 @@ def common_bands(pairs: pl.DataFrame, bands: pl.DataFrame, name: str) -> pl.Data
 
 def start_pairs(
     accounts: pl.DataFrame,
-    template_links: pl.DataFrame,
+    template_links: pl.DataFrame | Bands,
     groups: pl.DataFrame,
     window_start: datetime,
     params: DetectionParams,
@@ -277,14 +277,19 @@ def start_pairs(
                         met.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
     mine, users = bands_of(template_links, paired)
     days = starters.select("account", (pl.col("t") // 86400).alias("day"))
+    # A starter begins on one day and sends a band once (``mine``), so the starters of a few
+    # days who send a band are the sum of each day's: counted per band and day first, so
+    # that only those counts are spread over the days they anchor, not every band row.
     near = pl.concat(
         part.join(days, on="account")
+        .group_by("key", "day")
+        .len("starters")
         .with_columns(pl.col("day").sub(pl.int_ranges(0, START_DAYS)).alias("anchor"))
         .explode("anchor")
         .group_by("key", "anchor")
-        .agg(pl.col("account").n_unique().alias("near"))
+        .agg(pl.col("starters").sum().alias("near"))
         .group_by("key")
-        .agg(pl.col("near").max())
+        .agg(pl.col("near").max().cast(pl.UInt32))
         for part in key_parts(mine)
     )
     uncommon = (
@@ -364,7 +369,7 @@ def movers(models: pl.DataFrame, accounts: pl.DataFrame, window_start: datetime,
 def move_pairs(
     models: pl.DataFrame,
     accounts: pl.DataFrame,
-    template_links: pl.DataFrame,
+    template_links: pl.DataFrame | Bands,
     groups: pl.DataFrame,
     window_start: datetime,
     params: DetectionParams,
@@ -444,7 +449,7 @@ def move_pairs(
 START_MIN_OVERLAP = 0.25
 
 
-def alike(pairs: pl.DataFrame, template_links: pl.DataFrame) -> pl.DataFrame:
+def alike(pairs: pl.DataFrame, template_links: pl.DataFrame | Bands) -> pl.DataFrame:
     """``pairs`` (a, b, templates, minutes) of accounts at least ``START_MIN_OVERLAP`` of
     whose template bands (all of them, not only the uncommon ones: the share of the one of
     the two with fewer) are the other's too. Reads each pair's bands once: the pairs are
@@ -453,7 +458,10 @@ def alike(pairs: pl.DataFrame, template_links: pl.DataFrame) -> pl.DataFrame:
         return pairs
     paired = pl.concat([pairs.select(pl.col("a").alias("account")),
                         pairs.select(pl.col("b").alias("account"))]).unique()  # fmt: skip
-    bands = template_links.join(paired, on="account", how="semi").select("account", "key").unique()
+    bands = pl.concat(
+        part.join(paired, on="account", how="semi").select("account", "key").unique()
+        for part in key_parts(template_links)
+    )
     count = bands.group_by("account").len("bands")
     both = common_bands(pairs.select("a", "b"), bands, "common")
     return (

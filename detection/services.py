@@ -35,14 +35,7 @@ from common.tasks import enqueue_on_commit
 from detection import coaction, contract, naming
 from detection import features as feat
 from detection.allowlist import known_good_mask
-from detection.analysis import (
-    ACCOUNT_SCHEMA,
-    Analysis,
-    analyse,
-    campaign_evidence,
-    hold_back,
-    template_rows,
-)
+from detection.analysis import ACCOUNT_SCHEMA, Analysis, analyse, campaign_evidence, hold_back
 from detection.clustering import match_campaigns
 from detection.config import DetectionParams, current_config
 from detection.indicators.matching import (
@@ -55,6 +48,7 @@ from detection.reach import ReachParts, chunk_reach, value_reach_write
 from detection.scoring import explain
 from detection.selectors import fleet_moves
 from detection.signals import EXTERNAL_FLAGS, FLEET_MOVES, WATCH_LIST_MATCHES
+from detection.templating import Bands, template_rows
 
 log = logging.getLogger(__name__)
 R = DetectionRun.Status
@@ -64,6 +58,8 @@ KEEP_CHUNK_PAYLOADS = 3
 # A run still queued or running after this long is presumed dead (its worker was lost) and
 # no longer holds the beat schedule back.
 STALE_AFTER = timedelta(hours=6)
+# Account scores written per INSERT, each batch's rows made just before it (``_persist``).
+SCORE_BATCH = 2000
 
 
 def detection_run_create(*, triggered_by=None, config=None) -> DetectionRun:
@@ -297,9 +293,10 @@ def run_analysis(run: DetectionRun, *, reach: ReachParts | None = None) -> Analy
     """Analyse ``run``'s stored chunk features under the run's own config; with ``reach``,
     hand it each chunk's partial reach on the way.
 
-    The chunks are read one at a time, and their co-action cells (the largest of what they
-    hold) are spilled to a temporary directory in parts of whole days, which the analysis
-    reads back a part at a time: the step's memory does not grow with those cells."""
+    The chunks are read one at a time, and their co-action cells and template bands (the
+    largest of what they hold) are spilled to a temporary directory, the cells in parts of
+    whole days and the bands in buckets of their keys, which the analysis reads back a part
+    at a time: the step's memory does not grow with those rows."""
     payloads = (
         run.chunks.exclude(payload=None)
         .order_by("index")
@@ -331,22 +328,18 @@ def analyse_chunks(
 ) -> Analysis | None:
     """Score, cluster and decide over the chunks' features; accounts on the known-good list
     at ``now`` are scored and held back from a flag (``detection.allowlist``). The chunks are
-    read once, in turn; with ``spill`` (a directory), their co-action cells are written there
-    rather than held in memory (``detection.coaction.Cells``); with ``reach``, each chunk's
-    partial reach goes to it."""
+    read once, in turn; with ``spill`` (a directory), their co-action cells and template bands
+    are written there rather than held in memory (``detection.coaction.Cells``,
+    ``detection.templating.Bands``); with ``reach``, each chunk's partial reach goes to it."""
     cells = coaction.Cells(bucket_minutes=params.coaction_minutes, directory=spill)
-    parts: dict[str, list[pl.DataFrame]] = {
-        "features": [],
-        "links": [],
-        "templates": [],
-        "models": [],
-    }
+    templates = Bands(directory=spill)
+    parts: dict[str, list[pl.DataFrame]] = {"features": [], "links": [], "models": []}
     apart = pl.col("kind").is_in(["coaction", "template"])
     for chunk in chunks:
         if reach is not None:
             reach.add(chunk.reach)
         cells.add(chunk.links.filter(pl.col("kind") == "coaction").select("account", "key", "item"))
-        parts["templates"].append(template_rows(chunk.links))
+        templates.add(template_rows(chunk.links))
         parts["features"].append(chunk.features)
         parts["links"].append(_own_text(chunk.links.filter(~apart)))
         parts["models"].append(chunk.models)
@@ -387,7 +380,7 @@ def analyse_chunks(
         features=features,
         links=pl.concat(parts.pop("links")),
         models=pl.concat(parts.pop("models")),
-        templates=pl.concat(parts.pop("templates")),
+        templates=templates,
         accounts=accounts,
         window_start=window_start,
         window_end=window_end,
@@ -510,23 +503,23 @@ def _persist(run: DetectionRun, analysis: Analysis | None) -> dict:
         pk__in=[c.pk for c in campaign_for.values()]
     ).update(is_active=False)
     held = analysis.known_good if analysis.known_good is not None else np.zeros(len(ids), bool)
-    scores = []
-    for i, account in enumerate(ids):
-        community = int(decision.campaign_of[i])
-        scores.append(
+    # A batch of rows at a time: every account's row and explanation at once is hundreds of
+    # MB of Python objects on a large run.
+    for start in range(0, len(ids), SCORE_BATCH):
+        AccountScore.objects.bulk_create(
             AccountScore(
                 run=run,
-                account_id=account,
+                account_id=ids[i],
                 risk_score=round(float(analysis.scores.risk[i]), 4),
                 flagged=bool(decision.flagged[i]),
-                campaign=campaign_for.get(community),
+                campaign=campaign_for.get(int(decision.campaign_of[i])),
                 signals=explain(analysis.scores, i),
                 exchange_count=exchanges[i],
                 output_tokens=tokens[i],
                 known_good=bool(held[i]),
             )
+            for i in range(start, min(start + SCORE_BATCH, len(ids)))
         )
-    AccountScore.objects.bulk_create(scores, batch_size=2000)
     return {
         "scored": len(ids),
         "flagged": int(decision.flagged.sum()),

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from detection import onset
-from detection.templating import key_parts
+from detection.templating import Bands, key_parts
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -521,7 +521,7 @@ def derive(
     pairs: pl.DataFrame,
     sync: pl.DataFrame,
     coaction: pl.DataFrame,
-    template_links: pl.DataFrame,
+    template_links: pl.DataFrame | Bands,
     groups: pl.DataFrame,
     models: pl.DataFrame,
     window_start: datetime,
@@ -578,7 +578,10 @@ def derive(
 
 
 def _shared_templates(
-    f: pl.DataFrame, template_links: pl.DataFrame, groups: pl.DataFrame, params: DetectionParams
+    f: pl.DataFrame,
+    template_links: pl.DataFrame | Bands,
+    groups: pl.DataFrame,
+    params: DetectionParams,
 ) -> pl.DataFrame:
     """Per account: its sampled prompts shared with other organisations, each weighted by how
     popular its template is among independent payers.
@@ -597,9 +600,10 @@ def _shared_templates(
     who = groups.join(independent_payers(f, groups), on="account")
     per_item = []
     # Everything is counted per band, so a part of the bands at a time (``key_parts``).
-    for part in key_parts(template_links.select("account", "key", "item")):
+    for part in key_parts(template_links):
         bands = (
-            part.join(who, on="account")
+            part.select("account", "key", "item")
+            .join(who, on="account")
             .with_columns(
                 pl.col("group").n_unique().over("key").alias("groups"),
                 pl.len().over("key").alias("deg"),

@@ -5,6 +5,7 @@ Frames in, frames out; part of ``detection.features.chunk_features``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,19 +17,97 @@ if TYPE_CHECKING:
     from detection.config import DetectionParams
 
 
+# The template bands as the analysis holds them (``template_rows``).
+TEMPLATE_SCHEMA = {"account": pl.Int64, "key": pl.UInt64, "item": pl.Int64}
+# Seed of the hash that stands for a template band's key.
+TEMPLATE_KEY_SEED = 19
 # The most template rows a step that counts per band holds at once (``key_parts``).
 TEMPLATE_PART_ROWS = 5_000_000
+# Seed of the hash that puts a key in its part (``key_parts``) or bucket (``Bands``).
+KEY_PART_SEED = 23
+# Buckets of the keys a run's bands are held in (``Bands``).
+KEY_BUCKETS = 32
 
 
-def key_parts(links: pl.DataFrame) -> Iterator[pl.DataFrame]:
+def template_rows(links: pl.DataFrame) -> pl.DataFrame:
+    """(account, key, item): the links of kind "template", each band's key as a 64-bit hash
+    of it. Only whether two keys are the same matters, and a run holds tens of millions of
+    these rows: as numbers they take a third of the memory of the keys' text."""
+    return (
+        links.filter(pl.col("kind") == "template")
+        .select("account", pl.col("key").hash(seed=TEMPLATE_KEY_SEED), "item")
+        .cast(TEMPLATE_SCHEMA)
+    )
+
+
+class Bands:
+    """A run's template bands (``template_rows``) in buckets of their keys, every row of a
+    key in one bucket, so that what is counted per band is counted a few buckets at a time
+    (``key_parts``). Given a ``directory``, each bucket's rows are written there as Arrow
+    files as they are added (a run's finalise step reads its chunks one at a time and spills
+    their bands: a run's tens of millions of band rows are never all in memory, and each
+    step that reads them holds one part at a time); without one they stay in memory."""
+
+    def __init__(self, *, directory: Path | None = None) -> None:
+        self.directory = directory
+        self._buckets: list[list[pl.DataFrame | Path]] = [[] for _ in range(KEY_BUCKETS)]
+        self._rows = [0] * KEY_BUCKETS
+
+    def add(self, rows: pl.DataFrame) -> None:
+        """Add (account, key, item) rows: those of one chunk, say."""
+        if rows.is_empty():
+            return
+        bucket = (pl.col("key").hash(seed=KEY_PART_SEED) % KEY_BUCKETS).alias("bucket")
+        for (b,), part in rows.with_columns(bucket).partition_by("bucket", as_dict=True).items():
+            part = part.drop("bucket")
+            self._rows[b] += part.height
+            if self.directory is None:
+                self._buckets[b].append(part)
+            else:
+                path = self.directory / f"bands-{b}-{len(self._buckets[b])}.arrow"
+                part.write_ipc(path)
+                self._buckets[b].append(path)
+
+    @property
+    def height(self) -> int:
+        return sum(self._rows)
+
+    def is_empty(self) -> bool:
+        return not self.height
+
+    def parts(self) -> Iterator[pl.DataFrame]:
+        """The bands a part at a time: consecutive buckets, at most ``TEMPLATE_PART_ROWS``
+        rows unless one bucket alone has more (an empty frame when there are none)."""
+        part: list[pl.DataFrame | Path] = []
+        held = 0
+        for b in range(KEY_BUCKETS):
+            if part and held + self._rows[b] > TEMPLATE_PART_ROWS:
+                yield _read(part)
+                part, held = [], 0
+            part.extend(self._buckets[b])
+            held += self._rows[b]
+        if part or not self.height:
+            yield _read(part)
+
+
+def _read(sources: list[pl.DataFrame | Path]) -> pl.DataFrame:
+    frames = [s if isinstance(s, pl.DataFrame) else pl.read_ipc(s) for s in sources]
+    return pl.concat(frames) if frames else pl.DataFrame(schema=TEMPLATE_SCHEMA)
+
+
+def key_parts(links: pl.DataFrame | Bands) -> Iterator[pl.DataFrame]:
     """``links`` (rows with a ``key``) in parts of at most about ``TEMPLATE_PART_ROWS`` rows,
     every row of a key in the same part: what is counted per band can be counted a part at a
-    time, so that a run's tens of millions of template rows are never widened all at once."""
+    time, so that a run's tens of millions of template rows are never widened all at once.
+    ``Bands`` are read back in their own parts (``Bands.parts``)."""
+    if isinstance(links, Bands):
+        yield from links.parts()
+        return
     parts = -(-links.height // TEMPLATE_PART_ROWS)
     if parts <= 1:
         yield links
         return
-    part = pl.col("key").hash(seed=23) % parts
+    part = pl.col("key").hash(seed=KEY_PART_SEED) % parts
     for i in range(parts):
         yield links.filter(part == i)
 

@@ -745,3 +745,63 @@ def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch)
     assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
     assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
     assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
+
+
+def test_bands_spilled_to_disk_in_buckets_of_keys_decide_the_same(tmp_path, monkeypatch):
+    """A run's finalise step adds its chunks' template bands in turn to files, a bucket of
+    the keys each, and every step that counts per band reads them back a few buckets at a
+    time: the scores, flags, campaigns and the members' bands are those of all the bands in
+    one frame."""
+    from detection import templating
+
+    world = Cohort(seed=47)
+    world.harness_users(20)
+    world.hydra(n=12, customers=8)
+    world.fleet(n=8)
+    world.ordinary(40)
+    params = DetectionParams()
+    accounts, exchanges = world.to_frames()
+    chunk = chunk_features(exchanges, params)
+    inputs = {
+        "features": chunk.features,
+        "links": chunk.links,
+        "models": chunk.models,
+        "accounts": accounts,
+        "window_start": START,
+        "window_end": START + timedelta(days=DAYS),
+        "params": params,
+    }
+    whole = analyse(**inputs)
+    monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 300)
+    bands = templating.Bands(directory=tmp_path)
+    for rows in templating.template_rows(chunk.links).partition_by("account")[::-1]:
+        bands.add(rows)  # chunk by chunk
+    assert bands.height == templating.template_rows(chunk.links).height
+    assert len(list(bands.parts())) > 3  # read back a few buckets at a time...
+    assert len(list(tmp_path.glob("bands-*.arrow"))) > templating.KEY_BUCKETS  # ...from files
+    parted = analyse(**inputs, templates=bands)
+    assert whole.frame.height > 0 and whole.decision.flagged.any()
+    assert parted.frame.equals(whole.frame)
+    assert np.array_equal(parted.scores.risk, whole.scores.risk)
+    assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
+    assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
+    assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
+
+
+def test_exit_overlap_compared_a_slice_of_the_pairs_at_a_time_is_the_same(monkeypatch):
+    """The pairs' exit signatures are compared a slice of the pairs at a time: each pair's
+    overlap is the one of comparing them all at once, an account with no signature 0."""
+    rng = np.random.default_rng(5)
+    exits = pl.DataFrame(
+        {"account": range(1, 41), "exit_sig": rng.integers(0, 4, (40, 64)).tolist()},
+        schema={"account": pl.Int64, "exit_sig": pl.List(pl.UInt64)},
+    )
+    pairs = pl.DataFrame(
+        [(a, b) for a in range(1, 43) for b in range(a + 1, 43)],
+        schema={"a": pl.Int64, "b": pl.Int64},
+        orient="row",
+    )
+    whole = coaction._exit_overlap(pairs, exits)
+    monkeypatch.setattr(coaction, "OVERLAP_PAIRS_AT_ONCE", 7)
+    assert np.array_equal(coaction._exit_overlap(pairs, exits), whole)
+    assert (whole[pairs["b"].to_numpy() > 40] == 0).all() and (whole > 0.1).any()
