@@ -722,29 +722,36 @@ def test_a_communitys_own_templates_counted_a_part_of_the_keys_at_a_time_are_the
     )
 
 
-def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch):
-    """What is counted per template band (shared templates, a community's own templates,
-    starting together) is counted a part of the keys at a time on a large run: the scores,
-    flags and campaigns are those of counting them all at once."""
-    from detection import templating
+def _harness_and_fleets() -> Cohort:
+    """A popular agent's users, a hydra fleet among proxy customers, a fleet, bystanders."""
+    world = Cohort(seed=47)
+    world.harness_users(20)
+    world.hydra(n=12, customers=8)
+    world.fleet(n=8)
+    world.ordinary(40)
+    return world
 
-    def cohort():
-        world = Cohort(seed=47)
-        world.harness_users(20)
-        world.hydra(n=12, customers=8)
-        world.fleet(n=8)
-        world.ordinary(40)
-        return world
 
-    whole, _ = _analyse(cohort())
-    monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 300)
-    parted, _ = _analyse(cohort())
+def _assert_decided_alike(parted, whole) -> None:
+    """Two analyses of the same data gave the same scores, flags, campaigns and bands."""
     assert whole.frame.height > 0 and whole.decision.flagged.any()
     assert parted.frame.equals(whole.frame)
     assert np.array_equal(parted.scores.risk, whole.scores.risk)
     assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
     assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
     assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
+
+
+def test_bands_counted_a_part_of_the_keys_at_a_time_decide_the_same(monkeypatch):
+    """What is counted per template band (shared templates, a community's own templates,
+    starting together) is counted a part of the keys at a time on a large run: the scores,
+    flags and campaigns are those of counting them all at once."""
+    from detection import templating
+
+    whole, _ = _analyse(_harness_and_fleets())
+    monkeypatch.setattr(templating, "TEMPLATE_PART_ROWS", 300)
+    parted, _ = _analyse(_harness_and_fleets())
+    _assert_decided_alike(parted, whole)
 
 
 def test_bands_spilled_to_disk_in_buckets_of_keys_decide_the_same(tmp_path, monkeypatch):
@@ -754,13 +761,8 @@ def test_bands_spilled_to_disk_in_buckets_of_keys_decide_the_same(tmp_path, monk
     one frame."""
     from detection import templating
 
-    world = Cohort(seed=47)
-    world.harness_users(20)
-    world.hydra(n=12, customers=8)
-    world.fleet(n=8)
-    world.ordinary(40)
     params = DetectionParams()
-    accounts, exchanges = world.to_frames()
+    accounts, exchanges = _harness_and_fleets().to_frames()
     chunk = chunk_features(exchanges, params)
     inputs = {
         "features": chunk.features,
@@ -780,12 +782,7 @@ def test_bands_spilled_to_disk_in_buckets_of_keys_decide_the_same(tmp_path, monk
     assert len(list(bands.parts())) > 3  # read back a few buckets at a time...
     assert len(list(tmp_path.glob("bands-*.arrow"))) > templating.KEY_BUCKETS  # ...from files
     parted = analyse(**inputs, templates=bands)
-    assert whole.frame.height > 0 and whole.decision.flagged.any()
-    assert parted.frame.equals(whole.frame)
-    assert np.array_equal(parted.scores.risk, whole.scores.risk)
-    assert np.array_equal(parted.decision.flagged, whole.decision.flagged)
-    assert np.array_equal(parted.decision.campaign_of, whole.decision.campaign_of)
-    assert parted.templates.sort(pl.all()).equals(whole.templates.sort(pl.all()))
+    _assert_decided_alike(parted, whole)
 
 
 def test_exit_overlap_compared_a_slice_of_the_pairs_at_a_time_is_the_same(monkeypatch):
