@@ -177,11 +177,17 @@ def analyse(
         templates,
     ).join(starts.select("a", "b"), on=["a", "b"], how="anti")
     starts = pl.concat([starts, moves]).sort("a", "b")
+    # Working the same hours strengthens a link between accounts that also
+    # share an address, a client or a card, but does not link strangers on its own: every crew
+    # (and every office) on the same clock shares its hours.
+    infra = pairs.select("a", "b", "kind", "w")
+    linked_sync = sync.join(infra.select("a", "b").unique(), on=["a", "b"], how="semi")
     frame = sig.derive(
         frame,
         starts=starts,
         pairs=pairs,
         sync=sync,
+        linked_sync=linked_sync,
         coaction=acting,
         template_links=templates,
         groups=groups,
@@ -191,11 +197,7 @@ def analyse(
         params=params,
     ).sort("account")
     scores = scoring.score(sig.compute_all(frame, params), params)
-    # Working the same hours strengthens a link between accounts that also
-    # share an address, a client or a card, but does not link strangers on its own: every crew
-    # (and every office) on the same clock shares its hours.
-    infra = pairs.select("a", "b", "kind", "w")
-    shifts = sync.join(infra.select("a", "b").unique(), on=["a", "b"], how="semi").select(
+    shifts = linked_sync.select(
         "a",
         "b",
         pl.lit("activity").alias("kind"),

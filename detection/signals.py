@@ -520,6 +520,7 @@ def derive(
     *,
     pairs: pl.DataFrame,
     sync: pl.DataFrame,
+    linked_sync: pl.DataFrame,
     coaction: pl.DataFrame,
     template_links: pl.DataFrame | Bands,
     groups: pl.DataFrame,
@@ -529,7 +530,9 @@ def derive(
     window_end: datetime,
     params: DetectionParams,
 ) -> pl.DataFrame:
-    """Add the cross-account columns the coordination and volume signals read."""
+    """Add the cross-account columns the coordination and volume signals read.
+    ``linked_sync``: the ``sync`` pairs that also share an address, a client or a card (the
+    shifts that tie accounts)."""
     ip = pairs.filter((pl.col("kind") == "ip") & ~pl.col("hub"))
     ua = pairs.filter((pl.col("kind") == "ua") & ~pl.col("hub"))
     pay = pairs.filter(pl.col("kind") == "payment")
@@ -540,10 +543,8 @@ def derive(
         (ua, "ua_partners"),
         (pay, "payment_partners"),
         (sync, "sync_partners"),
-        # Those who also share an address, a client or a card (the shifts that link).
-        (sync.join(pairs.select("a", "b").unique(), on=["a", "b"], how="semi"),
-         "sync_tied_partners"),
-    ):  # fmt: skip
+        (linked_sync, "sync_tied_partners"),
+    ):
         out = out.join(_partner_counts(frame, name), on="account", how="left")
     out = out.join(_coaction_columns(coaction), on="account", how="left")
     out = out.join(shared_items, on="account", how="left").with_columns(
