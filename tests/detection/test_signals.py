@@ -295,6 +295,28 @@ def test_shifts_alone_do_not_join_two_fleets_on_the_same_clock():
     assert len(fleet_camp) == len(other_camp) == 1 and fleet_camp != other_camp
 
 
+def test_shared_hours_are_a_tie_only_where_the_accounts_also_share_an_address_client_or_card():
+    # A crew keeping the fleet's hours from addresses, clients and cards of its own: each of
+    # its accounts is synchronised with the fleet and with the rest of the crew, and tied to
+    # no one by it. The fleet's accounts, on the same hours and the same exits, are.
+    cohort = Cohort(seed=75)
+    fleet = cohort.fleet(n=10, name="fleet")
+    cohort.ordinary(40)
+    for k, member in enumerate(fleet[:8]):
+        crew = cohort.account("crew")
+        clock = [r["ts"] for r in cohort.exchanges if r["account_id"] == member]
+        for j, ts in enumerate(clock):
+            cohort.exchange(
+                crew, ts, cohort.chat(), ip=f"92.{k + 1}.{j % 250}.7", user_agent=f"crew-{k}/1.0"
+            )
+    _analysis, labels, signals = _analyse(cohort)
+    shifts = signals["synchronised_activity"]
+    threshold = DetectionParams().signals.spec("synchronised_activity").threshold
+    assert shifts.value[labels == "crew"].min() >= threshold
+    assert not shifts.ties[labels == "crew"].any()
+    assert shifts.ties[labels == "fleet"].all()
+
+
 def test_compute_all_marks_what_most_accounts_show(world):
     analysis, _labels, signals = world
     ua = signals["user_agent_reuse"]
