@@ -14,7 +14,10 @@ the export is compared with the labels:
 
 With ``--vary`` the data sets have fleets and companies of varied shapes
 (``generate_traffic --vary``), and each fleet is printed with its shape and how much of it
-was found in how many predicted campaigns.
+was found in how many predicted campaigns. With ``--why`` as well, each fleet's accounts that
+were not flagged are counted by what stopped them: in no community, in a community that was
+no campaign (the test it failed, ``detection.scoring.HELD``), or in a campaign but not its
+member (the analysis of the run's stored chunks is made again for this).
 """
 
 from __future__ import annotations
@@ -109,12 +112,38 @@ def per_campaign(labels: dict[str, dict], flagged: dict[str, dict], manifest: di
     return lines
 
 
+def missed_why(labels: dict[str, dict], flagged: dict[str, dict]) -> dict[str, Counter]:
+    """Per true campaign, its accounts not flagged counted by what stopped them (``--why``):
+    the last run's analysis made again from its stored chunks."""
+    from detection import services
+    from detection.models import DetectionRun
+
+    analysis = services.run_analysis(DetectionRun.objects.latest())
+    row_of = {a: i for i, a in enumerate(analysis.frame["account_id"].to_list())}
+    out: dict[str, Counter] = defaultdict(Counter)
+    for account, label in labels.items():
+        if not label.get("campaign") or account in flagged or account not in row_of:
+            continue
+        community = int(analysis.membership[row_of[account]])
+        if community < 0:
+            why = "no community"
+        elif community in analysis.held:
+            why = analysis.held[community]
+        else:
+            why = "not a member"
+        out[label["campaign"]][why] += 1
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 202, 303])
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--generator", choices=["traffic", "cohorts"], default="traffic")
     parser.add_argument("--vary", action="store_true", help="varied fleet and company shapes")
+    parser.add_argument(
+        "--why", action="store_true", help="with --vary: what stopped each fleet's missed accounts"
+    )
     parser.add_argument(
         "--database", default="console_bench_detection", help="scratch database (dropped)"
     )
@@ -140,6 +169,7 @@ def main() -> None:
             detected = time.perf_counter()
             call_command("export_flagged", "-o", str(tmp / "flagged.jsonl"))
             flagged = read_export(tmp / "flagged.jsonl")
+            why = missed_why(labels, flagged) if args.why and args.vary else {}
         result = evaluate(labels, flagged)
         result["seed"] = seed
         results.append(result)
@@ -158,6 +188,8 @@ def main() -> None:
         if args.vary:
             for line in per_campaign(labels, flagged, manifest):
                 print("    " + line)
+            for campaign, counts in why.items():
+                print(f"    {campaign} missed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     n = len(results)
     worst_benign = max((s for r in results for s in r["benign"].values()), default=0.0)
     print(

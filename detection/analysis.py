@@ -6,7 +6,7 @@ the result, the second only compares what two configurations would flag.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,8 @@ class Analysis:
     templates: pl.DataFrame
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
+    # Each community of ``membership`` that was no campaign -> why (``scoring.HELD``).
+    held: dict[int, str] = field(default_factory=dict)
 
     @property
     def accounts(self) -> np.ndarray:
@@ -284,6 +286,7 @@ def analyse(
         )
 
     decision = decided(whole)
+    held = decision.held
     # A community that holds two fleets is decided again with the second one a community of
     # its own (its ties and evidence those among its own accounts); the two campaigns that
     # makes replace the one, when both stand.
@@ -295,6 +298,9 @@ def analyse(
         cut = np.isin(whole, np.unique(whole[membership != whole]))
         again = decided(np.where(cut, membership, -1), np.where(cut, parent, -1))
         decision = scoring.both_fleets(decision, again, whole, membership)
+        # A community held whole whose two fleets stand apart is no longer held.
+        made = set(np.unique(whole[decision.campaign_of >= 0]).tolist())
+        held = {c: why for c, why in held.items() if c not in made}
     membership = whole
     # Outside a campaign, working its own templates is a tie to it as inside (corroborating).
     senders = own_template_senders(templates, ids, decision.campaign_of, organisation)
@@ -316,7 +322,9 @@ def analyse(
     templates = pl.concat(
         part.join(kept, on="account", how="semi") for part in key_parts(templates)
     )
-    return Analysis(frame, scores, decision, membership, pairs, sync, acting, starts, templates)
+    return Analysis(
+        frame, scores, decision, membership, pairs, sync, acting, starts, templates, held=held
+    )
 
 
 def hold_back(analysis: Analysis, known_good: np.ndarray) -> Analysis:

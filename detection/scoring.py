@@ -12,7 +12,7 @@ shared evidence); a lone account needs a high risk *and* signals from several fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -196,6 +196,22 @@ class Decision:
     flagged: np.ndarray  # (n,) bool
     campaign_of: np.ndarray  # (n,) community index of a flagged campaign, or -1
     campaigns: dict[int, dict]  # community index -> {"members": [...], "risk", "evidence"}
+    # Each community ``decide`` did not make a campaign -> the first of its tests it failed
+    # (``HELD``), for whoever tunes the detector: which gate a fleet that was missed met.
+    held: dict[int, str] = field(default_factory=dict)
+
+
+# Why a community is no campaign (``Decision.held``), in the order ``decide`` asks.
+HELD = {
+    "organisations": "fewer organisations than campaign_min_accounts",
+    "evidence": "no address, card, shifts or start among its links, or one kind of link only",
+    "split": "a second fleet taken out of a community, with fewer than two strong kinds of link",
+    "harvesting": "fewer of its organisations harvest than campaign_min_behaviour_share",
+    "untied": "no kind of tie (address, card, shifts, co-action, start) held by half its "
+    "harvesters",
+    "risk": "its harvesters' median risk is under the campaign threshold",
+    "members": "its members span fewer organisations than campaign_min_accounts",
+}
 
 
 def community_rows(membership: np.ndarray) -> list[np.ndarray]:
@@ -288,8 +304,9 @@ def _campaign(
     org: np.ndarray,
     org_size: np.ndarray,
     tie_kinds: np.ndarray | None,
-) -> dict | None:
-    """The campaign the accounts ``idx`` of one community make (``decide``), or None."""
+) -> tuple[dict | None, str]:
+    """The campaign the accounts ``idx`` of one community make (``decide``), or None and
+    the ``HELD`` reason it is none."""
     harvesters = idx[scores.behaviour[idx]]
     tie_mask = member_mask = 0
     if tie_kinds is not None:
@@ -300,7 +317,7 @@ def _campaign(
         # co-action, starting together); a community where most of them have no such tie
         # is strangers Leiden put together on a few links between a few of them.
         if not tie_mask & ~CORROBORATING:
-            return None
+            return None, "untied"
     median = float(np.median(scores.risk[harvesters if len(harvesters) else idx]))
     # Most harvesters tied *and* working the community's own harness: two kinds of
     # coordination, so quieter harvesting (agentic work) is enough.
@@ -308,7 +325,7 @@ def _campaign(
     if median < (
         params.corroborated_campaign_threshold if corroborated else params.campaign_threshold
     ):
-        return None
+        return None, "risk"
     # An account that plainly harvests something else (a developer's coding agent beside a
     # reasoning fleet on the same phone carrier's addresses) is a bystander, however much
     # it shares with the fleet.
@@ -331,7 +348,7 @@ def _campaign(
         tied_like = _ties_like(tie_kinds[idx], member_mask)
     members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
     if len(np.unique(org[members])) < params.campaign_min_accounts:
-        return None
+        return None, "members"
     return {
         "members": members,
         "risk": float(np.mean(scores.risk[members])),
@@ -340,7 +357,7 @@ def _campaign(
         "signature": [scores.signals[j].name for j in signature],
         "ties": tie_mask,
         "member_ties": member_mask,
-    }
+    }, ""
 
 
 def decide(
@@ -399,20 +416,24 @@ def decide(
     around_of = (
         {} if parent is None else {int(parent[rows[0]]): rows for rows in community_rows(parent)}
     )
+    held: dict[int, str] = {}
     for idx in community_rows(membership):
         community = int(membership[idx[0]])
         if len(np.unique(org[idx])) < need:
+            held[community] = "organisations"
             continue
         kinds = evidence_kinds.get(community, set())
         # Templates and client strings are shared by honest strangers too; a fleet also shares
         # addresses, cards or shifts, or began together (a start tie is two coincidences).
         if not kinds & STRONG or (len(kinds) < 2 and not kinds & SELF_SUFFICIENT_KINDS):
+            held[community] = "evidence"
             continue
         # A second fleet taken out of a community (``split_fleets``) shares two strong kinds
         # of evidence among its own accounts: customers of a proxy network who harvest
         # something else and meet on a few of its exits share only those addresses.
         split = parent is not None and int(parent[idx[0]]) != community
         if split and len(kinds & STRONG) < 2:
+            held[community] = "split"
             continue
         # Coordination alone is a shared network (a VPN's exits, a campus NAT), not a
         # distillation campaign: enough of its organisations must also behave like harvesters
@@ -420,9 +441,12 @@ def decide(
         around = idx if parent is None else around_of[int(parent[idx[0]])]
         organisations, harvesting = harvesting_organisations(scores.behaviour, around, org)
         if harvesting < params.campaign_min_behaviour_share * organisations:
+            held[community] = "harvesting"
             continue
-        campaign = _campaign(scores, idx, kinds, params, org, org_size, tie_kinds)
-        if campaign is not None:
+        campaign, why = _campaign(scores, idx, kinds, params, org, org_size, tie_kinds)
+        if campaign is None:
+            held[community] = why
+        else:
             flagged[campaign["members"]] = True
             campaign_of[campaign["members"]] = community
             campaigns[community] = campaign
@@ -441,7 +465,7 @@ def decide(
         & tied
     )
     flagged |= lone
-    return Decision(flagged, campaign_of, campaigns)
+    return Decision(flagged, campaign_of, campaigns, held)
 
 
 def _off_signature(scores: Scores, rows: np.ndarray, signature: list[str]) -> np.ndarray:

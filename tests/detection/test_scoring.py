@@ -92,7 +92,33 @@ def test_a_community_whose_harvesters_are_mostly_untied_is_not_a_campaign():
     tied = np.full(4, TIE_BITS["ip"])
     assert decide(scores, membership, evidence, params, None, tied).flagged.all()
     untied = np.array([TIE_BITS["ip"], 0, 0, 0])
-    assert not decide(scores, membership, evidence, params, None, untied).flagged.any()
+    decision = decide(scores, membership, evidence, params, None, untied)
+    assert not decision.flagged.any()
+    assert decision.held == {0: "untied"}
+
+
+def test_each_community_that_is_no_campaign_names_the_test_it_failed():
+    # Six communities of four harvesters, tied by addresses, each failing one test in the
+    # order decide asks them; the last stands.
+    params = DetectionParams()
+    n = 24
+    elicit = np.full(n, 0.9)
+    elicit[16:20] = [0.9, 0.0, 0.0, 0.0]  # community 4: one of four organisations harvests
+    signals = [_signal("reasoning_elicitation", CONTENT, elicit),
+               _signal("shared_templates", COORDINATION, [0.9] * n)]  # fmt: skip
+    scores = score(signals, params)
+    membership = np.repeat(np.arange(6), 4)
+    organisation = np.arange(n)
+    organisation[0:4] = [0, 0, 1, 1]  # community 0: two organisations
+    evidence = {c: {"ip", "template"} for c in range(6)}
+    evidence[1] = {"template", "ua"}  # no address, card, shifts or start
+    tied = np.full(n, TIE_BITS["ip"])
+    tied[8:12] = [TIE_BITS["ip"], 0, 0, 0]  # community 2: most harvesters untied
+    scores.risk[12:16] = params.member_threshold  # community 3: under the campaign threshold
+    decision = decide(scores, membership, evidence, params, organisation, tied)
+    assert decision.held == {0: "organisations", 1: "evidence", 2: "untied", 3: "risk",
+                             4: "harvesting"}  # fmt: skip
+    assert list(decision.campaigns) == [5]
 
 
 def test_lone_account_needs_high_risk_from_several_families():
