@@ -336,7 +336,13 @@ def _campaign(
         elsewhere = (scores.strengths[np.ix_(idx, targets)] > 0).any(axis=1) & ~(
             scores.strengths[np.ix_(idx, signature)] > 0
         ).any(axis=1)
-    alike = scores.behaviour[idx] & ~elsewhere
+    # Working the community's own templates is harvesting of one's own too: a fleet account
+    # with too few requests for a share signal (``share_min_exchanges``) that sends the
+    # fleet's harness is doing the fleet's work, not a stranger's on its exits.
+    harvests = scores.behaviour[idx].copy()
+    if tie_kinds is not None:
+        harvests |= (tie_kinds[idx] & TIE_BITS["template"]) > 0
+    alike = harvests & ~elsewhere
     # An organisation takes part as a whole: a key whose organisation's other keys are
     # mostly elsewhere is doing what that customer does (an integration on a cloud range
     # a fleet also rents), not what the fleet does.

@@ -384,6 +384,28 @@ def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     assert decide(scores, membership, evidence, params, None, harness).flagged.all()
 
 
+def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
+    # Rows 0-3 harvest; rows 4 and 5 have too few requests for a share signal (no harvesting
+    # signal of their own) and a risk between the member and the campaign threshold from
+    # their ties. Row 4 sends the community's own templates beside the addresses: the fleet's
+    # work, so the member threshold is its bar. Row 5, on the same exits asking its own
+    # questions, needs the campaign threshold.
+    params = DetectionParams()
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9] * 4 + [0.0, 0.0]),
+        _signal("shared_infrastructure", COORDINATION, [3] * 6),
+        _signal("shared_templates", COORDINATION, [0.9] * 6),
+    ]
+    scores = score(signals, params)
+    assert not scores.behaviour[4:].any()
+    assert params.member_threshold <= scores.risk[4] == scores.risk[5] < params.campaign_threshold
+    membership, evidence = np.zeros(6, dtype=int), {0: {"ip", "ua"}}
+    tied = np.full(6, TIE_BITS["ip"] | TIE_BITS["template"])
+    tied[5] = TIE_BITS["ip"]
+    decision = decide(scores, membership, evidence, params, None, tied)
+    assert decision.flagged.tolist() == [True] * 5 + [False]
+
+
 def test_a_community_cut_in_two_is_two_campaigns_only_when_both_stand():
     # Community 0 held two fleets; the cut made rows 4-6 community 9. Decided whole it was
     # one campaign; cut, the second part is a campaign but the first is not (a mixed fleet
