@@ -179,7 +179,11 @@ def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
     (``CORROBORATING``: the community's own templates) counts as one of the two, never alone:
     a fleet's quiet account that met no partner often enough to co-act, but leaves through
     its exits and works its harness, is tied like its members; a customer on the same exits
-    who asks its own questions is not."""
+    who asks its own questions is not. Where the members work the harness (the mask holds
+    it), an account that works it too is tied like them beside *any* other kind of tie to
+    them, in the mask or not: the fleet's account that shares its card, its shifts or an
+    address with it, where most of the fleet is tied by co-action or by starting together
+    (two coincidences at once, as the mask's two are)."""
     need = min(2, bin(mask).count("1"))
     shared = np.zeros(len(kinds), dtype=int)
     for bit in TIE_BITS.values():
@@ -188,7 +192,10 @@ def _ties_like(kinds: np.ndarray, mask: int) -> np.ndarray:
     if not mask & ~CORROBORATING:
         return np.ones(len(kinds), dtype=bool)
     strong = (kinds & mask & ~CORROBORATING) > 0
-    return ((shared >= need) & strong) | ((kinds & mask & SELF_SUFFICIENT) > 0)
+    tied = ((shared >= need) & strong) | ((kinds & mask & SELF_SUFFICIENT) > 0)
+    if mask & CORROBORATING:
+        tied |= ((kinds & CORROBORATING) > 0) & ((kinds & ~CORROBORATING) > 0)
+    return tied
 
 
 @dataclass

@@ -406,6 +406,21 @@ def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
     assert decision.flagged.tolist() == [True] * 5 + [False]
 
 
+def test_working_the_harness_beside_any_other_tie_is_tied_like_the_members():
+    # Most of the fleet is tied by starting together and works its harness. Row 4 works the
+    # harness and shares a card with the fleet, but did not start with it: tied like the
+    # members. Row 5 shares the card and asks its own questions; row 6 works the harness
+    # and has no other tie: neither is.
+    params = DetectionParams()
+    signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 7),
+               _signal("shared_templates", COORDINATION, [0.9] * 7)]  # fmt: skip
+    scores = score(signals, params)
+    start, harness, card = TIE_BITS["start"], TIE_BITS["template"], TIE_BITS["payment"]
+    tied = np.array([start | harness] * 4 + [card | harness, card, harness])
+    decision = decide(scores, np.zeros(7, dtype=int), {0: {"start", "ip"}}, params, None, tied)
+    assert decision.flagged.tolist() == [True] * 5 + [False, False]
+
+
 def test_a_community_cut_in_two_is_two_campaigns_only_when_both_stand():
     # Community 0 held two fleets; the cut made rows 4-6 community 9. Decided whole it was
     # one campaign; cut, the second part is a campaign but the first is not (a mixed fleet
