@@ -200,6 +200,12 @@ def main() -> None:
         f"worst benign cohort {worst_benign:.1%}"
     )
     print("targets: precision >= 0.98, recall >= 0.95, every benign cohort <= 1%, purity >= 0.95")
+    if args.why and args.vary:
+        from detection.scoring import HELD
+
+        print("missed: no community = in no community with anyone; not a member = in a campaign's community")
+        for key, text in HELD.items():
+            print(f"        {key} = a community that was no campaign: {text}")
 
 
 if __name__ == "__main__":

@@ -211,7 +211,8 @@ class Decision:
 # Why a community is no campaign (``Decision.held``), in the order ``decide`` asks.
 HELD = {
     "organisations": "fewer organisations than campaign_min_accounts",
-    "evidence": "no address, card, shifts or start among its links, or one kind of link only",
+    "evidence": "no address, card, shifts, co-action or start among its links, or one kind "
+    "of link only",
     "split": "a second fleet taken out of a community, with fewer than two strong kinds of link",
     "harvesting": "fewer of its organisations harvest than campaign_min_behaviour_share",
     "untied": "no kind of tie (address, card, shifts, co-action, start) held by half its "
