@@ -203,7 +203,8 @@ def main() -> None:
     if args.why and args.vary:
         from detection.scoring import HELD
 
-        print("missed: no community = in no community with anyone; not a member = in a campaign's community")
+        print("missed: no community = in no community with anyone;")
+        print("        not a member = in a campaign's community, not one of its members")
         for key, text in HELD.items():
             print(f"        {key} = a community that was no campaign: {text}")
 
