@@ -16,8 +16,9 @@ With ``--vary`` the data sets have fleets and companies of varied shapes
 (``generate_traffic --vary``), and each fleet is printed with its shape and how much of it
 was found in how many predicted campaigns. With ``--why`` as well, each fleet's accounts that
 were not flagged are counted by what stopped them: in no community, in a community that was
-no campaign (the test it failed, ``detection.scoring.HELD``), or in a campaign but not its
-member (the analysis of the run's stored chunks is made again for this).
+no campaign (the test it failed, ``detection.scoring.HELD``), or in a campaign's community
+but not its member (the member test it failed, ``detection.scoring.LEFT_OUT``); the analysis
+of the run's stored chunks is made again for this.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def missed_why(labels: dict[str, dict], flagged: dict[str, dict]) -> dict[str, C
         elif community in analysis.held:
             why = analysis.held[community]
         else:
-            why = "not a member"
+            why = "not a member: " + analysis.left_out.get(row_of[account], "later")
         out[label["campaign"]][why] += 1
     return out
 
@@ -201,12 +202,14 @@ def main() -> None:
     )
     print("targets: precision >= 0.98, recall >= 0.95, every benign cohort <= 1%, purity >= 0.95")
     if args.why and args.vary:
-        from detection.scoring import HELD
+        from detection.scoring import HELD, LEFT_OUT
 
-        print("missed: no community = in no community with anyone;")
-        print("        not a member = in a campaign's community, not one of its members")
+        print("missed: no community = in no community with anyone")
         for key, text in HELD.items():
             print(f"        {key} = a community that was no campaign: {text}")
+        for key, text in LEFT_OUT.items():
+            print(f"        not a member: {key} = in a campaign's community, but {text}")
+        print("        not a member: later = decided after the first pass (a community cut in two)")
 
 
 if __name__ == "__main__":

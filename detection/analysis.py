@@ -55,8 +55,11 @@ class Analysis:
     templates: pl.DataFrame
     # Rows the known-good list held back from a flag (``hold_back``); None before it ran.
     known_good: np.ndarray | None = None
-    # Each community of ``membership`` that was no campaign -> why (``scoring.HELD``).
+    # Each community of ``membership`` that was no campaign -> why (``scoring.HELD``), and
+    # each account of a campaign's community that was not its member -> why
+    # (``scoring.LEFT_OUT``), as the communities were first decided.
     held: dict[int, str] = field(default_factory=dict)
+    left_out: dict[int, str] = field(default_factory=dict)
 
     @property
     def accounts(self) -> np.ndarray:
@@ -286,7 +289,7 @@ def analyse(
         )
 
     decision = decided(whole)
-    held = decision.held
+    held, left_out = decision.held, decision.left_out
     # A community that holds two fleets is decided again with the second one a community of
     # its own (its ties and evidence those among its own accounts); the two campaigns that
     # makes replace the one, when both stand.
@@ -323,8 +326,9 @@ def analyse(
         part.join(kept, on="account", how="semi") for part in key_parts(templates)
     )
     return Analysis(
-        frame, scores, decision, membership, pairs, sync, acting, starts, templates, held=held
-    )
+        frame, scores, decision, membership, pairs, sync, acting, starts, templates,
+        held=held, left_out=left_out,
+    )  # fmt: skip
 
 
 def hold_back(analysis: Analysis, known_good: np.ndarray) -> Analysis:

@@ -206,6 +206,8 @@ class Decision:
     # Each community ``decide`` did not make a campaign -> the first of its tests it failed
     # (``HELD``), for whoever tunes the detector: which gate a fleet that was missed met.
     held: dict[int, str] = field(default_factory=dict)
+    # Each account of a campaign's community that is not its member -> why (``LEFT_OUT``).
+    left_out: dict[int, str] = field(default_factory=dict)
 
 
 # Why a community is no campaign (``Decision.held``), in the order ``decide`` asks.
@@ -219,6 +221,17 @@ HELD = {
     "harvesters",
     "risk": "its harvesters' median risk is under the campaign threshold",
     "members": "its members span fewer organisations than campaign_min_accounts",
+}
+
+
+# Why an account of a campaign's community is not its member (``Decision.left_out``), in
+# the order ``_campaign`` asks.
+LEFT_OUT = {
+    "elsewhere": "harvests something other than the campaign's signature",
+    "organisation": "most of its organisation's accounts are outside the community",
+    "untied": "not tied to the campaign the way its harvesters are",
+    "risk": "its risk is under its bar (member_threshold if it harvests alike or works the "
+    "campaign's templates, campaign_threshold otherwise)",
 }
 
 
@@ -360,9 +373,14 @@ def _campaign(
     tied_like = np.ones(len(idx), dtype=bool)
     if tie_kinds is not None:
         tied_like = _ties_like(tie_kinds[idx], member_mask)
-    members = idx[(scores.risk[idx] >= bar) & whole & ~elsewhere & tied_like]
+    low = scores.risk[idx] < bar
+    members = idx[~low & whole & ~elsewhere & tied_like]
     if len(np.unique(org[members])) < params.campaign_min_accounts:
         return None, "members"
+    # Why each of the community's other accounts is not a member (``LEFT_OUT``), the first
+    # test it fails in that order.
+    out = elsewhere | ~whole | ~tied_like | low
+    reason = np.array(list(LEFT_OUT))[np.select([elsewhere, ~whole, ~tied_like], [0, 1, 2], 3)]
     return {
         "members": members,
         "risk": float(np.mean(scores.risk[members])),
@@ -371,6 +389,7 @@ def _campaign(
         "signature": [scores.signals[j].name for j in signature],
         "ties": tie_mask,
         "member_ties": member_mask,
+        "left_out": dict(zip(idx[out].tolist(), reason[out].tolist(), strict=True)),
     }, ""
 
 
@@ -431,6 +450,7 @@ def decide(
         {} if parent is None else {int(parent[rows[0]]): rows for rows in community_rows(parent)}
     )
     held: dict[int, str] = {}
+    left_out: dict[int, str] = {}
     for idx in community_rows(membership):
         community = int(membership[idx[0]])
         if len(np.unique(org[idx])) < need:
@@ -463,6 +483,7 @@ def decide(
         else:
             flagged[campaign["members"]] = True
             campaign_of[campaign["members"]] = community
+            left_out.update(campaign.pop("left_out"))
             campaigns[community] = campaign
     # Alone, an account needs evidence from several families, and "coordination" then means a
     # tie to other accounts: a lab running a public benchmark from its cloud and trying a new
@@ -479,7 +500,7 @@ def decide(
         & tied
     )
     flagged |= lone
-    return Decision(flagged, campaign_of, campaigns, held)
+    return Decision(flagged, campaign_of, campaigns, held, left_out)
 
 
 def _off_signature(scores: Scores, rows: np.ndarray, signature: list[str]) -> np.ndarray:

@@ -389,7 +389,7 @@ def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
     # signal of their own) and a risk between the member and the campaign threshold from
     # their ties. Row 4 sends the community's own templates beside the addresses: the fleet's
     # work, so the member threshold is its bar. Row 5, on the same exits asking its own
-    # questions, needs the campaign threshold.
+    # questions, is neither tied like the members nor at the campaign threshold.
     params = DetectionParams()
     signals = [
         _signal("reasoning_elicitation", CONTENT, [0.9] * 4 + [0.0, 0.0]),
@@ -404,6 +404,7 @@ def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
     tied[5] = TIE_BITS["ip"]
     decision = decide(scores, membership, evidence, params, None, tied)
     assert decision.flagged.tolist() == [True] * 5 + [False]
+    assert decision.left_out == {5: "untied"}
 
 
 def test_working_the_harness_beside_any_other_tie_is_tied_like_the_members():
@@ -419,6 +420,23 @@ def test_working_the_harness_beside_any_other_tie_is_tied_like_the_members():
     tied = np.array([start | harness] * 4 + [card | harness, card, harness])
     decision = decide(scores, np.zeros(7, dtype=int), {0: {"start", "ip"}}, params, None, tied)
     assert decision.flagged.tolist() == [True] * 5 + [False, False]
+    assert decision.left_out == {5: "untied", 6: "untied"}
+
+
+def test_each_account_of_a_campaigns_community_left_out_names_the_test_it_failed():
+    # Rows 0-3 are the campaign. Row 4 behaves like them, but its organisation's other two
+    # keys (rows 6 and 7) are outside the community; row 5 is on the same exits with no
+    # signal of its own.
+    params = DetectionParams()
+    signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 5 + [0.0] * 3),
+               _signal("shared_templates", COORDINATION, [0.9] * 5 + [0.0] * 3)]  # fmt: skip
+    scores = score(signals, params)
+    membership = np.array([0] * 6 + [-1, -1])
+    organisation = np.array([0, 1, 2, 3, 10, 5, 10, 10])
+    tied = np.array([TIE_BITS["ip"]] * 6 + [0, 0])
+    decision = decide(scores, membership, {0: {"ip", "ua"}}, params, organisation, tied)
+    assert decision.flagged.tolist() == [True] * 4 + [False] * 4
+    assert decision.left_out == {4: "organisation", 5: "risk"}
 
 
 def test_a_community_cut_in_two_is_two_campaigns_only_when_both_stand():
