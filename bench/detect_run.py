@@ -14,9 +14,9 @@ pays for imports and a cold cache; compare the later ones.
 ``--stages`` also prints, for each run, the CPU time of this process (all threads) and of
 its PostgreSQL backend spent in each named step of the run (``STAGES``; a step called inside
 another is counted in both), per exchange too, and the highest resident memory of this
-process seen while the step ran (sampled ten times a second, so a peak shorter than that can
-be missed). ``--lines`` samples the main thread's stack with the RSS every 50 ms and prints
-the lines of ``detection`` at which the RSS was highest (the three innermost frames there).
+process seen while the step ran (sampled every 50 ms, so a peak shorter than that can be
+missed). ``--lines`` takes the main thread's stack at each of those samples and prints the
+lines of ``detection`` at which the RSS was highest (the three innermost frames there).
 
 ``--chunk-exchanges N`` and ``--chunk-size N`` first publish, on that database, a
 configuration version like the one in force but for ``chunk_exchanges`` (the most exchanges
@@ -110,27 +110,46 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+# Every ``--stages`` and ``--lines`` figure comes from one thread that samples this
+# process's RSS at this period and hands it to each of them (``_on_sample``).
+SAMPLE_SECONDS = 0.05
+_samplers: list = []
+
+
+def _on_sample(callback) -> None:
+    """Call ``callback(rss_mb)`` from the one sampling thread, every ``SAMPLE_SECONDS`` (the
+    thread starts with the first callback)."""
+    import threading
+
+    def sample() -> None:
+        while True:
+            rss = _rss_mb()
+            for each in list(_samplers):
+                each(rss)
+            time.sleep(SAMPLE_SECONDS)
+
+    if not _samplers:
+        threading.Thread(target=sample, daemon=True).start()
+    _samplers.append(callback)
+
+
 def _sample_lines() -> dict[str, float]:
-    """Sample this process's RSS and the main thread's stack every 50 ms; returns, per
-    innermost three frames in ``detection`` (module:line, innermost first), the highest RSS
-    seen there, accumulated for as long as the process lives."""
+    """At each sample, the main thread's stack; returns, per innermost three frames in
+    ``detection`` (module:line, innermost first), the highest RSS seen there, accumulated for
+    as long as the process lives."""
     import threading
     import traceback
 
     main, seen = threading.get_ident(), {}
 
-    def sample() -> None:
-        while True:
-            rss, frame = _rss_mb(), sys._current_frames().get(main)
-            if frame is not None:
-                stack = [f for f in traceback.extract_stack(frame) if "/detection/" in f.filename]
-                where = " < ".join(
-                    f"{Path(f.filename).stem}:{f.lineno}" for f in reversed(stack[-3:])
-                )
-                seen[where] = max(seen.get(where, 0.0), rss)
-            time.sleep(0.05)
+    def at(rss: float) -> None:
+        frame = sys._current_frames().get(main)
+        if frame is not None:
+            stack = [f for f in traceback.extract_stack(frame) if "/detection/" in f.filename]
+            where = " < ".join(f"{Path(f.filename).stem}:{f.lineno}" for f in reversed(stack[-3:]))
+            seen[where] = max(seen.get(where, 0.0), rss)
 
-    threading.Thread(target=sample, daemon=True).start()
+    _on_sample(at)
     return seen
 
 
@@ -142,22 +161,18 @@ def _print_lines(seen: dict[str, float], count: int = 15) -> None:
 
 def _time_stages(backend: int) -> dict[str, list[float]]:
     """Wrap each of ``STAGES`` where the run looks it up; returns name -> [CPU here, CPU in
-    PostgreSQL, highest RSS in MB], accumulated until cleared. A thread samples the RSS and
-    raises the peak of every step running at that moment."""
+    PostgreSQL, highest RSS in MB], accumulated until cleared. Each sample of the RSS
+    (``_on_sample``) raises the peak of every step running at that moment."""
     import importlib
-    import threading
 
     spent: dict[str, list[float]] = {}
     running: list[str] = []
 
-    def sample() -> None:
-        while True:
-            rss = _rss_mb()
-            for name in list(running):
-                spent[name][2] = max(spent[name][2], rss)
-            time.sleep(0.1)
+    def at(rss: float) -> None:
+        for name in list(running):
+            spent[name][2] = max(spent[name][2], rss)
 
-    threading.Thread(target=sample, daemon=True).start()
+    _on_sample(at)
     for module_name, name in STAGES:
         module = importlib.import_module(module_name)
         function = getattr(module, name)
