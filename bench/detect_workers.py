@@ -12,8 +12,11 @@ reach), how the chunks spread over the processes, and the peak RSS of each worke
 (sampled from /proc five times a second, so a peak shorter than that can be missed), also
 by the stage the run was in, and each process's RSS as each stage began (what the finalise
 step's worker carries from its chunks). The
-workers are stopped as soon as the run has finished, before the cases it opens are synced
-(that is measured by ``bench/seed_scale.py``).
+workers are stopped as soon as the run has finished, before the cases it opens are synced,
+unless ``--cases``: then they are kept until the run's cases are synced (the task the run's
+success enqueues) and every evidence snapshot those cases requested has finished, and the
+bench prints when each happened and how long each snapshot took, so the whole of what a
+run does on the workers is timed, as production meets it.
 
 ``--dump FILE`` writes what the run decided, as ``bench/detect_run.py --dump`` does, so that
 ``bench/detect_run.py --compare`` can say whether one worker and two decide the same.
@@ -68,11 +71,48 @@ def _wait_for(workers: int, timeout: float = 60.0) -> None:
             raise SystemExit(f"fewer than {workers} workers answered within {timeout:.0f} s")
 
 
+def _cases_and_evidence(run, sample, Case, EvidenceSnapshot) -> tuple[float, float]:
+    """Sample until the run's cases are synced and their snapshots have finished; when each
+    happened, in ``time.perf_counter`` seconds. A case synced by the run names it as its
+    last run, and requests its snapshot in the same transaction, so once every subject the
+    run flagged has its case, every snapshot to wait for exists."""
+    subjects = int(run.counts.get("campaigns") or 0) + int(run.counts.get("lone") or 0)
+    cases = Case.objects.filter(last_run=run)
+    while cases.count() < subjects:
+        sample("cases")
+    cases_at = time.perf_counter()
+    pending = EvidenceSnapshot.objects.in_flight().filter(case__last_run=run)
+    while pending.exists():
+        sample("evidence")
+    return cases_at, time.perf_counter()
+
+
+def _print_cases(run, started, wall, cases_at, evidence_at, Case, EvidenceSnapshot) -> None:
+    snapshots = EvidenceSnapshot.objects.filter(case__last_run=run).order_by("-account_count")
+    print(
+        f"  cases: {Case.objects.filter(last_run=run).count()} synced "
+        f"{cases_at - started - wall:.1f} s after the run; every snapshot finished "
+        f"{evidence_at - cases_at:.1f} s after that; the whole, start to last snapshot: "
+        f"{evidence_at - started:.1f} s"
+    )
+    for snapshot in snapshots:
+        # From its request (the case's sync) to done, its wait for a free worker included:
+        # ``started_at`` is the collecting task's heartbeat, not when it began.
+        took = (snapshot.finished_at - snapshot.created_at).total_seconds()
+        print(
+            f"    snapshot {snapshot.pk} {snapshot.status}: {snapshot.account_count:,} accounts, "
+            f"done {took:.1f} s after its request"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--dump", type=Path, help="write what the run decided to FILE")
+    parser.add_argument(
+        "--cases", action="store_true", help="also wait for the run's cases and their evidence"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
@@ -87,6 +127,7 @@ def main() -> None:
     import redis
     from django.db import connection, transaction
 
+    from cases.models import Case, EvidenceSnapshot
     from detection.models import DetectionChunk, DetectionRun, Exchange
     from detection.services import detection_run_start
 
@@ -133,20 +174,26 @@ def main() -> None:
         with transaction.atomic():
             run = detection_run_start()
         started = time.perf_counter()
-        while True:
-            run.refresh_from_db()
+
+        def sample(stage: str) -> None:
             for worker in workers:
                 for pid in [worker.pid, *_descendants(worker.pid)]:
                     rss = _rss_mb(pid)
                     peaks[pid] = max(peaks.get(pid, 0.0), rss)
-                    by_stage[run.stage] = max(by_stage.get(run.stage, 0.0), rss)
-                    entered.setdefault(run.stage, {}).setdefault(pid, rss)
-            if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
-                break
+                    by_stage[stage] = max(by_stage.get(stage, 0.0), rss)
+                    entered.setdefault(stage, {}).setdefault(pid, rss)
             if any(w.poll() is not None for w in workers):
                 raise SystemExit("a worker exited")
             time.sleep(0.2)
+
+        while True:
+            run.refresh_from_db()
+            if run.status in (DetectionRun.Status.SUCCEEDED, DetectionRun.Status.FAILED):
+                break
+            sample(run.stage)
         wall = time.perf_counter() - started
+        if args.cases and run.status == DetectionRun.Status.SUCCEEDED:
+            cases_at, evidence_at = _cases_and_evidence(run, sample, Case, EvidenceSnapshot)
     finally:
         for worker in workers:
             os.killpg(worker.pid, signal.SIGTERM)
@@ -183,6 +230,8 @@ def main() -> None:
             for stage, pids in entered.items()
         )
     )
+    if args.cases:
+        _print_cases(run, started, wall, cases_at, evidence_at, Case, EvidenceSnapshot)
     if args.dump:
         from detect_run import dump
 

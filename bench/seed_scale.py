@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/seed_scale.py [--scale 1.0] [--seed 7] [--database NAME]
                                          [--data DIR] [--bare-copy] [--coaction [REV]]
-                                         [--ingest-only] [--from-models]
+                                         [--ingest-only] [--from-models] [--workers N]
 
 ``generate_traffic --preset reported`` at ``--scale`` (1.0 = about 124,000 accounts and 26
 million exchanges; a fraction for a smaller run), into ``--data`` (kept, and reused when its
@@ -16,6 +16,13 @@ cases and their evidence snapshots, and the quality figures against the generato
 reference of the ingest budget; ``--profile FILE`` runs detect under pyinstrument;
 ``--coaction [REV]`` times the co-action stage alone on the run's chunks (and the code at git
 revision REV on the same inputs, as before); ``--ingest-only`` stops after the ingest.
+
+``--workers N`` detects as production does instead: N Celery worker processes on a Redis
+broker (``--broker``, emptied first) take a run started as the console's button starts one,
+then the case sync its success enqueues and each new case's evidence snapshot
+(``bench/detect_workers.py --cases``, whose report is printed: the run's stages, the cases,
+each snapshot, each process's peak RSS); the detect line's peak RSS is then the bench's own
+process, not the workers'.
 
 The scratch database is built by the migrations, as an installation's is (exchanges
 partitioned by month); ``--from-models`` builds it straight from the models instead (one
@@ -38,13 +45,18 @@ from detection_quality import evaluate
 
 
 def stage(
-    name: str, args: list[str], env: dict, rows: int | None = None, profile: Path | None = None
+    name: str,
+    args: list[str],
+    env: dict,
+    rows: int | None = None,
+    profile: Path | None = None,
+    script: str = "manage.py",
 ) -> dict:
-    """Run ``manage.py args`` as a child; its wall and CPU seconds and peak RSS."""
+    """Run ``script args`` as a child; its wall and CPU seconds and peak RSS."""
     prefix = ["-m", "pyinstrument", "--show-all", "-o", str(profile)] if profile else []
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, *prefix, "manage.py", *args],
+        [sys.executable, *prefix, script, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -130,6 +142,10 @@ def main() -> None:
         metavar="REV",
         help="also time the co-action stage alone on the run's chunks (and at git REV, as before)",
     )
+    parser.add_argument("--workers", type=int, help="detect on N Celery worker processes")
+    parser.add_argument(
+        "--broker", default="redis://127.0.0.1:6379/13", help="with --workers (emptied)"
+    )
     args = parser.parse_args()
     data = args.data or ROOT / "var" / "scale" / f"seed-{args.seed}-scale-{args.scale}"
     url = setup_database(args.database, migrate=not args.from_models)
@@ -161,7 +177,13 @@ def main() -> None:
         print(f"           ingest at {bare / ingest['seconds']:.2f} of the bare COPY's rate")
     if args.ingest_only:
         return
-    detect = stage("detect", ["detect"], env, rows=totals["exchanges"], profile=args.profile)
+    if args.workers:
+        workers = ["--workers", str(args.workers), "--broker", args.broker, "--cases"]
+        script = "bench/detect_workers.py"
+        detect = stage("detect", workers, env, rows=totals["exchanges"], script=script)
+        print(detect["output"].rstrip())
+    else:
+        detect = stage("detect", ["detect"], env, rows=totals["exchanges"], profile=args.profile)
 
     from cases.models import Case, EvidenceSnapshot
     from detection.models import DetectionRun
@@ -177,6 +199,7 @@ def main() -> None:
     if args.coaction is not None:
         print("  " + coaction_timing(args.coaction or None), flush=True)
     after = detect["seconds"] - timings.get("wall_seconds", 0)
+    where = "on the workers" if args.workers else "in-process"
     snapshots = list(
         EvidenceSnapshot.objects.exclude(finished_at=None).values_list(
             "created_at", "finished_at", "account_count"
@@ -184,7 +207,7 @@ def main() -> None:
     )
     durations = sorted(((f - s).total_seconds(), n) for s, f, n in snapshots)
     print(
-        f"  after the run (case sync and evidence, in-process): {after:.1f} s; "
+        f"  after the run (case sync and evidence, {where}): {after:.1f} s; "
         f"{Case.objects.count()} cases, {len(durations)} snapshots, "
         f"slowest {durations[-1][0] if durations else 0:.1f} s "
         f"({durations[-1][1] if durations else 0} accounts)"
