@@ -17,7 +17,6 @@ compared exactly (``compared``, ``coaction_pairs``).
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from detection.minhash import MIN_SHINGLES, minhash_groups, word_pairs
+from detection.spill import Spill
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -174,15 +174,14 @@ class Cells:
 
     A cell (a key in one window) lies within one day, so everything co-action counts per cell
     or per pair and day can be counted one part at a time and added up: only one part is in
-    memory at once. Given a ``directory``, the parts are written there as Arrow files as they
-    are added (a run's finalise step reads its chunks one at a time and spills their cells);
-    without one they stay in memory (a test's or a backtest's frames)."""
+    memory at once. Given a ``directory``, each day's rows are written there as they are
+    added (``detection.spill``: a run's finalise step reads its chunks one at a time and
+    spills their cells); without one they stay in memory (a test's or a backtest's frames)."""
 
     def __init__(self, *, bucket_minutes: int, directory: Path | None = None) -> None:
         self.per_day = max(24 * 60 // max(bucket_minutes, 1), 1)
         self.directory = directory
-        self._days: dict[int, list[pl.DataFrame | Path]] = defaultdict(list)
-        self._rows: Counter[int] = Counter()
+        self._spill = Spill(name="cells", directory=directory)
 
     @classmethod
     def of(cls, cells: pl.DataFrame, *, bucket_minutes: int) -> Cells:
@@ -195,42 +194,20 @@ class Cells:
         """Add (account, key, item) rows: those of one chunk, say."""
         if cells.is_empty():
             return
-        numbered = numbered_keys(cells).with_columns((pl.col("item") // self.per_day).alias("day"))
-        for (day,), rows in numbered.partition_by("day", as_dict=True).items():
-            rows = rows.drop("day")
-            self._rows[day] += rows.height
-            if self.directory is None:
-                self._days[day].append(rows)
-            else:
-                path = self.directory / f"cells-{day}-{len(self._days[day])}.arrow"
-                rows.write_ipc(path)
-                self._days[day].append(path)
+        day = (pl.col("item") // self.per_day).alias("day")
+        self._spill.add(numbered_keys(cells).with_columns(day), by="day")
 
     @property
     def rows(self) -> int:
-        return sum(self._rows.values())
+        return self._spill.rows
 
     def is_empty(self) -> bool:
-        return not self._rows
+        return not self.rows
 
     def parts(self) -> Iterator[pl.DataFrame]:
         """The cells, a part at a time: consecutive days, at most ``PART_ROWS`` rows unless
         one day alone has more."""
-        part: list[pl.DataFrame | Path] = []
-        held = 0
-        for day in sorted(self._days):
-            if part and held + self._rows[day] > PART_ROWS:
-                yield _read(part)
-                part, held = [], 0
-            part.extend(self._days[day])
-            held += self._rows[day]
-        if part:
-            yield _read(part)
-
-
-def _read(sources: list[pl.DataFrame | Path]) -> pl.DataFrame:
-    frames = [s if isinstance(s, pl.DataFrame) else pl.read_ipc(s) for s in sources]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=NUMBERED_SCHEMA)
+        return self._spill.parts(PART_ROWS)
 
 
 @dataclass
@@ -241,7 +218,7 @@ class CellSummary:
     windows in which it worked each key). ``members`` holds each part's rows of cells that
     can pair anyone (``cell_members``), in the same parts as the cells."""
 
-    members: list[pl.DataFrame | Path]
+    members: Spill
     crowd: pl.DataFrame
     size: pl.DataFrame
     sketch: pl.DataFrame
@@ -250,7 +227,7 @@ class CellSummary:
     @classmethod
     def of(cls, cells: Cells, groups: pl.DataFrame) -> CellSummary:
         numbered = numbered_groups(groups)
-        members: list[pl.DataFrame | Path] = []
+        members = Spill(name="members", directory=cells.directory)
         crowd, size = [], []
         sketch = None
         worked = pl.DataFrame(schema={"account": pl.Int64, "kid": pl.UInt64, "c": pl.UInt32})
@@ -270,12 +247,7 @@ class CellSummary:
             # The least hashes so far: an account's sketch in every part held until the end
             # was its 32 numbers times the parts.
             sketch = _least(_sketch(rows) if sketch is None else pl.concat([sketch, _sketch(rows)]))
-            if cells.directory is None:
-                members.append(rows)
-            else:
-                path = cells.directory / f"members-{index}.arrow"
-                rows.write_ipc(path)
-                members.append(path)
+            members.put(index, rows)
         return cls(
             members=members,
             crowd=_summed(crowd, "crowd", {"account": pl.Int64, "crowd": pl.Int64}),
@@ -285,8 +257,7 @@ class CellSummary:
         )
 
     def member_parts(self) -> Iterator[pl.DataFrame]:
-        for part in self.members:
-            yield _read([part])
+        return self.members.parts(0)  # each in the part of the cells it came from
 
     def is_empty(self) -> bool:
         return self.size.is_empty()

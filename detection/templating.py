@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from detection.minhash import MIN_SHINGLES, band_keys, minhash_flat, word_pairs
+from detection.spill import Spill
 
 if TYPE_CHECKING:
     from detection.config import DetectionParams
@@ -43,34 +44,25 @@ def template_rows(links: pl.DataFrame) -> pl.DataFrame:
 class Bands:
     """A run's template bands (``template_rows``) in buckets of their keys, every row of a
     key in one bucket, so that what is counted per band is counted a few buckets at a time
-    (``key_parts``). Given a ``directory``, each bucket's rows are written there as Arrow
-    files as they are added (a run's finalise step reads its chunks one at a time and spills
-    their bands: a run's tens of millions of band rows are never all in memory, and each
-    step that reads them holds one part at a time); without one they stay in memory."""
+    (``key_parts``). Given a ``directory``, each bucket's rows are written there as they are
+    added (``detection.spill``: a run's finalise step reads its chunks one at a time and
+    spills their bands, so a run's tens of millions of band rows are never all in memory,
+    and each step that reads them holds one part at a time); without one they stay in
+    memory."""
 
     def __init__(self, *, directory: Path | None = None) -> None:
-        self.directory = directory
-        self._buckets: list[list[pl.DataFrame | Path]] = [[] for _ in range(KEY_BUCKETS)]
-        self._rows = [0] * KEY_BUCKETS
+        self._spill = Spill(name="bands", directory=directory)
 
     def add(self, rows: pl.DataFrame) -> None:
         """Add (account, key, item) rows: those of one chunk, say."""
         if rows.is_empty():
             return
         bucket = (pl.col("key").hash(seed=KEY_PART_SEED) % KEY_BUCKETS).alias("bucket")
-        for (b,), part in rows.with_columns(bucket).partition_by("bucket", as_dict=True).items():
-            part = part.drop("bucket")
-            self._rows[b] += part.height
-            if self.directory is None:
-                self._buckets[b].append(part)
-            else:
-                path = self.directory / f"bands-{b}-{len(self._buckets[b])}.arrow"
-                part.write_ipc(path)
-                self._buckets[b].append(path)
+        self._spill.add(rows.with_columns(bucket), by="bucket")
 
     @property
     def height(self) -> int:
-        return sum(self._rows)
+        return self._spill.rows
 
     def is_empty(self) -> bool:
         return not self.height
@@ -78,21 +70,10 @@ class Bands:
     def parts(self) -> Iterator[pl.DataFrame]:
         """The bands a part at a time: consecutive buckets, at most ``TEMPLATE_PART_ROWS``
         rows unless one bucket alone has more (an empty frame when there are none)."""
-        part: list[pl.DataFrame | Path] = []
-        held = 0
-        for b in range(KEY_BUCKETS):
-            if part and held + self._rows[b] > TEMPLATE_PART_ROWS:
-                yield _read(part)
-                part, held = [], 0
-            part.extend(self._buckets[b])
-            held += self._rows[b]
-        if part or not self.height:
-            yield _read(part)
-
-
-def _read(sources: list[pl.DataFrame | Path]) -> pl.DataFrame:
-    frames = [s if isinstance(s, pl.DataFrame) else pl.read_ipc(s) for s in sources]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=TEMPLATE_SCHEMA)
+        if self.is_empty():
+            yield pl.DataFrame(schema=TEMPLATE_SCHEMA)
+            return
+        yield from self._spill.parts(TEMPLATE_PART_ROWS)
 
 
 def key_parts(links: pl.DataFrame | Bands) -> Iterator[pl.DataFrame]:
