@@ -59,6 +59,8 @@ BENIGN = {
 # Fleets added after the data sets' order was fixed: planned and written after every other
 # account (an account's rows are drawn from its position), so adding them changed no one else's.
 LATER = ("quiet_rush",)
+# Benign cohorts of the varied data (``--vary``) added the same way, after every account.
+VARIED_LATER = {"coworker": lookalikes.plan_coworkers}
 COHORT_OF_KIND = {
     "reasoning": "reasoning_harvest",
     "capability": "capability_harvest",
@@ -148,6 +150,15 @@ def plan(
     world.rng.shuffle(specs)
     world.reseed("order-later")
     world.rng.shuffle(later)
+    if vary:
+        # Cohorts added to the varied data since, after everyone else, in their own streams:
+        # every earlier account keeps its rows.
+        for name, planner in VARIED_LATER.items():
+            world.reseed(name)
+            added = planner(world)
+            world.reseed(f"order-{name}")
+            world.rng.shuffle(added)
+            later += added
     return world, specs + later, campaigns
 
 

@@ -266,3 +266,61 @@ def _proxy_agent_users(w: World, exits: list[tuple[str, int]]) -> list[AccountSp
         b.context_tokens, b.output_tokens = (8.8, 0.6), (6.6, 0.6)
         out.append(spec)
     return out
+
+
+def plan_coworkers(w: World) -> list[AccountSpec]:
+    """Freelance developers who share a coworking space, a few spaces of three to twelve.
+
+    Each pays for an account of their own with a card of their own, but in office hours they
+    all leave through the space's one or two addresses, in one time zone, and most run the
+    popular coding agent (its harness word for word) at volume: strangers tied by an address
+    and working one template in the same hours, which is what a small fleet on a proxy exit
+    looks like to a detector that counts meetings against a day without hours.
+    """
+    rng = w.rng
+    out = []
+    for _ in range(w.size(5, 9, minimum=2)):
+        code, tz = pools.country(rng)
+        space = pools.egress_range(rng, pools.BUSINESS, rng.randint(1, 2))
+        on_agent = rng.uniform(0.4, 1.0)
+        members = rng.randint(3, 12)
+        for n in w.split(w.volume(1_000, 5_000) * members, members, sigma=0.7):
+            home = pools.home_networks(rng, code, w.carrier_nat)
+            agent = rng.random() < on_agent
+            platform = rng.choice(PLATFORMS)
+            spec = person(
+                w,
+                "coworker",
+                n,
+                plan=rng.choice(["pro", "api", "team"]),
+                tz=tz,
+                ips=space + home,
+                ip_weights=[4.0] * len(space) + [1.0] * len(home),
+                uas=[
+                    f"forge-cli/2.{rng.randint(1, 9)}.{rng.randint(0, 4)} (node 22; {platform})"
+                    if agent
+                    else pools.user_agent(rng, pools.CODING_TOOLS)
+                ],
+                prompt=(
+                    functools.partial(harness_prompt, platform=platform)
+                    if agent
+                    else pb.developer_prompt
+                ),
+                country=code,
+                email_domain=rng.choice(pools.FREE_MAIL[:6] + [pools.company_domain(rng)]),
+                payment_fingerprint=w.card(),
+            )
+            b = spec.behaviour
+            b.times = functools.partial(
+                timing.human,
+                tz_hours=tz,
+                profile=timing.OFFICE,
+                weekend=0.15,
+                active_share=rng.uniform(0.5, 0.9),
+                session_size=40.0,
+                gap_seconds=80.0,
+            )
+            b.tool_rate = rng.uniform(0.6, 0.95) if agent else rng.uniform(0.3, 0.8)
+            b.context_tokens, b.output_tokens = (8.5, 0.7), (6.2, 0.7)
+            out.append(spec)
+    return out

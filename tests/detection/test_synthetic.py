@@ -685,8 +685,28 @@ def test_some_varied_fleets_run_the_popular_agent_that_customers_run():
     assert 0 < sum(s > 0 for s in shares) < len(shares)
 
 
+def test_varied_data_has_coworkers_who_share_a_space_and_pay_alone():
+    """``--vary`` adds freelancers at coworking spaces: each space's members leave through
+    its addresses and work in one time zone, but each pays with a card of their own and
+    declares no organisation; many run the popular agent. They come after every other
+    account, so the accounts planned before them keep their positions (and so their rows)."""
+    from detection.synthetic.lookalikes import harness_prompt
+
+    _, specs, _ = _varied(1004, scale=0.1)
+    coworkers = [s for s in specs if s.cohort == "coworker"]
+    assert len(coworkers) >= 6
+    assert specs[-len(coworkers) :] == coworkers
+    assert len({s.payment_fingerprint for s in coworkers}) == len(coworkers)
+    assert not any(s.org_id for s in coworkers)
+    spaces = Counter(s.behaviour.ips[0] for s in coworkers)
+    assert len(spaces) >= 2 and min(spaces.values()) >= 3
+    on_agent = [s for s in coworkers if getattr(s.behaviour.prompt, "func", None) is harness_prompt]
+    assert len(on_agent) >= len(coworkers) / 3
+
+
 def test_the_default_data_set_has_no_varied_shapes(rows):
     assert rows["manifest"]["vary"] is False
     assert not any(r["cohort"].startswith("varied_") for r in rows["labels"])
+    assert not any(r["cohort"] == "coworker" for r in rows["labels"])
     with pytest.raises(ValueError):
         plan(1, 0.05, preset="reported", vary=True)
