@@ -26,6 +26,7 @@ from detection.synthetic import pools, timed, timing
 from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import AccountSpec, Behaviour, ModelPolicy, World
+from detection.synthetic.lookalikes import agent_client
 from detection.synthetic.timing import DAY, HOUR
 
 # (accounts low, high; exchanges low, high) at scale 1, per campaign kind.
@@ -310,7 +311,7 @@ def _plan_hydra(w: World, count: int, total: int, campaign_id: str):
     # own, so the rest of the plan is as it was.
     popular = random.Random(f"{w.seed}:hydra-popular-agent")
     on_agent = popular.uniform(0.3, 0.7)
-    forge = f"forge-cli/2.{popular.randint(1, 9)}.{popular.randint(0, 4)} (node 22; linux)"
+    forge = agent_client(popular.randint(1, 9), popular.randint(0, 4))
     out = []
     for n in w.split(total, count, sigma=0.5):
         code, _ = pools.country(rng)

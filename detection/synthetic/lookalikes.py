@@ -40,6 +40,13 @@ HARNESS = (
     "model context window large.\n"
 )
 PLATFORMS = ["linux", "darwin", "win32"]
+
+
+def agent_client(minor: int, patch: int, platform: str = "linux") -> str:
+    """The agent's client string (user agent), as its customers and fleets that run it send it."""
+    return f"forge-cli/2.{minor}.{patch} (node 22; {platform})"
+
+
 TOOL_RESULTS = [
     "Observation: run_shell exited with code 1\n{e}",
     "Observation: read_file returned 212 lines of {f}",
@@ -85,7 +92,7 @@ def plan_agent_users(w: World) -> list[AccountSpec]:
         box = pools.addresses(rng, pools.HOSTING, 1)
         ips = pools.home_networks(rng, code, w.carrier_nat) + box
         weights = [1.0] * (len(ips) - 1) + [6.0 if alone else 1.0]
-        agent = f"forge-cli/2.{version}.{rng.randint(0, 4)} (node 22; {rng.choice(PLATFORMS)})"
+        agent = agent_client(version, rng.randint(0, 4), rng.choice(PLATFORMS))
         spec = person(
             w,
             "agent_user",
@@ -246,7 +253,7 @@ def _proxy_agent_users(w: World, exits: list[tuple[str, int]]) -> list[AccountSp
     out = []
     for n in w.split(w.volume(8_000, 14_000), count, sigma=0.8):
         code, tz = pools.country(rng)
-        agent = f"forge-cli/2.{rng.randint(1, 9)}.{rng.randint(0, 4)} (node 22; linux)"
+        agent = agent_client(rng.randint(1, 9), rng.randint(0, 4))
         spec = person(
             w,
             "proxy_user",
@@ -297,7 +304,7 @@ def plan_coworkers(w: World) -> list[AccountSpec]:
                 ips=space + home,
                 ip_weights=[4.0] * len(space) + [1.0] * len(home),
                 uas=[
-                    f"forge-cli/2.{rng.randint(1, 9)}.{rng.randint(0, 4)} (node 22; {platform})"
+                    agent_client(rng.randint(1, 9), rng.randint(0, 4), platform)
                     if agent
                     else pools.user_agent(rng, pools.CODING_TOOLS)
                 ],

@@ -24,7 +24,12 @@ from detection.synthetic import prompts_benign as pb
 from detection.synthetic import prompts_harvest as ph
 from detection.synthetic.base import OLD_MODELS, AccountSpec, Behaviour, ModelPolicy, World
 from detection.synthetic.cohorts import person
-from detection.synthetic.lookalikes import PLATFORMS, agent_job_prompt, proxy_network
+from detection.synthetic.lookalikes import (
+    PLATFORMS,
+    agent_client,
+    agent_job_prompt,
+    proxy_network,
+)
 from detection.synthetic.timing import DAY, HOUR
 
 # The harvest a fleet runs, and the label cohort its accounts get.
@@ -84,7 +89,7 @@ def plan_fleet(w: World, campaign_id: str) -> tuple[list[AccountSpec], dict]:
     # harness: drawn from a stream of its own, so every other draw is as it was.
     agent = random.Random(f"{w.seed}:{campaign_id}:popular-agent")
     on_agent = agent.choice([0.0, 0.0, agent.uniform(0.3, 1.0)]) if "agentic" in dict(mix) else 0.0
-    forge = f"forge-cli/2.{agent.randint(1, 9)}.{agent.randint(0, 4)} (node 22; linux)"
+    forge = agent_client(agent.randint(1, 9), agent.randint(0, 4))
 
     # When: the fleet's first and last day, and each account's own span.
     if start_kind == "rush":
