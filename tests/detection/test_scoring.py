@@ -97,6 +97,20 @@ def test_a_community_whose_harvesters_are_mostly_untied_is_not_a_campaign():
     assert decision.held == {0: "untied"}
 
 
+def test_a_community_whose_members_span_too_few_organisations_names_members():
+    """Four harvesters, half of them tied by an address: the community passes its tests, but
+    only the two tied ones are members, and two organisations are no campaign."""
+    params = DetectionParams()
+    signals = [_signal("reasoning_elicitation", CONTENT, [0.9] * 4),
+               _signal("shared_templates", COORDINATION, [0.9] * 4)]  # fmt: skip
+    scores = score(signals, params)
+    tied = np.array([TIE_BITS["ip"]] * 2 + [0, 0])
+    decision = decide(scores, np.zeros(4, dtype=int), {0: {"ip", "template"}}, params, None, tied)
+    assert params.campaign_min_accounts == 3
+    assert not decision.flagged.any()
+    assert decision.held == {0: "members"}
+
+
 def test_each_community_that_is_no_campaign_names_the_test_it_failed():
     # Six communities of four harvesters, tied by addresses, each failing one test in the
     # order decide asks them; the last stands.
