@@ -136,6 +136,11 @@ STRONG = {"ip", "payment", "activity", "coaction", "start"}
 TIE_BITS = {"ip": 1, "payment": 2, "activity": 4, "coaction": 8, "start": 16, "template": 32}
 # Ties that cannot make a member on their own: honest strangers ask alike.
 CORROBORATING = TIE_BITS["template"]
+# Ties that the community's own templates corroborate into two kinds of coordination
+# (``_campaign``'s lower threshold). Not a shared address: the regulars of an office or a
+# coworking space share one, and their everyday phrasing, sent by few outside, passes for
+# templates of their own.
+CORROBORATED = TIE_BITS["payment"] | TIE_BITS["activity"] | TIE_BITS["coaction"] | TIE_BITS["start"]
 
 
 def tie_signature(kinds: np.ndarray) -> int:
@@ -340,9 +345,9 @@ def _campaign(
         if not tie_mask & ~CORROBORATING:
             return None, "untied"
     median = float(np.median(scores.risk[harvesters if len(harvesters) else idx]))
-    # Most harvesters tied *and* working the community's own harness: two kinds of
-    # coordination, so quieter harvesting (agentic work) is enough.
-    corroborated = bool(tie_mask & CORROBORATING) and bool(tie_mask & ~CORROBORATING)
+    # Most harvesters tied (by more than an address) *and* working the community's own
+    # harness: two kinds of coordination, so quieter harvesting (agentic work) is enough.
+    corroborated = bool(tie_mask & CORROBORATING) and bool(tie_mask & CORROBORATED)
     if median < (
         params.corroborated_campaign_threshold if corroborated else params.campaign_threshold
     ):
@@ -422,7 +427,8 @@ def decide(
       strangers behind one VPN or NAT show;
     - the median risk of its harvesting accounts reaches ``campaign_threshold`` (bystanders
       that Leiden attached do not dilute it), or ``corroborated_campaign_threshold`` when
-      most of them are both tied to it and work its own templates (``tie_kinds``).
+      most of them are both tied to it by more than an address (``CORROBORATED``) and work
+      its own templates (``tie_kinds``).
 
     Its members are the accounts at ``member_threshold`` that harvest; one with no harvesting
     behaviour of its own (a stranger on the fleet's proxy exits) needs ``campaign_threshold``.

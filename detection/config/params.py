@@ -343,15 +343,17 @@ class DetectionParams(FrozenStruct):
         float,
         param("Median member risk that makes a linked group a campaign.", FLAGGING, gt=0, le=1),
     ] = 0.55
-    # Two kinds of coordination at once (an address or a card, and the group's own harness)
-    # are harder to come by honestly than either: a fleet whose harvesting is quieter
-    # (agentic work scores lower than reasoning extraction) is still a fleet.
+    # Two kinds of coordination at once (a card, shifts, co-action or a start, and the
+    # group's own harness) are harder to come by honestly than either: a fleet whose
+    # harvesting is quieter (agentic work scores lower than reasoning extraction) is still a
+    # fleet. A shared address is not one of them: an office's regulars have it too.
     corroborated_campaign_threshold: Annotated[
         float,
         param(
             "Median member risk that makes a linked group a campaign when most of its "
-            "harvesting accounts both share an address, card, shift, co-action or start with "
-            "it and work its own templates (between member_threshold and campaign_threshold).",
+            "harvesting accounts both share a card, shift, co-action or start with it (an "
+            "address alone is not enough) and work its own templates (between "
+            "member_threshold and campaign_threshold).",
             FLAGGING,
             gt=0,
             le=1,

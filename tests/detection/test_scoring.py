@@ -380,7 +380,9 @@ def test_two_fleets_in_one_community_are_two_campaigns():
 def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     # An agentic fleet's harvesting scores lower than a reasoning fleet's: a median between
     # the corroborated and the plain campaign threshold makes a campaign only when most of
-    # its harvesters are both tied (addresses) and work the community's own templates.
+    # its harvesters are both tied (co-action, a card) and work the community's own
+    # templates. An address is not enough for it: freelancers at one coworking space share
+    # its address, and their everyday phrasing passes for templates of their own.
     params = DetectionParams()
     signals = [
         _signal("capability_targeting", CONTENT, [0.8] * 5),
@@ -394,8 +396,13 @@ def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     membership, evidence = np.zeros(5, dtype=int), {0: {"ip", "ua"}}
     tied = np.full(5, TIE_BITS["ip"])
     assert not decide(scores, membership, evidence, params, None, tied).flagged.any()
-    harness = tied | TIE_BITS["template"]
-    assert decide(scores, membership, evidence, params, None, harness).flagged.all()
+    office = tied | TIE_BITS["template"]
+    decision = decide(scores, membership, evidence, params, None, office)
+    assert not decision.flagged.any()
+    assert decision.held == {0: "risk"}
+    for tie in ("coaction", "payment"):
+        harness = office | TIE_BITS[tie]
+        assert decide(scores, membership, evidence, params, None, harness).flagged.all()
 
 
 def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
