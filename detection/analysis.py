@@ -259,23 +259,14 @@ def analyse(
     tie_b = np.array([position[b] for b in ties["b"].to_list()], dtype=np.int64)
     bits = np.array([scoring.TIE_BITS[k] for k in ties["kind"].to_list()], dtype=np.int64)
 
+    # A tie counts where it reaches an account whose own risk could carry a campaign: the
+    # regulars of a coworking space that Leiden put beside a fleet are tied to one another,
+    # not to the fleet.
+    carried = scores.risk >= params.corroborated_campaign_threshold
+
     def tie_kinds_in(membership: np.ndarray) -> np.ndarray:
         """Each row's kinds of tie (``scoring.TIE_BITS``) to others of its community."""
-        inside = (membership[tie_a] >= 0) & (membership[tie_a] == membership[tie_b])
-        tie_kinds = np.zeros(len(ids), dtype=np.int64)
-        np.bitwise_or.at(tie_kinds, tie_a[inside], bits[inside])
-        np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
-        # Co-action is a count against chance: one partner can be a coincidence, so it ties
-        # an account to its community from as many partners as the signal's threshold.
-        # So is beginning together.
-        for kind, spec in (("coaction", params.signals.coaction),
-                           ("start", params.signals.started_together)):  # fmt: skip
-            bit = scoring.TIE_BITS[kind]
-            partners = np.zeros(len(ids), dtype=np.int64)
-            kind_inside = inside & (bits == bit)
-            np.add.at(partners, tie_a[kind_inside], 1)
-            np.add.at(partners, tie_b[kind_inside], 1)
-            tie_kinds[partners < spec.threshold] &= ~bit
+        tie_kinds = community_tie_kinds(membership, tie_a, tie_b, bits, carried, params)
         own = own_template_ties(templates, ids, membership, organisation)
         tie_kinds[own] |= scoring.TIE_BITS["template"]
         return tie_kinds
@@ -349,6 +340,40 @@ def hold_back(analysis: Analysis, known_good: np.ndarray) -> Analysis:
     analysis.decision = scoring.Decision(flagged, campaign_of, campaigns)
     analysis.known_good = known_good & decision.flagged
     return analysis
+
+
+def community_tie_kinds(
+    membership: np.ndarray,
+    tie_a: np.ndarray,
+    tie_b: np.ndarray,
+    bits: np.ndarray,
+    carried: np.ndarray,
+    params: DetectionParams,
+) -> np.ndarray:
+    """Each row's kinds of tie (``scoring.TIE_BITS``) to others of its community
+    (``membership``, -1 for none).
+
+    A tie is rows ``tie_a`` and ``tie_b`` tied by the kind ``bits``; it counts when both are
+    in one community and at least one of them is ``carried`` (risk enough to carry a
+    campaign): two look-alikes tied to each other inside a fleet's community are tied to
+    their own kind, not to the fleet."""
+    inside = (membership[tie_a] >= 0) & (membership[tie_a] == membership[tie_b])
+    inside &= carried[tie_a] | carried[tie_b]
+    tie_kinds = np.zeros(len(membership), dtype=np.int64)
+    np.bitwise_or.at(tie_kinds, tie_a[inside], bits[inside])
+    np.bitwise_or.at(tie_kinds, tie_b[inside], bits[inside])
+    # Co-action is a count against chance: one partner can be a coincidence, so it ties an
+    # account to its community from as many partners as the signal's threshold. So is
+    # beginning together.
+    for kind, spec in (("coaction", params.signals.coaction),
+                       ("start", params.signals.started_together)):  # fmt: skip
+        bit = scoring.TIE_BITS[kind]
+        partners = np.zeros(len(membership), dtype=np.int64)
+        kind_inside = inside & (bits == bit)
+        np.add.at(partners, tie_a[kind_inside], 1)
+        np.add.at(partners, tie_b[kind_inside], 1)
+        tie_kinds[partners < spec.threshold] &= ~bit
+    return tie_kinds
 
 
 def _harvesting(

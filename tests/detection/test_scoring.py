@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from detection.analysis import community_tie_kinds
 from detection.config import DetectionParams
 from detection.scoring import TIE_BITS, both_fleets, decide, explain, score, split_fleets, strength
 from detection.signals import CONTENT, COORDINATION, VOLUME, Signal
@@ -403,6 +404,38 @@ def test_a_community_tied_and_working_its_own_harness_needs_less_risk():
     for tie in ("coaction", "payment"):
         harness = office | TIE_BITS[tie]
         assert decide(scores, membership, evidence, params, None, harness).flagged.all()
+
+
+def test_look_alikes_tied_only_to_one_another_inside_a_fleets_community_are_no_members():
+    # Rows 0-5 a fleet on shared exits; rows 6-8 regulars of one coworking space whose
+    # address Leiden put in the fleet's community, tied to one another by it, harvesting a
+    # little; row 9 as quiet as they are but on two of the fleet's own exits. A tie counts
+    # when it reaches an account whose risk could carry a campaign.
+    params = DetectionParams()
+    signals = [
+        _signal("reasoning_elicitation", CONTENT, [0.9] * 6 + [0.3] * 4),
+        _signal("shared_infrastructure", COORDINATION, [3] * 10),
+        _signal("output_harvesting", VOLUME, [6] * 6 + [0] * 4),
+    ]
+    scores = score(signals, params)
+    assert scores.behaviour.all()
+    quiet = scores.risk[6:]
+    assert (params.member_threshold <= quiet).all()
+    assert (quiet < params.corroborated_campaign_threshold).all()
+    tie_a = np.array([0, 1, 2, 3, 4, 5, 6, 7, 6, 9, 9])
+    tie_b = np.array([1, 2, 3, 4, 5, 0, 7, 8, 8, 0, 1])
+    bits = np.full(len(tie_a), TIE_BITS["ip"])
+    membership, evidence = np.zeros(10, dtype=int), {0: {"ip", "ua"}}
+    carried = scores.risk >= params.corroborated_campaign_threshold
+    tied = community_tie_kinds(membership, tie_a, tie_b, bits, carried, params)
+    assert tied.tolist() == [TIE_BITS["ip"]] * 6 + [0, 0, 0, TIE_BITS["ip"]]
+    decision = decide(scores, membership, evidence, params, None, tied)
+    assert decision.flagged.tolist() == [True] * 6 + [False] * 3 + [True]
+    assert decision.left_out == {6: "untied", 7: "untied", 8: "untied"}
+    # Counting every tie inside the community, the coworkers would be members.
+    everyone = np.ones(10, dtype=bool)
+    tied = community_tie_kinds(membership, tie_a, tie_b, bits, everyone, params)
+    assert decide(scores, membership, evidence, params, None, tied).flagged.all()
 
 
 def test_a_quiet_account_that_works_the_campaigns_own_templates_is_its_member():
