@@ -353,7 +353,8 @@ class DetectionParams(FrozenStruct):
             "Median member risk that makes a linked group a campaign when most of its "
             "harvesting accounts both share a card, shift, co-action or start with it (an "
             "address alone is not enough) and work its own templates (between "
-            "member_threshold and campaign_threshold).",
+            "member_threshold and campaign_threshold). Also the risk that carries a tie: "
+            "inside a community a tie counts only where one of its two accounts reaches it.",
             FLAGGING,
             gt=0,
             le=1,
