@@ -259,9 +259,7 @@ def analyse(
     tie_b = np.array([position[b] for b in ties["b"].to_list()], dtype=np.int64)
     bits = np.array([scoring.TIE_BITS[k] for k in ties["kind"].to_list()], dtype=np.int64)
 
-    # A tie counts where it reaches an account whose own risk could carry a campaign: the
-    # regulars of a coworking space that Leiden put beside a fleet are tied to one another,
-    # not to the fleet.
+    # Accounts whose risk could carry a campaign: a tie must reach one (``community_tie_kinds``).
     carried = scores.risk >= params.corroborated_campaign_threshold
 
     def tie_kinds_in(membership: np.ndarray) -> np.ndarray:
